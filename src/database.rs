@@ -1,0 +1,316 @@
+//! Creating, dropping and guarding whole databases.
+//!
+//! Every function takes the [`ConnectionSpec`] of any database on the server and does its
+//! work from a maintenance database, as `createdb`/`dropdb` do: `postgres`, or `template1`
+//! where `postgres` does not exist or is the database being created or dropped.
+//!
+//! Names are always quoted with [`quote_identifier`]: `my "odd" db` is a fine database
+//! name, and a name PostgreSQL would silently truncate (over 63 bytes) is an error.
+
+use std::time::Duration;
+
+use crate::connect::ConnectionSpec;
+use crate::error::{Error, Result};
+
+/// The longest identifier PostgreSQL keeps whole (NAMEDATALEN - 1), in bytes.
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// Quotes `name` as an SQL identifier: `my "odd" db` becomes `"my ""odd"" db"`.
+///
+/// `kind` names what the identifier is for in the error message.
+///
+/// # Errors
+/// [`Error::InvalidIdentifier`] when `name` is empty, longer than 63 bytes (PostgreSQL
+/// would truncate it) or contains a NUL character.
+///
+/// ```
+/// assert_eq!(pum::quote_identifier("database", "my \"odd\" db").unwrap(), "\"my \"\"odd\"\" db\"");
+/// assert!(pum::quote_identifier("database", &"x".repeat(64)).is_err());
+/// ```
+pub fn quote_identifier(kind: &'static str, name: &str) -> Result<String> {
+    let invalid = |reason: String| Error::InvalidIdentifier {
+        kind,
+        name: name.to_string(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(invalid("a name cannot be empty".into()));
+    }
+    if name.len() > MAX_IDENTIFIER_BYTES {
+        return Err(invalid(format!(
+            "{} bytes long, PostgreSQL keeps at most {MAX_IDENTIFIER_BYTES}",
+            name.len()
+        )));
+    }
+    if name.contains('\0') {
+        return Err(invalid("contains a NUL character".into()));
+    }
+    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+}
+
+/// Quotes a role name for GRANT/REVOKE; `PUBLIC` (any case) stays the keyword.
+fn quote_grantee(role: &str) -> Result<String> {
+    if role.eq_ignore_ascii_case("public") {
+        Ok("PUBLIC".to_string())
+    } else {
+        quote_identifier("role", role)
+    }
+}
+
+/// How `CREATE DATABASE` copies the template (PostgreSQL 15 and later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateStrategy {
+    /// Copy block by block through the write-ahead log (the default since PostgreSQL 15);
+    /// fast for small templates.
+    WalLog,
+    /// Copy the files and checkpoint; faster for large templates.
+    FileCopy,
+}
+
+impl CreateStrategy {
+    fn sql(self) -> &'static str {
+        match self {
+            CreateStrategy::WalLog => "WAL_LOG",
+            CreateStrategy::FileCopy => "FILE_COPY",
+        }
+    }
+}
+
+/// Options of [`create_database`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Copy this database instead of `template1`. It must have no other session open.
+    pub template: Option<String>,
+    /// How to copy the template; `None` leaves the server's default.
+    pub strategy: Option<CreateStrategy>,
+    /// The new database's owner; `None` makes it the connecting user.
+    pub owner: Option<String>,
+}
+
+/// Options of [`drop_database`].
+#[derive(Debug, Clone)]
+pub struct DropOptions {
+    /// End the other sessions on the database first (as Python pum always does).
+    /// When false, a database in use is an error. Default: true.
+    pub force: bool,
+    /// A missing database is not an error. Default: false.
+    pub if_exists: bool,
+}
+
+impl Default for DropOptions {
+    fn default() -> DropOptions {
+        DropOptions {
+            force: true,
+            if_exists: false,
+        }
+    }
+}
+
+/// Options of [`set_access`].
+#[derive(Debug, Clone, Default)]
+pub struct AccessOptions {
+    /// Roles that get CONNECT (`PUBLIC` is accepted).
+    pub grant_connect: Vec<String>,
+    /// Roles that lose CONNECT.
+    pub revoke_connect: Vec<String>,
+    /// Leave PUBLIC's CONNECT alone. By default it is revoked, so that access becomes
+    /// exactly what was granted.
+    pub keep_public: bool,
+}
+
+/// Opens a session on a maintenance database other than `avoid`.
+fn maintenance_client(spec: &ConnectionSpec, avoid: &str) -> Result<postgres::Client> {
+    let first = if avoid == "postgres" {
+        "template1"
+    } else {
+        "postgres"
+    };
+    match spec.with_dbname(first).connect() {
+        // 3D000: no such database.
+        Err(e) if first == "postgres" && e.sqlstate() == Some("3D000") => {
+            spec.with_dbname("template1").connect()
+        }
+        other => other,
+    }
+}
+
+fn server_version_num(client: &mut postgres::Client) -> Result<i32> {
+    let row = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .map_err(|e| Error::sql("read the server version", &e))?;
+    Ok(row.get(0))
+}
+
+/// Creates database `name`, optionally as a copy of a template.
+///
+/// # Errors
+/// [`Error::InvalidIdentifier`] for a bad name (nothing is sent to the server);
+/// [`Error::Invalid`] for a strategy on a server older than 15; [`Error::Sql`] when the
+/// server refuses (name taken, template missing or in use, no CREATEDB privilege).
+pub fn create_database(spec: &ConnectionSpec, name: &str, options: &CreateOptions) -> Result<()> {
+    let mut sql = format!("CREATE DATABASE {}", quote_identifier("database", name)?);
+    if let Some(template) = &options.template {
+        sql.push_str(&format!(
+            " TEMPLATE {}",
+            quote_identifier("template database", template)?
+        ));
+    }
+    if let Some(owner) = &options.owner {
+        sql.push_str(&format!(" OWNER {}", quote_identifier("role", owner)?));
+    }
+    let mut client = maintenance_client(spec, name)?;
+    if let Some(strategy) = options.strategy {
+        let version = server_version_num(&mut client)?;
+        if version < 150000 {
+            return Err(Error::Invalid(format!(
+                "a create strategy needs PostgreSQL 15 or later; the server is version {version}"
+            )));
+        }
+        sql.push_str(&format!(" STRATEGY = {}", strategy.sql()));
+    }
+    client
+        .batch_execute(&sql)
+        .map_err(|e| Error::sql(format!("create database \"{name}\""), &e))
+}
+
+/// Drops database `name`, ending its other sessions first unless told not to.
+///
+/// On PostgreSQL 13 and later this is `DROP DATABASE … WITH (FORCE)`; on older servers the
+/// sessions are terminated with `pg_terminate_backend` and the drop retried briefly.
+///
+/// # Errors
+/// [`Error::InvalidIdentifier`] for a bad name; [`Error::Sql`] when the database does
+/// not exist (unless `if_exists`), is in use (unless `force`) or may not be dropped.
+pub fn drop_database(spec: &ConnectionSpec, name: &str, options: &DropOptions) -> Result<()> {
+    let quoted = quote_identifier("database", name)?;
+    let if_exists = if options.if_exists { "IF EXISTS " } else { "" };
+    let mut client = maintenance_client(spec, name)?;
+    let context = format!("drop database \"{name}\"");
+    if options.force && server_version_num(&mut client)? >= 130000 {
+        return client
+            .batch_execute(&format!("DROP DATABASE {if_exists}{quoted} WITH (FORCE)"))
+            .map_err(|e| Error::sql(&context, &e));
+    }
+    let drop = format!("DROP DATABASE {if_exists}{quoted}");
+    let mut attempts = 0;
+    loop {
+        if options.force {
+            client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&name],
+                )
+                .map_err(|e| Error::sql(format!("end the sessions on \"{name}\""), &e))?;
+        }
+        match client.batch_execute(&drop) {
+            Ok(()) => return Ok(()),
+            // 55006: still in use; a terminated session may take a moment to go.
+            Err(e)
+                if options.force
+                    && attempts < 20
+                    && e.code().map(|c| c.code()) == Some("55006") =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(Error::sql(&context, &e)),
+        }
+    }
+}
+
+/// Whether database `name` exists.
+///
+/// # Errors
+/// Only connection failures: any name, even an invalid one, has an answer.
+pub fn database_exists(spec: &ConnectionSpec, name: &str) -> Result<bool> {
+    let mut client = maintenance_client(spec, name)?;
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)",
+            &[&name],
+        )
+        .map_err(|e| Error::sql("look up databases", &e))?;
+    Ok(row.get(0))
+}
+
+/// Grants and revokes CONNECT on database `name`, in one transaction.
+///
+/// Unless `keep_public` is set, CONNECT is first revoked from PUBLIC, so that only the
+/// owner, superusers and the roles granted here can connect.
+///
+/// # Errors
+/// [`Error::InvalidIdentifier`] for a bad name; [`Error::Sql`] for a missing database or
+/// role (and then nothing has changed).
+pub fn set_access(spec: &ConnectionSpec, name: &str, options: &AccessOptions) -> Result<()> {
+    let database = quote_identifier("database", name)?;
+    let mut statements = Vec::new();
+    if !options.keep_public {
+        statements.push(format!("REVOKE CONNECT ON DATABASE {database} FROM PUBLIC"));
+    }
+    for role in &options.grant_connect {
+        statements.push(format!(
+            "GRANT CONNECT ON DATABASE {database} TO {}",
+            quote_grantee(role)?
+        ));
+    }
+    for role in &options.revoke_connect {
+        statements.push(format!(
+            "REVOKE CONNECT ON DATABASE {database} FROM {}",
+            quote_grantee(role)?
+        ));
+    }
+    let mut client = maintenance_client(spec, name)?;
+    let context = format!("set access to database \"{name}\"");
+    let mut tx = client
+        .transaction()
+        .map_err(|e| Error::sql(&context, &e))?;
+    for statement in &statements {
+        tx.batch_execute(statement)
+            .map_err(|e| Error::sql(&context, &e))?;
+    }
+    tx.commit().map_err(|e| Error::sql(&context, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_are_doubled() {
+        assert_eq!(quote_identifier("database", "plain").unwrap(), "\"plain\"");
+        assert_eq!(
+            quote_identifier("database", "a\"b").unwrap(),
+            "\"a\"\"b\""
+        );
+    }
+
+    #[test]
+    fn sixty_three_bytes_is_fine_sixty_four_is_not() {
+        assert!(quote_identifier("database", &"a".repeat(63)).is_ok());
+        let err = quote_identifier("database", &"a".repeat(64))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "invalid database name \"{}\": 64 bytes long, PostgreSQL keeps at most 63",
+                "a".repeat(64)
+            )
+        );
+        // Bytes, not characters: 32 two-byte characters are 64 bytes.
+        assert!(quote_identifier("database", &"é".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn empty_and_nul_are_refused() {
+        assert!(quote_identifier("role", "").is_err());
+        assert!(quote_identifier("role", "a\0b").is_err());
+    }
+
+    #[test]
+    fn public_is_the_keyword_for_grants() {
+        assert_eq!(quote_grantee("Public").unwrap(), "PUBLIC");
+        assert_eq!(quote_grantee("bob").unwrap(), "\"bob\"");
+    }
+}

@@ -1,0 +1,360 @@
+//! Dumping and restoring databases with `pg_dump`, `pg_restore` and `psql`.
+//!
+//! Dumps are made with `--no-owner --no-privileges`, so they restore anywhere; ownership
+//! and grants are pum's role management's job. The connection reaches the tools through
+//! `PG*` environment variables ([`ConnectionSpec::apply_to`]): a password never appears on a
+//! command line.
+//!
+//! A restore that is not told to ignore errors runs in one transaction and stops at the
+//! first error, so a failed restore leaves the target database as it was. A restore that
+//! ignores errors (`-x`) goes on past them and reports how many it ignored.
+//!
+//! Custom-format (and directory or tar) dumps are restored with `pg_restore`; a plain SQL
+//! dump with `psql`, which cannot leave schemas out, so `exclude_schemas` needs a
+//! custom-format dump.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::connect::{ConnectionSpec, quote_keyword_value};
+use crate::error::{Error, Result};
+
+/// The file format of a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DumpFormat {
+    /// pg_dump's compressed archive (`-Fc`), restorable selectively. The default.
+    #[default]
+    Custom,
+    /// A plain SQL script (`-Fp`), restored with `psql`.
+    Plain,
+}
+
+/// Options of [`dump`].
+#[derive(Debug, Clone, Default)]
+pub struct DumpOptions {
+    /// The file format.
+    pub format: DumpFormat,
+    /// Schemas to leave out, as `pg_dump --exclude-schema` patterns.
+    pub exclude_schemas: Vec<String>,
+    /// The `pg_dump` program to run; found on `PATH` (or in `/usr/lib/postgresql`) when unset.
+    pub pg_dump: Option<PathBuf>,
+}
+
+/// Options of [`restore`].
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Go on past errors instead of stopping and rolling back (`-x`).
+    pub ignore_errors: bool,
+    /// Schemas to leave out (custom-format dumps only).
+    pub exclude_schemas: Vec<String>,
+    /// The `pg_restore` program; found like `pg_dump` when unset.
+    pub pg_restore: Option<PathBuf>,
+    /// The `psql` program, for plain SQL dumps; found like `pg_dump` when unset.
+    pub psql: Option<PathBuf>,
+}
+
+/// What a restore that ignored errors went past.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreSummary {
+    /// How many errors were ignored (0 when everything went in).
+    pub ignored_errors: usize,
+    /// The first lines the tool printed about them, joined into one line.
+    pub messages: String,
+}
+
+/// Finds a PostgreSQL client program: `configured` (a path, or a name looked up on `PATH`),
+/// else `name` on `PATH`, else in the newest `/usr/lib/postgresql/<version>/bin`.
+///
+/// # Errors
+/// [`Error::ToolNotFound`] saying what to install.
+pub fn find_tool(name: &str, configured: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = configured {
+        return which::which(path).map_err(|_| Error::ToolNotFound {
+            tool: path.display().to_string(),
+            hint: format!("the configured {name} does not exist or cannot be run"),
+        });
+    }
+    if let Ok(path) = which::which(name) {
+        return Ok(path);
+    }
+    if let Some(path) = newest_packaged(name) {
+        return Ok(path);
+    }
+    Err(Error::ToolNotFound {
+        tool: name.to_string(),
+        hint: "install the PostgreSQL client programs (Debian and Ubuntu: \
+               apt-get install postgresql-client) or give the program's path"
+            .to_string(),
+    })
+}
+
+/// `/usr/lib/postgresql/<newest>/bin/<name>`, if there is one.
+pub(crate) fn newest_packaged(name: &str) -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let major = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let path = entry.path().join("bin").join(name);
+            path.is_file().then_some((major, path))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, path)| path)
+}
+
+/// Dumps the database of `spec` into `file`.
+///
+/// The dump is written to a temporary file next to `file` and renamed over it only when
+/// `pg_dump` succeeds, so a failed dump leaves `file` as it was.
+///
+/// # Errors
+/// [`Error::ToolNotFound`], [`Error::Io`] for an unwritable directory, [`Error::PgDump`]
+/// with pg_dump's message.
+pub fn dump(spec: &ConnectionSpec, file: &Path, options: &DumpOptions) -> Result<()> {
+    let pg_dump = find_tool("pg_dump", options.pg_dump.as_deref())?;
+    let dir = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let partial = tempfile::Builder::new()
+        .prefix(".pum-dump-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let mut command = Command::new(&pg_dump);
+    command
+        .arg("--no-owner")
+        .arg("--no-privileges")
+        .arg(match options.format {
+            DumpFormat::Custom => "--format=custom",
+            DumpFormat::Plain => "--format=plain",
+        })
+        .arg("--file")
+        .arg(partial.path());
+    for schema in &options.exclude_schemas {
+        command.arg("--exclude-schema").arg(schema);
+    }
+    spec.apply_to(&mut command);
+    let (status, stderr) = run(&mut command, &pg_dump)?;
+    if !status.success() {
+        return Err(Error::PgDump {
+            status: status.to_string(),
+            stderr: summarize(&stderr),
+        });
+    }
+    partial.persist(file).map_err(|e| Error::io(file, e.error))?;
+    Ok(())
+}
+
+/// Restores `file` (any pg_dump format) into the database of `spec`.
+///
+/// # Errors
+/// [`Error::Io`] for an unreadable file, [`Error::Invalid`] for `exclude_schemas` with a
+/// plain SQL dump, [`Error::PgRestore`] with the tool's message (unless errors are ignored;
+/// a failure to connect is never ignored).
+pub fn restore(
+    spec: &ConnectionSpec,
+    file: &Path,
+    options: &RestoreOptions,
+) -> Result<RestoreSummary> {
+    if is_plain_sql(file)? {
+        restore_plain(spec, file, options)
+    } else {
+        restore_archive(spec, file, options)
+    }
+}
+
+/// A plain dump is any regular file that is neither a custom-format nor a tar archive.
+fn is_plain_sql(file: &Path) -> Result<bool> {
+    let meta = std::fs::metadata(file).map_err(|e| Error::io(file, e))?;
+    if meta.is_dir() {
+        return Ok(false);
+    }
+    let mut head = Vec::with_capacity(512);
+    std::fs::File::open(file)
+        .and_then(|f| f.take(512).read_to_end(&mut head))
+        .map_err(|e| Error::io(file, e))?;
+    let custom = head.starts_with(b"PGDMP");
+    let tar = head.get(257..262) == Some(b"ustar".as_slice());
+    Ok(!custom && !tar)
+}
+
+fn restore_archive(
+    spec: &ConnectionSpec,
+    file: &Path,
+    options: &RestoreOptions,
+) -> Result<RestoreSummary> {
+    let pg_restore = find_tool("pg_restore", options.pg_restore.as_deref())?;
+    let mut command = Command::new(&pg_restore);
+    // Without --dbname pg_restore would print a script instead of restoring. The name goes
+    // as a keyword string so that a database name containing "=" is not read as one.
+    command
+        .arg("--no-owner")
+        .arg("--no-privileges")
+        .arg(format!(
+            "--dbname=dbname={}",
+            quote_keyword_value(spec.dbname())
+        ));
+    if !options.ignore_errors {
+        command.arg("--single-transaction").arg("--exit-on-error");
+    }
+    for schema in &options.exclude_schemas {
+        command.arg("--exclude-schema").arg(schema);
+    }
+    command.arg(file);
+    spec.apply_to(&mut command);
+    let (status, stderr) = run(&mut command, &pg_restore)?;
+    if status.success() {
+        return Ok(RestoreSummary::default());
+    }
+    if options.ignore_errors
+        && let Some(count) = ignored_error_count(&stderr)
+    {
+        return Ok(RestoreSummary {
+            ignored_errors: count,
+            messages: summarize(&stderr),
+        });
+    }
+    Err(Error::PgRestore {
+        tool: "pg_restore".into(),
+        status: status.to_string(),
+        stderr: summarize(&stderr),
+    })
+}
+
+/// pg_restore ends a run that went past errors with "errors ignored on restore: N".
+fn ignored_error_count(stderr: &str) -> Option<usize> {
+    stderr.lines().find_map(|line| {
+        line.split("errors ignored on restore:")
+            .nth(1)
+            .and_then(|n| n.trim().parse().ok())
+    })
+}
+
+fn restore_plain(
+    spec: &ConnectionSpec,
+    file: &Path,
+    options: &RestoreOptions,
+) -> Result<RestoreSummary> {
+    if !options.exclude_schemas.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{} is a plain SQL dump: leaving schemas out (-N) needs a custom-format dump",
+            file.display()
+        )));
+    }
+    let psql = find_tool("psql", options.psql.as_deref())?;
+    let mut command = Command::new(&psql);
+    command
+        .arg("--no-psqlrc")
+        .arg("--quiet")
+        .arg("--set")
+        .arg(if options.ignore_errors {
+            "ON_ERROR_STOP=0"
+        } else {
+            "ON_ERROR_STOP=1"
+        });
+    if !options.ignore_errors {
+        command.arg("--single-transaction");
+    }
+    command.arg("--file").arg(file);
+    command.stdout(Stdio::null());
+    spec.apply_to(&mut command);
+    let (status, stderr) = run(&mut command, &psql)?;
+    if !status.success() {
+        return Err(Error::PgRestore {
+            tool: "psql".into(),
+            status: status.to_string(),
+            stderr: summarize(&stderr),
+        });
+    }
+    let errors = stderr.lines().filter(|l| l.contains("ERROR:")).count();
+    Ok(RestoreSummary {
+        ignored_errors: errors,
+        messages: if errors > 0 {
+            summarize(&stderr)
+        } else {
+            String::new()
+        },
+    })
+}
+
+/// Runs `command` with no input and returns its status and standard error.
+fn run(command: &mut Command, program: &Path) -> Result<(std::process::ExitStatus, String)> {
+    let output = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| Error::io(program, e))?;
+    Ok((
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+/// The first lines of a tool's message, joined into one line.
+fn summarize(stderr: &str) -> String {
+    const KEEP: usize = 6;
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut text = lines
+        .iter()
+        .take(KEEP)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if lines.len() > KEEP {
+        text.push_str(&format!(" | … ({} more lines)", lines.len() - KEEP));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_ignored_errors() {
+        let stderr = "pg_restore: error: could not execute query\n\
+                      pg_restore: warning: errors ignored on restore: 3\n";
+        assert_eq!(ignored_error_count(stderr), Some(3));
+        assert_eq!(ignored_error_count("pg_restore: error: connection failed"), None);
+    }
+
+    #[test]
+    fn summary_keeps_six_lines() {
+        let text = (1..=9).map(|i| format!("line {i}\n")).collect::<String>();
+        assert_eq!(
+            summarize(&text),
+            "line 1 | line 2 | line 3 | line 4 | line 5 | line 6 | … (3 more lines)"
+        );
+    }
+
+    #[test]
+    fn configured_tool_that_does_not_exist_is_named() {
+        let err = find_tool("pg_dump", Some(Path::new("/nonexistent/pg_dump")))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "/nonexistent/pg_dump not found: the configured pg_dump does not exist or cannot be run"
+        );
+    }
+
+    #[test]
+    fn plain_and_custom_files_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.sql");
+        std::fs::write(&plain, "CREATE TABLE t();\n").unwrap();
+        let custom = dir.path().join("a.dump");
+        std::fs::write(&custom, b"PGDMP\x01\x0e\x00").unwrap();
+        assert!(is_plain_sql(&plain).unwrap());
+        assert!(!is_plain_sql(&custom).unwrap());
+        assert!(!is_plain_sql(dir.path()).unwrap());
+        let err = is_plain_sql(&dir.path().join("missing")).unwrap_err().to_string();
+        assert!(err.starts_with(&dir.path().join("missing").display().to_string()), "{err}");
+    }
+}

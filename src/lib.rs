@@ -1,0 +1,49 @@
+//! # pum — PostgreSQL Upgrades Manager
+//!
+//! pum manages a PostgreSQL datamodel over its life: it applies versioned SQL changelogs
+//! (compatible with Python pum's files and migrations table), compares database schemas,
+//! and gives every test its own freshly migrated database. Around those jobs it creates,
+//! copies and drops databases, and dumps and restores them with `pg_dump`/`pg_restore`.
+//!
+//! Connections are named the way `psql` users name them: a service from
+//! `pg_service.conf`, a URL or a keyword string, with the `PG*` environment variables and
+//! `.pgpass` applied as libpq applies them (see [`connect`]).
+//!
+//! ```no_run
+//! use pum::{ConnectionSpec, CreateOptions, DropOptions, create_database, drop_database};
+//!
+//! # fn main() -> pum::Result<()> {
+//! // Any libpq-style target: a service name, a URL or "host=… dbname=…".
+//! let server = ConnectionSpec::resolve("postgresql://postgres@localhost/postgres")?;
+//! create_database(&server, "scratch", &CreateOptions::default())?;
+//! let mut client = server.with_dbname("scratch").connect()?;
+//! client.batch_execute("CREATE TABLE note (id int PRIMARY KEY, body text)")
+//!     .expect("a valid statement");
+//! drop_database(&server, "scratch", &DropOptions::default())?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/quickstart.rs` runs the same kind of session on a throwaway server
+//! ([`server::TempServer`]) with nothing to configure:
+//! `cargo run --example quickstart`.
+
+#![warn(missing_docs)]
+
+pub mod connect;
+pub mod database;
+pub mod dump;
+mod error;
+mod os_user;
+pub mod server;
+
+pub use connect::{ConnectionSpec, Environment};
+pub use database::{
+    AccessOptions, CreateOptions, CreateStrategy, DropOptions, create_database, database_exists,
+    drop_database, quote_identifier, set_access,
+};
+pub use dump::{DumpFormat, DumpOptions, RestoreOptions, RestoreSummary, dump, restore};
+pub use error::{Error, Result};
+
+/// Gives a test its own freshly migrated database (not available yet: reserved).
+pub use pum_macros::pum_test;
