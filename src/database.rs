@@ -262,9 +262,7 @@ pub fn set_access(spec: &ConnectionSpec, name: &str, options: &AccessOptions) ->
     }
     let mut client = maintenance_client(spec, name)?;
     let context = format!("set access to database \"{name}\"");
-    let mut tx = client
-        .transaction()
-        .map_err(|e| Error::sql(&context, &e))?;
+    let mut tx = client.transaction().map_err(|e| Error::sql(&context, &e))?;
     for statement in &statements {
         tx.batch_execute(statement)
             .map_err(|e| Error::sql(&context, &e))?;
@@ -279,10 +277,7 @@ mod tests {
     #[test]
     fn quotes_are_doubled() {
         assert_eq!(quote_identifier("database", "plain").unwrap(), "\"plain\"");
-        assert_eq!(
-            quote_identifier("database", "a\"b").unwrap(),
-            "\"a\"\"b\""
-        );
+        assert_eq!(quote_identifier("database", "a\"b").unwrap(), "\"a\"\"b\"");
     }
 
     #[test]

@@ -143,7 +143,9 @@ pub fn dump(spec: &ConnectionSpec, file: &Path, options: &DumpOptions) -> Result
             stderr: summarize(&stderr),
         });
     }
-    partial.persist(file).map_err(|e| Error::io(file, e.error))?;
+    partial
+        .persist(file)
+        .map_err(|e| Error::io(file, e.error))?;
     Ok(())
 }
 
@@ -202,6 +204,15 @@ fn restore_archive(
     for schema in &options.exclude_schemas {
         command.arg("--exclude-schema").arg(schema);
     }
+    // pg_restore -N leaves out the objects in a schema but still creates the schema
+    // itself; a filtered table of contents leaves out the schema too.
+    let _list = if options.exclude_schemas.is_empty() {
+        None
+    } else {
+        let list = table_of_contents_without(&pg_restore, file, &options.exclude_schemas)?;
+        command.arg("--use-list").arg(list.path());
+        Some(list)
+    };
     command.arg(file);
     spec.apply_to(&mut command);
     let (status, stderr) = run(&mut command, &pg_restore)?;
@@ -221,6 +232,47 @@ fn restore_archive(
         status: status.to_string(),
         stderr: summarize(&stderr),
     })
+}
+
+/// The archive's table of contents without the entries creating (or commenting on) the
+/// excluded schemas, written to a temporary file for `pg_restore --use-list`.
+fn table_of_contents_without(
+    pg_restore: &Path,
+    file: &Path,
+    schemas: &[String],
+) -> Result<tempfile::NamedTempFile> {
+    let mut command = Command::new(pg_restore);
+    command.arg("--list").arg(file);
+    for schema in schemas {
+        command.arg("--exclude-schema").arg(schema);
+    }
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::io(pg_restore, e))?;
+    if !output.status.success() {
+        return Err(Error::PgRestore {
+            tool: "pg_restore".into(),
+            status: output.status.to_string(),
+            stderr: summarize(&String::from_utf8_lossy(&output.stderr)),
+        });
+    }
+    let toc = String::from_utf8_lossy(&output.stdout);
+    let excluded = |line: &str| {
+        schemas.iter().any(|schema| {
+            line.contains(&format!(" SCHEMA - {schema} "))
+                || line.contains(&format!(" COMMENT - SCHEMA {schema} "))
+        })
+    };
+    let kept: String = toc
+        .lines()
+        .filter(|line| !excluded(line))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let mut list =
+        tempfile::NamedTempFile::new().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    std::io::Write::write_all(&mut list, kept.as_bytes()).map_err(|e| Error::io(list.path(), e))?;
+    Ok(list)
 }
 
 /// pg_restore ends a run that went past errors with "errors ignored on restore: N".
@@ -321,7 +373,10 @@ mod tests {
         let stderr = "pg_restore: error: could not execute query\n\
                       pg_restore: warning: errors ignored on restore: 3\n";
         assert_eq!(ignored_error_count(stderr), Some(3));
-        assert_eq!(ignored_error_count("pg_restore: error: connection failed"), None);
+        assert_eq!(
+            ignored_error_count("pg_restore: error: connection failed"),
+            None
+        );
     }
 
     #[test]
@@ -354,7 +409,12 @@ mod tests {
         assert!(is_plain_sql(&plain).unwrap());
         assert!(!is_plain_sql(&custom).unwrap());
         assert!(!is_plain_sql(dir.path()).unwrap());
-        let err = is_plain_sql(&dir.path().join("missing")).unwrap_err().to_string();
-        assert!(err.starts_with(&dir.path().join("missing").display().to_string()), "{err}");
+        let err = is_plain_sql(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&dir.path().join("missing").display().to_string()),
+            "{err}"
+        );
     }
 }

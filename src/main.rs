@@ -1,1 +1,7 @@
-fn main(){}
+//! The `pum` command line; see `pum --help` and the README.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -39,8 +39,8 @@ fn url_rest(input: &str) -> Option<&str> {
 /// Percent-encoded text is decoded everywhere; an IPv6 host is written in brackets;
 /// `?host=/socket/dir` names a socket directory; `ssl=true` means `sslmode=require`.
 pub(crate) fn parse_url(input: &str) -> Result<Vec<(String, String)>> {
-    let rest = url_rest(input)
-        .ok_or_else(|| url_error("must start with postgresql:// or postgres://"))?;
+    let rest =
+        url_rest(input).ok_or_else(|| url_error("must start with postgresql:// or postgres://"))?;
     let (main, query) = match rest.split_once('?') {
         Some((m, q)) => (m, Some(q)),
         None => (rest, None),
@@ -248,9 +248,8 @@ mod tests {
 
     #[test]
     fn url_with_everything() {
-        let got =
-            parse_url("postgresql://me:s%40cret@db.example.org:5433/my%20db?sslmode=disable")
-                .unwrap();
+        let got = parse_url("postgresql://me:s%40cret@db.example.org:5433/my%20db?sslmode=disable")
+            .unwrap();
         assert_eq!(
             got,
             pairs(&[
@@ -280,7 +279,11 @@ mod tests {
     fn url_with_ipv6_and_several_hosts() {
         assert_eq!(
             parse_url("postgresql://[::1]:5433,other/db").unwrap(),
-            pairs(&[("host", "::1,other"), ("port", "5433,5432"), ("dbname", "db")])
+            pairs(&[
+                ("host", "::1,other"),
+                ("port", "5433,5432"),
+                ("dbname", "db")
+            ])
         );
     }
 
@@ -294,7 +297,9 @@ mod tests {
 
     #[test]
     fn url_errors_name_the_bad_part() {
-        let err = parse_url("postgresql://h/db?sslmode").unwrap_err().to_string();
+        let err = parse_url("postgresql://h/db?sslmode")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "connection URL: missing \"=\" after \"sslmode\" in the query part"
@@ -305,16 +310,13 @@ mod tests {
             "connection URL: invalid percent-encoding in user name \"u%zz\""
         );
         let err = parse_url("postgresql://[::1/db").unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "connection URL: missing \"]\" in IPv6 host \"[::1\""
-        );
+        assert_eq!(err, "connection URL: missing \"]\" in IPv6 host \"[::1\"");
     }
 
     #[test]
     fn keywords_with_quotes_spaces_and_escapes() {
-        let got = parse_keywords(r"host = /tmp  dbname='my \'odd\' db' password=a\ b user=x")
-            .unwrap();
+        let got =
+            parse_keywords(r"host = /tmp  dbname='my \'odd\' db' password=a\ b user=x").unwrap();
         assert_eq!(
             got,
             pairs(&[

@@ -282,16 +282,15 @@ impl ConnectionSpec {
             .or_else(|| env.get("PGSERVICE").map(str::to_string));
         if let Some(name) = &service {
             let files = env.service_files();
-            let entry = service::find_service(name, &files)?.ok_or_else(|| {
-                Error::ServiceNotFound {
+            let entry =
+                service::find_service(name, &files)?.ok_or_else(|| Error::ServiceNotFound {
                     service: name.clone(),
                     searched: files
                         .iter()
                         .map(|f| f.display().to_string())
                         .collect::<Vec<_>>()
                         .join(", "),
-                }
-            })?;
+                })?;
             for (name, value, origin) in entry.settings {
                 params.set_if_absent(keyword(&name, &origin)?, value, &origin);
             }
@@ -377,7 +376,9 @@ impl ConnectionSpec {
                 Err(_) => {
                     return Err(bad(
                         "connect_timeout",
-                        format!("invalid connect_timeout \"{text}\": not a whole number of seconds"),
+                        format!(
+                            "invalid connect_timeout \"{text}\": not a whole number of seconds"
+                        ),
                     ));
                 }
             },
@@ -568,7 +569,12 @@ impl ConnectionSpec {
     /// database, connection refused), [`Error::ConnectTimeout`] when nothing answered.
     pub fn connect(&self) -> Result<postgres::Client> {
         let config = self.config()?;
-        let hosts = self.host.split(',').filter(|h| !h.is_empty()).count().max(1) as u32;
+        let hosts = self
+            .host
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .count()
+            .max(1) as u32;
         // tokio-postgres times out opening the socket only; a server that accepts and then
         // says nothing would hang the start-up, so the whole attempt runs under a deadline.
         let deadline = self.connect_timeout * hosts + Duration::from_millis(500);
@@ -591,7 +597,7 @@ impl ConnectionSpec {
             }),
             Ok(Err(e)) => Err(Error::Connect {
                 target: self.to_string(),
-                message: describe_pg_error(&e),
+                message: explain_connect_error(&e),
                 code: e.code().map(|c| c.code().to_string()),
             }),
             Err(_) => Err(Error::ConnectTimeout {
@@ -633,6 +639,17 @@ impl ConnectionSpec {
         }
         command.envs(self.child_env());
     }
+}
+
+/// The reason a connection failed, in libpq's terms where tokio-postgres is terse.
+fn explain_connect_error(err: &postgres::Error) -> String {
+    let text = describe_pg_error(err);
+    if text.contains("password missing") {
+        return "the server asks for a password and none was given (password=, PGPASSWORD \
+                or a matching password file line)"
+            .to_string();
+    }
+    text
 }
 
 fn is_timeout(err: &postgres::Error) -> bool {
@@ -740,11 +757,21 @@ mod tests {
     #[test]
     fn bare_name_is_a_service_and_pgservice_is_the_fallback() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "pg_service.conf", "[a]\ndbname=from-a\n[b]\ndbname=from-b\n");
+        write(
+            dir.path(),
+            "pg_service.conf",
+            "[a]\ndbname=from-a\n[b]\ndbname=from-b\n",
+        );
         let env = base_env(dir.path()).set("PGUSER", "u");
-        assert_eq!(ConnectionSpec::resolve_with("a", &env).unwrap().dbname(), "from-a");
+        assert_eq!(
+            ConnectionSpec::resolve_with("a", &env).unwrap().dbname(),
+            "from-a"
+        );
         let env = env.set("PGSERVICE", "b");
-        assert_eq!(ConnectionSpec::resolve_with("", &env).unwrap().dbname(), "from-b");
+        assert_eq!(
+            ConnectionSpec::resolve_with("", &env).unwrap().dbname(),
+            "from-b"
+        );
         assert_eq!(
             ConnectionSpec::resolve_with("postgresql:///x", &env)
                 .unwrap()
@@ -758,12 +785,22 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let sys = tempfile::tempdir().unwrap();
         write(home.path(), ".pg_service.conf", "[s]\ndbname=home\n");
-        write(sys.path(), "pg_service.conf", "[s]\ndbname=system\n[t]\ndbname=sys-t\n");
+        write(
+            sys.path(),
+            "pg_service.conf",
+            "[s]\ndbname=system\n[t]\ndbname=sys-t\n",
+        );
         let env = base_env(sys.path())
             .set("HOME", home.path().display().to_string())
             .set("PGUSER", "u");
-        assert_eq!(ConnectionSpec::resolve_with("s", &env).unwrap().dbname(), "home");
-        assert_eq!(ConnectionSpec::resolve_with("t", &env).unwrap().dbname(), "sys-t");
+        assert_eq!(
+            ConnectionSpec::resolve_with("s", &env).unwrap().dbname(),
+            "home"
+        );
+        assert_eq!(
+            ConnectionSpec::resolve_with("t", &env).unwrap().dbname(),
+            "sys-t"
+        );
     }
 
     #[test]
@@ -799,14 +836,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = write(dir.path(), "s.conf", "[s]\n\nport=abc\n");
         let env = base_env(dir.path()).set("PGSERVICEFILE", file.display().to_string());
-        let err = ConnectionSpec::resolve_with("s", &env).unwrap_err().to_string();
+        let err = ConnectionSpec::resolve_with("s", &env)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             format!("service file {}:3: invalid port \"abc\"", file.display())
         );
 
         let env = base_env(dir.path()).set("PGCONNECT_TIMEOUT", "soon");
-        let err = ConnectionSpec::resolve_with("", &env).unwrap_err().to_string();
+        let err = ConnectionSpec::resolve_with("", &env)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "PGCONNECT_TIMEOUT: invalid connect_timeout \"soon\": not a whole number of seconds"
@@ -840,7 +881,9 @@ mod tests {
 
         let file = write(dir.path(), "t.conf", "[t]\nsslcert=/x\n");
         let env = base_env(dir.path()).set("PGSERVICEFILE", file.display().to_string());
-        let err = ConnectionSpec::resolve_with("t", &env).unwrap_err().to_string();
+        let err = ConnectionSpec::resolve_with("t", &env)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with(&format!(
                 "service file {}:2: unknown or unsupported connection option \"sslcert\"",
@@ -885,7 +928,10 @@ mod tests {
         let spec =
             ConnectionSpec::resolve_with("host=/sock port=5433 dbname=app user=me", &env).unwrap();
         assert_eq!(spec.effective_password(), Some("from:file"));
-        assert!(spec.child_env().contains(&("PGPASSWORD", "from:file".to_string())));
+        assert!(
+            spec.child_env()
+                .contains(&("PGPASSWORD", "from:file".to_string()))
+        );
         // The lookup follows the database actually used.
         assert_eq!(spec.with_dbname("other").effective_password(), None);
         // An explicit password wins.
@@ -940,8 +986,8 @@ mod tests {
     #[test]
     fn tls_modes_are_refused_when_building_a_config() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = ConnectionSpec::resolve_with("user=u sslmode=require", &base_env(dir.path()))
-            .unwrap();
+        let spec =
+            ConnectionSpec::resolve_with("user=u sslmode=require", &base_env(dir.path())).unwrap();
         let err = spec.config().unwrap_err().to_string();
         assert!(err.contains("sslmode=require needs TLS"), "{err}");
     }

@@ -84,7 +84,13 @@ impl PassFile {
     }
 
     /// The password of the first line matching all four values.
-    pub(crate) fn lookup(&self, host: &str, port: &str, database: &str, user: &str) -> Option<&str> {
+    pub(crate) fn lookup(
+        &self,
+        host: &str,
+        port: &str,
+        database: &str,
+        user: &str,
+    ) -> Option<&str> {
         let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
         self.entries
             .iter()
@@ -175,7 +181,10 @@ mod tests {
              *:*:*:*:fallback\n",
         );
         assert!(warnings.is_empty());
-        assert_eq!(file.lookup("db.example.org", "5432", "tww", "alice"), Some("first"));
+        assert_eq!(
+            file.lookup("db.example.org", "5432", "tww", "alice"),
+            Some("first")
+        );
         assert_eq!(file.lookup("other", "5433", "tww", "alice"), Some("second"));
         assert_eq!(file.lookup("other", "5433", "x", "bob"), Some("fallback"));
     }
@@ -218,7 +227,10 @@ mod tests {
         let file = PassFile::load(&path, &mut warnings);
         assert_eq!(file.lookup("h", "1", "d", "u"), None);
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("has group or world access"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("has group or world access"),
+            "{warnings:?}"
+        );
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let mut warnings = Vec::new();

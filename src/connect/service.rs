@@ -35,7 +35,11 @@ pub(crate) fn find_service(service: &str, files: &[PathBuf]) -> Result<Option<Se
 }
 
 /// Reads the group `[service]` out of a service file's text.
-pub(crate) fn parse_service(text: &str, service: &str, file: &Path) -> Result<Option<ServiceEntry>> {
+pub(crate) fn parse_service(
+    text: &str,
+    service: &str,
+    file: &Path,
+) -> Result<Option<ServiceEntry>> {
     let mut found: Option<ServiceEntry> = None;
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -46,10 +50,12 @@ pub(crate) fn parse_service(text: &str, service: &str, file: &Path) -> Result<Op
             if found.is_some() {
                 break;
             }
-            let name = name.strip_suffix(']').ok_or_else(|| Error::ConnectionSetting {
-                origin: origin(file, index),
-                message: format!("missing \"]\" in group header \"{line}\""),
-            })?;
+            let name = name
+                .strip_suffix(']')
+                .ok_or_else(|| Error::ConnectionSetting {
+                    origin: origin(file, index),
+                    message: format!("missing \"]\" in group header \"{line}\""),
+                })?;
             if name.trim() == service {
                 found = Some(ServiceEntry {
                     settings: Vec::new(),
@@ -60,10 +66,12 @@ pub(crate) fn parse_service(text: &str, service: &str, file: &Path) -> Result<Op
         let Some(entry) = found.as_mut() else {
             continue;
         };
-        let (key, value) = line.split_once('=').ok_or_else(|| Error::ConnectionSetting {
-            origin: origin(file, index),
-            message: format!("syntax error: expected key=value, found \"{line}\""),
-        })?;
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| Error::ConnectionSetting {
+                origin: origin(file, index),
+                message: format!("syntax error: expected key=value, found \"{line}\""),
+            })?;
         let key = key.trim();
         if key == "service" {
             return Err(Error::ConnectionSetting {
@@ -71,9 +79,11 @@ pub(crate) fn parse_service(text: &str, service: &str, file: &Path) -> Result<Op
                 message: "nested service specifications are not supported".into(),
             });
         }
-        entry
-            .settings
-            .push((key.to_string(), value.trim().to_string(), origin(file, index)));
+        entry.settings.push((
+            key.to_string(),
+            value.trim().to_string(),
+            origin(file, index),
+        ));
     }
     Ok(found)
 }
@@ -115,7 +125,11 @@ host=elsewhere
         assert_eq!(
             got,
             vec![
-                ("host", "db.example.org", "service file /etc/pg_service.conf:6"),
+                (
+                    "host",
+                    "db.example.org",
+                    "service file /etc/pg_service.conf:6"
+                ),
                 ("port", "5433", "service file /etc/pg_service.conf:7"),
                 ("dbname", "tww", "service file /etc/pg_service.conf:8"),
                 ("user", "", "service file /etc/pg_service.conf:9"),
@@ -130,7 +144,9 @@ host=elsewhere
 
     #[test]
     fn broken_line_in_the_service_names_file_and_line() {
-        let err = parse_service(FILE, "other", &path()).unwrap_err().to_string();
+        let err = parse_service(FILE, "other", &path())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "service file /etc/pg_service.conf:3: syntax error: expected key=value, \

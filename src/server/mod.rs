@@ -4,7 +4,8 @@
 //! listening on a Unix socket only (no TCP port, so no port clashes), tuned for tests
 //! (fsync, synchronous_commit and full_page_writes off), and removes everything when
 //! dropped. A small watchdog shell owns the postmaster: if the process that started the
-//! server dies, even by SIGKILL, the watchdog shuts the server down within a second.
+//! server dies or exits without dropping it (a `static`, a SIGKILL), the watchdog shuts
+//! the server down within a second and deletes its directory.
 //!
 //! Running as root (CI containers), `initdb` and `postgres` run as the `postgres` user
 //! (else `nobody`; `PUM_SERVER_USER` chooses another), by setting the child's uid/gid.
@@ -76,7 +77,9 @@ fn server_account() -> Result<Option<Account>> {
     if os_user::effective_uid() != Some(0) {
         return Ok(None);
     }
-    let wanted = std::env::var("PUM_SERVER_USER").ok().filter(|u| !u.is_empty());
+    let wanted = std::env::var("PUM_SERVER_USER")
+        .ok()
+        .filter(|u| !u.is_empty());
     let names: Vec<String> = match wanted {
         Some(name) => vec![name],
         None => vec!["postgres".into(), "nobody".into()],
@@ -187,7 +190,7 @@ impl TempServer {
         // The watchdog runs the postmaster and a monitor that sends it SIGINT (fast
         // shutdown) as soon as the owning process is gone, however it died.
         const WATCHDOG: &str = r#"
-postgres="$1"; data="$2"; sock="$3"; owner="$4"
+postgres="$1"; data="$2"; sock="$3"; owner="$4"; root="$5"
 "$postgres" -D "$data" -k "$sock" -c listen_addresses= -c port=5432 \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
   -c max_connections=300 >>"$data/postgres.log" 2>&1 &
@@ -195,6 +198,8 @@ pg=$!
 ( while [ -e "/proc/$owner" ] && kill -0 "$pg" 2>/dev/null; do sleep 1; done
   kill -INT "$pg" 2>/dev/null ) &
 wait "$pg"
+# An owner that died could not delete the directory itself.
+[ -e "/proc/$owner" ] || rm -rf "$root"
 "#;
         let postgres = self.bindir.join("postgres");
         let mut watchdog = Command::new("sh");
@@ -210,6 +215,7 @@ wait "$pg"
             .arg(self.data_dir())
             .arg(self.socket_dir())
             .arg(std::process::id().to_string())
+            .arg(self.root.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,0 +1,108 @@
+//! The `pum` command line: argument parsing and printing around one library call each.
+//!
+//! Exit status: 0 success; 1 when the answer is "no" (a declined confirmation);
+//! 2 for any error, printed as one line on standard error.
+
+mod db;
+mod dump;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pum::ConnectionSpec;
+
+/// PostgreSQL Upgrades Manager.
+#[derive(Debug, Parser)]
+#[command(name = "pum", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The database to work on: a service name from pg_service.conf, a URL
+    /// (postgresql://user@host/db) or a keyword string ("host=… dbname=…").
+    /// Unset: the PG* environment variables (PGSERVICE, PGHOST, …) decide.
+    #[arg(
+        short = 'p',
+        long = "pg-connection",
+        visible_short_alias = 's',
+        value_name = "CONNECTION"
+    )]
+    pub pg_connection: Option<String>,
+
+    /// Say more (the connection used, programs run).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Say only warnings and errors.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, drop and guard databases.
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
+    },
+    /// Dump the database to a file with pg_dump (no owners, no privileges).
+    Dump(dump::DumpArgs),
+    /// Restore a dump into the database (pg_restore; psql for plain SQL dumps).
+    Restore(dump::RestoreArgs),
+}
+
+/// How much to print, from `-q`/`-v`.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    verbosity: i8,
+}
+
+impl Output {
+    /// A progress or result message (hidden by `-q`).
+    pub fn info(&self, message: impl AsRef<str>) {
+        if self.verbosity >= 0 {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    /// A detail (shown with `-v`).
+    pub fn detail(&self, message: impl AsRef<str>) {
+        if self.verbosity > 0 {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    /// A warning (always shown).
+    pub fn warn(&self, message: impl AsRef<str>) {
+        eprintln!("pum: warning: {}", message.as_ref());
+    }
+}
+
+/// Runs the command line and turns the outcome into an exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output {
+        verbosity: if cli.quiet { -1 } else { cli.verbose as i8 },
+    };
+    match run(cli, out) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("pum: error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
+    let spec = ConnectionSpec::resolve(cli.pg_connection.as_deref().unwrap_or(""))?;
+    for warning in spec.warnings() {
+        out.warn(warning);
+    }
+    out.detail(format!("connection: {spec}"));
+    match cli.command {
+        Command::Db { command } => db::run(&spec, command, out),
+        Command::Dump(args) => dump::run_dump(&spec, args, out),
+        Command::Restore(args) => dump::run_restore(&spec, args, out),
+    }
+}

@@ -1,0 +1,247 @@
+//! The `pum` binary, run as a user would, against a server named by a service file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{self, ScratchDb, exists, unique_name};
+
+/// A directory with a service file naming `dbname` as service `pum_cli`.
+struct Services {
+    dir: tempfile::TempDir,
+}
+
+impl Services {
+    fn for_db(dbname: &str) -> Services {
+        let dir = tempfile::tempdir().unwrap();
+        support::service_file(dir.path(), "pum_cli", dbname);
+        Services { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `pum ARGS` with only this directory's service file visible.
+    fn pum(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pum"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PG") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("PGSYSCONFDIR", self.path())
+            .env("HOME", self.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a failure: exit status 2 and exactly one line on stderr, which is returned.
+fn one_line_error(output: &Output) -> String {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "stderr: {text}");
+    assert_eq!(text.lines().count(), 1, "one line expected: {text}");
+    assert!(text.starts_with("pum: error: "), "{text}");
+    text.trim_end().to_string()
+}
+
+#[test]
+fn db_create_and_drop_through_a_service() {
+    let services = Services::for_db("postgres");
+    let name = unique_name("cli");
+    let _cleanup = ScratchDb::named(name.clone());
+
+    let out = services.pum(&["-p", "pum_cli", "db", "create", &name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), format!("created database \"{name}\"\n"));
+    assert!(exists(&name));
+
+    // No terminal to confirm on and no --force: refused, nothing dropped.
+    let out = services.pum(&["-p", "pum_cli", "db", "drop", &name]);
+    assert_eq!(
+        one_line_error(&out),
+        format!(
+            "pum: error: refusing to drop database \"{name}\" without --force: standard input \
+             is not a terminal to confirm on"
+        )
+    );
+    assert!(exists(&name));
+
+    let out = services.pum(&["-s", "pum_cli", "-q", "db", "drop", &name, "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "-q prints nothing on success");
+    assert!(!exists(&name));
+}
+
+#[test]
+fn db_create_from_a_template() {
+    let source = ScratchDb::new(
+        "clisrc",
+        "CREATE TABLE t (v text); INSERT INTO t VALUES ('x')",
+    );
+    let services = Services::for_db("postgres");
+    let copy = ScratchDb::named(unique_name("clicopy"));
+    let out = services.pum(&[
+        "-p",
+        "pum_cli",
+        "db",
+        "create",
+        &copy.name,
+        "--template",
+        &source.name,
+        "--strategy",
+        "file-copy",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(copy.strings("SELECT v FROM t"), ["x"]);
+}
+
+#[test]
+fn db_access_revokes_public() {
+    let db = ScratchDb::new("cliaccess", "");
+    let services = Services::for_db("postgres");
+    let out = services.pum(&["-p", "pum_cli", "db", "access", &db.name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut client = support::spec().connect().unwrap();
+    let role = unique_name("nobody");
+    client
+        .batch_execute(&format!("CREATE ROLE {role}"))
+        .unwrap();
+    let allowed: bool = client
+        .query_one(
+            "SELECT has_database_privilege($1, $2, 'CONNECT')",
+            &[&role, &db.name],
+        )
+        .unwrap()
+        .get(0);
+    client.batch_execute(&format!("DROP ROLE {role}")).unwrap();
+    assert!(!allowed);
+}
+
+#[test]
+fn dump_and_restore_round_trip() {
+    let source = ScratchDb::new(
+        "clidump",
+        "CREATE SCHEMA keep; CREATE TABLE keep.t (v text); INSERT INTO keep.t VALUES ('kept');
+         CREATE SCHEMA skip; CREATE TABLE skip.t (v text);",
+    );
+    let target = ScratchDb::new("clirestore", "");
+    let from = Services::for_db(&source.name);
+    let to = Services::for_db(&target.name);
+    for (format, name) in [("custom", "a.dump"), ("plain", "a.sql")] {
+        let file: PathBuf = from.path().join(name);
+        let file = file.to_str().unwrap();
+        let out = from.pum(&["-p", "pum_cli", "dump", file, "-f", format, "-N", "skip"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!("dumped database \"{}\" to {file}\n", source.name)
+        );
+
+        let out = to.pum(&["-p", "pum_cli", "restore", file]);
+        if format == "custom" {
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert_eq!(target.strings("SELECT v FROM keep.t"), ["kept"]);
+            assert!(
+                target
+                    .strings("SELECT nspname::text FROM pg_namespace WHERE nspname = 'skip'")
+                    .is_empty()
+            );
+        } else {
+            // The second restore collides with the first: refused as a whole…
+            let text = one_line_error(&out);
+            assert!(text.starts_with("pum: error: psql failed"), "{text}");
+            assert!(text.contains("already exists"), "{text}");
+            // …or pushed through with -x, which warns about what it ignored.
+            let out = to.pum(&["-p", "pum_cli", "restore", file, "-x"]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert!(
+                stderr(&out).starts_with("pum: warning: "),
+                "{}",
+                stderr(&out)
+            );
+            assert_eq!(target.strings("SELECT v FROM keep.t"), ["kept", "kept"]);
+        }
+    }
+}
+
+#[test]
+fn bad_input_gets_one_line_and_changes_nothing() {
+    let services = Services::for_db("postgres");
+
+    let long = format!("pum_cli_{}", "y".repeat(56));
+    let out = services.pum(&["-p", "pum_cli", "db", "create", &long]);
+    assert_eq!(
+        one_line_error(&out),
+        format!(
+            "pum: error: invalid database name \"{long}\": 64 bytes long, PostgreSQL keeps at \
+             most 63"
+        )
+    );
+    assert!(!exists(&long[..63]));
+
+    let out = services.pum(&["-p", "no_such_service", "db", "create", "x"]);
+    assert_eq!(
+        one_line_error(&out),
+        format!(
+            "pum: error: service \"no_such_service\" not found (searched: {}/.pg_service.conf, \
+             {}/pg_service.conf)",
+            services.path().display(),
+            services.path().display()
+        )
+    );
+
+    let broken = services.path().join("broken.conf");
+    std::fs::write(&broken, "[b]\nhost /tmp\n").unwrap();
+    let out = services.pum(&["-p", "service=b sslmode=disable", "db", "create", "x"]);
+    let text = one_line_error(&out);
+    assert!(text.contains("service \"b\" not found"), "{text}");
+    let mut command_env = Command::new(env!("CARGO_BIN_EXE_pum"));
+    let out = command_env
+        .env("PGSERVICEFILE", &broken)
+        .env("PGSYSCONFDIR", services.path())
+        .args(["-p", "b", "db", "create", "x"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        one_line_error(&out),
+        format!(
+            "pum: error: service file {}:2: syntax error: expected key=value, found \"host /tmp\"",
+            broken.display()
+        )
+    );
+
+    let out = services.pum(&["-p", "host=/tmp port=nope", "db", "create", "x"]);
+    assert_eq!(
+        one_line_error(&out),
+        "pum: error: connection string: invalid port \"nope\""
+    );
+}
+
+#[test]
+fn unreachable_server_fails_fast_without_showing_the_password() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let services = Services::for_db("postgres");
+    let url = format!("postgresql://me:hunter2@127.0.0.1:{port}/db?connect_timeout=2");
+    let out = services.pum(&["-p", &url, "db", "create", "x"]);
+    let text = one_line_error(&out);
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "pum: error: could not connect to host=127.0.0.1 port={port} user=me dbname=postgres \
+             password=********: "
+        )),
+        "{text}"
+    );
+}

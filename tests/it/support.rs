@@ -1,0 +1,178 @@
+//! The server the tests run against, and helpers to make uniquely named databases.
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pum::server::TempServer;
+use pum::{ConnectionSpec, CreateOptions, DropOptions};
+
+/// The server for this test binary.
+pub struct Target {
+    /// Superuser settings for the maintenance database.
+    pub spec: ConnectionSpec,
+    /// Our own server, when `PUM_TEST_DATABASE_URL` is unset. Never dropped: the server's
+    /// watchdog stops it and deletes its directory when this process exits.
+    pub own: Option<TempServer>,
+}
+
+/// The server, started on first use.
+pub fn target() -> &'static Target {
+    static TARGET: OnceLock<Target> = OnceLock::new();
+    TARGET.get_or_init(|| match std::env::var("PUM_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Target {
+            spec: ConnectionSpec::resolve(&url).expect("PUM_TEST_DATABASE_URL is valid"),
+            own: None,
+        },
+        _ => {
+            let server = TempServer::start().unwrap_or_else(|e| panic!("{e}"));
+            Target {
+                spec: server.spec().clone(),
+                own: Some(server),
+            }
+        }
+    })
+}
+
+/// Superuser settings for the maintenance database.
+pub fn spec() -> ConnectionSpec {
+    target().spec.clone()
+}
+
+/// A database name no other test uses: `pum_it_<what>_<pid>_<n>`.
+pub fn unique_name(what: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "pum_it_{what}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A database that is dropped when the value goes out of scope.
+pub struct ScratchDb {
+    pub name: String,
+}
+
+impl ScratchDb {
+    /// Creates a fresh, empty database, running `sql` in it.
+    pub fn new(what: &str, sql: &str) -> ScratchDb {
+        let db = ScratchDb::named(unique_name(what));
+        pum::create_database(&spec(), &db.name, &CreateOptions::default()).unwrap();
+        if !sql.is_empty() {
+            db.client().batch_execute(sql).unwrap();
+        }
+        db
+    }
+
+    /// Takes charge of dropping `name` (which the test creates itself).
+    pub fn named(name: String) -> ScratchDb {
+        ScratchDb { name }
+    }
+
+    pub fn spec(&self) -> ConnectionSpec {
+        spec().with_dbname(&self.name)
+    }
+
+    pub fn client(&self) -> postgres::Client {
+        self.spec().connect().unwrap()
+    }
+
+    /// The rows of a one-column text query.
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        self.client()
+            .query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        let options = DropOptions {
+            if_exists: true,
+            ..DropOptions::default()
+        };
+        let _ = pum::drop_database(&spec(), &self.name, &options);
+    }
+}
+
+/// Whether a database exists, by asking the catalog directly.
+pub fn exists(name: &str) -> bool {
+    let mut client = spec().connect().unwrap();
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 1
+}
+
+/// Writes a service file with one service, `[name]`, pointing at `dbname` on the server.
+pub fn service_file(dir: &Path, name: &str, dbname: &str) -> std::path::PathBuf {
+    let s = spec();
+    let path = dir.join("pg_service.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "# written by the pum tests\n[{name}]\nhost={}\nport={}\nuser={}\ndbname={dbname}\n",
+            s.host(),
+            s.port(),
+            s.user()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A login role that must give a password, and its password.
+///
+/// On our own server the role is put first in pg_hba.conf with scram-sha-256, so a wrong
+/// or missing password is refused; on an external server its pg_hba.conf decides.
+pub fn password_role() -> (&'static str, &'static str) {
+    static ROLE: OnceLock<()> = OnceLock::new();
+    const NAME: &str = "pum_it_password_user";
+    const PASSWORD: &str = "s3cret:with\\odd chars";
+    ROLE.get_or_init(|| {
+        let mut client = spec().connect().unwrap();
+        client
+            .batch_execute(&format!(
+                "DROP ROLE IF EXISTS {NAME}; \
+                 SET password_encryption = 'scram-sha-256'; \
+                 CREATE ROLE {NAME} LOGIN PASSWORD '{}'",
+                PASSWORD.replace('\'', "''")
+            ))
+            .unwrap();
+        if let Some(server) = &target().own {
+            let hba = server.data_dir().join("pg_hba.conf");
+            let old = std::fs::read_to_string(&hba).unwrap();
+            std::fs::write(&hba, format!("local all {NAME} scram-sha-256\n{old}")).unwrap();
+            client.batch_execute("SELECT pg_reload_conf()").unwrap();
+            // The reload is asynchronous; wait until a password-less login is refused.
+            let spec = spec().with_user(NAME, None);
+            for _ in 0..200 {
+                if spec.connect().is_err() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    });
+    (NAME, PASSWORD)
+}
+
+/// True on our own server. On an external one (whose pg_hba.conf may trust every login,
+/// so a wrong password cannot be refused) prints why `test` has nothing to check.
+pub fn own_server_or_note(test: &str) -> bool {
+    let own = target().own.is_some();
+    if !own {
+        eprintln!(
+            "{test}: needs password authentication, which only pum's own test server guarantees"
+        );
+    }
+    own
+}
