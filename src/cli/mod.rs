@@ -26,7 +26,7 @@ pub struct Cli {
     )]
     pub pg_connection: Option<String>,
 
-    /// Say more (the connection used, programs run).
+    /// Say more (the connection used).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
