@@ -245,3 +245,50 @@ fn unreachable_server_fails_fast_without_showing_the_password() {
         "{text}"
     );
 }
+
+/// Runs `pum ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
+fn pum_on_terminal(services: &Services, args: &str, answer: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command"])
+        .arg(format!("{} {args}", env!("CARGO_BIN_EXE_pum")))
+        .arg("/dev/null")
+        .env("PGSYSCONFDIR", services.path())
+        .env("HOME", services.path())
+        .env_remove("PGSERVICE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Give the prompt a moment so the answer is read by it, not echoed before it.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn drop_asks_on_a_terminal() {
+    let services = Services::for_db("postgres");
+    let db = ScratchDb::new("cliask", "");
+
+    let out = pum_on_terminal(&services, &format!("-p pum_cli db drop {}", db.name), "n\n");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{screen}");
+    assert!(
+        screen.contains(&format!("Drop database \"{}\" on ", db.name)),
+        "{screen}"
+    );
+    assert!(screen.contains("not dropped"), "{screen}");
+    assert!(exists(&db.name));
+
+    let out = pum_on_terminal(&services, &format!("-p pum_cli db drop {}", db.name), "y\n");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{screen}");
+    assert!(!exists(&db.name));
+}
