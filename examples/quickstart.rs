@@ -1,27 +1,28 @@
-//! pum in one minute, with nothing to set up: start a throwaway PostgreSQL server, create a
-//! database, fill it, copy it from a template, dump it, restore the dump into a new
-//! database, check the data arrived, and drop everything.
+//! pum in one minute, with nothing to set up: start (or attach to) pum's ephemeral
+//! PostgreSQL server, create a database, fill it, copy it from a template, dump it, restore
+//! the dump into a new database, check the data arrived, and drop everything. The server
+//! stops by itself a minute after the last process using it ends.
 //!
 //! ```text
 //! cargo run --example quickstart
 //! ```
 //!
 //! Set `PUM_TEST_DATABASE_URL` (a URL, a keyword string or `service=NAME`) to use an
-//! existing server instead of a throwaway one.
+//! existing server instead.
 
 use std::time::Instant;
 
-use pum::server::TempServer;
+use pum::server::Server;
 use pum::{ConnectionSpec, CreateOptions, DropOptions, DumpFormat, DumpOptions, RestoreOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    // Keep the server alive until the end of main; it is stopped and deleted on drop.
-    let (server, _temp) = match std::env::var("PUM_TEST_DATABASE_URL") {
-        Ok(target) => (ConnectionSpec::resolve(&target)?, None),
+    let server = match std::env::var("PUM_TEST_DATABASE_URL") {
+        Ok(target) => ConnectionSpec::resolve(&target)?,
         Err(_) => {
-            let temp = TempServer::start()?;
-            (temp.spec().clone(), Some(temp))
+            let ephemeral = Server::shared()?;
+            println!("ephemeral server: psql \"{}\"", ephemeral.url());
+            ephemeral.spec().clone()
         }
     };
     println!("server ready in {:?}: {server}", started.elapsed());

@@ -24,8 +24,9 @@
 //! # }
 //! ```
 //!
-//! `examples/quickstart.rs` runs the same kind of session on a throwaway server
-//! ([`server::TempServer`]) with nothing to configure:
+//! With no server at hand, [`server::Server::shared`] starts (or attaches to) pum's own
+//! ephemeral server, which stops by itself when nobody uses it any more.
+//! `examples/quickstart.rs` runs a session on it with nothing to configure:
 //! `cargo run --example quickstart`.
 
 #![warn(missing_docs)]

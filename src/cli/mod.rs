@@ -5,6 +5,7 @@
 
 mod db;
 mod dump;
+mod server;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,11 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Restore a dump into the database (pg_restore; psql for plain SQL dumps).
     Restore(dump::RestoreArgs),
+    /// Run pum's ephemeral PostgreSQL server, for tests and interactive work.
+    Server {
+        #[command(subcommand)]
+        command: server::ServerCommand,
+    },
 }
 
 /// How much to print, from `-q`/`-v`.
@@ -95,14 +101,21 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
-    let spec = ConnectionSpec::resolve(cli.pg_connection.as_deref().unwrap_or(""))?;
+    let pg_connection = cli.pg_connection.as_deref();
+    match cli.command {
+        Command::Db { command } => db::run(&connection(pg_connection, out)?, command, out),
+        Command::Dump(args) => dump::run_dump(&connection(pg_connection, out)?, args, out),
+        Command::Restore(args) => dump::run_restore(&connection(pg_connection, out)?, args, out),
+        Command::Server { command } => server::run(command, out),
+    }
+}
+
+/// Resolves `-p` (or the environment) and prints what resolving noticed.
+fn connection(pg_connection: Option<&str>, out: Output) -> pum::Result<ConnectionSpec> {
+    let spec = ConnectionSpec::resolve(pg_connection.unwrap_or(""))?;
     for warning in spec.warnings() {
         out.warn(warning);
     }
     out.detail(format!("connection: {spec}"));
-    match cli.command {
-        Command::Db { command } => db::run(&spec, command, out),
-        Command::Dump(args) => dump::run_dump(&spec, args, out),
-        Command::Restore(args) => dump::run_restore(&spec, args, out),
-    }
+    Ok(spec)
 }

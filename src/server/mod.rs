@@ -1,302 +1,799 @@
-//! Throwaway PostgreSQL servers, so examples and tests need no setup.
+//! The ephemeral PostgreSQL server: what pum uses when no server is given.
 //!
-//! [`TempServer::start`] runs `initdb` and `postgres` in a fresh temporary directory,
-//! listening on a Unix socket only (no TCP port, so no port clashes), tuned for tests
-//! (fsync, synchronous_commit and full_page_writes off), and removes everything when
-//! dropped. A small watchdog shell owns the postmaster: if the process that started the
-//! server dies or exits without dropping it (a `static`, a SIGKILL), the watchdog shuts
-//! the server down within a second and deletes its directory.
+//! [`Server::attach`] returns a running server, starting it if needed. One server runs per
+//! server directory, shared by every process that uses that directory — the test binaries
+//! `cargo test` runs one after another, the process per test of `cargo nextest`, the `pum`
+//! command line — and it stops by itself once nobody has used it for a while.
 //!
-//! Running as root (CI containers), `initdb` and `postgres` run as the `postgres` user
-//! (else `nobody`; `PUM_SERVER_USER` chooses another), by setting the child's uid/gid.
+//! - **Where.** `PUM_SERVER_DIR`, else `<cargo target dir>/pum/pg<major>` (the target
+//!   directory is `CARGO_TARGET_DIR`, else the one holding the running executable, else
+//!   `target/` above the current directory), else `<temp dir>/pum-<user>/pg<major>`. The
+//!   data directory is `data/` inside it, with the server log in `data/postgres.log`.
+//!   Templates built there survive from one `cargo test` to the next.
+//! - **How.** `initdb` with trust authentication for the local socket, UTF8, no locale, no
+//!   sync; `postgres` listening on a Unix socket only (no TCP port, so no port races), with
+//!   fsync, synchronous_commit and full_page_writes off and 300 connections.
+//! - **As whom.** When pum runs as root, the server runs as `PUM_SERVER_USER`, else
+//!   `postgres`, else `nobody`, by setting the child's uid/gid. If that account cannot reach
+//!   the server directory (a checkout under `/root`), the server lives in
+//!   `<temp dir>/pum-<hash of the directory>/pg<major>` instead, and
+//!   [`status`] says so.
+//! - **Sharing.** Every attached process holds a shared lock on `clients.lock` for as
+//!   long as its [`Server`] value lives (for [`Server::shared`], the whole process). A lock
+//!   on `start.lock` decides who initialises and starts the server; the others wait and
+//!   attach. PostgreSQL's own `postmaster.pid` keeps a second postmaster off the directory;
+//!   a stale one left by a killed server is removed.
+//! - **Lifetime.** A watchdog shell owns the postmaster. Once no process holds
+//!   `clients.lock` — the kernel releases the lock of a process that exits or is killed —
+//!   and no session is connected (so `psql` keeps it alive), it waits `PUM_SERVER_IDLE`
+//!   seconds (default 60) and shuts the server down. [`stop`] stops it at once. A data
+//!   directory deleted under a running server (`cargo clean`) makes the watchdog shut the
+//!   server down; the next attach starts a new one.
 //!
 //! The server programs are found through `PUM_PG_BINDIR`, then `initdb` on `PATH`, then
-//! `pg_config --bindir`, then the newest `/usr/lib/postgresql/<version>/bin`.
+//! `pg_config --bindir`, then the newest `/usr/lib/postgresql/<version>/bin`; the watchdog
+//! needs `sh` and util-linux's `flock`.
 
+mod programs;
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::connect::ConnectionSpec;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line};
 use crate::os_user::{self, Account};
 
-/// The programs a server needs, all looked for in one directory.
-const PROGRAMS: &[&str] = &["initdb", "pg_ctl", "postgres"];
+pub use programs::find_bindir;
+use programs::{can_traverse, command_as, major_version, server_account};
 
-/// How long a starting server may take before it is given up on.
+/// How long an unused server lives on by default.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
+
+/// How long to wait for another process that is starting or stopping the server.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long a starting server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The directory holding `initdb`, `pg_ctl` and `postgres`.
-///
-/// # Errors
-/// [`Error::ToolNotFound`] saying what to install or set.
-pub fn find_bindir() -> Result<PathBuf> {
-    let has_all = |dir: &Path| PROGRAMS.iter().all(|p| dir.join(p).is_file());
-    if let Some(dir) = std::env::var_os("PUM_PG_BINDIR") {
-        let dir = PathBuf::from(dir);
-        if has_all(&dir) {
-            return Ok(dir);
-        }
-        return Err(Error::ToolNotFound {
-            tool: "initdb".into(),
-            hint: format!(
-                "PUM_PG_BINDIR={} does not hold initdb, pg_ctl and postgres",
-                dir.display()
-            ),
-        });
-    }
-    let candidates = [
-        which::which("initdb")
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf)),
-        Command::new("pg_config")
-            .arg("--bindir")
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())),
-        crate::dump::newest_packaged("initdb").and_then(|p| p.parent().map(Path::to_path_buf)),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|dir| has_all(dir))
-        .ok_or_else(|| Error::ToolNotFound {
-            tool: "initdb".into(),
-            hint: "the PostgreSQL server programs (initdb, pg_ctl, postgres) are needed: \
-                   install them (Debian and Ubuntu: apt-get install postgresql) or set \
-                   PUM_PG_BINDIR to their directory"
-                .into(),
-        })
+/// The marker pum leaves in data directories it created, and only deletes those.
+const MARKER: &str = "pum-server";
+
+/// The port number in the socket's name; there is no TCP port.
+const PORT: u16 = 5432;
+
+/// Longest socket path kept inside the server directory (the system limit is 107 bytes).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// Where and how to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The server directory; `None` for the default location (see the module docs).
+    pub dir: Option<PathBuf>,
+    /// How long the server lives on with no client and no session (applies when this
+    /// attach starts the server).
+    pub idle: Duration,
+    /// The directory of `initdb`, `pg_ctl` and `postgres`; `None` to search.
+    pub bindir: Option<PathBuf>,
+    /// The account to run the server as when running as root; `None` for the default.
+    pub user: Option<String>,
 }
 
-/// The account the server runs as: this process's own, or a non-root one when root.
-fn server_account() -> Result<Option<Account>> {
-    if os_user::effective_uid() != Some(0) {
-        return Ok(None);
-    }
-    let wanted = std::env::var("PUM_SERVER_USER")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let names: Vec<String> = match wanted {
-        Some(name) => vec![name],
-        None => vec!["postgres".into(), "nobody".into()],
-    };
-    for name in &names {
-        if let Some(account) = os_user::by_name(name) {
-            return Ok(Some(account));
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            dir: None,
+            idle: DEFAULT_IDLE,
+            bindir: None,
+            user: None,
         }
     }
-    Err(Error::Server(format!(
-        "PostgreSQL refuses to run as root and no account to run it as was found (tried {}); \
-         create one or set PUM_SERVER_USER",
-        names.join(", ")
-    )))
 }
 
-/// A PostgreSQL server living in a temporary directory, stopped and deleted on drop.
-#[derive(Debug)]
-pub struct TempServer {
-    root: tempfile::TempDir,
-    bindir: PathBuf,
-    account: Option<Account>,
-    watchdog: Option<Child>,
-    spec: ConnectionSpec,
-}
-
-impl TempServer {
-    /// Initialises and starts a server; returns once it accepts connections.
+impl ServerOptions {
+    /// Options from `PUM_SERVER_DIR`, `PUM_SERVER_IDLE` (seconds), `PUM_PG_BINDIR` and
+    /// `PUM_SERVER_USER`.
     ///
     /// # Errors
-    /// [`Error::ToolNotFound`] without server programs; [`Error::Server`] with the end of
-    /// the server's log when `initdb` or the server fails.
-    pub fn start() -> Result<TempServer> {
-        let bindir = find_bindir()?;
-        let account = server_account()?;
-        let root = tempfile::Builder::new()
-            .prefix("pum-server-")
-            .tempdir()
-            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        if let Some(account) = &account {
-            std::os::unix::fs::chown(root.path(), Some(account.uid), Some(account.gid))
-                .map_err(|e| Error::io(root.path(), e))?;
-        }
-        let spec = ConnectionSpec::unix_socket(root.path(), 5432, "postgres", "postgres");
-        let mut server = TempServer {
-            root,
-            bindir,
-            account,
-            watchdog: None,
-            spec,
+    /// [`Error::ConnectionSetting`] naming `PUM_SERVER_IDLE` when it is not whole seconds.
+    pub fn from_env() -> Result<ServerOptions> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let idle = match var("PUM_SERVER_IDLE") {
+            None => DEFAULT_IDLE,
+            Some(text) => {
+                Duration::from_secs(text.trim().parse().map_err(|_| Error::ConnectionSetting {
+                    origin: "PUM_SERVER_IDLE".into(),
+                    message: format!("invalid value \"{text}\": expected whole seconds"),
+                })?)
+            }
         };
-        server.initdb()?;
-        server.launch()?;
-        Ok(server)
+        Ok(ServerOptions {
+            dir: var("PUM_SERVER_DIR").map(PathBuf::from),
+            idle,
+            bindir: var("PUM_PG_BINDIR").map(PathBuf::from),
+            user: var("PUM_SERVER_USER"),
+        })
+    }
+}
+
+/// Where a server lives and what runs it.
+#[derive(Debug, Clone)]
+struct Layout {
+    requested: PathBuf,
+    dir: PathBuf,
+    relocated: Option<String>,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    bindir: PathBuf,
+    major: u32,
+    account: Option<Account>,
+    idle: Duration,
+}
+
+impl Layout {
+    fn resolve(options: &ServerOptions) -> Result<Layout> {
+        let bindir = find_bindir(options.bindir.as_deref())?;
+        let major = cached_major_version(&bindir)?;
+        let account = server_account(options.user.as_deref())?;
+        let requested = match &options.dir {
+            Some(dir) => absolute(dir),
+            None => default_parent().join(format!("pg{major}")),
+        };
+        let (dir, relocated) = match &account {
+            Some(account) if !can_traverse(account, &requested) => (
+                std::env::temp_dir()
+                    .join(format!("pum-{}", short_hash(&requested)))
+                    .join(format!("pg{major}")),
+                Some(format!(
+                    "user {} cannot reach {}",
+                    account.name,
+                    requested.display()
+                )),
+            ),
+            _ => (requested.clone(), None),
+        };
+        let socket_in_dir = dir.join(format!(".s.PGSQL.{PORT}"));
+        let socket_dir = if socket_in_dir.as_os_str().len() <= MAX_SOCKET_PATH {
+            dir.clone()
+        } else {
+            std::env::temp_dir().join(format!("pum-sock-{}", short_hash(&dir)))
+        };
+        Ok(Layout {
+            requested,
+            data: dir.join("data"),
+            dir,
+            relocated,
+            socket_dir,
+            bindir,
+            major,
+            account,
+            idle: options.idle,
+        })
     }
 
-    /// Settings for the superuser `postgres` on database `postgres`.
-    pub fn spec(&self) -> &ConnectionSpec {
-        &self.spec
-    }
-
-    /// The server's data directory (holding `postgresql.conf`, `pg_hba.conf`, `postgres.log`).
-    pub fn data_dir(&self) -> PathBuf {
-        self.root.path().join("data")
-    }
-
-    /// The directory holding the server's Unix socket.
-    pub fn socket_dir(&self) -> &Path {
-        self.root.path()
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(self.bindir.join(program));
-        if let Some(account) = &self.account {
-            use std::os::unix::process::CommandExt;
-            command.uid(account.uid).gid(account.gid);
+    /// Creates the directories, owned by the server's account.
+    fn prepare(&self) -> Result<()> {
+        for dir in [&self.dir, &self.socket_dir] {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        command.stdin(Stdio::null());
-        command
-    }
-
-    fn initdb(&self) -> Result<()> {
-        let output = self
-            .command("initdb")
-            .arg("--pgdata")
-            .arg(self.data_dir())
-            .args([
-                "--username=postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-locale",
-                "--no-sync",
-                "--no-instructions",
-            ])
-            .output()
-            .map_err(|e| Error::io(self.bindir.join("initdb"), e))?;
-        if !output.status.success() {
-            return Err(Error::Server(format!(
-                "initdb failed ({}): {}",
-                output.status,
-                crate::error::one_line(&String::from_utf8_lossy(&output.stderr))
-            )));
+        if let Some(account) = &self.account {
+            let mut owned = vec![self.dir.clone(), self.socket_dir.clone()];
+            if self.relocated.is_some()
+                && let Some(parent) = self.dir.parent()
+            {
+                owned.push(parent.to_path_buf());
+            }
+            for dir in owned {
+                std::os::unix::fs::chown(&dir, Some(account.uid), Some(account.gid))
+                    .map_err(|e| Error::io(&dir, e))?;
+            }
         }
         Ok(())
     }
 
-    fn launch(&mut self) -> Result<()> {
-        // The watchdog runs the postmaster and a monitor that sends it SIGINT (fast
-        // shutdown) as soon as the owning process is gone, however it died.
-        const WATCHDOG: &str = r#"
-postgres="$1"; data="$2"; sock="$3"; owner="$4"; root="$5"
-"$postgres" -D "$data" -k "$sock" -c listen_addresses= -c port=5432 \
-  -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-  -c max_connections=300 >>"$data/postgres.log" 2>&1 &
-pg=$!
-( while [ -e "/proc/$owner" ] && kill -0 "$pg" 2>/dev/null; do sleep 1; done
-  kill -INT "$pg" 2>/dev/null ) &
-wait "$pg"
-# An owner that died could not delete the directory itself.
-[ -e "/proc/$owner" ] || rm -rf "$root"
-"#;
-        let postgres = self.bindir.join("postgres");
-        let mut watchdog = Command::new("sh");
-        if let Some(account) = &self.account {
-            use std::os::unix::process::CommandExt;
-            watchdog.uid(account.uid).gid(account.gid);
-        }
-        let child = watchdog
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("pum-server-watchdog")
-            .arg(&postgres)
-            .arg(self.data_dir())
-            .arg(self.socket_dir())
-            .arg(std::process::id().to_string())
-            .arg(self.root.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| Error::io("sh", e))?;
-        self.watchdog = Some(child);
-        self.wait_until_ready()
+    fn spec(&self) -> ConnectionSpec {
+        ConnectionSpec::unix_socket(&self.socket_dir, PORT, "postgres", "postgres")
     }
 
-    fn wait_until_ready(&mut self) -> Result<()> {
-        let started = Instant::now();
-        let probe = self.spec.with_connect_timeout(Duration::from_secs(2));
-        loop {
-            if let Some(child) = self.watchdog.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                return Err(Error::Server(format!(
-                    "postgres exited during start-up ({status}): {}",
-                    self.log_tail()
-                )));
-            }
-            if self.socket_dir().join(".s.PGSQL.5432").exists() && probe.connect().is_ok() {
-                return Ok(());
-            }
-            if started.elapsed() > START_TIMEOUT {
-                return Err(Error::Server(format!(
-                    "postgres did not accept connections within {} s: {}",
-                    START_TIMEOUT.as_secs(),
-                    self.log_tail()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+    fn url(&self) -> String {
+        format!(
+            "postgresql://postgres@/postgres?host={}&port={PORT}",
+            percent_encode(&self.socket_dir.display().to_string())
+        )
     }
 
-    /// The last lines of the server log, as one line.
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.data_dir().join("postgres.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        crate::error::one_line(&lines[lines.len().saturating_sub(5)..].join("\n"))
+    fn command(&self, program: &str) -> Command {
+        command_as(&self.bindir.join(program), self.account.as_ref())
     }
 
-    /// Stops the server (fast shutdown) and deletes its directory.
-    ///
-    /// # Errors
-    /// [`Error::Server`] when `pg_ctl stop` fails; the directory is deleted anyway.
-    pub fn stop(mut self) -> Result<()> {
-        self.shutdown()
-    }
-
-    fn shutdown(&mut self) -> Result<()> {
-        let Some(mut watchdog) = self.watchdog.take() else {
-            return Ok(());
-        };
-        let pg_ctl_stop = |mode: &str| {
-            self.command("pg_ctl")
-                .arg("stop")
-                .arg("--pgdata")
-                .arg(self.data_dir())
-                .args([mode, "--wait", "--timeout=30"])
-                .output()
-        };
-        let result = match pg_ctl_stop("--mode=fast") {
-            Ok(o) if o.status.success() => Ok(()),
-            Ok(o) => Err(Error::Server(format!(
-                "pg_ctl stop failed ({}): {}",
-                o.status,
-                crate::error::one_line(&String::from_utf8_lossy(&o.stderr))
-            ))),
-            Err(e) => Err(Error::io(self.bindir.join("pg_ctl"), e)),
-        };
-        if result.is_err() {
-            let _ = pg_ctl_stop("--mode=immediate");
-        }
-        let _ = watchdog.wait();
-        result
+    fn lock_path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
     }
 }
 
-impl Drop for TempServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown();
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `<target dir>/pum`, or a per-user directory under the temp dir outside cargo.
+fn default_parent() -> PathBuf {
+    let is_target = |dir: &Path| dir.join("CACHEDIR.TAG").is_file();
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        return absolute(Path::new(&dir)).join("pum");
+    }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.ancestors().skip(1).find(|d| is_target(d))
+    {
+        return dir.join("pum");
+    }
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(dir) = cwd
+            .ancestors()
+            .map(|d| d.join("target"))
+            .find(|d| is_target(d))
+    {
+        return dir.join("pum");
+    }
+    let user = os_user::current_name().unwrap_or_else(|| "user".into());
+    std::env::temp_dir().join(format!("pum-{user}"))
+}
+
+fn short_hash(path: &Path) -> String {
+    blake3::hash(path.as_os_str().as_encoded_bytes()).to_hex()[..12].to_string()
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn cached_major_version(bindir: &Path) -> Result<u32> {
+    static CACHE: Mutex<Vec<(PathBuf, u32)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, major)) = cache.iter().find(|(dir, _)| dir == bindir) {
+        return Ok(*major);
+    }
+    let major = major_version(bindir)?;
+    cache.push((bindir.to_path_buf(), major));
+    Ok(major)
+}
+
+fn open_lock(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Takes a shared or exclusive lock on `file`, waiting at most [`LOCK_TIMEOUT`].
+fn lock(file: &File, path: &Path, shared: bool) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let attempt = if shared {
+            file.try_lock_shared()
+        } else {
+            file.try_lock()
+        };
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Server(format!(
+                    "{}: still locked after {} s by another process starting or stopping \
+                     the server",
+                    path.display(),
+                    LOCK_TIMEOUT.as_secs()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
+        }
+    }
+}
+
+/// What `postmaster.pid` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No postmaster.pid.
+    Down,
+    /// A postmaster.pid whose process is gone.
+    Stale,
+    /// A live postmaster, with its status line.
+    Up { pid: u32, ready: bool },
+}
+
+fn state(layout: &Layout) -> State {
+    let Ok(text) = std::fs::read_to_string(layout.data.join("postmaster.pid")) else {
+        return State::Down;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(pid) = lines.first().and_then(|l| l.trim().parse::<u32>().ok()) else {
+        return State::Stale;
+    };
+    if !is_postgres_process(pid) {
+        return State::Stale;
+    }
+    State::Up {
+        pid,
+        ready: lines.get(7).map(|l| l.trim()) == Some("ready"),
+    }
+}
+
+fn is_postgres_process(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|cmd| String::from_utf8_lossy(&cmd).contains("postgres"))
+        .unwrap_or(false)
+}
+
+fn process_alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; its state letter is Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn watchdog_pid(layout: &Layout) -> Option<u32> {
+    std::fs::read_to_string(layout.dir.join("watchdog.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A running server this process is attached to: while this value lives, the server
+/// does not stop for being idle.
+#[derive(Debug)]
+pub struct Server {
+    layout: Layout,
+    spec: ConnectionSpec,
+    _clients: File,
+}
+
+impl Server {
+    /// Attaches to the server in the directory `options` name, starting it if needed.
+    ///
+    /// # Errors
+    /// [`Error::ToolNotFound`] without server programs, [`Error::Io`] for an unusable
+    /// directory, [`Error::Server`] with the end of the server log when it fails to start.
+    pub fn attach(options: &ServerOptions) -> Result<Server> {
+        let layout = Layout::resolve(options)?;
+        layout.prepare()?;
+        let clients_path = layout.lock_path("clients.lock");
+        let clients = open_lock(&clients_path)?;
+        lock(&clients, &clients_path, true)?;
+        let start_path = layout.lock_path("start.lock");
+        let start = open_lock(&start_path)?;
+        lock(&start, &start_path, false)?;
+        let running = ensure_running(&layout);
+        drop(start);
+        running?;
+        Ok(Server {
+            spec: layout.spec(),
+            layout,
+            _clients: clients,
+        })
+    }
+
+    /// The server for this process, configured by the environment
+    /// ([`ServerOptions::from_env`]), attached on first use and kept until the process
+    /// exits. A failure is remembered: every later call returns the same error at once.
+    pub fn shared() -> Result<&'static Server> {
+        static SHARED: OnceLock<std::result::Result<Server, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                ServerOptions::from_env()
+                    .and_then(|options| Server::attach(&options))
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|message| Error::Server(message.clone()))
+    }
+
+    /// Settings for the superuser `postgres` on the database `postgres`.
+    pub fn spec(&self) -> &ConnectionSpec {
+        &self.spec
+    }
+
+    /// A URL other tools accept: `psql "$(pum server url)"`.
+    pub fn url(&self) -> String {
+        self.layout.url()
+    }
+
+    /// The server directory (after any relocation).
+    pub fn dir(&self) -> &Path {
+        &self.layout.dir
+    }
+
+    /// The data directory (`postgresql.conf`, `pg_hba.conf`, `postgres.log`).
+    pub fn data_dir(&self) -> &Path {
+        &self.layout.data
+    }
+
+    /// The directory holding the Unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        &self.layout.socket_dir
+    }
+
+    /// The postmaster's process id, if it is running.
+    pub fn pid(&self) -> Option<u32> {
+        match state(&self.layout) {
+            State::Up { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+}
+
+/// Makes sure a ready server with a live watchdog runs; called under the start lock.
+fn ensure_running(layout: &Layout) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        match state(layout) {
+            State::Up { ready: true, .. } if watchdog_pid(layout).is_some_and(process_alive) => {
+                return Ok(());
+            }
+            // A server nobody watches would never stop: restart it under a watchdog.
+            State::Up { ready: true, .. } => stop_postmaster(layout)?,
+            State::Up { ready: false, .. } if started.elapsed() < START_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            State::Up { pid, .. } => {
+                return Err(Error::Server(format!(
+                    "the server in {} (pid {pid}) neither became ready nor stopped within {} s",
+                    layout.dir.display(),
+                    START_TIMEOUT.as_secs()
+                )));
+            }
+            State::Stale => {
+                let pid_file = layout.data.join("postmaster.pid");
+                std::fs::remove_file(&pid_file).map_err(|e| Error::io(&pid_file, e))?;
+            }
+            State::Down => return start(layout),
+        }
+    }
+}
+
+fn start(layout: &Layout) -> Result<()> {
+    if !initialized(layout)? {
+        initdb(layout)?;
+    }
+    // A postmaster just killed, or one whose directory was deleted, may hold the socket
+    // or shared memory for a moment: retry a start that fails for that reason.
+    let started = Instant::now();
+    loop {
+        match launch(layout) {
+            Err(Error::Server(message))
+                if (message.contains("already") || message.contains("still in use"))
+                    && started.elapsed() < Duration::from_secs(15) =>
+            {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `data` holds a cluster of the right version made by pum. A directory that
+/// pum did not make is never deleted.
+fn initialized(layout: &Layout) -> Result<bool> {
+    let data = &layout.data;
+    if !data.exists() {
+        return Ok(false);
+    }
+    if !data.join(MARKER).is_file() {
+        return Err(Error::Server(format!(
+            "{} exists but was not made by pum (no {MARKER} file in it); delete it or set \
+             PUM_SERVER_DIR to another directory",
+            data.display()
+        )));
+    }
+    let version = std::fs::read_to_string(data.join("PG_VERSION")).unwrap_or_default();
+    if version.trim() == layout.major.to_string() {
+        return Ok(true);
+    }
+    std::fs::remove_dir_all(data).map_err(|e| Error::io(data, e))?;
+    Ok(false)
+}
+
+fn initdb(layout: &Layout) -> Result<()> {
+    let fresh = layout.dir.join("data.new");
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh).map_err(|e| Error::io(&fresh, e))?;
+    }
+    let output = layout
+        .command("initdb")
+        .arg("--pgdata")
+        .arg(&fresh)
+        .args([
+            "--username=postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-sync",
+            "--no-instructions",
+        ])
+        .output()
+        .map_err(|e| Error::io(layout.bindir.join("initdb"), e))?;
+    if !output.status.success() {
+        return Err(Error::Server(format!(
+            "initdb failed ({}): {}",
+            output.status,
+            one_line(&String::from_utf8_lossy(&output.stderr))
+        )));
+    }
+    let marker = fresh.join(MARKER);
+    std::fs::write(&marker, "made by pum; deleted and remade when needed\n")
+        .map_err(|e| Error::io(&marker, e))?;
+    // Only a complete cluster gets the real name.
+    std::fs::rename(&fresh, &layout.data).map_err(|e| Error::io(&layout.data, e))
+}
+
+/// The watchdog: runs the postmaster and stops it once the server has been idle (no
+/// process holding the clients lock, no session) for the idle period, or at once when the
+/// data directory disappears. It stops the server while holding the clients lock
+/// exclusively, so that no process attaches to a server that is shutting down.
+const WATCHDOG: &str = r#"
+postgres="$1"; data="$2"; sock="$3"; lock="$4"; idle_limit="$5"
+"$postgres" -D "$data" -k "$sock" -c listen_addresses= -c port=5432 \
+  -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+  -c max_connections=300 >"$data/postgres.log" 2>&1 &
+pg=$!
+inode=$(stat -c %i "$data")
+sessions() {
+  for c in $(cat "/proc/$pg/task/$pg/children" 2>/dev/null); do
+    case "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" in *"[local]"*) return 0 ;; esac
+  done
+  return 1
+}
+(
+  idle=0
+  while kill -0 "$pg" 2>/dev/null; do
+    sleep 1
+    # Deleted (cargo clean), perhaps already made anew by another server: stop now.
+    if [ "$(stat -c %i "$data" 2>/dev/null)" != "$inode" ]; then
+      kill -QUIT "$pg" 2>/dev/null; break
+    fi
+    if sessions || ! flock --nonblock --exclusive "$lock" true; then idle=0; continue; fi
+    idle=$((idle + 1))
+    [ "$idle" -ge "$idle_limit" ] || continue
+    if flock --nonblock --exclusive "$lock" sh -c \
+        'kill -INT "$1"; while kill -0 "$1" 2>/dev/null; do sleep 0.1; done' stop "$pg"; then
+      break
+    fi
+    idle=0
+  done
+) &
+wait "$pg"
+"#;
+
+fn launch(layout: &Layout) -> Result<()> {
+    let mut watchdog = command_as(Path::new("sh"), layout.account.as_ref());
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: a Ctrl-C meant for a test run does not kill a server
+        // other processes may be using.
+        watchdog.process_group(0);
+    }
+    let child = watchdog
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg("pum-server-watchdog")
+        .arg(layout.bindir.join("postgres"))
+        .arg(&layout.data)
+        .arg(&layout.socket_dir)
+        .arg(layout.lock_path("clients.lock"))
+        .arg(layout.idle.as_secs().max(1).to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::io("sh", e))?;
+    let pid_file = layout.dir.join("watchdog.pid");
+    std::fs::write(&pid_file, format!("{}\n", child.id())).map_err(|e| Error::io(&pid_file, e))?;
+    wait_until_ready(layout, child)
+}
+
+fn wait_until_ready(layout: &Layout, mut watchdog: Child) -> Result<()> {
+    let started = Instant::now();
+    let probe = layout.spec().with_connect_timeout(Duration::from_secs(2));
+    loop {
+        if let Ok(Some(status)) = watchdog.try_wait() {
+            return Err(Error::Server(format!(
+                "postgres exited during start-up ({status}): {}",
+                log_tail(layout)
+            )));
+        }
+        if matches!(state(layout), State::Up { ready: true, .. }) && probe.connect().is_ok() {
+            // Reap the watchdog when it ends, so it leaves no zombie behind.
+            std::thread::spawn(move || watchdog.wait());
+            return Ok(());
+        }
+        if started.elapsed() > START_TIMEOUT {
+            return Err(Error::Server(format!(
+                "postgres did not accept connections within {} s: {}",
+                START_TIMEOUT.as_secs(),
+                log_tail(layout)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The last lines of the server log, as one line.
+fn log_tail(layout: &Layout) -> String {
+    let log = std::fs::read_to_string(layout.data.join("postgres.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    one_line(&lines[lines.len().saturating_sub(4)..].join("\n"))
+}
+
+/// `pg_ctl stop` (fast shutdown), then waits for the watchdog to go.
+fn stop_postmaster(layout: &Layout) -> Result<()> {
+    let output = layout
+        .command("pg_ctl")
+        .arg("stop")
+        .arg("--pgdata")
+        .arg(&layout.data)
+        .args(["--mode=fast", "--wait", "--timeout=60", "--silent"])
+        .output()
+        .map_err(|e| Error::io(layout.bindir.join("pg_ctl"), e))?;
+    if !output.status.success() && !matches!(state(layout), State::Down | State::Stale) {
+        return Err(Error::Server(format!(
+            "pg_ctl stop failed ({}): {}",
+            output.status,
+            one_line(&String::from_utf8_lossy(&output.stderr))
+        )));
+    }
+    if let Some(pid) = watchdog_pid(layout) {
+        let started = Instant::now();
+        while process_alive(pid) && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    Ok(())
+}
+
+/// Stops the server in the directory `options` name, at once, whoever uses it.
+/// Returns whether it was running.
+///
+/// # Errors
+/// [`Error::Server`] when `pg_ctl stop` fails.
+pub fn stop(options: &ServerOptions) -> Result<bool> {
+    let layout = Layout::resolve(options)?;
+    if !layout.dir.is_dir() {
+        return Ok(false);
+    }
+    let start_path = layout.lock_path("start.lock");
+    let start = open_lock(&start_path)?;
+    lock(&start, &start_path, false)?;
+    match state(&layout) {
+        State::Up { .. } => {
+            stop_postmaster(&layout)?;
+            Ok(true)
+        }
+        State::Down | State::Stale => Ok(false),
+    }
+}
+
+/// What [`status`] reports.
+#[derive(Debug, Clone)]
+pub struct ServerStatus {
+    /// The server directory in use.
+    pub dir: PathBuf,
+    /// Why the server lives elsewhere than asked (`user postgres cannot reach …`).
+    pub relocated: Option<String>,
+    /// The directory that was asked for.
+    pub requested_dir: PathBuf,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The URL other tools can use.
+    pub url: String,
+    /// The major version of the server programs.
+    pub major_version: u32,
+    /// The postmaster's pid when running.
+    pub pid: Option<u32>,
+    /// How many processes are attached (hold the clients lock).
+    pub clients: usize,
+    /// The account the server runs as.
+    pub user: String,
+}
+
+/// Reports on the server in the directory `options` name, without starting it.
+///
+/// # Errors
+/// [`Error::ToolNotFound`] without server programs.
+pub fn status(options: &ServerOptions) -> Result<ServerStatus> {
+    let layout = Layout::resolve(options)?;
+    let pid = match state(&layout) {
+        State::Up { pid, .. } => Some(pid),
+        _ => None,
+    };
+    Ok(ServerStatus {
+        clients: lock_holders(&layout.lock_path("clients.lock")),
+        dir: layout.dir.clone(),
+        relocated: layout.relocated.clone(),
+        requested_dir: layout.requested.clone(),
+        data_dir: layout.data.clone(),
+        url: layout.url(),
+        major_version: layout.major,
+        pid,
+        user: match &layout.account {
+            Some(account) => account.name.clone(),
+            None => os_user::current_name().unwrap_or_else(|| "(this user)".into()),
+        },
+    })
+}
+
+/// The number of processes holding a lock on `path`, from `/proc/locks`.
+fn lock_holders(path: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return 0;
+    };
+    let inode = format!(":{}", meta.ino());
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+        return 0;
+    };
+    // "1: FLOCK  ADVISORY  READ  1234 08:01:5678 0 EOF"
+    let mut pids: Vec<&str> = locks
+        .lines()
+        .filter(|l| l.contains("FLOCK") && !l.contains("->"))
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let device_inode = fields.get(5)?;
+            device_inode.ends_with(&inode).then(|| fields[4])
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids.len()
+}
+
+impl fmt::Display for ServerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pid {
+            Some(pid) => writeln!(
+                f,
+                "running: PostgreSQL {} (pid {pid}, as {}), {} attached process(es)",
+                self.major_version, self.user, self.clients
+            )?,
+            None => writeln!(f, "not running (PostgreSQL {})", self.major_version)?,
+        }
+        writeln!(f, "directory: {}", self.dir.display())?;
+        if let Some(reason) = &self.relocated {
+            writeln!(
+                f,
+                "relocated: {reason}, so the server lives in the directory above instead of {}",
+                self.requested_dir.display()
+            )?;
+        }
+        writeln!(f, "log: {}", self.data_dir.join("postgres.log").display())?;
+        write!(f, "url: {}", self.url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_paths_are_percent_encoded_except_slashes() {
+        assert_eq!(percent_encode("/tmp/a b/c%d"), "/tmp/a%20b/c%25d");
     }
 }

@@ -5,4 +5,5 @@ mod cli;
 mod connect;
 mod database;
 mod dump;
+mod server;
 mod support;

@@ -4,16 +4,15 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pum::server::TempServer;
+use pum::server::Server;
 use pum::{ConnectionSpec, CreateOptions, DropOptions};
 
 /// The server for this test binary.
 pub struct Target {
     /// Superuser settings for the maintenance database.
     pub spec: ConnectionSpec,
-    /// Our own server, when `PUM_TEST_DATABASE_URL` is unset. Never dropped: the server's
-    /// watchdog stops it and deletes its directory when this process exits.
-    pub own: Option<TempServer>,
+    /// pum's ephemeral server, when `PUM_TEST_DATABASE_URL` is unset.
+    pub own: Option<&'static Server>,
 }
 
 /// The server, started on first use.
@@ -25,7 +24,7 @@ pub fn target() -> &'static Target {
             own: None,
         },
         _ => {
-            let server = TempServer::start().unwrap_or_else(|e| panic!("{e}"));
+            let server = Server::shared().unwrap_or_else(|e| panic!("{e}"));
             Target {
                 spec: server.spec().clone(),
                 own: Some(server),
@@ -139,18 +138,26 @@ pub fn password_role() -> (&'static str, &'static str) {
     const PASSWORD: &str = "s3cret:with\\odd chars";
     ROLE.get_or_init(|| {
         let mut client = spec().connect().unwrap();
+        // Other test processes may be doing the same at the same moment.
         client
             .batch_execute(&format!(
-                "DROP ROLE IF EXISTS {NAME}; \
+                "DO $$ BEGIN CREATE ROLE {NAME} LOGIN; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
                  SET password_encryption = 'scram-sha-256'; \
-                 CREATE ROLE {NAME} LOGIN PASSWORD '{}'",
+                 ALTER ROLE {NAME} PASSWORD '{}'",
                 PASSWORD.replace('\'', "''")
             ))
             .unwrap();
-        if let Some(server) = &target().own {
+        if let Some(server) = target().own {
             let hba = server.data_dir().join("pg_hba.conf");
+            let rule = format!("local all {NAME} scram-sha-256\n");
             let old = std::fs::read_to_string(&hba).unwrap();
-            std::fs::write(&hba, format!("local all {NAME} scram-sha-256\n{old}")).unwrap();
+            if !old.starts_with(&rule) {
+                // The server is shared: replace the file atomically.
+                let fresh = hba.with_extension(format!("new{}", std::process::id()));
+                std::fs::write(&fresh, format!("{rule}{old}")).unwrap();
+                std::fs::rename(&fresh, &hba).unwrap();
+            }
             client.batch_execute("SELECT pg_reload_conf()").unwrap();
             // The reload is asynchronous; wait until a password-less login is refused.
             let spec = spec().with_user(NAME, None);

@@ -1,0 +1,102 @@
+//! `pum server start|stop|status|url|attach`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use pum::server::{self, Server, ServerOptions};
+
+use super::Output;
+
+/// `pum server …` commands.
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Start the ephemeral server (or find it running) and print its URL.
+    Start(Place),
+    /// Stop the server at once, whoever is using it.
+    Stop(Dir),
+    /// Say whether the server runs, where, as whom, and how to reach it.
+    Status(Dir),
+    /// Print the server's URL, for other tools: psql "$(pum server url)".
+    Url(Dir),
+    /// Start or find the server and keep it alive until this command is interrupted.
+    Attach(Place),
+}
+
+/// Which server.
+#[derive(Debug, Args)]
+pub struct Dir {
+    /// The server directory (default: PUM_SERVER_DIR, else <cargo target dir>/pum/pg<major>).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Which server, and how long it lives on unused.
+#[derive(Debug, Args)]
+pub struct Place {
+    #[command(flatten)]
+    pub dir: Dir,
+    /// Seconds the server lives on once no process uses it and no session is connected
+    /// (default: PUM_SERVER_IDLE, else 60); applies when this command starts it.
+    #[arg(long, value_name = "SECONDS")]
+    pub idle: Option<u64>,
+}
+
+fn options(dir: Dir, idle: Option<u64>) -> pum::Result<ServerOptions> {
+    let mut options = ServerOptions::from_env()?;
+    if let Some(dir) = dir.dir {
+        options.dir = Some(dir);
+    }
+    if let Some(idle) = idle {
+        options.idle = Duration::from_secs(idle);
+    }
+    Ok(options)
+}
+
+pub fn run(command: ServerCommand, out: Output) -> pum::Result<ExitCode> {
+    match command {
+        ServerCommand::Start(place) => {
+            let options = options(place.dir, place.idle)?;
+            let server = Server::attach(&options)?;
+            out.info(format!(
+                "server running (pid {}) in {}; it stops {} s after its last user",
+                server.pid().unwrap_or_default(),
+                server.dir().display(),
+                options.idle.as_secs()
+            ));
+            println!("{}", server.url());
+        }
+        ServerCommand::Stop(dir) => {
+            if server::stop(&options(dir, None)?)? {
+                out.info("server stopped");
+            } else {
+                out.info("server was not running");
+            }
+        }
+        ServerCommand::Status(dir) => {
+            println!("{}", server::status(&options(dir, None)?)?);
+        }
+        ServerCommand::Url(dir) => {
+            let status = server::status(&options(dir, None)?)?;
+            if status.pid.is_none() {
+                out.warn("the server is not running; start it with: pum server start");
+            }
+            println!("{}", status.url);
+        }
+        ServerCommand::Attach(place) => {
+            let options = options(place.dir, place.idle)?;
+            let server = Server::attach(&options)?;
+            out.info(format!(
+                "attached to the server (pid {}) in {}; interrupt to detach",
+                server.pid().unwrap_or_default(),
+                server.dir().display()
+            ));
+            println!("{}", server.url());
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
