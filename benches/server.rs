@@ -1,0 +1,102 @@
+//! How fast the ephemeral server is ready: a cold start (initdb + start) in a fresh
+//! directory, and attaching to a server that already runs, in this process and as a new
+//! `pum server start` process.
+//!
+//! ```text
+//! cargo bench --bench server
+//! ```
+//!
+//! Targets (DESIGN §11): cold start under 2 s, attach under 50 ms.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pum::server::{self, Server, ServerOptions};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn options(root: &tempfile::TempDir) -> ServerOptions {
+    ServerOptions {
+        dir: Some(root.path().join("srv")),
+        idle: Duration::from_secs(5),
+        ..ServerOptions::default()
+    }
+}
+
+fn fresh_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("a temporary directory");
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the temporary directory");
+    root
+}
+
+fn main() -> pum::Result<()> {
+    const COLD: usize = 5;
+    const WARM: usize = 50;
+
+    let mut cold = Vec::new();
+    for _ in 0..COLD {
+        let root = fresh_root();
+        let started = Instant::now();
+        let attached = Server::attach(&options(&root))?;
+        cold.push(started.elapsed());
+        drop(attached);
+        server::stop(&options(&root))?;
+    }
+
+    let root = fresh_root();
+    let opts = options(&root);
+    let keep = Server::attach(&opts)?;
+    let mut warm = Vec::new();
+    for _ in 0..WARM {
+        let started = Instant::now();
+        let attached = Server::attach(&opts)?;
+        warm.push(started.elapsed());
+        drop(attached);
+    }
+    let dir = opts.dir.clone().unwrap_or_default();
+    let mut process = Vec::new();
+    for _ in 0..WARM / 5 {
+        let started = Instant::now();
+        let status = Command::new(env!("CARGO_BIN_EXE_pum"))
+            .args(["-q", "server", "start", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| pum::Error::Server(format!("cannot run pum: {e}")))?;
+        process.push(started.elapsed());
+        assert!(status.success(), "pum server start failed");
+    }
+    drop(keep);
+    server::stop(&opts)?;
+
+    let cold = median(cold);
+    let warm = median(warm);
+    let process = median(process);
+    println!("ephemeral server (median)                      measured   target");
+    println!(
+        "cold start: initdb + start ({COLD} runs)           {:>8.1} ms  < 2000 ms  {}",
+        cold.as_secs_f64() * 1e3,
+        verdict(cold < Duration::from_secs(2))
+    );
+    println!(
+        "attach to a running server, in process ({WARM})  {:>8.2} ms  < 50 ms    {}",
+        warm.as_secs_f64() * 1e3,
+        verdict(warm < Duration::from_millis(50))
+    );
+    println!(
+        "attach as a new `pum server start` process ({}) {:>8.2} ms  < 50 ms    {}",
+        WARM / 5,
+        process.as_secs_f64() * 1e3,
+        verdict(process < Duration::from_millis(50))
+    );
+    Ok(())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "ok" } else { "MISSED" }
+}
