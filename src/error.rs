@@ -118,6 +118,15 @@ pub enum Error {
         stderr: String,
     },
 
+    /// A version that is not dotted numbers (`1.2`, `1.2.3`).
+    #[error("invalid version \"{text}\": {reason}")]
+    InvalidVersion {
+        /// The text as given.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A request that cannot be carried out as asked (an option the server does not
     /// support, a combination of options that contradict each other…).
     #[error("{0}")]

@@ -31,12 +31,14 @@
 
 #![warn(missing_docs)]
 
+pub mod changelog;
 pub mod connect;
 pub mod database;
 pub mod dump;
 mod error;
 mod os_user;
 pub mod server;
+pub mod version;
 
 pub use connect::{ConnectionSpec, Environment};
 pub use database::{
@@ -45,6 +47,7 @@ pub use database::{
 };
 pub use dump::{DumpFormat, DumpOptions, RestoreOptions, RestoreSummary, dump, restore};
 pub use error::{Error, Result};
+pub use version::Version;
 
 /// Gives a test its own freshly migrated database (not available yet: reserved).
 pub use pum_macros::pum_test;
