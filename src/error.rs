@@ -127,6 +127,51 @@ pub enum Error {
         reason: String,
     },
 
+    /// A configuration file is invalid; `location` is `file` or `file:line:column`.
+    #[error("{location}: {message}")]
+    Config {
+        /// The file, with line and column when known.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A parameter value is unknown, of the wrong type, or not allowed.
+    #[error("parameter {name}: {message}")]
+    Parameter {
+        /// The parameter's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A changelog directory is malformed.
+    #[error("{path}: {message}")]
+    Changelog {
+        /// The directory (or file) concerned.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A SQL file cannot be applied: it does not parse, uses an unknown parameter,
+    /// contains a forbidden statement, or a statement failed on the server.
+    #[error("{location}: {message}")]
+    Migration {
+        /// `file:line:column` of the statement (or of the problem in it).
+        location: String,
+        /// What went wrong, with the SQLSTATE and the statement's first line when the
+        /// server refused it.
+        message: String,
+        /// The SQLSTATE, when the server refused a statement.
+        code: Option<String>,
+    },
+
+    /// The database's migration state forbids the operation (wrong module, already
+    /// installed, not installed, a changed parameter, a missing baseline…).
+    #[error("{0}")]
+    State(String),
+
     /// A request that cannot be carried out as asked (an option the server does not
     /// support, a combination of options that contradict each other…).
     #[error("{0}")]
@@ -158,7 +203,9 @@ impl Error {
     /// The SQLSTATE of a failed statement or a refused connection, if the server sent one.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
-            Error::Sql { code, .. } | Error::Connect { code, .. } => code.as_deref(),
+            Error::Sql { code, .. } | Error::Connect { code, .. } | Error::Migration { code, .. } => {
+                code.as_deref()
+            }
             _ => None,
         }
     }

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod changelog;
+pub mod config;
 pub mod connect;
 pub mod database;
 pub mod dump;

@@ -1,0 +1,560 @@
+//! `.pum.yaml`: what a datamodel is made of, in Python pum 1.x's format.
+//!
+//! Every key Python pum accepts is accepted here, and nothing else: an unknown or
+//! misspelt key is an error naming the file, line and column. Paths in the file are
+//! relative to the directory holding it.
+//!
+//! ```yaml
+//! pum:
+//!   module: shop                  # required; recorded with every version
+//!   migration_table_schema: shop  # where pum_migrations lives (default: public)
+//! changelogs_directory: changelogs
+//! parameters:
+//!   - name: SRID
+//!     type: integer               # boolean, integer, text (default), decimal or path
+//!     default: 2056
+//!     values: [2056, 21781]       # optional allowed values
+//!     app_only: false             # app_only parameters may change between upgrades
+//! application:                    # legacy name: migration_hooks
+//!   drop: [{file: app/drop.sql}]  # legacy name: pre; run before the changelogs
+//!   create: [{code: "SELECT 1"}]  # legacy name: post; run after them
+//! roles: [{name: viewer, permissions: [{type: read, schemas: [shop]}]}]
+//! demo_data: [{name: some, file: demo/some.sql}]
+//! dependencies: [{name: pirogue, minimum_version: 1.0.0}]
+//! uninstall: [{code: "DROP SCHEMA shop CASCADE"}]
+//! ```
+//!
+//! `pum.minimum_version` names the Python pum release a project needs; this crate
+//! implements the files and tables of [`PYTHON_PUM_COMPATIBILITY`] and refuses projects that
+//! need a newer one. `dependencies` name Python packages (for Python hooks), which this
+//! crate does not run; they are validated and otherwise ignored.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::version::Version;
+
+/// The Python pum release whose configuration, changelogs and migrations table this
+/// crate matches.
+pub const PYTHON_PUM_COMPATIBILITY: &str = "1.8.0";
+
+/// The file name pum looks for in a project directory.
+pub const CONFIG_FILE: &str = ".pum.yaml";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    pum: RawPum,
+    #[serde(default)]
+    changelogs_directory: Option<String>,
+    #[serde(default)]
+    parameters: Vec<ParameterDef>,
+    #[serde(default, alias = "migration_hooks")]
+    application: Application,
+    #[serde(default)]
+    roles: Vec<RoleDef>,
+    #[serde(default)]
+    demo_data: Vec<DemoData>,
+    #[serde(default)]
+    dependencies: Vec<Dependency>,
+    #[serde(default)]
+    uninstall: Vec<Hook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPum {
+    module: String,
+    #[serde(default)]
+    migration_table_schema: Option<String>,
+    #[serde(default)]
+    minimum_version: Option<Scalar>,
+}
+
+/// A YAML scalar as written: the type of a parameter's default is checked against the
+/// parameter's declared type.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// `true` / `false`.
+    Bool(bool),
+    /// A whole number.
+    Integer(i64),
+    /// A number with a fraction.
+    Float(f64),
+    /// Text.
+    Text(String),
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Integer(i) => write!(f, "{i}"),
+            Scalar::Float(x) => write!(f, "{x}"),
+            Scalar::Text(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+/// A parameter's type, which decides how its value is written into SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParameterType {
+    /// `true` / `false`.
+    Boolean,
+    /// A whole number.
+    Integer,
+    /// Text, written as a quoted literal (the default).
+    #[default]
+    Text,
+    /// A decimal number.
+    Decimal,
+    /// A file path, written as a quoted literal.
+    Path,
+}
+
+/// A parameter the SQL files use as `{name}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterDef {
+    /// The name used in `{name}`.
+    pub name: String,
+    /// The type.
+    #[serde(default, rename = "type")]
+    pub kind: ParameterType,
+    /// The value used when none is given.
+    #[serde(default)]
+    pub default: Option<Scalar>,
+    /// What the parameter is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The allowed values, if restricted.
+    #[serde(default)]
+    pub values: Option<Vec<Scalar>>,
+    /// Only used by the application hooks: may change between upgrades, and may not be
+    /// used in changelogs.
+    #[serde(default)]
+    pub app_only: bool,
+}
+
+/// SQL run around the changelogs: `file` (a `.sql` file) or `code` (SQL text).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    /// A file, relative to the configuration's directory.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// SQL text.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// The application hooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    /// Run before the changelogs (legacy name `pre`).
+    #[serde(default, alias = "pre")]
+    pub drop: Vec<Hook>,
+    /// Run after the changelogs (legacy name `post`).
+    #[serde(default, alias = "post")]
+    pub create: Vec<Hook>,
+}
+
+/// What a role may do in some schemas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Permission {
+    /// `read` or `write`.
+    #[serde(rename = "type")]
+    pub kind: PermissionType,
+    /// The schemas concerned.
+    #[serde(default)]
+    pub schemas: Vec<String>,
+}
+
+/// A permission level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PermissionType {
+    /// USAGE on the schemas, SELECT on their tables and sequences.
+    Read,
+    /// Everything.
+    Write,
+}
+
+/// A role the datamodel defines.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDef {
+    /// The role's name.
+    pub name: String,
+    /// Its permissions.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    /// A role (defined earlier in the list) this one is a member of.
+    #[serde(default)]
+    pub inherit: Option<String>,
+    /// What the role is for.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A named set of demo data files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoData {
+    /// The set's name.
+    pub name: String,
+    /// One file…
+    #[serde(default)]
+    pub file: Option<String>,
+    /// …or several.
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+}
+
+/// A Python package a Python pum project's hooks need.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    /// The package name.
+    pub name: String,
+    /// The oldest acceptable version.
+    #[serde(default)]
+    pub minimum_version: Option<Scalar>,
+    /// The newest acceptable version.
+    #[serde(default)]
+    pub maximum_version: Option<Scalar>,
+}
+
+/// A loaded, validated `.pum.yaml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (or a name for configurations built in code).
+    pub path: PathBuf,
+    /// The directory paths are relative to.
+    pub base_dir: PathBuf,
+    /// The module name recorded with every version.
+    pub module: String,
+    /// The schema of the `pum_migrations` table.
+    pub migration_table_schema: String,
+    /// The changelogs directory (resolved against `base_dir`).
+    pub changelogs_dir: PathBuf,
+    /// The changelogs directory as written in the file (for recorded file names).
+    pub changelogs_directory: String,
+    /// Parameters.
+    pub parameters: Vec<ParameterDef>,
+    /// Application hooks.
+    pub application: Application,
+    /// Roles.
+    pub roles: Vec<RoleDef>,
+    /// Demo data sets.
+    pub demo_data: Vec<DemoData>,
+    /// Python dependencies.
+    pub dependencies: Vec<Dependency>,
+    /// Uninstall hooks.
+    pub uninstall: Vec<Hook>,
+}
+
+impl Config {
+    /// Reads `dir/.pum.yaml`.
+    ///
+    /// # Errors
+    /// See [`Config::load`].
+    pub fn from_dir(dir: &Path) -> Result<Config> {
+        Config::load(&dir.join(CONFIG_FILE))
+    }
+
+    /// Reads and validates a configuration file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] for an unreadable file; [`Error::Config`] naming the file (and line and
+    /// column for YAML and key errors) for anything invalid.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Config::parse(&text, path, &base_dir)
+    }
+
+    /// Parses configuration text; `path` names it in errors, `base_dir` anchors its paths.
+    ///
+    /// # Errors
+    /// [`Error::Config`].
+    pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config> {
+        let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| yaml_error(path, &e))?;
+        let invalid = |message: String| Error::Config {
+            location: path.display().to_string(),
+            message,
+        };
+        if raw.pum.module.trim().is_empty() {
+            return Err(invalid("pum.module must not be empty".into()));
+        }
+        if let Some(minimum) = &raw.pum.minimum_version {
+            let minimum = Version::parse(&minimum.to_string())
+                .map_err(|e| invalid(format!("pum.minimum_version: {e}")))?;
+            let supported = Version::parse(PYTHON_PUM_COMPATIBILITY)?;
+            if minimum > supported {
+                return Err(invalid(format!(
+                    "pum.minimum_version is {minimum}, but this pum implements Python pum \
+                     {PYTHON_PUM_COMPATIBILITY}"
+                )));
+            }
+        }
+        validate_parameters(&raw.parameters).map_err(invalid)?;
+        for (kind, hooks) in [
+            ("application.drop", &raw.application.drop),
+            ("application.create", &raw.application.create),
+            ("uninstall", &raw.uninstall),
+        ] {
+            for (i, hook) in hooks.iter().enumerate() {
+                if hook.file.is_some() == hook.code.is_some() {
+                    return Err(invalid(format!(
+                        "{kind}[{i}]: exactly one of file or code must be set"
+                    )));
+                }
+            }
+        }
+        for (i, role) in raw.roles.iter().enumerate() {
+            if let Some(parent) = &role.inherit
+                && !raw.roles[..i].iter().any(|r| &r.name == parent)
+            {
+                return Err(invalid(format!(
+                    "roles[{i}] ({}): inherits \"{parent}\", which is not defined before it",
+                    role.name
+                )));
+            }
+        }
+        for (i, demo) in raw.demo_data.iter().enumerate() {
+            if demo.file.is_some() == demo.files.is_some() {
+                return Err(invalid(format!(
+                    "demo_data[{i}] ({}): exactly one of file or files must be set",
+                    demo.name
+                )));
+            }
+        }
+        for dependency in &raw.dependencies {
+            for version in [&dependency.minimum_version, &dependency.maximum_version]
+                .into_iter()
+                .flatten()
+            {
+                Version::parse(&version.to_string()).map_err(|e| {
+                    invalid(format!("dependencies ({}): {e}", dependency.name))
+                })?;
+            }
+        }
+        let changelogs_directory = raw
+            .changelogs_directory
+            .unwrap_or_else(|| "changelogs".to_string());
+        Ok(Config {
+            path: path.to_path_buf(),
+            base_dir: base_dir.to_path_buf(),
+            module: raw.pum.module,
+            migration_table_schema: raw
+                .pum
+                .migration_table_schema
+                .unwrap_or_else(|| "public".to_string()),
+            changelogs_dir: base_dir.join(&changelogs_directory),
+            changelogs_directory,
+            parameters: raw.parameters,
+            application: raw.application,
+            roles: raw.roles,
+            demo_data: raw.demo_data,
+            dependencies: raw.dependencies,
+            uninstall: raw.uninstall,
+        })
+    }
+
+    /// The definition of parameter `name`.
+    pub fn parameter(&self, name: &str) -> Option<&ParameterDef> {
+        self.parameters.iter().find(|p| p.name == name)
+    }
+}
+
+/// Turns a YAML error into `file:line:column: message`.
+fn yaml_error(path: &Path, err: &serde_saphyr::Error) -> Error {
+    let location = match err.location() {
+        Some(at) => format!("{}:{}:{}", path.display(), at.line(), at.column()),
+        None => path.display().to_string(),
+    };
+    let text = err.to_string();
+    // The library's message may carry its own "at line X column Y" suffix or a snippet:
+    // keep the first line, which says what is wrong.
+    let mut message = text.lines().next().unwrap_or(&text).trim();
+    message = message.strip_prefix("error: ").unwrap_or(message);
+    if message.starts_with("line ")
+        && let Some((_, rest)) = message.split_once(": ")
+    {
+        message = rest;
+    }
+    let message = message.to_string();
+    Error::Config { location, message }
+}
+
+fn validate_parameters(parameters: &[ParameterDef]) -> std::result::Result<(), String> {
+    for (i, p) in parameters.iter().enumerate() {
+        let at = format!("parameters[{i}] ({})", p.name);
+        if p.name.is_empty()
+            || !p
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(format!(
+                "{at}: a parameter name is letters, digits and underscores"
+            ));
+        }
+        if parameters[..i].iter().any(|q| q.name == p.name) {
+            return Err(format!("{at}: defined twice"));
+        }
+        if let Some(default) = &p.default {
+            crate::changelog::ParamValue::from_scalar(p.kind, default)
+                .map_err(|e| format!("{at}: default: {e}"))?;
+        }
+        if let Some(values) = &p.values {
+            for value in values {
+                crate::changelog::ParamValue::from_scalar(p.kind, value)
+                    .map_err(|e| format!("{at}: values: {e}"))?;
+            }
+            if let Some(default) = &p.default
+                && !values.contains(default)
+            {
+                return Err(format!(
+                    "{at}: the default {default} is not one of the allowed values"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/p/.pum.yaml"), Path::new("/p"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn full_configuration() {
+        let config = parse(
+            "pum:\n  module: shop\n  migration_table_schema: shop\n  minimum_version: 1.0.0\n\
+             changelogs_directory: deltas\n\
+             parameters:\n  - name: SRID\n    type: integer\n    default: 2056\n    values: [2056, 21781]\n\
+             \x20 - name: label\n    description: x\n    app_only: true\n\
+             migration_hooks:\n  pre: [{file: app/drop.sql}]\n  post: [{code: SELECT 1}]\n\
+             roles:\n  - name: viewer\n    permissions: [{type: read, schemas: [shop]}]\n\
+             \x20 - name: editor\n    inherit: viewer\n    permissions: [{type: write}]\n\
+             demo_data: [{name: some, files: [a.sql, b.sql]}]\n\
+             dependencies: [{name: pirogue, minimum_version: 1.2}]\n\
+             uninstall: [{code: DROP SCHEMA shop CASCADE}]\n",
+        )
+        .unwrap();
+        assert_eq!(config.module, "shop");
+        assert_eq!(config.migration_table_schema, "shop");
+        assert_eq!(config.changelogs_dir, Path::new("/p/deltas"));
+        assert_eq!(config.parameters[0].kind, ParameterType::Integer);
+        assert_eq!(config.parameters[0].default, Some(Scalar::Integer(2056)));
+        assert_eq!(config.parameters[1].kind, ParameterType::Text);
+        assert!(config.parameters[1].app_only);
+        assert_eq!(
+            config.application.drop[0].file.as_deref(),
+            Some("app/drop.sql")
+        );
+        assert_eq!(config.application.create[0].code.as_deref(), Some("SELECT 1"));
+        assert_eq!(config.roles[1].inherit.as_deref(), Some("viewer"));
+        assert_eq!(config.roles[0].permissions[0].kind, PermissionType::Read);
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse("pum: {module: m}").unwrap();
+        assert_eq!(config.migration_table_schema, "public");
+        assert_eq!(config.changelogs_dir, Path::new("/p/changelogs"));
+        assert!(config.parameters.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_column() {
+        let text = err("pum:\n  module: m\nchangelog_directory: x\n");
+        assert!(
+            text.starts_with("/p/.pum.yaml:3:1: unknown field `changelog_directory`, expected"),
+            "{text}"
+        );
+        let text = err("pum:\n  module: m\n  modul: n\n");
+        assert!(text.starts_with("/p/.pum.yaml:3:3: "), "{text}");
+        assert!(text.contains("modul"), "{text}");
+    }
+
+    #[test]
+    fn every_semantic_error_is_named() {
+        for (text, expected) in [
+            ("pum: {module: ''}", "pum.module must not be empty"),
+            (
+                "pum: {module: m, minimum_version: 9.0.0}",
+                "pum.minimum_version is 9.0.0, but this pum implements Python pum 1.8.0",
+            ),
+            (
+                "pum: {module: m}\nparameters: [{name: a, type: integer, default: x}]",
+                "parameters[0] (a): default: \"x\" is not an integer",
+            ),
+            (
+                "pum: {module: m}\nparameters: [{name: a, default: x, values: [y, z]}]",
+                "parameters[0] (a): the default x is not one of the allowed values",
+            ),
+            (
+                "pum: {module: m}\nparameters: [{name: a}, {name: a}]",
+                "parameters[1] (a): defined twice",
+            ),
+            (
+                "pum: {module: m}\nparameters: [{name: 'a b'}]",
+                "parameters[0] (a b): a parameter name is letters, digits and underscores",
+            ),
+            (
+                "pum: {module: m}\napplication: {create: [{file: a.sql, code: x}]}",
+                "application.create[0]: exactly one of file or code must be set",
+            ),
+            (
+                "pum: {module: m}\nuninstall: [{}]",
+                "uninstall[0]: exactly one of file or code must be set",
+            ),
+            (
+                "pum: {module: m}\nroles: [{name: b, inherit: a}, {name: a}]",
+                "roles[0] (b): inherits \"a\", which is not defined before it",
+            ),
+            (
+                "pum: {module: m}\ndemo_data: [{name: d}]",
+                "demo_data[0] (d): exactly one of file or files must be set",
+            ),
+            (
+                "pum: {module: m}\ndependencies: [{name: x, minimum_version: abc}]",
+                "dependencies (x): invalid version \"abc\": only numbers separated by dots \
+                 are versions (like 1.2 or 1.2.3)",
+            ),
+        ] {
+            assert_eq!(err(text), format!("/p/.pum.yaml: {expected}"), "{text}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_missing_keys_are_located() {
+        let text = err("pum:\n  module: m\nparameters:\n  - name: a\n    type: colour\n");
+        assert!(text.starts_with("/p/.pum.yaml:5:"), "{text}");
+        let text = err("changelogs_directory: x\n");
+        assert!(text.contains("pum"), "{text}");
+        let text = err("pum: [unclosed\n");
+        assert!(text.starts_with("/p/.pum.yaml:"), "{text}");
+    }
+}
