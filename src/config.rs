@@ -345,9 +345,8 @@ impl Config {
                 .into_iter()
                 .flatten()
             {
-                Version::parse(&version.to_string()).map_err(|e| {
-                    invalid(format!("dependencies ({}): {e}", dependency.name))
-                })?;
+                Version::parse(&version.to_string())
+                    .map_err(|e| invalid(format!("dependencies ({}): {e}", dependency.name)))?;
             }
         }
         let changelogs_directory = raw
@@ -473,7 +472,10 @@ mod tests {
             config.application.drop[0].file.as_deref(),
             Some("app/drop.sql")
         );
-        assert_eq!(config.application.create[0].code.as_deref(), Some("SELECT 1"));
+        assert_eq!(
+            config.application.create[0].code.as_deref(),
+            Some("SELECT 1")
+        );
         assert_eq!(config.roles[1].inherit.as_deref(), Some("viewer"));
         assert_eq!(config.roles[0].permissions[0].kind, PermissionType::Read);
     }

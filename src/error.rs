@@ -203,9 +203,9 @@ impl Error {
     /// The SQLSTATE of a failed statement or a refused connection, if the server sent one.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
-            Error::Sql { code, .. } | Error::Connect { code, .. } | Error::Migration { code, .. } => {
-                code.as_deref()
-            }
+            Error::Sql { code, .. }
+            | Error::Connect { code, .. }
+            | Error::Migration { code, .. } => code.as_deref(),
             _ => None,
         }
     }

@@ -37,10 +37,12 @@ pub mod connect;
 pub mod database;
 pub mod dump;
 mod error;
+pub mod migrate;
 mod os_user;
 pub mod server;
 pub mod version;
 
+pub use config::Config;
 pub use connect::{ConnectionSpec, Environment};
 pub use database::{
     AccessOptions, CreateOptions, CreateStrategy, DropOptions, create_database, database_exists,
@@ -48,6 +50,7 @@ pub use database::{
 };
 pub use dump::{DumpFormat, DumpOptions, RestoreOptions, RestoreSummary, dump, restore};
 pub use error::{Error, Result};
+pub use migrate::{MigrateOptions, TransactionMode, Upgrader};
 pub use version::Version;
 
 /// Gives a test its own freshly migrated database (not available yet: reserved).

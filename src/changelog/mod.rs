@@ -148,12 +148,12 @@ impl Parameters {
         let mut values = BTreeMap::new();
         for def in &config.parameters {
             let value = match &def.default {
-                Some(default) => ParamValue::from_scalar(def.kind, default).map_err(|m| {
-                    Error::Parameter {
+                Some(default) => {
+                    ParamValue::from_scalar(def.kind, default).map_err(|m| Error::Parameter {
                         name: def.name.clone(),
                         message: m,
-                    }
-                })?,
+                    })?
+                }
                 None => ParamValue::Null,
             };
             values.insert(def.name.clone(), (value, def.app_only));
@@ -239,7 +239,11 @@ impl Parameters {
     ///
     /// # Errors
     /// `(byte offset, message)` of the first bad placeholder.
-    pub fn render(&self, sql: &str, changelog: bool) -> std::result::Result<String, (usize, String)> {
+    pub fn render(
+        &self,
+        sql: &str,
+        changelog: bool,
+    ) -> std::result::Result<String, (usize, String)> {
         let bytes = sql.as_bytes();
         let mut out = String::with_capacity(sql.len());
         let mut i = 0;
@@ -259,10 +263,10 @@ impl Parameters {
                 }
                 b'}' => return Err((i, "single \"}\": write }} for a literal brace".into())),
                 b'{' => {
-                    let end = sql[i..]
-                        .find('}')
-                        .map(|n| i + n)
-                        .ok_or((i, "unclosed \"{\": write {{ for a literal brace".to_string()))?;
+                    let end = sql[i..].find('}').map(|n| i + n).ok_or((
+                        i,
+                        "unclosed \"{\": write {{ for a literal brace".to_string(),
+                    ))?;
                     let name = &sql[i + 1..end];
                     let value = self.placeholder(name, changelog).map_err(|m| (i, m))?;
                     out.push_str(&sql[copied..i]);
@@ -427,7 +431,10 @@ pub fn discover(config: &Config) -> Result<Vec<Changelog>> {
         });
     }
     if changelogs.is_empty() {
-        return Err(problem(root, "the changelogs directory has no version directory"));
+        return Err(problem(
+            root,
+            "the changelogs directory has no version directory",
+        ));
     }
     changelogs.sort_by(|a, b| a.version.cmp(&b.version));
     Ok(changelogs)
@@ -480,11 +487,15 @@ mod tests {
     fn params() -> Parameters {
         let mut p = Parameters::from_values([
             ("SRID".to_string(), ParamValue::Integer(2056)),
-            ("label".to_string(), ParamValue::Text("it's; DROP TABLE x; --".into())),
+            (
+                "label".to_string(),
+                ParamValue::Text("it's; DROP TABLE x; --".into()),
+            ),
             ("flag".to_string(), ParamValue::Bool(true)),
             ("none".to_string(), ParamValue::Null),
         ]);
-        p.values.insert("app".into(), (ParamValue::Text("a".into()), true));
+        p.values
+            .insert("app".into(), (ParamValue::Text("a".into()), true));
         p
     }
 
@@ -561,7 +572,10 @@ mod tests {
 
     #[test]
     fn no_transaction_directive() {
-        assert!(SqlText::new("-- pum:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);".into()).no_transaction);
+        assert!(
+            SqlText::new("-- pum:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);".into())
+                .no_transaction
+        );
         assert!(!SqlText::new("-- pum: no transaction here\nSELECT 1;".into()).no_transaction);
     }
 }

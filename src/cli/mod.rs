@@ -5,6 +5,7 @@
 
 mod db;
 mod dump;
+mod migrate;
 mod server;
 
 use std::process::ExitCode;
@@ -27,12 +28,25 @@ pub struct Cli {
     )]
     pub pg_connection: Option<String>,
 
+    /// The project directory: .pum.yaml and the changelogs (default: the current directory).
+    #[arg(short = 'd', long = "dir", value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+
+    /// The configuration file (default: DIR/.pum.yaml); its paths stay relative to DIR.
+    #[arg(
+        short = 'c',
+        long = "config",
+        alias = "config_file",
+        value_name = "FILE"
+    )]
+    pub config: Option<std::path::PathBuf>,
+
     /// Say more (the connection used).
-    #[arg(short, long, action = clap::ArgAction::Count)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
     /// Say only warnings and errors.
-    #[arg(short, long, conflicts_with = "verbose")]
+    #[arg(short, long, conflicts_with = "verbose", global = true)]
     pub quiet: bool,
 
     #[command(subcommand)]
@@ -51,6 +65,16 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Restore a dump into the database (pg_restore; psql for plain SQL dumps).
     Restore(dump::RestoreArgs),
+    /// Record the version a database is at, without applying anything.
+    Baseline(migrate::BaselineArgs),
+    /// Install the module on a database: create the migrations table, apply the changelogs.
+    Install(migrate::InstallArgs),
+    /// Apply the changelogs above the database's current version.
+    Upgrade(migrate::UpgradeArgs),
+    /// Show every version: applied when, pending, files and whether they changed.
+    Info(migrate::InfoArgs),
+    /// Check that no applied file changed since it was applied (exit status 1 if one did).
+    Validate,
     /// Run pum's ephemeral PostgreSQL server, for tests and interactive work.
     Server {
         #[command(subcommand)]
@@ -79,6 +103,11 @@ impl Output {
         }
     }
 
+    /// Whether `-q` was given.
+    pub fn is_quiet(&self) -> bool {
+        self.verbosity < 0
+    }
+
     /// A warning (always shown).
     pub fn warn(&self, message: impl AsRef<str>) {
         eprintln!("pum: warning: {}", message.as_ref());
@@ -102,11 +131,26 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
     let pg_connection = cli.pg_connection.as_deref();
+    let project = migrate::Project {
+        dir: cli.dir,
+        config: cli.config,
+    };
     match cli.command {
         Command::Db { command } => db::run(&connection(pg_connection, out)?, command, out),
         Command::Dump(args) => dump::run_dump(&connection(pg_connection, out)?, args, out),
         Command::Restore(args) => dump::run_restore(&connection(pg_connection, out)?, args, out),
         Command::Server { command } => server::run(command, out),
+        Command::Baseline(args) => {
+            migrate::baseline(&connection(pg_connection, out)?, &project, args, out)
+        }
+        Command::Install(args) => {
+            migrate::install(&connection(pg_connection, out)?, &project, args, out)
+        }
+        Command::Upgrade(args) => {
+            migrate::upgrade(&connection(pg_connection, out)?, &project, args, out)
+        }
+        Command::Info(args) => migrate::info(&connection(pg_connection, out)?, &project, args),
+        Command::Validate => migrate::validate(&connection(pg_connection, out)?, &project, out),
     }
 }
 

@@ -1,0 +1,372 @@
+//! `pum baseline|install|upgrade|info|validate`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use pum::migrate::{Info, Progress, Report, VersionStatus};
+use pum::{Config, ConnectionSpec, MigrateOptions, TransactionMode, Upgrader, Version};
+
+use super::Output;
+
+/// Where the project is: `-d DIR` and `-c FILE`.
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    pub dir: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+impl Project {
+    fn load(&self) -> pum::Result<Config> {
+        let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        match &self.config {
+            // Like Python pum: paths in the configuration stay relative to -d.
+            Some(file) => {
+                let text = std::fs::read_to_string(file).map_err(|e| pum::Error::Io {
+                    path: file.clone(),
+                    source: e,
+                })?;
+                Config::parse(&text, file, &dir)
+            }
+            None => Config::from_dir(&dir),
+        }
+    }
+}
+
+/// Options shared by install and upgrade.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A parameter value (repeatable): -p SRID 2056.
+    #[arg(short = 'p', long = "parameter", num_args = 2, value_names = ["NAME", "VALUE"])]
+    pub parameters: Vec<String>,
+    /// Apply versions up to this one (inclusive).
+    #[arg(short = 'u', long, value_name = "VERSION", value_parser = parse_version)]
+    pub max_version: Option<Version>,
+    /// Record the versions as beta testing (later upgrades then need --force).
+    #[arg(long)]
+    pub beta_testing: bool,
+    /// One transaction for the whole run, or one per version.
+    #[arg(long, value_enum, default_value_t = Transaction::Whole)]
+    pub transaction: Transaction,
+    /// Seconds to wait for another pum working on the same database.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_timeout: u64,
+    /// Do not run the application's drop hooks.
+    #[arg(long)]
+    pub skip_drop_app: bool,
+    /// Do not run the application's create hooks.
+    #[arg(long)]
+    pub skip_create_app: bool,
+    /// Go on although the configuration declares roles (not created by this pum yet).
+    #[arg(long)]
+    pub skip_roles: bool,
+    /// Accepted for Python pum compatibility: grants come with roles, which are skipped.
+    #[arg(long)]
+    pub skip_grant: bool,
+}
+
+/// `--transaction` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Transaction {
+    /// Everything or nothing.
+    Whole,
+    /// Commit each version.
+    PerVersion,
+}
+
+/// `pum install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Install although another schema holds a migrations table.
+    #[arg(long)]
+    pub allow_multiple_modules: bool,
+}
+
+/// `pum upgrade`.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Upgrade a database installed in beta-testing mode.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not require every version up to the current one to be recorded.
+    #[arg(long)]
+    pub skip_baseline_check: bool,
+    /// Fail when an applied file changed since it was applied (default: warn).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// `pum baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// The version the database is at.
+    #[arg(short = 'b', long = "baseline", value_name = "VERSION", value_parser = parse_version)]
+    pub version: Version,
+    /// Create the migrations table if it does not exist.
+    #[arg(long)]
+    pub create_table: bool,
+}
+
+/// `pum info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Text,
+    /// JSON for programs.
+    Json,
+}
+
+fn parse_version(text: &str) -> Result<Version, String> {
+    Version::parse(text).map_err(|e| e.to_string())
+}
+
+fn options(run: RunArgs) -> MigrateOptions {
+    MigrateOptions {
+        max_version: run.max_version,
+        parameters: run
+            .parameters
+            .chunks(2)
+            .map(|pair| (pair[0].clone(), pair[1].clone()))
+            .collect(),
+        beta_testing: run.beta_testing,
+        transaction: match run.transaction {
+            Transaction::Whole => TransactionMode::Whole,
+            Transaction::PerVersion => TransactionMode::PerVersion,
+        },
+        lock_timeout: Duration::from_secs(run.lock_timeout),
+        skip_drop_app: run.skip_drop_app,
+        skip_create_app: run.skip_create_app,
+        skip_roles: run.skip_roles || run.skip_grant,
+        ..MigrateOptions::default()
+    }
+}
+
+/// A progress bar per file on a terminal, a line per file otherwise.
+struct Shown {
+    out: Output,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress for Shown {
+    fn begin(&mut self, files: usize) {
+        if self.out.is_quiet() || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = ProgressBar::new(files as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+            bar.set_style(style);
+        }
+        self.bar = Some(bar);
+    }
+
+    fn file(&mut self, version: &Version, name: &str) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(format!("{version}: {name}"));
+                bar.inc(1);
+            }
+            None => self.out.info(format!("applying {version}: {name}")),
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn report(out: Output, report: &Report, verb: &str) {
+    for warning in &report.warnings {
+        out.warn(warning);
+    }
+    match report.applied.last() {
+        Some(last) => out.info(format!(
+            "{verb} {} version(s) ({} file(s)); now at {last}",
+            report.applied.len(),
+            report.files
+        )),
+        None => out.info(format!(
+            "nothing to apply; at {}",
+            report.from.as_deref().unwrap_or("-")
+        )),
+    }
+}
+
+pub fn install(
+    spec: &ConnectionSpec,
+    project: &Project,
+    args: InstallArgs,
+    out: Output,
+) -> pum::Result<ExitCode> {
+    let config = project.load()?;
+    let upgrader = Upgrader::new(&config, spec)?;
+    let options = MigrateOptions {
+        allow_multiple_modules: args.allow_multiple_modules,
+        ..options(args.run)
+    };
+    let mut shown = Shown { out, bar: None };
+    let done = upgrader.install(&options, &mut shown);
+    shown.end();
+    report(out, &done?, "installed");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn upgrade(
+    spec: &ConnectionSpec,
+    project: &Project,
+    args: UpgradeArgs,
+    out: Output,
+) -> pum::Result<ExitCode> {
+    let config = project.load()?;
+    let upgrader = Upgrader::new(&config, spec)?;
+    let options = MigrateOptions {
+        force: args.force,
+        skip_baseline_check: args.skip_baseline_check,
+        strict: args.strict,
+        ..options(args.run)
+    };
+    let mut shown = Shown { out, bar: None };
+    let done = upgrader.upgrade(&options, &mut shown);
+    shown.end();
+    report(out, &done?, "applied");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn baseline(
+    spec: &ConnectionSpec,
+    project: &Project,
+    args: BaselineArgs,
+    out: Output,
+) -> pum::Result<ExitCode> {
+    let config = project.load()?;
+    let upgrader = Upgrader::new(&config, spec)?;
+    upgrader.baseline(&args.version, args.create_table)?;
+    out.info(format!(
+        "recorded baseline {} in {}",
+        args.version,
+        upgrader.table().name()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn info(spec: &ConnectionSpec, project: &Project, args: InfoArgs) -> pum::Result<ExitCode> {
+    let config = project.load()?;
+    let info = Upgrader::new(&config, spec)?.info()?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&info).unwrap_or_default()
+        ),
+        Format::Text => print!("{}", render_info(&info, &config.base_dir)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn validate(spec: &ConnectionSpec, project: &Project, out: Output) -> pum::Result<ExitCode> {
+    let config = project.load()?;
+    let changed = Upgrader::new(&config, spec)?.validate()?;
+    if changed.is_empty() {
+        out.info("every applied file is unchanged");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for file in &changed {
+        println!("{file}");
+    }
+    out.info(format!("{} applied file(s) changed since", changed.len()));
+    Ok(ExitCode::from(1))
+}
+
+/// The `info` table.
+fn render_info(info: &Info, _base: &Path) -> String {
+    let mut text = String::new();
+    if !info.installed {
+        text.push_str(&format!("{} does not exist: not installed\n", info.table));
+    } else {
+        text.push_str(&format!(
+            "module {} at version {} ({})\n",
+            info.module.as_deref().unwrap_or("-"),
+            info.current_version.as_deref().unwrap_or("-"),
+            info.table
+        ));
+    }
+    let width = info
+        .versions
+        .iter()
+        .map(|v| v.version.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    text.push_str(&format!(
+        "{:<width$}  {:<12}  {:<19}  files\n",
+        "version", "status", "installed"
+    ));
+    for version in &info.versions {
+        let status = match version.status {
+            VersionStatus::Applied => "applied",
+            VersionStatus::Baseline => "baseline",
+            VersionStatus::Skipped => "skipped",
+            VersionStatus::Pending => "pending",
+            VersionStatus::NoChangelog => "no changelog",
+        };
+        let status = if version.beta_testing {
+            format!("{status} beta")
+        } else {
+            status.to_string()
+        };
+        let date = version
+            .date_installed
+            .as_deref()
+            .map(|d| d.get(..19).unwrap_or(d))
+            .unwrap_or("-");
+        let files: Vec<String> = version
+            .files
+            .iter()
+            .map(|f| {
+                let mut notes = Vec::new();
+                match f.status {
+                    pum::migrate::FileStatus::Changed => notes.push("CHANGED"),
+                    pum::migrate::FileStatus::Missing => notes.push("MISSING"),
+                    pum::migrate::FileStatus::Unknown => notes.push("no checksum"),
+                    _ => {}
+                }
+                if f.no_transaction {
+                    notes.push("no transaction");
+                }
+                let short = f.name.rsplit('/').next().unwrap_or(&f.name);
+                if notes.is_empty() {
+                    short.to_string()
+                } else {
+                    format!("{short} ({})", notes.join(", "))
+                }
+            })
+            .collect();
+        text.push_str(&format!(
+            "{:<width$}  {:<12}  {:<19}  {}\n",
+            version.version,
+            status,
+            date,
+            if files.is_empty() {
+                "-".to_string()
+            } else {
+                files.join(", ")
+            }
+        ));
+    }
+    text
+}

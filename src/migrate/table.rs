@@ -1,0 +1,334 @@
+//! The migrations table, `<schema>.pum_migrations`, exactly as Python pum 1.8 writes it
+//! (layout version 3), plus one nullable column of ours, `file_checksums jsonb`.
+//!
+//! Tables written by older Python pum releases (layout 1: a text
+//! `migration_table_version` and a nullable `module`; layout 2: no `pum_version`) are
+//! upgraded in place before pum writes to them.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use postgres::GenericClient;
+use serde_json::Value;
+
+use crate::database::quote_identifier;
+use crate::error::{Error, Result};
+use crate::version::Version;
+
+/// The table's name.
+pub const TABLE: &str = "pum_migrations";
+
+/// The layout version written (Python pum's `MIGRATION_TABLE_VERSION`).
+pub const LAYOUT_VERSION: i32 = 3;
+
+/// What this crate records in `pum_version`.
+pub const PUM_VERSION: &str = concat!("pum-rs ", env!("CARGO_PKG_VERSION"));
+
+/// The first key of pum's advisory locks (`'pum'` in ASCII).
+const LOCK_CLASS: i32 = 0x0070_756d;
+
+/// One row: one version installed (or a baseline).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Migration {
+    /// The row's id (a UUID).
+    pub id: String,
+    /// When it was recorded (server time, no time zone).
+    pub date_installed: String,
+    /// The module, as configured when it was recorded.
+    pub module: Option<String>,
+    /// The version, as text.
+    pub version: String,
+    /// Installed in beta-testing mode: upgrades need `--force`.
+    pub beta_testing: bool,
+    /// The files applied for this version (empty for a baseline).
+    pub changelog_files: Vec<String>,
+    /// The parameter values used.
+    pub parameters: Option<Value>,
+    /// The pum release that recorded it.
+    pub pum_version: Option<String>,
+    /// `file → blake3:<hex>`, when recorded by this crate.
+    pub file_checksums: BTreeMap<String, String>,
+}
+
+impl Migration {
+    /// The version, parsed.
+    ///
+    /// # Errors
+    /// [`Error::State`] naming the unparseable version.
+    pub fn parsed_version(&self) -> Result<Version> {
+        Version::parse(&self.version).map_err(|e| {
+            Error::State(format!(
+                "the migrations table records a version pum cannot read: {e}"
+            ))
+        })
+    }
+
+    fn from_json(row: &Value) -> Migration {
+        let text = |key: &str| row.get(key).and_then(Value::as_str).map(str::to_string);
+        Migration {
+            id: text("id").unwrap_or_default(),
+            date_installed: text("date_installed").unwrap_or_default().replace('T', " "),
+            module: text("module"),
+            version: text("version").unwrap_or_default(),
+            beta_testing: row
+                .get("beta_testing")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            changelog_files: row
+                .get("changelog_files")
+                .and_then(Value::as_array)
+                .map(|files| {
+                    files
+                        .iter()
+                        .filter_map(|f| f.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            parameters: row.get("parameters").filter(|v| !v.is_null()).cloned(),
+            pum_version: text("pum_version"),
+            file_checksums: row
+                .get("file_checksums")
+                .and_then(Value::as_object)
+                .map(|map| {
+                    map.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// What to record for a version.
+#[derive(Debug, Clone)]
+pub struct NewMigration<'a> {
+    /// The module.
+    pub module: &'a str,
+    /// The version.
+    pub version: &'a Version,
+    /// Beta-testing mode.
+    pub beta_testing: bool,
+    /// The files applied.
+    pub changelog_files: Vec<String>,
+    /// The parameter values, as JSON.
+    pub parameters: Value,
+    /// `file → checksum`.
+    pub file_checksums: BTreeMap<String, String>,
+}
+
+/// `<schema>.pum_migrations` in one database.
+#[derive(Debug, Clone)]
+pub struct MigrationsTable {
+    schema: String,
+    qualified: String,
+}
+
+impl MigrationsTable {
+    /// The table in `schema`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`] for a schema name PostgreSQL cannot hold.
+    pub fn new(schema: &str) -> Result<MigrationsTable> {
+        Ok(MigrationsTable {
+            qualified: format!("{}.{TABLE}", quote_identifier("schema", schema)?),
+            schema: schema.to_string(),
+        })
+    }
+
+    /// `schema.pum_migrations`, for messages.
+    pub fn name(&self) -> String {
+        format!("{}.{TABLE}", self.schema)
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    fn sql_error(&self, doing: &str, err: &postgres::Error) -> Error {
+        Error::sql(format!("{doing} {}", self.name()), err)
+    }
+
+    /// Whether the table exists.
+    pub fn exists(&self, client: &mut impl GenericClient) -> Result<bool> {
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))",
+                &[&self.schema, &TABLE],
+            )
+            .map_err(|e| self.sql_error("look for", &e))?;
+        Ok(row.get(0))
+    }
+
+    /// Schemas other than this one holding a `pum_migrations` table.
+    pub fn other_schemas(&self, client: &mut impl GenericClient) -> Result<Vec<String>> {
+        let rows = client
+            .query(
+                "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname <> $2 ORDER BY 1",
+                &[&TABLE, &self.schema],
+            )
+            .map_err(|e| self.sql_error("look for other", &e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Creates the schema (if needed) and the table, with Python pum's comment.
+    pub fn create(&self, client: &mut impl GenericClient) -> Result<()> {
+        let schema = quote_identifier("schema", &self.schema)?;
+        let t = &self.qualified;
+        let sql = format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};
+             CREATE TABLE {t} (
+               id uuid DEFAULT gen_random_uuid() PRIMARY KEY,
+               date_installed timestamp without time zone NOT NULL DEFAULT now(),
+               module character varying(50) NOT NULL,
+               version character varying(50) NOT NULL,
+               beta_testing boolean NOT NULL DEFAULT false,
+               changelog_files text[],
+               parameters jsonb,
+               migration_table_version integer NOT NULL DEFAULT {LAYOUT_VERSION},
+               pum_version character varying(50) NOT NULL DEFAULT {pum_version},
+               file_checksums jsonb
+             );
+             COMMENT ON TABLE {t} IS 'migration_table_version: {LAYOUT_VERSION}';",
+            pum_version = crate::changelog::quote_literal(PUM_VERSION),
+        );
+        client
+            .batch_execute(&sql)
+            .map_err(|e| self.sql_error("create", &e))
+    }
+
+    /// Brings a table written by an older Python pum to layout 3 (plus `file_checksums`);
+    /// `module` fills the module of layout-1 rows that have none. Returns whether anything
+    /// changed.
+    pub fn upgrade_layout(&self, client: &mut impl GenericClient, module: &str) -> Result<bool> {
+        let columns: BTreeMap<String, String> = client
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+                 WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&self.qualified],
+            )
+            .map_err(|e| self.sql_error("read the columns of", &e))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let t = &self.qualified;
+        let mut sql = String::new();
+        if columns
+            .get("migration_table_version")
+            .is_some_and(|ty| ty != "integer")
+        {
+            sql.push_str(&format!(
+                "UPDATE {t} SET module = {module} WHERE module IS NULL;
+                 ALTER TABLE {t} ALTER COLUMN module SET NOT NULL;
+                 ALTER TABLE {t} ALTER COLUMN migration_table_version DROP DEFAULT;
+                 ALTER TABLE {t} ALTER COLUMN migration_table_version TYPE integer USING 1;",
+                module = crate::changelog::quote_literal(module)
+            ));
+        }
+        if !columns.contains_key("pum_version") {
+            sql.push_str(&format!(
+                "ALTER TABLE {t} ADD COLUMN pum_version character varying(50);"
+            ));
+        }
+        if !columns.contains_key("file_checksums") {
+            sql.push_str(&format!("ALTER TABLE {t} ADD COLUMN file_checksums jsonb;"));
+        }
+        if sql.is_empty() {
+            return Ok(false);
+        }
+        sql.push_str(&format!(
+            "ALTER TABLE {t} ALTER COLUMN migration_table_version SET DEFAULT {LAYOUT_VERSION};
+             COMMENT ON TABLE {t} IS 'migration_table_version: {LAYOUT_VERSION}';"
+        ));
+        client
+            .batch_execute(&sql)
+            .map_err(|e| self.sql_error("upgrade", &e))?;
+        Ok(true)
+    }
+
+    /// Every row, oldest first, whatever the table's layout.
+    pub fn rows(&self, client: &mut impl GenericClient) -> Result<Vec<Migration>> {
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT to_jsonb(m)::text FROM {} m ORDER BY m.date_installed, m.version",
+                    self.qualified
+                ),
+                &[],
+            )
+            .map_err(|e| self.sql_error("read", &e))?;
+        rows.iter()
+            .map(|row| {
+                let text: String = row.get(0);
+                let value: Value = serde_json::from_str(&text)
+                    .map_err(|e| Error::State(format!("{}: unreadable row: {e}", self.name())))?;
+                Ok(Migration::from_json(&value))
+            })
+            .collect()
+    }
+
+    /// Records one version.
+    pub fn insert(&self, client: &mut impl GenericClient, row: &NewMigration<'_>) -> Result<()> {
+        let checksums = serde_json::to_string(&row.file_checksums).unwrap_or_default();
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (module, version, beta_testing, changelog_files, parameters, \
+                     migration_table_version, pum_version, file_checksums) \
+                     VALUES ($1, $2, $3, $4, $5::text::jsonb, {LAYOUT_VERSION}, $6, $7::text::jsonb)",
+                    self.qualified
+                ),
+                &[
+                    &row.module,
+                    &row.version.to_string(),
+                    &row.beta_testing,
+                    &row.changelog_files,
+                    &row.parameters.to_string(),
+                    &PUM_VERSION,
+                    &checksums,
+                ],
+            )
+            .map_err(|e| self.sql_error("record a version in", &e))?;
+        Ok(())
+    }
+
+    /// Takes the session advisory lock of this table, polling until `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::State`] when another session still holds it after `timeout`.
+    pub fn lock(&self, client: &mut impl GenericClient, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let row = client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                    &[&LOCK_CLASS, &self.name()],
+                )
+                .map_err(|e| self.sql_error("lock", &e))?;
+            if row.get::<_, bool>(0) {
+                return Ok(());
+            }
+            if started.elapsed() >= timeout {
+                return Err(Error::State(format!(
+                    "another pum is migrating with {} (its advisory lock is still held after {} s)",
+                    self.name(),
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Releases the lock taken by [`MigrationsTable::lock`].
+    pub fn unlock(&self, client: &mut impl GenericClient) -> Result<()> {
+        client
+            .query_one(
+                "SELECT pg_advisory_unlock($1, hashtext($2))",
+                &[&LOCK_CLASS, &self.name()],
+            )
+            .map_err(|e| self.sql_error("unlock", &e))?;
+        Ok(())
+    }
+}
