@@ -636,7 +636,7 @@ impl<'a> Upgrader<'a> {
                 (None, Some((_, cur))) if &changelog.version <= cur => VersionStatus::Skipped,
                 (None, _) => VersionStatus::Pending,
             };
-            let files = changelog
+            let mut files: Vec<FileInfo> = changelog
                 .files
                 .iter()
                 .map(|f| FileInfo {
@@ -652,6 +652,18 @@ impl<'a> Upgrader<'a> {
                         .unwrap_or(false),
                 })
                 .collect();
+            // Applied files that are gone from the changelog.
+            for name in row.iter().flat_map(|r| &r.changelog_files) {
+                if !changelog.files.iter().any(|f| &f.name == name)
+                    && let Some(r) = row
+                {
+                    files.push(FileInfo {
+                        name: name.clone(),
+                        status: file_status(self.config, r, name),
+                        no_transaction: false,
+                    });
+                }
+            }
             versions.push(VersionInfo {
                 version: changelog.version.to_string(),
                 status,

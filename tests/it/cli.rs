@@ -292,3 +292,129 @@ fn drop_asks_on_a_terminal() {
     assert!(out.status.success(), "{screen}");
     assert!(!exists(&db.name));
 }
+
+#[test]
+fn install_upgrade_info_and_validate_from_the_command_line() {
+    let project = crate::migrate::shop();
+    let db = ScratchDb::new("climig", "");
+    let services = Services::for_db(&db.name);
+    let dir = project.path().to_str().unwrap().to_string();
+    let pum = |args: &[&str]| {
+        let mut all = vec!["-p", "pum_cli", "-d", dir.as_str()];
+        all.extend_from_slice(args);
+        services.pum(&all)
+    };
+
+    let out = pum(&["install", "-p", "SRID", "21781", "--max-version", "1.1.0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "applying 1.0.0: changelogs/1.0.0/01_schema.sql\n\
+         applying 1.0.0: changelogs/1.0.0/02_label.sql\n\
+         applying 1.1.0: changelogs/1.1.0/01_name.sql\n\
+         installed 2 version(s) (3 file(s)); now at 1.1.0\n"
+    );
+    assert_eq!(db.strings("SELECT column_default::text FROM information_schema.columns WHERE table_name = 'item' AND column_name = 'srid'"), ["21781"]);
+
+    let out = pum(&["info"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "module shop at version 1.1.0 (shop.pum_migrations)"
+    );
+    assert!(lines[2].starts_with("1.0.0    applied "), "{text}");
+    assert!(lines[2].ends_with("01_schema.sql, 02_label.sql"), "{text}");
+    assert_eq!(
+        lines[4],
+        "1.9.0    pending       -                    01_price.sql"
+    );
+    assert_eq!(
+        lines[5],
+        "1.10.0   pending       -                    01_stock.sql"
+    );
+
+    let out = pum(&["info", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["current_version"], "1.1.0");
+    assert_eq!(json["versions"][3]["status"], "pending");
+
+    let out = pum(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    project.write("changelogs/1.1.0/01_name.sql", "-- rewritten\n");
+    let out = pum(&["validate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "changelogs/1.1.0/01_name.sql (changed)\n"
+    );
+
+    let out = pum(&["-q", "upgrade", "--strict", "-p", "SRID", "21781"]);
+    let text = one_line_error(&out);
+    assert!(
+        text.contains("changelogs/1.1.0/01_name.sql (changed)"),
+        "{text}"
+    );
+    let out = pum(&["-q", "upgrade", "-p", "SRID", "21781"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "pum: warning: applied file(s) changed since they were applied: \
+         changelogs/1.1.0/01_name.sql (changed)\n"
+    );
+    assert_eq!(
+        db.strings("SELECT max(version::text) FROM shop.pum_migrations WHERE version LIKE '1.10%'"),
+        ["1.10.0"]
+    );
+}
+
+#[test]
+fn migrate_bad_input_is_one_line() {
+    let project = crate::migrate::shop();
+    let db = ScratchDb::new("climigbad", "");
+    let services = Services::for_db(&db.name);
+    let dir = project.path().to_str().unwrap().to_string();
+    let pum = |args: &[&str]| {
+        let mut all = vec!["-p", "pum_cli", "-d", dir.as_str()];
+        all.extend_from_slice(args);
+        services.pum(&all)
+    };
+
+    project.write(".pum.yaml", "pum:\n  module: shop\n  migration_schema: x\n");
+    let text = one_line_error(&pum(&["install"]));
+    assert!(
+        text.starts_with(&format!(
+            "pum: error: {dir}/.pum.yaml:3:3: unknown field `migration_schema`, expected one of"
+        )),
+        "{text}"
+    );
+    project.write(
+        ".pum.yaml",
+        "pum: {module: shop, migration_table_schema: shop}\n",
+    );
+    assert_eq!(
+        one_line_error(&pum(&["install", "-p", "SRID", "1"])),
+        "pum: error: parameter SRID: unknown parameter (defined: none)"
+    );
+    project.write("changelogs/v2/01.sql", "SELECT 1;");
+    assert_eq!(
+        one_line_error(&pum(&["install"])),
+        format!(
+            "pum: error: {dir}/changelogs/v2: not a version directory: invalid version \"v2\": \
+             only numbers separated by dots are versions (like 1.2 or 1.2.3)"
+        )
+    );
+    let out = pum(&["upgrade", "--max-version", "latest"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("invalid version \"latest\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        db.strings("SELECT nspname::text FROM pg_namespace WHERE nspname = 'shop'")
+            .is_empty(),
+        "nothing changed"
+    );
+}

@@ -5,5 +5,6 @@ mod cli;
 mod connect;
 mod database;
 mod dump;
+mod migrate;
 mod server;
 mod support;

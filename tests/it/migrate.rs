@@ -1,0 +1,641 @@
+//! Installing, upgrading and inspecting changelog projects on real databases.
+
+use std::path::Path;
+
+use pum::migrate::{FileStatus, NoProgress, VersionStatus};
+use pum::{Config, MigrateOptions, TransactionMode, Upgrader, Version};
+
+use crate::support::ScratchDb;
+
+/// A project in a temporary directory: `.pum.yaml` and files.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new(yaml: &str, files: &[(&str, &str)]) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".pum.yaml"), yaml).unwrap();
+        let project = Project { dir };
+        for (path, text) in files {
+            project.write(path, text);
+        }
+        project
+    }
+
+    pub fn write(&self, path: &str, text: &str) {
+        let path = self.dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn config(&self) -> Config {
+        Config::from_dir(self.path()).unwrap()
+    }
+}
+
+const YAML: &str = "pum:\n  module: shop\n  migration_table_schema: shop\n\
+                    parameters:\n  - name: SRID\n    type: integer\n    default: 2056\n\
+                    \x20 - name: label\n    default: plain\n";
+
+/// Four versions; every file also records itself in shop.applied.
+pub fn shop() -> Project {
+    Project::new(
+        YAML,
+        &[
+            (
+                "changelogs/1.0.0/01_schema.sql",
+                "CREATE SCHEMA IF NOT EXISTS shop;\n\
+                 CREATE TABLE shop.applied (file text PRIMARY KEY);\n\
+                 CREATE TABLE shop.item (id int PRIMARY KEY, srid int DEFAULT {SRID});\n\
+                 INSERT INTO shop.applied VALUES ('1.0.0/01');\n",
+            ),
+            (
+                "changelogs/1.0.0/02_label.sql",
+                "CREATE TABLE shop.label (v text);\nINSERT INTO shop.label VALUES ({label});\n\
+                 INSERT INTO shop.applied VALUES ('1.0.0/02');\n",
+            ),
+            (
+                "changelogs/1.1.0/01_name.sql",
+                "ALTER TABLE shop.item ADD COLUMN name text;\n\
+                 INSERT INTO shop.applied VALUES ('1.1.0/01');\n",
+            ),
+            (
+                "changelogs/1.9.0/01_price.sql",
+                "ALTER TABLE shop.item ADD COLUMN price numeric;\n\
+                 INSERT INTO shop.applied VALUES ('1.9.0/01');\n",
+            ),
+            (
+                "changelogs/1.10.0/01_stock.sql",
+                "ALTER TABLE shop.item ADD COLUMN stock int;\n\
+                 INSERT INTO shop.applied VALUES ('1.10.0/01');\n",
+            ),
+        ],
+    )
+}
+
+fn up_to(version: &str) -> MigrateOptions {
+    MigrateOptions {
+        max_version: Some(Version::parse(version).unwrap()),
+        ..MigrateOptions::default()
+    }
+}
+
+fn recorded(db: &ScratchDb) -> Vec<String> {
+    db.strings("SELECT version::text FROM shop.pum_migrations ORDER BY date_installed, id")
+        .into_iter()
+        .collect::<Vec<_>>()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn columns(db: &ScratchDb, table: &str) -> Vec<String> {
+    db.strings(&format!(
+        "SELECT attname::text FROM pg_attribute WHERE attrelid = '{table}'::regclass \
+         AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+    ))
+}
+
+#[test]
+fn install_then_stepwise_upgrades_in_numeric_order() {
+    let project = shop();
+    let config = project.config();
+    let db = ScratchDb::new("mig", "");
+    let spec = db.spec();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+
+    let report = upgrader.install(&up_to("1.0.0"), &mut NoProgress).unwrap();
+    assert_eq!(report.applied, ["1.0.0"]);
+    assert_eq!(report.files, 2);
+    assert_eq!(db.strings("SELECT srid::text FROM shop.item UNION ALL SELECT column_default::text FROM information_schema.columns WHERE table_name = 'item' AND column_name = 'srid'"), ["2056"]);
+
+    let report = upgrader.upgrade(&up_to("1.9.0"), &mut NoProgress).unwrap();
+    assert_eq!(report.from.as_deref(), Some("1.0.0"));
+    assert_eq!(report.applied, ["1.1.0", "1.9.0"]);
+
+    // 1.10.0 comes after 1.9.0, not between 1.1.0 and 1.9.0.
+    let report = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(report.applied, ["1.10.0"]);
+    let report = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert!(report.applied.is_empty());
+    assert_eq!(report.from.as_deref(), Some("1.10.0"));
+
+    assert_eq!(
+        db.strings("SELECT file FROM shop.applied ORDER BY 1"),
+        ["1.0.0/01", "1.0.0/02", "1.1.0/01", "1.10.0/01", "1.9.0/01"]
+    );
+    assert_eq!(sorted(recorded(&db)), ["1.0.0", "1.1.0", "1.10.0", "1.9.0"]);
+    // Python pum's columns, in its order, then ours.
+    assert_eq!(
+        columns(&db, "shop.pum_migrations"),
+        [
+            "id",
+            "date_installed",
+            "module",
+            "version",
+            "beta_testing",
+            "changelog_files",
+            "parameters",
+            "migration_table_version",
+            "pum_version",
+            "file_checksums"
+        ]
+    );
+    assert_eq!(
+        db.strings("SELECT obj_description('shop.pum_migrations'::regclass)"),
+        ["migration_table_version: 3"]
+    );
+    assert_eq!(
+        db.strings(
+            "SELECT array_to_string(changelog_files, ',') || ' ' || parameters::text || ' ' || \
+             module || ' ' || migration_table_version FROM shop.pum_migrations WHERE version = '1.0.0'"
+        ),
+        ["changelogs/1.0.0/01_schema.sql,changelogs/1.0.0/02_label.sql {\"SRID\": 2056, \"label\": \"plain\"} shop 3"]
+    );
+}
+
+#[test]
+fn a_failing_file_rolls_back_the_whole_run() {
+    let project = shop();
+    project.write(
+        "changelogs/1.9.0/01_price.sql",
+        "ALTER TABLE shop.item ADD COLUMN price numeric;\n\n  INSERT INTO shop.nowhere VALUES (1);\n",
+    );
+    let config = project.config();
+    let db = ScratchDb::new("migfail", "");
+    let spec = db.spec();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+
+    let err = upgrader
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), Some("42P01"));
+    assert_eq!(
+        err.to_string(),
+        "changelogs/1.9.0/01_price.sql:3:15: 42P01: relation \"shop.nowhere\" does not exist \
+         (in: INSERT INTO shop.nowhere VALUES (1);)"
+    );
+    assert!(
+        db.strings("SELECT nspname::text FROM pg_namespace WHERE nspname = 'shop'")
+            .is_empty(),
+        "nothing of the run is left"
+    );
+
+    // Per version: the versions before the failing one stay.
+    let per_version = MigrateOptions {
+        transaction: TransactionMode::PerVersion,
+        ..MigrateOptions::default()
+    };
+    upgrader.install(&per_version, &mut NoProgress).unwrap_err();
+    assert_eq!(recorded(&db), ["1.0.0", "1.1.0"]);
+    assert!(!columns(&db, "shop.item").contains(&"price".to_string()));
+
+    // Fixed, the upgrade carries on from there.
+    project.write(
+        "changelogs/1.9.0/01_price.sql",
+        "ALTER TABLE shop.item ADD COLUMN price numeric;\nINSERT INTO shop.applied VALUES ('1.9.0/01');\n",
+    );
+    let report = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(report.applied, ["1.9.0", "1.10.0"]);
+}
+
+#[test]
+fn concurrent_upgrades_apply_each_file_once() {
+    let project = shop();
+    let db = ScratchDb::new("migrace", "");
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let config = project.config();
+            let spec = db.spec();
+            std::thread::spawn(move || {
+                let upgrader = Upgrader::new(&config, &spec).unwrap();
+                // The first installs; the others find it installed and upgrade (nothing left).
+                match upgrader.install(&MigrateOptions::default(), &mut NoProgress) {
+                    Ok(report) => report.applied.len(),
+                    Err(pum::Error::State(message)) if message.contains("already exists") => {
+                        upgrader
+                            .upgrade(&MigrateOptions::default(), &mut NoProgress)
+                            .unwrap()
+                            .applied
+                            .len()
+                    }
+                    Err(other) => panic!("{other}"),
+                }
+            })
+        })
+        .collect();
+    let applied: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(applied, 4, "every version applied by exactly one of them");
+    assert_eq!(db.strings("SELECT count(*)::text FROM shop.applied"), ["5"]);
+    assert_eq!(recorded(&db).len(), 4);
+}
+
+#[test]
+fn parameter_values_stay_literals() {
+    let project = shop();
+    let config = project.config();
+    let db = ScratchDb::new("miginj", "");
+    let spec = db.spec();
+    let evil = "x'); DROP TABLE shop.item; --";
+    let options = MigrateOptions {
+        parameters: vec![("label".into(), evil.into())],
+        ..up_to("1.0.0")
+    };
+    Upgrader::new(&config, &spec)
+        .unwrap()
+        .install(&options, &mut NoProgress)
+        .unwrap();
+    assert_eq!(db.strings("SELECT v FROM shop.label"), [evil]);
+    assert_eq!(
+        db.strings("SELECT to_regclass('shop.item')::text"),
+        ["shop.item"]
+    );
+
+    let bad = MigrateOptions {
+        parameters: vec![("SRID".into(), "2056; DROP TABLE shop.item".into())],
+        ..MigrateOptions::default()
+    };
+    let err = Upgrader::new(&config, &spec)
+        .unwrap()
+        .upgrade(&bad, &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "parameter SRID: \"2056; DROP TABLE shop.item\" is not an integer"
+    );
+}
+
+#[test]
+fn changed_parameters_module_and_beta_testing_block_upgrades() {
+    let project = shop();
+    let config = project.config();
+    let db = ScratchDb::new("migstate", "");
+    let spec = db.spec();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    let beta = MigrateOptions {
+        beta_testing: true,
+        ..up_to("1.0.0")
+    };
+    upgrader.install(&beta, &mut NoProgress).unwrap();
+
+    let err = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "version 1.0.0 was installed in beta-testing mode: upgrading needs force"
+    );
+    let forced = MigrateOptions {
+        force: true,
+        parameters: vec![("SRID".into(), "21781".into())],
+        ..up_to("1.1.0")
+    };
+    let err = upgrader.upgrade(&forced, &mut NoProgress).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "parameter SRID: was 2056 when version 1.0.0 was installed and is 21781 now; only \
+         app_only parameters may change between upgrades"
+    );
+    let forced = MigrateOptions {
+        force: true,
+        ..up_to("1.1.0")
+    };
+    upgrader.upgrade(&forced, &mut NoProgress).unwrap();
+    assert_eq!(
+        db.strings("SELECT beta_testing::text FROM shop.pum_migrations WHERE version = '1.1.0'"),
+        ["true"],
+        "a beta installation stays beta"
+    );
+
+    let other_config = Config::parse(
+        &YAML.replace("module: shop", "module: other"),
+        &project.path().join(".pum.yaml"),
+        project.path(),
+    )
+    .unwrap();
+    let err = Upgrader::new(&other_config, &spec)
+        .unwrap()
+        .upgrade(&forced, &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "shop.pum_migrations belongs to module \"shop\", not \"other\""
+    );
+
+    let err = upgrader
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "shop.pum_migrations already exists: the module is installed; use upgrade"
+    );
+}
+
+#[test]
+fn baseline_then_upgrade_and_the_baseline_check() {
+    let project = shop();
+    let config = project.config();
+    let db = ScratchDb::new(
+        "migbase",
+        "CREATE SCHEMA shop; CREATE TABLE shop.applied (file text PRIMARY KEY);
+         CREATE TABLE shop.item (id int PRIMARY KEY, srid int, name text);
+         CREATE TABLE shop.label (v text);",
+    );
+    let spec = db.spec();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+
+    let err = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "shop.pum_migrations does not exist: install the module, or record what is there with baseline"
+    );
+    let v110 = Version::parse("1.1.0").unwrap();
+    let err = upgrader.baseline(&v110, false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "shop.pum_migrations does not exist; create it with the baseline"
+    );
+    upgrader.baseline(&v110, true).unwrap();
+    let err = upgrader
+        .baseline(&Version::parse("1.0.0").unwrap(), false)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot record baseline 1.0.0: shop.pum_migrations already records 1.1.0"
+    );
+
+    // 1.1.0 is recorded, 1.0.0 (below it) is not: refused unless asked.
+    upgrader
+        .baseline(&Version::parse("1.1.0.1").unwrap(), false)
+        .unwrap();
+    let err = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "version(s) 1.0.0 are at or below the current version 1.1.0.1 but not recorded \
+         in shop.pum_migrations; record them, or skip this check"
+    );
+    let skip = MigrateOptions {
+        skip_baseline_check: true,
+        ..MigrateOptions::default()
+    };
+    let report = upgrader.upgrade(&skip, &mut NoProgress).unwrap();
+    assert_eq!(report.applied, ["1.9.0", "1.10.0"]);
+
+    let info = upgrader.info().unwrap();
+    let statuses: Vec<(String, VersionStatus)> = info
+        .versions
+        .iter()
+        .map(|v| (v.version.clone(), v.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("1.0.0".to_string(), VersionStatus::Skipped),
+            ("1.1.0".to_string(), VersionStatus::Baseline),
+            ("1.1.0.1".to_string(), VersionStatus::Baseline),
+            ("1.9.0".to_string(), VersionStatus::Applied),
+            ("1.10.0".to_string(), VersionStatus::Applied),
+        ]
+    );
+}
+
+#[test]
+fn changed_files_are_found_by_info_validate_and_upgrade() {
+    let project = shop();
+    let config = project.config();
+    let db = ScratchDb::new("migsum", "");
+    let spec = db.spec();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    upgrader.install(&up_to("1.1.0"), &mut NoProgress).unwrap();
+    assert!(upgrader.validate().unwrap().is_empty());
+
+    // Line endings alone do not count as a change.
+    let path = project.path().join("changelogs/1.1.0/01_name.sql");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace('\n', "\r\n")).unwrap();
+    assert!(upgrader.validate().unwrap().is_empty());
+
+    project.write("changelogs/1.1.0/01_name.sql", "-- edited after the fact\n");
+    std::fs::remove_file(project.path().join("changelogs/1.0.0/02_label.sql")).unwrap();
+    assert_eq!(
+        upgrader.validate().unwrap(),
+        [
+            "changelogs/1.0.0/02_label.sql (missing)",
+            "changelogs/1.1.0/01_name.sql (changed)"
+        ]
+    );
+    let info = upgrader.info().unwrap();
+    let v110 = info.versions.iter().find(|v| v.version == "1.1.0").unwrap();
+    assert_eq!(v110.files[0].status, FileStatus::Changed);
+    let pending = info.versions.iter().find(|v| v.version == "1.9.0").unwrap();
+    assert_eq!(pending.status, VersionStatus::Pending);
+    assert_eq!(pending.files[0].status, FileStatus::Pending);
+
+    let strict = MigrateOptions {
+        strict: true,
+        ..MigrateOptions::default()
+    };
+    let err = upgrader.upgrade(&strict, &mut NoProgress).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "applied file(s) changed since they were applied: changelogs/1.0.0/02_label.sql \
+         (missing), changelogs/1.1.0/01_name.sql (changed)"
+    );
+    let report = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(report.warnings.len(), 1);
+    assert_eq!(report.applied, ["1.9.0", "1.10.0"]);
+}
+
+#[test]
+fn no_transaction_files_run_outside_the_transaction() {
+    let project = shop();
+    project.write(
+        "changelogs/1.10.0/01_stock.sql",
+        "-- pum:no-transaction\nCREATE INDEX CONCURRENTLY item_name ON shop.item (name);\n",
+    );
+    let config = project.config();
+    let db = ScratchDb::new("mignotx", "");
+    let spec = db.spec();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    upgrader
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(
+        db.strings("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'shop.item'::regclass ORDER BY 1"),
+        ["shop.item_name", "shop.item_pkey"]
+    );
+    let info = upgrader.info().unwrap();
+    let last = info.versions.last().unwrap();
+    assert!(last.files[0].no_transaction);
+    assert!(!info.versions[0].files[0].no_transaction);
+}
+
+#[test]
+fn forbidden_statements_and_bad_sql_name_the_file_and_line() {
+    let db = ScratchDb::new("migbad", "");
+    let spec = db.spec();
+    for (text, expected) in [
+        (
+            "CREATE TABLE a (x int);\nBEGIN;\nCREATE TABLE b (x int);\n",
+            "changelogs/1.0.0/01.sql:2:1: transaction control (BEGIN, COMMIT, ROLLBACK…) is not \
+             allowed in changelog files: pum runs them in its own transaction (mark a file that \
+             must run outside one with -- pum:no-transaction)",
+        ),
+        (
+            "SELECT 1;\n  SELECT pg_catalog.set_config('search_path', '', false);\n",
+            "changelogs/1.0.0/01.sql:2:3: changing search_path with set_config is not allowed \
+             in changelog files: it would change it for every file that runs after this one",
+        ),
+        (
+            "SELECT 1;\nSELECT {nope};\n",
+            "changelogs/1.0.0/01.sql:2:8: unknown parameter {nope}",
+        ),
+        (
+            "SELECT 1;\nSELECT 'unterminated;\n",
+            "changelogs/1.0.0/01.sql:2:8: unterminated quoted string",
+        ),
+        (
+            "CREATE TABLE t (\n  x int,\n  y nosuchtype\n);\n",
+            "changelogs/1.0.0/01.sql:3:5: 42704: type \"nosuchtype\" does not exist (in: CREATE \
+             TABLE t ()",
+        ),
+    ] {
+        let project = Project::new("pum: {module: m}\n", &[("changelogs/1.0.0/01.sql", text)]);
+        let config = project.config();
+        let err = Upgrader::new(&config, &spec)
+            .unwrap()
+            .install(&MigrateOptions::default(), &mut NoProgress)
+            .unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        assert!(
+            db.strings("SELECT relname::text FROM pg_class WHERE relname = 'pum_migrations'")
+                .is_empty(),
+            "nothing recorded"
+        );
+    }
+}
+
+#[test]
+fn hooks_run_around_the_changelogs() {
+    let project = Project::new(
+        "pum: {module: app}\n\
+         parameters: [{name: greeting, default: hello, app_only: true}]\n\
+         application:\n  drop: [{code: 'DROP VIEW IF EXISTS public.v'}]\n  create: [{file: app/create.sql}]\n",
+        &[
+            (
+                "changelogs/1.0.0/01.sql",
+                "CREATE TABLE public.t (x int);\n",
+            ),
+            (
+                "changelogs/1.1.0/01.sql",
+                "ALTER TABLE public.t ALTER COLUMN x TYPE bigint;\n",
+            ),
+            (
+                "app/create.sql",
+                "CREATE VIEW public.v AS SELECT x, {greeting} AS g FROM public.t;\n",
+            ),
+        ],
+    );
+    let config = project.config();
+    let db = ScratchDb::new("mighook", "");
+    let spec = db.spec();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    upgrader.install(&up_to("1.0.0"), &mut NoProgress).unwrap();
+    assert_eq!(
+        db.strings("SELECT g FROM public.v UNION ALL SELECT 'row'"),
+        ["row"]
+    );
+    // The view depends on t.x: altering x works only because the drop hook ran first.
+    let options = MigrateOptions {
+        parameters: vec![("greeting".into(), "hi".into())],
+        ..MigrateOptions::default()
+    };
+    upgrader.upgrade(&options, &mut NoProgress).unwrap();
+    db.client()
+        .batch_execute("INSERT INTO public.t VALUES (1)")
+        .unwrap();
+    assert_eq!(db.strings("SELECT g FROM public.v"), ["hi"]);
+}
+
+#[test]
+fn tables_written_by_older_python_pum_are_upgraded_in_place() {
+    let project = shop();
+    let config = project.config();
+    // Layout 1 (Python pum 1.0-1.2): text migration_table_version, nullable module.
+    let db = ScratchDb::new(
+        "migv1",
+        "CREATE SCHEMA shop;
+         CREATE TABLE shop.applied (file text PRIMARY KEY);
+         CREATE TABLE shop.item (id int PRIMARY KEY, srid int);
+         CREATE TABLE shop.label (v text);
+         CREATE TABLE shop.pum_migrations (
+           id uuid DEFAULT gen_random_uuid() PRIMARY KEY,
+           date_installed timestamp without time zone NOT NULL DEFAULT now(),
+           module character varying(50),
+           version character varying(50) NOT NULL,
+           beta_testing boolean NOT NULL DEFAULT false,
+           changelog_files text[],
+           parameters jsonb,
+           migration_table_version character varying(50) NOT NULL DEFAULT '2025.0');
+         COMMENT ON TABLE shop.pum_migrations IS 'version: 1 --  schema_migration table version';
+         INSERT INTO shop.pum_migrations (version, changelog_files, parameters)
+           VALUES ('1.0.0', ARRAY['changelogs/1.0.0/01_schema.sql', 'changelogs/1.0.0/02_label.sql'],
+                   '{\"SRID\": 2056, \"label\": \"plain\"}');",
+    );
+    let spec = db.spec();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    let info = upgrader.info().unwrap();
+    assert_eq!(info.current_version.as_deref(), Some("1.0.0"));
+    assert_eq!(info.versions[0].files[0].status, FileStatus::Unknown);
+
+    let report = upgrader.upgrade(&up_to("1.1.0"), &mut NoProgress).unwrap();
+    assert_eq!(report.applied, ["1.1.0"]);
+    assert_eq!(
+        db.strings("SELECT module || ' ' || migration_table_version FROM shop.pum_migrations ORDER BY version"),
+        ["shop 1", "shop 3"]
+    );
+    assert_eq!(
+        db.strings("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'shop.pum_migrations'::regclass AND attname = 'migration_table_version'"),
+        ["integer"]
+    );
+    assert_eq!(
+        db.strings("SELECT obj_description('shop.pum_migrations'::regclass)"),
+        ["migration_table_version: 3"]
+    );
+
+    // Python pum 1.8 writes its rows with this statement: it still fits the table.
+    db.client()
+        .batch_execute(
+            "INSERT INTO shop.pum_migrations (module, version, beta_testing, migration_table_version, \
+             changelog_files, parameters, pum_version) VALUES ('shop', '1.9.0', false, 3, \
+             ARRAY['changelogs/1.9.0/01_price.sql'], '{\"SRID\": 2056, \"label\": \"plain\"}', '1.8.0')",
+        )
+        .unwrap();
+    let report = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(
+        report.applied,
+        ["1.10.0"],
+        "what Python pum recorded counts as applied"
+    );
+}
