@@ -642,10 +642,11 @@ impl<'a> Upgrader<'a> {
                 .map(|f| FileInfo {
                     name: f.name.clone(),
                     status: match row {
-                        Some(r) if r.changelog_files.contains(&f.name) => {
-                            file_status(self.config, r, &f.name)
-                        }
-                        _ => FileStatus::Pending,
+                        Some(r) => match r.changelog_files.iter().find(|n| same_file(n, &f.name)) {
+                            Some(recorded) => file_status(self.config, r, recorded),
+                            None => FileStatus::Pending,
+                        },
+                        None => FileStatus::Pending,
                     },
                     no_transaction: SqlText::read(&f.path)
                         .map(|t| t.no_transaction)
@@ -654,7 +655,7 @@ impl<'a> Upgrader<'a> {
                 .collect();
             // Applied files that are gone from the changelog.
             for name in row.iter().flat_map(|r| &r.changelog_files) {
-                if !changelog.files.iter().any(|f| &f.name == name)
+                if !changelog.files.iter().any(|f| same_file(name, &f.name))
                     && let Some(r) = row
                 {
                     files.push(FileInfo {
@@ -734,6 +735,13 @@ fn latest(rows: &[Migration]) -> Result<Option<(&Migration, Version)>> {
         }
     }
     Ok(best)
+}
+
+/// Whether a recorded file name is `name` (`changelogs/<version>/<file>`): Python pum
+/// records the path as it built it, which starts with the project directory it was given
+/// (`/srv/project/changelogs/1.0.0/a.sql` with `-d /srv/project`).
+fn same_file(recorded: &str, name: &str) -> bool {
+    recorded == name || Path::new(recorded).ends_with(name)
 }
 
 fn file_status(config: &Config, row: &Migration, name: &str) -> FileStatus {
