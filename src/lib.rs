@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod changelog;
+pub mod checker;
 pub mod config;
 pub mod connect;
 pub mod database;
@@ -42,6 +43,7 @@ mod os_user;
 pub mod server;
 pub mod version;
 
+pub use checker::{CheckOptions, Report, check};
 pub use config::Config;
 pub use connect::{ConnectionSpec, Environment};
 pub use database::{

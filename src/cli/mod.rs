@@ -3,6 +3,7 @@
 //! Exit status: 0 success; 1 when the answer is "no" (a declined confirmation);
 //! 2 for any error, printed as one line on standard error.
 
+mod check;
 mod db;
 mod dump;
 mod migrate;
@@ -75,6 +76,8 @@ pub enum Command {
     Info(migrate::InfoArgs),
     /// Check that no applied file changed since it was applied (exit status 1 if one did).
     Validate,
+    /// Compare the schema of the database with another's; exit status 1 if they differ.
+    Check(check::CheckArgs),
     /// Run pum's ephemeral PostgreSQL server, for tests and interactive work.
     Server {
         #[command(subcommand)]
@@ -150,6 +153,7 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
             migrate::upgrade(&connection(pg_connection, out)?, &project, args, out)
         }
         Command::Info(args) => migrate::info(&connection(pg_connection, out)?, &project, args),
+        Command::Check(args) => check::run(&connection(pg_connection, out)?, args, out),
         Command::Validate => migrate::validate(&connection(pg_connection, out)?, &project, out),
     }
 }

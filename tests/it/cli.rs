@@ -418,3 +418,61 @@ fn migrate_bad_input_is_one_line() {
         "nothing changed"
     );
 }
+
+#[test]
+fn check_exit_status_formats_and_output_file() {
+    let a = ScratchDb::new("clichk_a", "CREATE TABLE public.t (a int DEFAULT 1)");
+    let b = ScratchDb::new("clichk_b", "CREATE TABLE public.t (a int DEFAULT 1)");
+    let services = Services::for_db(&a.name);
+    let other = format!(
+        "{} dbname={}",
+        {
+            let s = support::spec();
+            format!("host='{}' port={} user='{}'", s.host(), s.port(), s.user())
+        },
+        b.name
+    );
+
+    let out = services.pum(&["-p", "pum_cli", "check", &other]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("no difference\n"));
+
+    b.client()
+        .batch_execute("ALTER TABLE public.t ALTER COLUMN a SET DEFAULT 2")
+        .unwrap();
+    let out = services.pum(&["-p", "pum_cli", "check", &other]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("columns (0 only left, 0 only right, 1 different)\n  ~ public.t.a\n      default:\n        left:  1\n        right: 2\n"), "{text}");
+    assert!(!text.contains('\x1b'), "no colours when not on a terminal");
+
+    let out = services.pum(&["-p", "pum_cli", "check", &other, "-i", "columns", "tables"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let file = services.path().join("report.json");
+    let out = services.pum(&[
+        "-p",
+        "pum_cli",
+        "check",
+        &other,
+        "-f",
+        "json",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json["total_differences"], 1);
+    assert_eq!(json["passed"], false);
+
+    let out = services.pum(&["-p", "pum_cli", "check", &other, "-i", "colums"]);
+    let text = one_line_error(&out);
+    assert!(
+        text.starts_with(
+            "pum: error: unknown kind of object \"colums\" (known: schemas, tables, columns,"
+        ),
+        "{text}"
+    );
+}

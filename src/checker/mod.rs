@@ -1,0 +1,268 @@
+//! Comparing two databases' schemas: every difference, per kind of object.
+//!
+//! ```no_run
+//! use pum::ConnectionSpec;
+//! use pum::checker::CheckOptions;
+//!
+//! # fn main() -> pum::Result<()> {
+//! let prod = ConnectionSpec::resolve("tww_prod")?;
+//! let fresh = ConnectionSpec::resolve("tww_fresh")?;
+//! let report = pum::check(&prod, &fresh, &CheckOptions::default())?;
+//! if !report.is_empty() {
+//!     print!("{report}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Each database is read by [`Snapshot::take`]: one read-only `REPEATABLE READ`
+//! transaction, one bulk catalog query per kind of object (so the number of queries does
+//! not grow with the schema), definitions rendered by PostgreSQL's own `pg_get_*def`
+//! functions with an empty `search_path`, so every name is schema-qualified alike.
+//! `pg_*` schemas and `information_schema` are never compared, nor (unless asked) objects
+//! that belong to an extension. Column order is ignored unless asked for, and owners are
+//! compared only when asked. Privileges, comments and owners are compared on objects
+//! present in both databases: a missing object is reported once, under its own kind.
+
+mod report;
+mod snapshot;
+
+use std::collections::BTreeSet;
+
+use crate::connect::ConnectionSpec;
+use crate::error::{Error, Result};
+pub use report::{Change, KindReport, Report};
+pub use snapshot::{Attributes, Objects, Snapshot};
+
+/// A kind of object the checker compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// Schemas.
+    Schemas,
+    /// Tables (regular, partitioned, foreign).
+    Tables,
+    /// Columns of tables and views: type, default, nullability, collation, identity,
+    /// generation (and position, when column order counts).
+    Columns,
+    /// Table constraints: primary and foreign keys, unique, check, exclusion.
+    Constraints,
+    /// Views and materialized views.
+    Views,
+    /// Sequences.
+    Sequences,
+    /// Indexes.
+    Indexes,
+    /// Triggers, on tables and views.
+    Triggers,
+    /// Functions, procedures and aggregates, keyed by their identity arguments.
+    Functions,
+    /// Rules (other than views' own).
+    Rules,
+    /// Extensions and their versions.
+    Extensions,
+    /// Enum types and their labels, in order.
+    Enums,
+    /// Domains.
+    Domains,
+    /// Free-standing composite types.
+    CompositeTypes,
+    /// Row-level security policies.
+    Policies,
+    /// Privileges granted on tables, views, sequences, functions and schemas.
+    Privileges,
+    /// Comments.
+    Comments,
+    /// Owners (only when asked for).
+    Owners,
+}
+
+impl Kind {
+    /// Every kind, in report order.
+    pub const ALL: [Kind; 18] = [
+        Kind::Schemas,
+        Kind::Tables,
+        Kind::Columns,
+        Kind::Constraints,
+        Kind::Views,
+        Kind::Sequences,
+        Kind::Indexes,
+        Kind::Triggers,
+        Kind::Functions,
+        Kind::Rules,
+        Kind::Extensions,
+        Kind::Enums,
+        Kind::Domains,
+        Kind::CompositeTypes,
+        Kind::Policies,
+        Kind::Privileges,
+        Kind::Comments,
+        Kind::Owners,
+    ];
+
+    /// The name used by `-i` and in reports (Python pum's for the kinds it has).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Schemas => "schemas",
+            Kind::Tables => "tables",
+            Kind::Columns => "columns",
+            Kind::Constraints => "constraints",
+            Kind::Views => "views",
+            Kind::Sequences => "sequences",
+            Kind::Indexes => "indexes",
+            Kind::Triggers => "triggers",
+            Kind::Functions => "functions",
+            Kind::Rules => "rules",
+            Kind::Extensions => "extensions",
+            Kind::Enums => "enums",
+            Kind::Domains => "domains",
+            Kind::CompositeTypes => "composite_types",
+            Kind::Policies => "policies",
+            Kind::Privileges => "privileges",
+            Kind::Comments => "comments",
+            Kind::Owners => "owners",
+        }
+    }
+
+    /// Kinds that describe other objects (their grants, comments, owners): they are
+    /// compared on objects present in both databases, so that a missing object is
+    /// reported once, under its own kind.
+    pub fn is_dependent(self) -> bool {
+        matches!(self, Kind::Privileges | Kind::Comments | Kind::Owners)
+    }
+
+    /// The kind called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] listing the known names.
+    pub fn parse(name: &str) -> Result<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown kind of object \"{name}\" (known: {})",
+                    Kind::ALL.map(Kind::name).join(", ")
+                ))
+            })
+    }
+}
+
+/// What to compare.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Kinds not to compare.
+    pub ignore: BTreeSet<Kind>,
+    /// Schemas not to compare (besides `pg_*` and `information_schema`).
+    pub exclude_schemas: Vec<String>,
+    /// Columns not to compare, by SQL LIKE pattern on their name.
+    pub exclude_column_patterns: Vec<String>,
+    /// Compare the position of columns.
+    pub column_order: bool,
+    /// Compare owners.
+    pub owners: bool,
+    /// Compare objects that belong to extensions too.
+    pub include_extension_objects: bool,
+    /// Compare servers of different major versions (whose definitions may be written
+    /// differently).
+    pub allow_version_mismatch: bool,
+}
+
+impl CheckOptions {
+    /// The kinds compared, in report order.
+    pub fn kinds(&self) -> Vec<Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| !self.ignore.contains(k))
+            .filter(|k| *k != Kind::Owners || self.owners)
+            .collect()
+    }
+}
+
+/// Compares two snapshots; `left` and `right` name them in the report.
+pub fn compare(
+    left: &Snapshot,
+    right: &Snapshot,
+    names: (&str, &str),
+    options: &CheckOptions,
+) -> Report {
+    let empty = Objects::new();
+    let kinds = options
+        .kinds()
+        .into_iter()
+        .map(|kind| {
+            let a = left.objects.get(&kind).unwrap_or(&empty);
+            let b = right.objects.get(&kind).unwrap_or(&empty);
+            let dependent = kind.is_dependent();
+            let only_left = a
+                .iter()
+                .filter(|(key, _)| !dependent && !b.contains_key(*key))
+                .map(|(key, attrs)| (key.clone(), attrs.clone()))
+                .collect();
+            let only_right = b
+                .iter()
+                .filter(|(key, _)| !dependent && !a.contains_key(*key))
+                .map(|(key, attrs)| (key.clone(), attrs.clone()))
+                .collect();
+            let changed = a
+                .iter()
+                .filter_map(|(key, left_attrs)| {
+                    let right_attrs = b.get(key)?;
+                    let names: BTreeSet<&String> =
+                        left_attrs.keys().chain(right_attrs.keys()).collect();
+                    let changes: Vec<Change> = names
+                        .into_iter()
+                        .filter_map(|name| {
+                            let l = left_attrs.get(name).cloned().flatten();
+                            let r = right_attrs.get(name).cloned().flatten();
+                            (l != r).then(|| Change {
+                                attribute: name.clone(),
+                                left: l,
+                                right: r,
+                            })
+                        })
+                        .collect();
+                    (!changes.is_empty()).then(|| (key.clone(), changes))
+                })
+                .collect();
+            KindReport {
+                kind,
+                only_left,
+                only_right,
+                changed,
+            }
+        })
+        .collect();
+    Report {
+        left: names.0.to_string(),
+        right: names.1.to_string(),
+        kinds,
+    }
+}
+
+/// Reads both databases and compares them.
+///
+/// # Errors
+/// Connection and catalog errors; [`Error::Invalid`] when the servers' major versions
+/// differ and `allow_version_mismatch` is not set.
+pub fn check(
+    left: &ConnectionSpec,
+    right: &ConnectionSpec,
+    options: &CheckOptions,
+) -> Result<Report> {
+    let a = Snapshot::take(&mut left.connect()?, options)?;
+    let b = Snapshot::take(&mut right.connect()?, options)?;
+    if a.major_version() != b.major_version() && !options.allow_version_mismatch {
+        return Err(Error::Invalid(format!(
+            "{left} runs PostgreSQL {} and {right} runs PostgreSQL {}: definitions may be written \
+             differently; allow the version mismatch to compare anyway",
+            a.major_version(),
+            b.major_version()
+        )));
+    }
+    Ok(compare(
+        &a,
+        &b,
+        (&left.to_string(), &right.to_string()),
+        options,
+    ))
+}

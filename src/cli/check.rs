@@ -1,0 +1,105 @@
+//! `pum check`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use pum::ConnectionSpec;
+use pum::checker::{CheckOptions, Kind};
+
+use super::Output;
+
+/// `pum -p LEFT check RIGHT`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The database to compare with (service name, URL or keyword string).
+    #[arg(value_name = "CONNECTION")]
+    pub other: String,
+    /// Kinds of object not to compare (tables columns constraints views sequences indexes
+    /// triggers functions rules schemas extensions enums domains composite_types policies
+    /// privileges comments).
+    #[arg(short = 'i', long = "ignore", value_name = "KIND", num_args = 1..)]
+    pub ignore: Vec<String>,
+    /// A schema not to compare (repeatable).
+    #[arg(short = 'N', long = "exclude-schema", value_name = "SCHEMA")]
+    pub exclude_schemas: Vec<String>,
+    /// Columns not to compare, by SQL LIKE pattern on their name (repeatable).
+    #[arg(short = 'P', long = "exclude-field-pattern", value_name = "PATTERN")]
+    pub exclude_patterns: Vec<String>,
+    /// Write the report to this file instead of standard output.
+    #[arg(
+        short = 'o',
+        long = "output-file",
+        alias = "output_file",
+        value_name = "FILE"
+    )]
+    pub output: Option<PathBuf>,
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Compare the order of columns too.
+    #[arg(long)]
+    pub column_order: bool,
+    /// Compare owners too.
+    #[arg(long)]
+    pub owners: bool,
+    /// Compare objects that belong to extensions too.
+    #[arg(long)]
+    pub include_extension_objects: bool,
+    /// Compare servers of different major versions.
+    #[arg(long)]
+    pub allow_version_mismatch: bool,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Differences for people.
+    Text,
+    /// Python pum's JSON report.
+    Json,
+}
+
+pub fn run(left: &ConnectionSpec, args: CheckArgs, out: Output) -> pum::Result<ExitCode> {
+    let right = ConnectionSpec::resolve(&args.other)?;
+    for warning in right.warnings() {
+        out.warn(warning);
+    }
+    let options = CheckOptions {
+        ignore: args
+            .ignore
+            .iter()
+            .map(|name| Kind::parse(name))
+            .collect::<pum::Result<_>>()?,
+        exclude_schemas: args.exclude_schemas,
+        exclude_column_patterns: args.exclude_patterns,
+        column_order: args.column_order,
+        owners: args.owners,
+        include_extension_objects: args.include_extension_objects,
+        allow_version_mismatch: args.allow_version_mismatch,
+    };
+    let report = pum::check(left, &right, &options)?;
+    let color = args.output.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    let text = match args.format {
+        Format::Text => report.render_text(color),
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        ),
+    };
+    match &args.output {
+        Some(file) => std::fs::write(file, text).map_err(|e| pum::Error::Io {
+            path: file.clone(),
+            source: e,
+        })?,
+        None => print!("{text}"),
+    }
+    Ok(if report.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
