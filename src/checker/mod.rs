@@ -249,8 +249,18 @@ pub fn check(
     right: &ConnectionSpec,
     options: &CheckOptions,
 ) -> Result<Report> {
-    let a = Snapshot::take(&mut left.connect()?, options)?;
-    let b = Snapshot::take(&mut right.connect()?, options)?;
+    // Both databases are read at once: the work is the servers'.
+    let (a, b) = std::thread::scope(|scope| {
+        let right_side = scope.spawn(|| Snapshot::take(&mut right.connect()?, options));
+        let a = left
+            .connect()
+            .and_then(|mut client| Snapshot::take(&mut client, options));
+        let b = right_side
+            .join()
+            .unwrap_or_else(|_| Err(Error::State("the snapshot thread panicked".into())));
+        (a, b)
+    });
+    let (a, b) = (a?, b?);
     if a.major_version() != b.major_version() && !options.allow_version_mismatch {
         return Err(Error::Invalid(format!(
             "{left} runs PostgreSQL {} and {right} runs PostgreSQL {}: definitions may be written \

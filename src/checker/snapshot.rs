@@ -130,12 +130,13 @@ fn query(kind: Kind, column_order: bool, version: i32) -> String {
             "SELECT n.nspname || '.' || ic.relname, jsonb_build_object(
                'table', c.oid::regclass::text,
                'definition', pg_get_indexdef(i.indexrelid),
-               'constraint', (SELECT co.conname::text FROM pg_constraint co WHERE co.conindid = i.indexrelid
-                              AND co.conrelid = i.indrelid LIMIT 1))
+               'constraint', co.conname)
              FROM pg_index i
              JOIN pg_class ic ON ic.oid = i.indexrelid
              JOIN pg_class c ON c.oid = i.indrelid
              JOIN pg_namespace n ON n.oid = ic.relnamespace
+             LEFT JOIN pg_constraint co ON co.conindid = i.indexrelid AND co.conrelid = i.indrelid
+                                       AND co.contype IN ('p', 'u', 'x')
              WHERE {SCHEMAS} AND {rel_ext}"
         ),
         Kind::Triggers => format!(
@@ -264,50 +265,63 @@ fn query(kind: Kind, column_order: bool, version: i32) -> String {
                FROM objects o, aclexplode(o.acl) x
                WHERE x.grantee <> o.owner
                GROUP BY o.kind, o.name, x.grantee)
-             SELECT o.kind || ' ' || o.name,
-                    COALESCE((SELECT jsonb_object_agg(CASE WHEN g.grantee = 0 THEN 'public'
-                                                      ELSE pg_get_userbyid(g.grantee)::text END, g.privileges)
-                              FROM grants g WHERE g.kind = o.kind AND g.name = o.name), '{{}}'::jsonb)
-             FROM objects o",
+             SELECT o.kind || ' ' || o.name, COALESCE(g.privileges, '{{}}'::jsonb)
+             FROM objects o
+             LEFT JOIN (SELECT kind, name,
+                               jsonb_object_agg(CASE WHEN grantee = 0 THEN 'public'
+                                                ELSE pg_get_userbyid(grantee)::text END, privileges) AS privileges
+                        FROM grants GROUP BY kind, name) g
+               ON g.kind = o.kind AND g.name = o.name",
             proc_ext = not_in_extension("pg_proc", "p.oid"),
             nsp_ext = not_in_extension("pg_namespace", "n.oid"),
         ),
         Kind::Comments => format!(
             "WITH objects AS (
-               SELECT 'pg_class'::regclass AS classid, c.oid AS objid, 0 AS objsubid
+               SELECT 'pg_class'::regclass AS classid, c.oid AS objid, 0 AS objsubid,
+                      CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                        WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' ELSE 'table' END
+                      || ' ' || n.nspname || '.' || c.relname AS key
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'i') AND {SCHEMAS} AND {rel_ext}
                UNION ALL
-               SELECT 'pg_class'::regclass, a.attrelid, a.attnum
+               SELECT 'pg_class'::regclass, a.attrelid, a.attnum,
+                      'column ' || n.nspname || '.' || c.relname || '.' || a.attname
                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
                  AND {SCHEMAS} AND {rel_ext} AND NOT (a.attname::text LIKE ANY($3::text[]))
                UNION ALL
-               SELECT 'pg_proc'::regclass, p.oid, 0 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               SELECT 'pg_proc'::regclass, p.oid, 0, 'function ' || p.oid::regprocedure::text
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                WHERE {SCHEMAS} AND {proc_ext}
                UNION ALL
-               SELECT 'pg_namespace'::regclass, n.oid, 0 FROM pg_namespace n WHERE {SCHEMAS} AND {nsp_ext}
+               SELECT 'pg_namespace'::regclass, n.oid, 0, 'schema ' || n.nspname
+               FROM pg_namespace n WHERE {SCHEMAS} AND {nsp_ext}
                UNION ALL
-               SELECT 'pg_type'::regclass, t.oid, 0 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+               SELECT 'pg_type'::regclass, t.oid, 0, 'type ' || n.nspname || '.' || t.typname
+               FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
                WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c'
                       AND (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c'))
                  AND {SCHEMAS} AND {type_ext}
                UNION ALL
-               SELECT 'pg_constraint'::regclass, co.oid, 0 FROM pg_constraint co
-               JOIN pg_namespace n ON n.oid = co.connamespace WHERE {SCHEMAS}
+               SELECT 'pg_constraint'::regclass, co.oid, 0,
+                      'constraint ' || n.nspname || '.' || COALESCE(c.relname, t.typname) || '.' || co.conname
+               FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
+               LEFT JOIN pg_class c ON c.oid = co.conrelid LEFT JOIN pg_type t ON t.oid = co.contypid
+               WHERE {SCHEMAS}
                UNION ALL
-               SELECT 'pg_trigger'::regclass, tg.oid, 0 FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT tg.tgisinternal AND {SCHEMAS} AND {rel_ext}
+               SELECT 'pg_trigger'::regclass, tg.oid, 0, 'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname
+               FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE NOT tg.tgisinternal AND {SCHEMAS} AND {rel_ext}
                UNION ALL
-               SELECT 'pg_policy'::regclass, po.oid, 0 FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {SCHEMAS} AND {rel_ext}
+               SELECT 'pg_policy'::regclass, po.oid, 0, 'policy ' || n.nspname || '.' || c.relname || '.' || po.polname
+               FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE {SCHEMAS} AND {rel_ext}
                UNION ALL
-               SELECT 'pg_rewrite'::regclass, r.oid, 0 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-               JOIN pg_namespace n ON n.oid = c.relnamespace
+               SELECT 'pg_rewrite'::regclass, r.oid, 0, 'rule ' || n.nspname || '.' || c.relname || '.' || r.rulename
+               FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE r.rulename <> '_RETURN' AND {SCHEMAS} AND {rel_ext})
-             SELECT i.type || ' ' || i.identity, jsonb_build_object('comment', d.description)
+             SELECT o.key, jsonb_build_object('comment', d.description)
              FROM objects o
-             CROSS JOIN LATERAL pg_identify_object(o.classid, o.objid, o.objsubid) i
              LEFT JOIN pg_description d
                ON d.classoid = o.classid AND d.objoid = o.objid AND d.objsubid = o.objsubid",
             proc_ext = not_in_extension("pg_proc", "p.oid"),

@@ -354,7 +354,7 @@ fn every_single_difference_is_reported_once_with_its_kind() {
             "COMMENT ON COLUMN shop.customer.email IS NULL",
             Kind::Comments,
             "changed",
-            "table column shop.customer.email",
+            "column shop.customer.email",
             &["comment"],
         ),
     ];
