@@ -57,3 +57,8 @@ pub use version::Version;
 
 /// Gives a test its own freshly migrated database (not available yet: reserved).
 pub use pum_macros::pum_test;
+
+/// The README's Rust examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
