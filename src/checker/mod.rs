@@ -178,17 +178,12 @@ impl CheckOptions {
     }
 }
 
-/// Compares two snapshots; `left` and `right` name them in the report.
-pub fn compare(
-    left: &Snapshot,
-    right: &Snapshot,
-    names: (&str, &str),
-    options: &CheckOptions,
-) -> Report {
+/// Compares two snapshots, kind by kind (the kinds both were taken with).
+pub fn compare(left: &Snapshot, right: &Snapshot) -> Report {
     let empty = Objects::new();
-    let kinds = options
-        .kinds()
+    let kinds = Kind::ALL
         .into_iter()
+        .filter(|kind| left.objects.contains_key(kind) && right.objects.contains_key(kind))
         .map(|kind| {
             let a = left.objects.get(&kind).unwrap_or(&empty);
             let b = right.objects.get(&kind).unwrap_or(&empty);
@@ -233,8 +228,8 @@ pub fn compare(
         })
         .collect();
     Report {
-        left: names.0.to_string(),
-        right: names.1.to_string(),
+        left: left.name.clone(),
+        right: right.name.clone(),
         kinds,
     }
 }
@@ -260,7 +255,9 @@ pub fn check(
             .unwrap_or_else(|_| Err(Error::State("the snapshot thread panicked".into())));
         (a, b)
     });
-    let (a, b) = (a?, b?);
+    let (mut a, mut b) = (a?, b?);
+    a.name = left.to_string();
+    b.name = right.to_string();
     if a.major_version() != b.major_version() && !options.allow_version_mismatch {
         return Err(Error::Invalid(format!(
             "{left} runs PostgreSQL {} and {right} runs PostgreSQL {}: definitions may be written \
@@ -269,10 +266,5 @@ pub fn check(
             b.major_version()
         )));
     }
-    Ok(compare(
-        &a,
-        &b,
-        (&left.to_string(), &right.to_string()),
-        options,
-    ))
+    Ok(compare(&a, &b))
 }

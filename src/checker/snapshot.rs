@@ -17,6 +17,9 @@ pub type Objects = BTreeMap<String, Attributes>;
 /// A database's schema, as far as the options ask.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// What reports call this database: its name, or the connection (password masked)
+    /// when taken by [`crate::check`].
+    pub name: String,
     /// The server's version number (`150004`).
     pub server_version_num: i32,
     /// The database's name.
@@ -375,9 +378,11 @@ impl Snapshot {
                 &[],
             )
             .map_err(|e| Error::sql("read the server version", &e))?;
+        let database: String = row.get(1);
         let mut snapshot = Snapshot {
+            name: database.clone(),
             server_version_num: row.get(0),
-            database: row.get(1),
+            database,
             objects: BTreeMap::new(),
             queries: 1,
         };
