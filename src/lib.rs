@@ -41,6 +41,7 @@ mod error;
 pub mod migrate;
 mod os_user;
 pub mod server;
+pub mod testing;
 pub mod version;
 
 pub use checker::{CheckOptions, Report, check};

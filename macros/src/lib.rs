@@ -1,18 +1,390 @@
 //! Procedural macros for [`pum`](https://crates.io/crates/pum).
 //!
-//! This crate is re-exported by `pum`; depend on `pum` and write `#[pum::pum_test]`.
-//! The attribute only reads its arguments and emits a call into `pum::testing`; every
-//! piece of logic lives in the `pum` library.
+//! This crate is re-exported by `pum`; depend on `pum` and write `#[pum::pum_test]`. The
+//! attribute only reads its arguments, checks that the files they name exist, and emits a
+//! call to `pum::testing::run`; all the work happens there.
+
+use std::path::{Path, PathBuf};
 
 use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as Tokens};
+use quote::{ToTokens, format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, Lit, LitStr, Pat, Type};
 
-/// Marks a test that gets its own freshly migrated database.
+/// Gives a test its own database, cloned from a cached, migrated template, and drops it
+/// afterwards.
 ///
-/// Not available yet: the attribute is reserved and currently rejects every use with a
-/// compile error, so no test silently runs without the database it asked for.
+/// ```ignore
+/// #[pum::pum_test]                        // .pum.yaml in CARGO_MANIFEST_DIR, if there is one
+/// fn orders_have_defaults(db: pum::testing::TestDb) {
+///     db.client().batch_execute("INSERT INTO shop.orders DEFAULT VALUES").unwrap();
+/// }
+///
+/// #[pum::pum_test(base = "tests/dumps/v1.0.dump", parameters(SRID = 2056),
+///                 reference = "tests/reference/full_install.sql")]
+/// fn upgrade_from_1_0_equals_fresh_install(db: pum::testing::TestDb) {
+///     pum::assert_schema_eq!(db, db.reference());
+/// }
+/// ```
+///
+/// Arguments (paths are relative to `CARGO_MANIFEST_DIR`; a missing one is a compile error):
+/// - `config = "path/.pum.yaml"` or `changelogs = "dir"` (a directory holding a
+///   `.pum.yaml`): the changelogs to migrate with;
+/// - `base = "file.sql" | "file.dump" | "db:NAME"`: what to start from (default: empty);
+/// - `fixtures("a.sql", "b.sql")`: SQL run after the changelogs;
+/// - `parameters(NAME = value, …)`, `max_version = "1.2.0"`;
+/// - `reference = "file.sql" | "file.dump" | "db:NAME" | "install" | "install:1.2.0"`;
+/// - `ignore(privileges, comments, …)`: kinds left out of `check_against`.
+///
+/// The function takes a `TestDb` (any name) and returns `()` or `Result<(), E>`. Other
+/// parameters (rstest's `#[case]`) are kept: put `#[rstest]` on the function and each case
+/// gets its own database. An `async fn` runs on a tokio runtime (pum's `tokio` feature).
 #[proc_macro_attribute]
-pub fn pum_test(_attr: TokenStream, _item: TokenStream) -> TokenStream {
-    "::core::compile_error!(\"#[pum_test] is not available in this version of pum yet\");"
-        .parse()
-        .expect("a constant token stream parses")
+pub fn pum_test(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut args = Args::default();
+    let parser = syn::meta::parser(|meta| args.parse(meta));
+    if let Err(e) = syn::parse::Parser::parse(parser, attr) {
+        return e.to_compile_error().into();
+    }
+    let function = syn::parse_macro_input!(item as ItemFn);
+    match expand(args, function) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+const KINDS: &[(&str, &str)] = &[
+    ("schemas", "Schemas"),
+    ("tables", "Tables"),
+    ("columns", "Columns"),
+    ("constraints", "Constraints"),
+    ("views", "Views"),
+    ("sequences", "Sequences"),
+    ("indexes", "Indexes"),
+    ("triggers", "Triggers"),
+    ("functions", "Functions"),
+    ("rules", "Rules"),
+    ("extensions", "Extensions"),
+    ("enums", "Enums"),
+    ("domains", "Domains"),
+    ("composite_types", "CompositeTypes"),
+    ("policies", "Policies"),
+    ("privileges", "Privileges"),
+    ("comments", "Comments"),
+    ("owners", "Owners"),
+];
+
+#[derive(Default)]
+struct Args {
+    config: Option<LitStr>,
+    base: Option<LitStr>,
+    fixtures: Vec<LitStr>,
+    parameters: Vec<(String, String)>,
+    max_version: Option<LitStr>,
+    reference: Option<LitStr>,
+    ignore: Vec<syn::Ident>,
+}
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default())
+}
+
+/// Checks that `lit` names an existing path (relative to the manifest directory).
+fn existing(lit: &LitStr) -> syn::Result<PathBuf> {
+    let path = manifest_dir().join(lit.value());
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "{} does not exist (paths are relative to CARGO_MANIFEST_DIR)",
+                lit.value()
+            ),
+        ))
+    }
+}
+
+fn is_version(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+impl Args {
+    fn parse(&mut self, meta: syn::meta::ParseNestedMeta) -> syn::Result<()> {
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        match key.as_str() {
+            "config" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                existing(&lit)?;
+                self.config = Some(lit);
+            }
+            "changelogs" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                let path = existing(&lit)?;
+                let config = if path.is_dir() {
+                    path.join(".pum.yaml")
+                } else {
+                    path
+                };
+                if !config.is_file() {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!("{} holds no .pum.yaml", lit.value()),
+                    ));
+                }
+                let relative = config
+                    .strip_prefix(manifest_dir())
+                    .map(Path::to_path_buf)
+                    .unwrap_or(config);
+                self.config = Some(LitStr::new(&relative.display().to_string(), lit.span()));
+            }
+            "base" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                if !lit.value().starts_with("db:") {
+                    existing(&lit)?;
+                }
+                self.base = Some(lit);
+            }
+            "fixtures" => {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let files =
+                    syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(
+                        &content,
+                    )?;
+                for file in files {
+                    existing(&file)?;
+                    self.fixtures.push(file);
+                }
+            }
+            "parameters" => meta.parse_nested_meta(|param| {
+                let name = param
+                    .path
+                    .get_ident()
+                    .ok_or_else(|| param.error("a parameter is NAME = value"))?
+                    .to_string();
+                let value: Lit = param.value()?.parse()?;
+                let text = match &value {
+                    Lit::Str(s) => s.value(),
+                    Lit::Int(i) => i.base10_digits().to_string(),
+                    Lit::Float(f) => f.base10_digits().to_string(),
+                    Lit::Bool(b) => b.value.to_string(),
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            "a parameter value is a string, number or boolean",
+                        ));
+                    }
+                };
+                self.parameters.push((name, text));
+                Ok(())
+            })?,
+            "max_version" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                if !is_version(&lit.value()) {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "max_version is a version such as \"1.2.0\"",
+                    ));
+                }
+                self.max_version = Some(lit);
+            }
+            "reference" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                let text = lit.value();
+                if let Some(version) = text.strip_prefix("install:") {
+                    if !is_version(version) {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            "install:VERSION needs a version such as \"install:1.2.0\"",
+                        ));
+                    }
+                } else if text != "install" && !text.starts_with("db:") {
+                    existing(&lit)?;
+                }
+                self.reference = Some(lit);
+            }
+            "ignore" => meta.parse_nested_meta(|kind| {
+                let ident = kind
+                    .path
+                    .get_ident()
+                    .ok_or_else(|| kind.error("a kind of object, such as privileges"))?;
+                if !KINDS.iter().any(|(name, _)| ident == name) {
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        format!(
+                            "unknown kind of object `{ident}` (known: {})",
+                            KINDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                self.ignore.push(ident.clone());
+                Ok(())
+            })?,
+            _ => {
+                return Err(meta.error(
+                    "unknown pum_test argument (expected config, changelogs, base, fixtures, \
+                     parameters, max_version, reference or ignore)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `ty` is `TestDb` (any path ending in it).
+fn is_test_db(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "TestDb"),
+        _ => false,
+    }
+}
+
+fn path_expr(lit: &LitStr) -> Tokens {
+    quote! { ::std::path::Path::new(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", #lit)) }
+}
+
+fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
+    let name = function.sig.ident.clone();
+    let mut outer_inputs = Vec::new();
+    let mut call_args = Vec::new();
+    let mut db_seen = false;
+    for input in function.sig.inputs.iter_mut() {
+        let FnArg::Typed(typed) = input else {
+            return Err(syn::Error::new(
+                input.span(),
+                "a #[pum_test] function takes no self",
+            ));
+        };
+        if is_test_db(&typed.ty) {
+            if db_seen {
+                return Err(syn::Error::new(
+                    typed.ty.span(),
+                    "only one TestDb parameter",
+                ));
+            }
+            db_seen = true;
+            call_args.push(quote! { __pum_db });
+            continue;
+        }
+        let Pat::Ident(ident) = &*typed.pat else {
+            return Err(syn::Error::new(
+                typed.pat.span(),
+                "parameters besides the TestDb must be plain names",
+            ));
+        };
+        let ident = ident.ident.clone();
+        // rstest's #[case] and the like stay on the outer function only.
+        let mut outer = typed.clone();
+        outer.pat = Box::new(syn::parse_quote!(#ident));
+        outer_inputs.push(outer);
+        typed.attrs.clear();
+        call_args.push(quote! { #ident });
+    }
+    if !db_seen {
+        return Err(syn::Error::new(
+            function.sig.ident.span(),
+            "a #[pum_test] function takes a `pum::testing::TestDb` parameter",
+        ));
+    }
+
+    let mut spec = quote! {
+        ::pum::testing::TestSpec::new(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)))
+    };
+    let config = args.config.clone().or_else(|| {
+        manifest_dir()
+            .join(".pum.yaml")
+            .is_file()
+            .then(|| LitStr::new(".pum.yaml", Span::call_site()))
+    });
+    if let Some(config) = &config {
+        let path = path_expr(config);
+        spec.extend(quote! { .config(#path) });
+    }
+    if let Some(base) = &args.base {
+        let text = base.value();
+        let value = if let Some(db) = text.strip_prefix("db:") {
+            quote! { ::pum::testing::Base::Database(#db.to_string()) }
+        } else if text.ends_with(".sql") {
+            let path = path_expr(base);
+            quote! { ::pum::testing::Base::SqlFiles(::std::vec![#path.to_path_buf()]) }
+        } else {
+            let path = path_expr(base);
+            quote! { ::pum::testing::Base::Dump(#path.to_path_buf()) }
+        };
+        spec.extend(quote! { .base(#value) });
+    }
+    for (param, value) in &args.parameters {
+        spec.extend(quote! { .parameter(#param, #value) });
+    }
+    if let Some(version) = &args.max_version {
+        spec.extend(quote! {
+            .max_version(::pum::Version::parse(#version).expect("checked by #[pum_test]"))
+        });
+    }
+    for fixture in &args.fixtures {
+        let path = path_expr(fixture);
+        spec.extend(quote! { .fixture(#path) });
+    }
+    if let Some(reference) = &args.reference {
+        spec.extend(quote! {
+            .reference(::pum::testing::ReferenceSpec::parse(
+                #reference,
+                ::std::path::Path::new(::core::env!("CARGO_MANIFEST_DIR")),
+            ).expect("checked by #[pum_test]"))
+        });
+    }
+    for kind in &args.ignore {
+        let variant = KINDS
+            .iter()
+            .find(|(n, _)| kind == n)
+            .map(|(_, v)| format_ident!("{}", v))
+            .unwrap_or_else(|| kind.clone());
+        spec.extend(quote! { .ignore(::pum::checker::Kind::#variant) });
+    }
+
+    let is_test_attr = |a: &syn::Attribute| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "test" || s.ident == "rstest")
+    };
+    let driven = function.attrs.iter().any(is_test_attr) || !outer_inputs.is_empty();
+    let test_attr = if driven {
+        quote! {}
+    } else {
+        quote! { #[test] }
+    };
+    let outer_attrs = &function.attrs;
+    let vis = &function.vis;
+    let mut inner = function.clone();
+    inner.attrs.clear();
+    inner.vis = syn::Visibility::Inherited;
+    inner.sig.ident = format_ident!("__pum_body");
+    let run = if function.sig.asyncness.is_some() {
+        quote! { ::pum::testing::run_async }
+    } else {
+        quote! { ::pum::testing::run }
+    };
+    let inner_tokens = inner.into_token_stream();
+    Ok(quote! {
+        #(#outer_attrs)*
+        #test_attr
+        #vis fn #name(#(#outer_inputs),*) {
+            #inner_tokens
+            #run(#spec, |__pum_db| __pum_body(#(#call_args),*));
+        }
+    })
 }

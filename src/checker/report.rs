@@ -60,6 +60,17 @@ impl Report {
         self.kinds.iter().map(KindReport::difference_count).sum()
     }
 
+    /// Keeps only the objects for which `keep(key, attributes)` is true (the attributes of
+    /// changed objects are not at hand: they get an empty set).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Attributes) -> bool) {
+        let none = Attributes::new();
+        for kind in &mut self.kinds {
+            kind.only_left.retain(|(key, attrs)| keep(key, attrs));
+            kind.only_right.retain(|(key, attrs)| keep(key, attrs));
+            kind.changed.retain(|(key, _)| keep(key, &none));
+        }
+    }
+
     /// The report for `kind`, if it was compared.
     pub fn kind(&self, kind: Kind) -> Option<&KindReport> {
         self.kinds.iter().find(|k| k.kind == kind)

@@ -158,6 +158,18 @@ fn percent_decode(text: &str, what: &str) -> Result<String> {
         .map_err(|_| url_error(format!("{what} \"{text}\" is not valid UTF-8 once decoded")))
 }
 
+/// Percent-encodes everything but unreserved characters and `/`, for URLs.
+pub(crate) fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Parses a libpq keyword string: `host=db.example.org dbname='my db' user=me`.
 ///
 /// Spaces around `=` are allowed; a value containing spaces is single-quoted, inside
@@ -244,6 +256,15 @@ mod tests {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn percent_encoding_keeps_slashes() {
+        assert_eq!(percent_encode("/tmp/a b/c%d"), "/tmp/a%20b/c%25d");
+        assert_eq!(
+            percent_decode(&percent_encode("é ?&=@:"), "x").unwrap(),
+            "é ?&=@:"
+        );
     }
 
     #[test]

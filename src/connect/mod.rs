@@ -42,7 +42,7 @@ use std::time::Duration;
 use crate::error::{Error, Result, describe_pg_error};
 use pgpass::PassFile;
 
-pub(crate) use conninfo::quote_keyword_value;
+pub(crate) use conninfo::{percent_encode, quote_keyword_value};
 
 /// The connect timeout used when none is configured.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -607,6 +607,22 @@ impl ConnectionSpec {
         }
     }
 
+    /// A URL for other tools (`psql "$URL"`): host, port, user and database, never the
+    /// password (libpq finds it in `PGPASSWORD` or `.pgpass`).
+    pub fn url(&self) -> String {
+        let mut url = format!(
+            "postgresql://{}@/{}?host={}&port={}",
+            percent_encode(&self.user),
+            percent_encode(&self.dbname),
+            percent_encode(&self.host),
+            percent_encode(&self.port)
+        );
+        if let Some(addr) = &self.hostaddr {
+            url.push_str(&format!("&hostaddr={}", percent_encode(addr)));
+        }
+        url
+    }
+
     /// The `PG*` variables a libpq program needs to reach this database, password included
     /// (as `PGPASSWORD`) when there is one.
     pub fn child_env(&self) -> Vec<(&'static str, String)> {
@@ -981,6 +997,27 @@ mod tests {
         assert_eq!(envs["PGPASSWORD"], None);
         assert_eq!(envs["PGHOST"].as_deref(), Some("/s"));
         assert_eq!(envs["PGDATABASE"].as_deref(), Some("d"));
+    }
+
+    #[test]
+    fn url_round_trips_without_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ConnectionSpec::resolve_with(
+            "host='/tmp/a dir' port=5433 user='me too' dbname='my db' password=secret",
+            &base_env(dir.path()),
+        )
+        .unwrap();
+        let url = spec.url();
+        assert_eq!(
+            url,
+            "postgresql://me%20too@/my%20db?host=/tmp/a%20dir&port=5433"
+        );
+        let back = ConnectionSpec::resolve_with(&url, &base_env(dir.path())).unwrap();
+        assert_eq!(
+            (back.host(), back.port(), back.user(), back.dbname()),
+            ("/tmp/a dir", "5433", "me too", "my db")
+        );
+        assert_eq!(back.password, None);
     }
 
     #[test]

@@ -199,10 +199,7 @@ impl Layout {
     }
 
     fn url(&self) -> String {
-        format!(
-            "postgresql://postgres@/postgres?host={}&port={PORT}",
-            percent_encode(&self.socket_dir.display().to_string())
-        )
+        self.spec().url()
     }
 
     fn command(&self, program: &str) -> Command {
@@ -243,18 +240,6 @@ fn default_parent() -> PathBuf {
 
 fn short_hash(path: &Path) -> String {
     blake3::hash(path.as_os_str().as_encoded_bytes()).to_hex()[..12].to_string()
-}
-
-/// Percent-encodes everything but unreserved characters and `/`.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn cached_major_version(bindir: &Path) -> Result<u32> {
@@ -785,15 +770,5 @@ impl fmt::Display for ServerStatus {
         }
         writeln!(f, "log: {}", self.data_dir.join("postgres.log").display())?;
         write!(f, "url: {}", self.url)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn socket_paths_are_percent_encoded_except_slashes() {
-        assert_eq!(percent_encode("/tmp/a b/c%d"), "/tmp/a%20b/c%25d");
     }
 }

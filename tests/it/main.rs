@@ -6,6 +6,7 @@ mod cli;
 mod connect;
 mod database;
 mod dump;
+mod harness;
 mod migrate;
 mod server;
 mod support;

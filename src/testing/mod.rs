@@ -1,0 +1,422 @@
+//! The runtime behind `#[pum_test]`: a fresh, migrated database for every test.
+//!
+//! ```no_run
+//! use pum::testing::{TestDb, TestSpec};
+//!
+//! // What #[pum::pum_test(config = ".pum.yaml")] expands to, more or less:
+//! pum::testing::run(TestSpec::new("orders_have_defaults").config(".pum.yaml"), |db: TestDb| {
+//!     let mut client = db.client();
+//!     client.batch_execute("INSERT INTO shop.orders DEFAULT VALUES").unwrap();
+//! });
+//! ```
+//!
+//! - **Server.** `PUM_TEST_DATABASE_URL` (URL, keyword string or `service=NAME`), else pum's
+//!   ephemeral server ([`crate::server`]).
+//! - **Templates.** A spec's database is built once, as a template named
+//!   `pum_tpl_<key>`: the key is a BLAKE3 hash of the harness format, the server version,
+//!   the base, the configuration, every changelog and hook file, the parameters and every
+//!   fixture (paths and contents). A PostgreSQL advisory lock makes processes (and machines)
+//!   sharing the server build it once; it is marked ready in the registry only after
+//!   success and refuses connections. A failed build fails every test of the spec with the
+//!   same message (remembered for ten minutes, then tried again). Changing a file makes a
+//!   new key; the newest three templates of a spec are kept, older ones dropped.
+//! - **Per test.** `CREATE DATABASE pum_t_<test>_<unique> TEMPLATE pum_tpl_<key>` with the
+//!   strategy (FILE_COPY or WAL_LOG) measured faster for that template in this process.
+//! - **Teardown.** Dropped (`WITH (FORCE)`) when the test ends. `PUM_TEST_KEEP=failed`
+//!   (default) keeps a failed test's database and prints its URL and a `psql` command;
+//!   `never` and `always` do as named. At most `PUM_TEST_KEEP_MAX` (default 10) kept
+//!   databases stay; the oldest go first.
+//! - **Orphans.** Every test database is registered (host, boot id, pid and process start
+//!   time, a six-hour lease) in `pum_registry.databases` of the server's maintenance
+//!   database before it is created. Each process, on first use, drops the databases of
+//!   dead processes of its machine and those whose lease expired: a killed run leaves
+//!   nothing behind once the next one starts.
+//! - **Bounded.** At most `PUM_TEST_MAX_PARALLEL` (default 32) test databases are alive at
+//!   once per process; [`TestDb::pool`] holds at most 4 connections.
+
+mod runtime;
+mod spec;
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::checker::{CheckOptions, Kind, Report};
+use crate::connect::ConnectionSpec;
+use crate::error::{Error, Result};
+pub use spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
+
+/// When a test's database is kept instead of dropped (`PUM_TEST_KEEP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepPolicy {
+    /// Keep the databases of failed tests (the default).
+    Failed,
+    /// Never keep.
+    Never,
+    /// Always keep.
+    Always,
+}
+
+impl KeepPolicy {
+    /// The policy `PUM_TEST_KEEP` asks for.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a value other than `failed`, `never` or `always`.
+    pub fn from_env() -> Result<KeepPolicy> {
+        match std::env::var("PUM_TEST_KEEP").as_deref() {
+            Err(_) | Ok("") | Ok("failed") => Ok(KeepPolicy::Failed),
+            Ok("never") => Ok(KeepPolicy::Never),
+            Ok("always") => Ok(KeepPolicy::Always),
+            Ok(other) => Err(Error::Invalid(format!(
+                "PUM_TEST_KEEP: invalid value \"{other}\" (failed, never or always)"
+            ))),
+        }
+    }
+}
+
+fn keep_max() -> Result<i64> {
+    match std::env::var("PUM_TEST_KEEP_MAX") {
+        Err(_) => Ok(10),
+        Ok(text) => text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "PUM_TEST_KEEP_MAX: invalid value \"{text}\": expected a whole number"
+                ))
+            }),
+    }
+}
+
+/// What a test body returns: `()` or a `Result` whose error fails the test.
+pub trait TestResult {
+    /// Why the test failed, if it did.
+    fn failure(&self) -> Option<String>;
+}
+
+impl TestResult for () {
+    fn failure(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: std::fmt::Debug> TestResult for std::result::Result<(), E> {
+    fn failure(&self) -> Option<String> {
+        self.as_ref()
+            .err()
+            .map(|e| format!("the test returned an error: {e:?}"))
+    }
+}
+
+/// A test's own database, made from its spec's template; dropped when the test ends
+/// (unless kept, see [`KeepPolicy`]).
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    name: String,
+    spec: ConnectionSpec,
+    test: Arc<TestSpec>,
+}
+
+impl TestDb {
+    /// The database's name (`pum_t_<test>_<unique>`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Connection settings for it.
+    pub fn spec(&self) -> &ConnectionSpec {
+        &self.spec
+    }
+
+    /// A new session on it.
+    ///
+    /// # Panics
+    /// When the server cannot be reached (the test cannot go on without it).
+    pub fn client(&self) -> postgres::Client {
+        self.spec
+            .connect()
+            .unwrap_or_else(|e| panic!("pum: test database {}: {e}", self.name))
+    }
+
+    /// An r2d2 pool of at most 4 sessions on it.
+    ///
+    /// # Panics
+    /// When the settings cannot make a pool.
+    pub fn pool(&self) -> r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>> {
+        let config = self.config();
+        r2d2::Pool::builder()
+            .max_size(4)
+            .connection_timeout(self.spec.connect_timeout())
+            .build(r2d2_postgres::PostgresConnectionManager::new(
+                config,
+                postgres::NoTls,
+            ))
+            .unwrap_or_else(|e| panic!("pum: pool for test database {}: {e}", self.name))
+    }
+
+    /// A URL for sqlx, diesel, tokio-postgres or `psql` (no password in it).
+    pub fn url(&self) -> String {
+        self.spec.url()
+    }
+
+    /// A `postgres::Config` (which tokio-postgres users can rebuild from [`TestDb::url`]).
+    ///
+    /// # Panics
+    /// When the settings need TLS, which pum does not include.
+    pub fn config(&self) -> postgres::Config {
+        self.spec
+            .config()
+            .unwrap_or_else(|e| panic!("pum: test database {}: {e}", self.name))
+    }
+
+    /// Runs a SQL file (relative paths from `CARGO_MANIFEST_DIR` when set).
+    ///
+    /// # Panics
+    /// When the file cannot be read or a statement fails, naming file:line:column.
+    pub fn execute_file(&self, file: impl AsRef<Path>) {
+        let path = manifest_path(file.as_ref());
+        runtime::run_files(&self.spec, &[path]).unwrap_or_else(|e| panic!("pum: {e}"));
+    }
+
+    /// The reference database of the test's spec, built once and shared.
+    ///
+    /// # Panics
+    /// When the spec names no reference, or it cannot be built.
+    pub fn reference(&self) -> Reference {
+        let reference = self.test.reference.as_ref().unwrap_or_else(|| {
+            panic!(
+                "pum: test {} has no reference (give one with reference = \"…\")",
+                self.test.name
+            )
+        });
+        let context = runtime::context().unwrap_or_else(|e| panic!("pum: {e}"));
+        let built = context
+            .reference(&self.test, reference)
+            .unwrap_or_else(|e| panic!("pum: reference of test {}: {e}", self.test.name));
+        Reference {
+            spec: context.server.with_dbname(&built.name),
+        }
+    }
+
+    /// Compares this database's schema with `other`'s, with the spec's check options.
+    ///
+    /// # Errors
+    /// Connection and catalog errors.
+    pub fn check_against(&self, other: &impl SchemaSource) -> Result<Report> {
+        crate::checker::check(&self.spec, &other.schema_spec(), &self.test.check)
+    }
+}
+
+/// A reference database (see [`TestDb::reference`]).
+#[derive(Debug, Clone)]
+pub struct Reference {
+    spec: ConnectionSpec,
+}
+
+impl Reference {
+    /// Connection settings for it.
+    pub fn spec(&self) -> &ConnectionSpec {
+        &self.spec
+    }
+}
+
+/// Something whose schema can be compared: a [`TestDb`], a [`Reference`], a
+/// [`ConnectionSpec`].
+pub trait SchemaSource {
+    /// Where to read the schema.
+    fn schema_spec(&self) -> ConnectionSpec;
+}
+
+impl SchemaSource for TestDb {
+    fn schema_spec(&self) -> ConnectionSpec {
+        self.spec.clone()
+    }
+}
+
+impl SchemaSource for Reference {
+    fn schema_spec(&self) -> ConnectionSpec {
+        self.spec.clone()
+    }
+}
+
+impl SchemaSource for ConnectionSpec {
+    fn schema_spec(&self) -> ConnectionSpec {
+        self.clone()
+    }
+}
+
+impl<T: SchemaSource> SchemaSource for &T {
+    fn schema_spec(&self) -> ConnectionSpec {
+        (*self).schema_spec()
+    }
+}
+
+/// The comparison behind [`crate::assert_schema_eq!`]: panics with the differences.
+///
+/// `ignore` names kinds (`"privileges"`); `exclude_schemas` schemas. Tables named
+/// `pum_migrations` are left out, so a database migrated by pum equals one built from
+/// plain SQL.
+///
+/// # Panics
+/// When the schemas differ (the message is the checker's report, naming both databases),
+/// a kind is unknown, or a database cannot be read.
+pub fn assert_schema_eq(
+    left: &impl SchemaSource,
+    right: &impl SchemaSource,
+    ignore: &[&str],
+    exclude_schemas: &[&str],
+) {
+    let options = CheckOptions {
+        ignore: ignore
+            .iter()
+            .map(|name| Kind::parse(name).unwrap_or_else(|e| panic!("assert_schema_eq!: {e}")))
+            .collect(),
+        exclude_schemas: exclude_schemas.iter().map(|s| s.to_string()).collect(),
+        ..CheckOptions::default()
+    };
+    let mut report = crate::checker::check(&left.schema_spec(), &right.schema_spec(), &options)
+        .unwrap_or_else(|e| panic!("assert_schema_eq!: {e}"));
+    report.retain(|key, attributes| !is_migrations_table(key, attributes));
+    if !report.is_empty() {
+        panic!("assert_schema_eq! failed: the schemas differ\n{report}");
+    }
+}
+
+/// Whether an object belongs to a `pum_migrations` table.
+fn is_migrations_table(key: &str, attributes: &crate::checker::Attributes) -> bool {
+    let mentions = |text: &str| {
+        text.split([' ', '.'])
+            .any(|part| part == "pum_migrations" || part == "pum_migrations_pkey")
+    };
+    mentions(key)
+        || attributes
+            .get("table")
+            .and_then(|t| t.as_deref())
+            .is_some_and(mentions)
+}
+
+/// `path` from `CARGO_MANIFEST_DIR` when relative and that is set.
+fn manifest_path(path: &Path) -> std::path::PathBuf {
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(root) if path.is_relative() => Path::new(&root).join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The name of the template `spec`'s tests are cloned from (`pum_tpl_<key>`), whether or
+/// not it is built yet. It changes whenever an input file changes.
+///
+/// # Errors
+/// Unreadable input files; no server.
+pub fn template_name(spec: &TestSpec) -> Result<String> {
+    runtime::context()?.template_name(spec)
+}
+
+/// Drops `spec`'s current template and reference (they are rebuilt when next needed);
+/// for tests of temporary projects that clean up after themselves.
+///
+/// # Errors
+/// Unreadable input files; no server.
+pub fn drop_template(spec: &TestSpec) -> Result<()> {
+    runtime::context()?.drop_templates(spec)
+}
+
+/// Runs a test: builds (or finds) its template, gives `body` a fresh copy, and drops or
+/// keeps the copy afterwards, whatever happened.
+///
+/// # Panics
+/// When the body fails (panics or returns `Err`), and when the database cannot be made.
+pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
+    let fail = |e: Error| -> ! { panic!("pum: test {}: {e}", spec.name) };
+    let policy = KeepPolicy::from_env().unwrap_or_else(|e| fail(e));
+    let keep_max = keep_max().unwrap_or_else(|e| fail(e));
+    let context = runtime::context().unwrap_or_else(|e| fail(e));
+    let _slot = context.slot();
+    let template = context.template(&spec).unwrap_or_else(|e| fail(e));
+    let name = context
+        .create_test_db(&template, &spec.name)
+        .unwrap_or_else(|e| fail(e));
+    let db = TestDb {
+        spec: context.server.with_dbname(&name),
+        name: name.clone(),
+        test: Arc::new(spec.clone()),
+    };
+    let url = db.url();
+    let outcome = catch_unwind(AssertUnwindSafe(|| body(db)));
+    let failure = match &outcome {
+        Ok(result) => result.failure(),
+        Err(_) => Some("the test panicked".to_string()),
+    };
+    let keep = match policy {
+        KeepPolicy::Never => false,
+        KeepPolicy::Always => true,
+        KeepPolicy::Failed => failure.is_some(),
+    };
+    let teardown = if keep {
+        context.keep(&name, keep_max)
+    } else {
+        context.drop_database(&name)
+    };
+    match teardown {
+        Ok(()) if keep => eprintln!(
+            "pum: kept the database of test {}: {name}\n     psql \"{url}\"",
+            spec.name
+        ),
+        Ok(()) => {}
+        Err(e) => eprintln!("pum: test {}: could not clean up {name}: {e}", spec.name),
+    }
+    match outcome {
+        Err(payload) => resume_unwind(payload),
+        Ok(result) => {
+            if let Some(message) = result.failure() {
+                panic!("{message}");
+            }
+        }
+    }
+}
+
+/// Runs an `async` test body on a fresh single-threaded tokio runtime.
+#[cfg(feature = "tokio")]
+pub fn run_async<R: TestResult, F: std::future::Future<Output = R>>(
+    spec: TestSpec,
+    body: impl FnOnce(TestDb) -> F,
+) {
+    run(spec, |db| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("pum: cannot start a tokio runtime: {e}"))
+            .block_on(body(db))
+    })
+}
+
+/// Asserts that two databases have the same schema; on failure, panics with the checker's
+/// report of only the differences, naming both databases.
+///
+/// ```no_run
+/// # use pum::testing::TestDb;
+/// # fn t(db: TestDb) {
+/// pum::assert_schema_eq!(db, db.reference());
+/// pum::assert_schema_eq!(db, db.reference(), ignore = ["privileges", "comments"]);
+/// pum::assert_schema_eq!(db, db.reference(), exclude_schemas = ["audit"]);
+/// # }
+/// ```
+///
+/// Tables named `pum_migrations` are left out of the comparison.
+#[macro_export]
+macro_rules! assert_schema_eq {
+    ($left:expr, $right:expr $(,)?) => {
+        $crate::testing::assert_schema_eq(&$left, &$right, &[], &[])
+    };
+    ($left:expr, $right:expr, ignore = [$($kind:expr),* $(,)?] $(,)?) => {
+        $crate::testing::assert_schema_eq(&$left, &$right, &[$($kind),*], &[])
+    };
+    ($left:expr, $right:expr, exclude_schemas = [$($schema:expr),* $(,)?] $(,)?) => {
+        $crate::testing::assert_schema_eq(&$left, &$right, &[], &[$($schema),*])
+    };
+    ($left:expr, $right:expr, ignore = [$($kind:expr),* $(,)?], exclude_schemas = [$($schema:expr),* $(,)?] $(,)?) => {
+        $crate::testing::assert_schema_eq(&$left, &$right, &[$($kind),*], &[$($schema),*])
+    };
+}

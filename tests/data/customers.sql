@@ -1,0 +1,1 @@
+INSERT INTO shop.customer (name) VALUES ('Ada'), ('Grace');

@@ -1,0 +1,443 @@
+//! #[pum_test] and the harness behind it, on pum's own server.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pum::testing::{Base, ReferenceSpec, TestDb, TestSpec};
+use rstest::rstest;
+
+use crate::support::{self, spec};
+
+#[pum::pum_test(
+    config = "tests/data/shop/.pum.yaml",
+    fixtures("tests/data/customers.sql")
+)]
+fn migrated_database_with_fixtures(db: TestDb) {
+    let mut client = db.client();
+    let names: Vec<String> = client
+        .query("SELECT name FROM shop.customer ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, ["Ada", "Grace"]);
+    client
+        .batch_execute("INSERT INTO shop.orders (customer_id) VALUES (1)")
+        .unwrap();
+    let srid: i32 = client
+        .query_one("SELECT srid FROM shop.orders", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(srid, 2056);
+    assert!(
+        db.name()
+            .starts_with("pum_t_migrated_database_with_fixtures_")
+    );
+}
+
+#[pum::pum_test(
+    config = "tests/data/shop/.pum.yaml",
+    parameters(SRID = 21781),
+    max_version = "1.0.0"
+)]
+fn parameters_and_max_version(db: TestDb) -> Result<(), postgres::Error> {
+    let mut client = db.client();
+    let row = client.query_one(
+        "SELECT column_default, (SELECT count(*) FROM shop.pum_migrations)::int \
+         FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'srid'",
+        &[],
+    )?;
+    assert_eq!(row.get::<_, String>(0), "21781");
+    assert_eq!(row.get::<_, i32>(1), 1);
+    Ok(())
+}
+
+#[pum::pum_test(
+    config = "tests/data/shop/.pum.yaml",
+    reference = "tests/data/shop_reference.sql"
+)]
+fn migrated_schema_equals_the_hand_written_reference(db: TestDb) {
+    pum::assert_schema_eq!(db, db.reference());
+}
+
+#[pum::pum_test(
+    config = "tests/data/shop/.pum.yaml",
+    reference = "install:1.0.0",
+    max_version = "1.0.0"
+)]
+fn reference_can_be_a_fresh_install(db: TestDb) {
+    pum::assert_schema_eq!(db, db.reference());
+    let report = db.check_against(&db.reference()).unwrap();
+    // The migrations tables are the same too (both are installs at 1.0.0).
+    assert!(report.is_empty(), "{report}");
+}
+
+#[pum::pum_test(
+    config = "tests/data/shop/.pum.yaml",
+    reference = "tests/data/shop_reference_wrong.sql"
+)]
+fn a_differing_reference_fails_naming_the_object(db: TestDb) {
+    let reference = db.reference();
+    let failure = std::panic::catch_unwind(|| pum::assert_schema_eq!(db, reference)).unwrap_err();
+    let message = failure.downcast_ref::<String>().unwrap();
+    assert!(
+        message.starts_with("assert_schema_eq! failed: the schemas differ\n"),
+        "{message}"
+    );
+    assert!(
+        message.contains("  + shop.orders.note (only left)")
+            || message.contains("  - shop.orders.note (only left)"),
+        "{message}"
+    );
+    assert!(message.contains("~ shop.orders.qty"), "{message}");
+    assert!(
+        message.contains(&format!("dbname={}", db.name())),
+        "{message}"
+    );
+    assert!(!message.contains("pum_migrations"), "{message}");
+    // Ignoring columns leaves nothing to report.
+    pum::assert_schema_eq!(db, db.reference(), ignore = ["columns"]);
+}
+
+// #[pum_test] goes above #[rstest], which then sees only the case parameters.
+#[pum::pum_test(config = "tests/data/shop/.pum.yaml")]
+#[rstest]
+#[case(1)]
+#[case(2)]
+fn each_case_gets_its_own_database(#[case] orders: i64, db: TestDb) {
+    let mut client = db.client();
+    for _ in 0..orders {
+        client
+            .batch_execute(
+                "INSERT INTO shop.customer (name) VALUES ('x');
+                 INSERT INTO shop.orders (customer_id) SELECT max(id) FROM shop.customer",
+            )
+            .unwrap();
+    }
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM shop.orders", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(count, orders, "a fresh database per case");
+}
+
+#[pum::pum_test(base = "tests/data/shop_reference.sql")]
+fn a_sql_base_without_changelogs(db: TestDb) {
+    let tables: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'shop'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 2);
+    assert!(!db.url().contains("password"));
+}
+
+/// A project of its own in a temporary directory, so its template is its own.
+fn private_project(marker: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/shop");
+    std::fs::write(
+        dir.path().join(".pum.yaml"),
+        std::fs::read_to_string(src.join(".pum.yaml")).unwrap(),
+    )
+    .unwrap();
+    for version in ["1.0.0", "1.1.0"] {
+        let to = dir.path().join("changelogs").join(version);
+        std::fs::create_dir_all(&to).unwrap();
+        for file in std::fs::read_dir(src.join("changelogs").join(version)).unwrap() {
+            let file = file.unwrap();
+            std::fs::copy(file.path(), to.join(file.file_name())).unwrap();
+        }
+    }
+    std::fs::write(
+        dir.path().join("changelogs/1.1.0/02_marker.sql"),
+        format!("-- {marker}\nSELECT 1;\n"),
+    )
+    .unwrap();
+    dir
+}
+
+fn builds(template: &str) -> i32 {
+    spec()
+        .connect()
+        .unwrap()
+        .query_opt(
+            "SELECT builds FROM pum_registry.templates WHERE name = $1 AND status = 'ready'",
+            &[&template],
+        )
+        .unwrap()
+        .map_or(0, |r| r.get(0))
+}
+
+fn use_template(project: &std::path::Path) {
+    pum::testing::run(
+        TestSpec::new("harness::use_template").config(project.join(".pum.yaml")),
+        |db: TestDb| {
+            let n: i64 = db
+                .client()
+                .query_one("SELECT count(*) FROM shop.pum_migrations", &[])
+                .unwrap()
+                .get(0);
+            assert_eq!(n, 2);
+        },
+    );
+}
+
+/// Run alone it checks a private project's template; the tests below also run it as a
+/// child process (`PUM_IT_PROJECT` naming the project, `PUM_IT_MODE` what to do).
+#[test]
+fn child_uses_a_template() {
+    let own;
+    let project = match std::env::var("PUM_IT_PROJECT") {
+        Ok(dir) => std::path::PathBuf::from(dir),
+        Err(_) => {
+            own = private_project("child alone");
+            own.path().to_path_buf()
+        }
+    };
+    let mode = std::env::var("PUM_IT_MODE").unwrap_or_default();
+    pum::testing::run(
+        TestSpec::new("harness::child_uses_a_template").config(project.join(".pum.yaml")),
+        |db: TestDb| -> Result<(), String> {
+            let n: i64 = db
+                .client()
+                .query_one("SELECT count(*) FROM shop.pum_migrations", &[])
+                .unwrap()
+                .get(0);
+            assert_eq!(n, 2);
+            match mode.as_str() {
+                "panic" => panic!("failing on purpose"),
+                "err" => Err("failing on purpose".to_string()),
+                "sleep" => {
+                    std::thread::sleep(Duration::from_secs(60));
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        },
+    );
+}
+
+fn child(project: &std::path::Path, mode: &str, keep: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            "harness::child_uses_a_template",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("PUM_IT_PROJECT", project)
+        .env("PUM_IT_MODE", mode)
+        .env("PUM_TEST_KEEP", keep)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn databases_of(pid: u32) -> Vec<String> {
+    spec()
+        .connect()
+        .unwrap()
+        .query(
+            "SELECT r.name FROM pum_registry.databases r WHERE r.pid = $1 \
+             UNION SELECT d.datname::text FROM pg_database d \
+             WHERE d.datname LIKE 'pum\\_t\\_child\\_uses\\_a\\_template\\_%' \
+               AND d.datname IN (SELECT name FROM pum_registry.databases WHERE pid = $1)",
+            &[&(pid as i32)],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn a_template_is_built_once_across_threads_and_processes() {
+    let project = private_project("built once");
+    let spec = TestSpec::new("x").config(project.path().join(".pum.yaml"));
+    let template = pum::testing::template_name(&spec).unwrap();
+    assert_eq!(builds(&template), 0);
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let path = project.path().to_path_buf();
+            std::thread::spawn(move || use_template(&path))
+        })
+        .collect();
+    let children: Vec<_> = (0..3)
+        .map(|_| child(project.path(), "", "failed").spawn().unwrap())
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for c in children {
+        let pid = c.id();
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            databases_of(pid).is_empty(),
+            "a green run leaves no database"
+        );
+    }
+    assert_eq!(builds(&template), 1);
+
+    // Untouched files: the same template, not rebuilt.
+    assert_eq!(pum::testing::template_name(&spec).unwrap(), template);
+    use_template(project.path());
+    assert_eq!(builds(&template), 1);
+    // One changed file: a new template.
+    std::fs::write(
+        project.path().join("changelogs/1.1.0/02_marker.sql"),
+        "SELECT 2;\n",
+    )
+    .unwrap();
+    let changed = pum::testing::template_name(&spec).unwrap();
+    assert_ne!(changed, template);
+    use_template(project.path());
+    assert_eq!(builds(&changed), 1);
+    pum::testing::drop_template(&spec).unwrap();
+    assert!(!pum::database_exists(&support::spec(), &changed).unwrap());
+    let old = TestSpec::new("x").config(project.path().join(".pum.yaml"));
+    std::fs::write(
+        project.path().join("changelogs/1.1.0/02_marker.sql"),
+        "-- built once\nSELECT 1;\n",
+    )
+    .unwrap();
+    pum::testing::drop_template(&old).unwrap();
+}
+
+#[test]
+fn failed_tests_keep_their_database_unless_told_not_to() {
+    let project = private_project("kept");
+    for (mode, keep, kept) in [
+        ("panic", "failed", true),
+        ("err", "failed", true),
+        ("panic", "never", false),
+        ("", "always", true),
+    ] {
+        let c = child(project.path(), mode, keep).spawn().unwrap();
+        let pid = c.id();
+        let out = c.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.success(), mode.is_empty(), "{mode}: {stderr}");
+        let left = databases_of(pid);
+        if kept {
+            assert_eq!(left.len(), 1, "{mode}/{keep}: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "pum: kept the database of test harness::child_uses_a_template: {}\n     psql \"postgresql://",
+                    left[0]
+                )),
+                "{stderr}"
+            );
+            assert!(pum::database_exists(&spec(), &left[0]).unwrap());
+            if mode == "err" {
+                assert!(
+                    stderr.contains("the test returned an error: \"failing on purpose\""),
+                    "{stderr}"
+                );
+            }
+            pum::drop_database(&spec(), &left[0], &pum::DropOptions::default()).unwrap();
+            spec()
+                .connect()
+                .unwrap()
+                .execute(
+                    "DELETE FROM pum_registry.databases WHERE name = $1",
+                    &[&left[0]],
+                )
+                .unwrap();
+        } else {
+            assert!(left.is_empty(), "{mode}/{keep}: {left:?}");
+        }
+    }
+    pum::testing::drop_template(&TestSpec::new("x").config(project.path().join(".pum.yaml")))
+        .unwrap();
+}
+
+#[test]
+fn a_killed_run_leaves_nothing_once_the_next_starts() {
+    let project = private_project("killed");
+    let mut sleeper = child(project.path(), "sleep", "failed").spawn().unwrap();
+    let pid = sleeper.id();
+    let started = Instant::now();
+    let name = loop {
+        let names = databases_of(pid);
+        if let Some(name) = names.first() {
+            break name.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the child made no database"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    sleeper.kill().unwrap(); // SIGKILL: no teardown runs
+    sleeper.wait().unwrap();
+    // Left behind now (unless a process started by another test meanwhile swept it).
+
+    // The next run (a new process) sweeps it at start.
+    let out = child(project.path(), "", "failed").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!pum::database_exists(&spec(), &name).unwrap());
+    assert!(databases_of(pid).is_empty());
+    pum::testing::drop_template(&TestSpec::new("x").config(project.path().join(".pum.yaml")))
+        .unwrap();
+}
+
+#[test]
+fn a_failing_template_build_fails_each_test_with_the_file_and_line() {
+    let project = private_project("broken");
+    std::fs::write(
+        project.path().join("changelogs/1.1.0/02_marker.sql"),
+        "SELECT 1;\nSELECT * FROM shop.nowhere;\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let failure = std::panic::catch_unwind(|| use_template(project.path())).unwrap_err();
+        let message = failure.downcast_ref::<String>().unwrap();
+        assert!(
+            message.contains("changelogs/1.1.0/02_marker.sql:2:15: 42P01: relation \"shop.nowhere\" does not exist"),
+            "{message}"
+        );
+    }
+    let spec = TestSpec::new("x").config(project.path().join(".pum.yaml"));
+    let template = pum::testing::template_name(&spec).unwrap();
+    assert!(!pum::database_exists(&support::spec(), &template).unwrap());
+    pum::testing::drop_template(&spec).unwrap();
+}
+
+#[test]
+fn base_and_reference_from_a_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("shop.dump");
+    let source = crate::support::ScratchDb::new(
+        "harness_dump",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/shop_reference.sql"
+        ))
+        .unwrap(),
+    );
+    pum::dump(&source.spec(), &dump, &pum::DumpOptions::default()).unwrap();
+    let spec = TestSpec::new("harness::base_and_reference_from_a_dump")
+        .base(Base::Dump(dump.clone()))
+        .reference(ReferenceSpec::Dump(dump.clone()));
+    pum::testing::run(spec, |db: TestDb| {
+        pum::assert_schema_eq!(db, db.reference());
+        pum::assert_schema_eq!(db, source.spec().clone());
+    });
+}
