@@ -216,14 +216,38 @@ impl Context {
     /// Drops test databases whose owner is gone: a dead process of this machine, or an
     /// expired lease for other machines.
     fn sweep_orphans(&self) -> Result<()> {
-        let rows = self.maintenance(|c| {
-            c.query(
-                "SELECT name, host, boot_id, pid, started, lease_until < now() FROM pum_registry.databases \
-                 WHERE NOT kept",
-                &[],
-            )
-            .map_err(|e| Error::sql("read the test database registry", &e))
+        // Test databases first, rows second: every database is registered before it is
+        // made, so one without a row lost it to a sweep racing with its creation.
+        let (databases, rows) = self.maintenance(|c| {
+            let databases = c
+                .query(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE 'pum\\_t\\_%'",
+                    &[],
+                )
+                .map_err(|e| Error::sql("list test databases", &e))?;
+            let rows = c
+                .query(
+                    "SELECT name, host, boot_id, pid, started, lease_until < now() FROM pum_registry.databases",
+                    &[],
+                )
+                .map_err(|e| Error::sql("read the test database registry", &e))?;
+            Ok((databases, rows))
         })?;
+        let registered: std::collections::HashSet<String> =
+            rows.iter().map(|r| r.get::<_, String>(0)).collect();
+        for database in databases {
+            let name: String = database.get(0);
+            if !registered.contains(&name) {
+                self.drop_test_database(&name, true)?;
+            }
+        }
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|r| {
+                // Kept databases have no lease: they stay until dropped by the cap.
+                r.get::<_, Option<bool>>(5).is_some()
+            })
+            .collect();
         for row in rows {
             let (name, host, boot_id, pid, started, expired): (
                 String,
@@ -246,7 +270,7 @@ impl Context {
                 expired.unwrap_or(true)
             };
             if dead {
-                self.drop_database(&name)?;
+                self.drop_test_database(&name, true)?;
             }
         }
         Ok(())
@@ -586,10 +610,18 @@ impl Context {
         Ok(name)
     }
 
-    /// Drops a test database and forgets it.
+    /// Drops a test database and forgets it. A `CREATE DATABASE` of it still running for a
+    /// client that died is cancelled first, so it cannot finish after the drop.
     pub(crate) fn drop_database(&self, name: &str) -> Result<()> {
+        self.drop_test_database(name, false)
+    }
+
+    fn drop_test_database(&self, name: &str, orphan: bool) -> Result<()> {
         let quoted = quote_identifier("database", name)?;
         self.maintenance(|c| {
+            if orphan {
+                end_unfinished_creation(c, &quoted)?;
+            }
             c.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
                 .map_err(|e| Error::sql(format!("drop test database {name}"), &e))?;
             c.execute(
@@ -620,6 +652,27 @@ impl Context {
             self.drop_database(row.get(0))?;
         }
         Ok(())
+    }
+}
+
+/// Ends a `CREATE DATABASE` of `quoted` still running for a client that died, and waits
+/// (at most 10 s) for it to be gone.
+fn end_unfinished_creation(client: &mut Client, quoted: &str) -> Result<()> {
+    let creating = format!("CREATE DATABASE {quoted} %");
+    let started = Instant::now();
+    loop {
+        let running: i64 = client
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1",
+                &[&creating],
+            )
+            .map_err(|e| Error::sql("end unfinished creations", &e))?
+            .get(0);
+        if running == 0 || started.elapsed() > Duration::from_secs(10) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
