@@ -121,6 +121,18 @@ fn each_case_gets_its_own_database(#[case] orders: i64, db: TestDb) {
     assert_eq!(count, orders, "a fresh database per case");
 }
 
+#[pum::pum_test(config = "tests/data/shop/.pum.yaml")]
+async fn async_bodies_run_on_a_tokio_runtime(db: TestDb) {
+    assert!(tokio::runtime::Handle::try_current().is_ok());
+    let name = db.name().to_string();
+    let found = tokio::task::spawn_blocking(move || {
+        pum::database_exists(&crate::support::spec(), &name).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(found);
+}
+
 #[pum::pum_test(base = "tests/data/shop_reference.sql")]
 fn a_sql_base_without_changelogs(db: TestDb) {
     let tables: i64 = db

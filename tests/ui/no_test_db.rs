@@ -1,0 +1,4 @@
+#[pum::pum_test]
+fn takes_no_database() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[pum::pum_test(ignore(colums))]
+fn ignores_a_misspelt_kind(db: pum::testing::TestDb) {
+    let _ = db;
+}
+
+fn main() {}
