@@ -15,7 +15,7 @@ pub enum ServerCommand {
     /// Start the ephemeral server (or find it running) and print its URL.
     Start(Place),
     /// Stop the server at once, whoever is using it.
-    Stop(Dir),
+    Stop(StopArgs),
     /// Say whether the server runs, where, as whom, and how to reach it.
     Status(Dir),
     /// Print the server's URL, for other tools: psql "$(pum server url)".
@@ -30,6 +30,16 @@ pub struct Dir {
     /// The server directory (default: PUM_SERVER_DIR, else <cargo target dir>/pum/pg<major>).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// `pum server stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub dir: Dir,
+    /// Delete the server's data too (templates and every database).
+    #[arg(long)]
+    pub purge: bool,
 }
 
 /// Which server, and how long it lives on unused.
@@ -67,8 +77,14 @@ pub fn run(command: ServerCommand, out: Output) -> pum::Result<ExitCode> {
             ));
             println!("{}", server.url());
         }
-        ServerCommand::Stop(dir) => {
-            if server::stop(&options(dir, None)?)? {
+        ServerCommand::Stop(args) => {
+            let options = options(args.dir, None)?;
+            let was_running = if args.purge {
+                server::purge(&options)?
+            } else {
+                server::stop(&options)?
+            };
+            if was_running {
                 out.info("server stopped");
             } else {
                 out.info("server was not running");

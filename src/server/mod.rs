@@ -9,7 +9,13 @@
 //!   directory is `CARGO_TARGET_DIR`, else the one holding the running executable, else
 //!   `target/` above the current directory), else `<temp dir>/pum-<user>/pg<major>`. The
 //!   data directory is `data/` inside it, with the server log in `data/postgres.log`.
-//!   Templates built there survive from one `cargo test` to the next.
+//!   Templates built there survive from one `cargo test` to the next. The data directory
+//!   itself lives in memory, in `/dev/shm/pum-<hash of the server directory>/data`, where
+//!   there is a `/dev/shm` (`PUM_SERVER_MEMORY=0` keeps it in the server directory): on
+//!   disk, every `CREATE DATABASE` and `DROP DATABASE` waits for the disk (100–300 ms a
+//!   clone measured here), in memory they take 4–8 ms. It lasts until the machine restarts
+//!   or `pum server stop --purge`; deleting the server directory (`cargo clean`) deletes
+//!   it at the next start.
 //! - **How.** `initdb` with trust authentication for the local socket, UTF8, no locale, no
 //!   sync; `postgres` listening on a Unix socket only (no TCP port, so no port races), with
 //!   fsync, synchronous_commit and full_page_writes off and 300 connections.
@@ -80,6 +86,9 @@ pub struct ServerOptions {
     pub bindir: Option<PathBuf>,
     /// The account to run the server as when running as root; `None` for the default.
     pub user: Option<String>,
+    /// Keep the data directory in memory (`/dev/shm`) rather than in `dir` (see the module
+    /// docs; `PUM_SERVER_MEMORY=0` turns it off).
+    pub memory: bool,
 }
 
 impl Default for ServerOptions {
@@ -89,6 +98,7 @@ impl Default for ServerOptions {
             idle: DEFAULT_IDLE,
             bindir: None,
             user: None,
+            memory: true,
         }
     }
 }
@@ -115,6 +125,7 @@ impl ServerOptions {
             idle,
             bindir: var("PUM_PG_BINDIR").map(PathBuf::from),
             user: var("PUM_SERVER_USER"),
+            memory: var("PUM_SERVER_MEMORY").is_none_or(|v| v != "0"),
         })
     }
 }
@@ -126,6 +137,8 @@ struct Layout {
     dir: PathBuf,
     relocated: Option<String>,
     data: PathBuf,
+    /// The directory in memory holding `data`, when the data lives in memory.
+    memory_home: Option<PathBuf>,
     socket_dir: PathBuf,
     bindir: PathBuf,
     major: u32,
@@ -161,9 +174,16 @@ impl Layout {
         } else {
             std::env::temp_dir().join(format!("pum-sock-{}", short_hash(&dir)))
         };
+        let memory_home = Path::new("/dev/shm")
+            .is_dir()
+            .then(|| Path::new("/dev/shm").join(format!("pum-{}", short_hash(&dir))))
+            .filter(|_| options.memory);
         Ok(Layout {
             requested,
-            data: dir.join("data"),
+            data: memory_home
+                .as_ref()
+                .map_or_else(|| dir.join("data"), |home| home.join("data")),
+            memory_home,
             dir,
             relocated,
             socket_dir,
@@ -176,11 +196,24 @@ impl Layout {
 
     /// Creates the directories, owned by the server's account.
     fn prepare(&self) -> Result<()> {
-        for dir in [&self.dir, &self.socket_dir] {
+        for dir in [
+            Some(&self.dir),
+            Some(&self.socket_dir),
+            self.memory_home.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        if let Some(home) = &self.memory_home {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(home, e))?;
         }
         if let Some(account) = &self.account {
             let mut owned = vec![self.dir.clone(), self.socket_dir.clone()];
+            owned.extend(self.memory_home.clone());
             if self.relocated.is_some()
                 && let Some(parent) = self.dir.parent()
             {
@@ -429,6 +462,7 @@ impl Server {
 
 /// Makes sure a ready server with a live watchdog runs; called under the start lock.
 fn ensure_running(layout: &Layout) -> Result<()> {
+    forget_orphaned_memory_data(layout)?;
     let started = Instant::now();
     loop {
         match state(layout) {
@@ -476,6 +510,30 @@ fn start(layout: &Layout) -> Result<()> {
     }
 }
 
+/// The file in the server directory naming its data directory in memory. A data
+/// directory in memory without it belongs to a server directory that was deleted (`cargo
+/// clean`): it is stopped and removed, as it would have been with the data on disk.
+const DATA_LINK: &str = "data.link";
+
+fn forget_orphaned_memory_data(layout: &Layout) -> Result<()> {
+    if layout.memory_home.is_none() {
+        return Ok(());
+    }
+    if layout.dir.join(DATA_LINK).is_file() || !layout.data.join(MARKER).is_file() {
+        return Ok(());
+    }
+    if matches!(state(layout), State::Up { .. }) {
+        let _ = layout
+            .command("pg_ctl")
+            .arg("stop")
+            .arg("--pgdata")
+            .arg(&layout.data)
+            .args(["--mode=immediate", "--wait", "--timeout=30", "--silent"])
+            .output();
+    }
+    std::fs::remove_dir_all(&layout.data).map_err(|e| Error::io(&layout.data, e))
+}
+
 /// Whether `data` holds a cluster of the right version made by pum. A directory that
 /// pum did not make is never deleted.
 fn initialized(layout: &Layout) -> Result<bool> {
@@ -499,7 +557,7 @@ fn initialized(layout: &Layout) -> Result<bool> {
 }
 
 fn initdb(layout: &Layout) -> Result<()> {
-    let fresh = layout.dir.join("data.new");
+    let fresh = layout.data.with_file_name("data.new");
     if fresh.exists() {
         std::fs::remove_dir_all(&fresh).map_err(|e| Error::io(&fresh, e))?;
     }
@@ -528,7 +586,9 @@ fn initdb(layout: &Layout) -> Result<()> {
     std::fs::write(&marker, "made by pum; deleted and remade when needed\n")
         .map_err(|e| Error::io(&marker, e))?;
     // Only a complete cluster gets the real name.
-    std::fs::rename(&fresh, &layout.data).map_err(|e| Error::io(&layout.data, e))
+    std::fs::rename(&fresh, &layout.data).map_err(|e| Error::io(&layout.data, e))?;
+    let link = layout.dir.join(DATA_LINK);
+    std::fs::write(&link, format!("{}\n", layout.data.display())).map_err(|e| Error::io(&link, e))
 }
 
 /// The watchdog: runs the postmaster and stops it once the server has been idle (no
@@ -536,12 +596,12 @@ fn initdb(layout: &Layout) -> Result<()> {
 /// data directory disappears. It stops the server while holding the clients lock
 /// exclusively, so that no process attaches to a server that is shutting down.
 const WATCHDOG: &str = r#"
-postgres="$1"; data="$2"; sock="$3"; lock="$4"; idle_limit="$5"
+postgres="$1"; data="$2"; sock="$3"; lock="$4"; idle_limit="$5"; dir="$6"
 "$postgres" -D "$data" -k "$sock" -c listen_addresses= -c port=5432 \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
   -c max_connections=300 >"$data/postgres.log" 2>&1 &
 pg=$!
-inode=$(stat -c %i "$data")
+inode=$(stat -c %i "$dir")
 sessions() {
   for c in $(cat "/proc/$pg/task/$pg/children" 2>/dev/null); do
     case "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" in *"[local]"*) return 0 ;; esac
@@ -552,8 +612,8 @@ sessions() {
   idle=0
   while kill -0 "$pg" 2>/dev/null; do
     sleep 1
-    # Deleted (cargo clean), perhaps already made anew by another server: stop now.
-    if [ "$(stat -c %i "$data" 2>/dev/null)" != "$inode" ]; then
+    # The server directory deleted (cargo clean), perhaps already made anew: stop now.
+    if [ "$(stat -c %i "$dir" 2>/dev/null)" != "$inode" ]; then
       kill -QUIT "$pg" 2>/dev/null; break
     fi
     if sessions || ! flock --nonblock --exclusive "$lock" true; then idle=0; continue; fi
@@ -586,6 +646,7 @@ fn launch(layout: &Layout) -> Result<()> {
         .arg(&layout.socket_dir)
         .arg(layout.lock_path("clients.lock"))
         .arg(layout.idle.as_secs().max(1).to_string())
+        .arg(&layout.dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -676,6 +737,29 @@ pub fn stop(options: &ServerOptions) -> Result<bool> {
     }
 }
 
+/// Stops the server (as [`stop`]) and deletes its data: templates and every database.
+/// Returns whether it was running.
+///
+/// # Errors
+/// As [`stop`]; [`Error::Io`] when the data cannot be deleted.
+pub fn purge(options: &ServerOptions) -> Result<bool> {
+    let was_running = stop(options)?;
+    let layout = Layout::resolve(options)?;
+    for path in [Some(&layout.data), layout.memory_home.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if path.exists() {
+            std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
+        }
+    }
+    let link = layout.dir.join(DATA_LINK);
+    if link.exists() {
+        std::fs::remove_file(&link).map_err(|e| Error::io(&link, e))?;
+    }
+    Ok(was_running)
+}
+
 /// What [`status`] reports.
 #[derive(Debug, Clone)]
 pub struct ServerStatus {
@@ -687,6 +771,8 @@ pub struct ServerStatus {
     pub requested_dir: PathBuf,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// Whether the data directory is in memory (`/dev/shm`).
+    pub in_memory: bool,
     /// The URL other tools can use.
     pub url: String,
     /// The major version of the server programs.
@@ -715,6 +801,7 @@ pub fn status(options: &ServerOptions) -> Result<ServerStatus> {
         relocated: layout.relocated.clone(),
         requested_dir: layout.requested.clone(),
         data_dir: layout.data.clone(),
+        in_memory: layout.memory_home.is_some(),
         url: layout.url(),
         major_version: layout.major,
         pid,
@@ -768,6 +855,12 @@ impl fmt::Display for ServerStatus {
                 self.requested_dir.display()
             )?;
         }
+        writeln!(
+            f,
+            "data: {}{}",
+            self.data_dir.display(),
+            if self.in_memory { " (in memory)" } else { "" }
+        )?;
         writeln!(f, "log: {}", self.data_dir.join("postgres.log").display())?;
         write!(f, "url: {}", self.url)
     }

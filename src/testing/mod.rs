@@ -22,7 +22,9 @@
 //!   new key; the newest three templates of a spec are kept, older ones dropped.
 //! - **Per test.** `CREATE DATABASE pum_t_<test>_<unique> TEMPLATE pum_tpl_<key>` with the
 //!   strategy (FILE_COPY or WAL_LOG) measured faster for that template in this process.
-//! - **Teardown.** Dropped (`WITH (FORCE)`) when the test ends. `PUM_TEST_KEEP=failed`
+//! - **Teardown.** Dropped (`WITH (FORCE)`) when the test ends, by a background thread so
+//!   the next test need not wait; whatever is queued when the process exits is dropped
+//!   before it ends (a killed process leaves it to the next run). `PUM_TEST_KEEP=failed`
 //!   (default) keeps a failed test's database and prints its URL and a `psql` command;
 //!   `never` and `always` do as named. At most `PUM_TEST_KEEP_MAX` (default 10) kept
 //!   databases stay; the oldest go first.
@@ -357,7 +359,8 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
     let teardown = if keep {
         context.keep(&name, keep_max)
     } else {
-        context.drop_database(&name)
+        context.drop_later(name.clone());
+        Ok(())
     };
     match teardown {
         Ok(()) if keep => eprintln!(

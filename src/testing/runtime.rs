@@ -18,14 +18,14 @@ use crate::migrate::{MigrateOptions, NoProgress, Upgrader};
 const LOCK_CLASS: i32 = 0x7075_6d74;
 
 /// Templates of one spec kept besides the newest.
-const TEMPLATES_KEPT: i64 = 3;
+const TEMPLATES_KEPT: i64 = 2;
 
 /// How long a failed template build is remembered (so tests of the spec fail at once
 /// instead of each rebuilding), before it is tried again.
 const FAILURE_MEMORY: &str = "10 minutes";
 
 /// Templates no test used for this long are dropped.
-const UNUSED_TEMPLATE: &str = "1 day";
+const UNUSED_TEMPLATE: &str = "6 hours";
 
 /// A built template or reference database.
 #[derive(Debug, Clone)]
@@ -132,6 +132,14 @@ impl Drop for Slot<'_> {
 
 type Cell = Arc<OnceLock<std::result::Result<Built, String>>>;
 
+/// Test databases waiting to be dropped by the background dropper, and how many it is
+/// dropping now.
+#[derive(Default)]
+struct Drops {
+    state: Mutex<(std::collections::VecDeque<String>, usize)>,
+    changed: Condvar,
+}
+
 /// Everything the harness shares within a process.
 pub(crate) struct Context {
     /// The maintenance database (where the registry lives).
@@ -143,11 +151,14 @@ pub(crate) struct Context {
     owner: Owner,
     slots: Slots,
     counter: std::sync::atomic::AtomicU64,
+    drops: Drops,
+    dropper: OnceLock<()>,
 }
+
+static CONTEXT: OnceLock<std::result::Result<Context, String>> = OnceLock::new();
 
 /// The context, set up on first use: the server chosen, the registry made, orphans swept.
 pub(crate) fn context() -> Result<&'static Context> {
-    static CONTEXT: OnceLock<std::result::Result<Context, String>> = OnceLock::new();
     CONTEXT
         .get_or_init(|| Context::new().map_err(|e| e.to_string()))
         .as_ref()
@@ -186,6 +197,8 @@ impl Context {
                 freed: Condvar::new(),
             },
             counter: std::sync::atomic::AtomicU64::new(0),
+            drops: Drops::default(),
+            dropper: OnceLock::new(),
         };
         context.sweep_orphans()?;
         context.sweep_unused_templates();
@@ -633,6 +646,71 @@ impl Context {
         })
     }
 
+    /// Drops a finished test's database in the background, off the test's critical path.
+    /// Whatever is still queued when the process exits is dropped before it ends (an
+    /// `atexit` handler); a killed process leaves it to the next run's sweep.
+    pub(crate) fn drop_later(&'static self, name: String) {
+        self.dropper.get_or_init(|| {
+            // The test harness ends the process with exit(), which runs atexit handlers:
+            // the only hook at process end that needs nothing more than libc.
+            unsafe extern "C" {
+                fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+            }
+            // SAFETY: `flush_at_exit` is a plain function that never unwinds.
+            unsafe {
+                atexit(flush_at_exit);
+            }
+            let spawned = std::thread::Builder::new()
+                .name("pum-dropper".into())
+                .spawn(move || self.dropper_loop());
+            if spawned.is_err() {
+                eprintln!("pum: no background dropper; test databases are dropped at once");
+            }
+        });
+        let mut state = self.drops.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0.push_back(name);
+        self.drops.changed.notify_all();
+    }
+
+    fn dropper_loop(&self) {
+        loop {
+            let name = {
+                let mut state = self.drops.state.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if let Some(name) = state.0.pop_front() {
+                        state.1 += 1;
+                        break name;
+                    }
+                    state = self
+                        .drops
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            if let Err(e) = self.drop_database(&name) {
+                eprintln!("pum: could not drop test database {name}: {e}");
+            }
+            let mut state = self.drops.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.1 -= 1;
+            self.drops.changed.notify_all();
+        }
+    }
+
+    /// Waits (at most `limit`) until no drop is queued or running.
+    pub(crate) fn flush_drops(&self, limit: Duration) {
+        let started = Instant::now();
+        let mut state = self.drops.state.lock().unwrap_or_else(|e| e.into_inner());
+        while (!state.0.is_empty() || state.1 > 0) && started.elapsed() < limit {
+            state = self
+                .drops
+                .changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Keeps a failed test's database (no lease), then drops the oldest kept ones beyond
     /// `max`.
     pub(crate) fn keep(&self, name: &str, max: i64) -> Result<()> {
@@ -692,6 +770,16 @@ pub(crate) fn forget_template(client: &mut Client, name: &str) {
             &[&name],
         );
     }
+}
+
+/// Drops what is still queued before the process ends.
+extern "C" fn flush_at_exit() {
+    let flush = std::panic::catch_unwind(|| {
+        if let Some(Ok(context)) = CONTEXT.get() {
+            context.flush_drops(Duration::from_secs(30));
+        }
+    });
+    let _ = flush;
 }
 
 /// Makes the registry in the maintenance database (once, whoever comes first).

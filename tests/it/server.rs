@@ -26,7 +26,8 @@ struct StopOnDrop(ServerOptions);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        let _ = server::stop(&self.0);
+        // Purged: the data may be in memory, which a temporary directory does not free.
+        let _ = server::purge(&self.0);
     }
 }
 
@@ -68,7 +69,7 @@ fn postmasters(data: &Path) -> Vec<u32> {
 }
 
 fn data_dir(options: &ServerOptions) -> PathBuf {
-    options.dir.as_ref().unwrap().join("data")
+    server::status(options).unwrap().data_dir
 }
 
 fn pum(args: &[&str]) -> Command {
@@ -316,6 +317,29 @@ fn a_data_directory_pum_did_not_make_is_left_alone() {
         std::fs::read_to_string(data.join("precious")).unwrap(),
         "keep me"
     );
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[test]
+fn data_lives_in_memory_unless_told_otherwise() {
+    let (root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    let status = server::status(&options).unwrap();
+    if Path::new("/dev/shm").is_dir() {
+        assert!(status.in_memory);
+        assert!(status.data_dir.starts_with("/dev/shm"), "{status}");
+        assert!(status.to_string().contains(" (in memory)\n"), "{status}");
+    }
+    let on_disk = ServerOptions {
+        memory: false,
+        dir: Some(root.path().join("disk")),
+        ..options.clone()
+    };
+    let _stop_disk = StopOnDrop(on_disk.clone());
+    let attached = Server::attach(&on_disk).unwrap();
+    assert_eq!(attached.data_dir(), root.path().join("disk/data"));
+    assert_eq!(select_one(attached.spec()), 1);
+    assert!(!server::status(&on_disk).unwrap().in_memory);
 }
 
 #[test]
@@ -354,7 +378,7 @@ fn unreachable_directory_is_relocated_when_running_as_root() {
         "{text}"
     );
     drop(attached);
-    server::stop(&options).unwrap();
+    server::purge(&options).unwrap();
     std::fs::remove_dir_all(status.dir.parent().unwrap()).unwrap();
 }
 

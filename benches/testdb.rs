@@ -1,0 +1,142 @@
+//! What a test's database costs: (a) a bare `CREATE DATABASE … TEMPLATE` + `DROP DATABASE`,
+//! (b) pum's per-test cost (TestDb ready + dropped, registry included), and (c) the
+//! sqlx::test way: an empty database and the whole changelog applied for every test.
+//!
+//! ```text
+//! cargo bench --bench testdb
+//! ```
+//!
+//! Targets (DESIGN §11): (b)/(a) ≤ 1.3 and (c)/(b) ≥ 5 for a 50-file changelog. Uses
+//! `PUM_TEST_DATABASE_URL` when set, else the ephemeral server.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use pum::migrate::NoProgress;
+use pum::testing::{TestDb, TestSpec};
+use pum::{Config, ConnectionSpec, CreateOptions, DropOptions, MigrateOptions, Upgrader};
+
+const VERSIONS: usize = 10;
+const FILES_PER_VERSION: usize = 5;
+const ROUNDS: usize = 30;
+
+fn write_project(dir: &Path) {
+    std::fs::write(dir.join(".pum.yaml"), "pum: {module: bench}\n").expect("write .pum.yaml");
+    for v in 1..=VERSIONS {
+        let version_dir = dir.join("changelogs").join(format!("1.{v}.0"));
+        std::fs::create_dir_all(&version_dir).expect("create a version directory");
+        for f in 1..=FILES_PER_VERSION {
+            let t = format!("t_{v}_{f}");
+            std::fs::write(
+                version_dir.join(format!("{f:02}.sql")),
+                format!(
+                    "CREATE TABLE public.{t} (id int PRIMARY KEY, name text NOT NULL, qty int DEFAULT 0);\n\
+                     CREATE INDEX {t}_name ON public.{t} (name);\n\
+                     CREATE VIEW public.{t}_v AS SELECT id, upper(name) AS name FROM public.{t};\n\
+                     INSERT INTO public.{t} SELECT g, 'n' || g FROM generate_series(1, 10) g;\n"
+                ),
+            )
+            .expect("write a file");
+        }
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let server = match std::env::var("PUM_TEST_DATABASE_URL") {
+        Ok(url) => ConnectionSpec::resolve(&url)?,
+        Err(_) => pum::server::Server::shared()?.spec().clone(),
+    };
+    let project = tempfile::tempdir()?;
+    write_project(project.path());
+    let config_path = project.path().join(".pum.yaml");
+    let spec = TestSpec::new("bench::testdb").config(&config_path);
+
+    // Build the template once (not measured).
+    pum::testing::run(spec.clone(), |_db: TestDb| {});
+    let template = pum::testing::template_name(&spec)?;
+
+    // (a) bare clone + drop, with each strategy; the faster one counts.
+    let mut admin = server.connect()?;
+    let mut bare = Vec::new();
+    for strategy in ["FILE_COPY", "WAL_LOG"] {
+        let mut samples = Vec::new();
+        for i in 0..ROUNDS {
+            let name = format!("pum_bench_bare_{i}");
+            let started = Instant::now();
+            admin.batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE {template} STRATEGY {strategy}"
+            ))?;
+            admin.batch_execute(&format!("DROP DATABASE {name}"))?;
+            samples.push(started.elapsed());
+        }
+        bare.push((strategy, median(samples)));
+    }
+    let (strategy, a) = *bare.iter().min_by_key(|(_, d)| *d).expect("two strategies");
+
+    // (b) pum's TestDb, ready and dropped.
+    let mut ours = Vec::new();
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        pum::testing::run(spec.clone(), |_db: TestDb| {});
+        ours.push(started.elapsed());
+    }
+    let b = median(ours);
+
+    // (c) an empty database and the whole changelog, every time.
+    let config = Config::load(&config_path)?;
+    let mut fresh = Vec::new();
+    for _ in 0..ROUNDS / 3 {
+        let started = Instant::now();
+        pum::create_database(&server, "pum_bench_fresh", &CreateOptions::default())?;
+        let db = server.with_dbname("pum_bench_fresh");
+        Upgrader::new(&config, &db)?.install(&MigrateOptions::default(), &mut NoProgress)?;
+        pum::drop_database(&server, "pum_bench_fresh", &DropOptions::default())?;
+        fresh.push(started.elapsed());
+    }
+    let c = median(fresh);
+    pum::testing::drop_template(&spec)?;
+
+    println!(
+        "per-test database, {}-file changelog (median of {ROUNDS}; (c) of {})",
+        VERSIONS * FILES_PER_VERSION,
+        ROUNDS / 3
+    );
+    for (s, d) in &bare {
+        println!(
+            "  bare CREATE … TEMPLATE + DROP, {s:<9}        {:>7.1} ms",
+            ms(*d)
+        );
+    }
+    println!(
+        "  (a) bare, faster strategy ({strategy})          {:>7.1} ms",
+        ms(a)
+    );
+    println!(
+        "  (b) pum TestDb ready + dropped               {:>7.1} ms",
+        ms(b)
+    );
+    println!(
+        "  (c) empty database + changelog each test     {:>7.1} ms",
+        ms(c)
+    );
+    let ba = b.as_secs_f64() / a.as_secs_f64();
+    let cb = c.as_secs_f64() / b.as_secs_f64();
+    println!(
+        "  (b)/(a) = {ba:.2}  target ≤ 1.3  {}",
+        if ba <= 1.3 { "ok" } else { "MISSED" }
+    );
+    println!(
+        "  (c)/(b) = {cb:.1}  target ≥ 5    {}",
+        if cb >= 5.0 { "ok" } else { "MISSED" }
+    );
+    Ok(())
+}
