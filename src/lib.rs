@@ -26,6 +26,16 @@
 //!
 //! With no server at hand, [`server::Server::shared`] starts (or attaches to) pum's own
 //! ephemeral server, which stops by itself when nobody uses it any more.
+//!
+//! Tests get a fresh, migrated database each with [`pum_test`] (see [`testing`]):
+//!
+//! ```no_run
+//! #[pum::pum_test(config = "tests/data/shop/.pum.yaml", reference = "install")]
+//! fn migrations_equal_a_fresh_install(db: pum::testing::TestDb) {
+//!     db.client().batch_execute("SELECT 1").unwrap();
+//!     pum::assert_schema_eq!(db, db.reference());
+//! }
+//! ```
 //! `examples/quickstart.rs` runs a session on it with nothing to configure:
 //! `cargo run --example quickstart`.
 
@@ -56,7 +66,6 @@ pub use error::{Error, Result};
 pub use migrate::{MigrateOptions, TransactionMode, Upgrader};
 pub use version::Version;
 
-/// Gives a test its own freshly migrated database (not available yet: reserved).
 pub use pum_macros::pum_test;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.

@@ -15,7 +15,7 @@ use syn::{FnArg, ItemFn, Lit, LitStr, Pat, Type};
 /// Gives a test its own database, cloned from a cached, migrated template, and drops it
 /// afterwards.
 ///
-/// ```ignore
+/// ```text
 /// #[pum::pum_test]                        // .pum.yaml in CARGO_MANIFEST_DIR, if there is one
 /// fn orders_have_defaults(db: pum::testing::TestDb) {
 ///     db.client().batch_execute("INSERT INTO shop.orders DEFAULT VALUES").unwrap();
