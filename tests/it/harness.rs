@@ -372,6 +372,34 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
             assert!(left.is_empty(), "{mode}/{keep}: {left:?}");
         }
     }
+
+    // Kept databases are capped: keeping one more beyond the cap drops the oldest.
+    let first = child(project.path(), "", "always").spawn().unwrap();
+    let first_pid = first.id();
+    assert!(first.wait_with_output().unwrap().status.success());
+    let first_db = databases_of(first_pid);
+    assert_eq!(first_db.len(), 1);
+    let second = child(project.path(), "", "always")
+        .env("PUM_TEST_KEEP_MAX", "1")
+        .spawn()
+        .unwrap();
+    let second_pid = second.id();
+    assert!(second.wait_with_output().unwrap().status.success());
+    assert!(
+        !pum::database_exists(&spec(), &first_db[0]).unwrap(),
+        "the oldest went"
+    );
+    let second_db = databases_of(second_pid);
+    assert_eq!(second_db.len(), 1);
+    pum::drop_database(&spec(), &second_db[0], &pum::DropOptions::default()).unwrap();
+    spec()
+        .connect()
+        .unwrap()
+        .execute(
+            "DELETE FROM pum_registry.databases WHERE name = $1",
+            &[&second_db[0]],
+        )
+        .unwrap();
     pum::testing::drop_template(&TestSpec::new("x").config(project.path().join(".pum.yaml")))
         .unwrap();
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use pum::migrate::{FileStatus, NoProgress, VersionStatus};
 use pum::{Config, MigrateOptions, TransactionMode, Upgrader, Version};
 
-use crate::support::ScratchDb;
+use pum::testing::TestDb;
 
 /// A project in a temporary directory: `.pum.yaml` and files.
 pub struct Project {
@@ -85,10 +85,13 @@ fn up_to(version: &str) -> MigrateOptions {
     }
 }
 
-fn recorded(db: &ScratchDb) -> Vec<String> {
-    db.strings("SELECT version::text FROM shop.pum_migrations ORDER BY date_installed, id")
-        .into_iter()
-        .collect::<Vec<_>>()
+fn recorded(db: &TestDb) -> Vec<String> {
+    strings(
+        &db,
+        "SELECT version::text FROM shop.pum_migrations ORDER BY date_installed, id",
+    )
+    .into_iter()
+    .collect::<Vec<_>>()
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -96,25 +99,33 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn columns(db: &ScratchDb, table: &str) -> Vec<String> {
-    db.strings(&format!(
-        "SELECT attname::text FROM pg_attribute WHERE attrelid = '{table}'::regclass \
+fn columns(db: &TestDb, table: &str) -> Vec<String> {
+    strings(
+        &db,
+        &format!(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = '{table}'::regclass \
          AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
-    ))
+        ),
+    )
 }
 
-#[test]
-fn install_then_stepwise_upgrades_in_numeric_order() {
+#[pum::pum_test]
+fn install_then_stepwise_upgrades_in_numeric_order(db: TestDb) {
     let project = shop();
     let config = project.config();
-    let db = ScratchDb::new("mig", "");
-    let spec = db.spec();
+    let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
 
     let report = upgrader.install(&up_to("1.0.0"), &mut NoProgress).unwrap();
     assert_eq!(report.applied, ["1.0.0"]);
     assert_eq!(report.files, 2);
-    assert_eq!(db.strings("SELECT srid::text FROM shop.item UNION ALL SELECT column_default::text FROM information_schema.columns WHERE table_name = 'item' AND column_name = 'srid'"), ["2056"]);
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT srid::text FROM shop.item UNION ALL SELECT column_default::text FROM information_schema.columns WHERE table_name = 'item' AND column_name = 'srid'"
+        ),
+        ["2056"]
+    );
 
     let report = upgrader.upgrade(&up_to("1.9.0"), &mut NoProgress).unwrap();
     assert_eq!(report.from.as_deref(), Some("1.0.0"));
@@ -132,7 +143,7 @@ fn install_then_stepwise_upgrades_in_numeric_order() {
     assert_eq!(report.from.as_deref(), Some("1.10.0"));
 
     assert_eq!(
-        db.strings("SELECT file FROM shop.applied ORDER BY 1"),
+        strings(&db, "SELECT file FROM shop.applied ORDER BY 1"),
         ["1.0.0/01", "1.0.0/02", "1.1.0/01", "1.10.0/01", "1.9.0/01"]
     );
     assert_eq!(sorted(recorded(&db)), ["1.0.0", "1.1.0", "1.10.0", "1.9.0"]);
@@ -153,28 +164,33 @@ fn install_then_stepwise_upgrades_in_numeric_order() {
         ]
     );
     assert_eq!(
-        db.strings("SELECT obj_description('shop.pum_migrations'::regclass)"),
+        strings(
+            &db,
+            "SELECT obj_description('shop.pum_migrations'::regclass)"
+        ),
         ["migration_table_version: 3"]
     );
     assert_eq!(
-        db.strings(
+        strings(
+            &db,
             "SELECT array_to_string(changelog_files, ',') || ' ' || parameters::text || ' ' || \
              module || ' ' || migration_table_version FROM shop.pum_migrations WHERE version = '1.0.0'"
         ),
-        ["changelogs/1.0.0/01_schema.sql,changelogs/1.0.0/02_label.sql {\"SRID\": 2056, \"label\": \"plain\"} shop 3"]
+        [
+            "changelogs/1.0.0/01_schema.sql,changelogs/1.0.0/02_label.sql {\"SRID\": 2056, \"label\": \"plain\"} shop 3"
+        ]
     );
 }
 
-#[test]
-fn a_failing_file_rolls_back_the_whole_run() {
+#[pum::pum_test]
+fn a_failing_file_rolls_back_the_whole_run(db: TestDb) {
     let project = shop();
     project.write(
         "changelogs/1.9.0/01_price.sql",
         "ALTER TABLE shop.item ADD COLUMN price numeric;\n\n  INSERT INTO shop.nowhere VALUES (1);\n",
     );
     let config = project.config();
-    let db = ScratchDb::new("migfail", "");
-    let spec = db.spec();
+    let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
 
     let err = upgrader
@@ -187,8 +203,11 @@ fn a_failing_file_rolls_back_the_whole_run() {
          (in: INSERT INTO shop.nowhere VALUES (1);)"
     );
     assert!(
-        db.strings("SELECT nspname::text FROM pg_namespace WHERE nspname = 'shop'")
-            .is_empty(),
+        strings(
+            &db,
+            "SELECT nspname::text FROM pg_namespace WHERE nspname = 'shop'"
+        )
+        .is_empty(),
         "nothing of the run is left"
     );
 
@@ -212,14 +231,13 @@ fn a_failing_file_rolls_back_the_whole_run() {
     assert_eq!(report.applied, ["1.9.0", "1.10.0"]);
 }
 
-#[test]
-fn concurrent_upgrades_apply_each_file_once() {
+#[pum::pum_test]
+fn concurrent_upgrades_apply_each_file_once(db: TestDb) {
     let project = shop();
-    let db = ScratchDb::new("migrace", "");
     let handles: Vec<_> = (0..3)
         .map(|_| {
             let config = project.config();
-            let spec = db.spec();
+            let spec = db.spec().clone();
             std::thread::spawn(move || {
                 let upgrader = Upgrader::new(&config, &spec).unwrap();
                 // The first installs; the others find it installed and upgrade (nothing left).
@@ -239,16 +257,18 @@ fn concurrent_upgrades_apply_each_file_once() {
         .collect();
     let applied: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(applied, 4, "every version applied by exactly one of them");
-    assert_eq!(db.strings("SELECT count(*)::text FROM shop.applied"), ["5"]);
+    assert_eq!(
+        strings(&db, "SELECT count(*)::text FROM shop.applied"),
+        ["5"]
+    );
     assert_eq!(recorded(&db).len(), 4);
 }
 
-#[test]
-fn parameter_values_stay_literals() {
+#[pum::pum_test]
+fn parameter_values_stay_literals(db: TestDb) {
     let project = shop();
     let config = project.config();
-    let db = ScratchDb::new("miginj", "");
-    let spec = db.spec();
+    let spec = db.spec().clone();
     let evil = "x'); DROP TABLE shop.item; --";
     let options = MigrateOptions {
         parameters: vec![("label".into(), evil.into())],
@@ -258,9 +278,9 @@ fn parameter_values_stay_literals() {
         .unwrap()
         .install(&options, &mut NoProgress)
         .unwrap();
-    assert_eq!(db.strings("SELECT v FROM shop.label"), [evil]);
+    assert_eq!(strings(&db, "SELECT v FROM shop.label"), [evil]);
     assert_eq!(
-        db.strings("SELECT to_regclass('shop.item')::text"),
+        strings(&db, "SELECT to_regclass('shop.item')::text"),
         ["shop.item"]
     );
 
@@ -278,12 +298,11 @@ fn parameter_values_stay_literals() {
     );
 }
 
-#[test]
-fn changed_parameters_module_and_beta_testing_block_upgrades() {
+#[pum::pum_test]
+fn changed_parameters_module_and_beta_testing_block_upgrades(db: TestDb) {
     let project = shop();
     let config = project.config();
-    let db = ScratchDb::new("migstate", "");
-    let spec = db.spec();
+    let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
     let beta = MigrateOptions {
         beta_testing: true,
@@ -315,7 +334,10 @@ fn changed_parameters_module_and_beta_testing_block_upgrades() {
     };
     upgrader.upgrade(&forced, &mut NoProgress).unwrap();
     assert_eq!(
-        db.strings("SELECT beta_testing::text FROM shop.pum_migrations WHERE version = '1.1.0'"),
+        strings(
+            &db,
+            "SELECT beta_testing::text FROM shop.pum_migrations WHERE version = '1.1.0'"
+        ),
         ["true"],
         "a beta installation stays beta"
     );
@@ -344,17 +366,18 @@ fn changed_parameters_module_and_beta_testing_block_upgrades() {
     );
 }
 
-#[test]
-fn baseline_then_upgrade_and_the_baseline_check() {
+#[pum::pum_test]
+fn baseline_then_upgrade_and_the_baseline_check(db: TestDb) {
     let project = shop();
     let config = project.config();
-    let db = ScratchDb::new(
-        "migbase",
-        "CREATE SCHEMA shop; CREATE TABLE shop.applied (file text PRIMARY KEY);
+    db.client()
+        .batch_execute(
+            "CREATE SCHEMA shop; CREATE TABLE shop.applied (file text PRIMARY KEY);
          CREATE TABLE shop.item (id int PRIMARY KEY, srid int, name text);
          CREATE TABLE shop.label (v text);",
-    );
-    let spec = db.spec();
+        )
+        .unwrap();
+    let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
 
     let err = upgrader
@@ -416,12 +439,11 @@ fn baseline_then_upgrade_and_the_baseline_check() {
     );
 }
 
-#[test]
-fn changed_files_are_found_by_info_validate_and_upgrade() {
+#[pum::pum_test]
+fn changed_files_are_found_by_info_validate_and_upgrade(db: TestDb) {
     let project = shop();
     let config = project.config();
-    let db = ScratchDb::new("migsum", "");
-    let spec = db.spec();
+    let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
     upgrader.install(&up_to("1.1.0"), &mut NoProgress).unwrap();
     assert!(upgrader.validate().unwrap().is_empty());
@@ -465,22 +487,24 @@ fn changed_files_are_found_by_info_validate_and_upgrade() {
     assert_eq!(report.applied, ["1.9.0", "1.10.0"]);
 }
 
-#[test]
-fn no_transaction_files_run_outside_the_transaction() {
+#[pum::pum_test]
+fn no_transaction_files_run_outside_the_transaction(db: TestDb) {
     let project = shop();
     project.write(
         "changelogs/1.10.0/01_stock.sql",
         "-- pum:no-transaction\nCREATE INDEX CONCURRENTLY item_name ON shop.item (name);\n",
     );
     let config = project.config();
-    let db = ScratchDb::new("mignotx", "");
-    let spec = db.spec();
+    let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
     upgrader
         .install(&MigrateOptions::default(), &mut NoProgress)
         .unwrap();
     assert_eq!(
-        db.strings("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'shop.item'::regclass ORDER BY 1"),
+        strings(
+            &db,
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'shop.item'::regclass ORDER BY 1"
+        ),
         ["shop.item_name", "shop.item_pkey"]
     );
     let info = upgrader.info().unwrap();
@@ -489,10 +513,9 @@ fn no_transaction_files_run_outside_the_transaction() {
     assert!(!info.versions[0].files[0].no_transaction);
 }
 
-#[test]
-fn forbidden_statements_and_bad_sql_name_the_file_and_line() {
-    let db = ScratchDb::new("migbad", "");
-    let spec = db.spec();
+#[pum::pum_test]
+fn forbidden_statements_and_bad_sql_name_the_file_and_line(db: TestDb) {
+    let spec = db.spec().clone();
     for (text, expected) in [
         (
             "CREATE TABLE a (x int);\nBEGIN;\nCREATE TABLE b (x int);\n",
@@ -527,15 +550,18 @@ fn forbidden_statements_and_bad_sql_name_the_file_and_line() {
             .unwrap_err();
         assert_eq!(err.to_string(), expected);
         assert!(
-            db.strings("SELECT relname::text FROM pg_class WHERE relname = 'pum_migrations'")
-                .is_empty(),
+            strings(
+                &db,
+                "SELECT relname::text FROM pg_class WHERE relname = 'pum_migrations'"
+            )
+            .is_empty(),
             "nothing recorded"
         );
     }
 }
 
-#[test]
-fn hooks_run_around_the_changelogs() {
+#[pum::pum_test]
+fn hooks_run_around_the_changelogs(db: TestDb) {
     let project = Project::new(
         "pum: {module: app}\n\
          parameters: [{name: greeting, default: hello, app_only: true}]\n\
@@ -556,12 +582,11 @@ fn hooks_run_around_the_changelogs() {
         ],
     );
     let config = project.config();
-    let db = ScratchDb::new("mighook", "");
-    let spec = db.spec();
+    let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
     upgrader.install(&up_to("1.0.0"), &mut NoProgress).unwrap();
     assert_eq!(
-        db.strings("SELECT g FROM public.v UNION ALL SELECT 'row'"),
+        strings(&db, "SELECT g FROM public.v UNION ALL SELECT 'row'"),
         ["row"]
     );
     // The view depends on t.x: altering x works only because the drop hook ran first.
@@ -573,17 +598,15 @@ fn hooks_run_around_the_changelogs() {
     db.client()
         .batch_execute("INSERT INTO public.t VALUES (1)")
         .unwrap();
-    assert_eq!(db.strings("SELECT g FROM public.v"), ["hi"]);
+    assert_eq!(strings(&db, "SELECT g FROM public.v"), ["hi"]);
 }
 
-#[test]
-fn tables_written_by_older_python_pum_are_upgraded_in_place() {
+#[pum::pum_test]
+fn tables_written_by_older_python_pum_are_upgraded_in_place(db: TestDb) {
     let project = shop();
     let config = project.config();
     // Layout 1 (Python pum 1.0-1.2): text migration_table_version, nullable module.
-    let db = ScratchDb::new(
-        "migv1",
-        "CREATE SCHEMA shop;
+    db.client().batch_execute("CREATE SCHEMA shop;
          CREATE TABLE shop.applied (file text PRIMARY KEY);
          CREATE TABLE shop.item (id int PRIMARY KEY, srid int);
          CREATE TABLE shop.label (v text);
@@ -600,8 +623,8 @@ fn tables_written_by_older_python_pum_are_upgraded_in_place() {
          INSERT INTO shop.pum_migrations (version, changelog_files, parameters)
            VALUES ('1.0.0', ARRAY['changelogs/1.0.0/01_schema.sql', 'changelogs/1.0.0/02_label.sql'],
                    '{\"SRID\": 2056, \"label\": \"plain\"}');",
-    );
-    let spec = db.spec();
+    ).unwrap();
+    let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
     let info = upgrader.info().unwrap();
     assert_eq!(info.current_version.as_deref(), Some("1.0.0"));
@@ -610,15 +633,24 @@ fn tables_written_by_older_python_pum_are_upgraded_in_place() {
     let report = upgrader.upgrade(&up_to("1.1.0"), &mut NoProgress).unwrap();
     assert_eq!(report.applied, ["1.1.0"]);
     assert_eq!(
-        db.strings("SELECT module || ' ' || migration_table_version FROM shop.pum_migrations ORDER BY version"),
+        strings(
+            &db,
+            "SELECT module || ' ' || migration_table_version FROM shop.pum_migrations ORDER BY version"
+        ),
         ["shop 1", "shop 3"]
     );
     assert_eq!(
-        db.strings("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'shop.pum_migrations'::regclass AND attname = 'migration_table_version'"),
+        strings(
+            &db,
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'shop.pum_migrations'::regclass AND attname = 'migration_table_version'"
+        ),
         ["integer"]
     );
     assert_eq!(
-        db.strings("SELECT obj_description('shop.pum_migrations'::regclass)"),
+        strings(
+            &db,
+            "SELECT obj_description('shop.pum_migrations'::regclass)"
+        ),
         ["migration_table_version: 3"]
     );
 
@@ -638,4 +670,14 @@ fn tables_written_by_older_python_pum_are_upgraded_in_place() {
         ["1.10.0"],
         "what Python pum recorded counts as applied"
     );
+}
+
+/// The rows of a one-column text query.
+fn strings(db: &TestDb, sql: &str) -> Vec<String> {
+    db.client()
+        .query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
