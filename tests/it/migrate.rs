@@ -87,11 +87,9 @@ fn up_to(version: &str) -> MigrateOptions {
 
 fn recorded(db: &TestDb) -> Vec<String> {
     strings(
-        &db,
+        db,
         "SELECT version::text FROM shop.pum_migrations ORDER BY date_installed, id",
     )
-    .into_iter()
-    .collect::<Vec<_>>()
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -101,7 +99,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 fn columns(db: &TestDb, table: &str) -> Vec<String> {
     strings(
-        &db,
+        db,
         &format!(
             "SELECT attname::text FROM pg_attribute WHERE attrelid = '{table}'::regclass \
          AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
