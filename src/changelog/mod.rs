@@ -254,7 +254,8 @@ impl Parameters {
                     i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
                 }
                 b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                    i = skip_comment(sql, i);
+                    // An unterminated comment runs to the end (the splitter reports it).
+                    i = sql::skip_block_comment(sql, i).unwrap_or(bytes.len());
                 }
                 b'{' | b'}' if bytes.get(i + 1) == Some(&bytes[i]) => {
                     out.push_str(&sql[copied..=i]);
@@ -298,27 +299,6 @@ impl Parameters {
             Some((value, _)) => Ok(value.sql_literal()),
         }
     }
-}
-
-fn skip_comment(sql: &str, at: usize) -> usize {
-    let bytes = sql.as_bytes();
-    let mut depth = 0;
-    let mut i = at;
-    while i < bytes.len() {
-        if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-            depth += 1;
-            i += 2;
-        } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-            depth -= 1;
-            i += 2;
-            if depth == 0 {
-                return i;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    bytes.len()
 }
 
 /// One SQL file of a changelog.

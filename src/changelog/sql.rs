@@ -156,7 +156,7 @@ fn unterminated(text: &str, at: usize, what: &str) -> SplitError {
 }
 
 /// Skips a (possibly nested) `/* */` comment starting at `at`; returns the offset after it.
-fn skip_block_comment(text: &str, at: usize) -> Result<usize, SplitError> {
+pub(crate) fn skip_block_comment(text: &str, at: usize) -> Result<usize, SplitError> {
     let bytes = text.as_bytes();
     let mut depth = 0;
     let mut i = at;

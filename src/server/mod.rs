@@ -523,13 +523,7 @@ fn forget_orphaned_memory_data(layout: &Layout) -> Result<()> {
         return Ok(());
     }
     if matches!(state(layout), State::Up { .. }) {
-        let _ = layout
-            .command("pg_ctl")
-            .arg("stop")
-            .arg("--pgdata")
-            .arg(&layout.data)
-            .args(["--mode=immediate", "--wait", "--timeout=30", "--silent"])
-            .output();
+        let _ = pg_ctl_stop(layout, "immediate");
     }
     std::fs::remove_dir_all(&layout.data).map_err(|e| Error::io(&layout.data, e))
 }
@@ -689,16 +683,26 @@ fn log_tail(layout: &Layout) -> String {
     one_line(&lines[lines.len().saturating_sub(4)..].join("\n"))
 }
 
-/// `pg_ctl stop` (fast shutdown), then waits for the watchdog to go.
-fn stop_postmaster(layout: &Layout) -> Result<()> {
-    let output = layout
+/// Runs `pg_ctl stop` in `mode` (`fast`, `immediate`) and waits for the server to go.
+fn pg_ctl_stop(layout: &Layout, mode: &str) -> Result<std::process::Output> {
+    layout
         .command("pg_ctl")
         .arg("stop")
         .arg("--pgdata")
         .arg(&layout.data)
-        .args(["--mode=fast", "--wait", "--timeout=60", "--silent"])
+        .args([
+            &format!("--mode={mode}"),
+            "--wait",
+            "--timeout=60",
+            "--silent",
+        ])
         .output()
-        .map_err(|e| Error::io(layout.bindir.join("pg_ctl"), e))?;
+        .map_err(|e| Error::io(layout.bindir.join("pg_ctl"), e))
+}
+
+/// `pg_ctl stop` (fast shutdown), then waits for the watchdog to go.
+fn stop_postmaster(layout: &Layout) -> Result<()> {
+    let output = pg_ctl_stop(layout, "fast")?;
     if !output.status.success() && !matches!(state(layout), State::Down | State::Stale) {
         return Err(Error::Server(format!(
             "pg_ctl stop failed ({}): {}",
