@@ -24,6 +24,9 @@ const TEMPLATES_KEPT: i64 = 2;
 /// instead of each rebuilding), before it is tried again.
 const FAILURE_MEMORY: &str = "10 minutes";
 
+/// How long to wait for another process building the same template.
+const BUILD_WAIT: Duration = Duration::from_secs(15 * 60);
+
 /// Templates no test used for this long are dropped.
 const UNUSED_TEMPLATE: &str = "6 hours";
 
@@ -421,12 +424,26 @@ impl Context {
         // A connection of its own: the lock is held for the whole build.
         let mut client = self.server.connect()?;
         let registry_error = |e: postgres::Error| Error::sql("use the template registry", &e);
-        client
-            .execute(
-                "SELECT pg_advisory_lock($1, hashtext($2))",
-                &[&LOCK_CLASS, &name],
-            )
-            .map_err(registry_error)?;
+        let waiting = Instant::now();
+        loop {
+            let locked: bool = client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                    &[&LOCK_CLASS, &name],
+                )
+                .map_err(registry_error)?
+                .get(0);
+            if locked {
+                break;
+            }
+            if waiting.elapsed() > BUILD_WAIT {
+                return Err(Error::State(format!(
+                    "another process has been building {name} for over {} minutes",
+                    BUILD_WAIT.as_secs() / 60
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let previous = client
             .query_opt(
                 &format!(
