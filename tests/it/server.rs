@@ -427,6 +427,18 @@ fn cli_status_url_and_stop() {
         ends_within(pid, Duration::from_secs(5)),
         "stopped at once, not after 30 s"
     );
+
+    let data = data_dir(&options);
+    assert!(data.join("PG_VERSION").is_file(), "stop keeps the data");
+    let out = pum(&["server", "stop", "--purge", "--dir", &dir])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "server was not running\n"
+    );
+    assert!(!data.exists(), "--purge deletes it");
 }
 
 #[test]
