@@ -258,13 +258,63 @@ pub fn check(
     let (mut a, mut b) = (a?, b?);
     a.name = left.to_string();
     b.name = right.to_string();
+    same_major_version(&a, &b, options)?;
+    Ok(compare(&a, &b))
+}
+
+/// Refuses snapshots of different major versions unless the options allow it.
+fn same_major_version(a: &Snapshot, b: &Snapshot, options: &CheckOptions) -> Result<()> {
     if a.major_version() != b.major_version() && !options.allow_version_mismatch {
         return Err(Error::Invalid(format!(
-            "{left} runs PostgreSQL {} and {right} runs PostgreSQL {}: definitions may be written \
+            "{} runs PostgreSQL {} and {} runs PostgreSQL {}: definitions may be written \
              differently; allow the version mismatch to compare anyway",
+            a.name,
             a.major_version(),
+            b.name,
             b.major_version()
         )));
     }
-    Ok(compare(&a, &b))
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(name: &str, version: i32) -> Snapshot {
+        Snapshot {
+            name: name.to_string(),
+            server_version_num: version,
+            database: name.to_string(),
+            objects: Default::default(),
+            queries: 0,
+        }
+    }
+
+    #[test]
+    fn different_major_versions_are_refused_unless_allowed() {
+        let (a, b) = (snapshot("a", 150004), snapshot("b", 160001));
+        let err = same_major_version(&a, &b, &CheckOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "a runs PostgreSQL 15 and b runs PostgreSQL 16: definitions may be written \
+             differently; allow the version mismatch to compare anyway"
+        );
+        let allowed = CheckOptions {
+            allow_version_mismatch: true,
+            ..CheckOptions::default()
+        };
+        assert!(same_major_version(&a, &b, &allowed).is_ok());
+        assert!(same_major_version(&a, &snapshot("c", 150010), &CheckOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.name()).unwrap(), kind);
+        }
+        assert!(Kind::parse("colums").is_err());
+    }
 }
