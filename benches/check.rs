@@ -9,11 +9,13 @@
 //! that does not depend on the schema's size. Uses `PUM_TEST_DATABASE_URL` when set, else
 //! the ephemeral server.
 
+mod common;
+use common::median;
+
 use std::time::{Duration, Instant};
 
 use pum::checker::{CheckOptions, Snapshot};
-use pum::server::Server;
-use pum::{ConnectionSpec, CreateOptions, DropOptions};
+use pum::{CreateOptions, DropOptions};
 
 const SCHEMA: &str = r#"
 CREATE SCHEMA big;
@@ -40,16 +42,8 @@ BEGIN
 END $$;
 "#;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let server = match std::env::var("PUM_TEST_DATABASE_URL") {
-        Ok(url) => ConnectionSpec::resolve(&url)?,
-        Err(_) => Server::shared()?.spec().clone(),
-    };
+    let server = common::server()?;
     let gone = DropOptions {
         if_exists: true,
         ..DropOptions::default()

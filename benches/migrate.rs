@@ -8,11 +8,13 @@
 //! Target (DESIGN §11): pum's overhead under 10 %. Uses `PUM_TEST_DATABASE_URL` when set,
 //! else the ephemeral server.
 
+mod common;
+use common::median;
+
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pum::migrate::NoProgress;
-use pum::server::Server;
 use pum::{Config, ConnectionSpec, CreateOptions, DropOptions, MigrateOptions, Upgrader};
 
 const VERSIONS: usize = 50;
@@ -54,16 +56,8 @@ fn fresh(server: &ConnectionSpec, name: &str) -> pum::Result<ConnectionSpec> {
     Ok(server.with_dbname(name))
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let server = match std::env::var("PUM_TEST_DATABASE_URL") {
-        Ok(url) => ConnectionSpec::resolve(&url)?,
-        Err(_) => Server::shared()?.spec().clone(),
-    };
+    let server = common::server()?;
     let project = tempfile::tempdir()?;
     let sql = write_project(project.path());
     let script = format!("BEGIN;\n{}\nCOMMIT;", sql.join("\n"));

@@ -8,16 +8,14 @@
 //!
 //! Targets (DESIGN §11): cold start under 2 s, attach under 50 ms.
 
+mod common;
+use common::median;
+
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pum::server::{self, Server, ServerOptions};
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 fn options(root: &tempfile::TempDir) -> ServerOptions {
     ServerOptions {

@@ -9,12 +9,15 @@
 //! Targets (DESIGN §11): (b)/(a) ≤ 1.3 and (c)/(b) ≥ 5 for a 50-file changelog. Uses
 //! `PUM_TEST_DATABASE_URL` when set, else the ephemeral server.
 
+mod common;
+use common::median;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pum::migrate::NoProgress;
 use pum::testing::{TestDb, TestSpec};
-use pum::{Config, ConnectionSpec, CreateOptions, DropOptions, MigrateOptions, Upgrader};
+use pum::{Config, CreateOptions, DropOptions, MigrateOptions, Upgrader};
 
 const VERSIONS: usize = 10;
 const FILES_PER_VERSION: usize = 5;
@@ -41,20 +44,12 @@ fn write_project(dir: &Path) {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let server = match std::env::var("PUM_TEST_DATABASE_URL") {
-        Ok(url) => ConnectionSpec::resolve(&url)?,
-        Err(_) => pum::server::Server::shared()?.spec().clone(),
-    };
+    let server = common::server()?;
     let project = tempfile::tempdir()?;
     write_project(project.path());
     let config_path = project.path().join(".pum.yaml");

@@ -7,10 +7,14 @@ use crate::changelog::sql::{self, Statement};
 use crate::changelog::{Parameters, SqlText};
 use crate::error::{Error, Result, one_line};
 
-/// Runs `text` (named `name` in errors) on `client`: split, checked, parameters rendered,
-/// each statement sent on its own so that a failure points at its line.
+/// Runs `text` (named `name` in errors) on `client`: split, checked and its parameters
+/// rendered statement by statement, so that any problem points at its line.
 ///
-/// `changelog` is true for changelog files (no `app_only` parameters there).
+/// `changelog` is true for changelog files (no `app_only` parameters there). Inside a
+/// transaction the statements go to the server in one round trip behind a savepoint; if
+/// that fails, the savepoint is rolled back and the statements run one by one to find the
+/// one that fails. Outside a transaction (`-- pum:no-transaction` files) they always run
+/// one by one, as each must run on its own.
 ///
 /// # Errors
 /// [`Error::Migration`] with `name:line:column`.
@@ -20,13 +24,58 @@ pub(crate) fn run_sql(
     name: &str,
     parameters: &Parameters,
     changelog: bool,
+    in_transaction: bool,
 ) -> Result<()> {
+    let (statements, rendered): (Vec<Statement>, Vec<String>) =
+        render(text, name, parameters, changelog)?
+            .into_iter()
+            .unzip();
+    let batched = in_transaction && rendered.len() > 1;
+    if batched {
+        // "\n;" ends a statement even when it ends in a -- comment.
+        let mut batch = String::from("SAVEPOINT pum_file;\n");
+        for sql in &rendered {
+            batch.push_str(sql);
+            batch.push_str("\n;\n");
+        }
+        batch.push_str("RELEASE SAVEPOINT pum_file;");
+        if client.batch_execute(&batch).is_ok() {
+            return Ok(());
+        }
+        client
+            .batch_execute("ROLLBACK TO SAVEPOINT pum_file")
+            .map_err(|e| Error::sql(format!("{name}: roll back to the file's start"), &e))?;
+    }
+    for (statement, sql) in statements.iter().zip(&rendered) {
+        if let Err(err) = client.batch_execute(sql) {
+            return Err(statement_error(name, statement, sql, &err));
+        }
+    }
+    if batched {
+        client
+            .batch_execute("RELEASE SAVEPOINT pum_file")
+            .map_err(|e| Error::sql(format!("{name}: release the file's savepoint"), &e))?;
+    }
+    Ok(())
+}
+
+/// The statements of `text`, each with its parameters rendered.
+///
+/// # Errors
+/// [`Error::Migration`] at the unterminated quote, forbidden statement or bad placeholder.
+pub(crate) fn render(
+    text: &SqlText,
+    name: &str,
+    parameters: &Parameters,
+    changelog: bool,
+) -> Result<Vec<(Statement, String)>> {
     let statements = sql::split(&text.text).map_err(|e| Error::Migration {
         location: format!("{name}:{}:{}", e.line, e.column),
         message: e.message,
         code: None,
     })?;
-    for statement in &statements {
+    let mut rendered = Vec::with_capacity(statements.len());
+    for statement in statements {
         if let Some(reason) = sql::forbidden(&statement.sql) {
             return Err(Error::Migration {
                 location: format!("{name}:{}:{}", statement.line, statement.column),
@@ -34,22 +83,19 @@ pub(crate) fn run_sql(
                 code: None,
             });
         }
-        let rendered =
-            parameters
-                .render(&statement.sql, changelog)
-                .map_err(|(offset, message)| {
-                    let (line, column) = sql::line_column(&text.text, statement.offset + offset);
-                    Error::Migration {
-                        location: format!("{name}:{line}:{column}"),
-                        message,
-                        code: None,
-                    }
-                })?;
-        if let Err(err) = client.batch_execute(&rendered) {
-            return Err(statement_error(name, statement, &rendered, &err));
-        }
+        let sql = parameters
+            .render(&statement.sql, changelog)
+            .map_err(|(offset, message)| {
+                let (line, column) = sql::line_column(&text.text, statement.offset + offset);
+                Error::Migration {
+                    location: format!("{name}:{line}:{column}"),
+                    message,
+                    code: None,
+                }
+            })?;
+        rendered.push((statement, sql));
     }
-    Ok(())
+    Ok(rendered)
 }
 
 /// Locates a server error: the statement's position, moved to the error's own position

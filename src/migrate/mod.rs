@@ -497,33 +497,31 @@ impl<'a> Upgrader<'a> {
         if !options.skip_drop_app {
             self.run_hooks(session, &self.config.application.drop, parameters)?;
         }
-        for changelog in plan {
-            let mut checksums = BTreeMap::new();
-            for file in &changelog.files {
-                progress.file(&changelog.version, &file.name);
-                let text = SqlText::read(&file.path)?;
-                if text.no_transaction {
-                    session.commit()?;
-                } else {
-                    session.begin()?;
+        // Whole runs go to the server in one round trip, per-version runs one per version;
+        // a group that fails is rolled back to its start and replayed file by file,
+        // statement by statement, to say exactly where it failed.
+        let groups: Vec<&[&Changelog]> = match options.transaction {
+            TransactionMode::Whole => vec![plan],
+            TransactionMode::PerVersion => plan.chunks(1).collect(),
+        };
+        for group in groups {
+            let texts = group
+                .iter()
+                .map(|c| c.files.iter().map(|f| SqlText::read(&f.path)).collect())
+                .collect::<Result<Vec<Vec<SqlText>>>>()?;
+            let batchable = texts.iter().flatten().all(|t| !t.no_transaction);
+            if !(batchable && self.apply_batch(session, group, &texts, parameters, options)?) {
+                for (changelog, files) in group.iter().zip(&texts) {
+                    self.apply_version(session, changelog, files, parameters, options)?;
                 }
-                apply::run_sql(&mut session.client, &text, &file.name, parameters, true)?;
-                checksums.insert(file.name.clone(), text.checksum);
-                report.files += 1;
             }
-            session.begin()?;
-            self.table.insert(
-                &mut session.client,
-                &NewMigration {
-                    module: &self.config.module,
-                    version: &changelog.version,
-                    beta_testing: options.beta_testing,
-                    changelog_files: changelog.files.iter().map(|f| f.name.clone()).collect(),
-                    parameters: parameters.to_json(),
-                    file_checksums: checksums,
-                },
-            )?;
-            report.applied.push(changelog.version.to_string());
+            for changelog in group {
+                for file in &changelog.files {
+                    progress.file(&changelog.version, &file.name);
+                }
+                report.files += changelog.files.len();
+                report.applied.push(changelog.version.to_string());
+            }
             if options.transaction == TransactionMode::PerVersion {
                 session.commit()?;
             }
@@ -535,6 +533,95 @@ impl<'a> Upgrader<'a> {
         session.commit()?;
         progress.end();
         Ok(())
+    }
+
+    /// The row recording `changelog`, applied with `files`.
+    fn row<'r>(
+        &'r self,
+        changelog: &'r Changelog,
+        files: &[SqlText],
+        parameters: &Parameters,
+        options: &MigrateOptions,
+    ) -> NewMigration<'r> {
+        NewMigration {
+            module: &self.config.module,
+            version: &changelog.version,
+            beta_testing: options.beta_testing,
+            changelog_files: changelog.files.iter().map(|f| f.name.clone()).collect(),
+            parameters: parameters.to_json(),
+            file_checksums: changelog
+                .files
+                .iter()
+                .zip(files)
+                .map(|(f, t)| (f.name.clone(), t.checksum.clone()))
+                .collect(),
+        }
+    }
+
+    /// Sends every statement of `group` and its rows in one round trip, behind a
+    /// savepoint. Returns false (and has rolled back to the savepoint) if the server
+    /// refused something.
+    fn apply_batch(
+        &self,
+        session: &mut Session,
+        group: &[&Changelog],
+        texts: &[Vec<SqlText>],
+        parameters: &Parameters,
+        options: &MigrateOptions,
+    ) -> Result<bool> {
+        session.begin()?;
+        let mut batch = String::from("SAVEPOINT pum_batch;\n");
+        for (changelog, files) in group.iter().zip(texts) {
+            for (file, text) in changelog.files.iter().zip(files) {
+                for (_, sql) in apply::render(text, &file.name, parameters, true)? {
+                    // "\n;" ends a statement even when it ends in a -- comment.
+                    batch.push_str(&sql);
+                    batch.push_str("\n;\n");
+                }
+            }
+            let row = self.row(changelog, files, parameters, options);
+            batch.push_str(&self.table.insert_sql(&row));
+            batch.push_str(";\n");
+        }
+        batch.push_str("RELEASE SAVEPOINT pum_batch;");
+        if session.client.batch_execute(&batch).is_ok() {
+            return Ok(true);
+        }
+        session
+            .client
+            .batch_execute("ROLLBACK TO SAVEPOINT pum_batch")
+            .map_err(|e| Error::sql("roll back to the start of the run", &e))?;
+        Ok(false)
+    }
+
+    /// Applies one version file by file (statement by statement on failure) and records it.
+    fn apply_version(
+        &self,
+        session: &mut Session,
+        changelog: &Changelog,
+        files: &[SqlText],
+        parameters: &Parameters,
+        options: &MigrateOptions,
+    ) -> Result<()> {
+        for (file, text) in changelog.files.iter().zip(files) {
+            if text.no_transaction {
+                session.commit()?;
+            } else {
+                session.begin()?;
+            }
+            let in_transaction = session.in_transaction;
+            apply::run_sql(
+                &mut session.client,
+                text,
+                &file.name,
+                parameters,
+                true,
+                in_transaction,
+            )?;
+        }
+        session.begin()?;
+        let row = self.row(changelog, files, parameters, options);
+        self.table.insert(&mut session.client, &row)
     }
 
     fn run_hooks(
@@ -554,11 +641,18 @@ impl<'a> Upgrader<'a> {
                         )));
                     }
                     let text = SqlText::read(&path)?;
-                    apply::run_sql(&mut session.client, &text, file, parameters, false)?;
+                    apply::run_sql(&mut session.client, &text, file, parameters, false, true)?;
                 }
                 (None, Some(code)) => {
                     let text = SqlText::new(code.clone());
-                    apply::run_sql(&mut session.client, &text, "hook code", parameters, false)?;
+                    apply::run_sql(
+                        &mut session.client,
+                        &text,
+                        "hook code",
+                        parameters,
+                        false,
+                        true,
+                    )?;
                 }
                 (None, None) => {}
             }

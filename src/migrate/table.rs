@@ -271,27 +271,38 @@ impl MigrationsTable {
 
     /// Records one version.
     pub fn insert(&self, client: &mut impl GenericClient, row: &NewMigration<'_>) -> Result<()> {
-        let checksums = serde_json::to_string(&row.file_checksums).unwrap_or_default();
         client
-            .execute(
-                &format!(
-                    "INSERT INTO {} (module, version, beta_testing, changelog_files, parameters, \
-                     migration_table_version, pum_version, file_checksums) \
-                     VALUES ($1, $2, $3, $4, $5::text::jsonb, {LAYOUT_VERSION}, $6, $7::text::jsonb)",
-                    self.qualified
-                ),
-                &[
-                    &row.module,
-                    &row.version.to_string(),
-                    &row.beta_testing,
-                    &row.changelog_files,
-                    &row.parameters.to_string(),
-                    &PUM_VERSION,
-                    &checksums,
-                ],
-            )
-            .map_err(|e| self.sql_error("record a version in", &e))?;
-        Ok(())
+            .batch_execute(&self.insert_sql(row))
+            .map_err(|e| self.sql_error("record a version in", &e))
+    }
+
+    /// The statement recording one version, every value written as a quoted literal (so
+    /// it can travel in one round trip with the version's files).
+    pub(crate) fn insert_sql(&self, row: &NewMigration<'_>) -> String {
+        use crate::changelog::quote_literal;
+        let files = if row.changelog_files.is_empty() {
+            "'{}'::text[]".to_string()
+        } else {
+            let quoted: Vec<String> = row
+                .changelog_files
+                .iter()
+                .map(|f| quote_literal(f))
+                .collect();
+            format!("ARRAY[{}]::text[]", quoted.join(", "))
+        };
+        let checksums = serde_json::to_string(&row.file_checksums).unwrap_or_default();
+        format!(
+            "INSERT INTO {} (module, version, beta_testing, changelog_files, parameters, \
+             migration_table_version, pum_version, file_checksums) \
+             VALUES ({}, {}, {}, {files}, {}::jsonb, {LAYOUT_VERSION}, {}, {}::jsonb)",
+            self.qualified,
+            quote_literal(row.module),
+            quote_literal(&row.version.to_string()),
+            row.beta_testing,
+            quote_literal(&row.parameters.to_string()),
+            quote_literal(PUM_VERSION),
+            quote_literal(&checksums),
+        )
     }
 
     /// Takes the session advisory lock of this table, polling until `timeout`.
