@@ -50,7 +50,9 @@ pub mod dump;
 mod error;
 pub mod migrate;
 mod os_user;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod version;
 
@@ -66,9 +68,10 @@ pub use error::{Error, Result};
 pub use migrate::{MigrateOptions, TransactionMode, Upgrader};
 pub use version::Version;
 
+#[cfg(feature = "testing")]
 pub use pum_macros::pum_test;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

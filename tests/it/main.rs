@@ -2,11 +2,11 @@
 //! test binary, or the one named by `PUM_TEST_DATABASE_URL`.
 
 mod check;
-mod cli;
 mod connect;
 mod database;
 mod dump;
 mod harness;
 mod migrate;
 mod server;
+#[path = "../support/mod.rs"]
 mod support;

@@ -295,7 +295,7 @@ fn drop_asks_on_a_terminal() {
 
 #[test]
 fn install_upgrade_info_and_validate_from_the_command_line() {
-    let project = crate::migrate::shop();
+    let project = crate::support::project::shop();
     let db = ScratchDb::new("climig", "");
     let services = Services::for_db(&db.name);
     let dir = project.path().to_str().unwrap().to_string();
@@ -371,7 +371,7 @@ fn install_upgrade_info_and_validate_from_the_command_line() {
 
 #[test]
 fn migrate_bad_input_is_one_line() {
-    let project = crate::migrate::shop();
+    let project = crate::support::project::shop();
     let db = ScratchDb::new("climigbad", "");
     let services = Services::for_db(&db.name);
     let dir = project.path().to_str().unwrap().to_string();

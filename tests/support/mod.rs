@@ -1,4 +1,10 @@
 //! The server the tests run against, and helpers to make uniquely named databases.
+//! Shared by the library's integration tests (tests/it) and the command line's (cli/tests).
+
+#![allow(dead_code)]
+
+pub mod project;
+pub mod server;
 
 use std::path::Path;
 use std::sync::OnceLock;

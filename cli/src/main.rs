@@ -1,4 +1,5 @@
-//! The `pum` command line: argument parsing and printing around one library call each.
+//! The `pum` command line: argument parsing and printing around one library call each
+//! (the library is the `pum` crate; this package only adds clap and indicatif).
 //!
 //! Exit status: 0 success; 1 when the answer is "no" (a declined confirmation);
 //! 2 for any error, printed as one line on standard error.
@@ -118,7 +119,7 @@ impl Output {
 }
 
 /// Runs the command line and turns the outcome into an exit status.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output {
         verbosity: if cli.quiet { -1 } else { cli.verbose as i8 },

@@ -1,0 +1,7 @@
+//! The `pum` binary run as users run it, against a real PostgreSQL server: a throwaway
+//! one, or the one named by `PUM_TEST_DATABASE_URL`.
+
+mod cli;
+mod server;
+#[path = "../../../tests/support/mod.rs"]
+mod support;

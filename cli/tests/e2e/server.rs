@@ -1,0 +1,184 @@
+//! The ephemeral server through `pum server …`, in processes of their own.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use pum::ConnectionSpec;
+
+use crate::support::server::{
+    StopOnDrop, alive, data_dir, ends_within, postmasters, select_one, server_dir,
+};
+
+fn pum(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pum"));
+    command
+        .args(args)
+        .env_remove("PUM_SERVER_DIR")
+        .env_remove("PUM_SERVER_IDLE")
+        .stdin(Stdio::null());
+    command
+}
+
+/// A `pum server attach` process, killed with SIGKILL when dropped.
+struct Attached(Child);
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn killed_client_releases_the_server() {
+    let (_root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    let dir = options.dir.as_ref().unwrap().to_str().unwrap().to_string();
+    let mut client = Attached(
+        pum(&["server", "attach", "--dir", &dir, "--idle", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut url = String::new();
+    BufReader::new(client.0.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    assert!(url.starts_with("postgresql://"), "{url}");
+    let pid = postmasters(&data_dir(&options))[0];
+    let watchdog: u32 = std::fs::read_to_string(Path::new(&dir).join("watchdog.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        alive(pid),
+        "the attached client keeps the server past its idle period"
+    );
+
+    client.0.kill().unwrap(); // SIGKILL: the client cleans nothing up
+    client.0.wait().unwrap();
+    assert!(
+        ends_within(pid, Duration::from_secs(8)),
+        "the server outlived its killed client"
+    );
+    assert!(
+        ends_within(watchdog, Duration::from_secs(3)),
+        "the watchdog is gone too"
+    );
+}
+
+#[test]
+fn concurrent_first_use_starts_exactly_one_server() {
+    let (_root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    let dir = options.dir.as_ref().unwrap().to_str().unwrap().to_string();
+    let children: Vec<Child> = (0..4)
+        .map(|_| {
+            pum(&["server", "start", "--dir", &dir, "--idle", "5"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in &outputs {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let messages: Vec<String> = outputs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+    let pids = postmasters(&data_dir(&options));
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    assert!(
+        messages[0].contains(&format!("(pid {})", pids[0])),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn cli_status_url_and_stop() {
+    let (_root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    let dir = options.dir.as_ref().unwrap().to_str().unwrap().to_string();
+
+    let out = pum(&["server", "status", "--dir", &dir]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("not running (PostgreSQL "), "{text}");
+    assert!(text.contains(&format!("directory: {dir}\n")), "{text}");
+
+    let out = pum(&["server", "url", "--dir", &dir]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pum: warning: the server is not running; start it with: pum server start\n"
+    );
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    let out = pum(&["server", "start", "--dir", &dir, "--idle", "30"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), url);
+    assert_eq!(select_one(&ConnectionSpec::resolve(&url).unwrap()), 1);
+
+    let out = pum(&["server", "status", "--dir", &dir]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pid = postmasters(&data_dir(&options))[0];
+    assert!(text.starts_with("running: PostgreSQL "), "{text}");
+    assert!(text.contains(&format!("(pid {pid}, as ")), "{text}");
+    assert!(text.contains(&format!("url: {url}")), "{text}");
+
+    let out = pum(&["server", "stop", "--dir", &dir]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "server stopped\n");
+    assert!(
+        ends_within(pid, Duration::from_secs(5)),
+        "stopped at once, not after 30 s"
+    );
+
+    let data = data_dir(&options);
+    assert!(data.join("PG_VERSION").is_file(), "stop keeps the data");
+    let out = pum(&["server", "stop", "--purge", "--dir", &dir])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "server was not running\n"
+    );
+    assert!(!data.exists(), "--purge deletes it");
+}
+
+#[test]
+fn bad_idle_setting_is_one_line() {
+    let out = pum(&["server", "status"])
+        .env("PUM_SERVER_IDLE", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pum: error: PUM_SERVER_IDLE: invalid value \"soon\": expected whole seconds\n"
+    );
+}
