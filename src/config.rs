@@ -33,6 +33,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::changelog::params::ParamValue;
+pub use crate::changelog::params::{ParameterDef, ParameterType, Scalar};
+use crate::changelog::{self, Changelog};
 use crate::error::{Error, Result};
 use crate::version::Version;
 
@@ -71,73 +74,6 @@ struct RawPum {
     migration_table_schema: Option<String>,
     #[serde(default)]
     minimum_version: Option<Scalar>,
-}
-
-/// A YAML scalar as written: the type of a parameter's default is checked against the
-/// parameter's declared type.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
-pub enum Scalar {
-    /// `true` / `false`.
-    Bool(bool),
-    /// A whole number.
-    Integer(i64),
-    /// A number with a fraction.
-    Float(f64),
-    /// Text.
-    Text(String),
-}
-
-impl std::fmt::Display for Scalar {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Scalar::Bool(b) => write!(f, "{b}"),
-            Scalar::Integer(i) => write!(f, "{i}"),
-            Scalar::Float(x) => write!(f, "{x}"),
-            Scalar::Text(t) => write!(f, "{t}"),
-        }
-    }
-}
-
-/// A parameter's type, which decides how its value is written into SQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ParameterType {
-    /// `true` / `false`.
-    Boolean,
-    /// A whole number.
-    Integer,
-    /// Text, written as a quoted literal (the default).
-    #[default]
-    Text,
-    /// A decimal number.
-    Decimal,
-    /// A file path, written as a quoted literal.
-    Path,
-}
-
-/// A parameter the SQL files use as `{name}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ParameterDef {
-    /// The name used in `{name}`.
-    pub name: String,
-    /// The type.
-    #[serde(default, rename = "type")]
-    pub kind: ParameterType,
-    /// The value used when none is given.
-    #[serde(default)]
-    pub default: Option<Scalar>,
-    /// What the parameter is for.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// The allowed values, if restricted.
-    #[serde(default)]
-    pub values: Option<Vec<Scalar>>,
-    /// Only used by the application hooks: may change between upgrades, and may not be
-    /// used in changelogs.
-    #[serde(default)]
-    pub app_only: bool,
 }
 
 /// SQL run around the changelogs: `file` (a `.sql` file) or `code` (SQL text).
@@ -375,6 +311,14 @@ impl Config {
     pub fn parameter(&self, name: &str) -> Option<&ParameterDef> {
         self.parameters.iter().find(|p| p.name == name)
     }
+
+    /// The project's changelogs, in version order (see [`changelog::discover`]).
+    ///
+    /// # Errors
+    /// As [`changelog::discover`].
+    pub fn changelogs(&self) -> Result<Vec<Changelog>> {
+        changelog::discover(&self.changelogs_dir, &self.changelogs_directory)
+    }
 }
 
 /// Turns a YAML error into `file:line:column: message`.
@@ -414,13 +358,11 @@ fn validate_parameters(parameters: &[ParameterDef]) -> std::result::Result<(), S
             return Err(format!("{at}: defined twice"));
         }
         if let Some(default) = &p.default {
-            crate::changelog::ParamValue::from_scalar(p.kind, default)
-                .map_err(|e| format!("{at}: default: {e}"))?;
+            ParamValue::from_scalar(p.kind, default).map_err(|e| format!("{at}: default: {e}"))?;
         }
         if let Some(values) = &p.values {
             for value in values {
-                crate::changelog::ParamValue::from_scalar(p.kind, value)
-                    .map_err(|e| format!("{at}: values: {e}"))?;
+                ParamValue::from_scalar(p.kind, value).map_err(|e| format!("{at}: values: {e}"))?;
             }
             if let Some(default) = &p.default
                 && !values.contains(default)

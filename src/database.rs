@@ -5,7 +5,9 @@
 //! where `postgres` does not exist or is the database being created or dropped.
 //!
 //! Names are always quoted with [`quote_identifier`]: `my "odd" db` is a fine database
-//! name, and a name PostgreSQL would silently truncate (over 63 bytes) is an error.
+//! name, and a name PostgreSQL would silently truncate (over 63 bytes) is an error. Values
+//! written into SQL text go through [`quote_literal`]. These two are the crate's only
+//! quoting functions.
 
 use std::time::Duration;
 
@@ -46,6 +48,23 @@ pub fn quote_identifier(kind: &'static str, name: &str) -> Result<String> {
         return Err(invalid("contains a NUL character".into()));
     }
     Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+}
+
+/// Quotes `text` as an SQL string literal: `it's` becomes `'it''s'`. A backslash makes it
+/// an `E''` string with the backslashes doubled, which reads the same whatever
+/// `standard_conforming_strings` says.
+///
+/// ```
+/// assert_eq!(pum::quote_literal("it's"), "'it''s'");
+/// assert_eq!(pum::quote_literal(r"C:\x"), r"E'C:\\x'");
+/// ```
+pub fn quote_literal(text: &str) -> String {
+    let doubled = text.replace('\'', "''");
+    if text.contains('\\') {
+        format!("E'{}'", doubled.replace('\\', "\\\\"))
+    } else {
+        format!("'{doubled}'")
+    }
 }
 
 /// Quotes a role name for GRANT/REVOKE; `PUBLIC` (any case) stays the keyword.

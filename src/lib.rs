@@ -61,7 +61,7 @@ pub use config::Config;
 pub use connect::{ConnectionSpec, Environment};
 pub use database::{
     AccessOptions, CreateOptions, CreateStrategy, DropOptions, create_database, database_exists,
-    drop_database, quote_identifier, set_access,
+    drop_database, quote_identifier, quote_literal, set_access,
 };
 pub use dump::{DumpFormat, DumpOptions, RestoreOptions, RestoreSummary, dump, restore};
 pub use error::{Error, Result};

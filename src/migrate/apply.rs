@@ -3,8 +3,9 @@
 use postgres::GenericClient;
 use postgres::error::ErrorPosition;
 
+use crate::changelog::SqlText;
+use crate::changelog::params::Parameters;
 use crate::changelog::sql::{self, Statement};
-use crate::changelog::{Parameters, SqlText};
 use crate::error::{Error, Result, one_line};
 
 /// Runs `text` (named `name` in errors) on `client`: split, checked and its parameters

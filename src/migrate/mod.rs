@@ -31,7 +31,8 @@ use std::time::Duration;
 use postgres::Client;
 use serde::Serialize;
 
-use crate::changelog::{self, Changelog, Parameters, SqlText};
+use crate::changelog::params::Parameters;
+use crate::changelog::{Changelog, SqlText};
 use crate::config::{Config, Hook};
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
@@ -313,8 +314,8 @@ impl<'a> Upgrader<'a> {
     /// `allow_multiple_modules`), or there is nothing to install; any changelog or SQL error.
     pub fn install(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
         self.check_roles(options)?;
-        let changelogs = changelog::discover(self.config)?;
-        let parameters = Parameters::resolve(self.config, &options.parameters)?;
+        let changelogs = self.config.changelogs()?;
+        let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         let plan: Vec<&Changelog> = changelogs
             .iter()
             .filter(|c| options.max_version.as_ref().is_none_or(|m| &c.version <= m))
@@ -357,8 +358,8 @@ impl<'a> Upgrader<'a> {
     /// applied file changed; any changelog or SQL error.
     pub fn upgrade(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
         self.check_roles(options)?;
-        let changelogs = changelog::discover(self.config)?;
-        let parameters = Parameters::resolve(self.config, &options.parameters)?;
+        let changelogs = self.config.changelogs()?;
+        let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         self.locked(options.lock_timeout, |session| {
             if !self.table.exists(&mut session.client)? {
                 return Err(Error::State(format!(
@@ -708,7 +709,7 @@ impl<'a> Upgrader<'a> {
     /// # Errors
     /// Connection, changelog and table errors.
     pub fn info(&self) -> Result<Info> {
-        let changelogs = changelog::discover(self.config)?;
+        let changelogs = self.config.changelogs()?;
         let mut client = self.spec.connect()?;
         let installed = self.table.exists(&mut client)?;
         let rows = if installed {

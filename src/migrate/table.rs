@@ -192,7 +192,7 @@ impl MigrationsTable {
                file_checksums jsonb
              );
              COMMENT ON TABLE {t} IS 'migration_table_version: {LAYOUT_VERSION}';",
-            pum_version = crate::changelog::quote_literal(PUM_VERSION),
+            pum_version = crate::database::quote_literal(PUM_VERSION),
         );
         client
             .batch_execute(&sql)
@@ -224,7 +224,7 @@ impl MigrationsTable {
                  ALTER TABLE {t} ALTER COLUMN module SET NOT NULL;
                  ALTER TABLE {t} ALTER COLUMN migration_table_version DROP DEFAULT;
                  ALTER TABLE {t} ALTER COLUMN migration_table_version TYPE integer USING 1;",
-                module = crate::changelog::quote_literal(module)
+                module = crate::database::quote_literal(module)
             ));
         }
         if !columns.contains_key("pum_version") {
@@ -279,7 +279,7 @@ impl MigrationsTable {
     /// The statement recording one version, every value written as a quoted literal (so
     /// it can travel in one round trip with the version's files).
     pub(crate) fn insert_sql(&self, row: &NewMigration<'_>) -> String {
-        use crate::changelog::quote_literal;
+        use crate::database::quote_literal;
         let files = if row.changelog_files.is_empty() {
             "'{}'::text[]".to_string()
         } else {
