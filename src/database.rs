@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+use postgres::GenericClient;
+
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
 
@@ -137,23 +139,221 @@ pub struct AccessOptions {
     pub keep_public: bool,
 }
 
-/// Opens a session on a maintenance database other than `avoid`.
-fn maintenance_client(spec: &ConnectionSpec, avoid: &str) -> Result<postgres::Client> {
-    let first = if avoid == "postgres" {
-        "template1"
-    } else {
-        "postgres"
-    };
-    match spec.with_dbname(first).connect() {
-        // 3D000: no such database.
-        Err(e) if first == "postgres" && e.sqlstate() == Some("3D000") => {
-            spec.with_dbname("template1").connect()
+/// A session on a maintenance database (`postgres`, or `template1`), from which databases
+/// are created, dropped and guarded, as `createdb` and `dropdb` work. It knows the server's
+/// version, read once when it connects.
+///
+/// The free functions ([`create_database`], [`drop_database`]…) open one per call; code
+/// that manages many databases (the test harness) keeps a few open.
+pub struct Maintenance {
+    client: postgres::Client,
+    version: i32,
+}
+
+impl Maintenance {
+    /// Connects to `postgres` on the server of `spec` (to `template1` where `postgres` does
+    /// not exist or is `avoid`, the database about to be created or dropped).
+    ///
+    /// # Errors
+    /// Connection errors.
+    pub fn connect(spec: &ConnectionSpec, avoid: &str) -> Result<Maintenance> {
+        let first = if avoid == "postgres" {
+            "template1"
+        } else {
+            "postgres"
+        };
+        let client = match spec.with_dbname(first).connect() {
+            // 3D000: no such database.
+            Err(e) if first == "postgres" && e.sqlstate() == Some("3D000") => {
+                spec.with_dbname("template1").connect()
+            }
+            other => other,
+        }?;
+        Maintenance::from_client(client)
+    }
+
+    /// A maintenance session on the very database `spec` names (the test harness keeps its
+    /// registry in the database `PUM_TEST_DATABASE_URL` names).
+    ///
+    /// # Errors
+    /// Connection errors.
+    pub fn on(spec: &ConnectionSpec) -> Result<Maintenance> {
+        Maintenance::from_client(spec.connect()?)
+    }
+
+    fn from_client(mut client: postgres::Client) -> Result<Maintenance> {
+        let version = server_version_num(&mut client)?;
+        Ok(Maintenance { client, version })
+    }
+
+    /// The server's version number (`150004`).
+    pub fn server_version(&self) -> i32 {
+        self.version
+    }
+
+    /// The session, for statements of the caller's own.
+    pub fn client(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+
+    /// Whether the session is still usable.
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Creates database `name`; see [`create_database`].
+    ///
+    /// # Errors
+    /// As [`create_database`].
+    pub fn create(&mut self, name: &str, options: &CreateOptions) -> Result<()> {
+        let mut sql = format!("CREATE DATABASE {}", quote_identifier("database", name)?);
+        if let Some(template) = &options.template {
+            sql.push_str(&format!(
+                " TEMPLATE {}",
+                quote_identifier("template database", template)?
+            ));
         }
-        other => other,
+        if let Some(owner) = &options.owner {
+            sql.push_str(&format!(" OWNER {}", quote_identifier("role", owner)?));
+        }
+        if let Some(strategy) = options.strategy {
+            if self.version < 150000 {
+                return Err(Error::Unsupported {
+                    message: format!(
+                        "a create strategy needs PostgreSQL 15 or later; the server is version \
+                         {}",
+                        self.version
+                    ),
+                });
+            }
+            sql.push_str(&format!(" STRATEGY = {}", strategy.sql()));
+        }
+        self.client
+            .batch_execute(&sql)
+            .map_err(|e| Error::sql(format!("create database \"{name}\""), &e))
+    }
+
+    /// Drops database `name`; see [`drop_database`].
+    ///
+    /// # Errors
+    /// As [`drop_database`].
+    pub fn drop(&mut self, name: &str, options: &DropOptions) -> Result<bool> {
+        let quoted = quote_identifier("database", name)?;
+        let context = format!("drop database \"{name}\"");
+        if options.if_exists && !self.exists(name)? {
+            return Ok(false);
+        }
+        if options.force && self.version >= 130000 {
+            self.client
+                .batch_execute(&format!("DROP DATABASE {quoted} WITH (FORCE)"))
+                .map_err(|e| Error::sql(&context, &e))?;
+            return Ok(true);
+        }
+        let drop = format!("DROP DATABASE {quoted}");
+        let mut attempts = 0;
+        loop {
+            if options.force {
+                self.client
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        &[&name],
+                    )
+                    .map_err(|e| Error::sql(format!("end the sessions on \"{name}\""), &e))?;
+            }
+            match self.client.batch_execute(&drop) {
+                Ok(()) => return Ok(true),
+                // 55006: still in use; a terminated session may take a moment to go.
+                Err(e)
+                    if options.force
+                        && attempts < 20
+                        && e.code().map(|c| c.code()) == Some("55006") =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(Error::sql(&context, &e)),
+            }
+        }
+    }
+
+    /// Whether database `name` exists.
+    ///
+    /// # Errors
+    /// [`Error::Sql`] when the catalog cannot be read.
+    pub fn exists(&mut self, name: &str) -> Result<bool> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)",
+                &[&name],
+            )
+            .map_err(|e| Error::sql("look up databases", &e))?;
+        Ok(row.get(0))
+    }
+
+    /// Makes database `name` a template that refuses connections, or an ordinary database
+    /// again (a template cannot be dropped).
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`] for a bad name; [`Error::Sql`] for a missing database.
+    pub fn set_template(&mut self, name: &str, template: bool) -> Result<()> {
+        let quoted = quote_identifier("database", name)?;
+        self.client
+            .batch_execute(&format!(
+                "ALTER DATABASE {quoted} WITH ALLOW_CONNECTIONS {} IS_TEMPLATE {template}",
+                !template
+            ))
+            .map_err(|e| {
+                let what = if template {
+                    "a template"
+                } else {
+                    "an ordinary database"
+                };
+                Error::sql(format!("make {name} {what}"), &e)
+            })
+    }
+
+    /// Grants and revokes CONNECT on `name`; see [`set_access`].
+    ///
+    /// # Errors
+    /// As [`set_access`].
+    pub fn set_access(&mut self, name: &str, options: &AccessOptions) -> Result<()> {
+        let database = quote_identifier("database", name)?;
+        let mut statements = Vec::new();
+        if !options.keep_public {
+            statements.push(format!("REVOKE CONNECT ON DATABASE {database} FROM PUBLIC"));
+        }
+        for role in &options.grant_connect {
+            statements.push(format!(
+                "GRANT CONNECT ON DATABASE {database} TO {}",
+                quote_grantee(role)?
+            ));
+        }
+        for role in &options.revoke_connect {
+            statements.push(format!(
+                "REVOKE CONNECT ON DATABASE {database} FROM {}",
+                quote_grantee(role)?
+            ));
+        }
+        let context = format!("set access to database \"{name}\"");
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(|e| Error::sql(&context, &e))?;
+        for statement in &statements {
+            tx.batch_execute(statement)
+                .map_err(|e| Error::sql(&context, &e))?;
+        }
+        tx.commit().map_err(|e| Error::sql(&context, &e))
     }
 }
 
-fn server_version_num(client: &mut postgres::Client) -> Result<i32> {
+/// The server's version number (`150004` for 15.4), the one way pum asks for it.
+///
+/// # Errors
+/// [`Error::Sql`] when the setting cannot be read.
+pub fn server_version_num(client: &mut impl GenericClient) -> Result<i32> {
     let row = client
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .map_err(|e| Error::sql("read the server version", &e))?;
@@ -164,35 +364,15 @@ fn server_version_num(client: &mut postgres::Client) -> Result<i32> {
 ///
 /// # Errors
 /// [`Error::InvalidIdentifier`] for a bad name (nothing is sent to the server);
-/// [`Error::Invalid`] for a strategy on a server older than 15; [`Error::Sql`] when the
+/// [`Error::Unsupported`] for a strategy on a server older than 15; [`Error::Sql`] when the
 /// server refuses (name taken, template missing or in use, no CREATEDB privilege).
 pub fn create_database(spec: &ConnectionSpec, name: &str, options: &CreateOptions) -> Result<()> {
-    let mut sql = format!("CREATE DATABASE {}", quote_identifier("database", name)?);
-    if let Some(template) = &options.template {
-        sql.push_str(&format!(
-            " TEMPLATE {}",
-            quote_identifier("template database", template)?
-        ));
-    }
-    if let Some(owner) = &options.owner {
-        sql.push_str(&format!(" OWNER {}", quote_identifier("role", owner)?));
-    }
-    let mut client = maintenance_client(spec, name)?;
-    if let Some(strategy) = options.strategy {
-        let version = server_version_num(&mut client)?;
-        if version < 150000 {
-            return Err(Error::Invalid(format!(
-                "a create strategy needs PostgreSQL 15 or later; the server is version {version}"
-            )));
-        }
-        sql.push_str(&format!(" STRATEGY = {}", strategy.sql()));
-    }
-    client
-        .batch_execute(&sql)
-        .map_err(|e| Error::sql(format!("create database \"{name}\""), &e))
+    quote_identifier("database", name)?;
+    Maintenance::connect(spec, name)?.create(name, options)
 }
 
-/// Drops database `name`, ending its other sessions first unless told not to.
+/// Drops database `name`, ending its other sessions first unless told not to. Returns
+/// whether a database was dropped (false only with `if_exists`, for a missing one).
 ///
 /// On PostgreSQL 13 and later this is `DROP DATABASE … WITH (FORCE)`; on older servers the
 /// sessions are terminated with `pg_terminate_backend` and the drop retried briefly.
@@ -200,42 +380,9 @@ pub fn create_database(spec: &ConnectionSpec, name: &str, options: &CreateOption
 /// # Errors
 /// [`Error::InvalidIdentifier`] for a bad name; [`Error::Sql`] when the database does
 /// not exist (unless `if_exists`), is in use (unless `force`) or may not be dropped.
-pub fn drop_database(spec: &ConnectionSpec, name: &str, options: &DropOptions) -> Result<()> {
-    let quoted = quote_identifier("database", name)?;
-    let if_exists = if options.if_exists { "IF EXISTS " } else { "" };
-    let mut client = maintenance_client(spec, name)?;
-    let context = format!("drop database \"{name}\"");
-    if options.force && server_version_num(&mut client)? >= 130000 {
-        return client
-            .batch_execute(&format!("DROP DATABASE {if_exists}{quoted} WITH (FORCE)"))
-            .map_err(|e| Error::sql(&context, &e));
-    }
-    let drop = format!("DROP DATABASE {if_exists}{quoted}");
-    let mut attempts = 0;
-    loop {
-        if options.force {
-            client
-                .execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE datname = $1 AND pid <> pg_backend_pid()",
-                    &[&name],
-                )
-                .map_err(|e| Error::sql(format!("end the sessions on \"{name}\""), &e))?;
-        }
-        match client.batch_execute(&drop) {
-            Ok(()) => return Ok(()),
-            // 55006: still in use; a terminated session may take a moment to go.
-            Err(e)
-                if options.force
-                    && attempts < 20
-                    && e.code().map(|c| c.code()) == Some("55006") =>
-            {
-                attempts += 1;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(Error::sql(&context, &e)),
-        }
-    }
+pub fn drop_database(spec: &ConnectionSpec, name: &str, options: &DropOptions) -> Result<bool> {
+    quote_identifier("database", name)?;
+    Maintenance::connect(spec, name)?.drop(name, options)
 }
 
 /// Whether database `name` exists.
@@ -243,14 +390,7 @@ pub fn drop_database(spec: &ConnectionSpec, name: &str, options: &DropOptions) -
 /// # Errors
 /// Only connection failures: any name, even an invalid one, has an answer.
 pub fn database_exists(spec: &ConnectionSpec, name: &str) -> Result<bool> {
-    let mut client = maintenance_client(spec, name)?;
-    let row = client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)",
-            &[&name],
-        )
-        .map_err(|e| Error::sql("look up databases", &e))?;
-    Ok(row.get(0))
+    Maintenance::connect(spec, name)?.exists(name)
 }
 
 /// Grants and revokes CONNECT on database `name`, in one transaction.
@@ -262,31 +402,8 @@ pub fn database_exists(spec: &ConnectionSpec, name: &str) -> Result<bool> {
 /// [`Error::InvalidIdentifier`] for a bad name; [`Error::Sql`] for a missing database or
 /// role (and then nothing has changed).
 pub fn set_access(spec: &ConnectionSpec, name: &str, options: &AccessOptions) -> Result<()> {
-    let database = quote_identifier("database", name)?;
-    let mut statements = Vec::new();
-    if !options.keep_public {
-        statements.push(format!("REVOKE CONNECT ON DATABASE {database} FROM PUBLIC"));
-    }
-    for role in &options.grant_connect {
-        statements.push(format!(
-            "GRANT CONNECT ON DATABASE {database} TO {}",
-            quote_grantee(role)?
-        ));
-    }
-    for role in &options.revoke_connect {
-        statements.push(format!(
-            "REVOKE CONNECT ON DATABASE {database} FROM {}",
-            quote_grantee(role)?
-        ));
-    }
-    let mut client = maintenance_client(spec, name)?;
-    let context = format!("set access to database \"{name}\"");
-    let mut tx = client.transaction().map_err(|e| Error::sql(&context, &e))?;
-    for statement in &statements {
-        tx.batch_execute(statement)
-            .map_err(|e| Error::sql(&context, &e))?;
-    }
-    tx.commit().map_err(|e| Error::sql(&context, &e))
+    quote_identifier("database", name)?;
+    Maintenance::connect(spec, name)?.set_access(name, options)
 }
 
 #[cfg(test)]

@@ -152,7 +152,7 @@ pub fn dump(spec: &ConnectionSpec, file: &Path, options: &DumpOptions) -> Result
 /// Restores `file` (any pg_dump format) into the database of `spec`.
 ///
 /// # Errors
-/// [`Error::Io`] for an unreadable file, [`Error::Invalid`] for `exclude_schemas` with a
+/// [`Error::Io`] for an unreadable file, [`Error::Unsupported`] for `exclude_schemas` with a
 /// plain SQL dump, [`Error::PgRestore`] with the tool's message (unless errors are ignored;
 /// a failure to connect is never ignored).
 pub fn restore(
@@ -290,10 +290,12 @@ fn restore_plain(
     options: &RestoreOptions,
 ) -> Result<RestoreSummary> {
     if !options.exclude_schemas.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{} is a plain SQL dump: leaving schemas out (-N) needs a custom-format dump",
-            file.display()
-        )));
+        return Err(Error::Unsupported {
+            message: format!(
+                "{} is a plain SQL dump: leaving schemas out (-N) needs a custom-format dump",
+                file.display()
+            ),
+        });
     }
     let psql = find_tool("psql", options.psql.as_deref())?;
     let mut command = Command::new(&psql);

@@ -48,6 +48,7 @@ pub mod connect;
 pub mod database;
 pub mod dump;
 mod error;
+mod lock;
 pub mod migrate;
 mod os_user;
 #[cfg(feature = "server")]
@@ -60,11 +61,11 @@ pub use checker::{CheckOptions, Report, check};
 pub use config::Config;
 pub use connect::{ConnectionSpec, Environment};
 pub use database::{
-    AccessOptions, CreateOptions, CreateStrategy, DropOptions, create_database, database_exists,
-    drop_database, quote_identifier, quote_literal, set_access,
+    AccessOptions, CreateOptions, CreateStrategy, DropOptions, Maintenance, create_database,
+    database_exists, drop_database, quote_identifier, quote_literal, set_access,
 };
 pub use dump::{DumpFormat, DumpOptions, RestoreOptions, RestoreSummary, dump, restore};
-pub use error::{Error, Result};
+pub use error::{Conflict, Error, Result};
 pub use migrate::{MigrateOptions, TransactionMode, Upgrader};
 pub use version::Version;
 

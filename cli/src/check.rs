@@ -91,10 +91,7 @@ pub fn run(left: &ConnectionSpec, args: CheckArgs, out: Output) -> pum::Result<E
         ),
     };
     match &args.output {
-        Some(file) => std::fs::write(file, text).map_err(|e| pum::Error::Io {
-            path: file.clone(),
-            source: e,
-        })?,
+        Some(file) => std::fs::write(file, text).map_err(|e| pum::Error::io(file, e))?,
         None => print!("{text}"),
     }
     Ok(if report.is_empty() {

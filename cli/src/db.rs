@@ -97,8 +97,13 @@ pub fn run(spec: &ConnectionSpec, command: DbCommand, out: Output) -> pum::Resul
                 force: true,
                 if_exists,
             };
-            pum::drop_database(spec, &name, &options)?;
-            out.info(format!("dropped database \"{name}\""));
+            if pum::drop_database(spec, &name, &options)? {
+                out.info(format!("dropped database \"{name}\""));
+            } else {
+                out.info(format!(
+                    "database \"{name}\" does not exist; nothing dropped"
+                ));
+            }
         }
         DbCommand::Access {
             name,
@@ -122,10 +127,10 @@ pub fn run(spec: &ConnectionSpec, command: DbCommand, out: Output) -> pum::Resul
 fn confirm_drop(spec: &ConnectionSpec, name: &str) -> pum::Result<bool> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(pum::Error::Invalid(format!(
-            "refusing to drop database \"{name}\" without --force: standard input is not a \
-             terminal to confirm on"
-        )));
+        return Err(pum::Error::Refused {
+            operation: format!("drop database \"{name}\" without --force"),
+            reason: "standard input is not a terminal to confirm on".into(),
+        });
     }
     eprint!(
         "Drop database \"{name}\" on {} and everything in it? [y/N] ",
@@ -136,6 +141,6 @@ fn confirm_drop(spec: &ConnectionSpec, name: &str) -> pum::Result<bool> {
     stdin
         .lock()
         .read_line(&mut answer)
-        .map_err(|e| pum::Error::Invalid(format!("cannot read the answer: {e}")))?;
+        .map_err(|e| pum::Error::io("standard input", e))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }

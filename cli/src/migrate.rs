@@ -25,10 +25,7 @@ impl Project {
         match &self.config {
             // Like Python pum: paths in the configuration stay relative to -d.
             Some(file) => {
-                let text = std::fs::read_to_string(file).map_err(|e| pum::Error::Io {
-                    path: file.clone(),
-                    source: e,
-                })?;
+                let text = std::fs::read_to_string(file).map_err(|e| pum::Error::io(file, e))?;
                 Config::parse(&text, file, &dir)
             }
             None => Config::from_dir(&dir),

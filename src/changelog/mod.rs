@@ -26,7 +26,7 @@ pub const APP_ONLY_MARKER: &str = "APP_ONLY_RELEASE";
 /// The directive that makes a file run outside a transaction.
 pub const NO_TRANSACTION_DIRECTIVE: &str = "-- pum:no-transaction";
 
-/// One SQL file of a changelog.
+/// One SQL file of a changelog, read.
 #[derive(Debug, Clone)]
 pub struct ChangelogFile {
     /// Where it is.
@@ -34,6 +34,8 @@ pub struct ChangelogFile {
     /// The name recorded in the migrations table: `<changelogs_directory>/<version>/<file>`,
     /// as Python pum records it.
     pub name: String,
+    /// Its text, checksum and directives.
+    pub sql: SqlText,
 }
 
 /// One version directory.
@@ -54,13 +56,15 @@ impl Changelog {
     }
 }
 
-/// Lists the changelogs in `root`, in version order. `recorded_as` is the directory's name
-/// as the configuration writes it (`changelogs`): recorded file names start with it.
+/// Lists and reads the changelogs in `root`, in version order. `recorded_as` is the
+/// directory's name as the configuration writes it (`changelogs`): recorded file names
+/// start with it.
 ///
 /// # Errors
 /// [`Error::Changelog`] naming the directory that is missing, empty, not a version, a
-/// duplicate version, or a version with neither SQL files nor an `APP_ONLY_RELEASE` marker
-/// (or with both).
+/// duplicate version, a version with neither SQL files nor an `APP_ONLY_RELEASE` marker
+/// (or with both), or a symbolic link that leads nowhere; [`Error::Io`] for an unreadable
+/// file.
 pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
     let problem = |path: &Path, message: &str| Error::Changelog {
         path: path.display().to_string(),
@@ -74,6 +78,9 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(root, e))?;
         let dir = entry.path();
+        if is_dangling_link(&dir) {
+            return Err(problem(&dir, DANGLING_LINK));
+        }
         if !dir.is_dir() {
             continue;
         }
@@ -94,7 +101,11 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
         for file in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
             let file = file.map_err(|e| Error::io(&dir, e))?;
             let name = file.file_name().to_string_lossy().into_owned();
-            if !file.path().is_file() {
+            let path = file.path();
+            if is_dangling_link(&path) {
+                return Err(problem(&path, DANGLING_LINK));
+            }
+            if !path.is_file() {
                 continue;
             }
             if name == APP_ONLY_MARKER {
@@ -124,11 +135,15 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
         }
         let files = names
             .into_iter()
-            .map(|name| ChangelogFile {
-                path: dir.join(&name),
-                name: format!("{recorded_as}/{dir_name}/{name}"),
+            .map(|name| {
+                let path = dir.join(&name);
+                Ok(ChangelogFile {
+                    sql: SqlText::read(&path)?,
+                    path,
+                    name: format!("{recorded_as}/{dir_name}/{name}"),
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         changelogs.push(Changelog {
             version,
             dir,
@@ -143,6 +158,15 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
     }
     changelogs.sort_by(|a, b| a.version.cmp(&b.version));
     Ok(changelogs)
+}
+
+/// What a symbolic link to nothing is told.
+const DANGLING_LINK: &str = "a symbolic link to nothing: restore its target or remove it";
+
+/// Whether `path` is a symbolic link whose target does not exist (which `is_file` and
+/// `is_dir` would silently pass over).
+fn is_dangling_link(path: &Path) -> bool {
+    !path.exists() && path.symlink_metadata().is_ok()
 }
 
 /// A file's text, read for applying.

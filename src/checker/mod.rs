@@ -133,16 +133,14 @@ impl Kind {
     /// The kind called `name`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] listing the known names.
+    /// [`Error::UnknownKind`] listing the known names.
     pub fn parse(name: &str) -> Result<Kind> {
         Kind::ALL
             .into_iter()
             .find(|k| k.name() == name)
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "unknown kind of object \"{name}\" (known: {})",
-                    Kind::ALL.map(Kind::name).join(", ")
-                ))
+            .ok_or_else(|| Error::UnknownKind {
+                name: name.to_string(),
+                known: Kind::ALL.map(Kind::name).join(", "),
             })
     }
 }
@@ -237,7 +235,7 @@ pub fn compare(left: &Snapshot, right: &Snapshot) -> Report {
 /// Reads both databases and compares them.
 ///
 /// # Errors
-/// Connection and catalog errors; [`Error::Invalid`] when the servers' major versions
+/// Connection and catalog errors; [`Error::VersionMismatch`] when the servers' major versions
 /// differ and `allow_version_mismatch` is not set.
 pub fn check(
     left: &ConnectionSpec,
@@ -252,7 +250,7 @@ pub fn check(
             .and_then(|mut client| Snapshot::take(&mut client, options));
         let b = right_side
             .join()
-            .unwrap_or_else(|_| Err(Error::State("the snapshot thread panicked".into())));
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (a, b)
     });
     let (mut a, mut b) = (a?, b?);
@@ -265,14 +263,12 @@ pub fn check(
 /// Refuses snapshots of different major versions unless the options allow it.
 fn same_major_version(a: &Snapshot, b: &Snapshot, options: &CheckOptions) -> Result<()> {
     if a.major_version() != b.major_version() && !options.allow_version_mismatch {
-        return Err(Error::Invalid(format!(
-            "{} runs PostgreSQL {} and {} runs PostgreSQL {}: definitions may be written \
-             differently; allow the version mismatch to compare anyway",
-            a.name,
-            a.major_version(),
-            b.name,
-            b.major_version()
-        )));
+        return Err(Error::VersionMismatch {
+            left: a.name.clone(),
+            left_major: a.major_version(),
+            right: b.name.clone(),
+            right_major: b.major_version(),
+        });
     }
     Ok(())
 }

@@ -427,8 +427,12 @@ impl Snapshot {
 }
 
 fn parse_attributes(text: &str) -> Result<Attributes> {
-    let value: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
-        .map_err(|e| Error::State(format!("unreadable catalog row: {e}")))?;
+    let value: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| Error::Sql {
+            context: "read the catalog".into(),
+            message: format!("unreadable row: {e}"),
+            code: None,
+        })?;
     Ok(value
         .into_iter()
         .map(|(k, v)| {

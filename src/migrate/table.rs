@@ -6,13 +6,15 @@
 //! upgraded in place before pum writes to them.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use postgres::GenericClient;
 use serde_json::Value;
 
-use crate::database::quote_identifier;
-use crate::error::{Error, Result};
+use crate::database::{quote_identifier, quote_literal};
+use crate::error::{Conflict, Error, Result};
+use crate::lock::{AdvisoryLock, MIGRATIONS};
 use crate::version::Version;
 
 /// The table's name.
@@ -23,9 +25,6 @@ pub const LAYOUT_VERSION: i32 = 3;
 
 /// What this crate records in `pum_version`.
 pub const PUM_VERSION: &str = concat!("pum-rs ", env!("CARGO_PKG_VERSION"));
-
-/// The first key of pum's advisory locks (`'pum'` in ASCII).
-const LOCK_CLASS: i32 = 0x0070_756d;
 
 /// One row: one version installed (or a baseline).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -51,16 +50,31 @@ pub struct Migration {
 }
 
 impl Migration {
-    /// The version, parsed.
+    /// The version, parsed; `table` names the table in the error.
     ///
     /// # Errors
-    /// [`Error::State`] naming the unparseable version.
-    pub fn parsed_version(&self) -> Result<Version> {
-        Version::parse(&self.version).map_err(|e| {
-            Error::State(format!(
-                "the migrations table records a version pum cannot read: {e}"
-            ))
+    /// [`Conflict::UnreadableVersion`] naming the unparseable version.
+    pub fn parsed_version(&self, table: &str) -> Result<Version, Conflict> {
+        Version::parse(&self.version).map_err(|e| Conflict::UnreadableVersion {
+            table: table.to_string(),
+            reason: e.to_string(),
         })
+    }
+
+    /// Whether this row records a version without applying its files (a baseline).
+    pub fn is_baseline(&self) -> bool {
+        self.changelog_files.is_empty()
+    }
+
+    /// The name under which `name` (`changelogs/<version>/<file>`) is recorded in this row,
+    /// if it is: Python pum records the path as it built it, which starts with the project
+    /// directory it was given (`/srv/project/changelogs/1.0.0/a.sql` with `-d
+    /// /srv/project`).
+    pub fn recorded_name(&self, name: &str) -> Option<&str> {
+        self.changelog_files
+            .iter()
+            .find(|recorded| same_file(recorded, name))
+            .map(String::as_str)
     }
 
     fn from_json(row: &Value) -> Migration {
@@ -173,11 +187,15 @@ impl MigrationsTable {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    /// Creates the schema (if needed) and the table, with Python pum's comment.
-    pub fn create(&self, client: &mut impl GenericClient) -> Result<()> {
+    /// The statements creating the schema (if needed) and the table, with Python pum's
+    /// comment.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentifier`] for a schema name PostgreSQL cannot hold.
+    pub fn create_sql(&self) -> Result<String> {
         let schema = quote_identifier("schema", &self.schema)?;
         let t = &self.qualified;
-        let sql = format!(
+        Ok(format!(
             "CREATE SCHEMA IF NOT EXISTS {schema};
              CREATE TABLE {t} (
                id uuid DEFAULT gen_random_uuid() PRIMARY KEY,
@@ -191,11 +209,15 @@ impl MigrationsTable {
                pum_version character varying(50) NOT NULL DEFAULT {pum_version},
                file_checksums jsonb
              );
-             COMMENT ON TABLE {t} IS 'migration_table_version: {LAYOUT_VERSION}';",
-            pum_version = crate::database::quote_literal(PUM_VERSION),
-        );
+             COMMENT ON TABLE {t} IS 'migration_table_version: {LAYOUT_VERSION}'",
+            pum_version = quote_literal(PUM_VERSION),
+        ))
+    }
+
+    /// Creates the schema (if needed) and the table.
+    pub fn create(&self, client: &mut impl GenericClient) -> Result<()> {
         client
-            .batch_execute(&sql)
+            .batch_execute(&self.create_sql()?)
             .map_err(|e| self.sql_error("create", &e))
     }
 
@@ -224,7 +246,7 @@ impl MigrationsTable {
                  ALTER TABLE {t} ALTER COLUMN module SET NOT NULL;
                  ALTER TABLE {t} ALTER COLUMN migration_table_version DROP DEFAULT;
                  ALTER TABLE {t} ALTER COLUMN migration_table_version TYPE integer USING 1;",
-                module = crate::database::quote_literal(module)
+                module = quote_literal(module)
             ));
         }
         if !columns.contains_key("pum_version") {
@@ -250,6 +272,11 @@ impl MigrationsTable {
 
     /// Every row, oldest first, whatever the table's layout.
     pub fn rows(&self, client: &mut impl GenericClient) -> Result<Vec<Migration>> {
+        let unreadable = |e: serde_json::Error| Error::Sql {
+            context: format!("read {}", self.name()),
+            message: format!("unreadable row: {e}"),
+            code: None,
+        };
         let rows = client
             .query(
                 &format!(
@@ -262,8 +289,7 @@ impl MigrationsTable {
         rows.iter()
             .map(|row| {
                 let text: String = row.get(0);
-                let value: Value = serde_json::from_str(&text)
-                    .map_err(|e| Error::State(format!("{}: unreadable row: {e}", self.name())))?;
+                let value: Value = serde_json::from_str(&text).map_err(unreadable)?;
                 Ok(Migration::from_json(&value))
             })
             .collect()
@@ -279,7 +305,6 @@ impl MigrationsTable {
     /// The statement recording one version, every value written as a quoted literal (so
     /// it can travel in one round trip with the version's files).
     pub(crate) fn insert_sql(&self, row: &NewMigration<'_>) -> String {
-        use crate::database::quote_literal;
         let files = if row.changelog_files.is_empty() {
             "'{}'::text[]".to_string()
         } else {
@@ -305,41 +330,27 @@ impl MigrationsTable {
         )
     }
 
-    /// Takes the session advisory lock of this table, polling until `timeout`.
+    /// The advisory lock of this table: one pum migrates with it at a time.
+    fn lock_of(&self) -> AdvisoryLock {
+        AdvisoryLock::new(MIGRATIONS, self.name())
+    }
+
+    /// Takes the session advisory lock of this table, waiting at most `timeout`.
     ///
     /// # Errors
-    /// [`Error::State`] when another session still holds it after `timeout`.
+    /// [`Error::LockTimeout`] when another session still holds it after `timeout`.
     pub fn lock(&self, client: &mut impl GenericClient, timeout: Duration) -> Result<()> {
-        let started = Instant::now();
-        loop {
-            let row = client
-                .query_one(
-                    "SELECT pg_try_advisory_lock($1, hashtext($2))",
-                    &[&LOCK_CLASS, &self.name()],
-                )
-                .map_err(|e| self.sql_error("lock", &e))?;
-            if row.get::<_, bool>(0) {
-                return Ok(());
-            }
-            if started.elapsed() >= timeout {
-                return Err(Error::State(format!(
-                    "another pum is migrating with {} (its advisory lock is still held after {} s)",
-                    self.name(),
-                    timeout.as_secs()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.lock_of()
+            .acquire(client, timeout, "another pum migrating with it")
     }
 
     /// Releases the lock taken by [`MigrationsTable::lock`].
     pub fn unlock(&self, client: &mut impl GenericClient) -> Result<()> {
-        client
-            .query_one(
-                "SELECT pg_advisory_unlock($1, hashtext($2))",
-                &[&LOCK_CLASS, &self.name()],
-            )
-            .map_err(|e| self.sql_error("unlock", &e))?;
-        Ok(())
+        self.lock_of().release(client)
     }
+}
+
+/// Whether a recorded file name is `name`, also when recorded with a directory in front.
+pub(crate) fn same_file(recorded: &str, name: &str) -> bool {
+    recorded == name || Path::new(recorded).ends_with(name)
 }

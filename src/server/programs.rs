@@ -76,12 +76,13 @@ pub(crate) fn major_version(bindir: &Path) -> Result<u32> {
         .nth(2)
         .and_then(|v| v.split(['.', 'b', 'r']).next())
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            Error::Server(format!(
+        .ok_or_else(|| Error::ServerStart {
+            message: format!(
                 "cannot read the version of {}: it printed \"{}\"",
                 program.display(),
                 text.trim()
-            ))
+            ),
+            code: None,
         })
 }
 
@@ -100,11 +101,14 @@ pub(crate) fn server_account(wanted: Option<&str>) -> Result<Option<Account>> {
             return Ok(Some(account));
         }
     }
-    Err(Error::Server(format!(
-        "PostgreSQL refuses to run as root and no account to run it as was found (tried {}); \
-         create one or set PUM_SERVER_USER",
-        names.join(", ")
-    )))
+    Err(Error::ServerStart {
+        message: format!(
+            "PostgreSQL refuses to run as root and no account to run it as was found (tried \
+             {}); create one or set PUM_SERVER_USER",
+            names.join(", ")
+        ),
+        code: None,
+    })
 }
 
 /// A command for `program`, run as `account` when there is one.

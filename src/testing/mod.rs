@@ -36,8 +36,15 @@
 //! - **Bounded.** At most `PUM_TEST_MAX_PARALLEL` (default 32) test databases are alive at
 //!   once per process; [`TestDb::pool`] holds at most 4 connections.
 
-mod runtime;
+mod clones;
+mod context;
+mod dropper;
+mod keep;
+mod pool;
+mod registry;
+mod slots;
 mod spec;
+mod templates;
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
@@ -46,51 +53,8 @@ use std::sync::Arc;
 use crate::checker::{CheckOptions, Kind, Report};
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
+pub use keep::KeepPolicy;
 pub use spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
-
-/// When a test's database is kept instead of dropped (`PUM_TEST_KEEP`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeepPolicy {
-    /// Keep the databases of failed tests (the default).
-    Failed,
-    /// Never keep.
-    Never,
-    /// Always keep.
-    Always,
-}
-
-impl KeepPolicy {
-    /// The policy `PUM_TEST_KEEP` asks for.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for a value other than `failed`, `never` or `always`.
-    pub fn from_env() -> Result<KeepPolicy> {
-        match std::env::var("PUM_TEST_KEEP").as_deref() {
-            Err(_) | Ok("") | Ok("failed") => Ok(KeepPolicy::Failed),
-            Ok("never") => Ok(KeepPolicy::Never),
-            Ok("always") => Ok(KeepPolicy::Always),
-            Ok(other) => Err(Error::Invalid(format!(
-                "PUM_TEST_KEEP: invalid value \"{other}\" (failed, never or always)"
-            ))),
-        }
-    }
-}
-
-fn keep_max() -> Result<i64> {
-    match std::env::var("PUM_TEST_KEEP_MAX") {
-        Err(_) => Ok(10),
-        Ok(text) => text
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "PUM_TEST_KEEP_MAX: invalid value \"{text}\": expected a whole number"
-                ))
-            }),
-    }
-}
 
 /// What a test body returns: `()` or a `Result` whose error fails the test.
 pub trait TestResult {
@@ -179,7 +143,7 @@ impl TestDb {
     /// When the file cannot be read or a statement fails, naming file:line:column.
     pub fn execute_file(&self, file: impl AsRef<Path>) {
         let path = manifest_path(file.as_ref());
-        runtime::run_files(&self.spec, &[path]).unwrap_or_else(|e| panic!("pum: {e}"));
+        templates::run_files(&self.spec, &[path]).unwrap_or_else(|e| panic!("pum: {e}"));
     }
 
     /// The reference database of the test's spec, built once and shared.
@@ -193,12 +157,12 @@ impl TestDb {
                 self.test.name
             )
         });
-        let context = runtime::context().unwrap_or_else(|e| panic!("pum: {e}"));
-        let built = context
+        let context = context::context().unwrap_or_else(|e| panic!("pum: {e}"));
+        let name = context
             .reference(&self.test, reference)
             .unwrap_or_else(|e| panic!("pum: reference of test {}: {e}", self.test.name));
         Reference {
-            spec: context.server.with_dbname(&built.name),
+            spec: context.server.with_dbname(&name),
         }
     }
 
@@ -313,7 +277,7 @@ fn manifest_path(path: &Path) -> std::path::PathBuf {
 /// # Errors
 /// Unreadable input files; no server.
 pub fn template_name(spec: &TestSpec) -> Result<String> {
-    runtime::context()?.template_name(spec)
+    context::context()?.template_name(spec)
 }
 
 /// Drops `spec`'s current template and reference (they are rebuilt when next needed);
@@ -322,7 +286,7 @@ pub fn template_name(spec: &TestSpec) -> Result<String> {
 /// # Errors
 /// Unreadable input files; no server.
 pub fn drop_template(spec: &TestSpec) -> Result<()> {
-    runtime::context()?.drop_templates(spec)
+    context::context()?.drop_templates(spec)
 }
 
 /// Runs a test: builds (or finds) its template, gives `body` a fresh copy, and drops or
@@ -333,8 +297,8 @@ pub fn drop_template(spec: &TestSpec) -> Result<()> {
 pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
     let fail = |e: Error| -> ! { panic!("pum: test {}: {e}", spec.name) };
     let policy = KeepPolicy::from_env().unwrap_or_else(|e| fail(e));
-    let keep_max = keep_max().unwrap_or_else(|e| fail(e));
-    let context = runtime::context().unwrap_or_else(|e| fail(e));
+    let keep_max = keep::keep_max().unwrap_or_else(|e| fail(e));
+    let context = context::context().unwrap_or_else(|e| fail(e));
     let _slot = context.slot();
     let template = context.template(&spec).unwrap_or_else(|e| fail(e));
     let name = context
@@ -351,11 +315,7 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
         Ok(result) => result.failure(),
         Err(_) => Some("the test panicked".to_string()),
     };
-    let keep = match policy {
-        KeepPolicy::Never => false,
-        KeepPolicy::Always => true,
-        KeepPolicy::Failed => failure.is_some(),
-    };
+    let keep = policy.keeps(failure.is_some());
     let teardown = if keep {
         context.keep(&name, keep_max)
     } else {

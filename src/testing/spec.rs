@@ -174,10 +174,10 @@ impl TestSpec {
             Some(project) if !project.config.as_os_str().is_empty() => {
                 Ok(Some((Config::load(&project.config)?, project)))
             }
-            Some(project) if !project.parameters.is_empty() => Err(Error::Invalid(format!(
-                "test {}: parameters given but no configuration (.pum.yaml) to use them",
-                self.name
-            ))),
+            Some(project) if !project.parameters.is_empty() => Err(Error::TestSpec {
+                test: self.name.clone(),
+                message: "parameters given but no configuration (.pum.yaml) to use them".into(),
+            }),
             _ => Ok(None),
         }
     }

@@ -170,13 +170,11 @@ fn concurrent_upgrades_apply_each_file_once(db: TestDb) {
                 // The first installs; the others find it installed and upgrade (nothing left).
                 match upgrader.install(&MigrateOptions::default(), &mut NoProgress) {
                     Ok(report) => report.applied.len(),
-                    Err(pum::Error::State(message)) if message.contains("already exists") => {
-                        upgrader
-                            .upgrade(&MigrateOptions::default(), &mut NoProgress)
-                            .unwrap()
-                            .applied
-                            .len()
-                    }
+                    Err(pum::Error::AlreadyInstalled { .. }) => upgrader
+                        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+                        .unwrap()
+                        .applied
+                        .len(),
                     Err(other) => panic!("{other}"),
                 }
             })
@@ -310,15 +308,18 @@ fn baseline_then_upgrade_and_the_baseline_check(db: TestDb) {
     let err = upgrader
         .upgrade(&MigrateOptions::default(), &mut NoProgress)
         .unwrap_err();
+    assert!(matches!(err, pum::Error::NotInstalled { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "shop.pum_migrations does not exist: install the module, or record what is there with baseline"
+        "shop.pum_migrations does not exist: not installed; install the module, or record \
+         what is there with baseline"
     );
     let v110 = Version::parse("1.1.0").unwrap();
     let err = upgrader.baseline(&v110, false).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "shop.pum_migrations does not exist; create it with the baseline"
+        "shop.pum_migrations does not exist: not installed; create it with the baseline \
+         (--create-table)"
     );
     upgrader.baseline(&v110, true).unwrap();
     let err = upgrader

@@ -1,0 +1,240 @@
+//! Carrying out a [`Plan`] on one session.
+//!
+//! The steps between two commits go to the server in one round trip, behind a savepoint
+//! set in a round trip of its own (so that even a syntax error, which makes the server
+//! refuse the whole string before running any of it, leaves the savepoint to return to).
+//! When the server refuses the batch, the transaction goes back to the savepoint and the
+//! same statements run one by one until the failing one, which is then reported with its
+//! file, line and column. Files that run outside any transaction always go one by one.
+
+use std::collections::BTreeMap;
+
+use postgres::Client;
+
+use super::apply::Prepared;
+use super::plan::{HookPhase, Plan, Step};
+use super::table::{MigrationsTable, NewMigration};
+use super::{Progress, Report};
+use crate::changelog::params::Parameters;
+use crate::changelog::{Changelog, SqlText};
+use crate::config::{Config, Hook};
+use crate::error::{Error, Result};
+
+/// The session of one run: its client, and whether a transaction is open.
+pub(crate) struct Session {
+    pub client: Client,
+    in_transaction: bool,
+}
+
+impl Session {
+    /// A session with no transaction open.
+    pub(crate) fn new(client: Client) -> Session {
+        Session {
+            client,
+            in_transaction: false,
+        }
+    }
+
+    /// Opens a transaction unless one is open.
+    pub(crate) fn begin(&mut self) -> Result<()> {
+        if !self.in_transaction {
+            self.client
+                .batch_execute("BEGIN")
+                .map_err(|e| Error::sql("begin a transaction", &e))?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// Commits the open transaction, if any.
+    pub(crate) fn commit(&mut self) -> Result<()> {
+        if self.in_transaction {
+            self.client
+                .batch_execute("COMMIT")
+                .map_err(|e| Error::sql("commit", &e))?;
+            self.in_transaction = false;
+        }
+        Ok(())
+    }
+
+    /// Rolls the open transaction back, if any (best effort: the run has already failed).
+    pub(crate) fn rollback(&mut self) {
+        if self.in_transaction {
+            let _ = self.client.batch_execute("ROLLBACK");
+            self.in_transaction = false;
+        }
+    }
+}
+
+/// What one run works with besides the plan.
+pub(crate) struct Run<'a> {
+    pub config: &'a Config,
+    pub changelogs: &'a [Changelog],
+    pub parameters: &'a Parameters,
+    pub table: &'a MigrationsTable,
+}
+
+/// One piece of a batch: statements located in their text, or a row to record.
+enum Item {
+    Text(Prepared),
+    Sql(String),
+}
+
+impl Run<'_> {
+    /// Carries `plan` out; on error the open transaction is left for the caller to roll
+    /// back.
+    pub(crate) fn execute(
+        &self,
+        session: &mut Session,
+        plan: &Plan,
+        progress: &mut dyn Progress,
+    ) -> Result<Report> {
+        let mut report = Report {
+            from: plan.from.as_ref().map(ToString::to_string),
+            warnings: plan.warnings.clone(),
+            ..Report::default()
+        };
+        if plan.steps.is_empty() {
+            return Ok(report);
+        }
+        progress.begin(
+            plan.versions
+                .iter()
+                .map(|&v| self.changelogs[v].files.len())
+                .sum(),
+        );
+        let mut batch: Vec<Item> = Vec::new();
+        let mut done: Vec<(usize, usize)> = Vec::new();
+        for step in &plan.steps {
+            match *step {
+                Step::CreateTable => batch.push(Item::Sql(self.table.create_sql()?)),
+                Step::Hooks(phase) => {
+                    for (i, hook) in self.hooks(phase).iter().enumerate() {
+                        batch.push(Item::Text(self.hook(hook, phase, i)?));
+                    }
+                }
+                Step::File { version, file } => {
+                    batch.push(Item::Text(self.file(version, file)?));
+                    done.push((version, file));
+                }
+                Step::FileAlone { version, file } => {
+                    self.flush(session, &mut batch)?;
+                    session.commit()?;
+                    self.file(version, file)?
+                        .run_one_by_one(&mut session.client)?;
+                    done.push((version, file));
+                }
+                Step::Record { version } => {
+                    let row = self.row(version, plan.beta_testing);
+                    batch.push(Item::Sql(self.table.insert_sql(&row)));
+                    report
+                        .applied
+                        .push(self.changelogs[version].version.to_string());
+                }
+                Step::Commit => {
+                    self.flush(session, &mut batch)?;
+                    session.commit()?;
+                }
+            }
+            if batch.is_empty() {
+                for (version, file) in done.drain(..) {
+                    let changelog = &self.changelogs[version];
+                    progress.file(&changelog.version, &changelog.files[file].name);
+                    report.files += 1;
+                }
+            }
+        }
+        self.flush(session, &mut batch)?;
+        session.commit()?;
+        progress.end();
+        Ok(report)
+    }
+
+    fn file(&self, version: usize, file: usize) -> Result<Prepared> {
+        let f = &self.changelogs[version].files[file];
+        Prepared::new(&f.sql, &f.name, self.parameters, true)
+    }
+
+    fn hooks(&self, phase: HookPhase) -> &[Hook] {
+        match phase {
+            HookPhase::Drop => &self.config.application.drop,
+            HookPhase::Create => &self.config.application.create,
+        }
+    }
+
+    /// A hook's SQL: its file (relative to the configuration's directory) or its code.
+    fn hook(&self, hook: &Hook, phase: HookPhase, index: usize) -> Result<Prepared> {
+        match (&hook.file, &hook.code) {
+            (Some(file), _) => {
+                let text = SqlText::read(&self.config.base_dir.join(file))?;
+                Prepared::new(&text, file, self.parameters, false)
+            }
+            (None, code) => {
+                let name = match phase {
+                    HookPhase::Drop => format!("application.drop[{index}] code"),
+                    HookPhase::Create => format!("application.create[{index}] code"),
+                };
+                let text = SqlText::new(code.clone().unwrap_or_default());
+                Prepared::new(&text, &name, self.parameters, false)
+            }
+        }
+    }
+
+    /// The row recording changelog `version`.
+    fn row(&self, version: usize, beta_testing: bool) -> NewMigration<'_> {
+        let changelog = &self.changelogs[version];
+        NewMigration {
+            module: &self.config.module,
+            version: &changelog.version,
+            beta_testing,
+            changelog_files: changelog.files.iter().map(|f| f.name.clone()).collect(),
+            parameters: self.parameters.to_json(),
+            file_checksums: changelog
+                .files
+                .iter()
+                .map(|f| (f.name.clone(), f.sql.checksum.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    /// Sends the batch in one round trip in the transaction; if the server refuses it,
+    /// returns to the savepoint and runs it piece by piece to name what failed.
+    fn flush(&self, session: &mut Session, batch: &mut Vec<Item>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        session.begin()?;
+        let client = &mut session.client;
+        client
+            .batch_execute("SAVEPOINT pum_batch")
+            .map_err(|e| Error::sql("set a savepoint", &e))?;
+        let mut sql = String::new();
+        for item in batch.iter() {
+            match item {
+                Item::Text(prepared) => prepared.append_to(&mut sql),
+                Item::Sql(statement) => {
+                    sql.push_str(statement);
+                    sql.push_str(";\n");
+                }
+            }
+        }
+        if client.batch_execute(&sql).is_err() {
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT pum_batch")
+                .map_err(|e| Error::sql("return to the start of the batch", &e))?;
+            for item in batch.iter() {
+                match item {
+                    Item::Text(prepared) => prepared.run_one_by_one(client)?,
+                    Item::Sql(statement) => client.batch_execute(statement).map_err(|e| {
+                        Error::sql(format!("record a version in {}", self.table.name()), &e)
+                    })?,
+                }
+            }
+        }
+        client
+            .batch_execute("RELEASE SAVEPOINT pum_batch")
+            .map_err(|e| Error::sql("release the savepoint", &e))?;
+        batch.clear();
+        Ok(())
+    }
+}

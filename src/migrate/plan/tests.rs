@@ -1,0 +1,657 @@
+//! Every rule of the plan, without a server.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::changelog::{ChangelogFile, SqlText};
+use crate::migrate::table::Migration;
+
+const TABLE: &str = "shop.pum_migrations";
+
+fn config(yaml: &str) -> Config {
+    Config::parse(yaml, Path::new("/p/.pum.yaml"), Path::new("/p")).unwrap()
+}
+
+fn plain() -> Config {
+    config(
+        "pum: {module: shop}\nparameters: [{name: SRID, type: integer, default: 2056}, {name: label, app_only: true, default: x}]\n",
+    )
+}
+
+/// A changelog with files named `name` holding `text`.
+fn changelog(version: &str, files: &[(&str, &str)]) -> Changelog {
+    Changelog {
+        version: Version::parse(version).unwrap(),
+        dir: PathBuf::from(format!("/p/changelogs/{version}")),
+        files: files
+            .iter()
+            .map(|(name, text)| ChangelogFile {
+                path: PathBuf::from(format!("/p/changelogs/{version}/{name}")),
+                name: format!("changelogs/{version}/{name}"),
+                sql: SqlText::new(text.to_string()),
+            })
+            .collect(),
+    }
+}
+
+/// 1.0.0 (two files), 1.1.0, 1.9.0, 1.10.0.
+fn changelogs() -> Vec<Changelog> {
+    vec![
+        changelog(
+            "1.0.0",
+            &[
+                ("01.sql", "CREATE TABLE a();"),
+                ("02.sql", "CREATE TABLE b();"),
+            ],
+        ),
+        changelog("1.1.0", &[("01.sql", "ALTER TABLE a ADD x int;")]),
+        changelog("1.9.0", &[("01.sql", "CREATE TABLE c();")]),
+        changelog("1.10.0", &[("01.sql", "CREATE TABLE d();")]),
+    ]
+}
+
+/// The row an install of `changelog` records (files and checksums as on disk).
+fn row_for(changelog: &Changelog) -> Migration {
+    Migration {
+        id: String::new(),
+        date_installed: String::new(),
+        module: Some("shop".into()),
+        version: changelog.version.to_string(),
+        beta_testing: false,
+        changelog_files: changelog.files.iter().map(|f| f.name.clone()).collect(),
+        parameters: Some(serde_json::json!({"SRID": 2056, "label": "x"})),
+        pum_version: None,
+        file_checksums: changelog
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.sql.checksum.clone()))
+            .collect(),
+    }
+}
+
+/// A database where the first `n` changelogs are applied.
+fn applied(changelogs: &[Changelog], n: usize) -> Applied {
+    Applied {
+        table: TABLE.into(),
+        exists: true,
+        other_tables: Vec::new(),
+        rows: changelogs[..n].iter().map(row_for).collect(),
+    }
+}
+
+fn fresh() -> Applied {
+    Applied {
+        table: TABLE.into(),
+        ..Applied::default()
+    }
+}
+
+fn params(config: &Config, given: &[(&str, &str)]) -> Parameters {
+    let given: Vec<(String, String)> = given
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Parameters::resolve(&config.parameters, &given).unwrap()
+}
+
+fn upgrade_plan(applied: &Applied, options: &MigrateOptions) -> Result<Plan> {
+    let config = plain();
+    upgrade(
+        &config,
+        &changelogs(),
+        applied,
+        &params(&config, &[]),
+        options,
+    )
+}
+
+fn conflict<T: std::fmt::Debug>(result: Result<T>) -> Conflict {
+    match result {
+        Err(Error::VersionConflict(conflict)) => conflict,
+        other => panic!("expected a version conflict, got {other:?}"),
+    }
+}
+
+fn max(version: &str) -> MigrateOptions {
+    MigrateOptions {
+        max_version: Some(Version::parse(version).unwrap()),
+        ..MigrateOptions::default()
+    }
+}
+
+use Step::{Commit, CreateTable, File, FileAlone, Hooks, Record};
+
+#[test]
+fn install_creates_the_table_and_applies_everything_in_one_transaction() {
+    let plan = install(
+        &plain(),
+        &changelogs(),
+        &fresh(),
+        &MigrateOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(plan.from, None);
+    assert_eq!(plan.versions, [0, 1, 2, 3]);
+    assert_eq!(
+        plan.steps,
+        [
+            CreateTable,
+            File {
+                version: 0,
+                file: 0
+            },
+            File {
+                version: 0,
+                file: 1
+            },
+            Record { version: 0 },
+            File {
+                version: 1,
+                file: 0
+            },
+            Record { version: 1 },
+            File {
+                version: 2,
+                file: 0
+            },
+            Record { version: 2 },
+            File {
+                version: 3,
+                file: 0
+            },
+            Record { version: 3 },
+            Commit,
+        ]
+    );
+}
+
+#[test]
+fn install_stops_at_the_maximum_version_compared_numerically() {
+    let plan = install(&plain(), &changelogs(), &fresh(), &max("1.9")).unwrap();
+    assert_eq!(plan.versions, [0, 1, 2]);
+    let err = conflict(install(&plain(), &changelogs(), &fresh(), &max("0.9")));
+    assert_eq!(
+        err,
+        Conflict::NothingToInstall {
+            first: "1.0.0".into(),
+            max: "0.9".into()
+        }
+    );
+}
+
+#[test]
+fn install_refuses_an_installed_database_and_other_modules_unless_allowed() {
+    let err = install(
+        &plain(),
+        &changelogs(),
+        &applied(&changelogs(), 1),
+        &MigrateOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyInstalled { ref table } if table == TABLE),
+        "{err}"
+    );
+
+    let beside = Applied {
+        other_tables: vec!["other".into()],
+        ..fresh()
+    };
+    let err = conflict(install(
+        &plain(),
+        &changelogs(),
+        &beside,
+        &MigrateOptions::default(),
+    ));
+    assert_eq!(
+        err,
+        Conflict::OtherModuleTables {
+            schemas: vec!["other".into()]
+        }
+    );
+    let allowed = MigrateOptions {
+        allow_multiple_modules: true,
+        ..MigrateOptions::default()
+    };
+    assert!(install(&plain(), &changelogs(), &beside, &allowed).is_ok());
+}
+
+#[test]
+fn per_version_mode_commits_each_version_with_its_row() {
+    let options = MigrateOptions {
+        transaction: TransactionMode::PerVersion,
+        ..max("1.1.0")
+    };
+    let plan = install(&plain(), &changelogs(), &fresh(), &options).unwrap();
+    assert_eq!(
+        plan.steps,
+        [
+            CreateTable,
+            File {
+                version: 0,
+                file: 0
+            },
+            File {
+                version: 0,
+                file: 1
+            },
+            Record { version: 0 },
+            Commit,
+            File {
+                version: 1,
+                file: 0
+            },
+            Record { version: 1 },
+            Commit,
+        ]
+    );
+}
+
+#[test]
+fn a_no_transaction_file_runs_alone_after_a_commit() {
+    let changelogs = vec![
+        changelog("1.0.0", &[("01.sql", "CREATE TABLE a(x int);")]),
+        changelog(
+            "1.1.0",
+            &[
+                (
+                    "01.sql",
+                    "-- pum:no-transaction\nCREATE INDEX CONCURRENTLY i ON a (x);",
+                ),
+                ("02.sql", "SELECT 1;"),
+            ],
+        ),
+    ];
+    let plan = install(&plain(), &changelogs, &fresh(), &MigrateOptions::default()).unwrap();
+    assert_eq!(
+        plan.steps,
+        [
+            CreateTable,
+            File {
+                version: 0,
+                file: 0
+            },
+            Record { version: 0 },
+            Commit,
+            FileAlone {
+                version: 1,
+                file: 0
+            },
+            File {
+                version: 1,
+                file: 1
+            },
+            Record { version: 1 },
+            Commit,
+        ]
+    );
+}
+
+#[test]
+fn hooks_surround_the_changelogs_unless_skipped() {
+    let config = config(
+        "pum: {module: shop}\napplication: {drop: [{code: DROP VIEW v}], create: [{file: app/v.sql}]}\n",
+    );
+    let plan = install(&config, &changelogs(), &fresh(), &max("1.0.0")).unwrap();
+    assert_eq!(
+        plan.steps,
+        [
+            CreateTable,
+            Hooks(HookPhase::Drop),
+            File {
+                version: 0,
+                file: 0
+            },
+            File {
+                version: 0,
+                file: 1
+            },
+            Record { version: 0 },
+            Hooks(HookPhase::Create),
+            Commit,
+        ]
+    );
+    let skipped = MigrateOptions {
+        skip_drop_app: true,
+        skip_create_app: true,
+        ..max("1.0.0")
+    };
+    let plan = install(&config, &changelogs(), &fresh(), &skipped).unwrap();
+    assert!(
+        !plan.steps.iter().any(|s| matches!(s, Hooks(_))),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn python_hooks_and_roles_are_refused_with_what_to_do() {
+    let python = config("pum: {module: shop}\napplication: {create: [{file: app/views.py}]}\n");
+    let err = install(&python, &changelogs(), &fresh(), &MigrateOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/p/app/views.py: Python hooks are not supported; write the hook in SQL"
+    );
+    // Not run, not refused: skipped, or nothing to apply.
+    let skip = MigrateOptions {
+        skip_create_app: true,
+        ..MigrateOptions::default()
+    };
+    assert!(install(&python, &changelogs(), &fresh(), &skip).is_ok());
+    let all = applied(&changelogs(), 4);
+    assert!(
+        upgrade(
+            &python,
+            &changelogs(),
+            &all,
+            &Parameters::default(),
+            &MigrateOptions::default()
+        )
+        .unwrap()
+        .steps
+        .is_empty()
+    );
+
+    let roles = config("pum: {module: shop}\nroles: [{name: viewer}]\n");
+    let err = install(&roles, &changelogs(), &fresh(), &MigrateOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    let skip = MigrateOptions {
+        skip_roles: true,
+        ..MigrateOptions::default()
+    };
+    assert!(install(&roles, &changelogs(), &fresh(), &skip).is_ok());
+}
+
+#[test]
+fn upgrade_applies_what_is_above_the_current_version_numerically() {
+    let all = changelogs();
+    let plan = upgrade_plan(&applied(&all, 3), &MigrateOptions::default()).unwrap();
+    assert_eq!(plan.from, Some(Version::parse("1.9.0").unwrap()));
+    assert_eq!(plan.versions, [3], "1.10.0 comes after 1.9.0");
+    assert_eq!(
+        plan.steps,
+        [
+            File {
+                version: 3,
+                file: 0
+            },
+            Record { version: 3 },
+            Commit
+        ]
+    );
+    let plan = upgrade_plan(&applied(&all, 1), &max("1.9.0")).unwrap();
+    assert_eq!(plan.versions, [1, 2]);
+    let plan = upgrade_plan(&applied(&all, 4), &MigrateOptions::default()).unwrap();
+    assert!(plan.versions.is_empty() && plan.steps.is_empty());
+}
+
+#[test]
+fn upgrade_needs_an_installed_database_that_records_a_version() {
+    let err = upgrade_plan(&fresh(), &MigrateOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "shop.pum_migrations does not exist: not installed; install the module, or record \
+         what is there with baseline"
+    );
+    let empty = Applied {
+        exists: true,
+        ..fresh()
+    };
+    assert_eq!(
+        conflict(upgrade_plan(&empty, &MigrateOptions::default())),
+        Conflict::NoVersionRecorded {
+            table: TABLE.into()
+        }
+    );
+    let mut unreadable = applied(&changelogs(), 1);
+    unreadable.rows[0].version = "1.0-beta".into();
+    assert!(matches!(
+        conflict(upgrade_plan(&unreadable, &MigrateOptions::default())),
+        Conflict::UnreadableVersion { .. }
+    ));
+}
+
+#[test]
+fn upgrade_refuses_another_module_and_beta_testing_unless_forced() {
+    let mut other = applied(&changelogs(), 1);
+    other.rows[0].module = Some("zoo".into());
+    assert_eq!(
+        conflict(upgrade_plan(&other, &MigrateOptions::default())),
+        Conflict::OtherModule {
+            table: TABLE.into(),
+            recorded: "zoo".into(),
+            configured: "shop".into()
+        }
+    );
+
+    let mut beta = applied(&changelogs(), 2);
+    beta.rows[1].beta_testing = true;
+    assert_eq!(
+        conflict(upgrade_plan(&beta, &MigrateOptions::default())),
+        Conflict::BetaTesting {
+            version: "1.1.0".into()
+        }
+    );
+    let forced = MigrateOptions {
+        force: true,
+        ..MigrateOptions::default()
+    };
+    let plan = upgrade_plan(&beta, &forced).unwrap();
+    assert!(plan.beta_testing, "versions applied over a beta stay beta");
+}
+
+#[test]
+fn fixed_parameters_must_keep_their_values_app_only_ones_may_change() {
+    let config = plain();
+    let all = changelogs();
+    let state = applied(&all, 1);
+    let err = upgrade(
+        &config,
+        &all,
+        &state,
+        &params(&config, &[("SRID", "21781")]),
+        &MigrateOptions::default(),
+    );
+    assert_eq!(
+        conflict(err),
+        Conflict::ParameterChanged {
+            name: "SRID".into(),
+            version: "1.0.0".into(),
+            before: "2056".into(),
+            now: "21781".into()
+        }
+    );
+    let plan = upgrade(
+        &config,
+        &all,
+        &state,
+        &params(&config, &[("label", "y")]),
+        &MigrateOptions::default(),
+    );
+    assert!(plan.is_ok(), "{plan:?}");
+}
+
+#[test]
+fn versions_below_the_current_one_must_be_recorded_unless_the_check_is_skipped() {
+    let all = changelogs();
+    let mut state = applied(&all, 3);
+    state.rows.remove(1); // 1.1.0 never recorded
+    assert_eq!(
+        conflict(upgrade_plan(&state, &MigrateOptions::default())),
+        Conflict::MissingVersions {
+            versions: vec!["1.1.0".into()],
+            current: "1.9.0".into(),
+            table: TABLE.into()
+        }
+    );
+    let skip = MigrateOptions {
+        skip_baseline_check: true,
+        ..MigrateOptions::default()
+    };
+    assert_eq!(upgrade_plan(&state, &skip).unwrap().versions, [3]);
+}
+
+#[test]
+fn a_file_added_to_an_applied_version_is_refused_but_not_in_a_baseline() {
+    let mut all = changelogs();
+    let state = applied(&all, 2);
+    all[0].files.push(
+        changelog("1.0.0", &[("03_late.sql", "SELECT 1;")])
+            .files
+            .remove(0),
+    );
+    let config = plain();
+    let err = upgrade(
+        &config,
+        &all,
+        &state,
+        &params(&config, &[]),
+        &MigrateOptions::default(),
+    );
+    assert_eq!(
+        conflict(err),
+        Conflict::AddedFiles {
+            files: vec!["changelogs/1.0.0/03_late.sql".into()]
+        }
+    );
+    // A baseline records a version without files: nothing was added to it.
+    let mut baselined = state.clone();
+    baselined.rows[0].changelog_files.clear();
+    baselined.rows[0].file_checksums.clear();
+    let plan = upgrade(
+        &config,
+        &all,
+        &baselined,
+        &params(&config, &[]),
+        &MigrateOptions::default(),
+    );
+    assert!(plan.is_ok(), "{plan:?}");
+}
+
+#[test]
+fn changed_and_missing_applied_files_warn_or_with_strict_refuse() {
+    let all = changelogs();
+    let mut state = applied(&all, 2);
+    state.rows[0]
+        .file_checksums
+        .insert("changelogs/1.0.0/01.sql".into(), "blake3:old".into());
+    state.rows[1]
+        .changelog_files
+        .push("changelogs/1.1.0/gone.sql".into());
+    state.rows[1]
+        .file_checksums
+        .insert("changelogs/1.1.0/gone.sql".into(), "blake3:x".into());
+    let plan = upgrade_plan(&state, &MigrateOptions::default()).unwrap();
+    assert_eq!(
+        plan.warnings,
+        [
+            "applied file(s) changed since they were applied: changelogs/1.0.0/01.sql (changed), \
+          changelogs/1.1.0/gone.sql (missing)"
+        ]
+    );
+    let strict = MigrateOptions {
+        strict: true,
+        ..MigrateOptions::default()
+    };
+    assert!(matches!(
+        conflict(upgrade_plan(&state, &strict)),
+        Conflict::ChangedFiles { ref files } if files.len() == 2
+    ));
+}
+
+#[test]
+fn files_recorded_by_python_pum_match_by_their_tail_and_have_no_checksum() {
+    let all = changelogs();
+    let mut state = applied(&all, 2);
+    for row in &mut state.rows {
+        row.changelog_files = row
+            .changelog_files
+            .iter()
+            .map(|f| format!("/srv/project/{f}"))
+            .collect();
+        row.file_checksums = BTreeMap::new();
+    }
+    let plan = upgrade_plan(&state, &MigrateOptions::default()).unwrap();
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    assert_eq!(plan.versions, [2, 3]);
+}
+
+#[test]
+fn baseline_rules() {
+    let v = |text: &str| Version::parse(text).unwrap();
+    assert!(
+        baseline(&v("1.0.0"), &fresh(), true).unwrap(),
+        "creates the table"
+    );
+    let err = baseline(&v("1.0.0"), &fresh(), false).unwrap_err();
+    assert!(matches!(err, Error::NotInstalled { .. }), "{err}");
+    let state = applied(&changelogs(), 2);
+    assert!(!baseline(&v("1.2"), &state, false).unwrap());
+    assert_eq!(
+        conflict(baseline(&v("1.1.0"), &state, false)),
+        Conflict::BaselineNotAbove {
+            version: "1.1.0".into(),
+            current: "1.1.0".into(),
+            table: TABLE.into()
+        }
+    );
+}
+
+proptest! {
+    /// Whatever the versions, the current one and the maximum: the plan applies exactly the
+    /// versions above the current and at or below the maximum, in numeric order, each
+    /// version's files before its row, and ends committed.
+    #[test]
+    fn upgrades_apply_exactly_the_versions_between_current_and_max(
+        mut numbers in proptest::collection::btree_set((0u64..4, 0u64..12, 0u64..3), 1..12),
+        current in 0usize..12,
+        max in proptest::option::of((0u64..4, 0u64..12, 0u64..3)),
+        per_version in any::<bool>(),
+    ) {
+        let versions: Vec<Version> = std::mem::take(&mut numbers)
+            .into_iter()
+            .map(|(a, b, c)| Version::parse(&format!("{a}.{b}.{c}")).unwrap())
+            .collect();
+        let changelogs: Vec<Changelog> = versions
+            .iter()
+            .map(|v| changelog(&v.to_string(), &[("01.sql", "SELECT 1;"), ("02.sql", "SELECT 2;")]))
+            .collect();
+        let current = current % changelogs.len();
+        let state = applied(&changelogs, current + 1);
+        let max = max.map(|(a, b, c)| Version::parse(&format!("{a}.{b}.{c}")).unwrap());
+        let options = MigrateOptions {
+            max_version: max.clone(),
+            transaction: if per_version { TransactionMode::PerVersion } else { TransactionMode::Whole },
+            ..MigrateOptions::default()
+        };
+        let config = plain();
+        let plan = upgrade(&config, &changelogs, &state, &params(&config, &[]), &options).unwrap();
+        let expected: Vec<usize> = (0..changelogs.len())
+            .filter(|&i| i > current && max.as_ref().is_none_or(|m| changelogs[i].version <= *m))
+            .collect();
+        prop_assert_eq!(&plan.versions, &expected);
+        let recorded: Vec<usize> = plan.steps.iter().filter_map(|s| match s {
+            Record { version } => Some(*version),
+            _ => None,
+        }).collect();
+        prop_assert_eq!(&recorded, &expected);
+        for (i, step) in plan.steps.iter().enumerate() {
+            if let Record { version } = step {
+                let files: Vec<usize> = plan.steps[..i].iter().filter_map(|s| match s {
+                    File { version: v, file } if v == version => Some(*file),
+                    _ => None,
+                }).collect();
+                prop_assert_eq!(files, vec![0, 1]);
+            }
+        }
+        if expected.is_empty() {
+            prop_assert!(plan.steps.is_empty());
+        } else {
+            prop_assert_eq!(plan.steps.last(), Some(&Commit));
+            let commits = plan.steps.iter().filter(|s| **s == Commit).count();
+            prop_assert_eq!(commits, if per_version { expected.len() } else { 1 });
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! What the harness shares within a process: the server, its maintenance sessions, the
+//! template cache, the clones, the background dropper and the bound on parallel tests,
+//! set up on first use (the registry made, orphans swept).
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::clones::Clones;
+use super::dropper::Dropper;
+use super::pool::MaintenancePool;
+use super::registry::{self, Owner};
+use super::slots::{Slot, Slots};
+use super::spec::{ReferenceSpec, TestSpec};
+use super::templates::Templates;
+use crate::connect::ConnectionSpec;
+use crate::database::{DropOptions, Maintenance, quote_identifier};
+use crate::error::{Error, Result};
+
+/// How many test databases one process keeps alive at once by default.
+const DEFAULT_MAX_PARALLEL: usize = 32;
+
+/// Everything the harness shares within a process.
+pub(crate) struct Context {
+    /// The harness's maintenance database (where the registry lives).
+    pub server: ConnectionSpec,
+    pool: MaintenancePool,
+    templates: Templates,
+    clones: Clones,
+    dropper: Dropper,
+    owner: Owner,
+    slots: Slots,
+}
+
+static CONTEXT: OnceLock<Result<Context>> = OnceLock::new();
+
+/// The context, set up on first use: the server chosen, the registry made, orphans swept.
+/// A failure is remembered, and every test gets it.
+pub(crate) fn context() -> Result<&'static Context> {
+    CONTEXT
+        .get_or_init(Context::new)
+        .as_ref()
+        .map_err(Error::clone)
+}
+
+impl Context {
+    fn new() -> Result<Context> {
+        let server = match std::env::var("PUM_TEST_DATABASE_URL") {
+            Ok(target) if !target.is_empty() => ConnectionSpec::resolve(&target)?,
+            _ => crate::server::Server::shared()?.spec().clone(),
+        };
+        let max = match std::env::var("PUM_TEST_MAX_PARALLEL") {
+            Ok(text) => text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::Setting {
+                    variable: "PUM_TEST_MAX_PARALLEL".into(),
+                    message: format!("invalid value \"{text}\": expected a whole number above 0"),
+                })?,
+            Err(_) => DEFAULT_MAX_PARALLEL,
+        };
+        let mut session = Maintenance::on(&server)?;
+        registry::make(session.client())?;
+        let version = session.server_version();
+        let context = Context {
+            pool: MaintenancePool::new(server.clone(), session),
+            templates: Templates::new(server.clone(), version),
+            server,
+            clones: Clones::default(),
+            dropper: Dropper::default(),
+            owner: Owner::this_process(),
+            slots: Slots::new(max),
+        };
+        context.sweep_orphans()?;
+        context.templates.sweep_unused();
+        Ok(context)
+    }
+
+    /// A place among the test databases alive at once; held for the test's duration.
+    pub(crate) fn slot(&self) -> Slot<'_> {
+        self.slots.acquire()
+    }
+
+    /// The template of `spec`, built once per content key across processes.
+    pub(crate) fn template(&self, spec: &TestSpec) -> Result<String> {
+        self.templates.template(&self.pool, spec)
+    }
+
+    /// The name of `spec`'s template.
+    pub(crate) fn template_name(&self, spec: &TestSpec) -> Result<String> {
+        self.templates.template_name(spec)
+    }
+
+    /// Drops `spec`'s template and reference.
+    pub(crate) fn drop_templates(&self, spec: &TestSpec) -> Result<()> {
+        self.templates.drop_for(spec)
+    }
+
+    /// The reference database of `spec`, built once per content key like templates.
+    pub(crate) fn reference(&self, spec: &TestSpec, reference: &ReferenceSpec) -> Result<String> {
+        self.templates.reference(&self.pool, spec, reference)
+    }
+
+    /// Creates a test database from `template`, registered to this process first.
+    pub(crate) fn create_test_db(&self, template: &str, test: &str) -> Result<String> {
+        let name = self.clones.name(&self.owner, test);
+        self.pool.with(|session| {
+            registry::register(session.client(), &name, &self.owner, test)?;
+            self.clones.create(session, &name, template)
+        })?;
+        Ok(name)
+    }
+
+    /// Drops the test databases whose owner is gone (see [`registry::orphans`]).
+    fn sweep_orphans(&self) -> Result<()> {
+        let (existing, registered) = self
+            .pool
+            .with(|session| registry::survey(session.client()))?;
+        for name in registry::orphans(&existing, &registered, &self.owner, registry::start_time) {
+            self.drop_test_database(&name, true)?;
+        }
+        Ok(())
+    }
+
+    /// Drops a test database and forgets it. For an orphan, a `CREATE DATABASE` of it still
+    /// running for a client that died is ended first, so it cannot finish after the drop.
+    fn drop_test_database(&self, name: &str, orphan: bool) -> Result<()> {
+        self.pool.with(|session| {
+            if orphan {
+                end_unfinished_creation(session, name)?;
+            }
+            session.drop(
+                name,
+                &DropOptions {
+                    force: true,
+                    if_exists: true,
+                },
+            )?;
+            registry::unregister(session.client(), name)
+        })
+    }
+
+    /// Drops a finished test's database in the background, off the test's critical path;
+    /// whatever is still queued when the process exits is dropped before it ends.
+    pub(crate) fn drop_later(&'static self, name: String) {
+        static AT_EXIT: OnceLock<()> = OnceLock::new();
+        AT_EXIT.get_or_init(|| {
+            // The test harness ends the process with exit(), which runs atexit handlers:
+            // the only hook at process end that needs nothing more than libc.
+            unsafe extern "C" {
+                fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+            }
+            // SAFETY: `flush_at_exit` is a plain function that never unwinds.
+            unsafe {
+                atexit(flush_at_exit);
+            }
+        });
+        self.dropper.push(name, |name| {
+            let dropped = context().and_then(|c| c.drop_test_database(name, false));
+            if let Err(e) = dropped {
+                eprintln!("pum: could not drop test database {name}: {e}");
+            }
+        });
+    }
+
+    /// Keeps a failed test's database, then drops the oldest kept ones beyond `max`.
+    pub(crate) fn keep(&self, name: &str, max: i64) -> Result<()> {
+        let extra = self
+            .pool
+            .with(|session| registry::keep(session.client(), name, max))?;
+        for name in extra {
+            self.drop_test_database(&name, false)?;
+        }
+        Ok(())
+    }
+}
+
+/// Ends a `CREATE DATABASE` of `name` still running for a client that died, and waits (at
+/// most 10 s) for it to be gone.
+fn end_unfinished_creation(session: &mut Maintenance, name: &str) -> Result<()> {
+    let creating = format!("CREATE DATABASE {} %", quote_identifier("database", name)?);
+    let started = Instant::now();
+    loop {
+        let running: i64 = session
+            .client()
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1",
+                &[&creating],
+            )
+            .map_err(|e| Error::sql("end unfinished creations", &e))?
+            .get(0);
+        if running == 0 || started.elapsed() > Duration::from_secs(10) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Drops what is still queued before the process ends.
+extern "C" fn flush_at_exit() {
+    let flush = std::panic::catch_unwind(|| {
+        if let Some(Ok(context)) = CONTEXT.get() {
+            context.dropper.flush(Duration::from_secs(30));
+        }
+    });
+    let _ = flush;
+}

@@ -1,0 +1,399 @@
+//! The registry in the harness's maintenance database (schema `pum_registry`): every test
+//! database with its owner and lease, every template with its build status. Processes and
+//! machines sharing a server learn from it what the others made, and which of those are
+//! orphans to drop.
+//!
+//! Which databases are orphans is decided by [`orphans`], a pure function of what the
+//! registry and the catalog say; the SQL around it only reads and writes rows.
+
+use std::collections::HashSet;
+
+use postgres::GenericClient;
+
+use crate::error::{Error, Result};
+use crate::lock::{AdvisoryLock, HARNESS};
+
+/// How long another machine's test database lives without its owner being seen.
+const LEASE: &str = "6 hours";
+
+/// Who owns a test database: a process on a machine since a boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Owner {
+    pub host: String,
+    pub boot_id: String,
+    pub pid: i32,
+    /// The process's start time (clock ticks since boot), which tells a live process from
+    /// a later one that reused its pid.
+    pub started: i64,
+}
+
+impl Owner {
+    /// This process.
+    pub(crate) fn this_process() -> Owner {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let pid = std::process::id();
+        Owner {
+            host: read("/proc/sys/kernel/hostname"),
+            boot_id: read("/proc/sys/kernel/random/boot_id"),
+            pid: pid as i32,
+            started: start_time(pid).unwrap_or(0),
+        }
+    }
+}
+
+/// A process's start time (clock ticks since boot), `None` when it is gone (or a zombie).
+pub(crate) fn start_time(pid: u32) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    // Field 22 of stat; `rest` starts at field 3.
+    fields.get(19)?.parse().ok()
+}
+
+/// A registered test database, as the registry has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Registered {
+    pub name: String,
+    pub owner: Owner,
+    /// Whether its lease has expired; `None` for a kept database (no lease).
+    pub lease_expired: Option<bool>,
+}
+
+/// The test databases to drop: those that exist without a registry row (their creation lost
+/// a race with a sweep), and those whose owner is gone: a dead process of this machine
+/// (`start_time` tells), or an expired lease elsewhere. Kept databases stay.
+pub(crate) fn orphans(
+    existing: &[String],
+    registered: &[Registered],
+    me: &Owner,
+    start_time: impl Fn(u32) -> Option<i64>,
+) -> Vec<String> {
+    let known: HashSet<&str> = registered.iter().map(|r| r.name.as_str()).collect();
+    let unregistered = existing
+        .iter()
+        .filter(|name| !known.contains(name.as_str()))
+        .cloned();
+    let dead = registered
+        .iter()
+        .filter(|r| {
+            let Some(expired) = r.lease_expired else {
+                return false;
+            };
+            if r.owner.host == me.host && r.owner.boot_id == me.boot_id {
+                r.owner.pid != me.pid && start_time(r.owner.pid as u32) != Some(r.owner.started)
+            } else {
+                expired
+            }
+        })
+        .map(|r| r.name.clone());
+    unregistered.chain(dead).collect()
+}
+
+/// Makes the registry (once, whoever comes first).
+pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
+    let failed = |e: postgres::Error| Error::sql("make the test registry", &e);
+    let mut tx = client.transaction().map_err(failed)?;
+    AdvisoryLock::new(HARNESS, "pum_registry").acquire_for_transaction(&mut tx)?;
+    tx.batch_execute(
+        "CREATE SCHEMA IF NOT EXISTS pum_registry;
+         CREATE TABLE IF NOT EXISTS pum_registry.templates (
+           name text PRIMARY KEY,
+           family text NOT NULL,
+           status text NOT NULL,
+           message text,
+           built_at timestamptz NOT NULL DEFAULT now(),
+           used_at timestamptz NOT NULL DEFAULT now(),
+           builds integer NOT NULL DEFAULT 1);
+         ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS used_at timestamptz NOT NULL DEFAULT now();
+         CREATE TABLE IF NOT EXISTS pum_registry.databases (
+           name text PRIMARY KEY,
+           host text NOT NULL,
+           boot_id text NOT NULL,
+           pid integer NOT NULL,
+           started bigint NOT NULL,
+           lease_until timestamptz,
+           kept boolean NOT NULL DEFAULT false,
+           test text,
+           created_at timestamptz NOT NULL DEFAULT now());",
+    )
+    .map_err(failed)?;
+    tx.commit().map_err(failed)
+}
+
+fn registry_error(e: postgres::Error) -> Error {
+    Error::sql("use the test registry", &e)
+}
+
+/// Registers test database `name` for `owner` (before it is created).
+pub(crate) fn register(
+    client: &mut impl GenericClient,
+    name: &str,
+    owner: &Owner,
+    test: &str,
+) -> Result<()> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO pum_registry.databases (name, host, boot_id, pid, started, lease_until, test) \
+                 VALUES ($1, $2, $3, $4, $5, now() + interval '{LEASE}', $6)"
+            ),
+            &[&name, &owner.host, &owner.boot_id, &owner.pid, &owner.started, &test],
+        )
+        .map_err(registry_error)?;
+    Ok(())
+}
+
+/// Forgets test database `name` (after it is dropped).
+pub(crate) fn unregister(client: &mut impl GenericClient, name: &str) -> Result<()> {
+    client
+        .execute(
+            "DELETE FROM pum_registry.databases WHERE name = $1",
+            &[&name],
+        )
+        .map_err(registry_error)?;
+    Ok(())
+}
+
+/// The test databases that exist (`pum_t_…`) and the registry's rows.
+pub(crate) fn survey(client: &mut impl GenericClient) -> Result<(Vec<String>, Vec<Registered>)> {
+    let existing = client
+        .query(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'pum\\_t\\_%'",
+            &[],
+        )
+        .map_err(|e| Error::sql("list test databases", &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let registered = client
+        .query(
+            "SELECT name, host, boot_id, pid, started, lease_until < now() FROM pum_registry.databases",
+            &[],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| Registered {
+            name: r.get(0),
+            owner: Owner {
+                host: r.get(1),
+                boot_id: r.get(2),
+                pid: r.get(3),
+                started: r.get(4),
+            },
+            lease_expired: r.get(5),
+        })
+        .collect();
+    Ok((existing, registered))
+}
+
+/// Marks `name` kept (no lease: it stays until dropped by the cap); returns the kept
+/// databases beyond the newest `max`, which are to be dropped.
+pub(crate) fn keep(client: &mut impl GenericClient, name: &str, max: i64) -> Result<Vec<String>> {
+    client
+        .execute(
+            "UPDATE pum_registry.databases SET kept = true, lease_until = NULL WHERE name = $1",
+            &[&name],
+        )
+        .map_err(registry_error)?;
+    Ok(client
+        .query(
+            "SELECT name FROM pum_registry.databases WHERE kept \
+             ORDER BY created_at DESC, name OFFSET $1",
+            &[&max],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// What the registry says of a template.
+#[derive(Debug, Clone)]
+pub(crate) struct TemplateRecord {
+    /// `ready` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// Whether the database exists.
+    pub exists: bool,
+    /// Whether it was built (or failed) within `recent`.
+    pub recent: bool,
+}
+
+/// The record of template `name`; `recent` is an SQL interval (`10 minutes`).
+pub(crate) fn template(
+    client: &mut impl GenericClient,
+    name: &str,
+    recent: &str,
+) -> Result<Option<TemplateRecord>> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT t.status, t.message, EXISTS (SELECT FROM pg_database d WHERE d.datname = t.name), \
+                 t.built_at > now() - interval '{recent}' \
+                 FROM pum_registry.templates t WHERE t.name = $1"
+            ),
+            &[&name],
+        )
+        .map_err(registry_error)?;
+    Ok(row.map(|row| TemplateRecord {
+        status: row.get(0),
+        message: row.get(1),
+        exists: row.get(2),
+        recent: row.get(3),
+    }))
+}
+
+/// Records that template `name` was used now (so it is not swept as unused).
+pub(crate) fn touch_template(client: &mut impl GenericClient, name: &str) -> Result<()> {
+    client
+        .execute(
+            "UPDATE pum_registry.templates SET used_at = now() WHERE name = $1",
+            &[&name],
+        )
+        .map_err(registry_error)?;
+    Ok(())
+}
+
+/// Records the outcome of a build of template `name`.
+pub(crate) fn record_build(
+    client: &mut impl GenericClient,
+    name: &str,
+    family: &str,
+    failure: Option<&str>,
+) -> Result<()> {
+    let status = if failure.is_some() { "failed" } else { "ready" };
+    client
+        .execute(
+            "INSERT INTO pum_registry.templates (name, family, status, message) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET status = excluded.status, message = excluded.message, \
+             built_at = now(), builds = pum_registry.templates.builds + 1",
+            &[&name, &family, &status, &failure],
+        )
+        .map_err(registry_error)?;
+    Ok(())
+}
+
+/// The templates of `family` other than `current`, beyond the newest `keep` of them.
+pub(crate) fn superseded(
+    client: &mut impl GenericClient,
+    family: &str,
+    current: &str,
+    keep: i64,
+) -> Result<Vec<String>> {
+    Ok(client
+        .query(
+            "SELECT name FROM pum_registry.templates WHERE family = $1 AND name <> $2 \
+             ORDER BY built_at DESC OFFSET $3",
+            &[&family, &current, &keep],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// The templates no test used for `age` (an SQL interval).
+pub(crate) fn unused(client: &mut impl GenericClient, age: &str) -> Result<Vec<String>> {
+    Ok(client
+        .query(
+            &format!(
+                "SELECT name FROM pum_registry.templates WHERE used_at < now() - interval '{age}'"
+            ),
+            &[],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Forgets template `name` (after it is dropped).
+pub(crate) fn forget_template(client: &mut impl GenericClient, name: &str) -> Result<()> {
+    client
+        .execute(
+            "DELETE FROM pum_registry.templates WHERE name = $1",
+            &[&name],
+        )
+        .map_err(registry_error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(host: &str, pid: i32, started: i64) -> Owner {
+        Owner {
+            host: host.into(),
+            boot_id: "boot".into(),
+            pid,
+            started,
+        }
+    }
+
+    fn row(name: &str, owner: Owner, lease_expired: Option<bool>) -> Registered {
+        Registered {
+            name: name.into(),
+            owner,
+            lease_expired,
+        }
+    }
+
+    #[test]
+    fn orphans_are_unregistered_databases_and_those_of_gone_owners() {
+        let me = owner("here", 10, 100);
+        // pid 20 runs since 200; pid 30 is gone; pid 40 was reused by a later process.
+        let start_time = |pid: u32| match pid {
+            10 => Some(100),
+            20 => Some(200),
+            40 => Some(999),
+            _ => None,
+        };
+        let registered = vec![
+            row("pum_t_mine", me.clone(), Some(false)),
+            row("pum_t_live", owner("here", 20, 200), Some(true)),
+            row("pum_t_dead", owner("here", 30, 300), Some(false)),
+            row("pum_t_reused", owner("here", 40, 400), Some(false)),
+            row("pum_t_kept", owner("here", 30, 300), None),
+            row("pum_t_far_fresh", owner("there", 30, 300), Some(false)),
+            row("pum_t_far_expired", owner("there", 20, 200), Some(true)),
+        ];
+        let existing: Vec<String> = registered
+            .iter()
+            .map(|r| r.name.clone())
+            .chain(["pum_t_unregistered".to_string()])
+            .collect();
+        let mut got = orphans(&existing, &registered, &me, start_time);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "pum_t_dead",
+                "pum_t_far_expired",
+                "pum_t_reused",
+                "pum_t_unregistered"
+            ]
+        );
+    }
+
+    #[test]
+    fn another_boot_of_this_host_is_judged_by_the_lease() {
+        let me = owner("here", 10, 100);
+        let mut old_boot = owner("here", 10, 100);
+        old_boot.boot_id = "earlier".into();
+        let registered = vec![
+            row("a", old_boot.clone(), Some(true)),
+            row("b", old_boot, Some(false)),
+        ];
+        let got = orphans(&["a".into(), "b".into()], &registered, &me, |_| Some(100));
+        assert_eq!(got, ["a"]);
+    }
+}

@@ -1,0 +1,401 @@
+//! The template cache: a spec's migrated database, built once per content key across
+//! threads, processes and machines sharing a server, and reference databases built the
+//! same way.
+//!
+//! A template is named `pum_tpl_<key>` (a reference `pum_ref_<key>`), the key hashing
+//! every input (see [`KeyHasher`]). Its build runs under an advisory lock of its name, so
+//! whoever comes second waits and then finds it ready; the outcome is recorded in the
+//! registry, so a failed build fails the other processes' tests at once (for
+//! [`FAILURE_MEMORY`]) instead of each rebuilding. Old templates of a spec (its *family*)
+//! and templates nobody used for [`UNUSED_TEMPLATE`] are dropped.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::pool::MaintenancePool;
+use super::registry;
+use super::spec::{Base, KeyHasher, ProjectSpec, ReferenceSpec, TestSpec};
+use crate::config::Config;
+use crate::connect::ConnectionSpec;
+use crate::database::{CreateOptions, DropOptions, Maintenance};
+use crate::error::{Error, Result, server_message};
+use crate::lock::{AdvisoryLock, HARNESS};
+use crate::migrate::{MigrateOptions, NoProgress, Upgrader};
+use crate::version::Version;
+
+/// Templates of one spec kept besides the newest.
+const TEMPLATES_KEPT: i64 = 2;
+
+/// How long a failed template build is remembered (so tests of the spec fail at once
+/// instead of each rebuilding), before it is tried again.
+const FAILURE_MEMORY: &str = "10 minutes";
+
+/// How long to wait for another process building the same template.
+const BUILD_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// Templates no test used for this long are dropped.
+const UNUSED_TEMPLATE: &str = "6 hours";
+
+type Cell = Arc<OnceLock<Result<String>>>;
+
+/// The templates and references of this process, by name: each is looked up (or built)
+/// once per process, and the outcome, success or error, handed to every test.
+pub(crate) struct Templates {
+    server: ConnectionSpec,
+    server_version: i32,
+    cells: Mutex<HashMap<String, Cell>>,
+}
+
+impl Templates {
+    /// The templates on the server of `server` (the harness's maintenance database), which
+    /// runs `server_version`.
+    pub(crate) fn new(server: ConnectionSpec, server_version: i32) -> Templates {
+        Templates {
+            server,
+            server_version,
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The name of the template of `spec`'s tests, built once per content key.
+    pub(crate) fn template(&self, pool: &MaintenancePool, spec: &TestSpec) -> Result<String> {
+        let (key, family) = self.key(spec, None)?;
+        self.built(&format!("pum_tpl_{key}"), &family, |name| {
+            self.build(pool, name, spec, true)
+        })
+    }
+
+    /// The name of `spec`'s template, built or not.
+    pub(crate) fn template_name(&self, spec: &TestSpec) -> Result<String> {
+        Ok(format!("pum_tpl_{}", self.key(spec, None)?.0))
+    }
+
+    /// The name of the reference database of `spec`, built once per content key.
+    pub(crate) fn reference(
+        &self,
+        pool: &MaintenancePool,
+        spec: &TestSpec,
+        reference: &ReferenceSpec,
+    ) -> Result<String> {
+        if let ReferenceSpec::Database(name) = reference {
+            return Ok(name.clone());
+        }
+        let (key, family) = self.key(spec, Some(reference))?;
+        self.built(&format!("pum_ref_{key}"), &family, |name| {
+            self.build_reference(pool, name, spec, reference)
+        })
+    }
+
+    /// Drops `spec`'s template and reference (they are rebuilt when next needed).
+    pub(crate) fn drop_for(&self, spec: &TestSpec) -> Result<()> {
+        let mut names = vec![self.template_name(spec)?];
+        if let Some(reference) = &spec.reference
+            && !matches!(reference, ReferenceSpec::Database(_))
+        {
+            names.push(format!("pum_ref_{}", self.key(spec, Some(reference))?.0));
+        }
+        let mut session = Maintenance::on(&self.server)?;
+        for name in &names {
+            forget(&mut session, name);
+            self.cells
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(name);
+        }
+        Ok(())
+    }
+
+    /// Drops templates and references no test used for [`UNUSED_TEMPLATE`] (those of
+    /// temporary projects, of deleted tests…). Best effort: one in use stays until next
+    /// time.
+    pub(crate) fn sweep_unused(&self) {
+        let Ok(mut session) = Maintenance::on(&self.server) else {
+            return;
+        };
+        let Ok(names) = registry::unused(session.client(), UNUSED_TEMPLATE) else {
+            return;
+        };
+        for name in names {
+            forget(&mut session, &name);
+        }
+    }
+
+    /// (content key, family key) of `spec`'s template, or of its `reference`.
+    fn key(&self, spec: &TestSpec, reference: Option<&ReferenceSpec>) -> Result<(String, String)> {
+        let mut h = KeyHasher::new(self.server_version);
+        let base = reference.map_or(spec.base.clone(), reference_base);
+        match &base {
+            Base::Empty => h.shape("base", "empty"),
+            Base::Database(name) => h.shape("base database", name),
+            Base::SqlFiles(files) => {
+                for file in files {
+                    h.file(file)?;
+                }
+            }
+            Base::Dump(file) => h.file(file)?,
+        }
+        let with_project = match reference {
+            None => true,
+            Some(ReferenceSpec::FreshInstall(version)) => {
+                h.shape("fresh install", &format!("{version:?}"));
+                true
+            }
+            Some(_) => false,
+        };
+        if with_project && let Some((config, project)) = spec.project_config()? {
+            hash_project(&mut h, &config, project)?;
+        }
+        if reference.is_none() {
+            for fixture in &spec.fixtures {
+                h.file(fixture)?;
+            }
+        }
+        Ok(h.finish())
+    }
+
+    /// Returns database `name`, building it with `build` unless a ready one exists.
+    fn built(
+        &self,
+        name: &str,
+        family: &str,
+        build: impl FnOnce(&str) -> Result<()>,
+    ) -> Result<String> {
+        let cell = self
+            .cells
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| self.build_once(name, family, build))
+            .clone()
+    }
+
+    /// Builds under the template's advisory lock, so processes sharing the server build it
+    /// once; records the outcome in the registry.
+    fn build_once(
+        &self,
+        name: &str,
+        family: &str,
+        build: impl FnOnce(&str) -> Result<()>,
+    ) -> Result<String> {
+        // A session of its own: the lock is held for the whole build, and closing the
+        // session releases it whatever happens.
+        let mut session = Maintenance::on(&self.server)?;
+        let lock = AdvisoryLock::new(HARNESS, name);
+        lock.acquire(
+            session.client(),
+            BUILD_WAIT,
+            "another process building this template",
+        )?;
+        if let Some(previous) = registry::template(session.client(), name, FAILURE_MEMORY)? {
+            if previous.status == "ready" && previous.exists {
+                registry::touch_template(session.client(), name)?;
+                return Ok(name.to_string());
+            }
+            if previous.status == "failed" && previous.recent {
+                return Err(Error::TemplateBuild {
+                    template: name.to_string(),
+                    message: previous.message.unwrap_or_default(),
+                });
+            }
+        }
+        let outcome = build(name);
+        if outcome.is_err() {
+            let _ = session.drop(
+                name,
+                &DropOptions {
+                    force: true,
+                    if_exists: true,
+                },
+            );
+        }
+        let failure = outcome.as_ref().err().map(Error::to_string);
+        registry::record_build(session.client(), name, family, failure.as_deref())?;
+        if outcome.is_ok() {
+            collect_old(&mut session, name, family);
+        }
+        let _ = lock.release(session.client());
+        outcome.map(|()| name.to_string())
+    }
+
+    fn build(
+        &self,
+        pool: &MaintenancePool,
+        name: &str,
+        spec: &TestSpec,
+        template: bool,
+    ) -> Result<()> {
+        let target = self.server.with_dbname(name);
+        pool.with(|session| {
+            // A leftover of a build that was interrupted.
+            let _ = session.set_template(name, false);
+            session.drop(
+                name,
+                &DropOptions {
+                    force: true,
+                    if_exists: true,
+                },
+            )?;
+            let from = match &spec.base {
+                Base::Database(base) => base.clone(),
+                _ => "template0".to_string(),
+            };
+            session.create(
+                name,
+                &CreateOptions {
+                    template: Some(from),
+                    ..CreateOptions::default()
+                },
+            )
+        })?;
+        match &spec.base {
+            Base::SqlFiles(files) => run_files(&target, files)?,
+            Base::Dump(file) => {
+                crate::dump::restore(&target, file, &crate::dump::RestoreOptions::default())?;
+            }
+            Base::Empty | Base::Database(_) => {}
+        }
+        if let Some((config, project)) = spec.project_config()? {
+            migrate(&target, &config, project, project.max_version.clone())?;
+        }
+        run_files(&target, &spec.fixtures)?;
+        if template {
+            pool.with(|session| session.set_template(name, true))?;
+        }
+        Ok(())
+    }
+
+    fn build_reference(
+        &self,
+        pool: &MaintenancePool,
+        name: &str,
+        spec: &TestSpec,
+        reference: &ReferenceSpec,
+    ) -> Result<()> {
+        let mut reference_spec = TestSpec::new(&spec.name).base(reference_base(reference));
+        if let ReferenceSpec::FreshInstall(version) = reference {
+            reference_spec.project = spec.project.clone().map(|p| ProjectSpec {
+                max_version: version.clone().or(p.max_version.clone()),
+                ..p
+            });
+        }
+        self.build(pool, name, &reference_spec, false)
+    }
+}
+
+/// What a reference database starts from.
+fn reference_base(reference: &ReferenceSpec) -> Base {
+    match reference {
+        ReferenceSpec::SqlFiles(files) => Base::SqlFiles(files.clone()),
+        ReferenceSpec::Dump(file) => Base::Dump(file.clone()),
+        _ => Base::Empty,
+    }
+}
+
+/// Drops the templates of `family` older than the newest few (best effort: one in use
+/// stays until the next time).
+fn collect_old(session: &mut Maintenance, current: &str, family: &str) {
+    let Ok(names) = registry::superseded(session.client(), family, current, TEMPLATES_KEPT - 1)
+    else {
+        return;
+    };
+    for name in names {
+        forget(session, &name);
+    }
+}
+
+/// Drops a template (or reference) and its registry entry; best effort.
+fn forget(session: &mut Maintenance, name: &str) {
+    // A template database cannot be dropped until it stops being one.
+    let _ = session.set_template(name, false);
+    let dropped = session.drop(
+        name,
+        &DropOptions {
+            force: true,
+            if_exists: true,
+        },
+    );
+    if dropped.is_ok() {
+        let _ = registry::forget_template(session.client(), name);
+    }
+}
+
+fn hash_project(h: &mut KeyHasher, config: &Config, project: &ProjectSpec) -> Result<()> {
+    h.file(&project.config)?;
+    h.tree(&config.changelogs_dir)?;
+    for hook in config
+        .application
+        .drop
+        .iter()
+        .chain(&config.application.create)
+    {
+        if let Some(file) = &hook.file {
+            h.file(&config.base_dir.join(file))?;
+        }
+    }
+    for (name, value) in &project.parameters {
+        h.shape("parameter", &format!("{name}={value}"));
+    }
+    h.shape("max version", &format!("{:?}", project.max_version));
+    Ok(())
+}
+
+/// Installs (or, on a base that has a migrations table, upgrades) the changelogs.
+fn migrate(
+    target: &ConnectionSpec,
+    config: &Config,
+    project: &ProjectSpec,
+    max_version: Option<Version>,
+) -> Result<()> {
+    let upgrader = Upgrader::new(config, target)?;
+    let options = MigrateOptions {
+        parameters: project.parameters.clone(),
+        max_version,
+        skip_roles: true,
+        ..MigrateOptions::default()
+    };
+    let installed = upgrader.table().exists(&mut target.connect()?)?;
+    if installed {
+        upgrader.upgrade(&options, &mut NoProgress)?;
+    } else {
+        upgrader.install(&options, &mut NoProgress)?;
+    }
+    Ok(())
+}
+
+/// Runs whole SQL files (fixtures, base files) as they are; an error names file:line:column.
+pub(crate) fn run_files(target: &ConnectionSpec, files: &[impl AsRef<Path>]) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut client = target.connect()?;
+    for file in files {
+        let file = file.as_ref();
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        if let Err(e) = client.batch_execute(&text) {
+            let (line, column) = match e.as_db_error().and_then(|d| d.position()) {
+                Some(postgres::error::ErrorPosition::Original(p)) => {
+                    let offset: usize = text
+                        .chars()
+                        .take((*p as usize).saturating_sub(1))
+                        .map(char::len_utf8)
+                        .sum();
+                    crate::changelog::sql::line_column(&text, offset)
+                }
+                _ => (1, 1),
+            };
+            return Err(Error::Statement {
+                file: file.display().to_string(),
+                line,
+                column,
+                message: server_message(&e),
+                code: e.code().map(|c| c.code().to_string()),
+                statement: None,
+            });
+        }
+    }
+    Ok(())
+}
