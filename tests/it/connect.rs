@@ -119,8 +119,7 @@ fn world_readable_pgpass_is_ignored_with_a_warning() {
     let err = spec.connect().err().expect("the connection must fail");
     assert!(
         err.to_string().ends_with(
-            "the server asks for a password and none was given (password=, \
-                        PGPASSWORD or a matching password file line)"
+            "(no password was given: password=, PGPASSWORD or a matching password file line)"
         ),
         "{err}"
     );
