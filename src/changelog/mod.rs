@@ -227,4 +227,33 @@ mod tests {
         );
         assert!(!SqlText::new("-- pum: no transaction here\nSELECT 1;".into()).no_transaction);
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_symbolic_link_is_named_not_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        let v1 = root.path().join("1.0.0");
+        std::fs::create_dir(&v1).unwrap();
+        std::fs::write(v1.join("01.sql"), "SELECT 1;").unwrap();
+        assert_eq!(
+            discover(root.path(), "changelogs").unwrap()[0].files.len(),
+            1
+        );
+        std::os::unix::fs::symlink(root.path().join("gone.sql"), v1.join("02.sql")).unwrap();
+        let err = discover(root.path(), "changelogs").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: a symbolic link to nothing: restore its target or remove it",
+                v1.join("02.sql").display()
+            )
+        );
+        std::fs::remove_file(v1.join("02.sql")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("nowhere"), root.path().join("1.1.0")).unwrap();
+        let err = discover(root.path(), "changelogs").unwrap_err().to_string();
+        assert!(
+            err.ends_with("1.1.0: a symbolic link to nothing: restore its target or remove it"),
+            "{err}"
+        );
+    }
 }

@@ -609,3 +609,152 @@ fn strings(db: &TestDb, sql: &str) -> Vec<String> {
         .map(|r| r.get(0))
         .collect()
 }
+
+#[pum::pum_test]
+fn a_syntax_error_is_reported_where_it_is_in_every_transaction_mode(db: TestDb) {
+    let spec = db.spec().clone();
+    let files = [
+        ("changelogs/1.0.0/01.sql", "CREATE TABLE a (x int);\n"),
+        (
+            "changelogs/1.1.0/01.sql",
+            "CREATE TABLE b (x int);\n-- a typo follows\nCREATE tabel c (x int);\n",
+        ),
+    ];
+    for transaction in [TransactionMode::Whole, TransactionMode::PerVersion] {
+        let project = Project::new("pum: {module: m}\n", &files);
+        let config = project.config();
+        let options = MigrateOptions {
+            transaction,
+            ..MigrateOptions::default()
+        };
+        let err = Upgrader::new(&config, &spec)
+            .unwrap()
+            .install(&options, &mut NoProgress)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "changelogs/1.1.0/01.sql:3:8: 42601: syntax error at or near \"tabel\" \
+             (in: CREATE tabel c (x int);)",
+            "{transaction:?}"
+        );
+        assert_eq!(err.sqlstate(), Some("42601"));
+        let tables = strings(
+            &db,
+            "SELECT relname::text FROM pg_class WHERE relname IN ('b', 'c')",
+        );
+        assert!(tables.is_empty(), "{transaction:?}: {tables:?}");
+        let kept = strings(
+            &db,
+            "SELECT relname::text FROM pg_class WHERE relname = 'a'",
+        );
+        match transaction {
+            TransactionMode::Whole => assert!(kept.is_empty(), "the whole run is undone"),
+            TransactionMode::PerVersion => assert_eq!(kept, ["a"], "1.0.0 was committed"),
+        }
+        db.client()
+            .batch_execute("DROP TABLE IF EXISTS a; DROP TABLE IF EXISTS public.pum_migrations")
+            .unwrap();
+    }
+}
+
+#[pum::pum_test]
+fn errors_inside_functions_and_do_blocks_name_the_statement(db: TestDb) {
+    let spec = db.spec().clone();
+    let project = Project::new(
+        "pum: {module: m}\n",
+        &[(
+            "changelogs/1.0.0/01.sql",
+            "CREATE TABLE a (x int);\n\nDO $$\nBEGIN\n  PERFORM 1 / 0;\nEND\n$$;\n",
+        )],
+    );
+    let config = project.config();
+    let err = Upgrader::new(&config, &spec)
+        .unwrap()
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "changelogs/1.0.0/01.sql:3:1: 22012: division by zero (in: DO $$)"
+    );
+    assert!(
+        strings(
+            &db,
+            "SELECT relname::text FROM pg_class WHERE relname = 'a'"
+        )
+        .is_empty()
+    );
+}
+
+#[pum::pum_test]
+fn a_file_added_to_an_applied_version_is_refused_and_listed_by_validate(db: TestDb) {
+    let project = shop();
+    let config = project.config();
+    let spec = db.spec().clone();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    upgrader.install(&up_to("1.1.0"), &mut NoProgress).unwrap();
+    project.write(
+        "changelogs/1.0.0/03_late.sql",
+        "CREATE TABLE shop.late (x int);\n",
+    );
+
+    assert_eq!(
+        upgrader.validate().unwrap(),
+        ["changelogs/1.0.0/03_late.sql (added)"]
+    );
+    let info = upgrader.info().unwrap();
+    let v100 = info.versions.iter().find(|v| v.version == "1.0.0").unwrap();
+    assert_eq!(v100.files[2].status, FileStatus::Added);
+
+    let err = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            pum::Error::VersionConflict(pum::Conflict::AddedFiles { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "file(s) added to version(s) already applied, which would never run: \
+         changelogs/1.0.0/03_late.sql; move them to a new version"
+    );
+    assert_eq!(sorted(recorded(&db)), ["1.0.0", "1.1.0"], "nothing applied");
+    assert!(
+        strings(
+            &db,
+            "SELECT relname::text FROM pg_class WHERE relname = 'late'"
+        )
+        .is_empty()
+    );
+
+    // Moved to a new version, it runs.
+    std::fs::remove_file(project.path().join("changelogs/1.0.0/03_late.sql")).unwrap();
+    project.write(
+        "changelogs/1.10.1/01_late.sql",
+        "CREATE TABLE shop.late (x int);\n",
+    );
+    let report = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(report.applied, ["1.9.0", "1.10.0", "1.10.1"]);
+}
+
+#[pum::pum_test]
+fn an_upgrade_can_be_planned_without_changing_anything(db: TestDb) {
+    let project = shop();
+    let config = project.config();
+    let spec = db.spec().clone();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    upgrader.install(&up_to("1.1.0"), &mut NoProgress).unwrap();
+    let plan = upgrader.plan_upgrade(&MigrateOptions::default()).unwrap();
+    assert_eq!(plan.from, Some(Version::parse("1.1.0").unwrap()));
+    assert_eq!(plan.versions.len(), 2);
+    assert_eq!(plan.steps.last(), Some(&pum::migrate::plan::Step::Commit));
+    assert_eq!(
+        sorted(recorded(&db)),
+        ["1.0.0", "1.1.0"],
+        "planning applies nothing"
+    );
+}

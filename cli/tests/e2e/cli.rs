@@ -81,6 +81,39 @@ fn db_create_and_drop_through_a_service() {
 }
 
 #[test]
+fn db_drop_if_exists_says_whether_it_dropped_anything() {
+    let services = Services::for_db("postgres");
+    let name = unique_name("cligone");
+    let out = services.pum(&[
+        "-p",
+        "pum_cli",
+        "db",
+        "drop",
+        &name,
+        "--force",
+        "--if-exists",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!("database \"{name}\" does not exist; nothing dropped\n")
+    );
+    let db = ScratchDb::new("clithere", "");
+    let out = services.pum(&[
+        "-p",
+        "pum_cli",
+        "db",
+        "drop",
+        &db.name,
+        "--force",
+        "--if-exists",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), format!("dropped database \"{}\"\n", db.name));
+    assert!(!exists(&db.name));
+}
+
+#[test]
 fn db_create_from_a_template() {
     let source = ScratchDb::new(
         "clisrc",
@@ -304,6 +337,15 @@ fn install_upgrade_info_and_validate_from_the_command_line() {
         all.extend_from_slice(args);
         services.pum(&all)
     };
+
+    // Nothing installed yet: validate and upgrade say so, and fail.
+    for command in ["validate", "upgrade"] {
+        let text = one_line_error(&pum(&[command]));
+        assert!(
+            text.starts_with("pum: error: shop.pum_migrations does not exist: not installed; "),
+            "{command}: {text}"
+        );
+    }
 
     let out = pum(&["install", "-p", "SRID", "21781", "--max-version", "1.1.0"]);
     assert!(out.status.success(), "{}", stderr(&out));
