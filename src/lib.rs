@@ -1,43 +1,129 @@
 //! # pum — PostgreSQL Upgrades Manager
 //!
-//! pum manages a PostgreSQL datamodel over its life: it applies versioned SQL changelogs
-//! (compatible with Python pum's files and migrations table), compares database schemas,
-//! and gives every test its own freshly migrated database. Around those jobs it creates,
-//! copies and drops databases, and dumps and restores them with `pg_dump`/`pg_restore`.
+//! pum manages a PostgreSQL datamodel over its life. Three jobs belong together:
 //!
-//! Connections are named the way `psql` users name them: a service from
-//! `pg_service.conf`, a URL or a keyword string, with the `PG*` environment variables and
-//! `.pgpass` applied as libpq applies them (see [`connect`]).
+//! 1. **Migrate**: apply versioned changelog SQL files and record them in a migrations
+//!    table compatible with Python pum's files and tables ([`Upgrader`], [`migrate`]).
+//! 2. **Check**: compare two databases' schemas and report every difference ([`fn@check`]).
+//! 3. **Test**: give every test its own freshly migrated database, cloned from a cached
+//!    template (`#[pum_test]`, `pum::testing`; feature `testing`, on by default).
 //!
-//! ```no_run
-//! use pum::{ConnectionSpec, CreateOptions, DropOptions, create_database, drop_database};
+//! Around them: create, copy and drop databases ([`database`]), dump and restore them
+//! ([`mod@dump`]), and an ephemeral PostgreSQL server so that all of it works with nothing to
+//! set up (`pum::server`; feature `server`, Unix). Connections are named the way `psql`
+//! users name them: a service from `pg_service.conf`, a URL or a keyword string, with the
+//! `PG*` environment variables and `.pgpass` applied as libpq applies them ([`connect`]).
+//!
+//! The examples below run as they are (they are doc tests): their hidden lines write a
+//! small project into a temporary directory and take a database on pum's ephemeral
+//! server.
+//!
+//! ## Migrate
+//!
+//! ```
+//! use pum::migrate::NoProgress;
+//! use pum::{Config, ConnectionSpec, MigrateOptions, Upgrader};
 //!
 //! # fn main() -> pum::Result<()> {
-//! // Any libpq-style target: a service name, a URL or "host=… dbname=…".
-//! let server = ConnectionSpec::resolve("postgresql://postgres@localhost/postgres")?;
-//! create_database(&server, "scratch", &CreateOptions::default())?;
-//! let mut client = server.with_dbname("scratch").connect()?;
-//! client.batch_execute("CREATE TABLE note (id int PRIMARY KEY, body text)")
-//!     .expect("a valid statement");
-//! drop_database(&server, "scratch", &DropOptions::default())?;
+//! # let project = tempfile::tempdir().expect("a temporary directory");
+//! # let write = |path: &str, text: &str| {
+//! #     let path = project.path().join(path);
+//! #     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+//! #     std::fs::write(path, text).unwrap();
+//! # };
+//! # write(".pum.yaml", "pum: {module: shop}\n");
+//! # write("changelogs/1.0.0/01_orders.sql", "CREATE TABLE orders (id int PRIMARY KEY);\n");
+//! # write("changelogs/1.1.0/01_note.sql", "ALTER TABLE orders ADD COLUMN note text;\n");
+//! # let server = pum::server::Server::shared()?.spec().clone();
+//! # pum::drop_database(&server, "pum_doc_migrate", &pum::DropOptions { if_exists: true, ..Default::default() })?;
+//! # pum::create_database(&server, "pum_doc_migrate", &Default::default())?;
+//! # let url = server.with_dbname("pum_doc_migrate").url();
+//! // .pum.yaml and changelogs/<version>/*.sql, as Python pum has them.
+//! let config = Config::from_dir(project.path())?;
+//! // A service name, a URL or "host=… dbname=…", resolved as libpq would.
+//! let target = ConnectionSpec::resolve(&url)?;
+//! let upgrader = Upgrader::new(&config, &target)?;
+//!
+//! let report = upgrader.install(&MigrateOptions::default(), &mut NoProgress)?;
+//! assert_eq!(report.applied, ["1.0.0", "1.1.0"]);
+//! assert_eq!(upgrader.info()?.current_version.as_deref(), Some("1.1.0"));
+//! // Refusals are typed: a second install is told the module is already there.
+//! let again = upgrader.install(&MigrateOptions::default(), &mut NoProgress);
+//! assert!(matches!(again, Err(pum::Error::AlreadyInstalled { .. })));
+//! # pum::drop_database(&server, "pum_doc_migrate", &Default::default())?;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! With no server at hand, [`server::Server::shared`] starts (or attaches to) pum's own
-//! ephemeral server, which stops by itself when nobody uses it any more.
+//! ## Check
 //!
-//! Tests get a fresh, migrated database each with [`pum_test`] (see [`testing`]):
+//! ```
+//! use pum::{CheckOptions, ConnectionSpec};
+//!
+//! # fn main() -> pum::Result<()> {
+//! # let server = pum::server::Server::shared()?.spec().clone();
+//! # for name in ["pum_doc_prod", "pum_doc_fresh"] {
+//! #     pum::drop_database(&server, name, &pum::DropOptions { if_exists: true, ..Default::default() })?;
+//! #     pum::create_database(&server, name, &Default::default())?;
+//! # }
+//! # let prod_url = server.with_dbname("pum_doc_prod").url();
+//! # let fresh_url = server.with_dbname("pum_doc_fresh").url();
+//! let prod = ConnectionSpec::resolve(&prod_url)?;
+//! let fresh = ConnectionSpec::resolve(&fresh_url)?;
+//! # prod.connect()?.batch_execute("CREATE TABLE item (id int PRIMARY KEY, note text)").unwrap();
+//! # fresh.connect()?.batch_execute("CREATE TABLE item (id int PRIMARY KEY)").unwrap();
+//! let report = pum::check(&prod, &fresh, &CheckOptions::default())?;
+//! assert!(!report.is_empty());
+//! print!("{report}"); // per kind: only in prod, only in fresh, what differs
+//! assert!(report.to_string().contains("public.item.note"));
+//! # for name in ["pum_doc_prod", "pum_doc_fresh"] {
+//! #     pum::drop_database(&server, name, &Default::default())?;
+//! # }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Test
+//!
+//! In a test file, `#[pum::pum_test]` gives the test a database migrated with the crate's
+//! changelogs, cloned in milliseconds from a template built once:
 //!
 //! ```no_run
 //! #[pum::pum_test(config = "tests/data/shop/.pum.yaml", reference = "install")]
 //! fn migrations_equal_a_fresh_install(db: pum::testing::TestDb) {
-//!     db.client().batch_execute("SELECT 1").unwrap();
+//!     db.client().batch_execute("INSERT INTO shop.customer (name) VALUES ('Ada')").unwrap();
 //!     pum::assert_schema_eq!(db, db.reference());
 //! }
 //! ```
-//! `examples/quickstart.rs` runs a session on it with nothing to configure:
-//! `cargo run --example quickstart`.
+//!
+//! The attribute is a thin layer over `pum::testing::run`, which works anywhere:
+//!
+//! ```
+//! use pum::testing::{TestDb, TestSpec};
+//!
+//! # let project = tempfile::tempdir().expect("a temporary directory");
+//! # std::fs::write(project.path().join(".pum.yaml"), "pum: {module: shop}\n").unwrap();
+//! # std::fs::create_dir_all(project.path().join("changelogs/1.0.0")).unwrap();
+//! # std::fs::write(project.path().join("changelogs/1.0.0/01.sql"), "CREATE TABLE orders (id int PRIMARY KEY);").unwrap();
+//! let spec = TestSpec::new("orders_start_empty").config(project.path().join(".pum.yaml"));
+//! pum::testing::run(spec, |db: TestDb| {
+//!     let mut client = db.client(); // this test's own database, dropped afterwards
+//!     let rows = client.query("SELECT * FROM orders", &[]).unwrap();
+//!     assert!(rows.is_empty());
+//! });
+//! # pum::testing::drop_template(&TestSpec::new("x").config(project.path().join(".pum.yaml"))).unwrap();
+//! ```
+//!
+//! ## Features
+//!
+//! - `testing` (default): the harness (`#[pum_test]`, `assert_schema_eq!`,
+//!   `pum::testing`) and what it needs: the ephemeral server, `pum-macros`, r2d2.
+//! - `server`: the ephemeral server alone (`pum::server`), for tools such as the `pum`
+//!   command line. Unix only: elsewhere it says to set `PUM_TEST_DATABASE_URL`.
+//! - `tokio`: `async fn` bodies for `#[pum_test]`.
+//!
+//! An application that only migrates depends on `pum` with `default-features = false`.
+//! The command line is the separate package `pum-cli` (`cargo install --path cli`).
 
 #![warn(missing_docs)]
 

@@ -50,7 +50,7 @@ pub struct VersionInfo {
     pub files: Vec<FileInfo>,
 }
 
-/// What [`Upgrader::info`] reports.
+/// What [`Upgrader::info`](super::Upgrader::info) reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Info {
     /// `schema.pum_migrations`.

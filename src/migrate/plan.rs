@@ -1,7 +1,7 @@
 //! The migration plan: what a run applies, in which order and which transactions, or why
 //! it refuses to run. A pure function of values (the changelogs as read, the migrations
 //! table as read, the parameters and the options): no I/O, so every rule is tested
-//! without a server, and execution ([`super::execute`]) only carries a plan out.
+//! without a server, and execution (`migrate/execute.rs`) only carries a plan out.
 //!
 //! The rules, in the order they are checked:
 //!
