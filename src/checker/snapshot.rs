@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use postgres::Client;
 
 use super::{CheckOptions, Kind};
+use crate::database::server_version_num;
 use crate::error::{Error, Result};
 
 /// One object's attributes: name → value (`None` for SQL NULL).
@@ -370,18 +371,16 @@ impl Snapshot {
             .read_only(true)
             .start()
             .map_err(|e| Error::sql("start the snapshot transaction", &e))?;
-        tx.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")
-            .map_err(|e| Error::sql("empty search_path", &e))?;
-        let row = tx
+        let database: String = tx
             .query_one(
-                "SELECT current_setting('server_version_num')::int, current_database()::text",
+                "SELECT current_database()::text, pg_catalog.set_config('search_path', '', true)",
                 &[],
             )
-            .map_err(|e| Error::sql("read the server version", &e))?;
-        let database: String = row.get(1);
+            .map_err(|e| Error::sql("empty search_path", &e))?
+            .get(0);
         let mut snapshot = Snapshot {
             name: database.clone(),
-            server_version_num: row.get(0),
+            server_version_num: server_version_num(&mut tx)?,
             database,
             objects: BTreeMap::new(),
             queries: 1,
