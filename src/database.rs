@@ -127,6 +127,16 @@ impl Default for DropOptions {
     }
 }
 
+impl DropOptions {
+    /// Forced, and a missing database is no error: what cleaning up wants.
+    pub fn if_exists() -> DropOptions {
+        DropOptions {
+            if_exists: true,
+            ..DropOptions::default()
+        }
+    }
+}
+
 /// Options of [`set_access`].
 #[derive(Debug, Clone, Default)]
 pub struct AccessOptions {

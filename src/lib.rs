@@ -35,7 +35,7 @@
 //! # write("changelogs/1.0.0/01_orders.sql", "CREATE TABLE orders (id int PRIMARY KEY);\n");
 //! # write("changelogs/1.1.0/01_note.sql", "ALTER TABLE orders ADD COLUMN note text;\n");
 //! # let server = pum::server::Server::shared()?.spec().clone();
-//! # pum::drop_database(&server, "pum_doc_migrate", &pum::DropOptions { if_exists: true, ..Default::default() })?;
+//! # pum::drop_database(&server, "pum_doc_migrate", &pum::DropOptions::if_exists())?;
 //! # pum::create_database(&server, "pum_doc_migrate", &Default::default())?;
 //! # let url = server.with_dbname("pum_doc_migrate").url();
 //! // .pum.yaml and changelogs/<version>/*.sql, as Python pum has them.
@@ -63,7 +63,7 @@
 //! # fn main() -> pum::Result<()> {
 //! # let server = pum::server::Server::shared()?.spec().clone();
 //! # for name in ["pum_doc_prod", "pum_doc_fresh"] {
-//! #     pum::drop_database(&server, name, &pum::DropOptions { if_exists: true, ..Default::default() })?;
+//! #     pum::drop_database(&server, name, &pum::DropOptions::if_exists())?;
 //! #     pum::create_database(&server, name, &Default::default())?;
 //! # }
 //! # let prod_url = server.with_dbname("pum_doc_prod").url();

@@ -297,13 +297,13 @@ mod tests {
 
     use super::*;
 
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    pub(super) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         path
     }
 
-    fn base_env(dir: &Path) -> Environment {
+    pub(super) fn base_env(dir: &Path) -> Environment {
         // An empty system configuration directory so the machine's own files never count.
         Environment::empty().set("PGSYSCONFDIR", dir.display().to_string())
     }

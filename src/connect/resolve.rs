@@ -281,20 +281,8 @@ impl ConnectionSpec {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn base_env(dir: &Path) -> Environment {
-        // An empty system configuration directory so the machine's own files never count.
-        Environment::empty().set("PGSYSCONFDIR", dir.display().to_string())
-    }
+    use crate::connect::tests::{base_env, write};
 
     #[test]
     fn keyword_string_wins_over_service_which_wins_over_environment() {

@@ -130,13 +130,7 @@ impl Context {
             if orphan {
                 end_unfinished_creation(session, name)?;
             }
-            session.drop(
-                name,
-                &DropOptions {
-                    force: true,
-                    if_exists: true,
-                },
-            )?;
+            session.drop(name, &DropOptions::if_exists())?;
             registry::unregister(session.client(), name)
         })
     }

@@ -204,13 +204,7 @@ impl Templates {
         }
         let outcome = build(name);
         if outcome.is_err() {
-            let _ = session.drop(
-                name,
-                &DropOptions {
-                    force: true,
-                    if_exists: true,
-                },
-            );
+            let _ = session.drop(name, &DropOptions::if_exists());
         }
         let failure = outcome.as_ref().err().map(Error::to_string);
         registry::record_build(session.client(), name, family, failure.as_deref())?;
@@ -232,13 +226,7 @@ impl Templates {
         pool.with(|session| {
             // A leftover of a build that was interrupted.
             let _ = session.set_template(name, false);
-            session.drop(
-                name,
-                &DropOptions {
-                    force: true,
-                    if_exists: true,
-                },
-            )?;
+            session.drop(name, &DropOptions::if_exists())?;
             let from = match &spec.base {
                 Base::Database(base) => base.clone(),
                 _ => "template0".to_string(),
@@ -311,13 +299,7 @@ fn collect_old(session: &mut Maintenance, current: &str, family: &str) {
 fn forget(session: &mut Maintenance, name: &str) {
     // A template database cannot be dropped until it stops being one.
     let _ = session.set_template(name, false);
-    let dropped = session.drop(
-        name,
-        &DropOptions {
-            force: true,
-            if_exists: true,
-        },
-    );
+    let dropped = session.drop(name, &DropOptions::if_exists());
     if dropped.is_ok() {
         let _ = registry::forget_template(session.client(), name);
     }
