@@ -13,6 +13,7 @@
 //! directory, and [`crate::Config::changelogs`] hands it the configured one.
 
 pub mod params;
+mod render;
 pub mod sql;
 
 use std::path::{Path, PathBuf};

@@ -3,8 +3,10 @@
 //!
 //! SQL files use a parameter as `{name}`: it is replaced by its value written as an SQL
 //! literal of the parameter's type (`'text'`, `2056`, `true`), never pasted raw, so a value
-//! cannot change the statement around it. `{{` and `}}` stand for literal braces, in
-//! strings too (as in Python pum); braces in comments are left alone.
+//! cannot change the statement around it; where a placeholder may stand (not inside
+//! quotes, not with a value that would end a dollar-quoted body) is the renderer's rule
+//! (`changelog/render.rs`). `{{` and `}}` stand for literal braces, in strings too (as in
+//! Python pum); braces in comments are left alone.
 
 use std::collections::BTreeMap;
 
@@ -277,7 +279,9 @@ impl Parameters {
             .map(|(k, (v, _))| (k.as_str(), v))
     }
 
-    /// Renders `{name}` placeholders in `sql` (see the module docs).
+    /// Renders `{name}` placeholders in `sql`: as literals in code and in dollar-quoted
+    /// bodies (unless the value would end the body), never inside quotes (see the module
+    /// docs).
     ///
     /// `changelog` refuses `app_only` parameters, which changelogs may not use.
     ///
@@ -288,50 +292,10 @@ impl Parameters {
         sql: &str,
         changelog: bool,
     ) -> std::result::Result<String, (usize, String)> {
-        let bytes = sql.as_bytes();
-        let mut out = String::with_capacity(sql.len());
-        let mut i = 0;
-        let mut copied = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                    i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
-                }
-                b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                    // An unterminated comment runs to the end (the splitter reports it).
-                    i = super::sql::skip_block_comment(sql, i).unwrap_or(bytes.len());
-                }
-                b'{' | b'}' if bytes.get(i + 1) == Some(&bytes[i]) => {
-                    out.push_str(&sql[copied..=i]);
-                    i += 2;
-                    copied = i;
-                }
-                b'}' => return Err((i, "single \"}\": write }} for a literal brace".into())),
-                b'{' => {
-                    let end = sql[i..].find('}').map(|n| i + n).ok_or((
-                        i,
-                        "unclosed \"{\": write {{ for a literal brace".to_string(),
-                    ))?;
-                    let name = &sql[i + 1..end];
-                    let value = self.placeholder(name, changelog).map_err(|m| (i, m))?;
-                    out.push_str(&sql[copied..i]);
-                    out.push_str(&value);
-                    i = end + 1;
-                    copied = i;
-                }
-                _ => i += 1,
-            }
-        }
-        out.push_str(&sql[copied..]);
-        Ok(out)
+        super::render::render(sql, &mut |name| self.placeholder(name, changelog))
     }
 
     fn placeholder(&self, name: &str, changelog: bool) -> std::result::Result<String, String> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "\"{{{name}}}\" is not a parameter: write {{{{ and }}}} for literal braces"
-            ));
-        }
         match self.values.get(name) {
             None => Err(format!("unknown parameter {{{name}}}")),
             Some((_, true)) if changelog => Err(format!(

@@ -142,7 +142,7 @@ fn is_word_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
-fn is_word_byte(b: u8) -> bool {
+pub(crate) fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
 }
 
@@ -204,7 +204,7 @@ fn skip_quoted(text: &str, at: usize, quote: u8, escapes: bool) -> Result<usize,
 }
 
 /// The `$tag$` opening at `at`, if it is one (`$1` is a parameter, not a quote).
-fn dollar_tag(text: &str, at: usize) -> Option<&str> {
+pub(crate) fn dollar_tag(text: &str, at: usize) -> Option<&str> {
     let rest = &text.as_bytes()[at + 1..];
     if rest.first().is_some_and(|b| b.is_ascii_digit()) {
         return None;

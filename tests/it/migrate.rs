@@ -758,3 +758,88 @@ fn an_upgrade_can_be_planned_without_changing_anything(db: TestDb) {
         "planning applies nothing"
     );
 }
+
+#[pum::pum_test]
+fn hostile_values_stay_literals_in_function_bodies_and_quotes_are_refused(db: TestDb) {
+    let spec = db.spec().clone();
+    let yaml = "pum: {module: m}\nparameters: [{name: label, default: plain}]\n";
+    let body = "CREATE FUNCTION public.label() RETURNS text LANGUAGE plpgsql AS $$\n\
+                BEGIN RETURN {label}; END\n$$;\n";
+    for hostile in [
+        "x'; DROP TABLE public.canary; --",
+        "back\\slash and ''quotes''",
+        "$fn$ a different tag",
+        "line\nbreak */ /* -- end",
+    ] {
+        let project = Project::new(yaml, &[("changelogs/1.0.0/01.sql", body)]);
+        let config = project.config();
+        db.client()
+            .batch_execute("CREATE TABLE IF NOT EXISTS public.canary (); DROP FUNCTION IF EXISTS public.label(); DROP TABLE IF EXISTS public.pum_migrations")
+            .unwrap();
+        let options = MigrateOptions {
+            parameters: vec![("label".into(), hostile.into())],
+            ..MigrateOptions::default()
+        };
+        Upgrader::new(&config, &spec)
+            .unwrap()
+            .install(&options, &mut NoProgress)
+            .unwrap();
+        assert_eq!(strings(&db, "SELECT public.label()"), [hostile]);
+        assert_eq!(
+            strings(&db, "SELECT to_regclass('public.canary')::text"),
+            ["canary"]
+        );
+    }
+
+    // A value that would end the body is refused before anything runs.
+    db.client()
+        .batch_execute("DROP FUNCTION public.label(); DROP TABLE public.pum_migrations")
+        .unwrap();
+    let project = Project::new(yaml, &[("changelogs/1.0.0/01.sql", body)]);
+    let config = project.config();
+    let options = MigrateOptions {
+        parameters: vec![("label".into(), "x$$; DROP TABLE public.canary; --".into())],
+        ..MigrateOptions::default()
+    };
+    let err = Upgrader::new(&config, &spec)
+        .unwrap()
+        .install(&options, &mut NoProgress)
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "changelogs/1.0.0/01.sql:2:14: the value of {label} contains $$, which would end \
+             the dollar-quoted body"
+        ),
+        "{err}"
+    );
+
+    // A placeholder inside quotes is refused, naming the right form.
+    let project = Project::new(
+        yaml,
+        &[(
+            "changelogs/1.0.0/01.sql",
+            "COMMENT ON TABLE public.canary IS 'made by {label}';\n",
+        )],
+    );
+    let config = project.config();
+    let err = Upgrader::new(&config, &spec)
+        .unwrap()
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "changelogs/1.0.0/01.sql:1:44: parameter {label} inside a string literal: write \
+         {label} without quotes (it becomes a quoted literal), or join it: 'text ' || {label}"
+    );
+    assert_eq!(
+        strings(&db, "SELECT to_regclass('public.canary')::text"),
+        ["canary"]
+    );
+    assert!(
+        strings(
+            &db,
+            "SELECT relname::text FROM pg_class WHERE relname = 'pum_migrations'"
+        )
+        .is_empty()
+    );
+}
