@@ -253,13 +253,15 @@ impl Maintenance {
         if options.if_exists && !self.exists(name)? {
             return Ok(false);
         }
+        // IF EXISTS still: another session may drop it between the look and the drop.
+        let if_exists = if options.if_exists { "IF EXISTS " } else { "" };
         if options.force && self.version >= 130000 {
             self.client
-                .batch_execute(&format!("DROP DATABASE {quoted} WITH (FORCE)"))
+                .batch_execute(&format!("DROP DATABASE {if_exists}{quoted} WITH (FORCE)"))
                 .map_err(|e| Error::sql(&context, &e))?;
             return Ok(true);
         }
-        let drop = format!("DROP DATABASE {quoted}");
+        let drop = format!("DROP DATABASE {if_exists}{quoted}");
         let mut attempts = 0;
         loop {
             if options.force {
@@ -382,7 +384,8 @@ pub fn create_database(spec: &ConnectionSpec, name: &str, options: &CreateOption
 }
 
 /// Drops database `name`, ending its other sessions first unless told not to. Returns
-/// whether a database was dropped (false only with `if_exists`, for a missing one).
+/// whether there was a database to drop (false only with `if_exists`, for a missing one;
+/// with `if_exists`, one that another session drops at the same moment is no error).
 ///
 /// On PostgreSQL 13 and later this is `DROP DATABASE … WITH (FORCE)`; on older servers the
 /// sessions are terminated with `pg_terminate_backend` and the drop retried briefly.

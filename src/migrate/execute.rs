@@ -74,10 +74,11 @@ pub(crate) struct Run<'a> {
     pub table: &'a MigrationsTable,
 }
 
-/// One piece of a batch: statements located in their text, or a row to record.
+/// One piece of a batch: statements located in their text, or a statement of pum's own
+/// (with what it does, for its error).
 enum Item {
     Text(Prepared),
-    Sql(String),
+    Sql { sql: String, doing: String },
 }
 
 impl Run<'_> {
@@ -107,7 +108,10 @@ impl Run<'_> {
         let mut done: Vec<(usize, usize)> = Vec::new();
         for step in &plan.steps {
             match *step {
-                Step::CreateTable => batch.push(Item::Sql(self.table.create_sql()?)),
+                Step::CreateTable => batch.push(Item::Sql {
+                    sql: self.table.create_sql()?,
+                    doing: format!("create {}", self.table.name()),
+                }),
                 Step::Hooks(phase) => {
                     for (i, hook) in self.hooks(phase).iter().enumerate() {
                         batch.push(Item::Text(self.hook(hook, phase, i)?));
@@ -126,7 +130,10 @@ impl Run<'_> {
                 }
                 Step::Record { version } => {
                     let row = self.row(version, plan.beta_testing);
-                    batch.push(Item::Sql(self.table.insert_sql(&row)));
+                    batch.push(Item::Sql {
+                        sql: self.table.insert_sql(&row),
+                        doing: format!("record version {} in {}", row.version, self.table.name()),
+                    });
                     report
                         .applied
                         .push(self.changelogs[version].version.to_string());
@@ -137,17 +144,28 @@ impl Run<'_> {
                 }
             }
             if batch.is_empty() {
-                for (version, file) in done.drain(..) {
-                    let changelog = &self.changelogs[version];
-                    progress.file(&changelog.version, &changelog.files[file].name);
-                    report.files += 1;
-                }
+                self.report_done(&mut done, &mut report, progress);
             }
         }
         self.flush(session, &mut batch)?;
         session.commit()?;
+        self.report_done(&mut done, &mut report, progress);
         progress.end();
         Ok(report)
+    }
+
+    /// Tells `progress` and `report` about the files that have run.
+    fn report_done(
+        &self,
+        done: &mut Vec<(usize, usize)>,
+        report: &mut Report,
+        progress: &mut dyn Progress,
+    ) {
+        for (version, file) in done.drain(..) {
+            let changelog = &self.changelogs[version];
+            progress.file(&changelog.version, &changelog.files[file].name);
+            report.files += 1;
+        }
     }
 
     fn file(&self, version: usize, file: usize) -> Result<Prepared> {
@@ -212,7 +230,7 @@ impl Run<'_> {
         for item in batch.iter() {
             match item {
                 Item::Text(prepared) => prepared.append_to(&mut sql),
-                Item::Sql(statement) => {
+                Item::Sql { sql: statement, .. } => {
                     sql.push_str(statement);
                     sql.push_str(";\n");
                 }
@@ -225,9 +243,9 @@ impl Run<'_> {
             for item in batch.iter() {
                 match item {
                     Item::Text(prepared) => prepared.run_one_by_one(client)?,
-                    Item::Sql(statement) => client.batch_execute(statement).map_err(|e| {
-                        Error::sql(format!("record a version in {}", self.table.name()), &e)
-                    })?,
+                    Item::Sql { sql, doing } => client
+                        .batch_execute(sql)
+                        .map_err(|e| Error::sql(doing, &e))?,
                 }
             }
         }

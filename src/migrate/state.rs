@@ -39,11 +39,10 @@ impl Applied {
         Ok(best)
     }
 
-    /// The row recording `version`, if any.
+    /// The (first) row recording `version`, if any.
     pub fn row_of(&self, version: &Version) -> Option<&Migration> {
         self.rows
             .iter()
-            .rev()
             .find(|r| r.parsed_version(&self.table).ok().as_ref() == Some(version))
     }
 }

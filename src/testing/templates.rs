@@ -192,7 +192,8 @@ impl Templates {
         )?;
         if let Some(previous) = registry::template(session.client(), name, FAILURE_MEMORY)? {
             if previous.status == "ready" && previous.exists {
-                registry::touch_template(session.client(), name)?;
+                // Best effort: a template not marked used is at worst rebuilt one day.
+                let _ = registry::touch_template(session.client(), name);
                 return Ok(name.to_string());
             }
             if previous.status == "failed" && previous.recent {

@@ -224,3 +224,27 @@ fn access_grants_and_revokes_connect() {
         .batch_execute(&format!("DROP ROLE {alice}; DROP ROLE {bob}"))
         .unwrap();
 }
+
+#[test]
+fn concurrent_drops_of_one_database_with_if_exists_all_succeed() {
+    for round in 0..5 {
+        let name = unique_name(&format!("race{round}"));
+        pum::create_database(&spec(), &name, &CreateOptions::default()).unwrap();
+        let results: Vec<pum::Result<bool>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| pum::drop_database(&spec(), &name, &DropOptions::if_exists()))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for result in &results {
+            assert!(result.is_ok(), "{result:?}");
+        }
+        assert!(
+            results.iter().any(|r| matches!(r, Ok(true))),
+            "one of them dropped it"
+        );
+        assert!(!exists(&name));
+    }
+}
