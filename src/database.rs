@@ -19,6 +19,39 @@ use crate::error::{Error, Result};
 /// The longest identifier PostgreSQL keeps whole (NAMEDATALEN - 1), in bytes.
 pub const MAX_IDENTIFIER_BYTES: usize = 63;
 
+/// The databases every server needs, which pum never drops (`force` or not).
+pub const MAINTENANCE_DATABASES: [&str; 3] = ["postgres", "template0", "template1"];
+
+/// Refuses to drop `name` when it is a maintenance database or the database `spec` names
+/// (the one the user pointed pum at), before anything is asked or sent.
+///
+/// # Errors
+/// [`Error::Refused`] saying why; [`Error::InvalidIdentifier`] for a bad name.
+pub fn check_drop(spec: &ConnectionSpec, name: &str) -> Result<()> {
+    quote_identifier("database", name)?;
+    if MAINTENANCE_DATABASES.contains(&name) {
+        return Err(refuse_drop(name, MAINTENANCE_REASON));
+    }
+    if name == spec.dbname() {
+        return Err(refuse_drop(
+            name,
+            "it is the database the connection names; connect to another database of the \
+             server (-p …dbname=postgres) to drop it",
+        ));
+    }
+    Ok(())
+}
+
+const MAINTENANCE_REASON: &str =
+    "it is one of the databases every server needs (postgres, template0, template1)";
+
+fn refuse_drop(name: &str, reason: &str) -> Error {
+    Error::Refused {
+        operation: format!("drop database \"{name}\""),
+        reason: reason.to_string(),
+    }
+}
+
 /// Quotes `name` as an SQL identifier: `my "odd" db` becomes `"my ""odd"" db"`.
 ///
 /// `kind` names what the identifier is for in the error message.
@@ -249,6 +282,12 @@ impl Maintenance {
     /// As [`drop_database`].
     pub fn drop(&mut self, name: &str, options: &DropOptions) -> Result<bool> {
         let quoted = quote_identifier("database", name)?;
+        if MAINTENANCE_DATABASES.contains(&name) {
+            return Err(refuse_drop(
+                name,
+                "it is one of the databases every server needs (postgres, template0, template1)",
+            ));
+        }
         let context = format!("drop database \"{name}\"");
         if options.if_exists && !self.exists(name)? {
             return Ok(false);
@@ -391,10 +430,12 @@ pub fn create_database(spec: &ConnectionSpec, name: &str, options: &CreateOption
 /// sessions are terminated with `pg_terminate_backend` and the drop retried briefly.
 ///
 /// # Errors
-/// [`Error::InvalidIdentifier`] for a bad name; [`Error::Sql`] when the database does
-/// not exist (unless `if_exists`), is in use (unless `force`) or may not be dropped.
+/// [`Error::Refused`] for `postgres`, `template0`, `template1` and the database `spec`
+/// names ([`check_drop`]); [`Error::InvalidIdentifier`] for a bad name; [`Error::Sql`] when
+/// the database does not exist (unless `if_exists`), is in use (unless `force`) or may not
+/// be dropped.
 pub fn drop_database(spec: &ConnectionSpec, name: &str, options: &DropOptions) -> Result<bool> {
-    quote_identifier("database", name)?;
+    check_drop(spec, name)?;
     Maintenance::connect(spec, name)?.drop(name, options)
 }
 

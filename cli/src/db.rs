@@ -88,7 +88,8 @@ pub fn run(spec: &ConnectionSpec, command: DbCommand, out: Output) -> pum::Resul
             force,
             if_exists,
         } => {
-            pum::quote_identifier("database", &name)?;
+            // Refused before anyone is asked: --force only skips the question.
+            pum::database::check_drop(spec, &name)?;
             if !force && !confirm_drop(spec, &name)? {
                 out.info("not dropped");
                 return Ok(ExitCode::from(1));

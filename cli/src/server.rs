@@ -9,6 +9,9 @@ use pum::server::{self, Server, ServerOptions};
 
 use super::Output;
 
+/// `pum server status`'s exit status when the server does not run (pg_ctl's).
+const NOT_RUNNING: u8 = 3;
+
 /// `pum server …` commands.
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
@@ -16,7 +19,8 @@ pub enum ServerCommand {
     Start(Place),
     /// Stop the server at once, whoever is using it.
     Stop(StopArgs),
-    /// Say whether the server runs, where, as whom, and how to reach it.
+    /// Say whether the server runs, where, as whom, and how to reach it (exit status 3 when
+    /// it does not run, as pg_ctl status).
     Status(Dir),
     /// Print the server's URL, for other tools: psql "$(pum server url)".
     Url(Dir),
@@ -91,7 +95,11 @@ pub fn run(command: ServerCommand, out: Output) -> pum::Result<ExitCode> {
             }
         }
         ServerCommand::Status(dir) => {
-            println!("{}", server::status(&options(dir, None)?)?);
+            let status = server::status(&options(dir, None)?)?;
+            println!("{status}");
+            if status.pid.is_none() {
+                return Ok(ExitCode::from(NOT_RUNNING));
+            }
         }
         ServerCommand::Url(dir) => {
             let status = server::status(&options(dir, None)?)?;

@@ -248,3 +248,33 @@ fn concurrent_drops_of_one_database_with_if_exists_all_succeed() {
         assert!(!exists(&name));
     }
 }
+
+#[test]
+fn maintenance_databases_and_the_connected_one_are_never_dropped() {
+    for name in ["postgres", "template0", "template1"] {
+        let err = pum::drop_database(&spec(), name, &DropOptions::default()).unwrap_err();
+        assert!(matches!(err, pum::Error::Refused { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "refusing to drop database \"{name}\": it is one of the databases every server \
+                 needs (postgres, template0, template1)"
+            )
+        );
+        assert!(exists(name));
+    }
+    let db = ScratchDb::new("connected", "");
+    let err = pum::drop_database(&db.spec(), &db.name, &DropOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("it is the database the connection names"),
+        "{err}"
+    );
+    assert!(exists(&db.name));
+    // Through a maintenance session too.
+    let mut session = pum::Maintenance::connect(&spec(), "").unwrap();
+    assert!(matches!(
+        session.drop("template1", &DropOptions::if_exists()),
+        Err(pum::Error::Refused { .. })
+    ));
+}

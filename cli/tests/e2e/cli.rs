@@ -81,6 +81,27 @@ fn db_create_and_drop_through_a_service() {
 }
 
 #[test]
+fn db_drop_refuses_maintenance_databases_even_with_force() {
+    let services = Services::for_db("postgres");
+    let out = services.pum(&["-p", "pum_cli", "db", "drop", "template1", "--force"]);
+    assert_eq!(
+        one_line_error(&out),
+        "pum: error: refusing to drop database \"template1\": it is one of the databases every \
+         server needs (postgres, template0, template1)"
+    );
+    assert!(exists("template1"));
+    let db = ScratchDb::new("cliself", "");
+    let own = Services::for_db(&db.name);
+    let out = own.pum(&["-p", "pum_cli", "db", "drop", &db.name, "--force"]);
+    assert!(
+        one_line_error(&out).contains("it is the database the connection names"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(exists(&db.name));
+}
+
+#[test]
 fn db_drop_if_exists_says_whether_it_dropped_anything() {
     let services = Services::for_db("postgres");
     let name = unique_name("cligone");

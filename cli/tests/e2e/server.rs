@@ -118,7 +118,7 @@ fn cli_status_url_and_stop() {
     let dir = options.dir.as_ref().unwrap().to_str().unwrap().to_string();
 
     let out = pum(&["server", "status", "--dir", &dir]).output().unwrap();
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(3), "not running: pg_ctl status's 3");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("not running (PostgreSQL "), "{text}");
     assert!(text.contains(&format!("directory: {dir}\n")), "{text}");
@@ -143,6 +143,7 @@ fn cli_status_url_and_stop() {
     assert_eq!(select_one(&ConnectionSpec::resolve(&url).unwrap()), 1);
 
     let out = pum(&["server", "status", "--dir", &dir]).output().unwrap();
+    assert!(out.status.success(), "running: 0");
     let text = String::from_utf8_lossy(&out.stdout);
     let pid = postmasters(&data_dir(&options))[0];
     assert!(text.starts_with("running: PostgreSQL "), "{text}");
