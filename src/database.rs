@@ -271,9 +271,17 @@ impl Maintenance {
             }
             sql.push_str(&format!(" STRATEGY = {}", strategy.sql()));
         }
-        self.client
-            .batch_execute(&sql)
-            .map_err(|e| Error::sql(format!("create database \"{name}\""), &e))
+        self.client.batch_execute(&sql).map_err(|e| {
+            // 42P04 duplicate_database; 23505 when another session created it meanwhile
+            // (the catalog's unique index caught it).
+            match e.code().map(|c| c.code()) {
+                Some("42P04" | "23505") => Error::AlreadyExists {
+                    kind: "database",
+                    name: name.to_string(),
+                },
+                _ => Error::sql(format!("create database \"{name}\""), &e),
+            }
+        })
     }
 
     /// Drops database `name`; see [`drop_database`].
@@ -415,8 +423,9 @@ pub fn server_version_num(client: &mut impl GenericClient) -> Result<i32> {
 ///
 /// # Errors
 /// [`Error::InvalidIdentifier`] for a bad name (nothing is sent to the server);
+/// [`Error::AlreadyExists`] when the name is taken (also by a concurrent creation);
 /// [`Error::Unsupported`] for a strategy on a server older than 15; [`Error::Sql`] when the
-/// server refuses (name taken, template missing or in use, no CREATEDB privilege).
+/// server refuses (template missing or in use, no CREATEDB privilege).
 pub fn create_database(spec: &ConnectionSpec, name: &str, options: &CreateOptions) -> Result<()> {
     quote_identifier("database", name)?;
     Maintenance::connect(spec, name)?.create(name, options)

@@ -78,6 +78,16 @@ pub enum Error {
         code: Option<String>,
     },
 
+    /// Something to create exists already (a database, also when another session created
+    /// it at the same moment).
+    #[error("{kind} \"{name}\" already exists")]
+    AlreadyExists {
+        /// What it is (`"database"`).
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+
     /// A name cannot be used as a PostgreSQL identifier (empty, too long, contains NUL).
     #[error("invalid {kind} name {name:?}: {reason}")]
     InvalidIdentifier {

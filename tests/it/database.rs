@@ -79,13 +79,39 @@ fn missing_template_is_a_clear_error_and_creates_nothing() {
 fn existing_name_is_a_clear_error() {
     let db = ScratchDb::new("dup", "");
     let err = pum::create_database(&spec(), &db.name, &CreateOptions::default()).unwrap_err();
+    assert!(matches!(err, pum::Error::AlreadyExists { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        format!(
-            "create database \"{}\": 42P04: database \"{}\" already exists",
-            db.name, db.name
-        )
+        format!("database \"{}\" already exists", db.name)
     );
+}
+
+#[test]
+fn concurrent_creations_of_one_name_say_already_exists() {
+    for round in 0..5 {
+        let db = ScratchDb::named(unique_name(&format!("twin{round}")));
+        let results: Vec<pum::Result<()>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        pum::create_database(&spec(), &db.name, &CreateOptions::default())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
+        for err in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(
+                err.to_string(),
+                format!("database \"{}\" already exists", db.name)
+            );
+        }
+    }
 }
 
 #[test]
