@@ -120,6 +120,7 @@ impl Output {
 
 /// Runs the command line and turns the outcome into an exit status.
 fn main() -> ExitCode {
+    die_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let out = Output {
         verbosity: if cli.quiet { -1 } else { cli.verbose as i8 },
@@ -167,4 +168,23 @@ fn connection(pg_connection: Option<&str>, out: Output) -> pum::Result<Connectio
     }
     out.detail(format!("connection: {spec}"));
     Ok(spec)
+}
+
+/// `pum info | head -1`: once the reader is gone, end quietly as other Unix tools do
+/// (killed by SIGPIPE) instead of panicking on the failed write. Rust ignores SIGPIPE by
+/// default; this restores the system's default action.
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    {
+        unsafe extern "C" {
+            fn signal(signum: std::ffi::c_int, handler: usize) -> usize;
+        }
+        const SIGPIPE: std::ffi::c_int = 13;
+        const SIG_DFL: usize = 0;
+        // SAFETY: setting a signal's action to the default is async-signal-safe and
+        // touches no Rust state.
+        unsafe {
+            signal(SIGPIPE, SIG_DFL);
+        }
+    }
 }

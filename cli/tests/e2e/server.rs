@@ -183,3 +183,19 @@ fn bad_idle_setting_is_one_line() {
         "pum: error: PUM_SERVER_IDLE: invalid value \"soon\": expected whole seconds\n"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_pum_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = pum(&["server", "url", "--dir", dir.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before pum writes
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE, as `ls | head` does");
+}
