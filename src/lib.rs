@@ -141,6 +141,7 @@ mod os_user;
 pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod version;
 
 pub use checker::{CheckOptions, Report, check};

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pum::ConnectionSpec;
+use pum::text::printable;
 
 /// PostgreSQL Upgrades Manager.
 #[derive(Debug, Parser)]
@@ -96,14 +97,14 @@ impl Output {
     /// A progress or result message (hidden by `-q`).
     pub fn info(&self, message: impl AsRef<str>) {
         if self.verbosity >= 0 {
-            eprintln!("{}", message.as_ref());
+            eprintln!("{}", printable(message.as_ref()));
         }
     }
 
     /// A detail (shown with `-v`).
     pub fn detail(&self, message: impl AsRef<str>) {
         if self.verbosity > 0 {
-            eprintln!("{}", message.as_ref());
+            eprintln!("{}", printable(message.as_ref()));
         }
     }
 
@@ -114,7 +115,7 @@ impl Output {
 
     /// A warning (always shown).
     pub fn warn(&self, message: impl AsRef<str>) {
-        eprintln!("pum: warning: {}", message.as_ref());
+        eprintln!("pum: warning: {}", printable(message.as_ref()));
     }
 }
 
@@ -128,7 +129,8 @@ fn main() -> ExitCode {
     match run(cli, out) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("pum: error: {err}");
+            // Names and messages may hold control characters: shown escaped.
+            eprintln!("pum: error: {}", printable(&err.to_string()));
             ExitCode::from(2)
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pum::migrate::{Info, Progress, Report, VersionStatus};
+use pum::text::printable;
 use pum::{Config, ConnectionSpec, MigrateOptions, TransactionMode, Upgrader, Version};
 
 use super::Output;
@@ -283,7 +284,7 @@ pub fn validate(spec: &ConnectionSpec, project: &Project, out: Output) -> pum::R
         return Ok(ExitCode::SUCCESS);
     }
     for file in &changed {
-        println!("{file}");
+        println!("{}", printable(file));
     }
     out.info(format!("{} applied file(s) changed since", changed.len()));
     Ok(ExitCode::from(1))
@@ -292,12 +293,13 @@ pub fn validate(spec: &ConnectionSpec, project: &Project, out: Output) -> pum::R
 /// The `info` table.
 fn render_info(info: &Info, _base: &Path) -> String {
     let mut text = String::new();
+    let module = info.module.as_deref().map(printable);
     if !info.installed {
         text.push_str(&format!("{} does not exist: not installed\n", info.table));
     } else {
         text.push_str(&format!(
             "module {} at version {} ({})\n",
-            info.module.as_deref().unwrap_or("-"),
+            module.as_deref().unwrap_or("-"),
             info.current_version.as_deref().unwrap_or("-"),
             info.table
         ));
@@ -345,7 +347,7 @@ fn render_info(info: &Info, _base: &Path) -> String {
                 if f.no_transaction {
                     notes.push("no transaction");
                 }
-                let short = f.name.rsplit('/').next().unwrap_or(&f.name);
+                let short = printable(f.name.rsplit('/').next().unwrap_or(&f.name));
                 if notes.is_empty() {
                     short.to_string()
                 } else {

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::Kind;
 use super::snapshot::Attributes;
+use crate::text::{printable, printable_lines};
 
 /// One attribute that differs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +79,8 @@ impl Report {
 
     /// The text report: only what differs, grouped by kind, then a summary line. With
     /// `color`, ANSI colours mark what is only left (red), only right (green) and changed
-    /// (yellow).
+    /// (yellow). Control characters in names and values are escaped
+    /// ([`crate::text::printable`]).
     pub fn render_text(&self, color: bool) -> String {
         let paint = |code: &str, text: &str| {
             if color {
@@ -88,8 +90,8 @@ impl Report {
             }
         };
         let mut out = String::new();
-        let _ = writeln!(out, "left:  {}", self.left);
-        let _ = writeln!(out, "right: {}", self.right);
+        let _ = writeln!(out, "left:  {}", printable(&self.left));
+        let _ = writeln!(out, "right: {}", printable(&self.right));
         for kind in self.kinds.iter().filter(|k| k.difference_count() > 0) {
             let _ = writeln!(
                 out,
@@ -100,15 +102,18 @@ impl Report {
                 kind.changed.len()
             );
             for (key, _) in &kind.only_left {
+                let key = printable(key);
                 let _ = writeln!(out, "  {}", paint("31", &format!("- {key} (only left)")));
             }
             for (key, _) in &kind.only_right {
+                let key = printable(key);
                 let _ = writeln!(out, "  {}", paint("32", &format!("+ {key} (only right)")));
             }
             for (key, changes) in &kind.changed {
+                let key = printable(key);
                 let _ = writeln!(out, "  {}", paint("33", &format!("~ {key}")));
                 for change in changes {
-                    let _ = writeln!(out, "      {}:", change.attribute);
+                    let _ = writeln!(out, "      {}:", printable(&change.attribute));
                     let _ = writeln!(out, "        left:  {}", shown(&change.left));
                     let _ = writeln!(out, "        right: {}", shown(&change.right));
                 }
@@ -198,7 +203,7 @@ impl fmt::Display for Report {
 fn shown(value: &Option<String>) -> String {
     match value {
         None => "(none)".to_string(),
-        Some(v) => v.replace('\n', "\n               "),
+        Some(v) => printable_lines(v).replace('\n', "\n               "),
     }
 }
 

@@ -512,3 +512,27 @@ fn json_report_has_python_pum_shape() {
             .contains(&left.name)
     );
 }
+
+#[test]
+fn control_characters_in_names_are_shown_escaped() {
+    let left = ScratchDb::new(
+        "ctlleft",
+        "CREATE TABLE \"evil\u{1b}[2J\nforged line\" (id int);\n\
+         CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'a\u{1b}b'::text $$;",
+    );
+    let right = ScratchDb::new(
+        "ctlright",
+        "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'x'::text $$;",
+    );
+    let report = compare(&left, &right, &CheckOptions::default());
+    let text = report.to_string();
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(
+        text.contains("- public.evil\\u{1b}[2J\\nforged line (only left)"),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("forged line")),
+        "{text}"
+    );
+}

@@ -197,5 +197,9 @@ fn a_closed_pipe_ends_pum_quietly() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE, as `ls | head` does");
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE, as `ls | head` does"
+    );
 }

@@ -1,0 +1,47 @@
+//! Showing text that comes from outside (object names, definitions, file names) on a
+//! terminal: control characters are escaped, so a name holding ESC or a newline cannot
+//! forge lines of a report or drive the terminal.
+
+use std::borrow::Cow;
+
+/// `text` with every control character written as an escape (`\u{1b}`, `\n`, `\r`).
+///
+/// ```
+/// assert_eq!(pum::text::printable("evil\u{1b}[2Jname\n"), "evil\\u{1b}[2Jname\\n");
+/// assert_eq!(pum::text::printable("plain é"), "plain é");
+/// ```
+pub fn printable(text: &str) -> Cow<'_, str> {
+    escape(text, false)
+}
+
+/// As [`printable`], but keeps newlines and tabs (for multi-line definitions).
+pub fn printable_lines(text: &str) -> Cow<'_, str> {
+    escape(text, true)
+}
+
+fn escape(text: &str, keep_lines: bool) -> Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !(keep_lines && (c == '\n' || c == '\t'));
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escaped(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_keep_newlines_and_tabs_but_not_escapes() {
+        assert_eq!(printable_lines("a\n\tb\u{1b}c\r"), "a\n\tb\\u{1b}c\\r");
+        assert!(matches!(printable("nothing to do"), Cow::Borrowed(_)));
+    }
+}
