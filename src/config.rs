@@ -211,13 +211,22 @@ impl Config {
     /// [`Error::Io`] for an unreadable file; [`Error::Config`] naming the file (and line and
     /// column for YAML and key errors) for anything invalid.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let base_dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        Config::parse(&text, path, &base_dir)
+        Config::load_in(path, &base_dir)
+    }
+
+    /// Reads and validates a configuration file whose paths are relative to `base_dir`
+    /// (Python pum's `-c FILE -d DIR`).
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_in(path: &Path, base_dir: &Path) -> Result<Config> {
+        let text = crate::files::read_text(path, crate::files::SMALL_FILE)?;
+        Config::parse(&text, path, base_dir)
     }
 
     /// Parses configuration text; `path` names it in errors, `base_dir` anchors its paths.

@@ -134,6 +134,7 @@ pub mod connect;
 pub mod database;
 pub mod dump;
 mod error;
+pub mod files;
 mod lock;
 pub mod migrate;
 mod os_user;

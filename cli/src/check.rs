@@ -91,7 +91,8 @@ pub fn run(left: &ConnectionSpec, args: CheckArgs, out: Output) -> pum::Result<E
         ),
     };
     match &args.output {
-        Some(file) => std::fs::write(file, text).map_err(|e| pum::Error::io(file, e))?,
+        // Replaced only by a complete report.
+        Some(file) => pum::files::write(file, text.as_bytes())?,
         None => print!("{text}"),
     }
     Ok(if report.is_empty() {

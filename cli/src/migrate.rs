@@ -25,10 +25,7 @@ impl Project {
         let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
         match &self.config {
             // Like Python pum: paths in the configuration stay relative to -d.
-            Some(file) => {
-                let text = std::fs::read_to_string(file).map_err(|e| pum::Error::io(file, e))?;
-                Config::parse(&text, file, &dir)
-            }
+            Some(file) => Config::load_in(file, &dir),
             None => Config::from_dir(&dir),
         }
     }

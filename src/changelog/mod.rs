@@ -187,7 +187,7 @@ impl SqlText {
     /// # Errors
     /// [`Error::Io`].
     pub fn read(path: &Path) -> Result<SqlText> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::files::read_text(path, crate::files::SQL_FILE)?;
         Ok(SqlText::new(text))
     }
 

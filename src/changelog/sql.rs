@@ -120,7 +120,7 @@ pub fn split(text: &str) -> Result<Vec<Statement>, SplitError> {
 }
 
 /// Byte offset of the first character of `piece` that is neither whitespace nor comment.
-fn first_significant(piece: &str) -> Option<usize> {
+pub(crate) fn first_significant(piece: &str) -> Option<usize> {
     let bytes = piece.as_bytes();
     let mut i = 0;
     while i < bytes.len() {

@@ -63,16 +63,13 @@ impl PassFile {
                 return empty;
             }
         }
-        match std::fs::read_to_string(path) {
+        match crate::files::read_text(path, crate::files::SMALL_FILE) {
             Ok(text) => PassFile {
                 entries: parse(&text, path, warnings),
                 ..empty
             },
             Err(e) => {
-                warnings.push(format!(
-                    "password file \"{}\" cannot be read ({e}); ignored",
-                    path.display()
-                ));
+                warnings.push(format!("{e}; password file ignored"));
                 empty
             }
         }

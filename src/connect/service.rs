@@ -21,12 +21,14 @@ pub(crate) struct ServiceEntry {
 /// Files that do not exist are skipped, as libpq does. `Ok(None)` means no file has it.
 pub(crate) fn find_service(service: &str, files: &[PathBuf]) -> Result<Option<ServiceEntry>> {
     for file in files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
+        // Missing files (and directories) are skipped, as libpq does; a FIFO or a device
+        // is refused rather than read forever.
+        match std::fs::metadata(file) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => continue,
-            Err(e) => return Err(Error::io(file, e)),
-        };
+            Ok(meta) if meta.is_dir() => continue,
+            _ => {}
+        }
+        let text = crate::files::read_text(file, crate::files::SMALL_FILE)?;
         if let Some(entry) = parse_service(&text, service, file)? {
             return Ok(Some(entry));
         }

@@ -184,3 +184,66 @@ fn restore_into_an_unreachable_database_is_never_ignored() {
     let err = pum::restore(&missing, &file, &ignore).unwrap_err();
     assert!(err.to_string().starts_with("pg_restore failed"), "{err}");
 }
+
+#[test]
+fn a_plain_file_with_a_shell_command_is_refused_before_psql_sees_it() {
+    let target = empty_db("hostile");
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("owned");
+    let file = dir.path().join("hostile.sql");
+    std::fs::write(
+        &file,
+        format!(
+            "CREATE TABLE before_shell (x int);\nSELECT 1; \\! touch {}\nCREATE TABLE after_shell (x int);\n",
+            witness.display()
+        ),
+    )
+    .unwrap();
+    for ignore_errors in [false, true] {
+        let options = RestoreOptions {
+            ignore_errors,
+            ..RestoreOptions::default()
+        };
+        let err = pum::restore(&target.spec(), &file, &options).unwrap_err();
+        assert!(matches!(err, pum::Error::Refused { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "refusing to restore {}: line 2: the psql meta-command \\! is not one pg_dump \
+                 writes; pum restores plain files only without them",
+                file.display()
+            )
+        );
+    }
+    assert!(!witness.exists(), "the shell command never ran");
+    assert!(
+        target
+            .strings("SELECT relname::text FROM pg_class WHERE relname LIKE '%_shell'")
+            .is_empty(),
+        "nothing ran"
+    );
+}
+
+#[test]
+fn a_truncated_plain_dump_is_refused() {
+    let source = ScratchDb::new("src", SOURCE);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("whole.sql");
+    let options = DumpOptions {
+        format: DumpFormat::Plain,
+        ..DumpOptions::default()
+    };
+    pum::dump(&source.spec(), &file, &options).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let cut = dir.path().join("cut.sql");
+    // Cut after the first table's creation, as a full disk or a killed pg_dump would.
+    let at = text.find("CREATE TABLE").unwrap() + 40;
+    std::fs::write(&cut, &text[..at]).unwrap();
+    let target = empty_db("cut");
+    let err = pum::restore(&target.spec(), &cut, &RestoreOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("an incomplete dump"), "{err}");
+    assert!(schemas(&target).is_empty(), "nothing restored");
+    // The whole file restores.
+    pum::restore(&target.spec(), &file, &RestoreOptions::default()).unwrap();
+    assert_eq!(schemas(&target), ["scratch", "shop"]);
+}

@@ -539,3 +539,105 @@ fn check_exit_status_formats_and_output_file() {
         "{text}"
     );
 }
+
+#[test]
+fn dump_to_a_device_writes_through_it() {
+    let source = ScratchDb::new("clinull", "CREATE TABLE t (x int)");
+    let services = Services::for_db(&source.name);
+    let out = services.pum(&["-p", "pum_cli", "dump", "/dev/null"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(!meta.is_file(), "/dev/null is still a device");
+}
+
+#[test]
+fn a_killed_dump_leaves_no_pg_dump_and_the_next_one_cleans_up() {
+    use std::time::{Duration, Instant};
+    let source = ScratchDb::new("clikill", "CREATE TABLE t (x int)");
+    // pg_dump waits for this lock, so the dump is still running when it is killed.
+    let mut locker = source.client();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let services = Services::for_db(&source.name);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.dump");
+    let mut child = {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pum"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PG") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("PGSYSCONFDIR", services.path())
+            .env("HOME", services.path())
+            .args(["-p", "pum_cli", "dump", file.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let pum_pid = child.id();
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    let started = Instant::now();
+    let pg_dump = loop {
+        if let Some(pid) = children(pum_pid).first() {
+            break *pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pg_dump never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Wait until it writes its temporary file, then kill pum outright.
+    let temporary = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".pum-"))
+            .count()
+    };
+    while temporary() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no temporary file"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pg_dump}")).exists() {
+        let state = std::fs::read_to_string(format!("/proc/{pg_dump}/stat")).unwrap_or_default();
+        if state
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        {
+            break;
+        }
+        assert!(
+            gone.elapsed() < Duration::from_secs(5),
+            "pg_dump outlived pum"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        temporary(),
+        1,
+        "the killed run's temporary file is still there"
+    );
+    locker.batch_execute("ROLLBACK").unwrap();
+
+    let out = services.pum(&["-p", "pum_cli", "dump", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(temporary(), 0, "the next dump removed it");
+    assert!(file.is_file());
+}

@@ -11,11 +11,15 @@
 //!
 //! Custom-format (and directory or tar) dumps are restored with `pg_restore`; a plain SQL
 //! dump with `psql`, which cannot leave schemas out, so `exclude_schemas` needs a
-//! custom-format dump.
+//! custom-format dump. A plain file is checked before psql sees it: no meta-command other
+//! than those pg_dump writes (so no `\!` shell command), and a pg_dump dump must be
+//! complete (`plain.rs`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+mod plain;
 
 use crate::connect::{ConnectionSpec, quote_keyword_value};
 use crate::error::{Error, Result};
@@ -107,46 +111,43 @@ pub(crate) fn newest_packaged(name: &str) -> Option<PathBuf> {
 /// Dumps the database of `spec` into `file`.
 ///
 /// The dump is written to a temporary file next to `file` and renamed over it only when
-/// `pg_dump` succeeds, so a failed dump leaves `file` as it was.
+/// `pg_dump` succeeds, so a failed dump leaves `file` as it was; a device or FIFO (such as
+/// `/dev/null`) is written through, never replaced ([`crate::files::write`]'s rules).
+/// `pg_dump` ends with pum, however pum ends.
 ///
 /// # Errors
 /// [`Error::ToolNotFound`], [`Error::Io`] for an unwritable directory, [`Error::PgDump`]
 /// with pg_dump's message.
 pub fn dump(spec: &ConnectionSpec, file: &Path, options: &DumpOptions) -> Result<()> {
     let pg_dump = find_tool("pg_dump", options.pg_dump.as_deref())?;
-    let dir = match file.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let partial = tempfile::Builder::new()
-        .prefix(".pum-dump-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    let mut command = Command::new(&pg_dump);
-    command
-        .arg("--no-owner")
-        .arg("--no-privileges")
-        .arg(match options.format {
-            DumpFormat::Custom => "--format=custom",
-            DumpFormat::Plain => "--format=plain",
-        })
-        .arg("--file")
-        .arg(partial.path());
-    for schema in &options.exclude_schemas {
-        command.arg("--exclude-schema").arg(schema);
-    }
-    spec.apply_to(&mut command);
-    let (status, stderr) = run(&mut command, &pg_dump)?;
-    if !status.success() {
-        return Err(Error::PgDump {
-            status: status.to_string(),
-            stderr: summarize(&stderr),
-        });
-    }
-    partial
-        .persist(file)
-        .map_err(|e| Error::io(file, e.error))?;
-    Ok(())
+    crate::files::replace_file(file, |output| {
+        let mut command = Command::new(&pg_dump);
+        command
+            .arg("--no-owner")
+            .arg("--no-privileges")
+            .arg(match options.format {
+                DumpFormat::Custom => "--format=custom",
+                DumpFormat::Plain => "--format=plain",
+            })
+            .arg("--file")
+            .arg(output);
+        for schema in &options.exclude_schemas {
+            command.arg("--exclude-schema").arg(schema);
+        }
+        // A device or FIFO written through cannot be synced (pg_dump would fail on it).
+        if std::fs::metadata(output).is_ok_and(|m| !m.is_file()) {
+            command.arg("--no-sync");
+        }
+        spec.apply_to(&mut command);
+        let (status, stderr) = run(&mut command, &pg_dump)?;
+        if !status.success() {
+            return Err(Error::PgDump {
+                status: status.to_string(),
+                stderr: summarize(&stderr),
+            });
+        }
+        Ok(())
+    })
 }
 
 /// Restores `file` (any pg_dump format) into the database of `spec`.
@@ -297,6 +298,12 @@ fn restore_plain(
             ),
         });
     }
+    // What is checked is what psql gets: the text goes through its standard input.
+    let text = crate::files::read_text(file, crate::files::SQL_FILE)?;
+    plain::check(&text).map_err(|reason| Error::Refused {
+        operation: format!("restore {}", file.display()),
+        reason,
+    })?;
     let psql = find_tool("psql", options.psql.as_deref())?;
     let mut command = Command::new(&psql);
     command
@@ -311,10 +318,10 @@ fn restore_plain(
     if !options.ignore_errors {
         command.arg("--single-transaction");
     }
-    command.arg("--file").arg(file);
+    command.arg("--file").arg("-");
     command.stdout(Stdio::null());
     spec.apply_to(&mut command);
-    let (status, stderr) = run(&mut command, &psql)?;
+    let (status, stderr) = run_with_input(&mut command, &psql, text.as_bytes())?;
     if !status.success() {
         return Err(Error::PgRestore {
             tool: "psql".into(),
@@ -333,17 +340,75 @@ fn restore_plain(
     })
 }
 
-/// Runs `command` with no input and returns its status and standard error.
+/// Runs `command` with no input and returns its status and standard error. The program
+/// dies with pum: a killed `pum dump` leaves no `pg_dump` running.
 fn run(command: &mut Command, program: &Path) -> Result<(std::process::ExitStatus, String)> {
-    let output = command
-        .stdin(Stdio::null())
+    run_with_input(command, program, &[])
+}
+
+/// As [`run`], with `input` on the program's standard input.
+fn run_with_input(
+    command: &mut Command,
+    program: &Path,
+    input: &[u8],
+) -> Result<(std::process::ExitStatus, String)> {
+    die_with_parent(command);
+    let mut child = command
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .map_err(|e| Error::io(program, e))?;
+    let output = std::thread::scope(|scope| {
+        if let Some(mut stdin) = child.stdin.take() {
+            // A program that stops reading (an error with ON_ERROR_STOP) closes the pipe:
+            // the rest of the input is not needed then.
+            scope.spawn(move || {
+                let _ = std::io::Write::write_all(&mut stdin, input);
+            });
+        }
+        child.wait_with_output()
+    })
+    .map_err(|e| Error::io(program, e))?;
     Ok((
         output.status,
         String::from_utf8_lossy(&output.stderr).into_owned(),
     ))
+}
+
+/// Makes the child receive SIGKILL when this process (the thread that starts it) ends, so
+/// that no pg_dump goes on writing for a pum that was killed (Linux; elsewhere nothing).
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::{c_int, c_ulong};
+        use std::os::unix::process::CommandExt;
+        unsafe extern "C" {
+            fn prctl(option: c_int, ...) -> c_int;
+            fn getppid() -> c_int;
+            fn _exit(status: c_int) -> !;
+        }
+        const PR_SET_PDEATHSIG: c_int = 1;
+        const SIGKILL: c_ulong = 9;
+        let parent = std::process::id() as c_int;
+        // SAFETY: between fork and exec the closure calls only async-signal-safe
+        // functions (prctl, getppid, _exit) and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                // pum died before the line above: the signal will never come.
+                if getppid() != parent {
+                    _exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
 }
 
 /// The first lines of a tool's message, joined into one line.

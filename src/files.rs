@@ -1,0 +1,266 @@
+//! Files pum reads and writes, read and written so that nothing hostile or half-made gets
+//! through: only regular files are read, and only up to a size; a file pum writes replaces
+//! the old one only once complete, and never replaces a device or a FIFO.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The largest configuration, service or password file pum reads.
+pub(crate) const SMALL_FILE: u64 = 1 << 20;
+
+/// The largest SQL file pum reads (changelogs may carry data).
+pub(crate) const SQL_FILE: u64 = 1 << 30;
+
+fn invalid(path: &Path, kind: std::io::ErrorKind, message: String) -> Error {
+    Error::io(path, std::io::Error::new(kind, message))
+}
+
+/// Reads `path` as UTF-8 text, refusing anything but a regular file (a FIFO would block
+/// forever, `/dev/zero` would never end) and files larger than `limit` bytes.
+///
+/// # Errors
+/// [`Error::Io`] naming the file: missing (`NotFound`, for callers that skip missing
+/// files), not a regular file, too large, unreadable or not UTF-8.
+pub(crate) fn read_text(path: &Path, limit: u64) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(invalid(
+            path,
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, FIFO or device); pum reads regular files only".into(),
+        ));
+    }
+    let too_large = || {
+        invalid(
+            path,
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes; pum reads files up to that size"),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        invalid(
+            path,
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text".into(),
+        )
+    })
+}
+
+/// Writes `path` through `write` (given the path to write to), so that what was there is
+/// replaced only by a complete file:
+///
+/// - no file, or a regular file (also behind a symbolic link): `write` writes a temporary
+///   file beside it (`.pum-<pid>-XXXXXX`), which is renamed over it on success and removed
+///   on failure;
+/// - a device (`/dev/null`), a FIFO or a socket: written through, never replaced;
+/// - a directory: an error.
+///
+/// Temporary files of processes that no longer run (killed mid-write) are removed from the
+/// directory first.
+///
+/// # Errors
+/// [`Error::Io`] for a directory or an unwritable place; whatever `write` returns.
+pub(crate) fn replace_file(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let target: PathBuf = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(invalid(
+                path,
+                std::io::ErrorKind::InvalidInput,
+                "is a directory".into(),
+            ));
+        }
+        Ok(meta) if !meta.is_file() => return write(path),
+        // A regular file, perhaps behind links: replace the file, keep the links.
+        Ok(_) => std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?,
+        Err(_) => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    remove_abandoned_temporaries(&dir);
+    let partial = tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
+    write(partial.path())?;
+    partial
+        .persist(&target)
+        .map_err(|e| Error::io(&target, e.error))?;
+    Ok(())
+}
+
+/// How pum's temporary files start: `.pum-<pid>-`.
+const TEMP_PREFIX: &str = ".pum-";
+
+/// Removes `.pum-<pid>-*` files of this user in `dir` whose process is gone. Best effort,
+/// and only where `/proc` tells which processes run.
+fn remove_abandoned_temporaries(dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() || !owned_by_me(&entry.path()) {
+            continue;
+        }
+        let _ = std::fs::remove_file(entry.path());
+    }
+}
+
+#[cfg(unix)]
+fn owned_by_me(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let me = crate::os_user::effective_uid();
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && Some(m.uid()) == me)
+}
+
+#[cfg(not(unix))]
+fn owned_by_me(_: &Path) -> bool {
+    false
+}
+
+/// Writes `contents` to `path`, replacing what was there only once the new file is
+/// complete (see the module docs: devices are written through, directories refused).
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write(path: &Path, contents: &[u8]) -> Result<()> {
+    replace_file(path, |p| {
+        std::fs::write(p, contents).map_err(|e| Error::io(p, e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "hello").unwrap();
+        assert_eq!(read_text(&file, 5).unwrap(), "hello");
+        let err = read_text(&file, 4).unwrap_err().to_string();
+        assert!(
+            err.ends_with("larger than 4 bytes; pum reads files up to that size"),
+            "{err}"
+        );
+        let err = read_text(dir.path(), 10).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = read_text(Path::new("/dev/zero"), SMALL_FILE)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = read_text(&fifo, SMALL_FILE).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_file_is_replaced_only_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.txt");
+        std::fs::write(&file, "old").unwrap();
+        let failed = replace_file(&file, |p| {
+            std::fs::write(p, "half").unwrap();
+            Err(Error::io(p, std::io::Error::other("interrupted")))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "old");
+        replace_file(&file, |p| {
+            std::fs::write(p, "new").map_err(|e| Error::io(p, e))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["out.txt"], "no temporary file left");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_are_written_through_and_links_keep_pointing() {
+        replace_file(Path::new("/dev/null"), |p| {
+            std::fs::write(p, "gone").map_err(|e| Error::io(p, e))
+        })
+        .unwrap();
+        assert!(
+            !std::fs::metadata("/dev/null").unwrap().is_file(),
+            "still a device"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.txt");
+        let link = dir.path().join("link.txt");
+        std::fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        replace_file(&link, |p| {
+            std::fs::write(p, "new").map_err(|e| Error::io(p, e))
+        })
+        .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        let err = replace_file(dir.path(), |_| Ok(()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("is a directory"), "{err}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn temporaries_of_dead_processes_are_removed_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid 1 always runs; a pid above the kernel's maximum never does.
+        let alive = dir.path().join(".pum-1-abcdef");
+        let dead = dir.path().join(".pum-99999999-abcdef");
+        let other = dir.path().join("keep.txt");
+        for f in [&alive, &dead, &other] {
+            std::fs::write(f, "x").unwrap();
+        }
+        remove_abandoned_temporaries(dir.path());
+        assert!(alive.exists() && other.exists());
+        assert!(!dead.exists());
+    }
+}
