@@ -57,10 +57,10 @@ pub(crate) fn parse_url(input: &str) -> Result<Vec<(String, String)>> {
                 None => (userinfo, None),
             };
             if !user.is_empty() {
-                out.push(("user".to_string(), percent_decode(user, "user name")?));
+                out.push(("user".to_string(), percent_decode(user, Part::Shown("user name"))?));
             }
             if let Some(p) = password {
-                out.push(("password".to_string(), percent_decode(p, "password")?));
+                out.push(("password".to_string(), percent_decode(p, Part::Secret("password"))?));
             }
             hosts
         }
@@ -71,7 +71,7 @@ pub(crate) fn parse_url(input: &str) -> Result<Vec<(String, String)>> {
         let mut ports = Vec::new();
         for spec in hostlist.split(',') {
             let (host, port) = split_host_port(spec)?;
-            hosts.push(percent_decode(host, "host")?);
+            hosts.push(percent_decode(host, Part::Shown("host"))?);
             ports.push(port.map(str::to_string));
         }
         if hosts.iter().any(|h| !h.is_empty()) {
@@ -86,7 +86,10 @@ pub(crate) fn parse_url(input: &str) -> Result<Vec<(String, String)>> {
         }
     }
     if let Some(db) = dbname.filter(|d| !d.is_empty()) {
-        out.push(("dbname".to_string(), percent_decode(db, "database name")?));
+        out.push((
+            "dbname".to_string(),
+            percent_decode(db, Part::Shown("database name"))?,
+        ));
     }
     for pair in query.into_iter().flat_map(|q| q.split('&')) {
         if pair.is_empty() {
@@ -95,8 +98,9 @@ pub(crate) fn parse_url(input: &str) -> Result<Vec<(String, String)>> {
         let (key, value) = pair.split_once('=').ok_or_else(|| {
             url_error(format!("missing \"=\" after \"{pair}\" in the query part"))
         })?;
-        let key = percent_decode(key, "parameter name")?;
-        let value = percent_decode(value, "parameter value")?;
+        let key = percent_decode(key, Part::Shown("parameter name"))?;
+        // A value may be a password (?password=…): never shown.
+        let value = percent_decode(value, Part::Secret("a parameter value"))?;
         if key == "ssl" {
             if value != "true" {
                 return Err(url_error(format!(
@@ -133,8 +137,24 @@ fn split_host_port(spec: &str) -> Result<(&str, Option<&str>)> {
     })
 }
 
-/// Decodes `%XX` escapes; `what` names the URL part for the error message.
-fn percent_decode(text: &str, what: &str) -> Result<String> {
+/// A part of a URL, named in errors; a secret one is never shown.
+#[derive(Clone, Copy)]
+enum Part {
+    Shown(&'static str),
+    Secret(&'static str),
+}
+
+impl Part {
+    fn describe(self, text: &str) -> String {
+        match self {
+            Part::Shown(what) => format!("{what} \"{text}\""),
+            Part::Secret(what) => format!("{what} (not shown)"),
+        }
+    }
+}
+
+/// Decodes `%XX` escapes; `part` names the URL part for the error message.
+fn percent_decode(text: &str, part: Part) -> Result<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -145,7 +165,7 @@ fn percent_decode(text: &str, what: &str) -> Result<String> {
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| {
-                    url_error(format!("invalid percent-encoding in {what} \"{text}\""))
+                    url_error(format!("invalid percent-encoding in {}", part.describe(text)))
                 })?;
             out.push(hex);
             i += 3;
@@ -154,8 +174,12 @@ fn percent_decode(text: &str, what: &str) -> Result<String> {
             i += 1;
         }
     }
-    String::from_utf8(out)
-        .map_err(|_| url_error(format!("{what} \"{text}\" is not valid UTF-8 once decoded")))
+    String::from_utf8(out).map_err(|_| {
+        url_error(format!(
+            "{} is not valid UTF-8 once decoded",
+            part.describe(text)
+        ))
+    })
 }
 
 /// Percent-encodes everything but unreserved characters and `/`, for URLs.
@@ -262,7 +286,7 @@ mod tests {
     fn percent_encoding_keeps_slashes() {
         assert_eq!(percent_encode("/tmp/a b/c%d"), "/tmp/a%20b/c%25d");
         assert_eq!(
-            percent_decode(&percent_encode("é ?&=@:"), "x").unwrap(),
+            percent_decode(&percent_encode("é ?&=@:"), Part::Shown("x")).unwrap(),
             "é ?&=@:"
         );
     }
@@ -367,6 +391,19 @@ mod tests {
             parse_keywords("dbname='abc").unwrap_err().to_string(),
             "connection string: unterminated quoted value for \"dbname\""
         );
+    }
+
+    #[test]
+    fn secrets_in_urls_are_never_echoed() {
+        for url in [
+            "postgresql://me:hunter2%zz@h/db",
+            "postgresql://me:hunter2%ff@h/db",
+            "postgresql://h/db?password=hunter2%zz",
+        ] {
+            let err = parse_url(url).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{url}: {err}");
+            assert!(err.contains("(not shown)"), "{err}");
+        }
     }
 
     proptest! {
