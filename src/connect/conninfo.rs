@@ -57,10 +57,16 @@ pub(crate) fn parse_url(input: &str) -> Result<Vec<(String, String)>> {
                 None => (userinfo, None),
             };
             if !user.is_empty() {
-                out.push(("user".to_string(), percent_decode(user, Part::Shown("user name"))?));
+                out.push((
+                    "user".to_string(),
+                    percent_decode(user, Part::Shown("user name"))?,
+                ));
             }
             if let Some(p) = password {
-                out.push(("password".to_string(), percent_decode(p, Part::Secret("password"))?));
+                out.push((
+                    "password".to_string(),
+                    percent_decode(p, Part::Secret("password"))?,
+                ));
             }
             hosts
         }
@@ -165,7 +171,10 @@ fn percent_decode(text: &str, part: Part) -> Result<String> {
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| {
-                    url_error(format!("invalid percent-encoding in {}", part.describe(text)))
+                    url_error(format!(
+                        "invalid percent-encoding in {}",
+                        part.describe(text)
+                    ))
                 })?;
             out.push(hex);
             i += 3;

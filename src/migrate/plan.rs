@@ -21,8 +21,10 @@
 //!   yet), and Python hooks are refused ([`Error::Unsupported`]).
 //!
 //! Transactions: the whole run is one transaction ([`TransactionMode::Whole`]), or each
-//! version commits with its row ([`TransactionMode::PerVersion`]). A file marked
-//! `-- pum:no-transaction` runs alone: what came before it is committed first.
+//! version commits with its row ([`TransactionMode::PerVersion`]), the last one together
+//! with the application's create hooks, so that a failing hook leaves a version to apply
+//! and the next run recreates the application. A file marked `-- pum:no-transaction` runs
+//! alone: what came before it is committed first.
 
 use std::path::Path;
 
@@ -284,7 +286,7 @@ fn run_steps(
     if !options.skip_drop_app && !config.application.drop.is_empty() {
         steps.push(Step::Hooks(HookPhase::Drop));
     }
-    for &version in versions {
+    for (n, &version) in versions.iter().enumerate() {
         for (file, f) in changelogs[version].files.iter().enumerate() {
             if f.sql.no_transaction {
                 commit(&mut steps);
@@ -294,7 +296,11 @@ fn run_steps(
             }
         }
         steps.push(Step::Record { version });
-        if options.transaction == TransactionMode::PerVersion {
+        // The last version commits with the create hooks: if they fail, it stays pending,
+        // so the next run applies it and recreates the application (which the drop hooks,
+        // committed with the first version, have dropped).
+        let last = n + 1 == versions.len();
+        if options.transaction == TransactionMode::PerVersion && !last {
             commit(&mut steps);
         }
     }

@@ -843,3 +843,81 @@ fn hostile_values_stay_literals_in_function_bodies_and_quotes_are_refused(db: Te
         .is_empty()
     );
 }
+
+#[pum::pum_test]
+fn per_version_a_failing_create_hook_leaves_a_version_for_the_next_run(db: TestDb) {
+    let spec = db.spec().clone();
+    let yaml = |create: &str| {
+        format!(
+            "pum: {{module: m}}\napplication:\n  drop: [{{code: \"DROP VIEW IF EXISTS public.app\"}}]\n  create: [{{code: \"{create}\"}}]\n"
+        )
+    };
+    let files = [
+        (
+            "changelogs/1.0.0/01.sql",
+            "CREATE TABLE public.item (x int);\n",
+        ),
+        (
+            "changelogs/1.1.0/01.sql",
+            "ALTER TABLE public.item ADD y int;\n",
+        ),
+    ];
+    let per_version = MigrateOptions {
+        transaction: TransactionMode::PerVersion,
+        ..MigrateOptions::default()
+    };
+    let good = Project::new(
+        &yaml("CREATE VIEW public.app AS SELECT x FROM public.item"),
+        &files[..1],
+    );
+    Upgrader::new(&good.config(), &spec)
+        .unwrap()
+        .install(&per_version, &mut NoProgress)
+        .unwrap();
+    assert_eq!(
+        strings(&db, "SELECT to_regclass('public.app')::text"),
+        ["app"]
+    );
+
+    // 1.1.0 arrives with a create hook that fails.
+    let broken = Project::new(
+        &yaml("CREATE VIEW public.app AS SELECT nope FROM public.item"),
+        &files,
+    );
+    let err = Upgrader::new(&broken.config(), &spec)
+        .unwrap()
+        .upgrade(&per_version, &mut NoProgress)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("column \"nope\" does not exist"),
+        "{err}"
+    );
+    let versions = strings(
+        &db,
+        "SELECT version::text FROM public.pum_migrations ORDER BY 1",
+    );
+    assert_eq!(versions, ["1.0.0"], "1.1.0 stays to be applied");
+    assert_eq!(
+        strings(&db, "SELECT to_regclass('public.app')::text"),
+        ["app"],
+        "the single pending version rolled back with its hooks: the application is as it was"
+    );
+
+    // Fixed, the next run applies 1.1.0 and creates the application again.
+    let fixed = Project::new(
+        &yaml("CREATE VIEW public.app AS SELECT x, y FROM public.item"),
+        &files,
+    );
+    let report = Upgrader::new(&fixed.config(), &spec)
+        .unwrap()
+        .upgrade(&per_version, &mut NoProgress)
+        .unwrap();
+    assert_eq!(report.applied, ["1.1.0"]);
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'public.app'::regclass AND attnum > 0"
+        ),
+        ["x,y"]
+    );
+}

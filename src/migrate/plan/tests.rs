@@ -251,6 +251,42 @@ fn per_version_mode_commits_each_version_with_its_row() {
 }
 
 #[test]
+fn per_version_mode_commits_the_last_version_with_the_create_hooks() {
+    let config = config(
+        "pum: {module: shop}\napplication: {drop: [{code: DROP VIEW v}], create: [{code: CREATE VIEW v AS SELECT 1}]}\n",
+    );
+    let options = MigrateOptions {
+        transaction: TransactionMode::PerVersion,
+        ..max("1.1.0")
+    };
+    let plan = install(&config, &changelogs(), &fresh(), &options).unwrap();
+    assert_eq!(
+        plan.steps,
+        [
+            CreateTable,
+            Hooks(HookPhase::Drop),
+            File {
+                version: 0,
+                file: 0
+            },
+            File {
+                version: 0,
+                file: 1
+            },
+            Record { version: 0 },
+            Commit,
+            File {
+                version: 1,
+                file: 0
+            },
+            Record { version: 1 },
+            Hooks(HookPhase::Create),
+            Commit,
+        ]
+    );
+}
+
+#[test]
 fn a_no_transaction_file_runs_alone_after_a_commit() {
     let changelogs = vec![
         changelog("1.0.0", &[("01.sql", "CREATE TABLE a(x int);")]),
