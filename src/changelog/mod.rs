@@ -12,6 +12,7 @@
 //! This module knows files, not configurations: [`discover`] takes the changelogs
 //! directory, and [`crate::Config::changelogs`] hands it the configured one.
 
+mod decimal;
 pub mod params;
 mod render;
 pub mod sql;

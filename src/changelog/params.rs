@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use super::decimal::Decimal;
 use crate::database::quote_literal;
 use crate::error::{Error, Result};
 
@@ -89,8 +90,8 @@ pub enum ParamValue {
     Bool(bool),
     /// A whole number.
     Integer(i64),
-    /// A decimal number.
-    Decimal(f64),
+    /// A decimal number, exact.
+    Decimal(Decimal),
     /// Text (also paths).
     Text(String),
     /// No value: no default and none given.
@@ -106,8 +107,10 @@ impl ParamValue {
         match (kind, scalar) {
             (ParameterType::Boolean, Scalar::Bool(b)) => Ok(ParamValue::Bool(*b)),
             (ParameterType::Integer, Scalar::Integer(i)) => Ok(ParamValue::Integer(*i)),
-            (ParameterType::Decimal, Scalar::Integer(i)) => Ok(ParamValue::Decimal(*i as f64)),
-            (ParameterType::Decimal, Scalar::Float(x)) => Ok(ParamValue::Decimal(*x)),
+            // YAML reads an unquoted 0.1 as a float; its shortest text is what was written
+            // for up to 15 significant digits (quote longer ones: '3.14159265358979323846').
+            (ParameterType::Decimal, Scalar::Integer(i)) => ParamValue::parse(kind, &i.to_string()),
+            (ParameterType::Decimal, Scalar::Float(x)) => ParamValue::parse(kind, &x.to_string()),
             (ParameterType::Text | ParameterType::Path, scalar) => {
                 Ok(ParamValue::Text(scalar.to_string()))
             }
@@ -132,36 +135,46 @@ impl ParamValue {
                 .parse()
                 .map(ParamValue::Integer)
                 .map_err(|_| format!("\"{text}\" is not an integer")),
-            ParameterType::Decimal => text
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .map(ParamValue::Decimal)
-                .ok_or_else(|| format!("\"{text}\" is not a decimal number")),
+            ParameterType::Decimal => Decimal::parse(text).map(ParamValue::Decimal),
             ParameterType::Text | ParameterType::Path => Ok(ParamValue::Text(text.to_string())),
         }
     }
 
-    /// The value as an SQL literal: `true`, `2056`, `1.5`, `'it''s'`, `NULL`.
+    /// The value as an SQL literal: `true`, `2056`, `1.5`, `'it''s'`, `NULL`. A negative
+    /// number gets a space before its sign, so `a-{x}` never becomes the comment `a--1`.
     pub fn sql_literal(&self) -> String {
         match self {
             ParamValue::Bool(b) => b.to_string(),
+            ParamValue::Integer(i) if *i < 0 => format!(" {i}"),
             ParamValue::Integer(i) => i.to_string(),
-            ParamValue::Decimal(x) => format!("{x:?}"),
+            ParamValue::Decimal(d) => d.sql_literal(),
             ParamValue::Text(text) => quote_literal(text),
             ParamValue::Null => "NULL".to_string(),
         }
     }
 
-    /// The value as JSON, as recorded in the migrations table.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The value as JSON text, as recorded in the migrations table (a decimal digit for
+    /// digit).
+    pub fn json_text(&self) -> String {
         match self {
-            ParamValue::Bool(b) => serde_json::Value::Bool(*b),
-            ParamValue::Integer(i) => serde_json::Value::from(*i),
-            ParamValue::Decimal(x) => serde_json::Value::from(*x),
-            ParamValue::Text(t) => serde_json::Value::String(t.clone()),
-            ParamValue::Null => serde_json::Value::Null,
+            ParamValue::Bool(b) => b.to_string(),
+            ParamValue::Integer(i) => i.to_string(),
+            ParamValue::Decimal(d) => d.json_text().to_string(),
+            ParamValue::Text(t) => serde_json::Value::String(t.clone()).to_string(),
+            ParamValue::Null => "null".to_string(),
+        }
+    }
+
+    /// Whether this is the value recorded as `stored` (PostgreSQL's text of a JSON value,
+    /// `None` for JSON null), compared by type: decimals by value (`2.50` is `2.5`).
+    pub fn matches_stored(&self, stored: Option<&str>) -> bool {
+        match (self, stored) {
+            (ParamValue::Null, None) => true,
+            (_, None) | (ParamValue::Null, Some(_)) => false,
+            (ParamValue::Bool(b), Some(s)) => s == b.to_string(),
+            (ParamValue::Integer(i), Some(s)) => s.trim().parse::<i64>() == Ok(*i),
+            (ParamValue::Decimal(d), Some(s)) => Decimal::parse(s).as_ref() == Ok(d),
+            (ParamValue::Text(t), Some(s)) => s == t,
         }
     }
 }
@@ -169,8 +182,11 @@ impl ParamValue {
 impl std::fmt::Display for ParamValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::Integer(i) => write!(f, "{i}"),
+            ParamValue::Decimal(d) => write!(f, "{d}"),
             ParamValue::Text(t) => write!(f, "{t}"),
-            other => write!(f, "{}", other.sql_literal()),
+            ParamValue::Null => f.write_str("NULL"),
         }
     }
 }
@@ -261,14 +277,21 @@ impl Parameters {
         self.values.get(name).map(|(v, _)| v)
     }
 
-    /// Every value as JSON (`{"SRID": 2056}`), as recorded with each version.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(
-            self.values
-                .iter()
-                .map(|(k, (v, _))| (k.clone(), v.to_json()))
-                .collect(),
-        )
+    /// Every value as JSON text (`{"SRID": 2056}`), as recorded with each version;
+    /// decimals digit for digit.
+    pub fn json_text(&self) -> String {
+        let members: Vec<String> = self
+            .values
+            .iter()
+            .map(|(k, (v, _))| {
+                format!(
+                    "{}: {}",
+                    serde_json::Value::String(k.clone()),
+                    v.json_text()
+                )
+            })
+            .collect();
+        format!("{{{}}}", members.join(", "))
     }
 
     /// The values that must not change between upgrades (all but `app_only` ones).
@@ -375,8 +398,15 @@ mod tests {
     fn literals_by_type() {
         assert_eq!(quote_literal("a'b"), "'a''b'");
         assert_eq!(quote_literal(r"C:\x"), r"E'C:\\x'");
-        assert_eq!(ParamValue::Decimal(1.5).sql_literal(), "1.5");
-        assert_eq!(ParamValue::Decimal(2.0).sql_literal(), "2.0");
+        let decimal = |t: &str| ParamValue::parse(ParameterType::Decimal, t).unwrap();
+        assert_eq!(decimal("1.5").sql_literal(), "1.5");
+        assert_eq!(decimal("2.0").sql_literal(), "2");
+        assert_eq!(
+            decimal("2600000.123456789012345678901").sql_literal(),
+            "2600000.123456789012345678901",
+            "no rounding"
+        );
+        assert_eq!(ParamValue::Integer(-3).sql_literal(), " -3");
         assert_eq!(
             ParamValue::parse(ParameterType::Boolean, "yes"),
             Ok(ParamValue::Bool(true))

@@ -206,7 +206,7 @@ impl Run<'_> {
             version: &changelog.version,
             beta_testing,
             changelog_files: changelog.files.iter().map(|f| f.name.clone()).collect(),
-            parameters: self.parameters.to_json(),
+            parameters: self.parameters.json_text(),
             file_checksums: changelog
                 .files
                 .iter()

@@ -281,7 +281,7 @@ impl<'a> Upgrader<'a> {
                     version,
                     beta_testing: false,
                     changelog_files: Vec::new(),
-                    parameters: serde_json::json!({}),
+                    parameters: "{}".into(),
                     file_checksums: Default::default(),
                 },
             )?;

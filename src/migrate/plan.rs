@@ -353,18 +353,16 @@ fn check_hooks(config: &Config, options: &MigrateOptions) -> Result<()> {
 /// Refuses a parameter (not `app_only`) whose value differs from the one recorded with
 /// the current version.
 fn check_parameters(latest: &Migration, parameters: &Parameters) -> Result<(), Conflict> {
-    let Some(stored) = latest.parameters.as_ref().and_then(|p| p.as_object()) else {
-        return Ok(());
-    };
     for (name, value) in parameters.fixed() {
-        if let Some(before) = stored.get(name)
-            && before != &value.to_json()
+        // Only parameters recorded then can be compared (a new one has no past value).
+        if let Some(before) = latest.parameter_texts.get(name)
+            && !value.matches_stored(before.as_deref())
         {
             return Err(Conflict::ParameterChanged {
                 name: name.to_string(),
                 version: latest.version.clone(),
-                before: before.to_string(),
-                now: value.to_json().to_string(),
+                before: before.clone().unwrap_or_else(|| "null".into()),
+                now: value.to_string(),
             });
         }
     }

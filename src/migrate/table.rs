@@ -43,6 +43,10 @@ pub struct Migration {
     pub changelog_files: Vec<String>,
     /// The parameter values used.
     pub parameters: Option<Value>,
+    /// The same values as PostgreSQL writes them as text (`None` for JSON null), exact
+    /// where `parameters` may round (decimals).
+    #[serde(skip)]
+    pub parameter_texts: BTreeMap<String, Option<String>>,
     /// The pum release that recorded it.
     pub pum_version: Option<String>,
     /// `file → blake3:<hex>`, when recorded by this crate.
@@ -99,6 +103,15 @@ impl Migration {
                 })
                 .unwrap_or_default(),
             parameters: row.get("parameters").filter(|v| !v.is_null()).cloned(),
+            parameter_texts: row
+                .get("parameter_texts")
+                .and_then(Value::as_object)
+                .map(|map| {
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
+                        .collect()
+                })
+                .unwrap_or_default(),
             pum_version: text("pum_version"),
             file_checksums: row
                 .get("file_checksums")
@@ -124,8 +137,8 @@ pub struct NewMigration<'a> {
     pub beta_testing: bool,
     /// The files applied.
     pub changelog_files: Vec<String>,
-    /// The parameter values, as JSON.
-    pub parameters: Value,
+    /// The parameter values, as JSON text.
+    pub parameters: String,
     /// `file → checksum`.
     pub file_checksums: BTreeMap<String, String>,
 }
@@ -279,8 +292,14 @@ impl MigrationsTable {
         };
         let rows = client
             .query(
+                // The parameters also as PostgreSQL's text of each value: JSON numbers
+                // read into f64 would round a decimal.
                 &format!(
-                    "SELECT to_jsonb(m)::text FROM {} m ORDER BY m.date_installed, m.version",
+                    "SELECT (to_jsonb(m) || jsonb_build_object('parameter_texts', \
+                       (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each_text( \
+                         CASE WHEN jsonb_typeof(to_jsonb(m) -> 'parameters') = 'object' \
+                         THEN to_jsonb(m) -> 'parameters' END) e)))::text \
+                     FROM {} m ORDER BY m.date_installed, m.version",
                     self.qualified
                 ),
                 &[],
@@ -324,7 +343,7 @@ impl MigrationsTable {
             quote_literal(row.module),
             quote_literal(&row.version.to_string()),
             row.beta_testing,
-            quote_literal(&row.parameters.to_string()),
+            quote_literal(&row.parameters),
             quote_literal(PUM_VERSION),
             quote_literal(&checksums),
         )

@@ -921,3 +921,66 @@ fn per_version_a_failing_create_hook_leaves_a_version_for_the_next_run(db: TestD
         ["x,y"]
     );
 }
+
+#[pum::pum_test]
+fn decimal_parameters_stay_exact_in_sql_and_in_the_table(db: TestDb) {
+    let spec = db.spec().clone();
+    let project = Project::new(
+        "pum: {module: m}\nparameters: [{name: scale, type: decimal, default: '1.5'}]\n",
+        &[
+            (
+                "changelogs/1.0.0/01.sql",
+                "CREATE TABLE public.setting (v numeric DEFAULT {scale});\n",
+            ),
+            ("changelogs/1.1.0/01.sql", "SELECT 1;\n"),
+        ],
+    );
+    let config = project.config();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    let exact = "2600000.123456789012345678901";
+    let with = |value: &str, max: Option<&str>| MigrateOptions {
+        parameters: vec![("scale".into(), value.into())],
+        max_version: max.map(|m| Version::parse(m).unwrap()),
+        ..MigrateOptions::default()
+    };
+    upgrader
+        .install(&with(exact, Some("1.0.0")), &mut NoProgress)
+        .unwrap();
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT column_default FROM information_schema.columns WHERE table_name = 'setting'"
+        ),
+        [exact],
+        "no digit lost in SQL"
+    );
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT parameters->>'scale' FROM public.pum_migrations"
+        ),
+        [exact],
+        "no digit lost in the table"
+    );
+    // The same number written otherwise is the same parameter; another number is not.
+    let err = upgrader
+        .upgrade(
+            &with("2600000.123456789012345678902", None),
+            &mut NoProgress,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            pum::Error::VersionConflict(pum::Conflict::ParameterChanged { .. })
+        ),
+        "{err}"
+    );
+    let report = upgrader
+        .upgrade(
+            &with("2600000.1234567890123456789010", None),
+            &mut NoProgress,
+        )
+        .unwrap();
+    assert_eq!(report.applied, ["1.1.0"]);
+}

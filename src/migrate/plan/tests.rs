@@ -63,6 +63,10 @@ fn row_for(changelog: &Changelog) -> Migration {
         beta_testing: false,
         changelog_files: changelog.files.iter().map(|f| f.name.clone()).collect(),
         parameters: Some(serde_json::json!({"SRID": 2056, "label": "x"})),
+        parameter_texts: [("SRID", "2056"), ("label", "x")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+            .collect(),
         pum_version: None,
         file_checksums: changelog
             .files
