@@ -221,10 +221,18 @@ pub(crate) struct TemplateRecord {
     pub status: String,
     /// Why it failed.
     pub message: Option<String>,
-    /// Whether the database exists.
-    pub exists: bool,
+    /// Whether the database exists and carries the mark only a finished build leaves
+    /// ([`completion_mark`]): a database left by a build that was killed never has it.
+    pub complete: bool,
     /// Whether it was built (or failed) within `recent`.
     pub recent: bool,
+}
+
+/// The comment a finished build leaves on database `name`. It is in the database itself,
+/// so it cannot say "ready" of a database that was dropped and half remade since the
+/// registry row was written.
+pub(crate) fn completion_mark(name: &str) -> String {
+    format!("pum: {name} built completely")
 }
 
 /// The record of template `name`; `recent` is an SQL interval (`10 minutes`).
@@ -236,17 +244,19 @@ pub(crate) fn template(
     let row = client
         .query_opt(
             &format!(
-                "SELECT t.status, t.message, EXISTS (SELECT FROM pg_database d WHERE d.datname = t.name), \
+                "SELECT t.status, t.message, \
+                 EXISTS (SELECT FROM pg_database d WHERE d.datname = t.name \
+                         AND shobj_description(d.oid, 'pg_database') = $2), \
                  t.built_at > now() - interval '{recent}' \
                  FROM pum_registry.templates t WHERE t.name = $1"
             ),
-            &[&name],
+            &[&name, &completion_mark(name)],
         )
         .map_err(registry_error)?;
     Ok(row.map(|row| TemplateRecord {
         status: row.get(0),
         message: row.get(1),
-        exists: row.get(2),
+        complete: row.get(2),
         recent: row.get(3),
     }))
 }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::version::Version;
 
 /// Bumped whenever the way templates are built changes, so old templates are not reused.
-pub(crate) const HARNESS_FORMAT: &str = "pum-harness-1";
+pub(crate) const HARNESS_FORMAT: &str = "pum-harness-2";
 
 /// What a test database starts from, before the changelogs run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

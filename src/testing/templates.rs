@@ -19,7 +19,7 @@ use super::registry;
 use super::spec::{Base, KeyHasher, ProjectSpec, ReferenceSpec, TestSpec};
 use crate::config::Config;
 use crate::connect::ConnectionSpec;
-use crate::database::{CreateOptions, DropOptions, Maintenance};
+use crate::database::{CreateOptions, DropOptions, Maintenance, quote_identifier, quote_literal};
 use crate::error::{Error, Result, server_message};
 use crate::lock::{AdvisoryLock, HARNESS};
 use crate::migrate::{MigrateOptions, NoProgress, Upgrader};
@@ -191,7 +191,7 @@ impl Templates {
             "another process building this template",
         )?;
         if let Some(previous) = registry::template(session.client(), name, FAILURE_MEMORY)? {
-            if previous.status == "ready" && previous.exists {
+            if previous.status == "ready" && previous.complete {
                 // Best effort: a template not marked used is at worst rebuilt one day.
                 let _ = registry::touch_template(session.client(), name);
                 return Ok(name.to_string());
@@ -251,10 +251,20 @@ impl Templates {
             migrate(&target, &config, project, project.max_version.clone())?;
         }
         run_files(&target, &spec.fixtures)?;
-        if template {
-            pool.with(|session| session.set_template(name, true))?;
-        }
-        Ok(())
+        pool.with(|session| {
+            if template {
+                session.set_template(name, true)?;
+            }
+            // The last step: only a build that got here leaves this mark.
+            session
+                .client()
+                .batch_execute(&format!(
+                    "COMMENT ON DATABASE {} IS {}",
+                    quote_identifier("database", name)?,
+                    quote_literal(&registry::completion_mark(name))
+                ))
+                .map_err(|e| Error::sql(format!("mark {name} complete"), &e))
+        })
     }
 
     fn build_reference(

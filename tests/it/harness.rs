@@ -481,3 +481,36 @@ fn base_and_reference_from_a_dump() {
         pum::assert_schema_eq!(db, source.spec().clone());
     });
 }
+
+#[test]
+fn a_half_built_template_is_never_trusted() {
+    let project = private_project("half built");
+    let spec = TestSpec::new("x").config(project.path().join(".pum.yaml"));
+    let template = pum::testing::template_name(&spec).unwrap();
+    let out = child(project.path(), "", "never").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(builds(&template), 1);
+
+    // Dropped by hand, then a rebuild killed right after CREATE DATABASE: an empty
+    // database of the template's name, and the registry still saying "ready".
+    let mut client = support::spec().connect().unwrap();
+    for statement in [
+        format!("ALTER DATABASE {template} IS_TEMPLATE false"),
+        format!("DROP DATABASE {template}"),
+        format!("CREATE DATABASE {template}"),
+    ] {
+        client.batch_execute(&statement).unwrap();
+    }
+    let out = child(project.path(), "", "never").output().unwrap();
+    assert!(
+        out.status.success(),
+        "the next run rebuilds instead of cloning the empty leftover: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(builds(&template), 2);
+    pum::testing::drop_template(&spec).unwrap();
+}
