@@ -278,6 +278,24 @@ pub fn forbidden(statement: &str) -> Option<&'static str> {
              one with -- pum:no-transaction)",
         );
     }
+    let words: Vec<String> = statement[first_significant(statement).unwrap_or(0)..]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let follows = |a: &str, b: &str| words.windows(2).any(|w| w[0] == a && w[1] == b);
+    if first == "PREPARE" && words.get(1).is_some_and(|w| w == "TRANSACTION") {
+        return Some(
+            "PREPARE TRANSACTION is not allowed in changelog files: it would take the run's \
+             transaction away from pum",
+        );
+    }
+    if first == "COPY" && (follows("FROM", "STDIN") || follows("TO", "STDOUT")) {
+        return Some(
+            "COPY … FROM STDIN and TO STDOUT need a client that sends or reads the data, \
+             which pum is not: write INSERT statements, or COPY from a file the server reads",
+        );
+    }
     let squeezed: String = statement
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -309,6 +327,26 @@ mod tests {
 
     fn sqls(text: &str) -> Vec<String> {
         split(text).unwrap().into_iter().map(|s| s.sql).collect()
+    }
+
+    #[test]
+    fn copy_from_the_client_and_prepared_transactions_are_refused() {
+        for statement in [
+            "COPY t FROM stdin;",
+            "copy t (a, b) from STDIN with (format csv);",
+            "COPY (SELECT 1) TO STDOUT;",
+            "PREPARE TRANSACTION 'x';",
+            "COMMIT PREPARED 'x';",
+        ] {
+            assert!(forbidden(statement).is_some(), "{statement}");
+        }
+        for statement in [
+            "COPY t FROM '/srv/data.csv';",
+            "PREPARE q AS SELECT 1;",
+            "SELECT 'copy from stdin';",
+        ] {
+            assert_eq!(forbidden(statement), None, "{statement}");
+        }
     }
 
     #[test]

@@ -461,6 +461,42 @@ fn a_failing_template_build_fails_each_test_with_the_file_and_line() {
 }
 
 #[test]
+fn a_syntax_error_in_a_template_build_names_file_line_and_the_servers_message() {
+    let project = private_project("typo");
+    std::fs::write(
+        project.path().join("changelogs/1.1.0/02_marker.sql"),
+        "SELECT 1;\nCREATE tabel shop.x (id int);\n",
+    )
+    .unwrap();
+    // Every test of the spec, in this process and in another, gets the same message.
+    for _ in 0..2 {
+        let failure = std::panic::catch_unwind(|| use_template(project.path())).unwrap_err();
+        let message = failure.downcast_ref::<String>().unwrap();
+        assert!(
+            message.contains(
+                "changelogs/1.1.0/02_marker.sql:2:8: 42601: syntax error at or near \"tabel\" \
+                 (in: CREATE tabel shop.x (id int);)"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("savepoint"), "{message}");
+    }
+    let out = child(project.path(), "", "never").output().unwrap();
+    assert!(!out.status.success());
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains("02_marker.sql:2:8: 42601: syntax error"),
+        "{printed}"
+    );
+    let spec = TestSpec::new("x").config(project.path().join(".pum.yaml"));
+    pum::testing::drop_template(&spec).unwrap();
+}
+
+#[test]
 fn base_and_reference_from_a_dump() {
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("shop.dump");
