@@ -46,9 +46,8 @@ impl ConnectionSpec {
             }
         });
         config.connect_timeout(self.connect_timeout);
-        if let Some(name) = &self.application_name {
-            config.application_name(name);
-        }
+        // Sessions say they are pum's (pg_stat_activity), unless told otherwise.
+        config.application_name(self.application_name.as_deref().unwrap_or("pum"));
         if let Some(options) = &self.options {
             config.options(options);
         }

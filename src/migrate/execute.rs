@@ -35,6 +35,19 @@ impl Session {
         }
     }
 
+    /// Makes the server end this session's statement when pum goes away (Ctrl-C, a kill):
+    /// without it, a statement waiting for a lock held elsewhere would wait on, and then
+    /// run, for a client that is gone. PostgreSQL 14 and later check the client's socket
+    /// every second while a statement runs; older servers notice when they next write.
+    pub(crate) fn end_with_client(&mut self) -> Result<()> {
+        self.client
+            .batch_execute(
+                "SELECT set_config('client_connection_check_interval', '1000', false) \
+                 WHERE current_setting('server_version_num')::int >= 140000",
+            )
+            .map_err(|e| Error::sql("set client_connection_check_interval", &e))
+    }
+
     /// Opens a transaction unless one is open.
     pub(crate) fn begin(&mut self) -> Result<()> {
         if !self.in_transaction {

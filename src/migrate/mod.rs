@@ -174,6 +174,7 @@ impl<'a> Upgrader<'a> {
         work: impl FnOnce(&mut Session) -> Result<T>,
     ) -> Result<T> {
         let mut session = Session::new(self.spec.connect()?);
+        session.end_with_client()?;
         self.table.lock(&mut session.client, timeout)?;
         let result = work(&mut session);
         if result.is_err() {

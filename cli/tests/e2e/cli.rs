@@ -641,3 +641,103 @@ fn a_killed_dump_leaves_no_pg_dump_and_the_next_one_cleans_up() {
     assert_eq!(temporary(), 0, "the next dump removed it");
     assert!(file.is_file());
 }
+
+/// The backends of `pum` sessions on `db` (pg_stat_activity's application_name) other
+/// than `except`.
+fn pum_backends(db: &ScratchDb, except: i32) -> Vec<String> {
+    support::spec()
+        .connect()
+        .unwrap()
+        .query(
+            "SELECT coalesce(state, 'starting') || ': ' || coalesce(wait_event_type, '-') \
+             FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'pum' AND pid <> $2",
+            &[&db.name, &except],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn ctrl_c_leaves_nothing_waiting_on_the_server() {
+    use std::time::{Duration, Instant};
+    let db = ScratchDb::new("clictrlc", "CREATE TABLE busy (x int)");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join(".pum.yaml"), "pum: {module: m}\n").unwrap();
+    std::fs::create_dir_all(project.path().join("changelogs/1.0.0")).unwrap();
+    std::fs::write(
+        project.path().join("changelogs/1.0.0/01.sql"),
+        "ALTER TABLE public.busy ADD COLUMN y int;\n",
+    )
+    .unwrap();
+    let services = Services::for_db(&db.name);
+
+    // Another session holds the table; then another run holds pum's migration lock.
+    for hold in [
+        "BEGIN; LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE",
+        "SELECT pg_advisory_lock(7370093, hashtext('public.pum_migrations'))",
+    ] {
+        let mut holder = db.client();
+        let holder_pid: i32 = holder
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        holder.batch_execute(hold).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pum"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PG") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
+            .env("PGSYSCONFDIR", services.path())
+            .env("HOME", services.path())
+            .args([
+                "-q",
+                "-p",
+                "pum_cli",
+                "-d",
+                project.path().to_str().unwrap(),
+                "install",
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while pum_backends(&db, holder_pid).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "pum never connected"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300)); // now waiting
+        let interrupted = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(interrupted.success());
+        child.wait().unwrap();
+        let stopped = Instant::now();
+        while !pum_backends(&db, holder_pid).is_empty() {
+            assert!(
+                stopped.elapsed() < Duration::from_secs(5),
+                "{hold}: still on the server: {:?}",
+                pum_backends(&db, holder_pid)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        holder
+            .batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()")
+            .unwrap();
+        drop(holder);
+        assert_eq!(
+            db.strings("SELECT count(*)::text FROM pg_attribute WHERE attrelid = 'public.busy'::regclass AND attname = 'y'"),
+            ["0"],
+            "{hold}: the interrupted change never ran"
+        );
+    }
+}
