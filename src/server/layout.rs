@@ -1,6 +1,16 @@
 //! Where a server lives and whose it is: the server directory (and its relocation when
 //! the server's account cannot reach it), the data directory (in memory or on disk), the
-//! socket directory, and the rule that pum only deletes data directories it made.
+//! socket directory, and the rules that keep it private:
+//!
+//! - pum only deletes data directories it made (the marker);
+//! - a directory pum uses (server directory, socket directory, data home) and the one
+//!   above it must be owned by this user, the server's account or root, and not writable
+//!   by others (the one above may be a sticky directory such as /tmp); pum makes its own
+//!   0700. So nobody else can have prepared them, nor swap what is in them;
+//! - only the operating-system user who starts the server (and root, and the server's
+//!   account) may connect: the socket directory and the socket are 0700, and
+//!   authentication is `peer` with a map to the role `postgres` (pg_hba.conf and
+//!   pg_ident.conf are written anew at every start; there is no TCP line).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,22 +101,27 @@ impl Layout {
         })
     }
 
-    /// Creates the directories, owned by the server's account.
+    /// Creates the directories, private to the server's account, after checking that
+    /// nobody else prepared them.
     pub(super) fn prepare(&self) -> Result<()> {
-        for dir in [
+        use std::os::unix::fs::PermissionsExt;
+        let private: Vec<&PathBuf> = [
             Some(&self.dir),
             Some(&self.socket_dir),
             self.memory_home.as_ref(),
         ]
         .into_iter()
         .flatten()
-        {
+        .collect();
+        let owners = self.trusted_owners();
+        for dir in &private {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        if let Some(home) = &self.memory_home {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io(home, e))?;
+            if let Some(parent) = dir.parent() {
+                check_trusted(parent, &owners, true)?;
+            }
+            check_trusted(dir, &owners, false)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(dir, e))?;
         }
         if let Some(account) = &self.account {
             let mut owned = vec![self.dir.clone(), self.socket_dir.clone()];
@@ -122,6 +137,25 @@ impl Layout {
             }
         }
         Ok(())
+    }
+
+    /// Who may own the directories pum uses: this user, the server's account, root.
+    fn trusted_owners(&self) -> Vec<u32> {
+        let mut owners = vec![0];
+        owners.extend(os_user::effective_uid());
+        owners.extend(self.account.as_ref().map(|a| a.uid));
+        owners
+    }
+
+    /// The operating-system users who may connect (mapped to the role `postgres`): the
+    /// one starting the server, root, and the server's account.
+    pub(super) fn allowed_users(&self) -> Vec<String> {
+        let mut users = vec!["root".to_string()];
+        users.extend(os_user::current_name());
+        users.extend(self.account.as_ref().map(|a| a.name.clone()));
+        users.sort();
+        users.dedup();
+        users
     }
 
     pub(super) fn spec(&self) -> ConnectionSpec {
@@ -181,6 +215,51 @@ fn cached_major_version(bindir: &Path) -> Result<u32> {
     let major = major_version(bindir)?;
     cache.push((bindir.to_path_buf(), major));
     Ok(major)
+}
+
+/// Refuses `path` unless it is a directory (not a link) owned by one of `owners` and
+/// not writable by group or others; with `sticky_ok`, a directory writable by everyone
+/// but sticky (/tmp, /dev/shm) is fine too, since nobody can move what others put there.
+fn check_trusted(path: &Path, owners: &[u32], sticky_ok: bool) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+    let refuse = |reason: String| {
+        Err(Error::ServerDirectory {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{reason}: pum will not use a directory someone else could have prepared \
+                 (remove it, or set PUM_SERVER_DIR to a directory of your own)"
+            ),
+        })
+    };
+    if meta.file_type().is_symlink() {
+        // A link pum did not make might lead anywhere. Links above it are fine: only
+        // the last part is checked as a link.
+        if !sticky_ok {
+            return refuse("is a symbolic link".into());
+        }
+        return check_trusted(
+            &std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?,
+            owners,
+            sticky_ok,
+        );
+    }
+    if !meta.is_dir() {
+        return refuse("is not a directory".into());
+    }
+    // A sticky directory writable by all (/tmp) is fine above ours: nobody can move what
+    // others put in it.
+    let shared_sticky = sticky_ok && meta.mode() & 0o1000 != 0;
+    if meta.mode() & 0o022 != 0 && !shared_sticky {
+        return refuse(format!(
+            "is writable by other users (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    if !(owners.contains(&meta.uid()) || shared_sticky) {
+        return refuse(format!("belongs to another user (uid {})", meta.uid()));
+    }
+    Ok(())
 }
 
 /// Whether `data` holds a cluster of the right version made by pum. A directory that

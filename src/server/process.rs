@@ -106,6 +106,7 @@ fn start(layout: &Layout) -> Result<()> {
     if !initialized(layout)? {
         initdb(layout)?;
     }
+    write_authentication(layout)?;
     // A postmaster just killed, or one whose directory was deleted, may hold the socket's
     // lock file or the shared memory for a moment: the new one then exits with SQLSTATE
     // F0001 (lock file exists), and starting again shortly after succeeds.
@@ -147,7 +148,8 @@ fn initdb(layout: &Layout) -> Result<()> {
         .arg(&fresh)
         .args([
             "--username=postgres",
-            "--auth=trust",
+            "--auth-local=peer",
+            "--auth-host=reject",
             "--encoding=UTF8",
             "--no-locale",
             "--no-sync",
@@ -171,6 +173,25 @@ fn initdb(layout: &Layout) -> Result<()> {
     std::fs::write(&link, format!("{}\n", layout.data.display())).map_err(|e| Error::io(&link, e))
 }
 
+/// Writes pg_hba.conf and pg_ident.conf anew (at every start, so that a data directory
+/// made by an older pum gets them too): local connections only, authenticated by `peer`,
+/// with the operating-system users [`Layout::allowed_users`] mapped to the role
+/// `postgres`. No `trust`, no TCP.
+fn write_authentication(layout: &Layout) -> Result<()> {
+    let hba = "# Written by pum at every start of this server: only the users in \
+               pg_ident.conf may connect,\n# through the Unix socket, as postgres.\n\
+               local all all peer map=pum\n";
+    let mut ident = String::from("# Written by pum at every start of this server.\n");
+    for user in layout.allowed_users() {
+        ident.push_str(&format!("pum {user} postgres\n"));
+    }
+    for (name, text) in [("pg_hba.conf", hba.to_string()), ("pg_ident.conf", ident)] {
+        let path = layout.data.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
 /// The watchdog: runs the postmaster and stops it once the server has been idle (no
 /// process holding the clients lock, no session) for the idle period, or at once when the
 /// data directory disappears. It stops the server while holding the clients lock
@@ -179,7 +200,8 @@ const WATCHDOG: &str = r#"
 postgres="$1"; data="$2"; sock="$3"; lock="$4"; idle_limit="$5"; dir="$6"
 "$postgres" -D "$data" -k "$sock" -c listen_addresses= -c port=5432 \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-  -c max_connections=300 -c "log_line_prefix=%m [%p] %e " >"$data/postgres.log" 2>&1 &
+  -c max_connections=300 -c unix_socket_permissions=0700 \
+  -c "log_line_prefix=%m [%p] %e " >"$data/postgres.log" 2>&1 &
 pg=$!
 inode=$(stat -c %i "$dir")
 sessions() {

@@ -213,3 +213,122 @@ fn unreachable_directory_is_relocated_when_running_as_root() {
     server::purge(&options).unwrap();
     std::fs::remove_dir_all(status.dir.parent().unwrap()).unwrap();
 }
+
+/// Tries `SELECT 1` on the server of `url` with psql, as `nobody`; returns psql's stderr
+/// when it failed.
+fn connect_as_nobody(url: &str) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = crate::support::server::nobody();
+    let out = Command::new("psql")
+        .args(["-XAtqc", "SELECT 1", url])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn only_the_user_who_started_the_server_may_connect() {
+    use std::os::unix::fs::MetadataExt;
+    let (_root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    let attached = Server::attach(&options).unwrap();
+    assert_eq!(select_one(attached.spec()), 1, "its starter connects");
+
+    // The configuration: peer authentication through the socket only, nothing trusted.
+    let hba = std::fs::read_to_string(attached.data_dir().join("pg_hba.conf")).unwrap();
+    let rules: Vec<&str> = hba
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(rules, ["local all all peer map=pum"], "{hba}");
+    // The socket directory and the socket: for the server's account only.
+    let socket_dir = std::fs::metadata(attached.socket_dir()).unwrap();
+    assert_eq!(socket_dir.mode() & 0o777, 0o700);
+    let socket = std::fs::metadata(attached.socket_dir().join(".s.PGSQL.5432")).unwrap();
+    assert_eq!(socket.mode() & 0o077, 0, "socket mode {:o}", socket.mode());
+
+    if !crate::support::server::is_root() {
+        eprintln!(
+            "only_the_user_who_started_the_server_may_connect: not root, cannot act as another user"
+        );
+        return;
+    }
+    let url = attached.url();
+    let err = connect_as_nobody(&url).unwrap_err();
+    assert!(err.contains("Permission denied"), "{err}");
+    // Even with the directory opened up, authentication says no.
+    std::fs::set_permissions(
+        attached.socket_dir(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        attached.socket_dir().join(".s.PGSQL.5432"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    let err = connect_as_nobody(&url).unwrap_err();
+    assert!(err.contains("Peer authentication failed"), "{err}");
+}
+
+#[test]
+fn a_directory_someone_else_could_have_prepared_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Writable by everyone, as another user's planted /tmp/pum-<user> would be.
+    let planted = root.path().join("planted");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let options = ServerOptions {
+        dir: Some(planted.join("pg")),
+        idle: Duration::from_secs(2),
+        ..ServerOptions::default()
+    };
+    let _stop = StopOnDrop(options.clone());
+    let err = Server::attach(&options).unwrap_err();
+    assert!(matches!(err, pum::Error::ServerDirectory { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is writable by other users (mode 777): pum will not use a directory someone \
+             else could have prepared (remove it, or set PUM_SERVER_DIR to a directory of \
+             your own)",
+            planted.display()
+        )
+    );
+    assert!(!planted.join("pg/clients.lock").exists(), "nothing used");
+
+    // A symbolic link where the server directory should be.
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let linked = root.path().join("linked");
+    std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+    let options = ServerOptions {
+        dir: Some(linked),
+        ..options
+    };
+    let err = Server::attach(&options).unwrap_err().to_string();
+    assert!(err.contains("is a symbolic link"), "{err}");
+
+    if crate::support::server::is_root() {
+        // Owned by another user, even if not writable by others.
+        let theirs = root.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        let (uid, gid) = crate::support::server::nobody();
+        std::os::unix::fs::chown(&theirs, Some(uid), Some(gid)).unwrap();
+        let options = ServerOptions {
+            dir: Some(theirs.join("pg")),
+            ..options
+        };
+        let err = Server::attach(&options).unwrap_err().to_string();
+        assert!(err.contains("belongs to another user"), "{err}");
+    }
+}
