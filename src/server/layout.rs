@@ -51,6 +51,7 @@ pub(super) struct Layout {
     pub(super) major: u32,
     pub(super) account: Option<Account>,
     pub(super) idle: Duration,
+    pub(super) max_connections: u32,
 }
 
 impl Layout {
@@ -98,6 +99,7 @@ impl Layout {
             major,
             account,
             idle: options.idle,
+            max_connections: options.max_connections,
         })
     }
 

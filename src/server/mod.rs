@@ -81,6 +81,9 @@ use unix as sys;
 /// How long an unused server lives on by default.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
 
+/// The server's `max_connections` by default: room for parallel tests.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 300;
+
 /// Where and how to run the server.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -96,6 +99,8 @@ pub struct ServerOptions {
     /// Keep the data directory in memory (`/dev/shm`) rather than in `dir` (see the module
     /// docs; `PUM_SERVER_MEMORY=0` turns it off).
     pub memory: bool,
+    /// The server's `max_connections` (applies when this attach starts the server).
+    pub max_connections: u32,
 }
 
 impl Default for ServerOptions {
@@ -106,16 +111,18 @@ impl Default for ServerOptions {
             bindir: None,
             user: None,
             memory: true,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
 
 impl ServerOptions {
-    /// Options from `PUM_SERVER_DIR`, `PUM_SERVER_IDLE` (seconds), `PUM_PG_BINDIR` and
-    /// `PUM_SERVER_USER`.
+    /// Options from `PUM_SERVER_DIR`, `PUM_SERVER_IDLE` (seconds), `PUM_PG_BINDIR`,
+    /// `PUM_SERVER_USER`, `PUM_SERVER_MEMORY` and `PUM_SERVER_MAX_CONNECTIONS`.
     ///
     /// # Errors
-    /// [`Error::Setting`] naming `PUM_SERVER_IDLE` when it is not whole seconds.
+    /// [`Error::Setting`] naming `PUM_SERVER_IDLE` or `PUM_SERVER_MAX_CONNECTIONS` when it
+    /// is not a whole number.
     pub fn from_env() -> Result<ServerOptions> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let idle = match var("PUM_SERVER_IDLE") {
@@ -125,7 +132,22 @@ impl ServerOptions {
                 message: format!("invalid value \"{text}\": expected whole seconds"),
             })?),
         };
+        let max_connections = match var("PUM_SERVER_MAX_CONNECTIONS") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(text) => text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n >= 10)
+                .ok_or_else(|| Error::Setting {
+                    variable: "PUM_SERVER_MAX_CONNECTIONS".into(),
+                    message: format!(
+                        "invalid value \"{text}\": expected a whole number, 10 or more"
+                    ),
+                })?,
+        };
         Ok(ServerOptions {
+            max_connections,
             dir: var("PUM_SERVER_DIR").map(PathBuf::from),
             idle,
             bindir: var("PUM_PG_BINDIR").map(PathBuf::from),

@@ -197,10 +197,10 @@ fn write_authentication(layout: &Layout) -> Result<()> {
 /// data directory disappears. It stops the server while holding the clients lock
 /// exclusively, so that no process attaches to a server that is shutting down.
 const WATCHDOG: &str = r#"
-postgres="$1"; data="$2"; sock="$3"; lock="$4"; idle_limit="$5"; dir="$6"
+postgres="$1"; data="$2"; sock="$3"; lock="$4"; idle_limit="$5"; dir="$6"; connections="$7"
 "$postgres" -D "$data" -k "$sock" -c listen_addresses= -c port=5432 \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-  -c max_connections=300 -c unix_socket_permissions=0700 \
+  -c max_connections="$connections" -c unix_socket_permissions=0700 \
   -c "log_line_prefix=%m [%p] %e " >"$data/postgres.log" 2>&1 &
 pg=$!
 inode=$(stat -c %i "$dir")
@@ -249,6 +249,7 @@ fn launch(layout: &Layout) -> Result<()> {
         .arg(layout.lock_path("clients.lock"))
         .arg(layout.idle.as_secs().max(1).to_string())
         .arg(&layout.dir)
+        .arg(layout.max_connections.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::budget::{Budget, Claim};
 use super::clones::Clones;
 use super::dropper::Dropper;
 use super::pool::MaintenancePool;
@@ -23,6 +24,7 @@ const DEFAULT_MAX_PARALLEL: usize = 32;
 pub(crate) struct Context {
     /// The harness's maintenance database (where the registry lives).
     pub server: ConnectionSpec,
+    budget: Budget,
     pool: MaintenancePool,
     templates: Templates,
     clones: Clones,
@@ -60,10 +62,14 @@ impl Context {
                 })?,
             Err(_) => DEFAULT_MAX_PARALLEL,
         };
+        // The budget first: until this process has its share of the server's connections,
+        // it holds no other session.
+        let budget = Budget::new(&server)?;
         let mut session = Maintenance::on(&server)?;
         registry::make(session.client())?;
         let version = session.server_version();
         let context = Context {
+            budget,
             pool: MaintenancePool::new(server.clone(), session),
             templates: Templates::new(server.clone(), version),
             server,
@@ -80,6 +86,12 @@ impl Context {
     /// A place among the test databases alive at once; held for the test's duration.
     pub(crate) fn slot(&self) -> Slot<'_> {
         self.slots.acquire()
+    }
+
+    /// A test's share of the server's connections (waiting for it when other tests, in
+    /// any process, hold the budget); held while the test runs.
+    pub(crate) fn claim_test(&self) -> Result<Claim<'_>> {
+        self.budget.claim_test()
     }
 
     /// The template of `spec`, built once per content key across processes.

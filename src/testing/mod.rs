@@ -34,8 +34,13 @@
 //!   dead processes of its machine and those whose lease expired: a killed run leaves
 //!   nothing behind once the next one starts.
 //! - **Bounded.** At most `PUM_TEST_MAX_PARALLEL` (default 32) test databases are alive at
-//!   once per process; [`TestDb::pool`] holds at most 4 connections.
+//!   once per process; [`TestDb::pool`] holds at most 4 connections. All processes on a
+//!   server share one connection budget (its `max_connections`, or
+//!   `PUM_TEST_CONNECTIONS`): a process takes 8 for itself, a running test 4, and the rest
+//!   wait, so many test processes at once queue instead of failing with "too many
+//!   clients".
 
+mod budget;
 mod clones;
 mod context;
 mod dropper;
@@ -300,6 +305,7 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
     let keep_max = keep::keep_max().unwrap_or_else(|e| fail(e));
     let context = context::context().unwrap_or_else(|e| fail(e));
     let _slot = context.slot();
+    let claim = context.claim_test().unwrap_or_else(|e| fail(e));
     let template = context.template(&spec).unwrap_or_else(|e| fail(e));
     let name = context
         .create_test_db(&template, &spec.name)
@@ -311,6 +317,8 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
     };
     let url = db.url();
     let outcome = catch_unwind(AssertUnwindSafe(|| body(db)));
+    // The body's sessions are closed now (it owned the TestDb).
+    drop(claim);
     let failure = match &outcome {
         Ok(result) => result.failure(),
         Err(_) => Some("the test panicked".to_string()),

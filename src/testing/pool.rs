@@ -1,17 +1,22 @@
 //! A few open sessions on the harness's maintenance database (the one the test server's
 //! settings name, where the registry lives), shared by the harness's threads: creating and
-//! dropping test databases needs no new connection each time.
+//! dropping test databases needs no new connection each time, and a process never holds
+//! more than [`MAX_SESSIONS`] of them (threads beyond wait for one).
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use crate::connect::ConnectionSpec;
 use crate::database::Maintenance;
 use crate::error::Result;
 
-/// Idle maintenance sessions, made on demand.
+/// The most maintenance sessions one process holds.
+pub(crate) const MAX_SESSIONS: usize = 4;
+
+/// Idle maintenance sessions, and how many exist.
 pub(crate) struct MaintenancePool {
     spec: ConnectionSpec,
-    idle: Mutex<Vec<Maintenance>>,
+    state: Mutex<(Vec<Maintenance>, usize)>,
+    returned: Condvar,
 }
 
 impl MaintenancePool {
@@ -19,25 +24,55 @@ impl MaintenancePool {
     pub(crate) fn new(spec: ConnectionSpec, first: Maintenance) -> MaintenancePool {
         MaintenancePool {
             spec,
-            idle: Mutex::new(vec![first]),
+            state: Mutex::new((vec![first], 1)),
+            returned: Condvar::new(),
         }
     }
 
-    /// Runs `work` on an idle session (a new one if none is idle). A session that saw an
-    /// error is not reused: it may be in an aborted transaction.
+    /// Runs `work` on an idle session (a new one while there are fewer than
+    /// [`MAX_SESSIONS`], else the next one returned). A session that saw an error is not
+    /// reused: it may be in an aborted transaction.
     pub(crate) fn with<T>(&self, work: impl FnOnce(&mut Maintenance) -> Result<T>) -> Result<T> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut session = match idle {
-            Some(session) if !session.is_closed() => session,
-            _ => Maintenance::on(&self.spec)?,
+        let idle = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(session) = state.0.pop() {
+                    break Some(session);
+                }
+                if state.1 < MAX_SESSIONS {
+                    state.1 += 1;
+                    break None;
+                }
+                state = self.returned.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let session = match idle {
+            Some(session) if !session.is_closed() => Ok(session),
+            _ => Maintenance::on(&self.spec),
+        };
+        let mut session = match session {
+            Ok(session) => session,
+            Err(e) => {
+                self.forget_one();
+                return Err(e);
+            }
         };
         let result = work(&mut session);
         if result.is_ok() {
-            self.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(session);
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.0.push(session);
+            self.returned.notify_one();
+        } else {
+            drop(session);
+            self.forget_one();
         }
         result
+    }
+
+    /// A session is gone: another may be made in its place.
+    fn forget_one(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 -= 1;
+        self.returned.notify_one();
     }
 }

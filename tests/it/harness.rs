@@ -550,3 +550,85 @@ fn a_half_built_template_is_never_trusted() {
     assert_eq!(builds(&template), 2);
     pum::testing::drop_template(&spec).unwrap();
 }
+
+/// Run alone it runs two tests at once on the test server; the budget test below runs it
+/// as a child process with `PUM_IT_PARALLEL` tests at once on a server of its own.
+#[test]
+fn child_runs_tests_in_parallel() {
+    let own;
+    let project = match std::env::var("PUM_IT_PROJECT") {
+        Ok(dir) => std::path::PathBuf::from(dir),
+        Err(_) => {
+            own = private_project("parallel alone");
+            own.path().to_path_buf()
+        }
+    };
+    let threads: usize = std::env::var("PUM_IT_PARALLEL")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                pum::testing::run(
+                    TestSpec::new("harness::child_runs_tests_in_parallel")
+                        .config(project.join(".pum.yaml")),
+                    |db: TestDb| {
+                        // Two sessions at once, as a test with a client and a pool might.
+                        let mut a = db.client();
+                        let mut b = db.client();
+                        a.batch_execute("SELECT pg_sleep(0.05)").unwrap();
+                        b.batch_execute("SELECT 1").unwrap();
+                    },
+                );
+            });
+        }
+    });
+}
+
+#[test]
+fn many_test_processes_queue_for_a_small_server_instead_of_failing() {
+    let (_root, options) = crate::support::server::server_dir();
+    let _stop = crate::support::server::StopOnDrop(options.clone());
+    let dir = options.dir.clone().unwrap();
+    let project = private_project("small server");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "harness::child_runs_tests_in_parallel",
+                    "--nocapture",
+                ])
+                .env("PUM_IT_PROJECT", project.path())
+                .env("PUM_IT_PARALLEL", "6")
+                .env("PUM_SERVER_DIR", &dir)
+                .env("PUM_SERVER_MAX_CONNECTIONS", "20")
+                .env("PUM_SERVER_IDLE", "2")
+                .env_remove("PUM_TEST_DATABASE_URL")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{printed}");
+        assert!(!printed.contains("too many clients"), "{printed}");
+    }
+    let log = std::fs::read_to_string(
+        pum::server::status(&options)
+            .unwrap()
+            .data_dir
+            .join("postgres.log"),
+    )
+    .unwrap_or_default();
+    assert!(!log.contains("too many clients"), "{log}");
+}
