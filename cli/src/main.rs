@@ -122,7 +122,18 @@ impl Output {
 /// Runs the command line and turns the outcome into an exit status.
 fn main() -> ExitCode {
     die_quietly_on_closed_pipe();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // One line, like every other error: clap's first line, without its prefix.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("pum: error: {} (see pum --help)", printable(message));
+            return ExitCode::from(2);
+        }
+    };
     let out = Output {
         verbosity: if cli.quiet { -1 } else { cli.verbose as i8 },
     };

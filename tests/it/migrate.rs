@@ -683,6 +683,28 @@ fn errors_inside_functions_and_do_blocks_name_the_statement(db: TestDb) {
         )
         .is_empty()
     );
+
+    // A function whose body fails when it is called.
+    let project = Project::new(
+        "pum: {module: m}\n",
+        &[(
+            "changelogs/1.0.0/01.sql",
+            "CREATE TABLE a (x int);\n\
+             CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\n\
+             BEGIN RETURN (SELECT nosuchcol FROM a); END\n$$;\n\
+             SELECT f();\n",
+        )],
+    );
+    let config = project.config();
+    let err = Upgrader::new(&config, &spec)
+        .unwrap()
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "changelogs/1.0.0/01.sql:5:1: 42703: column \"nosuchcol\" does not exist (in: SELECT f();)"
+    );
+    assert!(strings(&db, "SELECT proname::text FROM pg_proc WHERE proname = 'f'").is_empty());
 }
 
 #[pum::pum_test]

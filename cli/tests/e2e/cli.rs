@@ -538,6 +538,23 @@ fn check_exit_status_formats_and_output_file() {
         ),
         "{text}"
     );
+
+    // A comparison that fails leaves the previous report in place.
+    let before = std::fs::read_to_string(&file).unwrap();
+    let missing = format!(
+        "{} dbname=pum_no_such_db",
+        other.rsplit_once(' ').unwrap().0
+    );
+    let out = services.pum(&[
+        "-p",
+        "pum_cli",
+        "check",
+        &missing,
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    one_line_error(&out);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! one, or the one named by `PUM_TEST_DATABASE_URL`.
 
 mod cli;
+mod matrix;
 mod server;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
