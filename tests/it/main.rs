@@ -8,5 +8,6 @@ mod dump;
 mod harness;
 mod migrate;
 mod server;
+mod splitter;
 #[path = "../support/mod.rs"]
 mod support;
