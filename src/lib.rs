@@ -135,6 +135,8 @@ pub mod database;
 pub mod dump;
 mod error;
 pub mod files;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod lock;
 pub mod migrate;
 mod os_user;

@@ -23,6 +23,32 @@ fn keywords_error(message: impl Into<String>) -> Error {
     }
 }
 
+/// A value the user wrote, quoted for an error message if it looks like what belongs
+/// there (a port, a mode, a name: short, no `@`, `:`, `=` or spaces), otherwise not shown:
+/// a password typed in the wrong place must not end up on the screen.
+pub(crate) fn shown(text: &str) -> String {
+    shown_if(text, |c| matches!(c, '.' | '_' | '/' | '-' | '%'))
+}
+
+/// As [`shown`], for a host (IPv6 addresses have `:` and brackets).
+fn shown_host(text: &str) -> String {
+    shown_if(text, |c| {
+        matches!(c, '.' | '_' | '/' | '-' | '%' | ':' | '[' | ']')
+    })
+}
+
+fn shown_if(text: &str, allowed: impl Fn(char) -> bool) -> String {
+    let plain = text.chars().count() <= 40
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || allowed(c));
+    if plain {
+        format!("\"{text}\"")
+    } else {
+        "(not shown)".to_string()
+    }
+}
+
 /// True when `input` starts with one of the URL schemes libpq accepts.
 pub(crate) fn is_url(input: &str) -> bool {
     url_rest(input).is_some()
@@ -102,7 +128,10 @@ pub(crate) fn parse_url(input: &str) -> Result<Vec<(String, String)>> {
             continue;
         }
         let (key, value) = pair.split_once('=').ok_or_else(|| {
-            url_error(format!("missing \"=\" after \"{pair}\" in the query part"))
+            url_error(format!(
+                "missing \"=\" after {} in the query part",
+                shown(pair)
+            ))
         })?;
         let key = percent_decode(key, Part::Shown("parameter name"))?;
         // A value may be a password (?password=…): never shown.
@@ -110,7 +139,8 @@ pub(crate) fn parse_url(input: &str) -> Result<Vec<(String, String)>> {
         if key == "ssl" {
             if value != "true" {
                 return Err(url_error(format!(
-                    "invalid value \"{value}\" for ssl (only ssl=true is accepted)"
+                    "invalid value {} for ssl (only ssl=true is accepted)",
+                    shown(&value)
                 )));
             }
             out.push(("sslmode".to_string(), "require".to_string()));
@@ -126,13 +156,15 @@ fn split_host_port(spec: &str) -> Result<(&str, Option<&str>)> {
     if let Some(rest) = spec.strip_prefix('[') {
         let (addr, after) = rest
             .split_once(']')
-            .ok_or_else(|| url_error(format!("missing \"]\" in IPv6 host \"{spec}\"")))?;
+            .ok_or_else(|| url_error(format!("missing \"]\" in IPv6 host {}", shown_host(spec))))?;
         return match after {
             "" => Ok((addr, None)),
             _ => match after.strip_prefix(':') {
                 Some(port) => Ok((addr, Some(port))),
                 None => Err(url_error(format!(
-                    "unexpected \"{after}\" after IPv6 host \"[{addr}]\""
+                    "unexpected {} after IPv6 host {}",
+                    shown_host(after),
+                    shown_host(&format!("[{addr}]"))
                 ))),
             },
         };
@@ -153,7 +185,7 @@ enum Part {
 impl Part {
     fn describe(self, text: &str) -> String {
         match self {
-            Part::Shown(what) => format!("{what} \"{text}\""),
+            Part::Shown(what) => format!("{what} {}", shown(text)),
             Part::Secret(what) => format!("{what} (not shown)"),
         }
     }
@@ -221,7 +253,10 @@ pub(crate) fn parse_keywords(input: &str) -> Result<Vec<(String, String)>> {
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
-            return Err(keywords_error(format!("missing \"=\" after \"{key}\"")));
+            return Err(keywords_error(format!(
+                "missing \"=\" after {}",
+                shown(&key)
+            )));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -230,7 +265,8 @@ pub(crate) fn parse_keywords(input: &str) -> Result<Vec<(String, String)>> {
                 match chars.next() {
                     None => {
                         return Err(keywords_error(format!(
-                            "unterminated quoted value for \"{key}\""
+                            "unterminated quoted value for {}",
+                            shown(&key)
                         )));
                     }
                     Some('\'') => break,
@@ -238,7 +274,8 @@ pub(crate) fn parse_keywords(input: &str) -> Result<Vec<(String, String)>> {
                         Some(c) => value.push(c),
                         None => {
                             return Err(keywords_error(format!(
-                                "unterminated quoted value for \"{key}\""
+                                "unterminated quoted value for {}",
+                                shown(&key)
                             )));
                         }
                     },

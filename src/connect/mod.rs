@@ -44,6 +44,16 @@ use pgpass::PassFile;
 
 pub(crate) use conninfo::{percent_encode, quote_keyword_value};
 
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_service(text: &str, name: &str, file: &Path) -> crate::Result<bool> {
+    Ok(service::parse_service(text, name, file)?.is_some())
+}
+
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_pgpass(text: &str) {
+    pgpass::fuzz(text);
+}
+
 /// The connect timeout used when none is configured.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

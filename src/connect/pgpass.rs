@@ -101,6 +101,12 @@ impl PassFile {
     }
 }
 
+/// Parses a password file's text (for the fuzz target).
+#[cfg(fuzzing)]
+pub(crate) fn fuzz(text: &str) {
+    let _ = parse(text, Path::new("fuzz"), &mut Vec::new());
+}
+
 fn parse(text: &str, path: &Path, warnings: &mut Vec<String>) -> Vec<Entry> {
     let mut entries = Vec::new();
     for (index, line) in text.lines().enumerate() {

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::conninfo::shown;
 use super::pgpass::PassFile;
 use super::{
     ConnectionSpec, DEFAULT_CONNECT_TIMEOUT, Environment, conninfo, default_socket_dir, service,
@@ -86,7 +87,8 @@ fn keyword(name: &str, origin: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::ConnectionSetting {
             origin: origin.to_string(),
             message: format!(
-                "unknown or unsupported connection option \"{name}\" (supported: {})",
+                "unknown or unsupported connection option {} (supported: {})",
+                shown_name(name),
                 KEYWORDS
                     .iter()
                     .map(|(k, _)| *k)
@@ -94,6 +96,29 @@ fn keyword(name: &str, origin: &str) -> Result<&'static str> {
                     .join(", ")
             ),
         })
+}
+
+/// An option's name in quotes, if it looks like one; what does not (a mistyped URL with
+/// its password) is not shown.
+fn shown_name(name: &str) -> String {
+    let plain = name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        format!("\"{name}\"")
+    } else {
+        "(not shown: not an option name)".to_string()
+    }
+}
+
+/// The scheme of `input` if it starts like a URL (`scheme://`).
+fn url_scheme(input: &str) -> Option<&str> {
+    let (scheme, _) = input.split_once("://")?;
+    let looks_like_one = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+    looks_like_one.then_some(scheme)
 }
 
 impl ConnectionSpec {
@@ -124,8 +149,25 @@ impl ConnectionSpec {
             (Vec::new(), "")
         } else if conninfo::is_url(input) {
             (conninfo::parse_url(input)?, "connection URL")
+        } else if let Some(scheme) = url_scheme(input) {
+            // A URL with a mistyped scheme: not keywords nor a service name, and not to be
+            // echoed (it may hold a password).
+            return Err(Error::ConnectionSetting {
+                origin: "connection URL".into(),
+                message: format!(
+                    "unknown scheme \"{}\": a URL starts with postgresql:// or postgres://",
+                    scheme.chars().take(20).collect::<String>()
+                ),
+            });
         } else if input.contains('=') {
             (conninfo::parse_keywords(input)?, "connection string")
+        } else if input.contains('@') {
+            return Err(Error::ConnectionSetting {
+                origin: "connection".into(),
+                message: "this looks like a URL without its postgresql:// (not shown: it may \
+                          hold a password); a service name has no @"
+                    .into(),
+            });
         } else {
             (
                 vec![("service".to_string(), input.to_string())],
@@ -186,7 +228,7 @@ impl ConnectionSpec {
                 addr.trim().parse::<IpAddr>().map_err(|_| {
                     bad(
                         "hostaddr",
-                        format!("invalid hostaddr \"{addr}\": not an IP address"),
+                        format!("invalid hostaddr {}: not an IP address", shown(addr)),
                     )
                 })?;
             }
@@ -201,7 +243,7 @@ impl ConnectionSpec {
         for p in port.split(',') {
             match p.trim().parse::<u16>() {
                 Ok(n) if n > 0 => {}
-                _ => return Err(bad("port", format!("invalid port \"{p}\""))),
+                _ => return Err(bad("port", format!("invalid port {}", shown(p)))),
             }
         }
 
@@ -221,7 +263,8 @@ impl ConnectionSpec {
             return Err(bad(
                 "sslmode",
                 format!(
-                    "invalid sslmode \"{sslmode}\" (one of {})",
+                    "invalid sslmode {} (one of {})",
+                    shown(&sslmode),
                     SSL_MODES.join(", ")
                 ),
             ));
@@ -237,7 +280,8 @@ impl ConnectionSpec {
                     return Err(bad(
                         "connect_timeout",
                         format!(
-                            "invalid connect_timeout \"{text}\": not a whole number of seconds"
+                            "invalid connect_timeout {}: not a whole number of seconds",
+                            shown(text)
                         ),
                     ));
                 }
@@ -463,5 +507,22 @@ mod tests {
         assert_eq!(zero.connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
         let one = ConnectionSpec::resolve_with("user=u connect_timeout=1", &env).unwrap();
         assert_eq!(one.connect_timeout(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn mistyped_urls_are_not_service_names_and_are_not_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        for input in [
+            "postgresq://me:hunter2@host/db",
+            "me:hunter2@host/db",
+            "pos'/t&0mpgresT//me:hunter2xyz@host:5433,other/d",
+            "postgrreesql://me:hunter2xyz@hostpassword=x",
+            "host=h me:hunter2@x=1",
+        ] {
+            let err = ConnectionSpec::resolve_with(input, &base_env(dir.path()))
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("hunter2"), "{input}: {err}");
+        }
     }
 }

@@ -21,6 +21,11 @@ use std::process::{Command, Stdio};
 
 mod plain;
 
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_plain(text: &str) -> std::result::Result<(), String> {
+    plain::check(text)
+}
+
 use crate::connect::{ConnectionSpec, quote_keyword_value};
 use crate::error::{Error, Result};
 

@@ -141,6 +141,27 @@ impl Layout {
         Ok(())
     }
 
+    /// Checks the directories that exist already, as [`Layout::prepare`] would, without
+    /// making any: before stopping or deleting what is in them.
+    pub(super) fn check_existing(&self) -> Result<()> {
+        let owners = self.trusted_owners();
+        for dir in [
+            Some(&self.dir),
+            Some(&self.socket_dir),
+            self.memory_home.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|d| d.symlink_metadata().is_ok())
+        {
+            if let Some(parent) = dir.parent() {
+                check_trusted(parent, &owners, true)?;
+            }
+            check_trusted(dir, &owners, false)?;
+        }
+        Ok(())
+    }
+
     /// Who may own the directories pum uses: this user, the server's account, root.
     fn trusted_owners(&self) -> Vec<u32> {
         let mut owners = vec![0];

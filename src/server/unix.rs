@@ -68,6 +68,8 @@ pub(super) fn stop(options: &ServerOptions) -> Result<bool> {
     if !layout.dir.is_dir() {
         return Ok(false);
     }
+    // Nothing is stopped or deleted in a directory someone else could have prepared.
+    layout.check_existing()?;
     let start_path = layout.lock_path("start.lock");
     let start = open_lock(&start_path)?;
     lock(&start, &start_path, false)?;

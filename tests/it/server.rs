@@ -332,3 +332,22 @@ fn a_directory_someone_else_could_have_prepared_is_refused() {
         assert!(err.contains("belongs to another user"), "{err}");
     }
 }
+
+#[test]
+fn stop_and_purge_refuse_a_directory_someone_else_could_have_prepared() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let planted = root.path().join("pg");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(planted.join("watchdog.pid"), "1\n").unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let options = ServerOptions {
+        dir: Some(planted.clone()),
+        ..ServerOptions::default()
+    };
+    for outcome in [server::stop(&options), server::purge(&options)] {
+        let err = outcome.unwrap_err();
+        assert!(matches!(err, pum::Error::ServerDirectory { .. }), "{err}");
+    }
+    assert!(planted.join("watchdog.pid").exists(), "nothing touched");
+}

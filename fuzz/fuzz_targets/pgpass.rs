@@ -1,0 +1,8 @@
+//! .pgpass: never panics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|text: &str| {
+    pum::fuzzing::password_file(text);
+});

@@ -1,0 +1,8 @@
+//! pg_service.conf: never panics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|text: &str| {
+    pum::fuzzing::service_file(text, "s");
+});
