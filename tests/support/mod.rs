@@ -144,13 +144,15 @@ pub fn password_role() -> (&'static str, &'static str) {
     const PASSWORD: &str = "s3cret:with\\odd chars";
     ROLE.get_or_init(|| {
         let mut client = spec().connect().unwrap();
-        // Other test processes may be doing the same at the same moment.
+        // Other test processes may be doing the same at the same moment: one at a time
+        // (concurrent ALTER ROLE fails with "tuple concurrently updated").
         client
             .batch_execute(&format!(
-                "DO $$ BEGIN CREATE ROLE {NAME} LOGIN; \
+                "BEGIN; SELECT pg_advisory_xact_lock(hashtext('pum_it_password_user')); \
+                 DO $$ BEGIN CREATE ROLE {NAME} LOGIN; \
                  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
-                 SET password_encryption = 'scram-sha-256'; \
-                 ALTER ROLE {NAME} PASSWORD '{}'",
+                 SET LOCAL password_encryption = 'scram-sha-256'; \
+                 ALTER ROLE {NAME} PASSWORD '{}'; COMMIT",
                 PASSWORD.replace('\'', "''")
             ))
             .unwrap();
