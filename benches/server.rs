@@ -55,7 +55,7 @@ fn main() -> pum::Result<()> {
         let attached = Server::attach(&options(&root))?;
         cold.push(started.elapsed());
         drop(attached);
-        server::stop(&options(&root))?;
+        server::purge(&options(&root))?;
     }
 
     let root = fresh_root();
@@ -82,7 +82,7 @@ fn main() -> pum::Result<()> {
         assert!(status.success(), "attaching from a new process failed");
     }
     drop(keep);
-    server::stop(&opts)?;
+    server::purge(&opts)?;
 
     let cold = median(cold);
     let warm = median(warm);
