@@ -256,6 +256,19 @@ pub enum Error {
         hint: String,
     },
 
+    /// Code run during a migration (a Python delta, an executable, a Rust hook) failed:
+    /// the file, the line when known, and what went wrong (the exception, the exit status
+    /// and the end of what it printed).
+    #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Code {
+        /// The file (as the delta directory names it), or the hook's name.
+        file: String,
+        /// The line of the file where it failed, when known.
+        line: Option<usize>,
+        /// What went wrong, on one line.
+        message: String,
+    },
+
     /// An external program (initdb, pg_ctl…) failed; `stderr` is the end of what it printed.
     #[error("{program} failed ({status}): {stderr}")]
     Program {
@@ -428,6 +441,18 @@ pub enum Conflict {
         files: Vec<String>,
     },
 
+    /// Delta files (pum 0.x layout) recorded as applied were edited since: pum 0.x would
+    /// run them again.
+    #[error(
+        "delta file(s) changed since they were applied: {}; pum 0.x would run them again. \
+         Restore them as applied and put the change in a new delta",
+        files.join(", ")
+    )]
+    EditedDeltas {
+        /// The files, as the delta directories name them.
+        files: Vec<String>,
+    },
+
     /// A baseline at or below the current version.
     #[error("cannot record baseline {version}: {table} already records {current}")]
     BaselineNotAbove {
@@ -464,6 +489,15 @@ impl Error {
             context: context.into(),
             message: describe_pg_error(err),
             code: err.code().map(|c| c.code().to_string()),
+        }
+    }
+
+    /// Builds [`Error::Sql`] from an error a session's server sent.
+    pub(crate) fn server(context: impl Into<String>, err: &crate::wire::ServerError) -> Error {
+        Error::Sql {
+            context: context.into(),
+            message: err.describe(),
+            code: err.code.clone(),
         }
     }
 

@@ -24,6 +24,20 @@ fn invalid(path: &Path, kind: std::io::ErrorKind, message: String) -> Error {
 /// [`Error::Io`] naming the file: missing (`NotFound`, for callers that skip missing
 /// files), not a regular file, too large, unreadable or not UTF-8.
 pub(crate) fn read_text(path: &Path, limit: u64) -> Result<String> {
+    String::from_utf8(read_bytes(path, limit)?).map_err(|_| {
+        invalid(
+            path,
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text".into(),
+        )
+    })
+}
+
+/// Reads `path`'s bytes, with [`read_text`]'s refusals.
+///
+/// # Errors
+/// As [`read_text`], but for UTF-8.
+pub(crate) fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(invalid(
@@ -49,13 +63,43 @@ pub(crate) fn read_text(path: &Path, limit: u64) -> Result<String> {
     if bytes.len() as u64 > limit {
         return Err(too_large());
     }
-    String::from_utf8(bytes).map_err(|_| {
-        invalid(
-            path,
-            std::io::ErrorKind::InvalidData,
-            "not UTF-8 text".into(),
+    Ok(bytes)
+}
+
+/// Refuses code pum would run (a Python delta, an executable) that another user could
+/// have written: owned by someone else than this user or root, or writable by the group
+/// or by others.
+///
+/// # Errors
+/// [`Error::Io`] (permission denied) naming the file and saying why.
+#[cfg(unix)]
+pub(crate) fn refuse_foreign_writable(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = crate::os_user::effective_uid();
+    let why = if me.is_some_and(|me| meta.uid() != me) && meta.uid() != 0 {
+        Some(format!(
+            "it belongs to another user (uid {}); pum runs only code this user or root owns",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(
+            "other users may write it (group or world writable); pum does not run such code: \
+             chmod go-w it"
+                .to_string(),
         )
-    })
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(invalid(path, std::io::ErrorKind::PermissionDenied, why)),
+        None => Ok(()),
+    }
+}
+
+/// Off Unix, files have no owner pum could check.
+#[cfg(not(unix))]
+pub(crate) fn refuse_foreign_writable(_: &Path, _: &std::fs::Metadata) -> Result<()> {
+    Ok(())
 }
 
 /// Writes `path` through `write` (given the path to write to), so that what was there is

@@ -137,6 +137,7 @@ mod error;
 pub mod files;
 #[cfg(fuzzing)]
 pub mod fuzzing;
+pub mod hooks;
 mod lock;
 pub mod migrate;
 mod os_user;
@@ -146,6 +147,7 @@ pub mod server;
 pub mod testing;
 pub mod text;
 pub mod version;
+mod wire;
 
 pub use checker::{CheckOptions, Report, check};
 pub use config::Config;

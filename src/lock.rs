@@ -9,9 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use postgres::GenericClient;
-
+use crate::database::quote_literal;
 use crate::error::{Error, Result};
+use crate::wire::Sql;
 
 /// The class of the migration locks (`'pum'` in ASCII): one per migrations table.
 pub(crate) const MIGRATIONS: i32 = 0x0070_756d;
@@ -40,14 +40,19 @@ impl AdvisoryLock {
     }
 
     /// Takes the lock for the session if it is free; returns whether it was taken.
-    pub(crate) fn try_acquire(&self, client: &mut impl GenericClient) -> Result<bool> {
-        let row = client
-            .query_one(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))",
-                &[&self.class, &self.key],
-            )
-            .map_err(|e| Error::sql(format!("lock {}", self.key), &e))?;
-        Ok(row.get(0))
+    pub(crate) fn try_acquire(&self, client: &mut impl Sql) -> Result<bool> {
+        let taken = client
+            .value(&format!(
+                "SELECT pg_try_advisory_lock({})",
+                self.arguments()
+            ))
+            .map_err(|e| Error::server(format!("lock {}", self.key), &e))?;
+        Ok(taken.as_deref() == Some("t"))
+    }
+
+    /// The lock's two keys as SQL: the class, and the key's hash.
+    fn arguments(&self) -> String {
+        format!("{}, hashtext({})", self.class, quote_literal(&self.key))
     }
 
     /// Takes the lock for the session, waiting at most `timeout` for its holder, described
@@ -57,7 +62,7 @@ impl AdvisoryLock {
     /// [`Error::LockTimeout`] when it is still held after `timeout`.
     pub(crate) fn acquire(
         &self,
-        client: &mut impl GenericClient,
+        client: &mut impl Sql,
         timeout: Duration,
         holder: &str,
     ) -> Result<()> {
@@ -76,26 +81,21 @@ impl AdvisoryLock {
     }
 
     /// Releases a lock taken with [`AdvisoryLock::acquire`] (closing the session does too).
-    pub(crate) fn release(&self, client: &mut impl GenericClient) -> Result<()> {
+    pub(crate) fn release(&self, client: &mut impl Sql) -> Result<()> {
         client
-            .query_one(
-                "SELECT pg_advisory_unlock($1, hashtext($2))",
-                &[&self.class, &self.key],
-            )
-            .map_err(|e| Error::sql(format!("unlock {}", self.key), &e))?;
-        Ok(())
+            .batch(&format!("SELECT pg_advisory_unlock({})", self.arguments()))
+            .map_err(|e| Error::server(format!("unlock {}", self.key), &e))
     }
 
     /// Takes the lock until the end of the transaction `client` is in, waiting as long as
     /// it takes (for short critical sections only).
     #[cfg(feature = "testing")]
-    pub(crate) fn acquire_for_transaction(&self, client: &mut impl GenericClient) -> Result<()> {
+    pub(crate) fn acquire_for_transaction(&self, client: &mut impl Sql) -> Result<()> {
         client
-            .execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                &[&self.class, &self.key],
-            )
-            .map_err(|e| Error::sql(format!("lock {}", self.key), &e))?;
-        Ok(())
+            .batch(&format!(
+                "SELECT pg_advisory_xact_lock({})",
+                self.arguments()
+            ))
+            .map_err(|e| Error::server(format!("lock {}", self.key), &e))
     }
 }

@@ -13,8 +13,10 @@
 //! directory, and [`crate::Config::changelogs`] hands it the configured one.
 
 mod decimal;
+pub mod deltas;
 pub mod params;
 mod render;
+pub(crate) use render::render_percent;
 pub mod sql;
 
 use std::path::{Path, PathBuf};

@@ -28,13 +28,39 @@ pub(crate) fn render(
 ) -> Result<String, Failure> {
     let mut out = String::with_capacity(sql.len());
     let mut tags = Vec::new();
-    Renderer { sql, value }.code(0, sql.len(), &mut tags, &mut out)?;
+    Renderer {
+        sql,
+        value,
+        percent: false,
+    }
+    .code(0, sql.len(), &mut tags, &mut out)?;
+    Ok(out)
+}
+
+/// Renders pum 0.x's placeholders, `%(name)s`, with the same rules as `{name}`: a literal
+/// in code, refused inside quotes. `%%` stands for `%` (outside comments, in strings
+/// too), and a lone `%` is an error, as pum 0.x has it when variables are given. Braces
+/// are plain text.
+pub(crate) fn render_percent(
+    sql: &str,
+    value: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<String, Failure> {
+    let mut out = String::with_capacity(sql.len());
+    let mut tags = Vec::new();
+    Renderer {
+        sql,
+        value,
+        percent: true,
+    }
+    .code(0, sql.len(), &mut tags, &mut out)?;
     Ok(out)
 }
 
 struct Renderer<'a, 'v> {
     sql: &'a str,
     value: &'v mut dyn FnMut(&str) -> Result<String, String>,
+    /// `%(name)s` placeholders (pum 0.x) rather than `{name}`.
+    percent: bool,
 }
 
 /// Where a placeholder was found, for the message refusing it.
@@ -102,6 +128,30 @@ impl<'a> Renderer<'a, '_> {
                         i += 1;
                     }
                 },
+                b'%' if self.percent && next == Some(b'%') => {
+                    out.push('%');
+                    i += 2;
+                }
+                b'%' if self.percent => {
+                    let (name, stop) = percent_placeholder(text, i)?;
+                    let literal = (self.value)(name).map_err(|m| (i, m))?;
+                    if let Some(tag) = tags.iter().find(|tag| literal.contains(*tag)) {
+                        return Err((
+                            i,
+                            format!(
+                                "the value of %({name})s contains {tag}, which would end the \
+                                 dollar-quoted body it stands in: use another tag for the body \
+                                 ($body$ … $body$)"
+                            ),
+                        ));
+                    }
+                    out.push_str(&literal);
+                    i = stop;
+                }
+                b'{' | b'}' if self.percent => {
+                    out.push(bytes[i] as char);
+                    i += 1;
+                }
                 b'{' | b'}' if next == Some(bytes[i]) => {
                     out.push(bytes[i] as char);
                     i += 2;
@@ -165,6 +215,18 @@ impl<'a> Renderer<'a, '_> {
                     out.push(quote as char);
                     return Ok(i + 1);
                 }
+                b'%' if self.percent && next == Some(b'%') => {
+                    out.push('%');
+                    i += 2;
+                }
+                b'%' if self.percent => {
+                    let (name, _) = percent_placeholder(text, i)?;
+                    return Err((i, refused_in(kind, &format!("%({name})s"))));
+                }
+                b'{' | b'}' if self.percent => {
+                    out.push(bytes[i] as char);
+                    i += 1;
+                }
                 b'{' | b'}' if next == Some(bytes[i]) => {
                     out.push(bytes[i] as char);
                     i += 2;
@@ -172,7 +234,7 @@ impl<'a> Renderer<'a, '_> {
                 b'}' => return Err((i, "single \"}\": write }} for a literal brace".into())),
                 b'{' => {
                     let (name, _) = placeholder(text, i)?;
-                    return Err((i, refused_in(kind, name)));
+                    return Err((i, refused_in(kind, &format!("{{{name}}}"))));
                 }
                 _ => {
                     let len = utf8_len(bytes[i]);
@@ -202,14 +264,34 @@ fn placeholder(text: &str, at: usize) -> Result<(&str, usize), Failure> {
     Ok((name, close + 1))
 }
 
-fn refused_in(kind: Quoted, name: &str) -> String {
+/// The name of the `%(name)s` placeholder opening at `at`, and the offset after it.
+fn percent_placeholder(text: &str, at: usize) -> Result<(&str, usize), Failure> {
+    let lone = || {
+        (
+            at,
+            "a lone %: write %% for a percent sign (variables are given, so every % is read \
+             as in pum 0.x: %(name)s or %%)"
+                .to_string(),
+        )
+    };
+    let rest = text[at + 1..].strip_prefix('(').ok_or_else(lone)?;
+    let close = rest.find(')').ok_or_else(lone)?;
+    let name = &rest[..close];
+    if name.is_empty() || !rest[close + 1..].starts_with('s') {
+        return Err(lone());
+    }
+    Ok((name, at + 2 + close + 2))
+}
+
+/// Why a placeholder (`{name}`, `%(name)s`) is refused inside quotes.
+fn refused_in(kind: Quoted, placeholder: &str) -> String {
     match kind {
         Quoted::String => format!(
-            "parameter {{{name}}} inside a string literal: write {{{name}}} without quotes (it \
-             becomes a quoted literal), or join it: 'text ' || {{{name}}}"
+            "parameter {placeholder} inside a string literal: write {placeholder} without quotes \
+             (it becomes a quoted literal), or join it: 'text ' || {placeholder}"
         ),
         Quoted::Identifier => format!(
-            "parameter {{{name}}} inside a quoted identifier: parameters are values, never \
+            "parameter {placeholder} inside a quoted identifier: parameters are values, never \
              names"
         ),
     }
@@ -307,6 +389,43 @@ mod tests {
             with("DO $f$ BEGIN PERFORM {label}; END $f$", "x$$y").unwrap(),
             "DO $f$ BEGIN PERFORM 'x$$y'; END $f$"
         );
+    }
+
+    fn percent(sql: &str, value: &str) -> Result<String, Failure> {
+        render_percent(sql, &mut |name| match name {
+            "label" => Ok(quote_literal(value)),
+            "n" => Ok("42".into()),
+            other => Err(format!("unknown variable %({other})s")),
+        })
+    }
+
+    #[test]
+    fn percent_placeholders_as_pum_0x_writes_them() {
+        assert_eq!(
+            percent(
+                "SELECT %(n)s, %(label)s, '100%%', 5 %% 2, '{x}' -- %(x)s 50%\n",
+                "it's"
+            )
+            .unwrap(),
+            "SELECT 42, 'it''s', '100%', 5 % 2, '{x}' -- %(x)s 50%\n"
+        );
+        let (at, message) = percent("SELECT 'a %(label)s'", "v").unwrap_err();
+        assert_eq!(at, 10);
+        assert!(
+            message.starts_with("parameter %(label)s inside a string literal"),
+            "{message}"
+        );
+        let (at, message) = percent("SELECT 5 % 2", "").unwrap_err();
+        assert_eq!(at, 9);
+        assert!(message.starts_with("a lone %"), "{message}");
+        assert!(percent("SELECT %(label)d", "").is_err());
+        let (_, message) = percent("SELECT %(nope)s", "").unwrap_err();
+        assert_eq!(message, "unknown variable %(nope)s");
+        assert_eq!(
+            percent("DO $$ BEGIN PERFORM %(label)s; END $$", "x").unwrap(),
+            "DO $$ BEGIN PERFORM 'x'; END $$"
+        );
+        assert!(percent("DO $$ BEGIN PERFORM %(label)s; END $$", "a$$b").is_err());
     }
 
     proptest! {

@@ -264,6 +264,22 @@ impl WordTracker {
     }
 }
 
+/// Whether a statement opens or commits a transaction (`BEGIN`, `START TRANSACTION`,
+/// `COMMIT`, `END`), which delta files of pum 0.x projects often hold.
+pub fn is_begin_or_commit(statement: &str) -> bool {
+    let first = first_word(statement).to_ascii_uppercase();
+    let second = statement[first_significant(statement).unwrap_or(0)..]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .nth(1)
+        .map(str::to_ascii_uppercase);
+    match first.as_str() {
+        "BEGIN" | "START" => true,
+        "COMMIT" | "END" => second.as_deref() != Some("PREPARED"),
+        _ => false,
+    }
+}
+
 /// Why a statement may not be in a changelog file, if it may not.
 pub fn forbidden(statement: &str) -> Option<&'static str> {
     let first = first_word(statement).to_ascii_uppercase();

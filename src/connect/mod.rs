@@ -35,7 +35,7 @@ mod service;
 mod session;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -52,6 +52,15 @@ pub(crate) fn fuzz_service(text: &str, name: &str, file: &Path) -> crate::Result
 #[cfg(fuzzing)]
 pub(crate) fn fuzz_pgpass(text: &str) {
     pgpass::fuzz(text);
+}
+
+/// One place a session can be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// A Unix socket file.
+    Unix(PathBuf),
+    /// A host name or address, and a port.
+    Tcp(String, u16),
 }
 
 /// The connect timeout used when none is configured.
@@ -180,8 +189,58 @@ impl ConnectionSpec {
         &self.warnings
     }
 
+    /// Where to connect, in libpq's order: each host (a socket directory or a name) with
+    /// its port (the last port serving the hosts beyond the list), `hostaddr` standing in
+    /// for a host's address.
+    pub(crate) fn endpoints(&self) -> Vec<Endpoint> {
+        let ports: Vec<u16> = self
+            .port
+            .split(',')
+            .filter_map(|p| p.trim().parse().ok())
+            .collect();
+        let port_of = |i: usize| ports.get(i).or(ports.last()).copied().unwrap_or(5432);
+        let addrs: Vec<&str> = self
+            .hostaddr
+            .iter()
+            .flat_map(|a| a.split(','))
+            .map(str::trim)
+            .collect();
+        let hosts: Vec<&str> = self
+            .host
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        let count = hosts.len().max(addrs.len()).max(1);
+        (0..count)
+            .map(|i| {
+                let port = port_of(i);
+                match (addrs.get(i), hosts.get(i)) {
+                    (Some(addr), _) => Endpoint::Tcp(addr.to_string(), port),
+                    (None, Some(host)) if host.starts_with('/') => {
+                        Endpoint::Unix(Path::new(host).join(format!(".s.PGSQL.{port}")))
+                    }
+                    (None, Some(host)) => Endpoint::Tcp(host.to_string(), port),
+                    (None, None) => Endpoint::Unix(
+                        Path::new(&default_socket_dir()).join(format!(".s.PGSQL.{port}")),
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    /// `application_name`, if set.
+    pub(crate) fn application_name(&self) -> Option<&str> {
+        self.application_name.as_deref()
+    }
+
+    /// `options` (`-c name=value …`), if set.
+    pub(crate) fn options(&self) -> Option<&str> {
+        self.options.as_deref()
+    }
+
     /// The password to send: the configured one, else the password file's first match.
-    fn effective_password(&self) -> Option<&str> {
+    pub(crate) fn effective_password(&self) -> Option<&str> {
         if let Some(password) = &self.password {
             return Some(password);
         }
@@ -246,6 +305,15 @@ impl ConnectionSpec {
         }
         command.envs(self.child_env());
     }
+}
+
+/// The service file of this user (`PGSERVICEFILE`, else `~/.pg_service.conf`), if any.
+pub(crate) fn personal_service_file() -> Option<std::path::PathBuf> {
+    environment::Environment::from_process()
+        .service_files()
+        .into_iter()
+        .next()
+        .filter(|path| path.is_file())
 }
 
 /// libpq's default socket directory on Debian, or the upstream default where that is absent.

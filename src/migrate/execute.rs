@@ -9,8 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use postgres::Client;
-
 use super::apply::Prepared;
 use super::plan::{HookPhase, Plan, Step};
 use super::table::{MigrationsTable, NewMigration};
@@ -19,16 +17,17 @@ use crate::changelog::params::Parameters;
 use crate::changelog::{Changelog, SqlText};
 use crate::config::{Config, Hook};
 use crate::error::{Error, Result};
+use crate::wire::{RawSession, Sql};
 
 /// The session of one run: its client, and whether a transaction is open.
 pub(crate) struct Session {
-    pub client: Client,
+    pub client: RawSession,
     in_transaction: bool,
 }
 
 impl Session {
     /// A session with no transaction open.
-    pub(crate) fn new(client: Client) -> Session {
+    pub(crate) fn new(client: RawSession) -> Session {
         Session {
             client,
             in_transaction: false,
@@ -41,19 +40,19 @@ impl Session {
     /// every second while a statement runs; older servers notice when they next write.
     pub(crate) fn end_with_client(&mut self) -> Result<()> {
         self.client
-            .batch_execute(
+            .batch(
                 "SELECT set_config('client_connection_check_interval', '1000', false) \
                  WHERE current_setting('server_version_num')::int >= 140000",
             )
-            .map_err(|e| Error::sql("set client_connection_check_interval", &e))
+            .map_err(|e| Error::server("set client_connection_check_interval", &e))
     }
 
     /// Opens a transaction unless one is open.
     pub(crate) fn begin(&mut self) -> Result<()> {
         if !self.in_transaction {
             self.client
-                .batch_execute("BEGIN")
-                .map_err(|e| Error::sql("begin a transaction", &e))?;
+                .batch("BEGIN")
+                .map_err(|e| Error::server("begin a transaction", &e))?;
             self.in_transaction = true;
         }
         Ok(())
@@ -63,17 +62,58 @@ impl Session {
     pub(crate) fn commit(&mut self) -> Result<()> {
         if self.in_transaction {
             self.client
-                .batch_execute("COMMIT")
-                .map_err(|e| Error::sql("commit", &e))?;
+                .batch("COMMIT")
+                .map_err(|e| Error::server("commit", &e))?;
             self.in_transaction = false;
         }
+        Ok(())
+    }
+
+    /// Sends the batch in one round trip in the transaction; if the server refuses it,
+    /// returns to the savepoint and runs it piece by piece to name what failed.
+    pub(crate) fn flush(&mut self, batch: &mut Vec<Item>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.begin()?;
+        let client = &mut self.client;
+        client
+            .batch("SAVEPOINT pum_batch")
+            .map_err(|e| Error::server("set a savepoint", &e))?;
+        let mut sql = String::new();
+        for item in batch.iter() {
+            match item {
+                Item::Text(prepared) => prepared.append_to(&mut sql),
+                Item::Sql { sql: statement, .. } => {
+                    sql.push_str(statement);
+                    sql.push_str(";\n");
+                }
+            }
+        }
+        if client.batch(&sql).is_err() {
+            client
+                .batch("ROLLBACK TO SAVEPOINT pum_batch")
+                .map_err(|e| Error::server("return to the start of the batch", &e))?;
+            for item in batch.iter() {
+                match item {
+                    Item::Text(prepared) => prepared.run_one_by_one(client)?,
+                    Item::Sql { sql, doing } => {
+                        client.batch(sql).map_err(|e| Error::server(doing, &e))?
+                    }
+                }
+            }
+        }
+        client
+            .batch("RELEASE SAVEPOINT pum_batch")
+            .map_err(|e| Error::server("release the savepoint", &e))?;
+        batch.clear();
         Ok(())
     }
 
     /// Rolls the open transaction back, if any (best effort: the run has already failed).
     pub(crate) fn rollback(&mut self) {
         if self.in_transaction {
-            let _ = self.client.batch_execute("ROLLBACK");
+            let _ = self.client.batch("ROLLBACK");
             self.in_transaction = false;
         }
     }
@@ -89,7 +129,7 @@ pub(crate) struct Run<'a> {
 
 /// One piece of a batch: statements located in their text, or a statement of pum's own
 /// (with what it does, for its error).
-enum Item {
+pub(crate) enum Item {
     Text(Prepared),
     Sql { sql: String, doing: String },
 }
@@ -135,7 +175,7 @@ impl Run<'_> {
                     done.push((version, file));
                 }
                 Step::FileAlone { version, file } => {
-                    self.flush(session, &mut batch)?;
+                    session.flush(&mut batch)?;
                     session.commit()?;
                     self.file(version, file)?
                         .run_one_by_one(&mut session.client)?;
@@ -152,7 +192,7 @@ impl Run<'_> {
                         .push(self.changelogs[version].version.to_string());
                 }
                 Step::Commit => {
-                    self.flush(session, &mut batch)?;
+                    session.flush(&mut batch)?;
                     session.commit()?;
                 }
             }
@@ -160,7 +200,7 @@ impl Run<'_> {
                 self.report_done(&mut done, &mut report, progress);
             }
         }
-        self.flush(session, &mut batch)?;
+        session.flush(&mut batch)?;
         session.commit()?;
         self.report_done(&mut done, &mut report, progress);
         progress.end();
@@ -226,46 +266,5 @@ impl Run<'_> {
                 .map(|f| (f.name.clone(), f.sql.checksum.clone()))
                 .collect::<BTreeMap<_, _>>(),
         }
-    }
-
-    /// Sends the batch in one round trip in the transaction; if the server refuses it,
-    /// returns to the savepoint and runs it piece by piece to name what failed.
-    fn flush(&self, session: &mut Session, batch: &mut Vec<Item>) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        session.begin()?;
-        let client = &mut session.client;
-        client
-            .batch_execute("SAVEPOINT pum_batch")
-            .map_err(|e| Error::sql("set a savepoint", &e))?;
-        let mut sql = String::new();
-        for item in batch.iter() {
-            match item {
-                Item::Text(prepared) => prepared.append_to(&mut sql),
-                Item::Sql { sql: statement, .. } => {
-                    sql.push_str(statement);
-                    sql.push_str(";\n");
-                }
-            }
-        }
-        if client.batch_execute(&sql).is_err() {
-            client
-                .batch_execute("ROLLBACK TO SAVEPOINT pum_batch")
-                .map_err(|e| Error::sql("return to the start of the batch", &e))?;
-            for item in batch.iter() {
-                match item {
-                    Item::Text(prepared) => prepared.run_one_by_one(client)?,
-                    Item::Sql { sql, doing } => client
-                        .batch_execute(sql)
-                        .map_err(|e| Error::sql(doing, &e))?,
-                }
-            }
-        }
-        client
-            .batch_execute("RELEASE SAVEPOINT pum_batch")
-            .map_err(|e| Error::sql("release the savepoint", &e))?;
-        batch.clear();
-        Ok(())
     }
 }

@@ -29,6 +29,7 @@
 //! migrations table; `state` compares the table with the files on disk.
 
 mod apply;
+pub mod deltas;
 mod execute;
 pub mod info;
 pub mod plan;
@@ -44,6 +45,7 @@ use crate::config::Config;
 use crate::connect::ConnectionSpec;
 use crate::error::Result;
 use crate::version::Version;
+use crate::wire::RawSession;
 use execute::{Run, Session};
 pub use info::{FileInfo, Info, VersionInfo, VersionStatus};
 use plan::Plan;
@@ -58,6 +60,8 @@ pub enum TransactionMode {
     Whole,
     /// One transaction per version.
     PerVersion,
+    /// One transaction per file, as pum 0.x runs delta files (delta directories only).
+    PerFile,
 }
 
 /// Options of [`Upgrader::install`] and [`Upgrader::upgrade`].
@@ -120,6 +124,15 @@ pub trait Progress {
     }
     /// The run is over.
     fn end(&mut self) {}
+    /// A delta (pum 0.x layout) is about to run: `what` is `delta 1.2.0 name` or
+    /// `pre-all.sql`.
+    fn delta(&mut self, what: &str) {
+        let _ = what;
+    }
+    /// Code that runs (a Python delta, an executable, a Rust hook) said something.
+    fn message(&mut self, text: &str) {
+        let _ = text;
+    }
 }
 
 /// A [`Progress`] that ignores everything.
@@ -138,6 +151,18 @@ pub struct Report {
     pub files: usize,
     /// Things the user should know (changed applied files).
     pub warnings: Vec<String>,
+}
+
+/// Changelog versions are recorded whole: a file cannot commit without its version.
+fn per_file_refused(options: &MigrateOptions) -> Result<()> {
+    if options.transaction == TransactionMode::PerFile {
+        return Err(crate::Error::Unsupported {
+            message: "one transaction per file is for delta directories (pum 0.x); changelog \
+                      versions commit whole: use per-version"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// Applies a project's changelogs to one database.
@@ -173,7 +198,7 @@ impl<'a> Upgrader<'a> {
         timeout: Duration,
         work: impl FnOnce(&mut Session) -> Result<T>,
     ) -> Result<T> {
-        let mut session = Session::new(self.spec.connect()?);
+        let mut session = Session::new(RawSession::connect(self.spec)?);
         session.end_with_client()?;
         self.table.lock(&mut session.client, timeout)?;
         let result = work(&mut session);
@@ -210,6 +235,7 @@ impl<'a> Upgrader<'a> {
     /// The refusals of [`plan::install`]; any changelog or SQL error (and then nothing has
     /// changed, in whole-run mode).
     pub fn install(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+        per_file_refused(options)?;
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         self.locked(options.lock_timeout, |session| {
@@ -227,6 +253,7 @@ impl<'a> Upgrader<'a> {
     /// The refusals of [`plan::upgrade`]; any changelog or SQL error (and then nothing has
     /// changed, in whole-run mode).
     pub fn upgrade(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+        per_file_refused(options)?;
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         self.locked(options.lock_timeout, |session| {
@@ -296,7 +323,7 @@ impl<'a> Upgrader<'a> {
     /// Connection, changelog and table errors.
     pub fn info(&self) -> Result<Info> {
         let changelogs = self.config.changelogs()?;
-        let mut session = Session::new(self.spec.connect()?);
+        let mut session = Session::new(RawSession::connect(self.spec)?);
         let applied = self.applied(&mut session, false)?;
         info::info(&changelogs, &applied)
     }
@@ -325,7 +352,7 @@ impl<'a> Upgrader<'a> {
     pub fn plan_upgrade(&self, options: &MigrateOptions) -> Result<Plan> {
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
-        let mut session = Session::new(self.spec.connect()?);
+        let mut session = Session::new(RawSession::connect(self.spec)?);
         let applied = self.applied(&mut session, false)?;
         plan::upgrade(self.config, &changelogs, &applied, &parameters, options)
     }

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use postgres::GenericClient;
 use serde_json::Value;
 
 use crate::database::{quote_identifier, quote_literal};
 use crate::error::{Conflict, Error, Result};
 use crate::lock::{AdvisoryLock, MIGRATIONS};
 use crate::version::Version;
+use crate::wire::{ServerError, Sql};
 
 /// The table's name.
 pub const TABLE: &str = "pum_migrations";
@@ -172,32 +172,35 @@ impl MigrationsTable {
         &self.schema
     }
 
-    fn sql_error(&self, doing: &str, err: &postgres::Error) -> Error {
-        Error::sql(format!("{doing} {}", self.name()), err)
+    fn sql_error(&self, doing: &str, err: &ServerError) -> Error {
+        Error::server(format!("{doing} {}", self.name()), err)
     }
 
     /// Whether the table exists.
-    pub fn exists(&self, client: &mut impl GenericClient) -> Result<bool> {
-        let row = client
-            .query_one(
+    pub(crate) fn exists(&self, client: &mut impl Sql) -> Result<bool> {
+        let found = client
+            .value(&format!(
                 "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))",
-                &[&self.schema, &TABLE],
-            )
+                 WHERE n.nspname = {} AND c.relname = '{TABLE}' AND c.relkind IN ('r', 'p'))",
+                quote_literal(&self.schema)
+            ))
             .map_err(|e| self.sql_error("look for", &e))?;
-        Ok(row.get(0))
+        Ok(found.as_deref() == Some("t"))
     }
 
     /// Schemas other than this one holding a `pum_migrations` table.
-    pub fn other_schemas(&self, client: &mut impl GenericClient) -> Result<Vec<String>> {
+    pub(crate) fn other_schemas(&self, client: &mut impl Sql) -> Result<Vec<String>> {
         let rows = client
-            .query(
+            .rows(&format!(
                 "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname <> $2 ORDER BY 1",
-                &[&TABLE, &self.schema],
-            )
+                 WHERE c.relname = '{TABLE}' AND c.relkind IN ('r', 'p') AND n.nspname <> {} ORDER BY 1",
+                quote_literal(&self.schema)
+            ))
             .map_err(|e| self.sql_error("look for other", &e))?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect())
     }
 
     /// The statements creating the schema (if needed) and the table, with Python pum's
@@ -228,25 +231,28 @@ impl MigrationsTable {
     }
 
     /// Creates the schema (if needed) and the table.
-    pub fn create(&self, client: &mut impl GenericClient) -> Result<()> {
+    pub(crate) fn create(&self, client: &mut impl Sql) -> Result<()> {
         client
-            .batch_execute(&self.create_sql()?)
+            .batch(&self.create_sql()?)
             .map_err(|e| self.sql_error("create", &e))
     }
 
     /// Brings a table written by an older Python pum to layout 3 (plus `file_checksums`);
     /// `module` fills the module of layout-1 rows that have none. Returns whether anything
     /// changed.
-    pub fn upgrade_layout(&self, client: &mut impl GenericClient, module: &str) -> Result<bool> {
+    pub(crate) fn upgrade_layout(&self, client: &mut impl Sql, module: &str) -> Result<bool> {
         let columns: BTreeMap<String, String> = client
-            .query(
+            .rows(&format!(
                 "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
-                 WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-                &[&self.qualified],
-            )
+                 WHERE a.attrelid = {}::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+                quote_literal(&self.qualified)
+            ))
             .map_err(|e| self.sql_error("read the columns of", &e))?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .into_iter()
+            .filter_map(|r| {
+                let mut values = r.into_iter();
+                Some((values.next()??, values.next()??))
+            })
             .collect();
         let t = &self.qualified;
         let mut sql = String::new();
@@ -278,20 +284,20 @@ impl MigrationsTable {
              COMMENT ON TABLE {t} IS 'migration_table_version: {LAYOUT_VERSION}';"
         ));
         client
-            .batch_execute(&sql)
+            .batch(&sql)
             .map_err(|e| self.sql_error("upgrade", &e))?;
         Ok(true)
     }
 
     /// Every row, oldest first, whatever the table's layout.
-    pub fn rows(&self, client: &mut impl GenericClient) -> Result<Vec<Migration>> {
+    pub(crate) fn rows(&self, client: &mut impl Sql) -> Result<Vec<Migration>> {
         let unreadable = |e: serde_json::Error| Error::Sql {
             context: format!("read {}", self.name()),
             message: format!("unreadable row: {e}"),
             code: None,
         };
         let rows = client
-            .query(
+            .rows(
                 // The parameters also as PostgreSQL's text of each value: JSON numbers
                 // read into f64 would round a decimal.
                 &format!(
@@ -302,12 +308,11 @@ impl MigrationsTable {
                      FROM {} m ORDER BY m.date_installed, m.version",
                     self.qualified
                 ),
-                &[],
             )
             .map_err(|e| self.sql_error("read", &e))?;
-        rows.iter()
+        rows.into_iter()
             .map(|row| {
-                let text: String = row.get(0);
+                let text = row.into_iter().next().flatten().unwrap_or_default();
                 let value: Value = serde_json::from_str(&text).map_err(unreadable)?;
                 Ok(Migration::from_json(&value))
             })
@@ -315,9 +320,9 @@ impl MigrationsTable {
     }
 
     /// Records one version.
-    pub fn insert(&self, client: &mut impl GenericClient, row: &NewMigration<'_>) -> Result<()> {
+    pub(crate) fn insert(&self, client: &mut impl Sql, row: &NewMigration<'_>) -> Result<()> {
         client
-            .batch_execute(&self.insert_sql(row))
+            .batch(&self.insert_sql(row))
             .map_err(|e| self.sql_error("record a version in", &e))
     }
 
@@ -358,13 +363,13 @@ impl MigrationsTable {
     ///
     /// # Errors
     /// [`Error::LockTimeout`] when another session still holds it after `timeout`.
-    pub fn lock(&self, client: &mut impl GenericClient, timeout: Duration) -> Result<()> {
+    pub(crate) fn lock(&self, client: &mut impl Sql, timeout: Duration) -> Result<()> {
         self.lock_of()
             .acquire(client, timeout, "another pum migrating with it")
     }
 
     /// Releases the lock taken by [`MigrationsTable::lock`].
-    pub fn unlock(&self, client: &mut impl GenericClient) -> Result<()> {
+    pub(crate) fn unlock(&self, client: &mut impl Sql) -> Result<()> {
         self.lock_of().release(client)
     }
 }

@@ -4,6 +4,7 @@
 mod check;
 mod connect;
 mod database;
+mod deltas;
 mod dump;
 mod harness;
 mod migrate;

@@ -1,0 +1,145 @@
+//! pum's own PostgreSQL session, speaking the protocol itself: what rust-postgres does not
+//! expose, pum needs for migrations.
+//!
+//! A run's session must be lent to a child process (a Python delta or hook) so that the
+//! child's SQL runs inside the run's transaction, and a failure anywhere leaves the
+//! database as it was. [`RawSession`] is that session: it connects and authenticates as
+//! libpq would (trust, password, md5, SCRAM-SHA-256; no TLS, as everywhere in pum), sends
+//! simple queries and reads their results as text. [`relay::Relay`] lends it: the child
+//! connects to a private Unix socket, pum answers its start-up itself and forwards what it
+//! sends to the session (refusing transaction control), then takes the session back.
+//!
+//! Everything pum itself sends on a session goes through [`Sql`], which both this session
+//! and rust-postgres's clients implement: simple queries, text rows, and [`ServerError`]s
+//! that keep the SQLSTATE and the error's position.
+
+#[cfg(unix)]
+pub(crate) mod relay;
+mod session;
+
+pub(crate) use session::RawSession;
+
+use postgres::error::ErrorPosition;
+
+/// An error the server sent (or, for a connection that broke, one pum made up: no code).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ServerError {
+    /// The SQLSTATE.
+    pub code: Option<String>,
+    /// The primary message.
+    pub message: String,
+    /// The detail, if any.
+    pub detail: Option<String>,
+    /// The 1-based character position of the error in the statement sent, if the server
+    /// gave one.
+    pub position: Option<u32>,
+}
+
+impl ServerError {
+    /// The server's message and detail (`message (detail)`), on one line.
+    pub(crate) fn text(&self) -> String {
+        let mut text = self.message.clone();
+        if let Some(detail) = &self.detail {
+            text.push_str(&format!(" ({detail})"));
+        }
+        crate::error::one_line(&text)
+    }
+
+    /// `SQLSTATE: message (detail)`.
+    pub(crate) fn describe(&self) -> String {
+        match &self.code {
+            Some(code) => format!("{code}: {}", self.text()),
+            None => self.text(),
+        }
+    }
+
+    /// The error of a connection that no longer works.
+    pub(crate) fn lost(why: impl std::fmt::Display) -> ServerError {
+        ServerError {
+            message: format!("the connection to the server was lost: {why}"),
+            ..ServerError::default()
+        }
+    }
+}
+
+impl From<&postgres::Error> for ServerError {
+    fn from(err: &postgres::Error) -> ServerError {
+        match err.as_db_error() {
+            Some(db) => ServerError {
+                code: Some(db.code().code().to_string()),
+                message: db.message().to_string(),
+                detail: db.detail().map(str::to_string),
+                position: match db.position() {
+                    Some(ErrorPosition::Original(p)) => Some(*p),
+                    _ => None,
+                },
+            },
+            None => ServerError {
+                message: crate::error::server_message(err),
+                ..ServerError::default()
+            },
+        }
+    }
+}
+
+/// A row of text values (`None` for NULL).
+pub(crate) type TextRow = Vec<Option<String>>;
+
+/// What pum's own SQL needs of a session: statements, and rows as text, in the simple
+/// query protocol (values are written into the SQL as quoted literals).
+pub(crate) trait Sql {
+    /// Runs `sql` (one statement or several), discarding rows.
+    fn batch(&mut self, sql: &str) -> Result<(), ServerError>;
+
+    /// Runs one query and returns its rows.
+    fn rows(&mut self, sql: &str) -> Result<Vec<TextRow>, ServerError>;
+
+    /// The first column of the first row, if any.
+    fn value(&mut self, sql: &str) -> Result<Option<String>, ServerError> {
+        Ok(self
+            .rows(sql)?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten()))
+    }
+}
+
+fn simple_rows(
+    client: &mut impl postgres::GenericClient,
+    sql: &str,
+) -> Result<Vec<TextRow>, ServerError> {
+    let messages = client
+        .simple_query(sql)
+        .map_err(|e| ServerError::from(&e))?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect())
+}
+
+impl Sql for postgres::Client {
+    fn batch(&mut self, sql: &str) -> Result<(), ServerError> {
+        self.batch_execute(sql).map_err(|e| ServerError::from(&e))
+    }
+
+    fn rows(&mut self, sql: &str) -> Result<Vec<TextRow>, ServerError> {
+        simple_rows(self, sql)
+    }
+}
+
+impl Sql for postgres::Transaction<'_> {
+    fn batch(&mut self, sql: &str) -> Result<(), ServerError> {
+        self.batch_execute(sql).map_err(|e| ServerError::from(&e))
+    }
+
+    fn rows(&mut self, sql: &str) -> Result<Vec<TextRow>, ServerError> {
+        simple_rows(self, sql)
+    }
+}
