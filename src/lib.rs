@@ -148,6 +148,7 @@ pub mod testing;
 pub mod text;
 pub mod version;
 mod wire;
+pub mod workflow;
 
 pub use checker::{CheckOptions, Report, check};
 pub use config::Config;

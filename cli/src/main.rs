@@ -7,8 +7,10 @@
 mod check;
 mod db;
 mod dump;
+mod legacy;
 mod migrate;
 mod server;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -80,6 +82,10 @@ pub enum Command {
     Validate,
     /// Compare the schema of the database with another's; exit status 1 if they differ.
     Check(check::CheckArgs),
+    /// Dump prod (-p), restore it into --test, upgrade test, compare it with --comp, then
+    /// (confirmed, or --yes) upgrade prod in one transaction; exit status 1 when test and
+    /// comp differ or prod is not upgraded.
+    TestAndUpgrade(workflow::TestAndUpgradeArgs),
     /// Run pum's ephemeral PostgreSQL server, for tests and interactive work.
     Server {
         #[command(subcommand)]
@@ -122,7 +128,18 @@ impl Output {
 /// Runs the command line and turns the outcome into an exit status.
 fn main() -> ExitCode {
     die_quietly_on_closed_pipe();
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if legacy::detect(&args) {
+        let out = Output { verbosity: 0 };
+        return match legacy::run(args, out) {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("pum: error: {}", printable(&err.to_string()));
+                ExitCode::from(2)
+            }
+        };
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
@@ -169,6 +186,9 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         }
         Command::Info(args) => migrate::info(&connection(pg_connection, out)?, &project, args),
         Command::Check(args) => check::run(&connection(pg_connection, out)?, args, out),
+        Command::TestAndUpgrade(args) => {
+            workflow::run(&connection(pg_connection, out)?, &project, args, out)
+        }
         Command::Validate => migrate::validate(&connection(pg_connection, out)?, &project, out),
     }
 }

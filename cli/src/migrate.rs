@@ -21,7 +21,7 @@ pub struct Project {
 }
 
 impl Project {
-    fn load(&self) -> pum::Result<Config> {
+    pub(crate) fn load(&self) -> pum::Result<Config> {
         let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
         match &self.config {
             // Like Python pum: paths in the configuration stay relative to -d.
@@ -70,6 +70,19 @@ pub enum Transaction {
     Whole,
     /// Commit each version.
     PerVersion,
+    /// Commit each file, as pum 0.x did (delta directories only).
+    PerFile,
+}
+
+impl Transaction {
+    /// The library's mode.
+    pub fn mode(self) -> TransactionMode {
+        match self {
+            Transaction::Whole => TransactionMode::Whole,
+            Transaction::PerVersion => TransactionMode::PerVersion,
+            Transaction::PerFile => TransactionMode::PerFile,
+        }
+    }
 }
 
 /// `pum install`.
@@ -126,11 +139,11 @@ pub enum Format {
     Json,
 }
 
-fn parse_version(text: &str) -> Result<Version, String> {
+pub(crate) fn parse_version(text: &str) -> Result<Version, String> {
     Version::parse(text).map_err(|e| e.to_string())
 }
 
-fn options(run: RunArgs) -> MigrateOptions {
+pub(crate) fn options(run: RunArgs) -> MigrateOptions {
     MigrateOptions {
         max_version: run.max_version,
         parameters: run
@@ -139,10 +152,7 @@ fn options(run: RunArgs) -> MigrateOptions {
             .map(|pair| (pair[0].clone(), pair[1].clone()))
             .collect(),
         beta_testing: run.beta_testing,
-        transaction: match run.transaction {
-            Transaction::Whole => TransactionMode::Whole,
-            Transaction::PerVersion => TransactionMode::PerVersion,
-        },
+        transaction: run.transaction.mode(),
         lock_timeout: Duration::from_secs(run.lock_timeout),
         skip_drop_app: run.skip_drop_app,
         skip_create_app: run.skip_create_app,

@@ -198,8 +198,10 @@ fn a_multi_version_upgrade_with_variables_and_a_python_delta(db: TestDb) {
     );
     assert_eq!(
         progress.messages,
-        ["Message from Fill: at 1.1.0 in app_sys.upgrades for pum with [('label', \"it's; \
-          DROP TABLE app.item; --\"), ('srid', 2056)]"]
+        [
+            "Message from Fill: at 1.1.0 in app_sys.upgrades for pum with [('label', \"it's; \
+          DROP TABLE app.item; --\"), ('srid', 2056)]"
+        ]
     );
     assert!(
         report

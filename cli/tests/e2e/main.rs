@@ -6,3 +6,4 @@ mod matrix;
 mod server;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
+mod zero_x;

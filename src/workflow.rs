@@ -1,0 +1,273 @@
+//! `test-and-upgrade`: try an upgrade on a copy of production, compare the result with a
+//! reference database, and only then upgrade production.
+//!
+//! The steps, as pum 0.x runs them, each reported: dump prod; restore the dump into the
+//! test database; upgrade the test database; compare it with the comparison database;
+//! ask; upgrade prod. Better than pum 0.x:
+//!
+//! - **prod is upgraded in one transaction**: a failure leaves it unchanged;
+//! - **any difference refuses**: when the upgraded test database and the comparison
+//!   database differ (after the ignores), prod is not touched and the differences are
+//!   returned ([`Outcome::differences`]); pum 0.x did the same, but only for the kinds it
+//!   compared;
+//! - **the test database is made fresh**: an empty one is restored into as it is; one
+//!   holding anything is dropped and created again first (never when it is prod's or the
+//!   comparison's database, or a database every server needs);
+//! - **temporary files are removed**: the dump is deleted at the end (also after a
+//!   failure) unless [`TestAndUpgrade::keep_dump`] is set.
+
+use std::path::{Path, PathBuf};
+
+use crate::checker::{CheckOptions, Report};
+use crate::config::Config;
+use crate::connect::ConnectionSpec;
+use crate::database::{CreateOptions, DropOptions, Maintenance};
+use crate::dump::{DumpOptions, RestoreOptions};
+use crate::error::{Error, Result};
+use crate::migrate::deltas::{DeltaOptions, DeltaUpgrader};
+use crate::migrate::{MigrateOptions, NoProgress, TransactionMode, Upgrader};
+use crate::wire::{RawSession, Sql};
+
+/// What is upgraded.
+pub enum Project<'a> {
+    /// A pum 0.x project: delta directories and an upgrades table.
+    Deltas {
+        /// `schema.table`.
+        table: &'a str,
+        /// The delta directories.
+        dirs: &'a [PathBuf],
+        /// Variables and the maximum version (the transaction mode is the workflow's).
+        options: DeltaOptions,
+        /// The Python interpreter for Python deltas, when not the default.
+        python: Option<PathBuf>,
+    },
+    /// A pum 1.x project: `.pum.yaml` and changelogs.
+    Changelogs {
+        /// The configuration.
+        config: &'a Config,
+        /// Parameters and the maximum version (the transaction mode is the workflow's).
+        options: MigrateOptions,
+    },
+}
+
+/// The databases and settings of one test-and-upgrade.
+pub struct TestAndUpgrade<'a> {
+    /// Production.
+    pub prod: &'a ConnectionSpec,
+    /// The database prod's copy is restored into and upgraded.
+    pub test: &'a ConnectionSpec,
+    /// The reference the upgraded copy must equal.
+    pub comp: &'a ConnectionSpec,
+    /// What is upgraded.
+    pub project: Project<'a>,
+    /// Where the dump goes (a temporary file when `None`).
+    pub dump_file: Option<PathBuf>,
+    /// Keep the dump file at the end.
+    pub keep_dump: bool,
+    /// pg_dump's settings (schemas left out, the program).
+    pub dump: DumpOptions,
+    /// pg_restore's settings (go on past errors, the program).
+    pub restore: RestoreOptions,
+    /// What the comparison ignores.
+    pub check: CheckOptions,
+}
+
+/// Told about each step.
+pub trait Steps {
+    /// A step begins: `Dump prod`, `Restore into test`…
+    fn step(&mut self, what: &str);
+    /// A step ended well, with what it did.
+    fn done(&mut self, what: &str);
+}
+
+/// What a test-and-upgrade ended with.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The differences between the upgraded test database and the comparison database
+    /// (`None` when they are equal).
+    pub differences: Option<Report>,
+    /// Whether prod was upgraded.
+    pub upgraded: bool,
+    /// prod's version before, and after (the same when not upgraded).
+    pub versions: (String, String),
+}
+
+impl TestAndUpgrade<'_> {
+    /// Runs the steps; `confirm` is asked before prod is upgraded (and not when the test
+    /// already refused it).
+    ///
+    /// # Errors
+    /// [`Error::Refused`] when test is prod or comp; any step's error (then prod is as it
+    /// was).
+    pub fn run(&self, confirm: &mut dyn FnMut() -> bool, steps: &mut dyn Steps) -> Result<Outcome> {
+        self.refuse_same_databases()?;
+        let temporary;
+        let dump_file: &Path = match &self.dump_file {
+            Some(file) => file,
+            None => {
+                temporary = tempfile::Builder::new()
+                    .prefix("pum-test-and-upgrade-")
+                    .suffix(".dump")
+                    .tempfile()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e))?
+                    .into_temp_path();
+                &temporary
+            }
+        };
+        let result = self.steps(dump_file, confirm, steps);
+        if !self.keep_dump {
+            let _ = std::fs::remove_file(dump_file);
+        }
+        result
+    }
+
+    fn steps(
+        &self,
+        dump_file: &Path,
+        confirm: &mut dyn FnMut() -> bool,
+        steps: &mut dyn Steps,
+    ) -> Result<Outcome> {
+        steps.step(&format!("Dump prod ({})", self.prod.dbname()));
+        crate::dump::dump(self.prod, dump_file, &self.dump)?;
+        steps.done(&format!("dumped to {}", dump_file.display()));
+
+        steps.step(&format!("Restore into test ({})", self.test.dbname()));
+        let recreated = self.fresh_test_database()?;
+        let summary = crate::dump::restore(self.test, dump_file, &self.restore)?;
+        steps.done(&match (recreated, summary.ignored_errors) {
+            (true, 0) => "restored into a new database".to_string(),
+            (false, 0) => "restored".to_string(),
+            (_, n) => format!("restored, {n} error(s) ignored: {}", summary.messages),
+        });
+
+        steps.step(&format!("Upgrade test ({})", self.test.dbname()));
+        let (from, to) = self.upgrade(self.test)?;
+        steps.done(&format!("{from} → {to}"));
+
+        steps.step(&format!(
+            "Compare test ({}) with comp ({})",
+            self.test.dbname(),
+            self.comp.dbname()
+        ));
+        let report = crate::checker::check(self.test, self.comp, &self.check)?;
+        if !report.is_empty() {
+            return Ok(Outcome {
+                differences: Some(report),
+                upgraded: false,
+                versions: (from.clone(), from),
+            });
+        }
+        steps.done("no difference");
+
+        if !confirm() {
+            return Ok(Outcome {
+                differences: None,
+                upgraded: false,
+                versions: (from.clone(), from),
+            });
+        }
+        steps.step(&format!("Upgrade prod ({})", self.prod.dbname()));
+        let versions = self.upgrade(self.prod)?;
+        steps.done(&format!("{} → {}", versions.0, versions.1));
+        Ok(Outcome {
+            differences: None,
+            upgraded: true,
+            versions,
+        })
+    }
+
+    /// Upgrades `spec` in one transaction; returns the versions before and after.
+    fn upgrade(&self, spec: &ConnectionSpec) -> Result<(String, String)> {
+        match &self.project {
+            Project::Deltas {
+                table,
+                dirs,
+                options,
+                python,
+            } => {
+                let mut upgrader = DeltaUpgrader::new(spec, table, dirs)?;
+                if let Some(python) = python {
+                    upgrader = upgrader.python(python);
+                }
+                let options = DeltaOptions {
+                    transaction: TransactionMode::Whole,
+                    ..options.clone()
+                };
+                let report = upgrader.upgrade(&options, &mut NoProgress)?;
+                Ok((report.from, report.to))
+            }
+            Project::Changelogs { config, options } => {
+                let upgrader = Upgrader::new(config, spec)?;
+                let options = MigrateOptions {
+                    transaction: TransactionMode::Whole,
+                    ..options.clone()
+                };
+                let report = upgrader.upgrade(&options, &mut NoProgress)?;
+                let from = report.from.unwrap_or_default();
+                let to = report
+                    .applied
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| from.clone());
+                Ok((from, to))
+            }
+        }
+    }
+
+    /// Refuses a test database that is prod's or comp's.
+    fn refuse_same_databases(&self) -> Result<()> {
+        let key = |s: &ConnectionSpec| {
+            (
+                s.host().to_string(),
+                s.port().to_string(),
+                s.dbname().to_string(),
+            )
+        };
+        for (other, role) in [(self.prod, "prod"), (self.comp, "comp")] {
+            if key(self.test) == key(other) {
+                return Err(Error::Refused {
+                    operation: format!(
+                        "test-and-upgrade with test database \"{}\"",
+                        self.test.dbname()
+                    ),
+                    reason: format!(
+                        "it is {role}'s database: test-and-upgrade restores prod into test, which \
+                         must be a database of its own"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties the test database: left as it is when it holds nothing, else dropped and
+    /// created again. Returns whether it was made again.
+    fn fresh_test_database(&self) -> Result<bool> {
+        let mut session = RawSession::connect(self.test)?;
+        let objects = session
+            .value(
+                "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('public', \
+                 'information_schema') AND nspname NOT LIKE 'pg\\_%') + (SELECT count(*) FROM \
+                 pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \
+                 'public') + (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')",
+            )
+            .map_err(|e| Error::server("look into the test database", &e))?;
+        drop(session);
+        if objects.as_deref() == Some("0") {
+            return Ok(false);
+        }
+        // Made again from the maintenance database; never postgres, template0 or
+        // template1 (Maintenance::drop refuses them).
+        let name = self.test.dbname();
+        let mut maintenance = Maintenance::connect(self.test, name)?;
+        maintenance.drop(
+            name,
+            &DropOptions {
+                force: true,
+                if_exists: true,
+            },
+        )?;
+        maintenance.create(name, &CreateOptions::default())?;
+        Ok(true)
+    }
+}
