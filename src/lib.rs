@@ -3,13 +3,14 @@
 //! pum manages a PostgreSQL datamodel over its life. Three jobs belong together:
 //!
 //! 1. **Migrate**: apply versioned changelog SQL files and record them in a migrations
-//!    table compatible with Python pum's files and tables ([`Upgrader`], [`migrate`]).
+//!    table compatible with Python pum's files and tables ([`Upgrader`], [`migrate`]);
+//!    pum 0.x projects (delta directories, Python deltas) too ([`migrate::deltas`]).
 //! 2. **Check**: compare two databases' schemas and report every difference ([`fn@check`]).
 //! 3. **Test**: give every test its own freshly migrated database, cloned from a cached
 //!    template (`#[pum_test]`, `pum::testing`; feature `testing`, on by default).
 //!
 //! Around them: create, copy and drop databases ([`database`]), dump and restore them
-//! ([`mod@dump`]), and an ephemeral PostgreSQL server so that all of it works with nothing to
+//! ([`mod@dump`]), try an upgrade on a copy of production first ([`workflow`]), and an ephemeral PostgreSQL server so that all of it works with nothing to
 //! set up (`pum::server`; feature `server`, Unix). Connections are named the way `psql`
 //! users name them: a service from `pg_service.conf`, a URL or a keyword string, with the
 //! `PG*` environment variables and `.pgpass` applied as libpq applies them ([`connect`]).
@@ -51,6 +52,41 @@
 //! let again = upgrader.install(&MigrateOptions::default(), &mut NoProgress);
 //! assert!(matches!(again, Err(pum::Error::AlreadyInstalled { .. })));
 //! # pum::drop_database(&server, "pum_doc_migrate", &Default::default())?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Migrate a pum 0.x project
+//!
+//! Delta directories (`delta_<x.y.z>_<name>[.pre|.post].{sql,py}`, `pre-all`, `post-all`)
+//! and pum 0.x's upgrades table, run as pum 0.9.14 runs them, in one transaction
+//! ([`migrate::deltas`]):
+//!
+//! ```
+//! use pum::hooks::Variable;
+//! use pum::migrate::NoProgress;
+//! use pum::migrate::deltas::{DeltaOptions, DeltaUpgrader};
+//! use pum::ConnectionSpec;
+//!
+//! # fn main() -> pum::Result<()> {
+//! # let dir = tempfile::tempdir().expect("a temporary directory");
+//! # std::fs::write(dir.path().join("delta_1.0.1_srid.sql"), "ALTER TABLE pipe ADD COLUMN srid int DEFAULT %(srid)s;").unwrap();
+//! # std::fs::write(dir.path().join("post-all.sql"), "CREATE OR REPLACE VIEW v AS SELECT * FROM pipe;").unwrap();
+//! # let server = pum::server::Server::shared()?.spec().clone();
+//! # pum::drop_database(&server, "pum_doc_deltas", &pum::DropOptions::if_exists())?;
+//! # pum::create_database(&server, "pum_doc_deltas", &Default::default())?;
+//! # let url = server.with_dbname("pum_doc_deltas").url();
+//! # ConnectionSpec::resolve(&url)?.connect()?.batch_execute("CREATE TABLE pipe (id int); CREATE SCHEMA app_sys").unwrap();
+//! let target = ConnectionSpec::resolve(&url)?;
+//! let upgrader = DeltaUpgrader::new(&target, "app_sys.upgrades", &[dir.path().into()])?;
+//! upgrader.baseline("1.0.0")?; // what the database was before pum managed it
+//! let options = DeltaOptions {
+//!     variables: vec![("srid".into(), Variable::parse("int", "srid", "2056")?)],
+//!     ..DeltaOptions::default()
+//! };
+//! let report = upgrader.upgrade(&options, &mut NoProgress)?;
+//! assert_eq!((report.from.as_str(), report.to.as_str()), ("1.0.0", "1.0.1"));
+//! # pum::drop_database(&server, "pum_doc_deltas", &Default::default())?;
 //! # Ok(())
 //! # }
 //! ```

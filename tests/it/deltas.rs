@@ -505,7 +505,7 @@ fn rust_hooks_and_executables_run_as_deltas(db: TestDb) {
         ("delta/delta_1.0.0_a.sql", "CREATE TABLE public.t (v text);"),
         (
             "delta/delta_1.1.0_load.sh",
-            "#!/bin/sh\nset -e\necho \"loading at $PUM_CURRENT_VERSION into $PUM_MIGRATIONS_TABLE\"\npsql -X -q -v ON_ERROR_STOP=1 -c \"INSERT INTO public.t VALUES ('sh $PUM_PARAM_WHO')\"\n",
+            "#!/bin/sh\nset -e\necho \"loading at $PUM_CURRENT_VERSION into $PUM_MIGRATIONS_TABLE\"\necho \"socket dir $(stat -c %a \"$PGHOST\"), password ${PGPASSWORD:-none}\"\npsql -X -q -v ON_ERROR_STOP=1 -c \"INSERT INTO public.t VALUES ('sh $PUM_PARAM_WHO')\"\n",
         ),
     ]);
     #[cfg(unix)]
@@ -539,7 +539,11 @@ fn rust_hooks_and_executables_run_as_deltas(db: TestDb) {
     upgrader.upgrade(&options, &mut progress).unwrap();
     assert_eq!(
         progress.messages,
-        ["loading at 1.0.0 into app_sys.upgrades", "rust at 1.1.0"]
+        [
+            "loading at 1.0.0 into app_sys.upgrades",
+            "socket dir 700, password none",
+            "rust at 1.1.0"
+        ]
     );
     assert_eq!(
         strings(&db, "SELECT v FROM public.t ORDER BY 1"),
@@ -552,4 +556,63 @@ fn rust_hooks_and_executables_run_as_deltas(db: TestDb) {
         ),
         ["baseline:0", "a:8", "load:4", "rust:4"]
     );
+}
+
+#[cfg(unix)]
+#[pum::pum_test]
+fn code_deltas_others_could_write_are_refused(db: TestDb) {
+    use std::os::unix::fs::PermissionsExt;
+    let deltas = Deltas::new(&[("delta/delta_1.0.0_x.py", "raise SystemExit(3)\n")]);
+    let path = deltas.path("delta/delta_1.0.0_x.py");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let spec = db.spec().clone();
+    let err = DeltaUpgrader::new(&spec, "app_sys.upgrades", &[deltas.path("delta")])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("delta_1.0.0_x.py") && err.contains("other users may write it"),
+        "{err}"
+    );
+    // A failing executable's exit status and last words make its error.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let upgrader = upgrader(&spec, &deltas);
+    baseline(&db, "1.0.0", &upgrader);
+    let err = upgrader
+        .upgrade(&DeltaOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, Error::Code { .. }), "{err}");
+    assert!(err.to_string().contains("SystemExit: 3"), "{err}");
+    assert_eq!(rows(&db), ["1.0.0|baseline|0||"]);
+}
+
+#[pum::pum_test]
+fn a_missing_interpreter_or_module_says_what_to_install(db: TestDb) {
+    let deltas = Deltas::new(&[(
+        "delta/delta_1.0.0_x.py",
+        "import pum_no_such_module\nfrom pum.core.deltapy import DeltaPy\n",
+    )]);
+    let spec = db.spec().clone();
+    let upgrader = upgrader(&spec, &deltas);
+    baseline(&db, "1.0.0", &upgrader);
+    let err = upgrader
+        .upgrade(&DeltaOptions::default(), &mut NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("delta_1.0.0_x.py:1: ModuleNotFoundError: No module named 'pum_no_such_module' (install it for"),
+        "{err}"
+    );
+    let upgrader = DeltaUpgrader::new(&spec, "app_sys.upgrades", &[deltas.path("delta")])
+        .unwrap()
+        .python("/nonexistent/python3");
+    let err = upgrader
+        .upgrade(&DeltaOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, Error::ToolNotFound { .. }), "{err}");
+    assert!(
+        err.to_string().contains("pip install psycopg2-binary"),
+        "{err}"
+    );
+    assert_eq!(rows(&db), ["1.0.0|baseline|0||"]);
 }

@@ -3,9 +3,9 @@
 //!
 //! ```no_run
 //! use pum::migrate::deltas::{DeltaOptions, DeltaUpgrader};
-//! use pum::{ConnectionSpec, Environment};
+//! use pum::ConnectionSpec;
 //!
-//! let spec = ConnectionSpec::resolve("service=qwat_prod", &Environment::from_process())?;
+//! let spec = ConnectionSpec::resolve("service=qwat_prod")?;
 //! let upgrader = DeltaUpgrader::new(&spec, "qwat_sys.info", &["update/delta".into()])?;
 //! upgrader.baseline("1.0.0")?;
 //! let report = upgrader.upgrade(&DeltaOptions::default(), &mut pum::migrate::NoProgress)?;
