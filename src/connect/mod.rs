@@ -308,6 +308,7 @@ impl ConnectionSpec {
 }
 
 /// The service file of this user (`PGSERVICEFILE`, else `~/.pg_service.conf`), if any.
+#[cfg(unix)]
 pub(crate) fn personal_service_file() -> Option<std::path::PathBuf> {
     environment::Environment::from_process()
         .service_files()

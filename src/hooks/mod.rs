@@ -22,6 +22,8 @@
 //! transaction and may wait forever for locks the run holds: connect through the service
 //! or the environment pum gives.
 
+#[cfg(unix)]
+mod child;
 mod code;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +99,7 @@ impl Variable {
     }
 
     /// As JSON for the Python bridge (ints stay ints, floats floats).
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn json(&self) -> String {
         match self {
             Variable::Int(digits) => digits.clone(),
@@ -109,6 +112,7 @@ impl Variable {
     }
 
     /// As text for an executable's environment.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn text(&self) -> String {
         match self {
             Variable::Int(digits) => digits.clone(),

@@ -68,6 +68,7 @@ impl Write for Stream {
 }
 
 /// One whole protocol message: its tag, and its bytes (tag and length included).
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) struct Frame {
     pub tag: u8,
     pub bytes: BytesMut,
@@ -289,21 +290,25 @@ impl RawSession {
     }
 
     /// What the server reported at start-up.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn parameters(&self) -> &[(String, String)] {
         &self.parameters
     }
 
     /// The transaction status the server last reported: `I`, `T` or `E`.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn transaction_status(&self) -> u8 {
         self.status
     }
 
     /// Records the status of a ReadyForQuery passed on by the relay.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn set_transaction_status(&mut self, status: u8) {
         self.status = status;
     }
 
     /// Marks the connection broken (after an I/O error).
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn mark_broken(&mut self) {
         self.broken = true;
     }
