@@ -1,12 +1,12 @@
 //! `pum check`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use pum::ConnectionSpec;
 use pum::checker::{CheckOptions, Kind};
+use pum::{ConnectionSpec, Report};
 
 use super::Output;
 
@@ -80,17 +80,22 @@ pub fn run(left: &ConnectionSpec, args: CheckArgs, out: Output) -> pum::Result<E
         allow_version_mismatch: args.allow_version_mismatch,
     };
     let report = pum::check(left, &right, &options)?;
-    let color = args.output.is_none()
+    write(&report, args.output.as_deref(), args.format)
+}
+
+/// Prints `report` (or writes it to `output`) and says 1 when it holds differences.
+pub fn write(report: &Report, output: Option<&Path>, format: Format) -> pum::Result<ExitCode> {
+    let color = output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    let text = match args.format {
+    let text = match format {
         Format::Text => report.render_text(color),
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
         ),
     };
-    match &args.output {
+    match output {
         // Replaced only by a complete report.
         Some(file) => pum::files::write(file, text.as_bytes())?,
         None => print!("{text}"),

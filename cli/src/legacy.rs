@@ -9,7 +9,7 @@
 //! same library calls.
 
 use std::ffi::OsString;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -595,20 +595,13 @@ fn check(config: &ZeroXConfig, args: CheckArgs, out: Output) -> pum::Result<Exit
     let left = service(&args.pg_service1, out)?;
     let right = service(&args.pg_service2, out)?;
     let report = pum::check(&left, &right, &check_options(config, args.ignores)?)?;
+    // pum 0.x's levels cut lines at 79 characters or not; the report is always whole.
     let _ = args.verbose_level;
-    let color = args.output_file.is_none()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
-    let text = report.render_text(color);
-    match &args.output_file {
-        Some(file) => pum::files::write(file, text.as_bytes())?,
-        None => print!("{text}"),
-    }
-    Ok(if report.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    super::check::write(
+        &report,
+        args.output_file.as_deref(),
+        super::check::Format::Text,
+    )
 }
 
 /// Prints `info` as pum 0.x lays it out: the deltas, then the table's rows.

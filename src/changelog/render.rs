@@ -26,15 +26,7 @@ pub(crate) fn render(
     sql: &str,
     value: &mut dyn FnMut(&str) -> Result<String, String>,
 ) -> Result<String, Failure> {
-    let mut out = String::with_capacity(sql.len());
-    let mut tags = Vec::new();
-    Renderer {
-        sql,
-        value,
-        percent: false,
-    }
-    .code(0, sql.len(), &mut tags, &mut out)?;
-    Ok(out)
+    render_with(sql, value, false)
 }
 
 /// Renders pum 0.x's placeholders, `%(name)s`, with the same rules as `{name}`: a literal
@@ -45,12 +37,20 @@ pub(crate) fn render_percent(
     sql: &str,
     value: &mut dyn FnMut(&str) -> Result<String, String>,
 ) -> Result<String, Failure> {
+    render_with(sql, value, true)
+}
+
+fn render_with(
+    sql: &str,
+    value: &mut dyn FnMut(&str) -> Result<String, String>,
+    percent: bool,
+) -> Result<String, Failure> {
     let mut out = String::with_capacity(sql.len());
     let mut tags = Vec::new();
     Renderer {
         sql,
         value,
-        percent: true,
+        percent,
     }
     .code(0, sql.len(), &mut tags, &mut out)?;
     Ok(out)

@@ -29,14 +29,7 @@ impl Prepared {
         parameters: &Parameters,
         changelog: bool,
     ) -> Result<Prepared> {
-        let at = |line, column, message: String| Error::Statement {
-            file: name.to_string(),
-            line,
-            column,
-            message,
-            code: None,
-            statement: None,
-        };
+        let at = |line, column, message: String| located(name, line, column, message);
         let statements = sql::split(&text.text).map_err(|e| at(e.line, e.column, e.message))?;
         let mut rendered = Vec::with_capacity(statements.len());
         for statement in statements {
@@ -73,14 +66,7 @@ impl Prepared {
         name: &str,
         variables: Option<&[(String, crate::hooks::Variable)]>,
     ) -> Result<(Prepared, Vec<String>)> {
-        let at = |line, column, message: String| Error::Statement {
-            file: name.to_string(),
-            line,
-            column,
-            message,
-            code: None,
-            statement: None,
-        };
+        let at = |line, column, message: String| located(name, line, column, message);
         let statements = sql::split(&text.text).map_err(|e| at(e.line, e.column, e.message))?;
         let mut rendered = Vec::with_capacity(statements.len());
         let mut warnings = Vec::new();
@@ -150,6 +136,18 @@ impl Prepared {
             }
         }
         Ok(())
+    }
+}
+
+/// An error at `line`:`column` of the text called `name`, found before the server saw it.
+fn located(name: &str, line: usize, column: usize, message: String) -> Error {
+    Error::Statement {
+        file: name.to_string(),
+        line,
+        column,
+        message,
+        code: None,
+        statement: None,
     }
 }
 

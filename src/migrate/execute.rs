@@ -34,6 +34,29 @@ impl Session {
         }
     }
 
+    /// Connects to `spec` and takes `lock` (waiting at most `timeout` for `holder`); runs
+    /// `work`; rolls back what `work` left open after an error; releases the lock.
+    ///
+    /// # Errors
+    /// Connection errors, [`Error::LockTimeout`], and `work`'s.
+    pub(crate) fn locked<T>(
+        spec: &crate::connect::ConnectionSpec,
+        lock: &crate::lock::AdvisoryLock,
+        timeout: std::time::Duration,
+        holder: &str,
+        work: impl FnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
+        let mut session = Session::new(RawSession::connect(spec)?);
+        session.end_with_client()?;
+        lock.acquire(&mut session.client, timeout, holder)?;
+        let result = work(&mut session);
+        if result.is_err() {
+            session.rollback();
+        }
+        let _ = lock.release(&mut session.client);
+        result
+    }
+
     /// Makes the server end this session's statement when pum goes away (Ctrl-C, a kill):
     /// without it, a statement waiting for a lock held elsewhere would wait on, and then
     /// run, for a client that is gone. PostgreSQL 14 and later check the client's socket

@@ -198,15 +198,13 @@ impl<'a> Upgrader<'a> {
         timeout: Duration,
         work: impl FnOnce(&mut Session) -> Result<T>,
     ) -> Result<T> {
-        let mut session = Session::new(RawSession::connect(self.spec)?);
-        session.end_with_client()?;
-        self.table.lock(&mut session.client, timeout)?;
-        let result = work(&mut session);
-        if result.is_err() {
-            session.rollback();
-        }
-        let _ = self.table.unlock(&mut session.client);
-        result
+        Session::locked(
+            self.spec,
+            &self.table.lock(),
+            timeout,
+            "another pum migrating with it",
+            work,
+        )
     }
 
     /// What the migrations table records now (in the session's transaction, if open).

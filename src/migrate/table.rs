@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -355,22 +354,8 @@ impl MigrationsTable {
     }
 
     /// The advisory lock of this table: one pum migrates with it at a time.
-    fn lock_of(&self) -> AdvisoryLock {
+    pub(crate) fn lock(&self) -> AdvisoryLock {
         AdvisoryLock::new(MIGRATIONS, self.name())
-    }
-
-    /// Takes the session advisory lock of this table, waiting at most `timeout`.
-    ///
-    /// # Errors
-    /// [`Error::LockTimeout`] when another session still holds it after `timeout`.
-    pub(crate) fn lock(&self, client: &mut impl Sql, timeout: Duration) -> Result<()> {
-        self.lock_of()
-            .acquire(client, timeout, "another pum migrating with it")
-    }
-
-    /// Releases the lock taken by [`MigrationsTable::lock`].
-    pub(crate) fn unlock(&self, client: &mut impl Sql) -> Result<()> {
-        self.lock_of().release(client)
     }
 }
 

@@ -223,15 +223,13 @@ impl<'a> DeltaUpgrader<'a> {
         timeout: Duration,
         work: impl FnOnce(&mut Session) -> Result<T>,
     ) -> Result<T> {
-        let mut session = Session::new(RawSession::connect(self.spec)?);
-        session.end_with_client()?;
-        self.table.acquire(&mut session.client, timeout)?;
-        let result = work(&mut session);
-        if result.is_err() {
-            session.rollback();
-        }
-        let _ = self.table.release(&mut session.client);
-        result
+        Session::locked(
+            self.spec,
+            &self.table.lock(),
+            timeout,
+            "another pum upgrading this database",
+            work,
+        )
     }
 
     /// Creates the table (if missing, with pum 0.x's DDL) and records `version` as the

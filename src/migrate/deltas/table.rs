@@ -1,8 +1,6 @@
 //! pum 0.x's upgrades table (`-t qwat_sys.info`), in its own format: the DDL, rows and
 //! values pum 0.9.14 writes, so that both tools take turns on one database.
 
-use std::time::Duration;
-
 use crate::database::{quote_identifier, quote_literal};
 use crate::error::{Error, Result};
 use crate::lock::{AdvisoryLock, MIGRATIONS};
@@ -180,22 +178,8 @@ impl UpgradesTable {
     }
 
     /// The lock serialising runs on this table (a different key from 1.x tables').
-    fn lock(&self) -> AdvisoryLock {
+    pub(crate) fn lock(&self) -> AdvisoryLock {
         AdvisoryLock::new(MIGRATIONS, format!("0.x {}", self.qualified()))
-    }
-
-    /// Takes the table's lock, waiting at most `timeout`.
-    ///
-    /// # Errors
-    /// [`Error::LockTimeout`].
-    pub(crate) fn acquire(&self, client: &mut impl Sql, timeout: Duration) -> Result<()> {
-        self.lock()
-            .acquire(client, timeout, "another pum upgrading this database")
-    }
-
-    /// Releases the lock.
-    pub(crate) fn release(&self, client: &mut impl Sql) -> Result<()> {
-        self.lock().release(client)
     }
 }
 
