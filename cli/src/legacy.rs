@@ -193,6 +193,9 @@ struct CheckArgs {
     pg_service2: String,
     #[command(flatten)]
     ignores: Ignores,
+    /// Do not print the differences, only whether there are some (exit status 1).
+    #[arg(short = 's', long = "silent", num_args = 0..=1, value_name = "SILENT")]
+    silent: Option<Option<String>>,
     /// Verbose level (0, 1 or 2): accepted; the report is always complete.
     #[arg(short = 'v', long = "verbose_level", value_name = "VERBOSE_LEVEL")]
     verbose_level: Option<u8>,
@@ -597,6 +600,21 @@ fn check(config: &ZeroXConfig, args: CheckArgs, out: Output) -> pum::Result<Exit
     let report = pum::check(&left, &right, &check_options(config, args.ignores)?)?;
     // pum 0.x's levels cut lines at 79 characters or not; the report is always whole.
     let _ = args.verbose_level;
+    if args.silent.is_some() {
+        println!(
+            "{}",
+            if report.is_empty() {
+                "no difference"
+            } else {
+                "differences found"
+            }
+        );
+        return Ok(if report.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     super::check::write(
         &report,
         args.output_file.as_deref(),

@@ -129,6 +129,11 @@ impl Output {
 fn main() -> ExitCode {
     die_quietly_on_closed_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // pum 0.x printed its version with -v alone (here -v is --verbose).
+    if args.len() == 2 && args[1] == "-v" {
+        println!("pum {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     if legacy::detect(&args) {
         let out = Output { verbosity: 0 };
         return match legacy::run(args, out) {

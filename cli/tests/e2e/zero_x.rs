@@ -206,11 +206,22 @@ fn baseline_info_upgrade_check_dump_and_restore_as_pum_0x_wrote_them() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("valve"), "{}", text(&out));
+    let out = x.pum(&["check", "-p1", a, "-p2", c, "-s", "1"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "differences found\n");
 
-    // dump -p FILE, restore -p FILE.
+    // dump -p FILE, restore -p FILE; several -N each leave their schema out (pum 0.9.14
+    // joined them into one argument, which left nothing out).
+    x.dbs[0]
+        .client()
+        .batch_execute("CREATE SCHEMA scratch")
+        .unwrap();
     let dump = x.dir.path().join("a.dump");
     let dump = dump.to_str().unwrap();
-    let out = x.pum(&["dump", "-p", a, "-N", "net_sys", dump], "");
+    let out = x.pum(
+        &["dump", "-p", a, "-N", "net_sys", "-N", "scratch", dump],
+        "",
+    );
     assert!(out.status.success(), "{}", text(&out));
     x.dbs[2]
         .client()
@@ -222,7 +233,7 @@ fn baseline_info_upgrade_check_dump_and_restore_as_pum_0x_wrote_them() {
     assert_eq!(
         x.strings(
             2,
-            "SELECT count(*)::text FROM pg_namespace WHERE nspname = 'net_sys'"
+            "SELECT count(*)::text FROM pg_namespace WHERE nspname IN ('net_sys', 'scratch')"
         ),
         ["0"]
     );
