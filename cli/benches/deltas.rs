@@ -74,34 +74,16 @@ fn write_deltas(dir: &Path) {
     }
 }
 
-/// The Python of target/python-pum09, made when missing.
+/// The Python of target/python-pum09, made by `.ci/python-pum09` when missing.
 fn python_venv(workspace: &Path) -> PathBuf {
-    let venv = workspace.join("target/python-pum09");
-    if !venv.join(".ready").exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(["pum==0.9.14", "psycopg2-binary", "setuptools<80"])
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "Python pum 0.9.14 could not be installed in {}",
-            venv.display()
-        );
-        std::fs::write(venv.join(".ready"), "").unwrap();
-    }
-    venv
+    let made = Command::new(workspace.join(".ci/python-pum09"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        made,
+        "Python pum 0.9.14 could not be installed (.ci/python-pum09)"
+    );
+    workspace.join("target/python-pum09")
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -192,10 +192,10 @@ pub fn own_server_or_note(test: &str) -> bool {
     own
 }
 
-/// A Python interpreter with psycopg2 (and pum 0.9.14, for the interoperability checks):
-/// `PUM_TEST_PYTHON` when set, else the virtual environment `target/python-pum09`, made
-/// on first use from PyPI (one process at a time). Panics, naming what is missing, when
-/// it cannot be had: the Python delta tests need it.
+/// A Python interpreter with psycopg2 and psycopg 3 (and pum 0.9.14, for the
+/// interoperability checks): `PUM_TEST_PYTHON` when set, else the virtual environment
+/// `target/python-pum09`, made on first use by `.ci/python-pum09` (from PyPI). Panics,
+/// naming what is missing, when it cannot be had: the Python delta tests need it.
 pub fn python() -> std::path::PathBuf {
     static PYTHON: OnceLock<std::path::PathBuf> = OnceLock::new();
     PYTHON
@@ -206,55 +206,23 @@ pub fn python() -> std::path::PathBuf {
                 return python.into();
             }
             let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            // The CLI's tests run from cli/: the venv is the workspace's.
-            let workspace = if root.join("cli").is_dir() {
+            // The CLI's tests run from cli/: the script and the venv are the workspace's.
+            let workspace = if root.join(".ci").is_dir() {
                 root
             } else {
                 root.parent().unwrap()
             };
-            let venv = workspace.join("target/python-pum09");
-            let python = venv.join("bin/python");
-            let ready = venv.join(".ready");
-            if ready.exists() {
-                return python;
-            }
-            std::fs::create_dir_all(workspace.join("target")).unwrap();
-            let lock = std::fs::File::create(workspace.join("target/python-pum09.lock")).unwrap();
-            lock.lock().unwrap();
-            if !ready.exists() {
-                let run = |program: &Path, args: &[&str]| {
-                    let out = std::process::Command::new(program)
-                        .args(args)
-                        .output()
-                        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-                    assert!(
-                        out.status.success(),
-                        "the Python delta tests need python3 with venv and pip (PyPI), or \
-                         PUM_TEST_PYTHON naming a Python with psycopg2: {} {args:?} failed: {}",
-                        program.display(),
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                };
-                run(
-                    Path::new("python3"),
-                    &["-m", "venv", venv.to_str().unwrap()],
-                );
-                run(
-                    &python,
-                    &[
-                        "-m",
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "--disable-pip-version-check",
-                        "pum==0.9.14",
-                        "psycopg2-binary",
-                        "setuptools<80",
-                    ],
-                );
-                std::fs::write(&ready, "").unwrap();
-            }
-            python
+            let out = std::process::Command::new(workspace.join(".ci/python-pum09"))
+                .output()
+                .unwrap_or_else(|e| panic!(".ci/python-pum09: {e}"));
+            assert!(
+                out.status.success(),
+                "the Python delta tests need python3 with venv and pip (PyPI), or \
+                 PUM_TEST_PYTHON naming a Python with psycopg2 and psycopg: .ci/python-pum09 \
+                 failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            workspace.join("target/python-pum09/bin/python")
         })
         .clone()
 }
