@@ -186,7 +186,10 @@ def _report(error, path):
             line = frame.lineno
     if isinstance(error, SyntaxError) and error.filename and line is None:
         line = error.lineno
-    message = "{}: {}".format(type(error).__name__, str(error).strip())
+    # A database error: the server's own message, without psycopg's CONTEXT lines.
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    message = "{}: {}".format(type(error).__name__, primary or str(error).strip())
     if isinstance(error, ModuleNotFoundError):
         message = "{} (install it for {})".format(message, sys.executable)
     sys.stderr.write("pum-bridge-error " + json.dumps({"line": line, "message": message}) + "\n")

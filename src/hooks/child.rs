@@ -99,7 +99,8 @@ pub(crate) fn run_code(
             }
         });
     }
-    let stderr = child.stderr.take().map(|mut stderr| {
+    let (stderr_sender, stderr_text) = mpsc::channel();
+    if let Some(mut stderr) = child.stderr.take() {
         std::thread::spawn(move || {
             let mut kept: Vec<u8> = Vec::new();
             let mut buf = [0u8; 8192];
@@ -112,9 +113,9 @@ pub(crate) fn run_code(
                     kept.drain(..kept.len() - STDERR_KEPT);
                 }
             }
-            String::from_utf8_lossy(&kept).into_owned()
-        })
-    });
+            let _ = stderr_sender.send(String::from_utf8_lossy(&kept).into_owned());
+        });
+    }
     let mut deliver = || {
         while let Ok(line) = printed.try_recv() {
             messages(&crate::text::printable(&line));
@@ -126,10 +127,18 @@ pub(crate) fn run_code(
         let _ = child.wait();
     }
     let (status, last_error) = served?;
-    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
-    // What the child printed last arrives after it exited.
-    std::thread::sleep(std::time::Duration::from_millis(1));
-    deliver();
+    // What the child printed last arrives after it exited; a process it left running
+    // may keep its output open, so the wait is bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match printed.recv_timeout(left) {
+            Ok(line) => messages(&crate::text::printable(&line)),
+            Err(_) => break,
+        }
+    }
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    let stderr = stderr_text.recv_timeout(left).unwrap_or_default();
     let failed = |line: Option<usize>, message: String| Error::Code {
         file: code.shown.to_string(),
         line,

@@ -171,8 +171,18 @@ impl HookContext<'_> {
     /// Runs `sql` (one statement or several) in the run's transaction.
     ///
     /// # Errors
-    /// [`Error::Sql`] naming the hook, with the SQLSTATE and the server's message.
+    /// [`Error::Sql`] naming the hook, with the SQLSTATE and the server's message;
+    /// [`Error::Refused`] for transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`…), which
+    /// is the run's: return an error to fail it.
     pub fn execute(&mut self, sql: &str) -> Result<()> {
+        if crate::wire::classify(sql) != crate::wire::Control::None {
+            return Err(Error::Refused {
+                operation: format!("transaction control in hook {}", self.name),
+                reason: "the hook runs inside the run's transaction, which commits when the \
+                         run ends; return an error to fail the run"
+                    .into(),
+            });
+        }
         self.session
             .batch(sql)
             .map_err(|e| Error::server(format!("run hook {}", self.name), &e))

@@ -143,3 +143,93 @@ impl Sql for postgres::Transaction<'_> {
         simple_rows(self, sql)
     }
 }
+
+/// What a child's statement is, for the relay: transaction control is pum's.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// Not transaction control.
+    None,
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`, `END`.
+    Commit,
+    /// `ROLLBACK`, `ABORT`.
+    Rollback,
+    /// Refused, with why: prepared transactions, or control among other statements.
+    Refused(&'static str),
+}
+
+/// What `sql` (one statement or several) is.
+pub(crate) fn classify(sql: &str) -> Control {
+    let Ok(statements) = crate::changelog::sql::split(sql) else {
+        return Control::None;
+    };
+    let mut controls: Vec<Control> = statements.iter().map(|s| control(&s.sql)).collect();
+    match controls.len() {
+        1 => controls.remove(0),
+        _ if controls.iter().all(|c| *c == Control::None) => Control::None,
+        _ => Control::Refused(
+            "transaction control inside a string of several statements: send it alone",
+        ),
+    }
+}
+
+fn control(statement: &str) -> Control {
+    let start = crate::changelog::sql::first_significant(statement).unwrap_or(statement.len());
+    let words: Vec<String> = statement[start..]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .take(2)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let second = words.get(1).map(String::as_str);
+    match words.first().map(String::as_str) {
+        Some("BEGIN") | Some("START") => Control::Begin,
+        Some("COMMIT") | Some("END") if second == Some("PREPARED") => Control::Refused(PREPARED),
+        Some("COMMIT") | Some("END") => Control::Commit,
+        Some("ROLLBACK") if second == Some("PREPARED") => Control::Refused(PREPARED),
+        Some("ROLLBACK") if second == Some("TO") => Control::None,
+        Some("ROLLBACK") | Some("ABORT") => Control::Rollback,
+        Some("PREPARE") if second == Some("TRANSACTION") => Control::Refused(PREPARED),
+        _ => Control::None,
+    }
+}
+
+const PREPARED: &str = "prepared transactions would take the run's transaction away from pum";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_control_is_told_apart() {
+        assert_eq!(classify("BEGIN"), Control::Begin);
+        assert_eq!(
+            classify("  begin transaction isolation level serializable"),
+            Control::Begin
+        );
+        assert_eq!(classify("COMMIT"), Control::Commit);
+        assert_eq!(classify("end;"), Control::Commit);
+        assert_eq!(classify("ROLLBACK"), Control::Rollback);
+        assert_eq!(classify("abort"), Control::Rollback);
+        assert!(matches!(
+            classify("PREPARE TRANSACTION 'x'"),
+            Control::Refused(_)
+        ));
+        assert!(matches!(
+            classify("COMMIT PREPARED 'x'"),
+            Control::Refused(_)
+        ));
+        assert!(matches!(
+            classify("INSERT INTO t VALUES (1); COMMIT"),
+            Control::Refused(_)
+        ));
+        assert_eq!(classify("ROLLBACK TO SAVEPOINT a"), Control::None);
+        assert_eq!(
+            classify("SAVEPOINT a; INSERT INTO t VALUES (1)"),
+            Control::None
+        );
+        assert_eq!(classify("-- begin\nSELECT 'COMMIT'"), Control::None);
+        assert_eq!(classify(""), Control::None);
+    }
+}

@@ -1,37 +1,48 @@
 //! Lending a run's session to a child process: the child connects to a private Unix
 //! socket as to a server; pum answers its start-up itself (no password: only this user
-//! can reach the socket), then forwards what it sends to the run's session and the
+//! can reach the socket), then passes what it sends to the run's session and the
 //! session's answers back, so the child's SQL runs inside the run's transaction.
 //!
-//! Transaction control stays pum's: the child's `BEGIN` and `COMMIT` (psycopg sends them
-//! on its own) are answered without reaching the server, since the run's transaction is
-//! already open and commits when the run does; a `ROLLBACK`, `PREPARE TRANSACTION` or a
-//! transaction statement inside a multi-statement string is refused with an error, which
-//! fails the child (to fail the run, a child raises). A child may hold several
-//! connections; their queries take turns on the session.
+//! - **Both ways at once.** A thread reads the server's answers as they come, so a child
+//!   that sends a long pipeline (psycopg 3's `executemany`, Flush requests, COPY) never
+//!   waits on a server waiting on pum.
+//! - **The child's transactions are savepoints.** pum 0.x gave each Python delta its own
+//!   connection: what it committed stayed, what it did not commit (or rolled back) went
+//!   away. Here its `BEGIN` becomes a savepoint of the run's transaction, `COMMIT` releases
+//!   it, `ROLLBACK` (or closing the connection without committing) returns to it; the
+//!   transaction status the child sees is the one it expects (`T` after its `BEGIN`, `I`
+//!   after its `COMMIT`). The run commits everything at its end, or nothing. Prepared
+//!   transactions, and transaction control inside a string of several statements, are
+//!   refused with an error from the server.
+//! - **Turns.** A child may hold several connections; each query (or extended-protocol
+//!   sequence up to its Sync) has the session to itself.
+//! - **Left as found.** The session's settings are put back as they were before the child
+//!   (prepared statements, cursors and LISTENs are dropped), as if it had had its own.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use postgres_protocol::message::backend::Message;
-use postgres_protocol::message::frontend;
 
-use super::session::{Frame, read_frame, server_error};
-use super::{RawSession, ServerError, Sql};
-use crate::changelog::sql::{first_significant, split};
+use super::session::{Frame, Stream, read_frame, server_error};
+use super::{Control, RawSession, ServerError, Sql, TextRow, classify};
+use crate::database::quote_literal;
 use crate::error::{Error, Result};
 
 /// The port in the socket's name (`.s.PGSQL.5432`).
 pub(crate) const PORT: u16 = 5432;
 
-/// SQLSTATE for refused transaction control (invalid_transaction_state).
-const INVALID_TRANSACTION_STATE: &str = "25000";
+/// A statement that does nothing and succeeds (`SET`), standing in for a child's
+/// transaction control that has nothing to do.
+const NOTHING: &str = "SET LOCAL pum.relay TO DEFAULT";
 
 /// A private socket lending a session.
 pub(crate) struct Relay {
@@ -67,61 +78,145 @@ impl Relay {
         self.dir.path()
     }
 
-    /// Serves `child`'s connections with `session` until the child exits, calling `tick`
-    /// every few milliseconds; returns the child's exit status and the last error the
-    /// server sent the child, if any.
-    ///
-    /// The child may hold several connections at once: their statements take turns on
-    /// the session, a whole query (or extended-protocol sequence up to its Sync) at a
-    /// time. When the last connection closes, what it left in the session is cleared
-    /// (prepared statements, cursors, settings, LISTENs), as if it had closed its own
-    /// session.
+    /// Serves `child`'s connections with `session` (in a transaction) until the child
+    /// exits, calling `tick` every few milliseconds; returns the child's exit status and
+    /// the last error the server sent the child, if any.
     ///
     /// # Errors
     /// [`Error::Io`] when the child cannot be watched; [`Error::Sql`] when the session
-    /// broke while relaying.
+    /// broke or could not be put back.
     pub(crate) fn serve(
         &self,
         session: &mut RawSession,
         child: &mut Child,
         tick: &mut dyn FnMut(),
     ) -> Result<(std::process::ExitStatus, Option<ServerError>)> {
+        let settings = session
+            .rows("SELECT name, setting FROM pg_settings WHERE source = 'session'")
+            .map_err(|e| Error::server("read the session's settings", &e))?;
         let (sender, events) = mpsc::channel();
+        let reader = ServerReader::start(&session.stream, sender.clone())
+            .map_err(|e| Error::io("the session's socket", e))?;
         let mut state = State {
             session,
             clients: Vec::new(),
             events,
             last_error: None,
-            used: false,
         };
-        let mut exited = None;
-        loop {
+        let served = (|| {
+            let mut exited = None;
             loop {
-                match self.listener.accept() {
-                    Ok((stream, _)) => state.add(stream, &sender),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(Error::io(self.dir.path(), e)),
+                loop {
+                    match self.listener.accept() {
+                        Ok((stream, _)) => state.add(stream, &sender),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(Error::io(self.dir.path(), e)),
+                    }
                 }
-            }
-            state.receive(Duration::from_millis(if exited.is_some() { 0 } else { 5 }));
-            state.work()?;
-            tick();
-            if exited.is_none() {
-                exited = child
-                    .try_wait()
-                    .map_err(|e| Error::io("the child process", e))?;
-            }
-            if let Some(status) = exited {
-                // The child is gone: what it sent has arrived (its sockets are closed).
-                state.receive(Duration::from_millis(20));
+                let wait = if exited.is_some() { 20 } else { 5 };
+                state.receive(Duration::from_millis(wait))?;
                 state.work()?;
-                if state.clients.iter().all(|c| c.gone && c.queue.is_empty()) {
-                    state.clean()?;
-                    return Ok((status, state.last_error));
+                tick();
+                if exited.is_none() {
+                    exited = child
+                        .try_wait()
+                        .map_err(|e| Error::io("the child process", e))?;
+                }
+                if let Some(status) = exited
+                    && state.finished()
+                {
+                    return Ok(status);
                 }
             }
-        }
+        })();
+        let stopped = reader.stop(&state.session.stream);
+        let status = served?;
+        stopped.map_err(|e| lost(e.to_string()))?;
+        restore(state.session, &settings)?;
+        Ok((status, state.last_error))
     }
+}
+
+/// Reads the server's messages on a thread of its own until stopped.
+struct ServerReader {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl ServerReader {
+    fn start(stream: &Stream, events: mpsc::Sender<Event>) -> std::io::Result<ServerReader> {
+        let mut stream = stream.try_clone()?;
+        // Reads wake up now and then to see whether they should stop.
+        stream.set_read_timeout(Some(Duration::from_millis(20)))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("pum-relay-server".into())
+            .spawn(move || {
+                let mut buffer = BytesMut::new();
+                let mut chunk = [0u8; 16 * 1024];
+                loop {
+                    while let Some(frame) = take_frame(&mut buffer) {
+                        if events.send(Event::Server(frame)).is_err() {
+                            return;
+                        }
+                    }
+                    if stopping.load(Ordering::SeqCst) && buffer.is_empty() {
+                        return;
+                    }
+                    match stream.read(&mut chunk) {
+                        Ok(0) => {
+                            let _ = events
+                                .send(Event::ServerLost("the server closed the connection".into()));
+                            return;
+                        }
+                        Ok(n) => buffer.put_slice(&chunk[..n]),
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) => {}
+                        Err(e) => {
+                            let _ = events.send(Event::ServerLost(e.to_string()));
+                            return;
+                        }
+                    }
+                }
+            })?;
+        Ok(ServerReader { stop, thread })
+    }
+
+    /// Stops the thread (nothing is in flight then) and gives the session back its
+    /// blocking reads.
+    fn stop(self, stream: &Stream) -> std::io::Result<()> {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.thread.join();
+        stream.set_read_timeout(None)
+    }
+}
+
+/// One whole message at the front of `buffer`, if it holds one.
+fn take_frame(buffer: &mut BytesMut) -> Option<Frame> {
+    if buffer.len() < 5 {
+        return None;
+    }
+    let len = u32::from_be_bytes([buffer[1], buffer[2], buffer[3], buffer[4]]) as usize;
+    if buffer.len() < 1 + len {
+        return None;
+    }
+    let bytes = buffer.split_to(1 + len);
+    Some(Frame {
+        tag: bytes[0],
+        bytes,
+    })
+}
+
+/// What the relay's threads report.
+enum Event {
+    Client(usize, Frame),
+    Gone(usize),
+    Server(Frame),
+    ServerLost(String),
 }
 
 /// One connection of the child.
@@ -130,18 +225,26 @@ struct Client {
     writer: UnixStream,
     /// Frames received, not yet handled.
     queue: VecDeque<Frame>,
-    /// In the middle of an extended-protocol sequence (its Sync not yet handled): the
-    /// session is this client's until then.
+    /// Queries and Syncs sent to the server whose ReadyForQuery has not come back.
+    pending: usize,
+    /// What is pending are Syncs (extended protocol), not a simple query.
+    pending_syncs: bool,
+    /// Extended-protocol messages sent since the last Sync.
     in_sequence: bool,
-    /// After a refused message: frames are dropped up to the next Sync.
-    skipping: bool,
+    /// The server waits for this client's COPY data.
+    copying: bool,
+    /// The child believes a transaction of its own is open (its savepoint).
+    open: bool,
     /// The connection has closed.
     gone: bool,
+    /// Its savepoint has been rolled back to after it closed.
+    settled: bool,
 }
 
-enum Event {
-    Frame(usize, Frame),
-    Gone(usize),
+impl Client {
+    fn holds_session(&self) -> bool {
+        self.pending > 0 || self.in_sequence
+    }
 }
 
 /// The relay at work.
@@ -150,8 +253,6 @@ struct State<'s> {
     clients: Vec<Client>,
     events: mpsc::Receiver<Event>,
     last_error: Option<ServerError>,
-    /// Whether any connection used the session (then it is cleared at the end).
-    used: bool,
 }
 
 impl State<'_> {
@@ -165,20 +266,24 @@ impl State<'_> {
         self.clients.push(Client {
             writer,
             queue: VecDeque::new(),
+            pending: 0,
+            pending_syncs: false,
             in_sequence: false,
-            skipping: false,
+            copying: false,
+            open: false,
             gone: false,
+            settled: false,
         });
         let parameters = self.session.parameters().to_vec();
         let sender = sender.clone();
         let spawned = std::thread::Builder::new()
-            .name("pum-relay".into())
+            .name("pum-relay-client".into())
             .spawn(move || {
                 let mut stream = stream;
                 if start(&parameters, &mut stream).is_ok() {
                     while let Ok(frame) = read_frame(&mut stream) {
                         let last = frame.tag == b'X';
-                        if sender.send(Event::Frame(id, frame)).is_err() || last {
+                        if sender.send(Event::Client(id, frame)).is_err() || last {
                             break;
                         }
                     }
@@ -190,320 +295,288 @@ impl State<'_> {
         }
     }
 
-    /// Moves what arrived (waiting at most `wait` for the first) into the queues.
-    fn receive(&mut self, wait: Duration) {
+    /// Handles what arrived, waiting at most `wait` for the first event.
+    fn receive(&mut self, wait: Duration) -> Result<()> {
         let mut next = self.events.recv_timeout(wait).ok();
         while let Some(event) = next {
-            match event {
-                Event::Frame(id, frame) => self.clients[id].queue.push_back(frame),
-                Event::Gone(id) => self.clients[id].gone = true,
-            }
+            self.event(event)?;
             next = self.events.try_recv().ok();
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, event: Event) -> Result<()> {
+        match event {
+            Event::Client(id, frame) => self.clients[id].queue.push_back(frame),
+            Event::Gone(id) => self.clients[id].gone = true,
+            Event::Server(frame) => self.pass_to_client(frame),
+            Event::ServerLost(why) => {
+                self.session.mark_broken();
+                return Err(lost(why));
+            }
+        }
+        Ok(())
+    }
+
+    /// Passes a server message to the client holding the session.
+    fn pass_to_client(&mut self, mut frame: Frame) {
+        let Some(id) = self.clients.iter().position(Client::holds_session) else {
+            return; // nothing is in flight: nothing to answer (a late notice)
+        };
+        match frame.tag {
+            b'Z' => {
+                let status = *frame.bytes.last().unwrap_or(&b'E');
+                self.session.set_transaction_status(status);
+                let client = &mut self.clients[id];
+                client.pending = client.pending.saturating_sub(1);
+                client.copying = false;
+                // The status the child expects: its own transaction's.
+                let seen = match (status, client.open) {
+                    (b'E', _) => b'E',
+                    (_, true) => b'T',
+                    (_, false) => b'I',
+                };
+                if let Some(last) = frame.bytes.last_mut() {
+                    *last = seen;
+                }
+            }
+            b'E' => {
+                if let Ok(Message::ErrorResponse(body)) = frame.parse()
+                    && let Ok(e) = server_error(body.fields())
+                {
+                    self.last_error = Some(e);
+                }
+            }
+            b'G' => {
+                let client = &mut self.clients[id];
+                client.copying = true;
+                // A COPY started with the extended protocol: the server ignores the Syncs
+                // it receives in copy mode (those sent after the COPY's Execute), and
+                // answers the one the client sends after its CopyDone or CopyFail.
+                if client.pending_syncs {
+                    client.pending = 0;
+                }
+            }
+            _ => {}
+        }
+        let client = &mut self.clients[id];
+        if !client.gone && client.writer.write_all(&frame.bytes).is_err() {
+            client.gone = true;
         }
     }
 
-    /// Handles queued frames: the client holding the session first, then the others in
-    /// turn.
+    /// Handles queued client messages: the holder's first, else the next client's.
     fn work(&mut self) -> Result<()> {
         loop {
-            let holder = self.clients.iter().position(|c| c.in_sequence);
+            self.end_for_gone_clients()?;
+            let holder = self.clients.iter().position(Client::holds_session);
             let next = match holder {
                 Some(id) => (!self.clients[id].queue.is_empty()).then_some(id),
                 None => self.clients.iter().position(|c| !c.queue.is_empty()),
             };
             let Some(id) = next else {
-                break;
+                return Ok(());
             };
+            // A new simple query waits for the answers to the holder's earlier ones.
+            if self.clients[id].pending > 0
+                && self.clients[id]
+                    .queue
+                    .front()
+                    .is_some_and(|f| f.tag == b'Q')
+            {
+                return Ok(());
+            }
             let Some(frame) = self.clients[id].queue.pop_front() else {
-                break;
+                return Ok(());
             };
-            match self.handle(id, &frame) {
-                Ok(()) => {}
-                Err(Broken::Client) => {
-                    let client = &mut self.clients[id];
-                    client.gone = true;
-                    client.queue.clear();
-                    if client.in_sequence {
-                        // Its sequence has no Sync coming: end it for the server.
-                        client.in_sequence = false;
-                        self.sync_for_lost_client()?;
-                    }
-                }
-                Err(Broken::Server(e)) => {
-                    self.session.mark_broken();
-                    return Err(Error::Sql {
-                        context: "relay the session to a child process".into(),
-                        message: e.describe(),
-                        code: None,
-                    });
+            self.pass_to_server(id, frame)?;
+        }
+    }
+
+    /// Passes a client message to the server, rewriting transaction control.
+    fn pass_to_server(&mut self, id: usize, frame: Frame) -> Result<()> {
+        let client = &mut self.clients[id];
+        let frame = match frame.tag {
+            b'X' => {
+                client.gone = true;
+                return Ok(());
+            }
+            b'Q' => {
+                client.pending += 1;
+                client.pending_syncs = false;
+                let sql = cstring(&frame.bytes[5..]);
+                match rewrite(&sql, id, client) {
+                    Some(sql) => query_frame(&sql),
+                    None => frame,
                 }
             }
-        }
-        if self.used && self.clients.iter().all(|c| c.gone && c.queue.is_empty()) {
-            self.clean()?;
+            b'P' => {
+                client.in_sequence = true;
+                let body = &frame.bytes[5..];
+                let name_end = body.iter().position(|b| *b == 0).unwrap_or(body.len());
+                let name = &body[..name_end];
+                let sql = cstring(body.get(name_end + 1..).unwrap_or_default());
+                match rewrite(&sql, id, client) {
+                    Some(sql) => parse_frame(name, &sql),
+                    None => frame,
+                }
+            }
+            b'S' => {
+                client.in_sequence = false;
+                // In copy mode the server ignores a Sync: nothing will answer it.
+                if !client.copying {
+                    client.pending += 1;
+                    client.pending_syncs = true;
+                }
+                frame
+            }
+            b'F' => {
+                client.pending += 1;
+                frame
+            }
+            b'c' | b'f' => {
+                client.copying = false;
+                frame
+            }
+            // Flush asks for what is pending; alone it starts nothing (psycopg 3 sends
+            // one after a pipeline's last Sync).
+            b'd' | b'H' => frame,
+            _ => {
+                client.in_sequence = true;
+                frame
+            }
+        };
+        self.send(&frame.bytes)
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        self.session.stream.write_all(bytes).map_err(|e| {
+            self.session.mark_broken();
+            lost(e.to_string())
+        })
+    }
+
+    /// Ends, for the server, what a client that went away left half done, and returns to
+    /// its savepoint when it closed without committing.
+    fn end_for_gone_clients(&mut self) -> Result<()> {
+        for id in 0..self.clients.len() {
+            let client = &mut self.clients[id];
+            // What it sent before closing (a COMMIT) is handled first.
+            if !client.gone || !client.queue.is_empty() {
+                continue;
+            }
+            if client.copying {
+                client.copying = false;
+                let mut buf = BytesMut::new();
+                postgres_protocol::message::frontend::copy_fail("the client went away", &mut buf)
+                    .map_err(|e| lost(e.to_string()))?;
+                self.send(&buf)?;
+            }
+            let client = &mut self.clients[id];
+            if client.in_sequence {
+                client.in_sequence = false;
+                client.pending += 1;
+                self.send(&[b'S', 0, 0, 0, 4])?;
+            }
+            let client = &self.clients[id];
+            let idle = self.clients.iter().all(|c| !c.holds_session());
+            if idle && client.pending == 0 && client.open && !client.settled {
+                self.clients[id].settled = true;
+                self.clients[id].open = false;
+                self.internal(&format!("ROLLBACK TO SAVEPOINT {}", savepoint(id)))?;
+            }
         }
         Ok(())
     }
 
-    /// Clears what the child's connections left in the session.
-    fn clean(&mut self) -> Result<()> {
-        if !std::mem::take(&mut self.used) {
-            return Ok(());
-        }
-        if self.session.transaction_status() == b'E' {
-            // A failed transaction refuses everything; the run fails anyway.
-            return Ok(());
-        }
-        self.session
-            .batch("CLOSE ALL; DEALLOCATE ALL; UNLISTEN *; RESET ALL")
-            .map_err(|e| Error::server("clear the session after a child process", &e))
-    }
-
-    fn handle(&mut self, id: usize, frame: &Frame) -> Result<(), Broken> {
-        let status = self.session.transaction_status();
-        let client = &mut self.clients[id];
-        if client.skipping {
-            if frame.tag == b'S' {
-                client.skipping = false;
-                client.in_sequence = false;
-                return reply(&mut client.writer, &[ready(status)]);
-            }
-            return Ok(());
-        }
-        match frame.tag {
-            b'X' => {
-                client.gone = true;
-                Ok(())
-            }
-            b'Q' => {
-                let sql = cstring(&frame.bytes[5..]);
-                match classify(&sql) {
-                    Control::None => {
-                        self.used = true;
-                        self.forward(frame)?;
-                        self.pump(id)
-                    }
-                    Control::Begin => reply(&mut client.writer, &[complete("BEGIN"), ready(b'T')]),
-                    Control::Commit => {
-                        reply(&mut client.writer, &[complete("COMMIT"), ready(b'I')])
-                    }
-                    Control::Refused(why) => {
-                        reply(&mut client.writer, &[error(why), ready(status)])
-                    }
-                }
-            }
-            b'P' => {
-                // Parse: a statement name, then the query.
-                let body = &frame.bytes[5..];
-                let name_end = body.iter().position(|b| *b == 0).unwrap_or(body.len());
-                let sql = cstring(body.get(name_end + 1..).unwrap_or_default());
-                if classify(&sql) == Control::None {
-                    client.in_sequence = true;
-                    self.used = true;
-                    self.forward(frame)
-                } else {
-                    client.in_sequence = true;
-                    client.skipping = true;
-                    reply(
-                        &mut client.writer,
-                        &[error(
-                            "transaction control is pum's: the run's transaction is open and \
-                             commits when the run ends",
-                        )],
-                    )
-                }
-            }
-            b'H' => {
-                // Flush asks for answers before the Sync, which only pipelines need.
-                client.in_sequence = true;
-                client.skipping = true;
-                reply(
-                    &mut client.writer,
-                    &[error(
-                        "pum relays whole queries: pipeline mode (Flush) is not supported in \
-                         code run by pum",
-                    )],
-                )
-            }
-            b'S' => {
-                client.in_sequence = false;
-                self.forward(frame)?;
-                self.pump(id)
-            }
-            b'F' => {
-                self.used = true;
-                self.forward(frame)?;
-                self.pump(id)
-            }
-            _ => {
-                client.in_sequence = true;
-                self.forward(frame)
-            }
-        }
-    }
-
-    /// Sends a frame of the child to the server.
-    fn forward(&mut self, frame: &Frame) -> Result<(), Broken> {
-        self.session
-            .stream
-            .write_all(&frame.bytes)
-            .map_err(|e| Broken::Server(ServerError::lost(e)))
-    }
-
-    /// Passes the server's answers to client `id` up to the server's ReadyForQuery
-    /// (passing COPY FROM STDIN data from the client on the way).
-    fn pump(&mut self, id: usize) -> Result<(), Broken> {
-        let mut client_lost = false;
+    /// Runs pum's own statement while no client holds the session; its answers are read
+    /// here, not passed on.
+    fn internal(&mut self, sql: &str) -> Result<()> {
+        self.send(&query_frame(sql).bytes)?;
         loop {
-            let answer = read_frame(&mut self.session.stream)
-                .map_err(|e| Broken::Server(ServerError::lost(e)))?;
-            if !client_lost && self.clients[id].writer.write_all(&answer.bytes).is_err() {
-                client_lost = true;
-            }
-            match answer.tag {
-                b'Z' => {
+            match self.events.recv_timeout(Duration::from_secs(3600)) {
+                Ok(Event::Server(frame)) if frame.tag == b'Z' => {
                     self.session
-                        .set_transaction_status(*answer.bytes.last().unwrap_or(&b'E'));
-                    return if client_lost {
-                        Err(Broken::Client)
-                    } else {
-                        Ok(())
-                    };
+                        .set_transaction_status(*frame.bytes.last().unwrap_or(&b'E'));
+                    return Ok(());
                 }
-                b'E' => {
-                    if let Ok(Message::ErrorResponse(body)) = answer.parse()
-                        && let Ok(e) = server_error(body.fields())
-                    {
-                        self.last_error = Some(e);
-                    }
-                }
-                // CopyInResponse: the client sends data until CopyDone or CopyFail.
-                b'G' => loop {
-                    match self.next_frame_of(id) {
-                        Some(data) => {
-                            self.forward(&data)?;
-                            if matches!(data.tag, b'c' | b'f') {
-                                break;
-                            }
-                        }
-                        None => {
-                            let mut buf = BytesMut::new();
-                            frontend::copy_fail("the client went away", &mut buf)
-                                .map_err(|e| Broken::Server(ServerError::lost(e)))?;
-                            self.session
-                                .stream
-                                .write_all(&buf)
-                                .map_err(|e| Broken::Server(ServerError::lost(e)))?;
-                            client_lost = true;
-                            break;
-                        }
-                    }
-                },
-                _ => {}
+                Ok(Event::Server(_)) => {}
+                Ok(Event::Client(id, frame)) => self.clients[id].queue.push_back(frame),
+                Ok(Event::Gone(id)) => self.clients[id].gone = true,
+                Ok(Event::ServerLost(why)) => return Err(lost(why)),
+                Err(_) => return Err(lost("no answer from the server".into())),
             }
         }
     }
 
-    /// The next frame of client `id` (queueing other clients' frames meanwhile); `None`
-    /// when it is gone.
-    fn next_frame_of(&mut self, id: usize) -> Option<Frame> {
-        loop {
-            if let Some(frame) = self.clients[id].queue.pop_front() {
-                return Some(frame);
-            }
-            if self.clients[id].gone {
-                return None;
-            }
-            match self.events.recv_timeout(Duration::from_secs(3600)).ok()? {
-                Event::Frame(other, frame) => self.clients[other].queue.push_back(frame),
-                Event::Gone(other) => self.clients[other].gone = true,
-            }
+    /// Whether every connection is closed and settled, with nothing in flight.
+    fn finished(&self) -> bool {
+        self.clients
+            .iter()
+            .all(|c| c.gone && c.queue.is_empty() && c.pending == 0 && !c.in_sequence && !c.open)
+    }
+}
+
+/// The savepoint standing for client `id`'s transaction.
+fn savepoint(id: usize) -> String {
+    format!("pum_child_{id}")
+}
+
+/// The statement to send instead of a child's transaction control, or `None` to send
+/// the child's own.
+fn rewrite(sql: &str, id: usize, client: &mut Client) -> Option<String> {
+    match classify(sql) {
+        Control::None => None,
+        Control::Begin => {
+            client.open = true;
+            Some(format!("SAVEPOINT {}", savepoint(id)))
+        }
+        Control::Commit if client.open => {
+            client.open = false;
+            Some(format!("RELEASE SAVEPOINT {}", savepoint(id)))
+        }
+        Control::Rollback if client.open => {
+            client.open = false;
+            Some(format!("ROLLBACK TO SAVEPOINT {}", savepoint(id)))
+        }
+        // Outside a transaction of its own, as PostgreSQL does with a warning: nothing.
+        Control::Commit | Control::Rollback => Some(NOTHING.to_string()),
+        Control::Refused(why) => Some(format!(
+            "DO $pum$ BEGIN RAISE EXCEPTION USING ERRCODE = '25000', MESSAGE = {}; END $pum$",
+            quote_literal(why)
+        )),
+    }
+}
+
+/// Puts the session back as it was before the child: settings, no prepared statements,
+/// cursors or LISTENs of the child's (unless the transaction failed: then the run fails).
+fn restore(session: &mut RawSession, settings: &[TextRow]) -> Result<()> {
+    if session.transaction_status() == b'E' {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "CLOSE ALL; DEALLOCATE ALL; UNLISTEN *; SET SESSION AUTHORIZATION DEFAULT; RESET ALL;",
+    );
+    for row in settings {
+        if let [Some(name), Some(value)] = row.as_slice() {
+            sql.push_str(&format!(
+                " SELECT set_config({}, {}, false);",
+                quote_literal(name),
+                quote_literal(value)
+            ));
         }
     }
+    session
+        .batch(&sql)
+        .map_err(|e| Error::server("put the session back after a child process", &e))
+}
 
-    /// Ends, for the server, the extended-protocol sequence of a client that went away.
-    fn sync_for_lost_client(&mut self) -> Result<()> {
-        let mut buf = BytesMut::new();
-        frontend::sync(&mut buf);
-        let lost = |e: std::io::Error| Error::Sql {
-            context: "relay the session to a child process".into(),
-            message: ServerError::lost(e).describe(),
-            code: None,
-        };
-        self.session.stream.write_all(&buf).map_err(lost)?;
-        loop {
-            let answer = read_frame(&mut self.session.stream).map_err(lost)?;
-            if answer.tag == b'Z' {
-                self.session
-                    .set_transaction_status(*answer.bytes.last().unwrap_or(&b'E'));
-                return Ok(());
-            }
-        }
+fn lost(why: String) -> Error {
+    Error::Sql {
+        context: "relay the session to a child process".into(),
+        message: ServerError::lost(why).describe(),
+        code: None,
     }
-}
-
-/// What the child's simple query is, for pum.
-#[derive(Debug, PartialEq, Eq)]
-enum Control {
-    /// Not transaction control: forwarded.
-    None,
-    /// `BEGIN`: answered, the run's transaction is open.
-    Begin,
-    /// `COMMIT`: answered, the run commits when it ends.
-    Commit,
-    /// Refused, with why.
-    Refused(&'static str),
-}
-
-fn classify(sql: &str) -> Control {
-    let Ok(statements) = split(sql) else {
-        return Control::None;
-    };
-    let controls: Vec<Control> = statements.iter().map(|s| control(&s.sql)).collect();
-    match controls.as_slice() {
-        [one] => match one {
-            Control::None => Control::None,
-            Control::Begin => Control::Begin,
-            Control::Commit => Control::Commit,
-            Control::Refused(why) => Control::Refused(why),
-        },
-        many if many.iter().all(|c| *c == Control::None) => Control::None,
-        _ => Control::Refused(
-            "transaction control inside a string of several statements: send it alone",
-        ),
-    }
-}
-
-fn control(statement: &str) -> Control {
-    let start = first_significant(statement).unwrap_or(statement.len());
-    let words: Vec<String> = statement[start..]
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .take(2)
-        .map(str::to_ascii_uppercase)
-        .collect();
-    let second = words.get(1).map(String::as_str);
-    match words.first().map(String::as_str) {
-        Some("BEGIN") | Some("START") => Control::Begin,
-        Some("COMMIT") | Some("END") if second == Some("PREPARED") => Control::Refused(PREPARED),
-        Some("COMMIT") | Some("END") => Control::Commit,
-        Some("ROLLBACK") if second == Some("PREPARED") => Control::Refused(PREPARED),
-        Some("ROLLBACK") if second == Some("TO") => Control::None,
-        Some("ROLLBACK") | Some("ABORT") => Control::Refused(
-            "pum runs this code inside the run's transaction, which it may not roll back: \
-             raise an exception to fail the run",
-        ),
-        Some("PREPARE") if second == Some("TRANSACTION") => Control::Refused(PREPARED),
-        _ => Control::None,
-    }
-}
-
-const PREPARED: &str = "prepared transactions would take the run's transaction away from pum";
-
-/// Which side of the relay broke.
-enum Broken {
-    Client,
-    Server(ServerError),
 }
 
 /// Answers the child's start-up: no authentication, the session's parameters, ready.
@@ -536,17 +609,11 @@ fn start(parameters: &[(String, String)], client: &mut UnixStream) -> std::io::R
         messages.push(backend(b'S', &body));
     }
     messages.push(backend(b'K', &[0u8; 8]));
-    messages.push(ready(b'I'));
+    messages.push(backend(b'Z', b"I"));
     client.write_all(&messages.concat())
 }
 
-fn reply(client: &mut UnixStream, messages: &[Vec<u8>]) -> Result<(), Broken> {
-    client
-        .write_all(&messages.concat())
-        .map_err(|_| Broken::Client)
-}
-
-/// A backend message: tag, length, body.
+/// A message: tag, length, body.
 fn backend(tag: u8, body: &[u8]) -> Vec<u8> {
     let mut message = Vec::with_capacity(5 + body.len());
     message.push(tag);
@@ -555,71 +622,31 @@ fn backend(tag: u8, body: &[u8]) -> Vec<u8> {
     message
 }
 
-fn ready(status: u8) -> Vec<u8> {
-    backend(b'Z', &[status])
-}
-
-fn complete(tag: &str) -> Vec<u8> {
-    let mut body = tag.as_bytes().to_vec();
+/// A simple Query message.
+fn query_frame(sql: &str) -> Frame {
+    let mut body = sql.as_bytes().to_vec();
     body.push(0);
-    backend(b'C', &body)
-}
-
-fn error(message: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (field, value) in [
-        (b'S', "ERROR"),
-        (b'V', "ERROR"),
-        (b'C', INVALID_TRANSACTION_STATE),
-        (b'M', message),
-    ] {
-        body.push(field);
-        body.extend_from_slice(value.as_bytes());
-        body.push(0);
+    Frame {
+        tag: b'Q',
+        bytes: BytesMut::from(&backend(b'Q', &body)[..]),
     }
+}
+
+/// A Parse message for `sql` under the statement name `name`, with no parameter types.
+fn parse_frame(name: &[u8], sql: &str) -> Frame {
+    let mut body = name.to_vec();
     body.push(0);
-    backend(b'E', &body)
+    body.extend_from_slice(sql.as_bytes());
+    body.push(0);
+    body.extend_from_slice(&0u16.to_be_bytes());
+    Frame {
+        tag: b'P',
+        bytes: BytesMut::from(&backend(b'P', &body)[..]),
+    }
 }
 
 /// The text of a NUL-terminated string.
 fn cstring(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transaction_control_is_told_apart() {
-        assert_eq!(classify("BEGIN"), Control::Begin);
-        assert_eq!(
-            classify("  begin transaction isolation level serializable"),
-            Control::Begin
-        );
-        assert_eq!(classify("COMMIT"), Control::Commit);
-        assert_eq!(classify("end;"), Control::Commit);
-        assert!(matches!(classify("ROLLBACK"), Control::Refused(_)));
-        assert!(matches!(classify("abort"), Control::Refused(_)));
-        assert!(matches!(
-            classify("PREPARE TRANSACTION 'x'"),
-            Control::Refused(_)
-        ));
-        assert!(matches!(
-            classify("COMMIT PREPARED 'x'"),
-            Control::Refused(_)
-        ));
-        assert!(matches!(
-            classify("INSERT INTO t VALUES (1); COMMIT"),
-            Control::Refused(_)
-        ));
-        assert_eq!(classify("ROLLBACK TO SAVEPOINT a"), Control::None);
-        assert_eq!(
-            classify("SAVEPOINT a; INSERT INTO t VALUES (1)"),
-            Control::None
-        );
-        assert_eq!(classify("-- begin\nSELECT 'COMMIT'"), Control::None);
-        assert_eq!(classify(""), Control::None);
-    }
 }

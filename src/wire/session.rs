@@ -22,7 +22,17 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+    /// Another handle on the same connection (for a reader thread).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn try_clone(&self) -> std::io::Result<Stream> {
+        Ok(match self {
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            #[cfg(unix)]
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+        })
+    }
+
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(timeout),
             #[cfg(unix)]

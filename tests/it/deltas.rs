@@ -336,39 +336,94 @@ fn a_failing_python_delta_names_its_line_and_undoes_its_sql(db: TestDb) {
     assert_eq!(rows(&db), ["1.0.0|baseline|0||"]);
 }
 
+/// A Python delta whose `run` is `body` (indented by 8 spaces), with psycopg2 and psycopg
+/// imported and `conn` connected through the service pum gives.
+fn python_delta(body: &str) -> String {
+    let body: String = body.lines().map(|l| format!("        {l}\n")).collect();
+    format!(
+        "import psycopg2\nimport psycopg\nfrom pum.core.deltapy import DeltaPy\n\n\nclass R(DeltaPy):\n    \
+         def run(self):\n        conn = psycopg2.connect('service=' + self.pg_service)\n{body}"
+    )
+}
+
 #[pum::pum_test]
-fn python_deltas_cannot_roll_back_the_run_and_bad_sql_fails_them(db: TestDb) {
+fn python_transactions_are_savepoints_of_the_run(db: TestDb) {
     let deltas = project();
-    deltas.write(
-        "delta/delta_1.1.0_fill.py",
-        "import psycopg2\nfrom pum.core.deltapy import DeltaPy\n\nclass R(DeltaPy):\n    def run(self):\n        conn = psycopg2.connect('service=' + self.pg_service)\n        conn.cursor().execute('INSERT INTO app.item (id) VALUES (5)')\n        conn.rollback()\n",
-    );
     let spec = db.spec().clone();
     let upgrader = upgrader(&spec, &deltas);
     baseline(&db, "1.0.0", &upgrader);
-    let err = upgrader
-        .upgrade(&options(), &mut NoProgress)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("delta_1.1.0_fill.py:8") && err.contains("raise an exception"),
-        "{err}"
-    );
-    assert_eq!(tables(&db), Vec::<String>::new());
+    let run = |body: &str| {
+        deltas.write("delta/delta_1.1.0_fill.py", &python_delta(body));
+        upgrader.upgrade(&options(), &mut NoProgress)
+    };
+    let ids = || {
+        strings(
+            &db,
+            "SELECT id::text FROM app.item WHERE id BETWEEN 5 AND 8 ORDER BY id",
+        )
+    };
+    let undo = || {
+        db.client()
+            .batch_execute("DROP SCHEMA app CASCADE; DROP TABLE public.log; DELETE FROM app_sys.upgrades WHERE type <> 0")
+            .unwrap()
+    };
 
-    // SQL that fails while the code goes on fails the delta.
-    deltas.write(
-        "delta/delta_1.1.0_fill.py",
-        "import psycopg2\nfrom pum.core.deltapy import DeltaPy\n\nclass R(DeltaPy):\n    def run(self):\n        conn = psycopg2.connect('service=' + self.pg_service)\n        try:\n            conn.cursor().execute('SELECT * FROM nowhere')\n        except Exception:\n            pass\n",
-    );
-    let err = upgrader
-        .upgrade(&options(), &mut NoProgress)
+    // rollback() undoes the delta's own work since its BEGIN, and the run goes on; what
+    // it never commits goes away when it closes, as with its own connection in pum 0.x.
+    run("cur = conn.cursor()\ncur.execute('INSERT INTO app.item (id) VALUES (5)')\nconn.rollback()\n\
+         cur.execute('INSERT INTO app.item (id) VALUES (6)')\nconn.commit()\n\
+         cur.execute('INSERT INTO app.item (id) VALUES (7)')\nconn.close()")
+    .unwrap();
+    assert_eq!(ids(), ["6"]);
+    undo();
+
+    // A failed statement, caught and rolled back, leaves the run usable.
+    run("cur = conn.cursor()\ntry:\n    cur.execute('SELECT * FROM nowhere')\nexcept psycopg2.Error:\n    conn.rollback()\n\
+         cur.execute('INSERT INTO app.item (id) VALUES (8)')\nconn.commit()")
+    .unwrap();
+    assert_eq!(ids(), ["8"]);
+    undo();
+
+    // In autocommit, a failed statement it goes on after fails the delta, and the run.
+    let err = run("conn.autocommit = True\ntry:\n    conn.cursor().execute('SELECT * FROM nowhere')\nexcept psycopg2.Error:\n    pass")
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("failed and it went on") && err.contains("nowhere"),
         "{err}"
     );
+    assert_eq!(tables(&db), Vec::<String>::new());
+
+    // Prepared transactions would take the run away: refused by the server.
+    let err = run("conn.cursor().execute(\"PREPARE TRANSACTION 'x'\")")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("delta_1.1.0_fill.py:9: InvalidTransactionState: prepared transactions would take the run's transaction away from pum"),
+        "{err}"
+    );
+    assert_eq!(tables(&db), Vec::<String>::new());
+
+    // psycopg 3: the extended protocol, a pipeline of 20000 rows (executemany), COPY, and
+    // a second connection open at the same time; then a failure undoes all of it.
+    let psycopg3 = "with psycopg.connect('service=' + self.pg_service) as c3:\n    \
+         with c3.cursor() as cur:\n        \
+         cur.executemany('INSERT INTO app.item (id, label) VALUES (%s, %s)', [(i, 'p') for i in range(100, 20100)])\n        \
+         with cur.copy('COPY app.item (id, label) FROM STDIN') as copy:\n            \
+         for i in range(30000, 30010):\n                copy.write_row((i, 'copied'))\n        \
+         conn.cursor().execute('INSERT INTO app.item (id) VALUES (50)')\n        conn.commit()\n        \
+         cur.execute('SELECT count(*) FROM app.item')\n        \
+         assert cur.fetchone()[0] >= 20011, 'the rows of the run are seen'";
+    run(psycopg3).unwrap();
+    assert_eq!(
+        strings(&db, "SELECT count(*)::text FROM app.item WHERE id >= 50"),
+        ["20011"]
+    );
+    undo();
+    let err = run(&format!("{psycopg3}\nraise RuntimeError('after all that')"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("RuntimeError: after all that"), "{err}");
     assert_eq!(tables(&db), Vec::<String>::new());
 }
 
