@@ -7,8 +7,9 @@
 //! underscores (possibly empty), then the extension.
 //!
 //! - **Order.** Deltas run by version (numerically: 0.10.0 after 0.9.0), then pre before
-//!   the main file before post, then code (`.py`, executables) before SQL of the same kind
-//!   and version, as pum 0.x's README describes, then by name. Several directories are
+//!   the main file before post, then by name, as pum 0.9.14 sorts them, then code (`.py`,
+//!   executables) before SQL of the same name, as pum 0.x's README describes (0.9.14 left
+//!   that to the file system's order). Several directories are
 //!   merged into that one order (pum 0.9.14 runs them directory by directory, so a lower
 //!   version in a later directory ran after a higher one). `pre-all` files run first, the
 //!   directories in reverse order; `post-all` files last, the directories in order; code
@@ -116,12 +117,12 @@ impl Delta {
     }
 
     /// The key deltas are ordered by.
-    fn order(&self) -> (Option<&Version>, DeltaKind, u8, &str, usize) {
+    fn order(&self) -> (Option<&Version>, DeltaKind, &str, u8, usize) {
         (
             self.version.as_ref(),
             self.kind,
-            self.language.rank(),
             &self.name,
+            self.language.rank(),
             self.dir,
         )
     }

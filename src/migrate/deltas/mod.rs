@@ -393,6 +393,9 @@ impl<'a> DeltaUpgrader<'a> {
         let mut last_version: Option<&Version> = None;
         progress.begin(plan.steps.len());
         for step in &plan.steps {
+            // A file that ran outside any transaction is recorded at once, in one of its
+            // own, so that a later failure cannot leave it applied but unrecorded.
+            let mut alone = false;
             let (delta, record) = match *step {
                 DeltaStep::PreAll(i) => (&self.set.pre_all[i], false),
                 DeltaStep::Delta(i) => (&self.set.deltas[i], true),
@@ -422,6 +425,7 @@ impl<'a> DeltaUpgrader<'a> {
                         session.flush(&mut batch)?;
                         session.commit()?;
                         prepared.run_one_by_one(&mut session.client)?;
+                        alone = true;
                     } else {
                         batch.push(Item::Text(prepared));
                     }
@@ -500,7 +504,7 @@ impl<'a> DeltaUpgrader<'a> {
                     current = version.clone();
                 }
             }
-            if options.transaction == TransactionMode::PerFile {
+            if options.transaction == TransactionMode::PerFile || alone {
                 session.flush(&mut batch)?;
                 session.commit()?;
             }

@@ -78,16 +78,21 @@ pub(crate) fn applied(delta: &Delta, rows: &[UpgradeRow]) -> bool {
     })
 }
 
-/// Whether `delta` was recorded with another checksum under its version, type and name.
+/// Whether `delta` was recorded with another checksum under its version, type, name and
+/// file name.
 pub(crate) fn edited(delta: &Delta, rows: &[UpgradeRow]) -> bool {
     let Some(version) = &delta.version else {
         return false;
     };
+    let file = delta.file_name();
     !applied(delta, rows)
         && rows.iter().any(|r| {
             r.success
                 && r.kind == delta.type_code()
                 && r.description == delta.name
+                && std::path::Path::new(&r.script)
+                    .file_name()
+                    .is_some_and(|f| f.to_string_lossy() == file)
                 && r.checksum != delta.checksum
                 && Version::parse(&r.version).is_ok_and(|v| v == *version)
         })
@@ -206,7 +211,8 @@ mod tests {
             version: version.into(),
             description: name.into(),
             kind,
-            script: String::new(),
+            // Recorded from another directory: the file's name is what counts.
+            script: format!("elsewhere/delta_{version}_{name}.sql"),
             checksum: checksum.into(),
             installed_by: "u".into(),
             installed_on: String::new(),
