@@ -68,7 +68,8 @@ pub(crate) fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
 
 /// Refuses code pum would run (a Python delta, an executable) that another user could
 /// have written: owned by someone else than this user or root, or writable by the group
-/// or by others.
+/// or by others; or in a directory where another user could put it in its place (owned
+/// by someone else, or writable by others without the sticky bit).
 ///
 /// # Errors
 /// [`Error::Io`] (permission denied) naming the file and saying why.
@@ -76,7 +77,24 @@ pub(crate) fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
 pub(crate) fn refuse_foreign_writable(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let me = crate::os_user::effective_uid();
-    let why = if me.is_some_and(|me| meta.uid() != me) && meta.uid() != 0 {
+    let foreign = |uid: u32| me.is_some_and(|me| uid != me) && uid != 0;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(dir_meta) = std::fs::metadata(dir)
+    {
+        let sticky = dir_meta.mode() & 0o1000 != 0;
+        if foreign(dir_meta.uid()) || (dir_meta.mode() & 0o022 != 0 && !sticky) {
+            return Err(invalid(
+                path,
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "its directory {} belongs to another user or others may write it, so \
+                     another user could replace the file; pum does not run such code",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    let why = if foreign(meta.uid()) {
         Some(format!(
             "it belongs to another user (uid {}); pum runs only code this user or root owns",
             meta.uid()
