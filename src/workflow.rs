@@ -214,7 +214,9 @@ impl TestAndUpgrade<'_> {
         }
     }
 
-    /// Refuses a test database that is prod's or comp's.
+    /// Refuses a test database that is prod's or comp's: the same settings, or the same
+    /// database reached another way (another host name, another service): a marked
+    /// session of the other shows up in the test server's `pg_stat_activity`.
     fn refuse_same_databases(&self) -> Result<()> {
         let key = |s: &ConnectionSpec| {
             (
@@ -224,7 +226,7 @@ impl TestAndUpgrade<'_> {
             )
         };
         for (other, role) in [(self.prod, "prod"), (self.comp, "comp")] {
-            if key(self.test) == key(other) {
+            if key(self.test) == key(other) || same_database(other, self.test)? {
                 return Err(Error::Refused {
                     operation: format!(
                         "test-and-upgrade with test database \"{}\"",
@@ -270,4 +272,31 @@ impl TestAndUpgrade<'_> {
         maintenance.create(name, &CreateOptions::default())?;
         Ok(true)
     }
+}
+
+/// Whether `a` and `b` reach the same database: a marked session of `a` is seen by `b`
+/// on its own database.
+fn same_database(a: &ConnectionSpec, b: &ConnectionSpec) -> Result<bool> {
+    let probe = |e: crate::wire::ServerError| {
+        Error::server("compare the databases of test-and-upgrade", &e)
+    };
+    let mut first = RawSession::connect(a)?;
+    let marker = format!("pum-probe-{}", std::process::id());
+    let pid = first
+        .value(&format!(
+            "SELECT pg_backend_pid()::text FROM set_config('application_name', {}, false)",
+            crate::database::quote_literal(&marker)
+        ))
+        .map_err(probe)?
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(-1);
+    let mut second = RawSession::connect(b)?;
+    let seen = second
+        .value(&format!(
+            "SELECT count(*)::text FROM pg_stat_activity WHERE pid = {pid} AND \
+             application_name = {} AND datname = current_database()",
+            crate::database::quote_literal(&marker)
+        ))
+        .map_err(probe)?;
+    Ok(seen.as_deref().is_some_and(|n| n != "0"))
 }

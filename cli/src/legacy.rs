@@ -4,7 +4,7 @@
 //!
 //! A command line is read as pum 0.x's when an option only pum 0.x has follows the
 //! command (`-t`, `-p1`, `-pp`, `--pg_service`, `-d` after it, `-p` after `dump`,
-//! `restore`, `check`, `baseline` or `info`, `-f` after `test-and-upgrade`), or when `-c`
+//! `restore`, `check`, `baseline` or `info`), or when `-c`
 //! names a file with pum 0.x's keys. Everything else is the 1.x command line. Both run the
 //! same library calls.
 
@@ -98,14 +98,12 @@ pub fn detect(args: &[OsString]) -> bool {
         "--pg_service_prod",
         "--pg_service_test",
         "--pg_service_comp",
-        "-vv",
         "-d",
         "--dir",
     ]) || (matches!(
         command.as_str(),
         "dump" | "restore" | "check" | "baseline" | "info"
-    ) && has(&["-p"]))
-        || (command == "test-and-upgrade" && has(&["-f", "--file"]));
+    ) && has(&["-p"]));
     zero_x_only || config.is_some_and(|file| is_zero_x_config(Path::new(&file)))
 }
 
