@@ -17,7 +17,8 @@
 //! The `PG*` variables and the service a child is given lead to a private socket where
 //! pum relays the run's own session (see `wire::relay`): the child's SQL runs in the
 //! run's transaction, and a failure anywhere leaves the database as it was. The child's
-//! `BEGIN`/`COMMIT` are answered by pum; `ROLLBACK` is refused (raise to fail the run).
+//! own transactions become savepoints of the run's (a `ROLLBACK` undoes only its work
+//! since its `BEGIN`); raise to fail the run.
 //! Code that connects elsewhere by itself (a host and port of its own) escapes the
 //! transaction and may wait forever for locks the run holds: connect through the service
 //! or the environment pum gives.
