@@ -316,6 +316,18 @@ impl Config {
         })
     }
 
+    /// The demo data sets' names, comma-separated (`none` without any).
+    pub fn demo_data_names(&self) -> String {
+        if self.demo_data.is_empty() {
+            return "none".into();
+        }
+        self.demo_data
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The definition of parameter `name`.
     pub fn parameter(&self, name: &str) -> Option<&ParameterDef> {
         self.parameters.iter().find(|p| p.name == name)

@@ -204,6 +204,15 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A role named on the command line is not one the configuration declares.
+    #[error("unknown role(s): {names} (configured roles: {known})")]
+    UnknownRole {
+        /// The unknown names, comma-separated.
+        names: String,
+        /// The configured role names, comma-separated (`none` without roles).
+        known: String,
+    },
+
     /// A dangerous operation was refused (dropping a database without confirmation…).
     #[error("refusing to {operation}: {reason}")]
     Refused {
@@ -451,6 +460,15 @@ pub enum Conflict {
     EditedDeltas {
         /// The files, as the delta directories name them.
         files: Vec<String>,
+    },
+
+    /// A demo data set the configuration does not declare.
+    #[error("demo data \"{name}\" is not in the configuration (declared: {known})")]
+    UnknownDemoData {
+        /// The name asked for.
+        name: String,
+        /// The declared names, comma-separated (`none`).
+        known: String,
     },
 
     /// A baseline at or below the current version.

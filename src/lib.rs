@@ -177,6 +177,7 @@ pub mod hooks;
 mod lock;
 pub mod migrate;
 mod os_user;
+pub mod roles;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "testing")]
@@ -195,7 +196,9 @@ pub use database::{
 };
 pub use dump::{DumpFormat, DumpOptions, RestoreOptions, RestoreSummary, dump, restore};
 pub use error::{Conflict, Error, Result};
-pub use migrate::{MigrateOptions, TransactionMode, Upgrader};
+pub use migrate::{
+    AppAction, AppOptions, BaselineOptions, MigrateOptions, TransactionMode, Upgrader,
+};
 pub use version::Version;
 
 #[cfg(feature = "testing")]

@@ -1,6 +1,5 @@
 //! `pum db create|drop|access`.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
@@ -126,22 +125,11 @@ pub fn run(spec: &ConnectionSpec, command: DbCommand, out: Output) -> pum::Resul
 
 /// Asks on the terminal; refuses outright when there is nobody to ask.
 fn confirm_drop(spec: &ConnectionSpec, name: &str) -> pum::Result<bool> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(pum::Error::Refused {
-            operation: format!("drop database \"{name}\" without --force"),
-            reason: "standard input is not a terminal to confirm on".into(),
-        });
-    }
-    eprint!(
-        "Drop database \"{name}\" on {} and everything in it? [y/N] ",
-        spec.host()
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| pum::Error::io("standard input", e))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    crate::prompt::confirm(
+        &format!("drop database \"{name}\""),
+        &format!(
+            "Drop database \"{name}\" on {} and everything in it?",
+            spec.host()
+        ),
+    )
 }

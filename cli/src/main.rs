@@ -4,11 +4,14 @@
 //! Exit status: 0 success; 1 when the answer is "no" (a declined confirmation);
 //! 2 for any error, printed as one line on standard error.
 
+mod app;
 mod check;
 mod db;
 mod dump;
 mod legacy;
 mod migrate;
+mod prompt;
+mod role;
 mod server;
 mod workflow;
 
@@ -86,6 +89,21 @@ pub enum Command {
     /// (confirmed, or --yes) upgrade prod in one transaction; exit status 1 when test and
     /// comp differ or prod is not upgraded.
     TestAndUpgrade(workflow::TestAndUpgradeArgs),
+    /// Manage the roles .pum.yaml declares, and login roles.
+    Role(role::RoleArgs),
+    /// Run the application's hooks on an installed module: create, drop or recreate.
+    App(app::AppArgs),
+    /// Uninstall the module: run its uninstall hooks and drop the migrations table.
+    Uninstall(app::UninstallArgs),
+    /// Python pum's cache of Python dependencies: this pum installs none (see the README).
+    #[command(hide = true)]
+    Cache {
+        /// path, list or clear.
+        action: String,
+        /// Skip the confirmation.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run pum's ephemeral PostgreSQL server, for tests and interactive work.
     Server {
         #[command(subcommand)]
@@ -195,6 +213,17 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
             workflow::run(&connection(pg_connection, out)?, &project, args, out)
         }
         Command::Validate => migrate::validate(&connection(pg_connection, out)?, &project, out),
+        Command::Role(args) => role::run(&connection(pg_connection, out)?, &project, args, out),
+        Command::App(args) => app::app(&connection(pg_connection, out)?, &project, args, out),
+        Command::Uninstall(args) => {
+            app::uninstall(&connection(pg_connection, out)?, &project, args, out)
+        }
+        Command::Cache { .. } => Err(pum::Error::Unsupported {
+            message: "pum cache: this pum installs no Python dependencies, so it keeps no \
+                      cache; install what the project's Python hooks need (dependencies: in \
+                      .pum.yaml) in the Python it runs them with (PUM_PYTHON, default python3)"
+                .into(),
+        }),
     }
 }
 

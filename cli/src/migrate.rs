@@ -55,10 +55,10 @@ pub struct RunArgs {
     /// Do not run the application's create hooks.
     #[arg(long)]
     pub skip_create_app: bool,
-    /// Go on although the configuration declares roles (not created by this pum yet).
+    /// Do not create the configuration's roles (grants then go to the roles that exist).
     #[arg(long)]
     pub skip_roles: bool,
-    /// Accepted for Python pum compatibility: grants come with roles, which are skipped.
+    /// Do not grant the roles their permissions.
     #[arg(long)]
     pub skip_grant: bool,
 }
@@ -93,6 +93,9 @@ pub struct InstallArgs {
     /// Install although another schema holds a migrations table.
     #[arg(long)]
     pub allow_multiple_modules: bool,
+    /// Load this demo data set after the install, in the same transaction.
+    #[arg(short = 'd', long, value_name = "NAME")]
+    pub demo_data: Option<String>,
 }
 
 /// `pum upgrade`.
@@ -120,6 +123,9 @@ pub struct BaselineArgs {
     /// Create the migrations table if it does not exist.
     #[arg(long)]
     pub create_table: bool,
+    /// Create it although another schema holds a migrations table.
+    #[arg(long)]
+    pub allow_multiple_modules: bool,
 }
 
 /// `pum info`.
@@ -156,15 +162,22 @@ pub(crate) fn options(run: RunArgs) -> MigrateOptions {
         lock_timeout: Duration::from_secs(run.lock_timeout),
         skip_drop_app: run.skip_drop_app,
         skip_create_app: run.skip_create_app,
-        skip_roles: run.skip_roles || run.skip_grant,
+        skip_roles: run.skip_roles,
+        skip_grant: run.skip_grant,
         ..MigrateOptions::default()
     }
 }
 
 /// A progress bar per file on a terminal, a line per file otherwise.
-struct Shown {
+pub(crate) struct Shown {
     out: Output,
     bar: Option<ProgressBar>,
+}
+
+impl Shown {
+    pub(crate) fn new(out: Output) -> Shown {
+        Shown { out, bar: None }
+    }
 }
 
 impl Progress for Shown {
@@ -192,6 +205,13 @@ impl Progress for Shown {
     fn end(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+    }
+
+    fn message(&mut self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(printable(text)),
+            None => self.out.info(text),
         }
     }
 }
@@ -223,9 +243,10 @@ pub fn install(
     let upgrader = Upgrader::new(&config, spec)?;
     let options = MigrateOptions {
         allow_multiple_modules: args.allow_multiple_modules,
+        demo_data: args.demo_data,
         ..options(args.run)
     };
-    let mut shown = Shown { out, bar: None };
+    let mut shown = Shown::new(out);
     let done = upgrader.install(&options, &mut shown);
     shown.end();
     report(out, &done?, "installed");
@@ -246,7 +267,7 @@ pub fn upgrade(
         strict: args.strict,
         ..options(args.run)
     };
-    let mut shown = Shown { out, bar: None };
+    let mut shown = Shown::new(out);
     let done = upgrader.upgrade(&options, &mut shown);
     shown.end();
     report(out, &done?, "applied");
@@ -261,7 +282,13 @@ pub fn baseline(
 ) -> pum::Result<ExitCode> {
     let config = project.load()?;
     let upgrader = Upgrader::new(&config, spec)?;
-    upgrader.baseline(&args.version, args.create_table)?;
+    upgrader.baseline(
+        &args.version,
+        &pum::BaselineOptions {
+            create_table: args.create_table,
+            allow_multiple_modules: args.allow_multiple_modules,
+        },
+    )?;
     out.info(format!(
         "recorded baseline {} in {}",
         args.version,

@@ -261,7 +261,22 @@ fn query(kind: Kind, column_order: bool, version: i32) -> String {
                WHERE {SCHEMAS} AND {proc_ext}
                UNION ALL
                SELECT 'schema', quote_ident(n.nspname), COALESCE(n.nspacl, acldefault('n'::\"char\", n.nspowner)), n.nspowner
-               FROM pg_namespace n WHERE {SCHEMAS} AND {nsp_ext}),
+               FROM pg_namespace n WHERE {SCHEMAS} AND {nsp_ext}
+               UNION ALL
+               SELECT 'type', t.oid::regtype::text, COALESCE(t.typacl, acldefault('T'::\"char\", t.typowner)), t.typowner
+               FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+               LEFT JOIN pg_class tc ON tc.oid = t.typrelid
+               WHERE {SCHEMAS} AND {type_ext} AND t.typtype IN ('b', 'c', 'd', 'e', 'r', 'm')
+                 AND NOT (t.typelem <> 0 AND t.typlen = -1) AND (t.typrelid = 0 OR tc.relkind = 'c')
+               UNION ALL
+               SELECT 'default privileges', 'on ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables'
+                        WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types'
+                        WHEN 'n' THEN 'schemas' ELSE d.defaclobjtype::text END
+                      || coalesce(' in schema ' || quote_ident(n.nspname), '')
+                      || ' for ' || pg_get_userbyid(d.defaclrole)::text,
+                      d.defaclacl, d.defaclrole
+               FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
+               WHERE d.defaclnamespace = 0 OR {SCHEMAS}),
              grants AS (
                SELECT o.kind, o.name, x.grantee,
                       string_agg(x.privilege_type || CASE WHEN x.is_grantable THEN ' (grantable)' ELSE '' END,
@@ -278,6 +293,7 @@ fn query(kind: Kind, column_order: bool, version: i32) -> String {
                ON g.kind = o.kind AND g.name = o.name",
             proc_ext = not_in_extension("pg_proc", "p.oid"),
             nsp_ext = not_in_extension("pg_namespace", "n.oid"),
+            type_ext = not_in_extension("pg_type", "t.oid"),
         ),
         Kind::Comments => format!(
             "WITH objects AS (

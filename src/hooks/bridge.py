@@ -1,13 +1,18 @@
 # pum's Python bridge: runs one Python delta or hook file for pum (the Rust one).
 #
 # pum starts this script with the context in the PUM_BRIDGE environment variable (JSON).
-# It provides the `pum` module API the file imports (pum 0.x's DeltaPy), whether or not
-# Python pum is installed, loads the file, runs it, and reports a failure on stderr as
-# one line starting with "pum-bridge-error " followed by JSON, which pum turns into its
-# error. The file connects through the service pum names (self.pg_service), which leads
-# to pum's own session: its SQL runs in the run's transaction.
+# It provides the `pum` module API the file imports (pum 0.x's DeltaPy, pum 1.x's
+# HookBase), whether or not Python pum is installed, loads the file, runs it, and reports
+# a failure on stderr as one line starting with "pum-bridge-error " followed by JSON,
+# which pum turns into its error. The file's connections (through the service pum names,
+# or the PG* variables pum sets) lead to pum's own session: their SQL runs in the run's
+# transaction.
 
+import importlib.metadata
 import importlib.util
+import inspect
+import re
+import copy
 import json
 import os
 import sys
@@ -141,8 +146,66 @@ class DeltaPy:
         print("Message from {}: {}".format(self.__class__.__name__, text), flush=True)
 
 
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class HookBase:
+    """pum 1.x's HookBase: subclass it as `Hook` and implement run_hook(connection, ...)."""
+
+    def __init__(self):
+        self._parameters = None
+        self._connection = None
+
+    def _prepare(self, connection, parameters=None):
+        self._connection = connection
+        self._parameters = copy.deepcopy(parameters)
+
+    def run_hook(self, connection, parameters=None):
+        raise NotImplementedError("a Hook implements run_hook(connection, ...)")
+
+    def execute(self, sql):
+        """Runs SQL text, a psycopg.sql object or the SQL file a Path names, with the
+        hook's parameters as literals in place of {name}; nothing is committed."""
+        import psycopg.sql
+
+        connection = self._connection
+        parameters = self._parameters or {}
+        if isinstance(sql, (psycopg.sql.SQL, psycopg.sql.Composed)):
+            if isinstance(sql, psycopg.sql.SQL):
+                literals = {k: psycopg.sql.Literal(v) for k, v in parameters.items()}
+                sql = sql.format(**literals)
+            text = sql.as_string(connection)
+        else:
+            if isinstance(sql, os.PathLike):
+                with open(sql, encoding="utf-8") as file:
+                    sql = file.read()
+            text = _render(str(sql), parameters, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(text)
+
+    execute.__isfinal__ = True
+
+
+def _render(text, parameters, connection):
+    import psycopg.sql
+
+    def replace(match):
+        token = match.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        name = match.group(1)
+        if name not in parameters:
+            raise KeyError("the SQL uses {%s}, which is not a parameter" % name)
+        return psycopg.sql.Literal(parameters[name]).as_string(connection)
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
 def _install_modules():
-    """Makes `pum.core.deltapy` (and the README's `core.deltapy`) this bridge's."""
+    """Makes `pum.core.deltapy` (and the README's `core.deltapy`), `pum.HookBase` and
+    `pum.hook.HookBase` this bridge's."""
     for prefix in ("pum", "core"):
         names = ["pum", "pum.core", "pum.core.deltapy"] if prefix == "pum" else [
             "core", "core.deltapy"]
@@ -156,6 +219,11 @@ def _install_modules():
         parent.deltapy = deltapy
         if prefix == "pum":
             sys.modules["pum"].core = sys.modules["pum.core"]
+    hook = types.ModuleType("pum.hook")
+    hook.HookBase = HookBase
+    sys.modules["pum.hook"] = hook
+    sys.modules["pum"].hook = hook
+    sys.modules["pum"].HookBase = HookBase
 
 
 def _run_deltapy(context):
@@ -178,6 +246,70 @@ def _run_deltapy(context):
             delta.run()
 
 
+class _Refused(Exception):
+    """A hook file pum cannot run as it is."""
+
+
+def _check_dependencies(dependencies):
+    for name, minimum, maximum in dependencies:
+        wanted = " ".join(
+            part for part in (
+                ">= %s" % minimum if minimum else "", "<= %s" % maximum if maximum else "")
+            if part)
+        try:
+            found = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise _Refused("the project needs the Python package %s%s, which %s does not have: "
+                           "pip install %s" % (name, " " + wanted if wanted else "",
+                                                sys.executable, name)) from None
+        version = _as_version(re.match(r"[0-9]+(\.[0-9]+)*", found).group(0))
+        if (minimum and version < minimum) or (maximum and version > maximum):
+            raise _Refused("the project needs the Python package %s %s, and %s has %s" % (
+                name, wanted, sys.executable, found))
+
+
+def _run_hook(context):
+    _check_dependencies(context["dependencies"])
+    path = os.path.abspath(context["file"])
+    parent = os.path.dirname(path)
+    # Local imports in hook files: the file's directory, then the project's.
+    for entry in reversed([parent, context["base_dir"]]):
+        if entry and entry not in sys.path[:2]:
+            sys.path.insert(0, entry)
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=[parent])
+    module = importlib.util.module_from_spec(spec)
+    module.__path__ = [parent]
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    hook_class = getattr(module, "Hook", None)
+    if not inspect.isclass(hook_class):
+        raise _Refused("a Python hook defines a class named Hook")
+    if "HookBase" not in [base.__name__ for base in inspect.getmro(hook_class)]:
+        raise _Refused("its class Hook must inherit from HookBase (from pum import HookBase)")
+    arguments = list(inspect.signature(hook_class.run_hook).parameters)
+    if "connection" not in arguments:
+        raise _Refused("its run_hook must take a connection argument")
+    parameters = context["parameters"]
+    wanted = [a for a in arguments if a not in ("self", "connection")]
+    for argument in wanted:
+        if argument not in parameters:
+            raise _Refused("run_hook takes %s, which is not a parameter of the project" % argument)
+    import psycopg
+
+    # The PG* variables pum sets lead to its own session.
+    connection = psycopg.connect("")
+    try:
+        hook = hook_class()
+        hook._prepare(connection, parameters)
+        given = {k: v for k, v in parameters.items() if k in wanted}
+        hook.run_hook(connection=connection, **given)
+        # The hook's work joins the run's transaction (which commits, or not, later).
+        connection.commit()
+    finally:
+        connection.close()
+
+
 def _report(error, path):
     """One line for pum: where in the file, and what."""
     line = None
@@ -190,6 +322,8 @@ def _report(error, path):
     diag = getattr(error, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
     message = "{}: {}".format(type(error).__name__, primary or str(error).strip())
+    if isinstance(error, _Refused):
+        message = str(error)
     if isinstance(error, ModuleNotFoundError):
         message = "{} (install it for {})".format(message, sys.executable)
     sys.stderr.write("pum-bridge-error " + json.dumps({"line": line, "message": message}) + "\n")
@@ -201,7 +335,10 @@ def main():
     _install_modules()
     sys.dont_write_bytecode = True
     try:
-        _run_deltapy(context)
+        if context.get("kind") == "hook":
+            _run_hook(context)
+        else:
+            _run_deltapy(context)
     except SystemExit as error:
         if error.code not in (0, None):
             _report(error, context["file"])

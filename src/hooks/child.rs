@@ -42,7 +42,7 @@ pub(crate) fn run_code(
         service_text(code.service, dir, spec).as_bytes(),
     )?;
     let mut command = match code.kind {
-        CodeKind::DeltaPy => {
+        CodeKind::DeltaPy | CodeKind::HookBase => {
             let python = match code.python {
                 Some(path) => path.display().to_string(),
                 None => std::env::var("PUM_PYTHON")
@@ -52,11 +52,20 @@ pub(crate) fn run_code(
             };
             let program = which::which(&python).map_err(|_| Error::ToolNotFound {
                 tool: python.clone(),
-                hint: format!(
-                    "{} is a Python delta, which pum runs with python3 (or PUM_PYTHON): install \
-                     Python 3 and psycopg2 (pip install psycopg2-binary), or set PUM_PYTHON",
-                    code.shown
-                ),
+                hint: match code.kind {
+                    CodeKind::HookBase => format!(
+                        "{} is a Python hook, which pum runs with python3 (or PUM_PYTHON): \
+                         install Python 3 and psycopg (pip install \"psycopg[binary]\"), or \
+                         set PUM_PYTHON",
+                        code.shown
+                    ),
+                    _ => format!(
+                        "{} is a Python delta, which pum runs with python3 (or PUM_PYTHON): \
+                         install Python 3 and psycopg2 (pip install psycopg2-binary), or set \
+                         PUM_PYTHON",
+                        code.shown
+                    ),
+                },
             })?;
             let bridge = dir.join("pum_bridge.py");
             crate::files::write(&bridge, BRIDGE.as_bytes())?;
@@ -210,10 +219,16 @@ fn context_json(code: &Code<'_>) -> String {
         .collect();
     let string = |s: &str| serde_json::Value::String(s.to_string()).to_string();
     let optional = |v: Option<&Version>| v.map_or("null".to_string(), |v| string(&v.to_string()));
+    let kind = match code.kind {
+        CodeKind::HookBase => "hook",
+        _ => "delta",
+    };
     format!(
-        "{{\"file\": {}, \"module\": {}, \"current_version\": {}, \"target_version\": {}, \
-         \"delta_dir\": {}, \"delta_dirs\": [{}], \"service\": {}, \"table\": {}, \
-         \"variables\": {{{}}}}}",
+        "{{\"kind\": {}, \"file\": {}, \"module\": {}, \"current_version\": {}, \
+         \"target_version\": {}, \"delta_dir\": {}, \"delta_dirs\": [{}], \"service\": {}, \
+         \"table\": {}, \"variables\": {{{}}}, \"parameters\": {}, \"base_dir\": {}, \
+         \"dependencies\": {}}}",
+        string(kind),
         string(&code.file.display().to_string()),
         string(code.module),
         optional(code.current_version),
@@ -226,7 +241,12 @@ fn context_json(code: &Code<'_>) -> String {
             .join(", "),
         string(code.service),
         string(code.table),
-        variables.join(", ")
+        variables.join(", "),
+        code.parameters,
+        code.base_dir.map_or("null".to_string(), |d| string(
+            &absolute(d).display().to_string()
+        )),
+        code.dependencies,
     )
 }
 

@@ -20,6 +20,9 @@ pub(crate) use super::child::run_code;
 pub(crate) enum CodeKind {
     /// A Python file with pum 0.x `DeltaPy` subclasses.
     DeltaPy,
+    /// A Python file with a pum 1.x application hook: a class `Hook` deriving from
+    /// `HookBase`, whose `run_hook(connection, **parameters)` is called.
+    HookBase,
     /// An executable file.
     Executable,
 }
@@ -47,6 +50,13 @@ pub(crate) struct Code<'a> {
     pub variables: &'a [(String, Variable)],
     /// The Python interpreter, when not `PUM_PYTHON` or `python3`.
     pub python: Option<&'a Path>,
+    /// The parameters as a JSON object (`{"SRID": 2056}`), for a `HookBase` hook.
+    pub parameters: String,
+    /// The project directory, put on a `HookBase` hook's `sys.path` after the file's own.
+    pub base_dir: Option<&'a Path>,
+    /// The Python packages the project needs, checked before the file runs: a JSON list
+    /// of `[name, minimum or null, maximum or null]`.
+    pub dependencies: String,
 }
 
 /// Off Unix there is no private socket to lend the session through.

@@ -9,14 +9,17 @@
 
 use std::collections::BTreeMap;
 
+use super::app::App;
 use super::apply::Prepared;
-use super::plan::{HookPhase, Plan, Step};
+use super::plan::{Plan, Step};
 use super::table::{MigrationsTable, NewMigration};
-use super::{Progress, Report};
+use super::{MigrateOptions, Progress, Report};
+use crate::changelog::Changelog;
 use crate::changelog::params::Parameters;
-use crate::changelog::{Changelog, SqlText};
-use crate::config::{Config, Hook};
+use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::roles::{RoleManager, Selection};
+use crate::version::Version;
 use crate::wire::{RawSession, Sql};
 
 /// The session of one run: its client, and whether a transaction is open.
@@ -148,6 +151,8 @@ pub(crate) struct Run<'a> {
     pub changelogs: &'a [Changelog],
     pub parameters: &'a Parameters,
     pub table: &'a MigrationsTable,
+    pub app: App<'a>,
+    pub options: &'a MigrateOptions,
 }
 
 /// One piece of a batch: statements located in their text, or a statement of pum's own
@@ -182,6 +187,8 @@ impl Run<'_> {
         );
         let mut batch: Vec<Item> = Vec::new();
         let mut done: Vec<(usize, usize)> = Vec::new();
+        let mut current: Option<Version> = plan.from.clone();
+        let roles = RoleManager::new(&self.config.roles);
         for step in &plan.steps {
             match *step {
                 Step::CreateTable => batch.push(Item::Sql {
@@ -189,8 +196,29 @@ impl Run<'_> {
                     doing: format!("create {}", self.table.name()),
                 }),
                 Step::Hooks(phase) => {
-                    for (i, hook) in self.hooks(phase).iter().enumerate() {
-                        batch.push(Item::Text(self.hook(hook, phase, i)?));
+                    self.app
+                        .run(phase, session, &mut batch, current.as_ref(), progress)?;
+                }
+                Step::Roles => {
+                    session.flush(&mut batch)?;
+                    session.begin()?;
+                    report
+                        .warnings
+                        .extend(roles.create_in(&mut session.client, None, false)?);
+                }
+                Step::Grant => {
+                    session.flush(&mut batch)?;
+                    session.begin()?;
+                    // Roles left to others (skip_roles) may not exist: those are named.
+                    report.warnings.extend(roles.grant_in(
+                        &mut session.client,
+                        &Selection::default(),
+                        self.options.skip_roles,
+                    )?);
+                }
+                Step::DemoData => {
+                    if let Some(name) = &self.options.demo_data {
+                        self.app.demo_data(name, &mut batch)?;
                     }
                 }
                 Step::File { version, file } => {
@@ -213,6 +241,7 @@ impl Run<'_> {
                     report
                         .applied
                         .push(self.changelogs[version].version.to_string());
+                    current = Some(self.changelogs[version].version.clone());
                 }
                 Step::Commit => {
                     session.flush(&mut batch)?;
@@ -247,31 +276,6 @@ impl Run<'_> {
     fn file(&self, version: usize, file: usize) -> Result<Prepared> {
         let f = &self.changelogs[version].files[file];
         Prepared::new(&f.sql, &f.name, self.parameters, true)
-    }
-
-    fn hooks(&self, phase: HookPhase) -> &[Hook] {
-        match phase {
-            HookPhase::Drop => &self.config.application.drop,
-            HookPhase::Create => &self.config.application.create,
-        }
-    }
-
-    /// A hook's SQL: its file (relative to the configuration's directory) or its code.
-    fn hook(&self, hook: &Hook, phase: HookPhase, index: usize) -> Result<Prepared> {
-        match (&hook.file, &hook.code) {
-            (Some(file), _) => {
-                let text = SqlText::read(&self.config.base_dir.join(file))?;
-                Prepared::new(&text, file, self.parameters, false)
-            }
-            (None, code) => {
-                let name = match phase {
-                    HookPhase::Drop => format!("application.drop[{index}] code"),
-                    HookPhase::Create => format!("application.create[{index}] code"),
-                };
-                let text = SqlText::new(code.clone().unwrap_or_default());
-                Prepared::new(&text, &name, self.parameters, false)
-            }
-        }
     }
 
     /// The row recording changelog `version`.

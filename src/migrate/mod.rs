@@ -28,6 +28,7 @@
 //! session; `apply` makes one SQL text ready to send; [`info`] reports; [`table`] is the
 //! migrations table; `state` compares the table with the files on disk.
 
+mod app;
 mod apply;
 pub mod deltas;
 mod execute;
@@ -87,8 +88,12 @@ pub struct MigrateOptions {
     pub skip_drop_app: bool,
     /// Do not run the application's create hooks.
     pub skip_create_app: bool,
-    /// Proceed although the configuration declares roles (which are not created yet).
+    /// Do not create the configuration's roles (grants go to those that exist).
     pub skip_roles: bool,
+    /// Do not grant the roles their permissions.
+    pub skip_grant: bool,
+    /// Load this demo data set after the install (install only).
+    pub demo_data: Option<String>,
     /// Install although another schema holds a migrations table.
     pub allow_multiple_modules: bool,
 }
@@ -107,7 +112,53 @@ impl Default for MigrateOptions {
             skip_drop_app: false,
             skip_create_app: false,
             skip_roles: false,
+            skip_grant: false,
+            demo_data: None,
             allow_multiple_modules: false,
+        }
+    }
+}
+
+/// Options of [`Upgrader::baseline`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BaselineOptions {
+    /// Create the migrations table when it does not exist.
+    pub create_table: bool,
+    /// Create it although another schema holds a migrations table.
+    pub allow_multiple_modules: bool,
+}
+
+/// What [`Upgrader::application`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppAction {
+    /// Run the drop hooks.
+    Drop,
+    /// Run the create hooks, then grant.
+    Create,
+    /// Drop, then create.
+    Recreate,
+}
+
+/// Options of [`Upgrader::application`] and [`Upgrader::uninstall`].
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Parameter values given by name, as text (overriding the defaults).
+    pub parameters: Vec<(String, String)>,
+    /// Do not grant the roles their permissions after the create hooks.
+    pub skip_grant: bool,
+    /// Grant the database-specific roles with this suffix instead of the generic ones.
+    pub suffix: Option<String>,
+    /// How long to wait for another pum working on the same migrations table.
+    pub lock_timeout: Duration,
+}
+
+impl Default for AppOptions {
+    fn default() -> AppOptions {
+        AppOptions {
+            parameters: Vec::new(),
+            skip_grant: false,
+            suffix: None,
+            lock_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -170,6 +221,8 @@ pub struct Upgrader<'a> {
     config: &'a Config,
     spec: &'a ConnectionSpec,
     table: MigrationsTable,
+    rust: Vec<app::RustHook>,
+    python: Option<std::path::PathBuf>,
 }
 
 impl<'a> Upgrader<'a> {
@@ -183,7 +236,42 @@ impl<'a> Upgrader<'a> {
             config,
             spec,
             table: MigrationsTable::new(&config.migration_table_schema)?,
+            rust: Vec::new(),
+            python: None,
         })
+    }
+
+    /// Adds Rust code to the application's hooks of `phase`, run after the configured
+    /// ones, in the run's transaction (`name` names it in errors).
+    ///
+    /// ```
+    /// # fn f(config: &pum::Config, spec: &pum::ConnectionSpec) -> pum::Result<()> {
+    /// use pum::migrate::plan::HookPhase;
+    /// let upgrader = pum::Upgrader::new(config, spec)?.hook(
+    ///     HookPhase::Create,
+    ///     "refresh_views",
+    ///     |cx: &mut pum::hooks::HookContext<'_>| cx.execute("SELECT 1"),
+    /// );
+    /// # let _ = upgrader; Ok(()) }
+    /// ```
+    pub fn hook(
+        mut self,
+        phase: plan::HookPhase,
+        name: &str,
+        hook: impl crate::hooks::Hook + 'static,
+    ) -> Upgrader<'a> {
+        self.rust.push(app::RustHook {
+            phase,
+            name: name.to_string(),
+            hook: Box::new(hook),
+        });
+        self
+    }
+
+    /// The Python interpreter for Python hooks (default: `PUM_PYTHON`, else `python3`).
+    pub fn python(mut self, interpreter: impl Into<std::path::PathBuf>) -> Upgrader<'a> {
+        self.python = Some(interpreter.into());
+        self
     }
 
     /// The migrations table.
@@ -238,8 +326,9 @@ impl<'a> Upgrader<'a> {
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         self.locked(options.lock_timeout, |session| {
             let applied = self.applied(session, true)?;
-            let plan = plan::install(self.config, &changelogs, &applied, options)?;
-            self.run(&changelogs, &parameters)
+            let plan =
+                plan::install_hooked(self.config, &changelogs, &applied, options, &self.hooked())?;
+            self.run(&changelogs, &parameters, options)
                 .execute(session, &plan, progress)
         })
     }
@@ -262,9 +351,16 @@ impl<'a> Upgrader<'a> {
                     .upgrade_layout(&mut session.client, &self.config.module)?;
             }
             let applied = self.applied(session, false)?;
-            let plan = plan::upgrade(self.config, &changelogs, &applied, &parameters, options)?;
+            let plan = plan::upgrade_hooked(
+                self.config,
+                &changelogs,
+                &applied,
+                &parameters,
+                options,
+                &self.hooked(),
+            )?;
             let report = self
-                .run(&changelogs, &parameters)
+                .run(&changelogs, &parameters, options)
                 .execute(session, &plan, progress)?;
             session.commit()?;
             Ok(report)
@@ -275,29 +371,48 @@ impl<'a> Upgrader<'a> {
         &'r self,
         changelogs: &'r [crate::changelog::Changelog],
         parameters: &'r Parameters,
+        options: &'r MigrateOptions,
     ) -> Run<'r> {
         Run {
             config: self.config,
             changelogs,
             parameters,
             table: &self.table,
+            app: self.app(parameters),
+            options,
+        }
+    }
+
+    /// The phases that have Rust hooks.
+    fn hooked(&self) -> Vec<plan::HookPhase> {
+        self.rust.iter().map(|h| h.phase).collect()
+    }
+
+    fn app<'r>(&'r self, parameters: &'r Parameters) -> app::App<'r> {
+        app::App {
+            config: self.config,
+            spec: self.spec,
+            parameters,
+            rust: &self.rust,
+            python: self.python.as_deref(),
+            table: self.table.name(),
         }
     }
 
     /// Records `version` as installed without applying anything (for a database made
-    /// before pum managed it). Creates the table when `create_table` is set.
+    /// before pum managed it). Creates the table when `options.create_table` is set.
     ///
     /// # Errors
     /// The refusals of [`plan::baseline`].
-    pub fn baseline(&self, version: &Version, create_table: bool) -> Result<()> {
+    pub fn baseline(&self, version: &Version, options: &BaselineOptions) -> Result<()> {
         self.locked(MigrateOptions::default().lock_timeout, |session| {
             session.begin()?;
             if self.table.exists(&mut session.client)? {
                 self.table
                     .upgrade_layout(&mut session.client, &self.config.module)?;
             }
-            let applied = self.applied(session, false)?;
-            if plan::baseline(version, &applied, create_table)? {
+            let applied = self.applied(session, true)?;
+            if plan::baseline(version, &applied, options)? {
                 self.table.create(&mut session.client)?;
             }
             self.table.insert(
@@ -352,6 +467,112 @@ impl<'a> Upgrader<'a> {
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         let mut session = Session::new(RawSession::connect(self.spec)?);
         let applied = self.applied(&mut session, false)?;
-        plan::upgrade(self.config, &changelogs, &applied, &parameters, options)
+        plan::upgrade_hooked(
+            self.config,
+            &changelogs,
+            &applied,
+            &parameters,
+            options,
+            &self.hooked(),
+        )
+    }
+
+    /// Runs the application's hooks on an installed module, in one transaction under the
+    /// migration lock: `Drop` runs the drop hooks, `Create` the create hooks then grants
+    /// the roles their permissions (which hooks that recreate schemas take away),
+    /// `Recreate` both. `app_only` parameters may differ from those recorded; the others
+    /// may not. Returns what was skipped (roles that do not exist).
+    ///
+    /// # Errors
+    /// The refusals of [`plan::application`]; hook and SQL errors (then nothing changed).
+    pub fn application(
+        &self,
+        action: AppAction,
+        options: &AppOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<String>> {
+        let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
+        self.locked(options.lock_timeout, |session| {
+            session.begin()?;
+            let applied = self.applied(session, false)?;
+            let current = plan::application(self.config, &applied, &parameters, false)?;
+            let app = self.app(&parameters);
+            let mut batch = Vec::new();
+            if action != AppAction::Create {
+                app.run(
+                    plan::HookPhase::Drop,
+                    session,
+                    &mut batch,
+                    Some(&current),
+                    progress,
+                )?;
+            }
+            let mut warnings = Vec::new();
+            if action != AppAction::Drop {
+                app.run(
+                    plan::HookPhase::Create,
+                    session,
+                    &mut batch,
+                    Some(&current),
+                    progress,
+                )?;
+                if !options.skip_grant && !self.config.roles.is_empty() {
+                    session.flush(&mut batch)?;
+                    let selection = crate::roles::Selection {
+                        roles: None,
+                        suffix: options.suffix.clone(),
+                    };
+                    warnings = crate::roles::RoleManager::new(&self.config.roles).grant_in(
+                        &mut session.client,
+                        &selection,
+                        true,
+                    )?;
+                }
+            }
+            session.flush(&mut batch)?;
+            session.commit()?;
+            Ok(warnings)
+        })
+    }
+
+    /// Uninstalls the module: runs the uninstall hooks, then drops the migrations table
+    /// (if the hooks left it), in one transaction under the migration lock.
+    ///
+    /// # Errors
+    /// [`crate::Error::Refused`] when the configuration declares no uninstall hook; the
+    /// refusals of [`plan::application`] (a database where the module is not installed,
+    /// or another module is); hook and SQL errors (then nothing changed).
+    pub fn uninstall(&self, options: &AppOptions, progress: &mut dyn Progress) -> Result<()> {
+        if self.config.uninstall.is_empty() && !self.hooked().contains(&plan::HookPhase::Uninstall)
+        {
+            return Err(crate::Error::Refused {
+                operation: "uninstall".into(),
+                reason: format!(
+                    "{} declares no uninstall hooks (add an uninstall: section that drops what \
+                     the module made)",
+                    self.config.path.display()
+                ),
+            });
+        }
+        let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
+        self.locked(options.lock_timeout, |session| {
+            session.begin()?;
+            let applied = self.applied(session, false)?;
+            let current = plan::application(self.config, &applied, &parameters, true)?;
+            let mut batch = Vec::new();
+            self.app(&parameters).run(
+                plan::HookPhase::Uninstall,
+                session,
+                &mut batch,
+                Some(&current),
+                progress,
+            )?;
+            batch.push(execute::Item::Sql {
+                sql: format!("DROP TABLE IF EXISTS {}", self.table.quoted()),
+                doing: format!("drop {}", self.table.name()),
+            });
+            session.flush(&mut batch)?;
+            session.commit()
+        })
     }
 }

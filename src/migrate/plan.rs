@@ -17,23 +17,29 @@
 //!   ([`Conflict::AddedFiles`]: it would never run); applied files that changed are a
 //!   warning, or with `strict` a refusal ([`Conflict::ChangedFiles`]). Then every version
 //!   above the current one and at or below the maximum is applied.
-//! - **both**: a configuration declaring roles needs `skip_roles` (roles are not created
-//!   yet), and Python hooks are refused ([`Error::Unsupported`]).
+//! - **demo data** (install): the set must be one the configuration declares
+//!   ([`Conflict::UnknownDemoData`]).
+//!
+//! What a run does, in Python pum 1.9's order: install creates the table and the roles,
+//! runs the drop hooks, the changelogs, the create hooks and grants the roles their
+//! permissions; with demo data it then runs the drop hooks, the demo data files, the
+//! create hooks and grants again (as Python pum does, but without its commits in
+//! between). Upgrade runs the drop hooks, the changelogs above the current version, the
+//! create hooks, then creates the roles and grants. `skip_roles` leaves the roles as they
+//! are (grants then go to the roles that exist); `skip_grant` grants nothing.
 //!
 //! Transactions: the whole run is one transaction ([`TransactionMode::Whole`]), or each
 //! version commits with its row ([`TransactionMode::PerVersion`]), the last one together
-//! with the application's create hooks, so that a failing hook leaves a version to apply
-//! and the next run recreates the application. A file marked `-- pum:no-transaction` runs
-//! alone: what came before it is committed first.
-
-use std::path::Path;
+//! with the application's create hooks, the grants and the demo data, so that a failing
+//! hook leaves a version to apply and the next run recreates the application. A file
+//! marked `-- pum:no-transaction` runs alone: what came before it is committed first.
 
 use super::state::{Applied, added_files, changed_files};
 use super::table::Migration;
 use super::{MigrateOptions, TransactionMode};
 use crate::changelog::Changelog;
 use crate::changelog::params::Parameters;
-use crate::config::{Config, Hook};
+use crate::config::Config;
 use crate::error::{Conflict, Error, Result};
 use crate::version::Version;
 
@@ -44,6 +50,8 @@ pub enum HookPhase {
     Drop,
     /// `application.create`, after them.
     Create,
+    /// `uninstall`.
+    Uninstall,
 }
 
 /// One step of a run. Indexes point into the changelogs the plan was made from.
@@ -68,6 +76,12 @@ pub enum Step {
         /// The file within it.
         file: usize,
     },
+    /// Create the configuration's roles (those that do not exist).
+    Roles,
+    /// Grant the roles their permissions.
+    Grant,
+    /// Load the demo data set.
+    DemoData,
     /// Record changelog `version` in the migrations table.
     Record {
         /// The changelog.
@@ -96,14 +110,28 @@ pub struct Plan {
 ///
 /// # Errors
 /// [`Error::AlreadyInstalled`], [`Error::VersionConflict`] ([`Conflict::OtherModuleTables`],
-/// [`Conflict::NothingToInstall`]), [`Error::Unsupported`] (roles, Python hooks).
+/// [`Conflict::NothingToInstall`], [`Conflict::UnknownDemoData`]).
 pub fn install(
     config: &Config,
     changelogs: &[Changelog],
     applied: &Applied,
     options: &MigrateOptions,
 ) -> Result<Plan> {
-    check_roles(config, options)?;
+    install_hooked(config, changelogs, applied, options, &[])
+}
+
+/// [`install`], with Rust hooks added to the phases `hooked` (run even when the
+/// configuration has no hook there).
+///
+/// # Errors
+/// As [`install`].
+pub fn install_hooked(
+    config: &Config,
+    changelogs: &[Changelog],
+    applied: &Applied,
+    options: &MigrateOptions,
+    hooked: &[HookPhase],
+) -> Result<Plan> {
     if applied.exists {
         return Err(Error::AlreadyInstalled {
             table: applied.table.clone(),
@@ -128,9 +156,22 @@ pub fn install(
         }
         .into());
     }
-    check_hooks(config, options)?;
+    if let Some(name) = &options.demo_data
+        && !config.demo_data.iter().any(|d| &d.name == name)
+    {
+        return Err(Conflict::UnknownDemoData {
+            name: name.clone(),
+            known: config.demo_data_names(),
+        }
+        .into());
+    }
     let mut steps = vec![Step::CreateTable];
-    steps.extend(run_steps(config, changelogs, &versions, options));
+    if !options.skip_roles && !config.roles.is_empty() {
+        steps.push(Step::Roles);
+    }
+    steps.extend(run_steps(
+        config, changelogs, &versions, options, true, hooked,
+    ));
     Ok(Plan {
         from: None,
         versions,
@@ -143,8 +184,7 @@ pub fn install(
 /// Plans an upgrade of a database where `applied` was read to `changelogs`.
 ///
 /// # Errors
-/// [`Error::NotInstalled`], [`Error::VersionConflict`] (see the module docs),
-/// [`Error::Unsupported`] (roles, Python hooks).
+/// [`Error::NotInstalled`], [`Error::VersionConflict`] (see the module docs).
 pub fn upgrade(
     config: &Config,
     changelogs: &[Changelog],
@@ -152,7 +192,21 @@ pub fn upgrade(
     parameters: &Parameters,
     options: &MigrateOptions,
 ) -> Result<Plan> {
-    check_roles(config, options)?;
+    upgrade_hooked(config, changelogs, applied, parameters, options, &[])
+}
+
+/// [`upgrade`], with Rust hooks added to the phases `hooked`.
+///
+/// # Errors
+/// As [`upgrade`].
+pub fn upgrade_hooked(
+    config: &Config,
+    changelogs: &[Changelog],
+    applied: &Applied,
+    parameters: &Parameters,
+    options: &MigrateOptions,
+    hooked: &[HookPhase],
+) -> Result<Plan> {
     if !applied.exists {
         return Err(Error::NotInstalled {
             table: applied.table.clone(),
@@ -213,8 +267,7 @@ pub fn upgrade(
     let steps = if versions.is_empty() {
         Vec::new()
     } else {
-        check_hooks(config, options)?;
-        run_steps(config, changelogs, &versions, options)
+        run_steps(config, changelogs, &versions, options, false, hooked)
     };
     Ok(Plan {
         from: Some(current),
@@ -225,15 +278,72 @@ pub fn upgrade(
     })
 }
 
+/// Checks that the application of an installed module may be dropped, created or
+/// uninstalled with `parameters`: the migrations table exists and records a version of
+/// this module, and (unless `uninstall`) the parameters that are not `app_only` keep their
+/// recorded values. Returns the current version.
+///
+/// # Errors
+/// [`Error::NotInstalled`], [`Conflict::NoVersionRecorded`], [`Conflict::OtherModule`],
+/// [`Conflict::ParameterChanged`].
+pub fn application(
+    config: &Config,
+    applied: &Applied,
+    parameters: &Parameters,
+    uninstall: bool,
+) -> Result<Version> {
+    if !applied.exists {
+        return Err(Error::NotInstalled {
+            table: applied.table.clone(),
+            hint: if uninstall {
+                "nothing to uninstall (is this the right database?)".into()
+            } else {
+                "install the module first".into()
+            },
+        });
+    }
+    let (latest, current) = applied
+        .latest()?
+        .ok_or_else(|| Conflict::NoVersionRecorded {
+            table: applied.table.clone(),
+        })?;
+    if let Some(module) = &latest.module
+        && module != &config.module
+    {
+        return Err(Conflict::OtherModule {
+            table: applied.table.clone(),
+            recorded: module.clone(),
+            configured: config.module.clone(),
+        }
+        .into());
+    }
+    if !uninstall {
+        check_parameters(latest, parameters)?;
+    }
+    Ok(current)
+}
+
 /// Checks that `version` may be recorded as a baseline; returns whether the table must be
 /// created first.
 ///
 /// # Errors
 /// [`Conflict::BaselineNotAbove`] when the table records `version` or a later one;
-/// [`Error::NotInstalled`] when there is no table and `create_table` is not set.
-pub fn baseline(version: &Version, applied: &Applied, create_table: bool) -> Result<bool> {
+/// [`Error::NotInstalled`] when there is no table and `create_table` is not set;
+/// [`Conflict::OtherModuleTables`] when it would be created beside another module's
+/// unless allowed.
+pub fn baseline(
+    version: &Version,
+    applied: &Applied,
+    options: &super::BaselineOptions,
+) -> Result<bool> {
     if !applied.exists {
-        if create_table {
+        if options.create_table {
+            if !applied.other_tables.is_empty() && !options.allow_multiple_modules {
+                return Err(Conflict::OtherModuleTables {
+                    schemas: applied.other_tables.clone(),
+                }
+                .into());
+            }
             return Ok(true);
         }
         return Err(Error::NotInstalled {
@@ -270,12 +380,15 @@ fn selected(
 }
 
 /// The steps applying `versions`: drop hooks, each version's files and row, create hooks,
-/// with commits where the transaction mode and no-transaction files put them.
+/// roles and grants, demo data, with commits where the transaction mode and
+/// no-transaction files put them.
 fn run_steps(
     config: &Config,
     changelogs: &[Changelog],
     versions: &[usize],
     options: &MigrateOptions,
+    install: bool,
+    hooked: &[HookPhase],
 ) -> Vec<Step> {
     let mut steps = Vec::new();
     let commit = |steps: &mut Vec<Step>| {
@@ -283,7 +396,12 @@ fn run_steps(
             steps.push(Step::Commit);
         }
     };
-    if !options.skip_drop_app && !config.application.drop.is_empty() {
+    let drop = !options.skip_drop_app
+        && (!config.application.drop.is_empty() || hooked.contains(&HookPhase::Drop));
+    let create = !options.skip_create_app
+        && (!config.application.create.is_empty() || hooked.contains(&HookPhase::Create));
+    let roles = !config.roles.is_empty();
+    if drop {
         steps.push(Step::Hooks(HookPhase::Drop));
     }
     for (n, &version) in versions.iter().enumerate() {
@@ -304,50 +422,29 @@ fn run_steps(
             commit(&mut steps);
         }
     }
-    if !options.skip_create_app && !config.application.create.is_empty() {
+    if create {
         steps.push(Step::Hooks(HookPhase::Create));
+    }
+    if !install && roles && !options.skip_roles {
+        steps.push(Step::Roles);
+    }
+    if roles && !options.skip_grant {
+        steps.push(Step::Grant);
+    }
+    if install && options.demo_data.is_some() {
+        if drop {
+            steps.push(Step::Hooks(HookPhase::Drop));
+        }
+        steps.push(Step::DemoData);
+        if create {
+            steps.push(Step::Hooks(HookPhase::Create));
+        }
+        if roles && !options.skip_grant {
+            steps.push(Step::Grant);
+        }
     }
     commit(&mut steps);
     steps
-}
-
-fn check_roles(config: &Config, options: &MigrateOptions) -> Result<()> {
-    if !config.roles.is_empty() && !options.skip_roles {
-        return Err(Error::Unsupported {
-            message: format!(
-                "{} declares roles, which this pum does not create yet; skip roles to install \
-                 or upgrade without them",
-                config.path.display()
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Refuses Python hooks among those the run would run.
-fn check_hooks(config: &Config, options: &MigrateOptions) -> Result<()> {
-    let phases = [
-        (!options.skip_drop_app, &config.application.drop),
-        (!options.skip_create_app, &config.application.create),
-    ];
-    let python = phases
-        .into_iter()
-        .filter(|(runs, _)| *runs)
-        .flat_map(|(_, hooks)| hooks.iter())
-        .find_map(|hook: &Hook| {
-            hook.file
-                .as_deref()
-                .filter(|f| Path::new(f).extension().is_some_and(|e| e == "py"))
-        });
-    match python {
-        Some(file) => Err(Error::Unsupported {
-            message: format!(
-                "{}: Python hooks are not supported; write the hook in SQL",
-                config.base_dir.join(file).display()
-            ),
-        }),
-        None => Ok(()),
-    }
 }
 
 /// Refuses a parameter (not `app_only`) whose value differs from the one recorded with

@@ -166,6 +166,11 @@ impl MigrationsTable {
         format!("{}.{TABLE}", self.schema)
     }
 
+    /// `"schema".pum_migrations`, quoted for SQL.
+    pub(crate) fn quoted(&self) -> &str {
+        &self.qualified
+    }
+
     /// The schema.
     pub fn schema(&self) -> &str {
         &self.schema

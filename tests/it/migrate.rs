@@ -315,15 +315,23 @@ fn baseline_then_upgrade_and_the_baseline_check(db: TestDb) {
          what is there with baseline"
     );
     let v110 = Version::parse("1.1.0").unwrap();
-    let err = upgrader.baseline(&v110, false).unwrap_err();
+    let err = upgrader.baseline(&v110, &Default::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "shop.pum_migrations does not exist: not installed; create it with the baseline \
          (--create-table)"
     );
-    upgrader.baseline(&v110, true).unwrap();
+    upgrader
+        .baseline(
+            &v110,
+            &pum::BaselineOptions {
+                create_table: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let err = upgrader
-        .baseline(&Version::parse("1.0.0").unwrap(), false)
+        .baseline(&Version::parse("1.0.0").unwrap(), &Default::default())
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -332,7 +340,7 @@ fn baseline_then_upgrade_and_the_baseline_check(db: TestDb) {
 
     // 1.1.0 is recorded, 1.0.0 (below it) is not: refused unless asked.
     upgrader
-        .baseline(&Version::parse("1.1.0.1").unwrap(), false)
+        .baseline(&Version::parse("1.1.0.1").unwrap(), &Default::default())
         .unwrap();
     let err = upgrader
         .upgrade(&MigrateOptions::default(), &mut NoProgress)

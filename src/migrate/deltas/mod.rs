@@ -455,6 +455,9 @@ impl<'a> DeltaUpgrader<'a> {
                         table: &self.table.name(),
                         variables: &options.variables,
                         python: self.python.as_deref(),
+                        parameters: "{}".into(),
+                        base_dir: None,
+                        dependencies: "[]".into(),
                     };
                     crate::hooks::run_code(&mut session.client, self.spec, &code, &mut |line| {
                         progress.message(line)

@@ -119,6 +119,13 @@ fn conflict<T: std::fmt::Debug>(result: Result<T>) -> Conflict {
     }
 }
 
+fn created() -> crate::migrate::BaselineOptions {
+    crate::migrate::BaselineOptions {
+        create_table: true,
+        ..Default::default()
+    }
+}
+
 fn max(version: &str) -> MigrateOptions {
     MigrateOptions {
         max_version: Some(Version::parse(version).unwrap()),
@@ -367,41 +374,135 @@ fn hooks_surround_the_changelogs_unless_skipped() {
 }
 
 #[test]
-fn python_hooks_and_roles_are_refused_with_what_to_do() {
-    let python = config("pum: {module: shop}\napplication: {create: [{file: app/views.py}]}\n");
-    let err = install(&python, &changelogs(), &fresh(), &MigrateOptions::default()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "/p/app/views.py: Python hooks are not supported; write the hook in SQL"
+fn roles_grants_and_demo_data_come_in_python_pums_order() {
+    use Step::{DemoData, Grant, Roles};
+    let config = config(
+        "pum: {module: shop}\nroles: [{name: viewer}]\n\
+         application: {drop: [{code: DROP VIEW v}], create: [{file: app/v.py}]}\n\
+         demo_data: [{name: some, file: demo.sql}]\n",
     );
-    // Not run, not refused: skipped, or nothing to apply.
-    let skip = MigrateOptions {
-        skip_create_app: true,
-        ..MigrateOptions::default()
+    let files = [
+        File {
+            version: 0,
+            file: 0,
+        },
+        File {
+            version: 0,
+            file: 1,
+        },
+        Record { version: 0 },
+    ];
+    let with_demo = MigrateOptions {
+        demo_data: Some("some".into()),
+        ..max("1.0.0")
     };
-    assert!(install(&python, &changelogs(), &fresh(), &skip).is_ok());
-    let all = applied(&changelogs(), 4);
+    let plan = install(&config, &changelogs(), &fresh(), &with_demo).unwrap();
+    let mut expected = vec![CreateTable, Roles, Hooks(HookPhase::Drop)];
+    expected.extend(files);
+    expected.extend([
+        Hooks(HookPhase::Create),
+        Grant,
+        Hooks(HookPhase::Drop),
+        DemoData,
+        Hooks(HookPhase::Create),
+        Grant,
+        Commit,
+    ]);
+    assert_eq!(plan.steps, expected);
+
+    // Without demo data, roles left alone, grants skipped.
+    let skipped = MigrateOptions {
+        skip_roles: true,
+        skip_grant: true,
+        ..max("1.0.0")
+    };
+    let plan = install(&config, &changelogs(), &fresh(), &skipped).unwrap();
     assert!(
-        upgrade(
-            &python,
-            &changelogs(),
-            &all,
-            &Parameters::default(),
-            &MigrateOptions::default()
-        )
-        .unwrap()
-        .steps
-        .is_empty()
+        !plan
+            .steps
+            .iter()
+            .any(|s| matches!(s, Roles | Grant | DemoData)),
+        "{plan:?}"
     );
 
-    let roles = config("pum: {module: shop}\nroles: [{name: viewer}]\n");
-    let err = install(&roles, &changelogs(), &fresh(), &MigrateOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
-    let skip = MigrateOptions {
-        skip_roles: true,
+    // Upgrade: roles and grants after the create hooks.
+    let plan = upgrade(
+        &config,
+        &changelogs(),
+        &applied(&changelogs(), 3),
+        &Parameters::default(),
+        &MigrateOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        plan.steps,
+        [
+            Hooks(HookPhase::Drop),
+            File {
+                version: 3,
+                file: 0
+            },
+            Record { version: 3 },
+            Hooks(HookPhase::Create),
+            Roles,
+            Grant,
+            Commit
+        ]
+    );
+
+    // Rust hooks make a phase run although the configuration has none there.
+    let plain = plain();
+    let plan = install_hooked(
+        &plain,
+        &changelogs(),
+        &fresh(),
+        &max("1.0.0"),
+        &[HookPhase::Create],
+    )
+    .unwrap();
+    assert_eq!(plan.steps[plan.steps.len() - 2], Hooks(HookPhase::Create));
+
+    let unknown = MigrateOptions {
+        demo_data: Some("other".into()),
         ..MigrateOptions::default()
     };
-    assert!(install(&roles, &changelogs(), &fresh(), &skip).is_ok());
+    let err = install(&config, &changelogs(), &fresh(), &unknown).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "demo data \"other\" is not in the configuration (declared: some)"
+    );
+}
+
+#[test]
+fn the_application_of_an_installed_module_only_keeps_fixed_parameters() {
+    let config = config(
+        "pum: {module: shop}\nparameters: [{name: SRID, type: integer, default: 2056}, \
+         {name: lang, default: en, app_only: true}]\n",
+    );
+    let err = application(&config, &fresh(), &Parameters::default(), false).unwrap_err();
+    assert!(matches!(err, Error::NotInstalled { .. }), "{err}");
+    let err = application(&config, &fresh(), &Parameters::default(), true).unwrap_err();
+    assert!(err.to_string().contains("nothing to uninstall"), "{err}");
+    let mut installed = applied(&changelogs(), 2);
+    installed.rows[1].parameter_texts = [("SRID".to_string(), Some("2056".to_string()))]
+        .into_iter()
+        .collect();
+    let lang = Parameters::resolve(&config.parameters, &[("lang".into(), "fr".into())]).unwrap();
+    assert_eq!(
+        application(&config, &installed, &lang, false).unwrap(),
+        Version::parse("1.1.0").unwrap()
+    );
+    let srid = Parameters::resolve(&config.parameters, &[("SRID".into(), "21781".into())]).unwrap();
+    let err = application(&config, &installed, &srid, false).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::VersionConflict(Conflict::ParameterChanged { .. })
+        ),
+        "{err}"
+    );
+    // Uninstalling does not care.
+    assert!(application(&config, &installed, &srid, true).is_ok());
 }
 
 #[test]
@@ -622,15 +723,26 @@ fn files_recorded_by_python_pum_match_by_their_tail_and_have_no_checksum() {
 fn baseline_rules() {
     let v = |text: &str| Version::parse(text).unwrap();
     assert!(
-        baseline(&v("1.0.0"), &fresh(), true).unwrap(),
+        baseline(&v("1.0.0"), &fresh(), &created()).unwrap(),
         "creates the table"
     );
-    let err = baseline(&v("1.0.0"), &fresh(), false).unwrap_err();
+    let err = baseline(&v("1.0.0"), &fresh(), &Default::default()).unwrap_err();
     assert!(matches!(err, Error::NotInstalled { .. }), "{err}");
+    let mut beside = fresh();
+    beside.other_tables = vec!["other".into()];
+    assert!(matches!(
+        conflict(baseline(&v("1.0.0"), &beside, &created())),
+        Conflict::OtherModuleTables { .. }
+    ));
+    let allowed = crate::migrate::BaselineOptions {
+        allow_multiple_modules: true,
+        ..created()
+    };
+    assert!(baseline(&v("1.0.0"), &beside, &allowed).unwrap());
     let state = applied(&changelogs(), 2);
-    assert!(!baseline(&v("1.2"), &state, false).unwrap());
+    assert!(!baseline(&v("1.2"), &state, &Default::default()).unwrap());
     assert_eq!(
-        conflict(baseline(&v("1.1.0"), &state, false)),
+        conflict(baseline(&v("1.1.0"), &state, &Default::default())),
         Conflict::BaselineNotAbove {
             version: "1.1.0".into(),
             current: "1.1.0".into(),

@@ -1,0 +1,294 @@
+//! The application around the changelogs, as a run carries it out: the `application`
+//! hooks (drop before the changelogs, create after), the `uninstall` hooks and the demo
+//! data sets of `.pum.yaml`, and the Rust hooks a library user adds.
+//!
+//! A hook is inline SQL (`code`), a file, or a Rust [`Hook`]:
+//! - a `.sql` file: split, checked and its `{name}` parameters rendered as literals, like
+//!   a changelog file (but `app_only` parameters are allowed);
+//! - a `.py` file: a pum 1.x `HookBase` hook, run by the Python bridge
+//!   ([`crate::hooks`]) in the run's transaction, with every parameter's value;
+//! - any other file with the run bit: an executable, with the connection in `PG*`
+//!   variables and the parameters as `PUM_PARAM_<NAME>` (Python pum cannot run these:
+//!   a project using one is for this pum only);
+//! - Rust hooks added with [`super::Upgrader::hook`] run after the configured hooks of
+//!   their phase.
+//!
+//! Code other users could have written is refused.
+
+use std::path::{Path, PathBuf};
+
+use super::Progress;
+use super::apply::Prepared;
+use super::execute::{Item, Session};
+use super::plan::HookPhase;
+use crate::changelog::SqlText;
+use crate::changelog::params::{ParamValue, Parameters};
+use crate::config::{Config, Hook as ConfigHook};
+use crate::connect::ConnectionSpec;
+use crate::error::{Error, Result};
+use crate::hooks::{Code, CodeKind, Hook, HookContext, Variable};
+use crate::version::Version;
+
+/// A Rust hook added to a phase.
+pub(crate) struct RustHook {
+    pub phase: HookPhase,
+    pub name: String,
+    pub hook: Box<dyn Hook>,
+}
+
+/// What hooks run with, besides the session.
+pub(crate) struct App<'a> {
+    pub config: &'a Config,
+    pub spec: &'a ConnectionSpec,
+    pub parameters: &'a Parameters,
+    pub rust: &'a [RustHook],
+    pub python: Option<&'a Path>,
+    /// `schema.pum_migrations`.
+    pub table: String,
+}
+
+/// How one configured hook runs.
+enum Runs {
+    Sql(Prepared),
+    Python(PathBuf),
+    Executable(PathBuf),
+}
+
+impl App<'_> {
+    /// The configured hooks of `phase`.
+    fn configured(&self, phase: HookPhase) -> &[ConfigHook] {
+        match phase {
+            HookPhase::Drop => &self.config.application.drop,
+            HookPhase::Create => &self.config.application.create,
+            HookPhase::Uninstall => &self.config.uninstall,
+        }
+    }
+
+    /// Runs the hooks of `phase`: SQL goes into `batch`; code runs at once on the
+    /// session (after what the batch holds), in its transaction.
+    pub(crate) fn run(
+        &self,
+        phase: HookPhase,
+        session: &mut Session,
+        batch: &mut Vec<Item>,
+        current: Option<&Version>,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        for (index, hook) in self.configured(phase).iter().enumerate() {
+            match self.prepare(hook, phase, index)? {
+                Runs::Sql(prepared) => batch.push(Item::Text(prepared)),
+                Runs::Python(file) => {
+                    self.code(CodeKind::HookBase, &file, session, batch, current, progress)?
+                }
+                Runs::Executable(file) => self.code(
+                    CodeKind::Executable,
+                    &file,
+                    session,
+                    batch,
+                    current,
+                    progress,
+                )?,
+            }
+        }
+        for rust in self.rust.iter().filter(|h| h.phase == phase) {
+            session.flush(batch)?;
+            session.begin()?;
+            let variables = self.variables();
+            let mut messages = |line: &str| progress.message(line);
+            let mut cx = HookContext {
+                session: &mut session.client,
+                name: rust.name.clone(),
+                current_version: current.cloned(),
+                target_version: None,
+                dir: self.config.base_dir.clone(),
+                table: self.table.clone(),
+                variables: &variables,
+                messages: &mut messages,
+            };
+            rust.hook.run(&mut cx)?;
+        }
+        Ok(())
+    }
+
+    /// How `hook` runs: its SQL made ready, or the code file to start.
+    fn prepare(&self, hook: &ConfigHook, phase: HookPhase, index: usize) -> Result<Runs> {
+        let Some(file) = &hook.file else {
+            let name = format!("{}[{index}] code", phase.key());
+            let text = SqlText::new(hook.code.clone().unwrap_or_default());
+            return Ok(Runs::Sql(Prepared::new(
+                &text,
+                &name,
+                self.parameters,
+                false,
+            )?));
+        };
+        let path = self.config.base_dir.join(file);
+        match Path::new(file).extension().and_then(|e| e.to_str()) {
+            Some("sql") => {
+                let text = SqlText::read(&path)?;
+                Ok(Runs::Sql(Prepared::new(
+                    &text,
+                    file,
+                    self.parameters,
+                    false,
+                )?))
+            }
+            Some("py") => {
+                trusted(&path)?;
+                Ok(Runs::Python(path))
+            }
+            _ if is_executable(&path) => {
+                trusted(&path)?;
+                Ok(Runs::Executable(path))
+            }
+            _ => Err(Error::Config {
+                location: self.config.path.display().to_string(),
+                message: format!(
+                    "{}[{index}]: {file}: a hook file is a .sql or .py file, or an \
+                     executable (run bit set)",
+                    phase.key()
+                ),
+            }),
+        }
+    }
+
+    /// Runs a Python hook or an executable as a child on the run's session.
+    fn code(
+        &self,
+        kind: CodeKind,
+        file: &Path,
+        session: &mut Session,
+        batch: &mut Vec<Item>,
+        current: Option<&Version>,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        session.flush(batch)?;
+        session.begin()?;
+        let shown = file
+            .strip_prefix(&self.config.base_dir)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let module = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let variables = self.variables();
+        let code = Code {
+            kind,
+            file,
+            shown: &shown,
+            module: &module,
+            current_version: current,
+            target_version: None,
+            delta_dir: self.config.base_dir.display().to_string(),
+            delta_dirs: Vec::new(),
+            service: "pum",
+            table: &self.table,
+            variables: &variables,
+            python: self.python,
+            parameters: self.parameters.json_text(),
+            base_dir: Some(&self.config.base_dir),
+            dependencies: self.dependencies(),
+        };
+        crate::hooks::run_code(&mut session.client, self.spec, &code, &mut |line| {
+            progress.message(line)
+        })
+    }
+
+    /// The parameters as variables (for executables' `PUM_PARAM_<NAME>` and Rust hooks).
+    fn variables(&self) -> Vec<(String, Variable)> {
+        self.config
+            .parameters
+            .iter()
+            .filter_map(|def| {
+                let value = match self.parameters.get(&def.name)? {
+                    ParamValue::Null => return None,
+                    ParamValue::Integer(i) => Variable::Int(i.to_string()),
+                    other => Variable::Text(other.to_string()),
+                };
+                Some((def.name.clone(), value))
+            })
+            .collect()
+    }
+
+    /// `dependencies:` as the bridge reads them.
+    fn dependencies(&self) -> String {
+        let string = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+        let optional = |v: &Option<crate::config::Scalar>| {
+            v.as_ref()
+                .map_or("null".to_string(), |v| string(&v.to_string()))
+        };
+        let items: Vec<String> = self
+            .config
+            .dependencies
+            .iter()
+            .map(|d| {
+                format!(
+                    "[{}, {}, {}]",
+                    string(&d.name),
+                    optional(&d.minimum_version),
+                    optional(&d.maximum_version)
+                )
+            })
+            .collect();
+        format!("[{}]", items.join(", "))
+    }
+
+    /// The files of demo data set `name`, made ready, into `batch`.
+    pub(crate) fn demo_data(&self, name: &str, batch: &mut Vec<Item>) -> Result<()> {
+        let set = self
+            .config
+            .demo_data
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| crate::Conflict::UnknownDemoData {
+                name: name.to_string(),
+                known: self.config.demo_data_names(),
+            })?;
+        for file in set.file.iter().chain(set.files.iter().flatten()) {
+            let text = SqlText::read(&self.config.base_dir.join(file))?;
+            batch.push(Item::Text(Prepared::new(
+                &text,
+                file,
+                self.parameters,
+                false,
+            )?));
+        }
+        Ok(())
+    }
+}
+
+impl HookPhase {
+    /// The configuration's key for the phase's hooks.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            HookPhase::Drop => "application.drop",
+            HookPhase::Create => "application.create",
+            HookPhase::Uninstall => "uninstall",
+        }
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &Path) -> bool {
+    false
+}
+
+/// Refuses code another user could have written.
+fn trusted(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+        ));
+    }
+    crate::files::refuse_foreign_writable(path, &meta)
+}
