@@ -254,10 +254,16 @@ impl<'a> RoleManager<'a> {
     /// # Errors
     /// [`Error::UnknownRole`]; server errors.
     pub fn revoke(&self, spec: &ConnectionSpec, selection: &Selection) -> Result<Warnings> {
-        in_transaction(spec, |sql| self.revoke_in(sql, selection))
+        in_transaction(spec, |sql| self.revoke_in(sql, selection, true))
     }
 
-    fn revoke_in(&self, sql: &mut dyn Sql, selection: &Selection) -> Result<Warnings> {
+    /// Revokes; `missing` says whether a role that does not exist is worth a warning.
+    fn revoke_in(
+        &self,
+        sql: &mut dyn Sql,
+        selection: &Selection,
+        missing: bool,
+    ) -> Result<Warnings> {
         let suffix = check_suffix(selection.suffix.as_deref())?;
         let roles = self.selected(selection)?;
         let names: Vec<String> = roles.iter().map(|r| suffixed(&r.name, suffix)).collect();
@@ -279,7 +285,9 @@ impl<'a> RoleManager<'a> {
         let existing = existing_schemas(sql, &schemas)?;
         for (role, name) in roles.iter().zip(&names) {
             if !present.contains(name) {
-                warnings.push(format!("role {name} does not exist: nothing to revoke"));
+                if missing {
+                    warnings.push(format!("role {name} does not exist: nothing to revoke"));
+                }
                 continue;
             }
             let role_q = quote_identifier("role", name)?;
@@ -324,7 +332,7 @@ impl<'a> RoleManager<'a> {
         force: bool,
     ) -> Result<Warnings> {
         in_transaction(spec, |sql| {
-            let mut warnings = self.revoke_in(sql, selection)?;
+            let mut warnings = self.revoke_in(sql, selection, false)?;
             let suffix = check_suffix(selection.suffix.as_deref())?;
             let names: Vec<String> = self
                 .selected(selection)?

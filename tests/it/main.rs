@@ -1,6 +1,7 @@
 //! Integration tests against a real PostgreSQL server: a throwaway one started for this
 //! test binary, or the one named by `PUM_TEST_DATABASE_URL`.
 
+mod app;
 mod check;
 mod connect;
 mod database;

@@ -1,6 +1,7 @@
 //! The `pum` binary run as users run it, against a real PostgreSQL server: a throwaway
 //! one, or the one named by `PUM_TEST_DATABASE_URL`.
 
+mod app;
 mod cli;
 mod matrix;
 mod server;
