@@ -59,6 +59,8 @@ pub enum Format {
     Text,
     /// Python pum's JSON report.
     Json,
+    /// A web page, as Python pum's html report.
+    Html,
 }
 
 pub fn run(left: &ConnectionSpec, args: CheckArgs, out: Output) -> pum::Result<ExitCode> {
@@ -94,6 +96,7 @@ pub fn write(report: &Report, output: Option<&Path>, format: Format) -> pum::Res
             "{}\n",
             serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
         ),
+        Format::Html => report.render_html(),
     };
     match output {
         // Replaced only by a complete report.

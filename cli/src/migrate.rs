@@ -23,6 +23,16 @@ pub struct Project {
 impl Project {
     pub(crate) fn load(&self) -> pum::Result<Config> {
         let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        if dir.to_string_lossy().contains("://") {
+            // Python pum 1.9 downloads a module given as a URL into its cache.
+            return Err(pum::Error::Unsupported {
+                message: format!(
+                    "-d {}: this pum reads a module from a directory, not a URL; download or \
+                     clone the module and give its directory",
+                    printable(&dir.to_string_lossy())
+                ),
+            });
+        }
         match &self.config {
             // Like Python pum: paths in the configuration stay relative to -d.
             Some(file) => Config::load_in(file, &dir),

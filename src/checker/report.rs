@@ -193,6 +193,110 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The report as a self-contained HTML page (Python pum's `check -f html`): a summary,
+    /// then per kind of object a table of what is only left, only right, and what differs
+    /// with both values. Everything from the databases is escaped.
+    pub fn render_html(&self) -> String {
+        let failed = self
+            .kinds
+            .iter()
+            .filter(|k| k.difference_count() > 0)
+            .count();
+        let mut out = String::from(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <title>pum check</title>\n<style>\n\
+             body { font-family: sans-serif; margin: 2em; }\n\
+             table { border-collapse: collapse; margin-bottom: 1.5em; }\n\
+             th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }\n\
+             td pre { margin: 0; white-space: pre-wrap; }\n\
+             .left { color: #a00; } .right { color: #070; } .changed { color: #960; }\n\
+             .passed { color: #070; } .failed { color: #a00; }\n\
+             </style>\n</head>\n<body>\n<h1>pum check</h1>\n",
+        );
+        let _ = writeln!(
+            out,
+            "<p>left: <code>{}</code><br>right: <code>{}</code></p>",
+            html(&self.left),
+            html(&self.right)
+        );
+        if failed == 0 {
+            let _ = writeln!(
+                out,
+                "<p class=\"passed\">Same schema: {} kinds of object compared, no difference.</p>",
+                self.kinds.len()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "<p class=\"failed\">{} difference(s) in {failed} of {} kinds of object.</p>",
+                self.difference_count(),
+                self.kinds.len()
+            );
+        }
+        out.push_str("<table>\n<tr><th>kind</th><th>result</th></tr>\n");
+        for kind in &self.kinds {
+            let (class, result) = match kind.difference_count() {
+                0 => ("passed", "same".to_string()),
+                n => ("failed", format!("{n} difference(s)")),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td class=\"{class}\">{result}</td></tr>",
+                title(kind.kind)
+            );
+        }
+        out.push_str("</table>\n");
+        for kind in self.kinds.iter().filter(|k| k.difference_count() > 0) {
+            let _ = writeln!(out, "<h2>{}</h2>", title(kind.kind));
+            out.push_str("<table>\n<tr><th>object</th><th>where</th><th>attribute</th><th>left</th><th>right</th></tr>\n");
+            for (key, _) in &kind.only_left {
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"left\"><td>{}</td><td>only left</td><td></td><td></td><td></td></tr>",
+                    html(key)
+                );
+            }
+            for (key, _) in &kind.only_right {
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"right\"><td>{}</td><td>only right</td><td></td><td></td><td></td></tr>",
+                    html(key)
+                );
+            }
+            for (key, changes) in &kind.changed {
+                for change in changes {
+                    let value = |v: &Option<String>| match v {
+                        Some(v) => format!("<pre>{}</pre>", html(v)),
+                        None => "<em>(none)</em>".to_string(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "<tr class=\"changed\"><td>{}</td><td>different</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        html(key),
+                        html(&change.attribute),
+                        value(&change.left),
+                        value(&change.right)
+                    );
+                }
+            }
+            out.push_str("</table>\n");
+        }
+        out.push_str("</body>\n</html>\n");
+        out
+    }
+}
+
+/// `text` escaped for HTML, control characters shown as escapes.
+fn html(text: &str) -> String {
+    printable_lines(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 impl fmt::Display for Report {
     /// The text report without colours.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -251,6 +355,33 @@ mod tests {
         assert_eq!(now.len(), 20, "{now}");
         assert!(now.starts_with("20"), "{now}");
         assert!(now.ends_with('Z'));
+    }
+
+    #[test]
+    fn html_escapes_what_comes_from_the_databases() {
+        let report = Report {
+            left: "db <a>".into(),
+            right: "b".into(),
+            kinds: vec![KindReport {
+                kind: Kind::Tables,
+                only_left: vec![("public.\"<script>\"".into(), Attributes::new())],
+                only_right: Vec::new(),
+                changed: vec![(
+                    "public.t".into(),
+                    vec![Change {
+                        attribute: "default".into(),
+                        left: Some("'a & b'".into()),
+                        right: None,
+                    }],
+                )],
+            }],
+        };
+        let page = report.render_html();
+        assert!(page.contains("<code>db &lt;a&gt;</code>"), "{page}");
+        assert!(page.contains("<td>public.&quot;&lt;script&gt;&quot;</td><td>only left</td>"));
+        assert!(page.contains("<pre>&#39;a &amp; b&#39;</pre></td><td><em>(none)</em>"));
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("2 difference(s) in 1 of 1 kinds of object"));
     }
 
     #[test]

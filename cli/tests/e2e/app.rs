@@ -375,3 +375,48 @@ fn bad_projects_and_python_hooks_are_one_line_and_change_nothing() {
          runs them with (PUM_PYTHON, default python3)"
     );
 }
+
+#[test]
+fn check_writes_an_html_report_and_a_url_is_no_directory() {
+    let trees = Trees::new();
+    let other = ScratchDb::new("cli_trees_other", "CREATE TABLE public.\"<b>\" (x int)");
+    let page = trees.dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_pum"))
+        .args([
+            "-p",
+            &trees.url(),
+            "check",
+            &other.spec().url(),
+            "-f",
+            "html",
+            "-o",
+        ])
+        .arg(&page)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let page = std::fs::read_to_string(page).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(
+        page.contains("<tr class=\"right\"><td>public.&lt;b&gt;</td><td>only right</td>"),
+        "{page}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_pum"))
+        .args([
+            "-p",
+            &trees.url(),
+            "-d",
+            "https://example.org/trees.zip",
+            "install",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        error(&out),
+        "-d https://example.org/trees.zip: this pum reads a module from a directory, not a \
+         URL; download or clone the module and give its directory"
+    );
+}
