@@ -12,16 +12,14 @@ import importlib.metadata
 import importlib.util
 import inspect
 import re
+import socket
 import copy
+import gc
 import json
 import os
 import sys
 import traceback
 import types
-
-
-def _context():
-    return json.loads(os.environ["PUM_BRIDGE"])
 
 
 class _Text(str):
@@ -310,8 +308,8 @@ def _run_hook(context):
         connection.close()
 
 
-def _report(error, path):
-    """One line for pum: where in the file, and what."""
+def _failure(error, path):
+    """What pum is told of a failure: where in the file, and what, on one line."""
     line = None
     for frame in traceback.extract_tb(error.__traceback__):
         if os.path.abspath(frame.filename) == os.path.abspath(path):
@@ -326,27 +324,68 @@ def _report(error, path):
         message = str(error)
     if isinstance(error, ModuleNotFoundError):
         message = "{} (install it for {})".format(message, sys.executable)
-    sys.stderr.write("pum-bridge-error " + json.dumps({"line": line, "message": message}) + "\n")
-    sys.stderr.flush()
+    return {"ok": False, "line": line, "message": message}
 
 
-def main():
-    context = _context()
-    _install_modules()
-    sys.dont_write_bytecode = True
+def _run(context):
+    """Runs one file; what to tell pum."""
     try:
         if context.get("kind") == "hook":
             _run_hook(context)
         else:
             _run_deltapy(context)
+        # Connections the file left open close now, as they would at its exit.
+        gc.collect()
+        return {"ok": True}
     except SystemExit as error:
-        if error.code not in (0, None):
-            _report(error, context["file"])
-            sys.exit(1)
+        if error.code in (0, None):
+            return {"ok": True}
+        return _failure(error, context["file"])
     except BaseException as error:  # noqa: B902 - everything is reported to pum
         traceback.print_exc()
-        _report(error, context["file"])
-        sys.exit(1)
+        return _failure(error, context["file"])
 
 
+def main():
+    """Runs the files pum sends on the control socket, one JSON line each, answering a
+    JSON line each, until pum closes it."""
+    _install_modules()
+    sys.dont_write_bytecode = True
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    control.connect(os.environ["PUM_BRIDGE_CONTROL"])
+    requests = control.makefile("r", encoding="utf-8")
+    for line in requests:
+        if not line.strip():
+            continue
+        answer = _run(json.loads(line))
+        # Every line the file printed comes before this one (pum waits for it).
+        sys.stdout.write("\n\x1epum-bridge-end\n" if _unfinished_line() else "\x1epum-bridge-end\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        control.sendall((json.dumps(answer) + "\n").encode("utf-8"))
+
+
+_last = {"newline": True}
+
+
+class _Tracking:
+    """Standard output that remembers whether the last line was finished."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        if text:
+            _last["newline"] = text.endswith("\n")
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _unfinished_line():
+    return not _last["newline"]
+
+
+sys.stdout = _Tracking(sys.stdout)
 main()

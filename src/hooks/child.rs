@@ -1,38 +1,431 @@
 //! Running code as a child process whose connections are relayed to the run's session
 //! (Unix: the relay is a Unix socket).
+//!
+//! Python code (deltas, hooks) runs in one interpreter per run: the bridge starts on the
+//! first Python file, then takes one file at a time over a control socket, so a run with
+//! several Python files pays for starting Python and importing psycopg (a quarter of a
+//! second) once, as Python pum does. Executables start once per file.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::code::{Code, CodeKind};
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
 use crate::version::Version;
-use crate::wire::RawSession;
+use crate::wire::relay::{PORT, Relay};
+use crate::wire::{RawSession, ServerError};
 
-/// The bridge that runs Python deltas (see its comments).
+/// The bridge that runs Python deltas and hooks (see its comments).
 const BRIDGE: &str = include_str!("bridge.py");
 
 /// The most of a child's standard error kept for its error message.
 const STDERR_KEPT: usize = 64 * 1024;
 
-/// Runs `code` as a child process whose connections are relayed to `session` (which is
-/// in the run's transaction); the lines it prints go to `messages`.
-///
-/// # Errors
-/// [`Error::ToolNotFound`] without a Python interpreter; [`Error::Code`] when the child
-/// fails (the Python exception and its line, or the exit status and the end of what it
-/// printed) or when its SQL failed and it went on; [`Error::Sql`] when the session broke.
-pub(crate) fn run_code(
+/// What the bridge prints on standard output after each file, so that pum knows it has
+/// every line the file printed.
+const END_OF_FILE: &str = "\u{1e}pum-bridge-end";
+
+/// How long the bridge may take to start (and connect back).
+const BRIDGE_START: Duration = Duration::from_secs(60);
+
+/// The code runners of one run: the Python bridge, once started.
+#[derive(Default)]
+pub(crate) struct Runner {
+    python: Option<Bridge>,
+}
+
+impl Runner {
+    /// Runs `code` as a child process whose connections are relayed to `session` (which
+    /// is in the run's transaction); the lines it prints go to `messages`.
+    ///
+    /// # Errors
+    /// [`Error::ToolNotFound`] without a Python interpreter; [`Error::Code`] when the code
+    /// fails (the Python exception and its line, or the exit status and the end of what
+    /// it printed) or when its SQL failed and it went on; [`Error::Sql`] when the session
+    /// broke.
+    pub(crate) fn run(
+        &mut self,
+        session: &mut RawSession,
+        spec: &ConnectionSpec,
+        code: &Code<'_>,
+        messages: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        match code.kind {
+            CodeKind::Executable => run_executable(session, spec, code, messages),
+            CodeKind::DeltaPy | CodeKind::HookBase => {
+                let program = python(code)?;
+                if self.python.as_ref().is_some_and(|b| b.program != program) {
+                    self.python = None;
+                }
+                if self.python.is_none() {
+                    self.python = Some(Bridge::start(program, spec, code)?);
+                }
+                let bridge = self.python.as_mut().expect("started above");
+                let result = bridge.run(session, spec, code, messages);
+                if bridge.broken {
+                    self.python = None;
+                }
+                result
+            }
+        }
+    }
+}
+
+/// The interpreter for Python code: the one given, `PUM_PYTHON`, or `python3`.
+fn python(code: &Code<'_>) -> Result<PathBuf> {
+    let python = match code.python {
+        Some(path) => path.display().to_string(),
+        None => std::env::var("PUM_PYTHON")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "python3".into()),
+    };
+    which::which(&python).map_err(|_| Error::ToolNotFound {
+        tool: python.clone(),
+        hint: match code.kind {
+            CodeKind::HookBase => format!(
+                "{} is a Python hook, which pum runs with python3 (or PUM_PYTHON): install \
+                 Python 3 and psycopg (pip install \"psycopg[binary]\"), or set PUM_PYTHON",
+                code.shown
+            ),
+            _ => format!(
+                "{} is a Python delta, which pum runs with python3 (or PUM_PYTHON): install \
+                 Python 3 and psycopg2 (pip install psycopg2-binary), or set PUM_PYTHON",
+                code.shown
+            ),
+        },
+    })
+}
+
+/// A Python interpreter running the bridge, waiting for files to run.
+struct Bridge {
+    program: PathBuf,
+    child: Child,
+    relay: Relay,
+    control: UnixStream,
+    /// What arrived on the control socket after the last full line.
+    pending: Vec<u8>,
+    /// Lines the bridge printed.
+    printed: mpsc::Receiver<String>,
+    /// The end of what it wrote on standard error.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// It died or stopped answering: the next file needs a new one.
+    broken: bool,
+}
+
+impl Bridge {
+    /// Starts the bridge and waits for it to connect back; its connections (the `PG*`
+    /// variables, the service file) lead to the relay.
+    fn start(program: PathBuf, spec: &ConnectionSpec, code: &Code<'_>) -> Result<Bridge> {
+        let relay = Relay::new()?;
+        let dir = relay.socket_dir().to_path_buf();
+        let relayed = ConnectionSpec::unix_socket(&dir, PORT, spec.user(), spec.dbname());
+        let bridge = dir.join("pum_bridge.py");
+        crate::files::write(&bridge, BRIDGE.as_bytes())?;
+        let control_path = dir.join("pum_bridge.sock");
+        let listener =
+            UnixListener::bind(&control_path).map_err(|e| Error::io(&control_path, e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io(&control_path, e))?;
+        let mut command = Command::new(&program);
+        relayed.apply_to(&mut command);
+        command
+            .arg(&bridge)
+            .env("PUM_BRIDGE_CONTROL", &control_path)
+            .env("PGSERVICEFILE", dir.join("pg_service.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = |e: std::io::Error| Error::Code {
+            file: code.shown.to_string(),
+            line: None,
+            message: format!("cannot start {}: {e}", program.display()),
+        };
+        let mut child = command.spawn().map_err(started)?;
+        let printed = read_lines(child.stdout.take());
+        let stderr = keep_tail(child.stderr.take());
+        let deadline = Instant::now() + BRIDGE_START;
+        let control = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::io(&control_path, e)),
+            }
+            let exited = child
+                .try_wait()
+                .map_err(|e| Error::io("the Python bridge", e))?;
+            if exited.is_some() || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(20));
+                let tail = tail_lines(&text_of(&stderr), 3);
+                return Err(Error::Code {
+                    file: code.shown.to_string(),
+                    line: None,
+                    message: format!(
+                        "{} could not run pum's Python bridge: {tail}",
+                        program.display()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        control
+            .set_nonblocking(true)
+            .map_err(|e| Error::io(&control_path, e))?;
+        Ok(Bridge {
+            program,
+            child,
+            relay,
+            control,
+            pending: Vec::new(),
+            printed,
+            stderr,
+            broken: false,
+        })
+    }
+
+    /// Runs one file in the bridge, lending it `session`.
+    fn run(
+        &mut self,
+        session: &mut RawSession,
+        spec: &ConnectionSpec,
+        code: &Code<'_>,
+        messages: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        let dir = self.relay.socket_dir().to_path_buf();
+        crate::files::write(
+            &dir.join("pg_service.conf"),
+            service_text(code.service, &dir, spec).as_bytes(),
+        )?;
+        let mut line = context_json(code);
+        line.push('\n');
+        let failed = |line: Option<usize>, message: String| Error::Code {
+            file: code.shown.to_string(),
+            line,
+            message: crate::error::one_line(&message),
+        };
+        if self.control.write_all(line.as_bytes()).is_err() {
+            self.broken = true;
+            return Err(failed(None, self.ended()));
+        }
+        let mut result: Option<String> = None;
+        let mut ended = false;
+        let mut printed_all = false;
+        let served = {
+            let Bridge {
+                relay,
+                control,
+                pending,
+                printed,
+                child,
+                ..
+            } = self;
+            let mut deliver = || {
+                while !printed_all && let Ok(line) = printed.try_recv() {
+                    if line == END_OF_FILE {
+                        printed_all = true;
+                    } else {
+                        messages(&crate::text::printable(&line));
+                    }
+                }
+            };
+            let mut done = || -> Result<bool> {
+                if let Some(line) = take_line(control, pending)? {
+                    result = Some(line);
+                    return Ok(true);
+                }
+                if child
+                    .try_wait()
+                    .map_err(|e| Error::io("the Python bridge", e))?
+                    .is_some()
+                {
+                    ended = true;
+                    return Ok(true);
+                }
+                Ok(false)
+            };
+            relay.serve(session, &mut done, true, &mut deliver)
+        };
+        let last_error = match served {
+            Ok(last_error) => last_error,
+            Err(e) => {
+                self.broken = true;
+                return Err(e);
+            }
+        };
+        // Every line the file printed comes before the bridge's end-of-file line.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        if !ended && !printed_all {
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.printed.recv_timeout(left) {
+                    Ok(line) if line == END_OF_FILE => break,
+                    Ok(line) => messages(&crate::text::printable(&line)),
+                    Err(_) => break,
+                }
+            }
+        }
+        let Some(result) = result.filter(|_| !ended) else {
+            self.broken = true;
+            return Err(failed(None, self.ended()));
+        };
+        let value: serde_json::Value = serde_json::from_str(&result).map_err(|e| {
+            failed(
+                None,
+                format!("pum's Python bridge answered {result:?}: {e}"),
+            )
+        })?;
+        if value.get("ok").and_then(serde_json::Value::as_bool) != Some(true) {
+            let line = value
+                .get("line")
+                .and_then(serde_json::Value::as_u64)
+                .map(|l| l as usize);
+            let message = value
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("failed")
+                .to_string();
+            return Err(failed(line, message));
+        }
+        went_on(session, last_error).map_err(|why| failed(None, why))
+    }
+
+    /// Why the bridge stopped: its exit status and the end of what it wrote.
+    fn ended(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    break self.child.wait().ok();
+                }
+            }
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        let tail = tail_lines(&text_of(&self.stderr), 3);
+        let status = status.map_or("ended".to_string(), |s| format!("exited with {s}"));
+        if tail.is_empty() {
+            format!("Python {status}")
+        } else {
+            format!("Python {status}: {tail}")
+        }
+    }
+}
+
+impl Drop for Bridge {
+    /// Ends the bridge: it exits when the control socket closes; one that does not is
+    /// killed.
+    fn drop(&mut self) {
+        let _ = self.control.shutdown(std::net::Shutdown::Both);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One line from the non-blocking control socket, if a whole one has arrived.
+fn take_line(control: &mut UnixStream, pending: &mut Vec<u8>) -> Result<Option<String>> {
+    let mut buf = [0u8; 4096];
+    loop {
+        match control.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("the Python bridge's control socket", e)),
+        }
+    }
+    Ok(pending.iter().position(|b| *b == b'\n').map(|end| {
+        let line: Vec<u8> = pending.drain(..=end).collect();
+        String::from_utf8_lossy(&line[..end]).into_owned()
+    }))
+}
+
+/// The lines `stdout` prints, as they come.
+fn read_lines(stdout: Option<std::process::ChildStdout>) -> mpsc::Receiver<String> {
+    let (lines, printed) = mpsc::channel();
+    if let Some(stdout) = stdout {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    printed
+}
+
+/// The end of what `stderr` writes, kept as it comes.
+fn keep_tail(stderr: Option<std::process::ChildStderr>) -> Arc<Mutex<Vec<u8>>> {
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    if let Some(mut stderr) = stderr {
+        let kept = Arc::clone(&kept);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let Ok(mut kept) = kept.lock() else { break };
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > 2 * STDERR_KEPT {
+                    let excess = kept.len() - STDERR_KEPT;
+                    kept.drain(..excess);
+                }
+            }
+        });
+    }
+    kept
+}
+
+fn text_of(kept: &Arc<Mutex<Vec<u8>>>) -> String {
+    kept.lock()
+        .map(|k| String::from_utf8_lossy(&k).into_owned())
+        .unwrap_or_default()
+}
+
+/// A child whose statement failed and went on as if it had not: the run's transaction
+/// cannot go on.
+fn went_on(
+    session: &RawSession,
+    last_error: Option<ServerError>,
+) -> std::result::Result<(), String> {
+    if session.transaction_status() == b'E' {
+        let why = last_error.map(|e| e.describe()).unwrap_or_default();
+        return Err(format!(
+            "a statement it sent failed and it went on as if not: {why}"
+        ));
+    }
+    Ok(())
+}
+
+/// Runs an executable, its connections relayed to `session`, until it exits.
+fn run_executable(
     session: &mut RawSession,
     spec: &ConnectionSpec,
     code: &Code<'_>,
     messages: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    use crate::wire::relay::{PORT, Relay};
-
     let relay = Relay::new()?;
     let dir = relay.socket_dir();
     let relayed = ConnectionSpec::unix_socket(dir, PORT, spec.user(), spec.dbname());
@@ -41,40 +434,7 @@ pub(crate) fn run_code(
         &service_file,
         service_text(code.service, dir, spec).as_bytes(),
     )?;
-    let mut command = match code.kind {
-        CodeKind::DeltaPy | CodeKind::HookBase => {
-            let python = match code.python {
-                Some(path) => path.display().to_string(),
-                None => std::env::var("PUM_PYTHON")
-                    .ok()
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or_else(|| "python3".into()),
-            };
-            let program = which::which(&python).map_err(|_| Error::ToolNotFound {
-                tool: python.clone(),
-                hint: match code.kind {
-                    CodeKind::HookBase => format!(
-                        "{} is a Python hook, which pum runs with python3 (or PUM_PYTHON): \
-                         install Python 3 and psycopg (pip install \"psycopg[binary]\"), or \
-                         set PUM_PYTHON",
-                        code.shown
-                    ),
-                    _ => format!(
-                        "{} is a Python delta, which pum runs with python3 (or PUM_PYTHON): \
-                         install Python 3 and psycopg2 (pip install psycopg2-binary), or set \
-                         PUM_PYTHON",
-                        code.shown
-                    ),
-                },
-            })?;
-            let bridge = dir.join("pum_bridge.py");
-            crate::files::write(&bridge, BRIDGE.as_bytes())?;
-            let mut command = Command::new(program);
-            command.arg(&bridge).env("PUM_BRIDGE", context_json(code));
-            command
-        }
-        CodeKind::Executable => Command::new(absolute(code.file)),
-    };
+    let mut command = Command::new(absolute(code.file));
     relayed.apply_to(&mut command);
     command
         .env("PGSERVICEFILE", &service_file)
@@ -97,67 +457,44 @@ pub(crate) fn run_code(
         line: None,
         message: format!("cannot start it: {e}"),
     })?;
-    let (lines, printed) = mpsc::channel();
-    if let Some(stdout) = child.stdout.take() {
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    let (stderr_sender, stderr_text) = mpsc::channel();
-    if let Some(mut stderr) = child.stderr.take() {
-        std::thread::spawn(move || {
-            let mut kept: Vec<u8> = Vec::new();
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                kept.extend_from_slice(&buf[..n]);
-                if kept.len() > 2 * STDERR_KEPT {
-                    kept.drain(..kept.len() - STDERR_KEPT);
-                }
-            }
-            let _ = stderr_sender.send(String::from_utf8_lossy(&kept).into_owned());
-        });
-    }
+    let printed = read_lines(child.stdout.take());
+    let stderr = keep_tail(child.stderr.take());
     let mut deliver = || {
         while let Ok(line) = printed.try_recv() {
             messages(&crate::text::printable(&line));
         }
     };
-    let served = relay.serve(session, &mut child, &mut deliver);
+    let mut status = None;
+    let mut exited = || -> Result<bool> {
+        status = child
+            .try_wait()
+            .map_err(|e| Error::io("the child process", e))?;
+        Ok(status.is_some())
+    };
+    let served = relay.serve(session, &mut exited, false, &mut deliver);
     if served.is_err() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let (status, last_error) = served?;
+    let last_error = served?;
+    let status = status.expect("served until it exited");
     // What the child printed last arrives after it exited; a process it left running
     // may keep its output open, so the wait is bounded.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         match printed.recv_timeout(left) {
             Ok(line) => messages(&crate::text::printable(&line)),
             Err(_) => break,
         }
     }
-    let left = deadline.saturating_duration_since(std::time::Instant::now());
-    let stderr = stderr_text.recv_timeout(left).unwrap_or_default();
     let failed = |line: Option<usize>, message: String| Error::Code {
         file: code.shown.to_string(),
         line,
         message: crate::error::one_line(&message),
     };
     if !status.success() {
-        if let Some((line, message)) = bridge_error(&stderr) {
-            return Err(failed(line, message));
-        }
-        let tail = tail_lines(&stderr, 3);
+        let tail = tail_lines(&text_of(&stderr), 3);
         return Err(failed(
             None,
             match tail.is_empty() {
@@ -166,14 +503,7 @@ pub(crate) fn run_code(
             },
         ));
     }
-    if session.transaction_status() == b'E' {
-        let why = last_error.map(|e| e.describe()).unwrap_or_default();
-        return Err(failed(
-            None,
-            format!("a statement it sent failed and it went on as if not: {why}"),
-        ));
-    }
-    Ok(())
+    went_on(session, last_error).map_err(|why| failed(None, why))
 }
 
 /// The service file the child reads: the service it is told to use, leading to the
@@ -204,50 +534,39 @@ fn service_text(service: &str, socket_dir: &Path, spec: &ConnectionSpec) -> Stri
     text
 }
 
-/// The context the bridge reads.
+/// The context the bridge reads: the file and what it is told.
 fn context_json(code: &Code<'_>) -> String {
-    let variables: Vec<String> = code
+    let variables: serde_json::Map<String, serde_json::Value> = code
         .variables
         .iter()
         .map(|(name, value)| {
-            format!(
-                "{}: {}",
-                serde_json::Value::String(name.clone()),
-                value.json()
+            (
+                name.clone(),
+                serde_json::from_str(&value.json()).unwrap_or(serde_json::Value::Null),
             )
         })
         .collect();
-    let string = |s: &str| serde_json::Value::String(s.to_string()).to_string();
-    let optional = |v: Option<&Version>| v.map_or("null".to_string(), |v| string(&v.to_string()));
-    let kind = match code.kind {
-        CodeKind::HookBase => "hook",
-        _ => "delta",
-    };
-    format!(
-        "{{\"kind\": {}, \"file\": {}, \"module\": {}, \"current_version\": {}, \
-         \"target_version\": {}, \"delta_dir\": {}, \"delta_dirs\": [{}], \"service\": {}, \
-         \"table\": {}, \"variables\": {{{}}}, \"parameters\": {}, \"base_dir\": {}, \
-         \"dependencies\": {}}}",
-        string(kind),
-        string(&code.file.display().to_string()),
-        string(code.module),
-        optional(code.current_version),
-        optional(code.target_version),
-        string(&code.delta_dir),
-        code.delta_dirs
-            .iter()
-            .map(|d| string(d))
-            .collect::<Vec<_>>()
-            .join(", "),
-        string(code.service),
-        string(code.table),
-        variables.join(", "),
-        code.parameters,
-        code.base_dir.map_or("null".to_string(), |d| string(
-            &absolute(d).display().to_string()
-        )),
-        code.dependencies,
-    )
+    let version = |v: Option<&Version>| v.map(ToString::to_string);
+    let parse = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "kind": match code.kind {
+            CodeKind::HookBase => "hook",
+            _ => "delta",
+        },
+        "file": code.file.display().to_string(),
+        "module": code.module,
+        "current_version": version(code.current_version),
+        "target_version": version(code.target_version),
+        "delta_dir": code.delta_dir,
+        "delta_dirs": code.delta_dirs,
+        "service": code.service,
+        "table": code.table,
+        "variables": variables,
+        "parameters": parse(&code.parameters),
+        "base_dir": code.base_dir.map(|d| absolute(d).display().to_string()),
+        "dependencies": parse(&code.dependencies),
+    })
+    .to_string()
 }
 
 fn version_text(version: Option<&Version>) -> String {
@@ -256,18 +575,6 @@ fn version_text(version: Option<&Version>) -> String {
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// The bridge's report of a Python failure: the line in the file and the exception.
-fn bridge_error(stderr: &str) -> Option<(Option<usize>, String)> {
-    let json = stderr
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("pum-bridge-error "))?;
-    let value: serde_json::Value = serde_json::from_str(json).ok()?;
-    let line = value.get("line").and_then(serde_json::Value::as_u64);
-    let message = value.get("message")?.as_str()?.to_string();
-    Some((line.map(|l| l as usize), message))
 }
 
 /// The last `n` non-empty lines, joined with " | ".

@@ -13,7 +13,7 @@ use crate::version::Version;
 use crate::wire::RawSession;
 
 #[cfg(unix)]
-pub(crate) use super::child::run_code;
+pub(crate) use super::child::Runner;
 
 /// What kind of child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,17 +61,25 @@ pub(crate) struct Code<'a> {
 
 /// Off Unix there is no private socket to lend the session through.
 #[cfg(not(unix))]
-pub(crate) fn run_code(
-    _: &mut RawSession,
-    _: &ConnectionSpec,
-    code: &Code<'_>,
-    _: &mut dyn FnMut(&str),
-) -> Result<()> {
-    Err(Error::Unsupported {
-        message: format!(
-            "{}: Python and executable deltas run on Unix systems only (pum lends them its \
-             session through a Unix socket)",
-            code.shown
-        ),
-    })
+#[derive(Default)]
+pub(crate) struct Runner;
+
+#[cfg(not(unix))]
+impl Runner {
+    /// Refuses: code runs on Unix systems only.
+    pub(crate) fn run(
+        &mut self,
+        _: &mut RawSession,
+        _: &ConnectionSpec,
+        code: &Code<'_>,
+        _: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        Err(Error::Unsupported {
+            message: format!(
+                "{}: Python and executable code runs on Unix systems only (pum lends it its \
+                 session through a Unix socket)",
+                code.shown
+            ),
+        })
+    }
 }

@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::version::Version;
 use crate::wire::{RawSession, Sql};
 
-pub(crate) use code::{Code, CodeKind, run_code};
+pub(crate) use code::{Code, CodeKind, Runner};
 
 /// A value given to code: `-v int|float|string NAME VALUE` in pum 0.x.
 #[derive(Debug, Clone, PartialEq)]

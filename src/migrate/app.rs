@@ -191,9 +191,11 @@ impl App<'_> {
             base_dir: Some(&self.config.base_dir),
             dependencies: self.dependencies(),
         };
-        crate::hooks::run_code(&mut session.client, self.spec, &code, &mut |line| {
-            progress.message(line)
-        })
+        session
+            .code
+            .run(&mut session.client, self.spec, &code, &mut |line| {
+                progress.message(line)
+            })
     }
 
     /// The parameters as variables (for executables' `PUM_PARAM_<NAME>` and Rust hooks).

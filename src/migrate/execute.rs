@@ -25,6 +25,8 @@ use crate::wire::{RawSession, Sql};
 /// The session of one run: its client, and whether a transaction is open.
 pub(crate) struct Session {
     pub client: RawSession,
+    /// Runs the code (Python, executables) the run's session is lent to.
+    pub code: crate::hooks::Runner,
     in_transaction: bool,
 }
 
@@ -33,6 +35,7 @@ impl Session {
     pub(crate) fn new(client: RawSession) -> Session {
         Session {
             client,
+            code: crate::hooks::Runner::default(),
             in_transaction: false,
         }
     }

@@ -23,7 +23,6 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -78,19 +77,24 @@ impl Relay {
         self.dir.path()
     }
 
-    /// Serves `child`'s connections with `session` (in a transaction) until the child
-    /// exits, calling `tick` every few milliseconds; returns the child's exit status and
-    /// the last error the server sent the child, if any.
+    /// Serves the child's connections with `session` (in a transaction) until `done`
+    /// says the child's work is over and every connection is settled, calling `tick`
+    /// every few milliseconds; returns the last error the server sent the child, if any.
+    ///
+    /// `done` is asked until it answers true: the child exited, or (a child that stays)
+    /// it said it finished. With `close_at_done`, the connections it left open are then
+    /// closed as if it had closed them (what they did not commit goes away).
     ///
     /// # Errors
-    /// [`Error::Io`] when the child cannot be watched; [`Error::Sql`] when the session
-    /// broke or could not be put back.
+    /// `done`'s errors; [`Error::Io`] when the socket fails; [`Error::Sql`] when the
+    /// session broke or could not be put back.
     pub(crate) fn serve(
         &self,
         session: &mut RawSession,
-        child: &mut Child,
+        done: &mut dyn FnMut() -> Result<bool>,
+        close_at_done: bool,
         tick: &mut dyn FnMut(),
-    ) -> Result<(std::process::ExitStatus, Option<ServerError>)> {
+    ) -> Result<Option<ServerError>> {
         let settings = session
             .rows("SELECT name, setting FROM pg_settings WHERE source = 'session'")
             .map_err(|e| Error::server("read the session's settings", &e))?;
@@ -104,7 +108,7 @@ impl Relay {
             last_error: None,
         };
         let served = (|| {
-            let mut exited = None;
+            let mut over = false;
             loop {
                 loop {
                     match self.listener.accept() {
@@ -113,27 +117,26 @@ impl Relay {
                         Err(e) => return Err(Error::io(self.dir.path(), e)),
                     }
                 }
-                let wait = if exited.is_some() { 20 } else { 5 };
+                let wait = if over { 20 } else { 5 };
                 state.receive(Duration::from_millis(wait))?;
                 state.work()?;
                 tick();
-                if exited.is_none() {
-                    exited = child
-                        .try_wait()
-                        .map_err(|e| Error::io("the child process", e))?;
+                if !over {
+                    over = done()?;
+                    if over && close_at_done {
+                        state.close_all();
+                    }
                 }
-                if let Some(status) = exited
-                    && state.finished()
-                {
-                    return Ok(status);
+                if over && state.finished() {
+                    return Ok(());
                 }
             }
         })();
         let stopped = reader.stop(&state.session.stream);
-        let status = served?;
+        served?;
         stopped.map_err(|e| lost(e.to_string()))?;
         restore(state.session, &settings)?;
-        Ok((status, state.last_error))
+        Ok(state.last_error)
     }
 }
 
@@ -505,6 +508,16 @@ impl State<'_> {
                 Ok(Event::Gone(id)) => self.clients[id].gone = true,
                 Ok(Event::ServerLost(why)) => return Err(lost(why)),
                 Err(_) => return Err(lost("no answer from the server".into())),
+            }
+        }
+    }
+
+    /// Closes the connections the child left open, once what they sent is handled.
+    fn close_all(&mut self) {
+        for client in &mut self.clients {
+            if !client.gone {
+                let _ = client.writer.shutdown(std::net::Shutdown::Both);
+                client.gone = true;
             }
         }
     }

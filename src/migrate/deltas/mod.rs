@@ -459,9 +459,11 @@ impl<'a> DeltaUpgrader<'a> {
                         base_dir: None,
                         dependencies: "[]".into(),
                     };
-                    crate::hooks::run_code(&mut session.client, self.spec, &code, &mut |line| {
-                        progress.message(line)
-                    })?;
+                    session
+                        .code
+                        .run(&mut session.client, self.spec, &code, &mut |line| {
+                            progress.message(line)
+                        })?;
                 }
                 DeltaLanguage::Rust => {
                     session.flush(&mut batch)?;
