@@ -164,28 +164,136 @@ class HookBase:
     def execute(self, sql):
         """Runs SQL text, a psycopg.sql object or the SQL file a Path names, with the
         hook's parameters as literals in place of {name}; nothing is committed."""
-        import psycopg.sql
-
-        connection = self._connection
-        parameters = self._parameters or {}
-        if isinstance(sql, (psycopg.sql.SQL, psycopg.sql.Composed)):
-            if isinstance(sql, psycopg.sql.SQL):
-                literals = {k: psycopg.sql.Literal(v) for k, v in parameters.items()}
-                sql = sql.format(**literals)
-            text = sql.as_string(connection)
-        else:
-            if isinstance(sql, os.PathLike):
-                with open(sql, encoding="utf-8") as file:
-                    sql = file.read()
-            text = _render(str(sql), parameters, connection)
-        with connection.cursor() as cursor:
-            cursor.execute(text)
+        SqlContent(sql).execute(
+            self._connection, parameters=SqlContent.prepare_parameters(self._parameters))
 
     execute.__isfinal__ = True
 
 
-def _render(text, parameters, connection):
+class PumException(Exception):
+    """Python pum's base exception (pum.exceptions)."""
+
+
+class PumConfigError(PumException):
+    pass
+
+
+class PumDependencyError(PumException):
+    pass
+
+
+class PumInvalidChangelog(PumException):
+    pass
+
+
+class PumSchemaMigrationError(PumException):
+    pass
+
+
+class PumSchemaMigrationNoBaselineError(PumSchemaMigrationError):
+    pass
+
+
+class PumHookError(PumException):
+    pass
+
+
+class PumSqlError(PumException):
+    pass
+
+
+class CursorResult:
+    """What SqlContent.execute returns: the rows of the last statement, readable after
+    its cursor closed."""
+
+    def __init__(self, results=None, description=None, rowcount=0):
+        self._pum_results = results
+        self._pum_description = description
+        self._pum_rowcount = rowcount
+        self._pum_index = 0
+
+    @property
+    def description(self):
+        return self._pum_description
+
+    @property
+    def rowcount(self):
+        return self._pum_rowcount
+
+    def fetchall(self):
+        rows = (self._pum_results or [])[self._pum_index:]
+        self._pum_index += len(rows)
+        return rows
+
+    def fetchone(self):
+        rows = self._pum_results or []
+        if self._pum_index >= len(rows):
+            return None
+        self._pum_index += 1
+        return rows[self._pum_index - 1]
+
+    def fetchmany(self, size=1):
+        rows = (self._pum_results or [])[self._pum_index:self._pum_index + size]
+        self._pum_index += len(rows)
+        return rows
+
+
+class SqlContent:
+    """Python pum's SqlContent: SQL text, a psycopg.sql object, or a file (a Path), run
+    with {name} placeholders filled from parameters."""
+
+    def __init__(self, sql):
+        self.sql = sql
+
+    @staticmethod
+    def prepare_parameters(parameters):
+        """The parameters as psycopg.sql.Literal values."""
+        import psycopg.sql
+
+        return {k: psycopg.sql.Literal(v) for k, v in (parameters or {}).items()}
+
+    def validate(self, parameters=None):
+        if not self.sql:
+            raise PumSqlError("SQL content is empty.")
+        return True
+
+    def execute(self, connection, *, parameters=None, commit=False):
+        import psycopg.sql
+
+        sql = self.sql
+        if isinstance(sql, os.PathLike):
+            with open(sql, encoding="utf-8") as file:
+                sql = file.read()
+        parameters = parameters or {}
+        if isinstance(sql, psycopg.sql.Composable):
+            if isinstance(sql, psycopg.sql.SQL):
+                sql = sql.format(**{k: _composable(v) for k, v in parameters.items()})
+            text = sql.as_string(connection)
+        else:
+            text = _render(str(sql), parameters, connection)
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute(text)
+            except psycopg.Error as error:
+                raise PumSqlError("SQL execution failed for the following code: %s %s"
+                                  % (text.strip()[:200], error)) from error
+            if commit:
+                connection.commit()
+            if cursor.description is None:
+                return CursorResult(None, None, cursor.rowcount)
+            return CursorResult(cursor.fetchall(), cursor.description, cursor.rowcount)
+
+
+def _composable(value):
     import psycopg.sql
+
+    if isinstance(value, psycopg.sql.Composable):
+        return value
+    return psycopg.sql.Literal(value)
+
+
+def _render(text, parameters, connection):
+    """{name} in text replaced by the parameter's literal ({{ and }} are braces)."""
 
     def replace(match):
         token = match.group(0)
@@ -195,15 +303,16 @@ def _render(text, parameters, connection):
             return "}"
         name = match.group(1)
         if name not in parameters:
-            raise KeyError("the SQL uses {%s}, which is not a parameter" % name)
-        return psycopg.sql.Literal(parameters[name]).as_string(connection)
+            raise PumSqlError("the SQL uses {%s}, which is not a parameter" % name)
+        return _composable(parameters[name]).as_string(connection)
 
     return _PLACEHOLDER.sub(replace, text)
 
 
 def _install_modules():
-    """Makes `pum.core.deltapy` (and the README's `core.deltapy`), `pum.HookBase` and
-    `pum.hook.HookBase` this bridge's."""
+    """Makes `pum.core.deltapy` (and the README's `core.deltapy`) and the parts of pum
+    1.x that hooks import (`pum.HookBase`, `pum.SqlContent`, `pum.exceptions`…) this
+    bridge's."""
     for prefix in ("pum", "core"):
         names = ["pum", "pum.core", "pum.core.deltapy"] if prefix == "pum" else [
             "core", "core.deltapy"]
@@ -217,11 +326,28 @@ def _install_modules():
         parent.deltapy = deltapy
         if prefix == "pum":
             sys.modules["pum"].core = sys.modules["pum.core"]
-    hook = types.ModuleType("pum.hook")
-    hook.HookBase = HookBase
-    sys.modules["pum.hook"] = hook
-    sys.modules["pum"].hook = hook
-    sys.modules["pum"].HookBase = HookBase
+    pum = sys.modules["pum"]
+    exported = {
+        "pum.hook": {"HookBase": HookBase},
+        "pum.sql_content": {"SqlContent": SqlContent, "CursorResult": CursorResult},
+        "pum.exceptions": {c.__name__: c for c in (
+            PumException, PumConfigError, PumDependencyError, PumInvalidChangelog,
+            PumSchemaMigrationError, PumSchemaMigrationNoBaselineError, PumHookError,
+            PumSqlError)},
+    }
+    for name, members in exported.items():
+        module = types.ModuleType(name)
+        for key, value in members.items():
+            setattr(module, key, value)
+        sys.modules[name] = module
+        setattr(pum, name.split(".")[1], module)
+    pum.HookBase = HookBase
+    pum.SqlContent = SqlContent
+    pum.CursorResult = CursorResult
+    # The logging level of Python pum's SQL statements, and the version this bridge
+    # stands in for.
+    pum.SQL = 5
+    pum.__version__ = "1.9.2"
 
 
 def _run_deltapy(context):

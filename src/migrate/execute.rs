@@ -148,6 +148,28 @@ impl Session {
     }
 }
 
+/// Fires the deferred constraint checks now, as a commit would, then puts every
+/// constraint that is deferred by default back in that mode.
+fn settle(client: &mut RawSession) -> Result<()> {
+    client
+        .batch("SET CONSTRAINTS ALL IMMEDIATE")
+        .map_err(|e| Error::server("check the deferred constraints", &e))?;
+    let deferred = client
+        .rows(
+            "SELECT format('%I.%I', n.nspname, c.conname) FROM pg_constraint c \
+             JOIN pg_namespace n ON n.oid = c.connamespace \
+             WHERE c.condeferrable AND c.condeferred ORDER BY 1",
+        )
+        .map_err(|e| Error::server("read the deferred constraints", &e))?;
+    let names: Vec<String> = deferred.into_iter().filter_map(|r| r[0].clone()).collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch(&format!("SET CONSTRAINTS {} DEFERRED", names.join(", ")))
+        .map_err(|e| Error::server("defer the constraints again", &e))
+}
+
 /// What one run works with besides the plan.
 pub(crate) struct Run<'a> {
     pub config: &'a Config,
@@ -218,6 +240,10 @@ impl Run<'_> {
                         &Selection::default(),
                         self.options.skip_roles,
                     )?);
+                }
+                Step::Settle => {
+                    session.flush(&mut batch)?;
+                    settle(&mut session.client)?;
                 }
                 Step::DemoData => {
                     if let Some(name) = &self.options.demo_data {

@@ -82,6 +82,11 @@ pub enum Step {
     Grant,
     /// Load the demo data set.
     DemoData,
+    /// Check what a commit would check, inside the transaction (deferred constraints fire
+    /// now), where Python pum commits between the steps of loading demo data: without
+    /// it, a hook altering a table the demo data filled fails with "pending trigger
+    /// events".
+    Settle,
     /// Record changelog `version` in the migrations table.
     Record {
         /// The changelog.
@@ -432,10 +437,13 @@ fn run_steps(
         steps.push(Step::Grant);
     }
     if install && options.demo_data.is_some() {
+        steps.push(Step::Settle);
         if drop {
             steps.push(Step::Hooks(HookPhase::Drop));
+            steps.push(Step::Settle);
         }
         steps.push(Step::DemoData);
+        steps.push(Step::Settle);
         if create {
             steps.push(Step::Hooks(HookPhase::Create));
         }

@@ -375,7 +375,7 @@ fn hooks_surround_the_changelogs_unless_skipped() {
 
 #[test]
 fn roles_grants_and_demo_data_come_in_python_pums_order() {
-    use Step::{DemoData, Grant, Roles};
+    use Step::{DemoData, Grant, Roles, Settle};
     let config = config(
         "pum: {module: shop}\nroles: [{name: viewer}]\n\
          application: {drop: [{code: DROP VIEW v}], create: [{file: app/v.py}]}\n\
@@ -402,8 +402,11 @@ fn roles_grants_and_demo_data_come_in_python_pums_order() {
     expected.extend([
         Hooks(HookPhase::Create),
         Grant,
+        Settle,
         Hooks(HookPhase::Drop),
+        Settle,
         DemoData,
+        Settle,
         Hooks(HookPhase::Create),
         Grant,
         Commit,
