@@ -802,3 +802,62 @@ fn a_missing_python_dependency_is_named_before_the_hook_runs(db: TestDb) {
     );
     assert_eq!(footprint(&spec), Vec::<String>::new());
 }
+
+#[pum::pum_test]
+fn hooks_use_what_python_pum_gives_them_and_demo_data_settles_deferred_constraints(db: TestDb) {
+    let spec = db.spec().clone();
+    // Real datamodels (TEKSI wastewater) import SqlContent and pum.exceptions besides
+    // HookBase, and alter tables the demo data just filled, whose deferred constraints
+    // Python pum has checked by committing in between.
+    let project = crate::support::project::Project::new(
+        "pum: {module: net, migration_table_schema: net_sys}\n\
+         application:\n  create:\n    - file: app/hook.py\n\
+         demo_data: [{name: demo, file: demo.sql}]\n",
+        &[
+            (
+                "changelogs/1.0.0/01.sql",
+                "CREATE SCHEMA net;\n\
+                 CREATE TABLE net.node (id int PRIMARY KEY);\n\
+                 CREATE TABLE net.pipe (id int PRIMARY KEY, node int REFERENCES net.node \
+                 DEFERRABLE INITIALLY DEFERRED, label text);\n",
+            ),
+            (
+                "demo.sql",
+                "INSERT INTO net.pipe VALUES (1, 7, 'a');\nINSERT INTO net.node VALUES (7);\n",
+            ),
+            (
+                "app/hook.py",
+                "from pum import HookBase, SqlContent\nfrom pum.exceptions import PumHookError\n\n\n\
+                 class Hook(HookBase):\n    def run_hook(self, connection):\n        \
+                 rows = SqlContent('SELECT count(*) FROM net.pipe').execute(connection).fetchall()\n        \
+                 if rows[0][0] > 1:\n            raise PumHookError('too many pipes')\n        \
+                 SqlContent(\"ALTER TABLE net.pipe ALTER COLUMN label SET DEFAULT 'x'\").execute(connection)\n",
+            ),
+        ],
+    );
+    let config = project.config();
+    upgrader(&config, &spec)
+        .install(&with_demo("demo"), &mut NoProgress)
+        .unwrap();
+    assert_eq!(
+        one(
+            &spec,
+            "SELECT column_default::text FROM information_schema.columns \
+             WHERE table_name = 'pipe' AND column_name = 'label'"
+        ),
+        "'x'::text"
+    );
+    // The constraint is deferred again after the check: rows in any order still load.
+    spec.connect()
+        .unwrap()
+        .batch_execute(
+            "BEGIN; INSERT INTO net.pipe VALUES (2, 8, 'b'); INSERT INTO net.node VALUES (8); COMMIT",
+        )
+        .unwrap();
+    // The exceptions are Python pum's: raising one fails the run with its message.
+    let err = upgrader(&config, &spec)
+        .application(AppAction::Create, &AppOptions::default(), &mut NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "app/hook.py:9: PumHookError: too many pipes");
+}
