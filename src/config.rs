@@ -26,8 +26,8 @@
 //!
 //! `pum.minimum_version` names the Python pum release a project needs; this crate
 //! implements the files and tables of [`PYTHON_PUM_COMPATIBILITY`] and refuses projects that
-//! need a newer one. `dependencies` name Python packages (for Python hooks), which this
-//! crate does not run; they are validated and otherwise ignored.
+//! need a newer one. `dependencies` name Python packages that Python hooks need: they are
+//! checked in the hooks' Python before the first one runs (this crate installs nothing).
 
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,7 @@ use crate::version::Version;
 
 /// The Python pum release whose configuration, changelogs and migrations table this
 /// crate matches.
-pub const PYTHON_PUM_COMPATIBILITY: &str = "1.8.0";
+pub const PYTHON_PUM_COMPATIBILITY: &str = "1.9.2";
 
 /// The file name pum looks for in a project directory.
 pub const CONFIG_FILE: &str = ".pum.yaml";
@@ -469,7 +469,7 @@ mod tests {
             ("pum: {module: ''}", "pum.module must not be empty"),
             (
                 "pum: {module: m, minimum_version: 9.0.0}",
-                "pum.minimum_version is 9.0.0, but this pum implements Python pum 1.8.0",
+                "pum.minimum_version is 9.0.0, but this pum implements Python pum 1.9.2",
             ),
             (
                 "pum: {module: m}\nparameters: [{name: a, type: integer, default: x}]",

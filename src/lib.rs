@@ -9,6 +9,11 @@
 //! 3. **Test**: give every test its own freshly migrated database, cloned from a cached
 //!    template (`#[pum_test]`, `pum::testing`; feature `testing`, on by default).
 //!
+//! The datamodel around the changelogs runs as Python pum 1.9 runs it: roles
+//! ([`roles`]), application hooks in SQL, Python, Rust or executables ([`hooks`],
+//! [`Upgrader::hook`]), demo data ([`MigrateOptions::demo_data`]), the application alone
+//! ([`Upgrader::application`]) and uninstall ([`Upgrader::uninstall`]).
+//!
 //! Around them: create, copy and drop databases ([`database`]), dump and restore them
 //! ([`mod@dump`]), try an upgrade on a copy of production first ([`workflow`]), and an ephemeral PostgreSQL server so that all of it works with nothing to
 //! set up (`pum::server`; feature `server`, Unix). Connections are named the way `psql`

@@ -18,15 +18,18 @@
 //!   `upgrade` refuses ([`crate::Conflict::AddedFiles`]) and `validate` lists it, until it
 //!   moves to a new version.
 //! - **Hooks.** The application's drop hooks run before the changelogs and its create hooks
-//!   after, in the same transaction, only when there is something to apply. SQL hooks
-//!   (files or code) run; Python hooks are refused with the file's name.
-//! - **Not yet:** roles and grants, demo data and uninstall hooks are validated in the
-//!   configuration but not carried out; a configuration declaring roles needs
-//!   `skip_roles` so that nobody believes they were created.
+//!   after, in the same transaction, only when there is something to apply: SQL (code or
+//!   files), Python pum 1.x `HookBase` files (through the bridge of [`crate::hooks`], on
+//!   the run's session), executables, and Rust code ([`Upgrader::hook`]).
+//! - **Roles, demo data, uninstall** as Python pum 1.9 has them: roles created and granted
+//!   ([`crate::roles`]) on install and upgrade, a demo data set after an install
+//!   ([`MigrateOptions::demo_data`]), the application alone ([`Upgrader::application`]),
+//!   and removal ([`Upgrader::uninstall`]); all in the run's transaction.
 //!
 //! The rooms: [`plan`] decides what a run does (pure); `execute` carries a plan out on a
-//! session; `apply` makes one SQL text ready to send; [`info`] reports; [`table`] is the
-//! migrations table; `state` compares the table with the files on disk.
+//! session; `app` runs hooks and demo data; `apply` makes one SQL text ready to send;
+//! [`info`] reports; [`table`] is the migrations table; `state` compares the table with
+//! the files on disk.
 
 mod app;
 mod apply;

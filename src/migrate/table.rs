@@ -1,4 +1,4 @@
-//! The migrations table, `<schema>.pum_migrations`, exactly as Python pum 1.8 writes it
+//! The migrations table, `<schema>.pum_migrations`, exactly as Python pum 1.9 writes it
 //! (layout version 3), plus one nullable column of ours, `file_checksums jsonb`.
 //!
 //! Tables written by older Python pum releases (layout 1: a text
