@@ -510,15 +510,6 @@ impl Error {
         }
     }
 
-    /// Builds [`Error::Sql`] from an error a session's server sent.
-    pub(crate) fn server(context: impl Into<String>, err: &crate::wire::ServerError) -> Error {
-        Error::Sql {
-            context: context.into(),
-            message: err.describe(),
-            code: err.code.clone(),
-        }
-    }
-
     /// The SQLSTATE of a failed statement, a refused connection or a server that would
     /// not start, if one is known.
     pub fn sqlstate(&self) -> Option<&str> {

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use super::Progress;
 use super::apply::Prepared;
-use super::execute::{Item, Session};
 use super::plan::HookPhase;
+use super::session::{Item, Session};
 use crate::changelog::SqlText;
 use crate::changelog::params::{ParamValue, Parameters};
 use crate::config::{Config, Hook as ConfigHook};

@@ -37,6 +37,7 @@ pub mod deltas;
 mod execute;
 pub mod info;
 pub mod plan;
+mod session;
 mod state;
 pub mod table;
 
@@ -50,9 +51,10 @@ use crate::connect::ConnectionSpec;
 use crate::error::Result;
 use crate::version::Version;
 use crate::wire::RawSession;
-use execute::{Run, Session};
+use execute::Run;
 pub use info::{FileInfo, Info, VersionInfo, VersionStatus};
 use plan::Plan;
+use session::Session;
 pub use state::{Applied, FileStatus};
 use table::{MigrationsTable, NewMigration};
 
@@ -570,7 +572,7 @@ impl<'a> Upgrader<'a> {
                 Some(&current),
                 progress,
             )?;
-            batch.push(execute::Item::Sql {
+            batch.push(session::Item::Sql {
                 sql: format!("DROP TABLE IF EXISTS {}", self.table.quoted()),
                 doing: format!("drop {}", self.table.name()),
             });

@@ -62,6 +62,18 @@ impl ServerError {
     }
 }
 
+impl crate::error::Error {
+    /// Builds [`crate::Error::Sql`] from an error the server sent pum's own statement,
+    /// keeping the SQLSTATE.
+    pub(crate) fn server(context: impl Into<String>, err: &ServerError) -> crate::Error {
+        crate::Error::Sql {
+            context: context.into(),
+            message: err.describe(),
+            code: err.code.clone(),
+        }
+    }
+}
+
 impl From<&postgres::Error> for ServerError {
     fn from(err: &postgres::Error) -> ServerError {
         match err.as_db_error() {

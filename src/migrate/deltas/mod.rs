@@ -37,7 +37,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::apply::Prepared;
-use super::execute::{Item, Session};
+use super::session::{Item, Session};
 use super::{Progress, TransactionMode};
 use crate::changelog::SqlText;
 use crate::changelog::deltas::{Delta, DeltaKind, DeltaLanguage, DeltaSet};
