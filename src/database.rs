@@ -469,6 +469,128 @@ pub fn set_access(spec: &ConnectionSpec, name: &str, options: &AccessOptions) ->
     Maintenance::connect(spec, name)?.set_access(name, options)
 }
 
+/// Refuses to empty or wipe the database `spec` names when it is one every server needs.
+fn check_wipe(spec: &ConnectionSpec, operation: &str) -> Result<()> {
+    if MAINTENANCE_DATABASES.contains(&spec.dbname()) {
+        return Err(Error::Refused {
+            operation: format!("{operation} in database \"{}\"", spec.dbname()),
+            reason: format!("{MAINTENANCE_REASON}; name the database to work on (-p …dbname=mydb)"),
+        });
+    }
+    Ok(())
+}
+
+/// Empties every table of `schemas` (every schema but PostgreSQL's own when empty; those
+/// that do not exist are skipped with `missing_ok`) in
+/// the database `spec` names, except migrations tables (`pum_migrations`, and `keep`),
+/// restarting their identities and sequences, in one `TRUNCATE` (so foreign keys between
+/// them are no obstacle). Returns the tables emptied, sorted.
+///
+/// # Errors
+/// [`Error::Refused`] in `postgres`, `template0` or `template1`; [`Error::Sql`] when a
+/// table outside the set references one inside it (nothing is emptied then: the server
+/// names it), or a schema does not exist (unless `missing_ok`).
+pub fn truncate_all(
+    spec: &ConnectionSpec,
+    schemas: &[String],
+    keep: &[String],
+    missing_ok: bool,
+) -> Result<Vec<String>> {
+    check_wipe(spec, "truncate every table")?;
+    let mut client = spec.connect()?;
+    for schema in schemas.iter().filter(|_| !missing_ok) {
+        let found: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = $1",
+                &[schema],
+            )
+            .map_err(|e| Error::sql("look for the schema", &e))?
+            .get(0);
+        if found == 0 {
+            return Err(Error::Refused {
+                operation: format!("truncate the tables of schema {schema}"),
+                reason: "there is no such schema".into(),
+            });
+        }
+    }
+    let tables: Vec<String> = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+               AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+               AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1)) \
+               AND c.relname <> 'pum_migrations' \
+               AND format('%s.%s', n.nspname, c.relname) <> ALL($2::text[]) \
+               AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid \
+                               AND d.classid = 'pg_class'::regclass AND d.deptype = 'e') \
+             ORDER BY 1",
+            &[&schemas, &keep],
+        )
+        .map_err(|e| Error::sql("list the tables", &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if tables.is_empty() {
+        return Ok(tables);
+    }
+    client
+        .batch_execute(&format!("TRUNCATE {} RESTART IDENTITY", tables.join(", ")))
+        .map_err(|e| Error::sql("truncate the tables", &e))?;
+    Ok(tables)
+}
+
+/// Drops every schema but PostgreSQL's own (and what is in them) in the database `spec`
+/// names, and empties `public`, in one transaction: what is left is an empty `public`
+/// as a new database has it (owned by `pg_database_owner`, USAGE for everyone, its
+/// standard comment). Returns the schemas dropped, sorted.
+///
+/// # Errors
+/// [`Error::Refused`] in `postgres`, `template0` or `template1`; [`Error::Sql`] (a schema
+/// the user may not drop; nothing is dropped then).
+pub fn drop_all_schemas(spec: &ConnectionSpec) -> Result<Vec<String>> {
+    check_wipe(spec, "drop every schema")?;
+    let mut client = spec.connect()?;
+    let mut transaction = client
+        .transaction()
+        .map_err(|e| Error::sql("begin a transaction", &e))?;
+    let schemas: Vec<String> = transaction
+        .query(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' \
+             AND nspname <> 'information_schema' ORDER BY 1",
+            &[],
+        )
+        .map_err(|e| Error::sql("list the schemas", &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut sql = String::new();
+    for schema in &schemas {
+        sql.push_str(&format!(
+            "DROP SCHEMA {} CASCADE;\n",
+            quote_identifier("schema", schema)?
+        ));
+    }
+    let owner = if server_version_num(&mut transaction)? >= 150_000 {
+        "pg_database_owner"
+    } else {
+        "CURRENT_USER"
+    };
+    sql.push_str(&format!(
+        "CREATE SCHEMA public AUTHORIZATION {owner};\n\
+         GRANT USAGE ON SCHEMA public TO PUBLIC;\n\
+         COMMENT ON SCHEMA public IS 'standard public schema';\n"
+    ));
+    if server_version_num(&mut transaction)? < 150_000 {
+        sql.push_str("GRANT CREATE ON SCHEMA public TO PUBLIC;\n");
+    }
+    transaction
+        .batch_execute(&sql)
+        .map_err(|e| Error::sql("drop the schemas", &e))?;
+    transaction.commit().map_err(|e| Error::sql("commit", &e))?;
+    Ok(schemas.into_iter().filter(|s| s != "public").collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

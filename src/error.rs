@@ -462,6 +462,35 @@ pub enum Conflict {
         files: Vec<String>,
     },
 
+    /// A downgrade to a version the database does not record.
+    #[error("cannot downgrade to {version}: {table} does not record it (recorded: {recorded})")]
+    NotApplied {
+        /// The version asked for.
+        version: String,
+        /// `schema.pum_migrations`.
+        table: String,
+        /// The recorded versions, comma-separated.
+        recorded: String,
+    },
+
+    /// A downgrade through versions that have no down files.
+    #[error(
+        "cannot downgrade: version(s) {} have no down files (changelogs/<version>/down/*.sql); \
+         nothing was changed",
+        versions.join(", ")
+    )]
+    NoDownFiles {
+        /// The versions.
+        versions: Vec<String>,
+    },
+
+    /// A downgrade of a database holding beta-testing versions.
+    #[error("version {version} was installed in beta-testing mode: downgrading needs force")]
+    BetaTestingDowngrade {
+        /// The beta-testing version.
+        version: String,
+    },
+
     /// A demo data set the configuration does not declare.
     #[error("demo data \"{name}\" is not in the configuration (declared: {known})")]
     UnknownDemoData {

@@ -202,7 +202,8 @@ pub use database::{
 pub use dump::{DumpFormat, DumpOptions, RestoreOptions, RestoreSummary, dump, restore};
 pub use error::{Conflict, Error, Result};
 pub use migrate::{
-    AppAction, AppOptions, BaselineOptions, MigrateOptions, TransactionMode, Upgrader,
+    AppAction, AppOptions, BaselineOptions, DowngradeOptions, MigrateOptions, TransactionMode,
+    Upgrader,
 };
 pub use version::Version;
 

@@ -28,6 +28,80 @@ use crate::migrate::deltas::{DeltaOptions, DeltaUpgrader};
 use crate::migrate::{MigrateOptions, NoProgress, TransactionMode, Upgrader};
 use crate::wire::{RawSession, Sql};
 
+/// A database made for a while on a server, dropped (with its sessions) when the value
+/// goes: the fresh installs that checks and autogeneration compare with.
+pub struct ScratchDatabase {
+    server: ConnectionSpec,
+    name: String,
+}
+
+impl ScratchDatabase {
+    /// Creates an empty database `pum_<purpose>_<pid>_<time>` on the server of `spec`.
+    ///
+    /// # Errors
+    /// As [`crate::create_database`] (the role needs CREATEDB).
+    pub fn create(spec: &ConnectionSpec, purpose: &str) -> Result<ScratchDatabase> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() % 1_000_000_000_000)
+            .unwrap_or(0);
+        let name = format!("pum_{purpose}_{}_{stamp}", std::process::id());
+        crate::database::create_database(spec, &name, &CreateOptions::default())?;
+        Ok(ScratchDatabase {
+            server: spec.clone(),
+            name,
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Settings reaching it.
+    pub fn spec(&self) -> ConnectionSpec {
+        self.server.with_dbname(&self.name)
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let _ = crate::database::drop_database(&self.server, &self.name, &DropOptions::if_exists());
+    }
+}
+
+/// Whether the database `spec` names is what the changelogs produce (`alembic check`):
+/// compares it with a fresh install of `config` at the database's current version with
+/// the parameters recorded there (application included, roles left as they are), made in
+/// a scratch database on the same server and dropped afterwards. An empty report: it is.
+///
+/// # Errors
+/// [`Error::NotInstalled`] and the other refusals of [`Upgrader::current`]; errors of the
+/// fresh install (a changelog that no longer applies) and of the comparison.
+pub fn check_changelogs(
+    config: &Config,
+    spec: &ConnectionSpec,
+    options: &CheckOptions,
+) -> Result<Report> {
+    let (version, parameters) = Upgrader::new(config, spec)?.recorded()?;
+    let scratch = ScratchDatabase::create(spec, "check")?;
+    let fresh = scratch.spec();
+    let install = MigrateOptions {
+        max_version: Some(version.clone()),
+        parameters,
+        skip_roles: true,
+        ..MigrateOptions::default()
+    };
+    Upgrader::new(config, &fresh)?.install(&install, &mut NoProgress)?;
+    let mut report = crate::checker::check(spec, &fresh, options)?;
+    report.right = format!(
+        "a fresh install of {} {version} from the changelogs ({})",
+        config.module,
+        scratch.name()
+    );
+    Ok(report)
+}
+
 /// What is upgraded.
 pub enum Project<'a> {
     /// A pum 0.x project: delta directories and an upgrades table.

@@ -14,8 +14,12 @@ use super::Output;
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The database to compare with (service name, URL or keyword string).
-    #[arg(value_name = "CONNECTION")]
-    pub other: String,
+    #[arg(value_name = "CONNECTION", required_unless_present = "changelogs")]
+    pub other: Option<String>,
+    /// Compare the database with what the changelogs (-d) produce: a fresh install at its
+    /// recorded version and parameters, in a scratch database on the same server.
+    #[arg(long, conflicts_with = "other")]
+    pub changelogs: bool,
     /// Kinds of object not to compare (tables columns constraints views sequences indexes
     /// triggers functions rules schemas extensions enums domains composite_types policies
     /// privileges comments).
@@ -63,11 +67,12 @@ pub enum Format {
     Html,
 }
 
-pub fn run(left: &ConnectionSpec, args: CheckArgs, out: Output) -> pum::Result<ExitCode> {
-    let right = ConnectionSpec::resolve(&args.other)?;
-    for warning in right.warnings() {
-        out.warn(warning);
-    }
+pub fn run(
+    left: &ConnectionSpec,
+    project: &super::migrate::Project,
+    args: CheckArgs,
+    out: Output,
+) -> pum::Result<ExitCode> {
     let options = CheckOptions {
         ignore: args
             .ignore
@@ -81,7 +86,20 @@ pub fn run(left: &ConnectionSpec, args: CheckArgs, out: Output) -> pum::Result<E
         include_extension_objects: args.include_extension_objects,
         allow_version_mismatch: args.allow_version_mismatch,
     };
-    let report = pum::check(left, &right, &options)?;
+    let report = match &args.other {
+        Some(other) => {
+            let right = ConnectionSpec::resolve(other)?;
+            for warning in right.warnings() {
+                out.warn(warning);
+            }
+            pum::check(left, &right, &options)?
+        }
+        None => {
+            let config = project.load()?;
+            out.detail("installing the changelogs in a scratch database to compare with");
+            pum::workflow::check_changelogs(&config, left, &options)?
+        }
+    };
     write(&report, args.output.as_deref(), args.format)
 }
 

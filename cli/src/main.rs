@@ -10,6 +10,7 @@ mod db;
 mod dump;
 mod legacy;
 mod migrate;
+mod new;
 mod prompt;
 mod role;
 mod server;
@@ -83,6 +84,15 @@ pub enum Command {
     Info(migrate::InfoArgs),
     /// Check that no applied file changed since it was applied (exit status 1 if one did).
     Validate,
+    /// Print the database's version, alone on one line (exit status 2 when nothing is
+    /// installed).
+    Current,
+    /// Write a new changelog file: changelogs/<version>/<NN>_<message>.sql (and with
+    /// --autogenerate its SQL, from the difference between the changelogs and -p).
+    New(new::NewArgs),
+    /// Undo every version above --to with their down files (changelogs/<version>/down),
+    /// newest first, in one transaction, and remove their rows.
+    Downgrade(migrate::DowngradeArgs),
     /// Compare the schema of the database with another's; exit status 1 if they differ.
     Check(check::CheckArgs),
     /// Dump prod (-p), restore it into --test, upgrade test, compare it with --comp, then
@@ -194,7 +204,9 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         config: cli.config,
     };
     match cli.command {
-        Command::Db { command } => db::run(&connection(pg_connection, out)?, command, out),
+        Command::Db { command } => {
+            db::run(&connection(pg_connection, out)?, &project, command, out)
+        }
         Command::Dump(args) => dump::run_dump(&connection(pg_connection, out)?, args, out),
         Command::Restore(args) => dump::run_restore(&connection(pg_connection, out)?, args, out),
         Command::Server { command } => server::run(command, out),
@@ -208,7 +220,12 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
             migrate::upgrade(&connection(pg_connection, out)?, &project, args, out)
         }
         Command::Info(args) => migrate::info(&connection(pg_connection, out)?, &project, args),
-        Command::Check(args) => check::run(&connection(pg_connection, out)?, args, out),
+        Command::Check(args) => check::run(&connection(pg_connection, out)?, &project, args, out),
+        Command::New(args) => new::run(&project, args, out),
+        Command::Current => migrate::current(&connection(pg_connection, out)?, &project),
+        Command::Downgrade(args) => {
+            migrate::downgrade(&connection(pg_connection, out)?, &project, args, out)
+        }
         Command::TestAndUpgrade(args) => {
             workflow::run(&connection(pg_connection, out)?, &project, args, out)
         }

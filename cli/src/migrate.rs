@@ -21,6 +21,16 @@ pub struct Project {
 }
 
 impl Project {
+    /// The configuration when there is one (`-c`, or `.pum.yaml` in the directory); a
+    /// configuration that is there but broken is an error, not a reason to do without.
+    pub(crate) fn load_if_any(&self) -> pum::Result<Option<Config>> {
+        let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        if self.config.is_none() && !dir.join(pum::config::CONFIG_FILE).exists() {
+            return Ok(None);
+        }
+        self.load().map(Some)
+    }
+
     pub(crate) fn load(&self) -> pum::Result<Config> {
         let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
         if dir.to_string_lossy().contains("://") {
@@ -138,6 +148,29 @@ pub struct BaselineArgs {
     pub allow_multiple_modules: bool,
 }
 
+/// `pum downgrade`.
+#[derive(Debug, Args)]
+pub struct DowngradeArgs {
+    /// The version to go back to (it must be recorded).
+    #[arg(long = "to", value_name = "VERSION", value_parser = parse_version)]
+    pub to: Version,
+    /// Downgrade although the database holds beta-testing versions.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not run the application's drop hooks first.
+    #[arg(long)]
+    pub skip_drop_app: bool,
+    /// Do not run the application's create hooks at the end.
+    #[arg(long)]
+    pub skip_create_app: bool,
+    /// Do not grant the roles their permissions at the end.
+    #[arg(long)]
+    pub skip_grant: bool,
+    /// Seconds to wait for another pum working on the same database.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_timeout: u64,
+}
+
 /// `pum info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
@@ -209,6 +242,13 @@ impl Progress for Shown {
                 bar.inc(1);
             }
             None => self.out.info(format!("applying {version}: {name}")),
+        }
+    }
+
+    fn undo(&mut self, version: &Version, name: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("undoing {version}: {name}")),
+            None => self.out.info(format!("undoing {version}: {name}")),
         }
     }
 
@@ -316,6 +356,47 @@ pub fn info(spec: &ConnectionSpec, project: &Project, args: InfoArgs) -> pum::Re
             serde_json::to_string_pretty(&info).unwrap_or_default()
         ),
         Format::Text => print!("{}", render_info(&info, &config.base_dir)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn current(spec: &ConnectionSpec, project: &Project) -> pum::Result<ExitCode> {
+    let config = project.load()?;
+    println!("{}", Upgrader::new(&config, spec)?.current()?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn downgrade(
+    spec: &ConnectionSpec,
+    project: &Project,
+    args: DowngradeArgs,
+    out: Output,
+) -> pum::Result<ExitCode> {
+    let config = project.load()?;
+    let upgrader = Upgrader::new(&config, spec)?;
+    let options = pum::DowngradeOptions {
+        force: args.force,
+        skip_drop_app: args.skip_drop_app,
+        skip_create_app: args.skip_create_app,
+        skip_grant: args.skip_grant,
+        lock_timeout: Duration::from_secs(args.lock_timeout),
+    };
+    let mut shown = Shown::new(out);
+    let done = upgrader.downgrade(&args.to, &options, &mut shown);
+    shown.end();
+    let done = done?;
+    for warning in &done.warnings {
+        out.warn(warning);
+    }
+    if done.applied.is_empty() {
+        out.info(format!("nothing to undo; at {}", args.to));
+    } else {
+        out.info(format!(
+            "undid {} ({} down file(s)); now at {}",
+            done.applied.join(", "),
+            done.files,
+            args.to
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

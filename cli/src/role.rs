@@ -18,6 +18,19 @@ pub struct RoleArgs {
     /// What to do.
     #[arg(value_enum)]
     pub action: RoleAction,
+    /// `create-readonly`: the user to make; `drop`: one role to drop (instead of the
+    /// configured ones).
+    #[arg(value_name = "ROLE")]
+    pub target: Option<String>,
+    /// `create-readonly`: a schema the user may read (repeatable; default: every schema).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
+    /// `create-readonly`: the NOLOGIN group holding the privileges (default: <USER>_ro).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// `drop ROLE`: give what the role owns to this role instead of dropping it.
+    #[arg(long, value_name = "ROLE")]
+    pub reassign_to: Option<String>,
     /// Act on the database-specific roles `<role>_<SUFFIX>` (`create` makes them beside
     /// the generic ones).
     #[arg(long, value_name = "SUFFIX")]
@@ -60,7 +73,11 @@ pub enum RoleAction {
     Create,
     /// Create a login role (--name; a password with --password-env or --password).
     CreateLogin,
-    /// Revoke, then drop the configured roles.
+    /// Create or update a read-only user: USER, in a NOLOGIN group that may read --schema
+    /// (a password with --password-env or --password).
+    CreateReadonly,
+    /// Revoke, then drop the configured roles; or drop ROLE (what it owns dropped, or
+    /// given to --reassign-to).
     Drop,
     /// Drop a login role (--name).
     DropLogin,
@@ -86,7 +103,59 @@ pub fn run(
         operation: format!("pum role {}", action_name(args.action)),
         reason: message.to_string(),
     };
+    if args.target.is_some()
+        && !matches!(args.action, RoleAction::CreateReadonly | RoleAction::Drop)
+    {
+        return Err(usage("it takes no role name (see pum role --help)"));
+    }
     match args.action {
+        RoleAction::CreateReadonly => {
+            let user = args
+                .target
+                .as_deref()
+                .ok_or_else(|| usage("give the user to make: pum role create-readonly USER"))?;
+            let password = password(&args)?.ok_or_else(|| {
+                usage("a read-only user needs a password: --password-env VARIABLE or --password")
+            })?;
+            let made = roles::create_readonly(
+                spec,
+                user,
+                &password,
+                &args.schemas,
+                args.group.as_deref(),
+            )?;
+            out.info(format!(
+                "{} read-only user {} in group {} (reads {})",
+                if made.updated { "updated" } else { "created" },
+                printable(user),
+                printable(&made.group),
+                if made.schemas.is_empty() {
+                    "no schema".to_string()
+                } else {
+                    printable(&made.schemas.join(", ")).to_string()
+                }
+            ));
+            return Ok(ExitCode::SUCCESS);
+        }
+        RoleAction::Drop if args.target.is_some() => {
+            let role = args.target.as_deref().unwrap_or_default();
+            if roles::drop_role(spec, role, args.reassign_to.as_deref())? {
+                out.info(match &args.reassign_to {
+                    Some(to) => format!(
+                        "dropped role {} (what it owned is {}'s now)",
+                        printable(role),
+                        printable(to)
+                    ),
+                    None => format!("dropped role {} and what it owned here", printable(role)),
+                });
+            } else {
+                out.info(format!(
+                    "role {} does not exist; nothing dropped",
+                    printable(role)
+                ));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         RoleAction::CreateLogin => {
             let name = args
                 .name
@@ -214,6 +283,7 @@ pub fn run(
             Vec::new()
         }
         RoleAction::CreateLogin
+        | RoleAction::CreateReadonly
         | RoleAction::DropLogin
         | RoleAction::LoginRoles
         | RoleAction::Members => Vec::new(),

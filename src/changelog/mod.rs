@@ -9,6 +9,11 @@
 //! `-- pum:no-transaction` runs outside any transaction (for `CREATE INDEX CONCURRENTLY`
 //! and the like).
 //!
+//! A version may undo itself: `changelogs/<version>/down/*.sql` are its down files, run
+//! in reverse name order by a downgrade. They sit in a sub-directory, which Python pum
+//! (reading only the version directory's own `.sql` files) passes over.
+//! [`scaffold`] writes new changelog files (`pum new`).
+//!
 //! This module knows files, not configurations: [`discover`] takes the changelogs
 //! directory, and [`crate::Config::changelogs`] hands it the configured one.
 
@@ -16,6 +21,7 @@ mod decimal;
 pub mod deltas;
 pub mod params;
 mod render;
+pub mod scaffold;
 pub(crate) use render::render_percent;
 pub mod sql;
 
@@ -51,7 +57,12 @@ pub struct Changelog {
     pub dir: PathBuf,
     /// Its SQL files, in the order they run.
     pub files: Vec<ChangelogFile>,
+    /// Its down files (`down/*.sql`), in name order (a downgrade runs them backwards).
+    pub down: Vec<ChangelogFile>,
 }
+
+/// The sub-directory of a version holding its down files.
+pub const DOWN_DIR: &str = "down";
 
 impl Changelog {
     /// Whether this is an application-only release (no SQL files).
@@ -148,10 +159,12 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
                 })
             })
             .collect::<Result<_>>()?;
+        let down = down_files(&dir, &format!("{recorded_as}/{dir_name}/{DOWN_DIR}"))?;
         changelogs.push(Changelog {
             version,
             dir,
             files,
+            down,
         });
     }
     if changelogs.is_empty() {
@@ -162,6 +175,41 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
     }
     changelogs.sort_by(|a, b| a.version.cmp(&b.version));
     Ok(changelogs)
+}
+
+/// The `.sql` files of `dir/down`, in name order (none when there is no such directory).
+fn down_files(dir: &Path, recorded_as: &str) -> Result<Vec<ChangelogFile>> {
+    let down = dir.join(DOWN_DIR);
+    if !down.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut names = Vec::new();
+    for file in std::fs::read_dir(&down).map_err(|e| Error::io(&down, e))? {
+        let file = file.map_err(|e| Error::io(&down, e))?;
+        let path = file.path();
+        if is_dangling_link(&path) {
+            return Err(Error::Changelog {
+                path: path.display().to_string(),
+                message: DANGLING_LINK.into(),
+            });
+        }
+        let name = file.file_name().to_string_lossy().into_owned();
+        if path.is_file() && name.ends_with(".sql") {
+            names.push(name);
+        }
+    }
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let path = down.join(&name);
+            Ok(ChangelogFile {
+                sql: SqlText::read(&path)?,
+                path,
+                name: format!("{recorded_as}/{name}"),
+            })
+        })
+        .collect()
 }
 
 /// What a symbolic link to nothing is told.

@@ -48,6 +48,8 @@ pub(crate) struct Run<'a> {
     pub table: &'a MigrationsTable,
     pub app: App<'a>,
     pub options: &'a MigrateOptions,
+    /// The versions the table records, as written there (a downgrade removes them).
+    pub recorded: Vec<String>,
 }
 
 impl Run<'_> {
@@ -123,6 +125,31 @@ impl Run<'_> {
                     self.file(version, file)?
                         .run_one_by_one(&mut session.client)?;
                     done.push((version, file));
+                }
+                Step::DownFile { version, file } => {
+                    let f = &self.changelogs[version].down[file];
+                    batch.push(Item::Text(Prepared::new(
+                        &f.sql,
+                        &f.name,
+                        self.parameters,
+                        true,
+                    )?));
+                    progress.undo(&self.changelogs[version].version, &f.name);
+                    report.files += 1;
+                }
+                Step::Unrecord { version } => {
+                    let version = &self.changelogs[version].version;
+                    let texts: Vec<String> = self
+                        .recorded
+                        .iter()
+                        .filter(|t| Version::parse(t).is_ok_and(|v| &v == version))
+                        .cloned()
+                        .collect();
+                    batch.push(Item::Sql {
+                        sql: self.table.delete_sql(&texts),
+                        doing: format!("remove version {version} from {}", self.table.name()),
+                    });
+                    report.applied.push(version.to_string());
                 }
                 Step::Record { version } => {
                     let row = self.row(version, plan.beta_testing);

@@ -124,6 +124,33 @@ impl Default for MigrateOptions {
     }
 }
 
+/// Options of [`Upgrader::downgrade`].
+#[derive(Debug, Clone)]
+pub struct DowngradeOptions {
+    /// Downgrade although the database holds beta-testing versions.
+    pub force: bool,
+    /// Do not run the application's drop hooks first.
+    pub skip_drop_app: bool,
+    /// Do not run the application's create hooks at the end.
+    pub skip_create_app: bool,
+    /// Do not grant the roles their permissions at the end.
+    pub skip_grant: bool,
+    /// How long to wait for another pum working on the same migrations table.
+    pub lock_timeout: Duration,
+}
+
+impl Default for DowngradeOptions {
+    fn default() -> DowngradeOptions {
+        DowngradeOptions {
+            force: false,
+            skip_drop_app: false,
+            skip_create_app: false,
+            skip_grant: false,
+            lock_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Options of [`Upgrader::baseline`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BaselineOptions {
@@ -176,6 +203,10 @@ pub trait Progress {
     }
     /// `name` (of `version`) is about to run.
     fn file(&mut self, version: &Version, name: &str) {
+        let _ = (version, name);
+    }
+    /// Down file `name` (of `version`) is about to run (a downgrade).
+    fn undo(&mut self, version: &Version, name: &str) {
         let _ = (version, name);
     }
     /// The run is over.
@@ -385,6 +416,7 @@ impl<'a> Upgrader<'a> {
             table: &self.table,
             app: self.app(parameters),
             options,
+            recorded: Vec::new(),
         }
     }
 
@@ -432,6 +464,95 @@ impl<'a> Upgrader<'a> {
                 },
             )?;
             session.commit()
+        })
+    }
+
+    /// The parameter values recorded with the current version, for the parameters the
+    /// configuration still defines (name, text).
+    fn recorded_parameters(&self, applied: &Applied) -> Result<Vec<(String, String)>> {
+        Ok(applied
+            .latest()?
+            .map(|(row, _)| {
+                row.parameter_texts
+                    .iter()
+                    .filter(|(name, _)| self.config.parameter(name).is_some())
+                    .filter_map(|(name, value)| Some((name.clone(), value.clone()?)))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The current version and the parameter values recorded with it (as text), to build
+    /// the same database elsewhere.
+    ///
+    /// # Errors
+    /// As [`Upgrader::current`].
+    pub fn recorded(&self) -> Result<(Version, Vec<(String, String)>)> {
+        let current = self.current()?;
+        let mut session = Session::new(RawSession::connect(self.spec)?);
+        let applied = self.applied(&mut session, false)?;
+        Ok((current, self.recorded_parameters(&applied)?))
+    }
+
+    /// The version the database is at: the highest recorded, compared numerically.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotInstalled`] without a migrations table;
+    /// [`crate::Conflict::NoVersionRecorded`] when it records nothing.
+    pub fn current(&self) -> Result<Version> {
+        let mut session = Session::new(RawSession::connect(self.spec)?);
+        let applied = self.applied(&mut session, false)?;
+        if !applied.exists {
+            return Err(crate::Error::NotInstalled {
+                table: applied.table.clone(),
+                hint: "nothing is installed".into(),
+            });
+        }
+        let (_, current) = applied
+            .latest()?
+            .ok_or_else(|| crate::Conflict::NoVersionRecorded {
+                table: applied.table.clone(),
+            })?;
+        Ok(current)
+    }
+
+    /// Undoes every applied version above `target`, newest first, with their down files
+    /// (`changelogs/<version>/down/*.sql`, in reverse name order) and removes their rows,
+    /// so that the table (and Python pum) says `target`; in one transaction under the
+    /// migration lock, as [`plan::downgrade`] plans. The down files get the parameters
+    /// recorded with the current version. Returns the versions undone (in
+    /// [`Report::applied`]).
+    ///
+    /// # Errors
+    /// The refusals of [`plan::downgrade`], before anything changes; SQL errors in the down
+    /// files (then nothing has changed).
+    pub fn downgrade(
+        &self,
+        target: &Version,
+        options: &DowngradeOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<Report> {
+        let changelogs = self.config.changelogs()?;
+        self.locked(options.lock_timeout, |session| {
+            session.begin()?;
+            if self.table.exists(&mut session.client)? {
+                self.table
+                    .upgrade_layout(&mut session.client, &self.config.module)?;
+            }
+            let applied = self.applied(session, false)?;
+            let plan = plan::downgrade(self.config, &changelogs, &applied, target, options)?;
+            let recorded_values = self.recorded_parameters(&applied)?;
+            let parameters = Parameters::resolve(&self.config.parameters, &recorded_values)?;
+            let run_options = MigrateOptions {
+                skip_grant: options.skip_grant,
+                ..MigrateOptions::default()
+            };
+            let mut run = self.run(&changelogs, &parameters, &run_options);
+            run.recorded = applied.rows.iter().map(|r| r.version.clone()).collect();
+            let mut report = run.execute(session, &plan, progress)?;
+            session.commit()?;
+            report.from = plan.from.as_ref().map(ToString::to_string);
+            Ok(report)
         })
     }
 

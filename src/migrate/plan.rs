@@ -87,6 +87,18 @@ pub enum Step {
     /// it, a hook altering a table the demo data filled fails with "pending trigger
     /// events".
     Settle,
+    /// Run down file `file` of changelog `version` (a downgrade).
+    DownFile {
+        /// The changelog.
+        version: usize,
+        /// The down file within it.
+        file: usize,
+    },
+    /// Remove the rows of changelog `version` from the migrations table (a downgrade).
+    Unrecord {
+        /// The changelog.
+        version: usize,
+    },
     /// Record changelog `version` in the migrations table.
     Record {
         /// The changelog.
@@ -280,6 +292,105 @@ pub fn upgrade_hooked(
         steps,
         beta_testing: options.beta_testing || latest.beta_testing,
         warnings,
+    })
+}
+
+/// Plans a downgrade to `target`: every applied version above it is undone, newest first,
+/// by its down files in reverse name order, and its rows removed; the application is
+/// dropped first and created again at the end (unless skipped), then the roles granted.
+/// Nothing above `target`: no steps.
+///
+/// # Errors
+/// [`Error::NotInstalled`]; [`Conflict::NoVersionRecorded`], [`Conflict::OtherModule`];
+/// [`Conflict::NotApplied`] when `target` is not recorded; [`Conflict::BetaTestingDowngrade`]
+/// unless `force`; [`Conflict::NoDownFiles`] naming every version in the range without
+/// down files (or without a changelog).
+pub fn downgrade(
+    config: &Config,
+    changelogs: &[Changelog],
+    applied: &Applied,
+    target: &Version,
+    options: &super::DowngradeOptions,
+) -> Result<Plan> {
+    let current = application(config, applied, &Parameters::default(), true)?;
+    let recorded = |version: &Version| applied.row_of(version).is_some();
+    if !recorded(target) {
+        let mut versions: Vec<Version> = applied
+            .rows
+            .iter()
+            .filter_map(|r| Version::parse(&r.version).ok())
+            .collect();
+        versions.sort();
+        versions.dedup();
+        return Err(Conflict::NotApplied {
+            version: target.to_string(),
+            table: applied.table.clone(),
+            recorded: versions
+                .iter()
+                .map(Version::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+        .into());
+    }
+    let mut above: Vec<Version> = applied
+        .rows
+        .iter()
+        .filter_map(|r| Version::parse(&r.version).ok())
+        .filter(|v| v > target)
+        .collect();
+    above.sort();
+    above.dedup();
+    above.reverse();
+    if !options.force
+        && let Some(row) = applied
+            .rows
+            .iter()
+            .find(|r| r.beta_testing && Version::parse(&r.version).is_ok_and(|v| &v > target))
+    {
+        return Err(Conflict::BetaTestingDowngrade {
+            version: row.version.clone(),
+        }
+        .into());
+    }
+    let mut versions = Vec::new();
+    let mut missing = Vec::new();
+    for version in &above {
+        match changelogs.iter().position(|c| &c.version == version) {
+            Some(i) if !changelogs[i].down.is_empty() => versions.push(i),
+            _ => missing.push(version.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Conflict::NoDownFiles { versions: missing }.into());
+    }
+    let mut steps = Vec::new();
+    if !versions.is_empty() {
+        let drop = !options.skip_drop_app && !config.application.drop.is_empty();
+        let create = !options.skip_create_app && !config.application.create.is_empty();
+        if drop {
+            steps.push(Step::Hooks(HookPhase::Drop));
+        }
+        for &version in &versions {
+            for file in (0..changelogs[version].down.len()).rev() {
+                steps.push(Step::DownFile { version, file });
+            }
+            steps.push(Step::Unrecord { version });
+        }
+        if create {
+            steps.push(Step::Hooks(HookPhase::Create));
+        }
+        if !config.roles.is_empty() && !options.skip_grant {
+            steps.push(Step::Grant);
+        }
+        steps.push(Step::Commit);
+    }
+    Ok(Plan {
+        from: Some(current),
+        versions,
+        steps,
+        beta_testing: false,
+        warnings: Vec::new(),
     })
 }
 

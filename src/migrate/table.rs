@@ -332,6 +332,16 @@ impl MigrationsTable {
 
     /// The statement recording one version, every value written as a quoted literal (so
     /// it can travel in one round trip with the version's files).
+    /// The statement removing the rows of the versions written `versions` (as recorded).
+    pub(crate) fn delete_sql(&self, versions: &[String]) -> String {
+        let list: Vec<String> = versions.iter().map(|v| quote_literal(v)).collect();
+        format!(
+            "DELETE FROM {} WHERE version IN ({})",
+            self.qualified,
+            list.join(", ")
+        )
+    }
+
     pub(crate) fn insert_sql(&self, row: &NewMigration<'_>) -> String {
         let files = if row.changelog_files.is_empty() {
             "'{}'::text[]".to_string()

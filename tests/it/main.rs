@@ -4,6 +4,7 @@
 mod app;
 mod check;
 mod connect;
+mod daily;
 mod database;
 mod deltas;
 mod dump;

@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod daily;
 mod matrix;
 mod server;
 #[path = "../../../tests/support/mod.rs"]

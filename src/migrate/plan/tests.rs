@@ -34,6 +34,7 @@ fn changelog(version: &str, files: &[(&str, &str)]) -> Changelog {
                 sql: SqlText::new(text.to_string()),
             })
             .collect(),
+        down: Vec::new(),
     }
 }
 

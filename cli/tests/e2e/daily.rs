@@ -1,0 +1,265 @@
+//! The daily verbs from the command line: new, current, downgrade, check --changelogs,
+//! and the database chores, with their refusals.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{ScratchDb, unique_name};
+
+fn pum(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pum"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn ok(output: &Output) {
+    assert!(output.status.success(), "{}", stderr(output));
+}
+
+fn error(output: &Output) -> String {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert_eq!(text.lines().count(), 1, "one line expected: {text}");
+    text.trim_end()
+        .strip_prefix("pum: error: ")
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_string()
+}
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".pum.yaml"),
+        "pum: {module: notes, migration_table_schema: notes_sys}\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn new_current_downgrade_and_check_against_the_changelogs() {
+    let dir = project();
+    let db = ScratchDb::new("cli_daily", "");
+    let url = db.spec().url();
+    let path = dir.path();
+
+    // The first file of a project with no version yet.
+    let out = pum(path, &["new", "Create the notes table"]);
+    ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "./changelogs/1.0.0/01_create_the_notes_table.sql\n"
+    );
+    let first = path.join("changelogs/1.0.0/01_create_the_notes_table.sql");
+    assert!(
+        std::fs::read_to_string(&first)
+            .unwrap()
+            .starts_with("-- Create the notes table\n-- version 1.0.0, written by pum new\n")
+    );
+    std::fs::write(
+        &first,
+        "CREATE SCHEMA notes; CREATE TABLE notes.note (id int PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let out = pum(path, &["new", "add a title"]);
+    assert_eq!(stdout(&out), "./changelogs/1.0.1/01_add_a_title.sql\n");
+    std::fs::write(
+        path.join("changelogs/1.0.1/01_add_a_title.sql"),
+        "ALTER TABLE notes.note ADD COLUMN title text;\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(path.join("changelogs/1.0.1/down")).unwrap();
+    std::fs::write(
+        path.join("changelogs/1.0.1/down/01_add_a_title.sql"),
+        "ALTER TABLE notes.note DROP COLUMN title;\n",
+    )
+    .unwrap();
+    let out = pum(path, &["new", "second", "--version", "1.0.1"]);
+    assert_eq!(stdout(&out), "./changelogs/1.0.1/02_second.sql\n");
+    std::fs::remove_file(path.join("changelogs/1.0.1/02_second.sql")).unwrap();
+    assert_eq!(
+        error(&pum(path, &["new", "→"])),
+        "refusing to name a changelog file after \"→\": the message needs letters or digits \
+         (ASCII) to make a file name"
+    );
+    assert_eq!(
+        error(&pum(path, &["new", "x", "--version", "1.x"])),
+        "invalid value '1.x' for '--version <VERSION>': invalid version \"1.x\": only numbers \
+         separated by dots are versions (like 1.2 or 1.2.3) (see pum --help)"
+    );
+
+    assert_eq!(
+        error(&pum(path, &["-p", &url, "current"])),
+        "notes_sys.pum_migrations does not exist: not installed; nothing is installed"
+    );
+    ok(&pum(path, &["-p", &url, "install"]));
+    let out = pum(path, &["-p", &url, "current"]);
+    ok(&out);
+    assert_eq!(stdout(&out), "1.0.1\n", "alone on its line");
+    assert_eq!(stderr(&out), "");
+
+    let out = pum(path, &["-p", &url, "check", "--changelogs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    db.client()
+        .batch_execute("ALTER TABLE notes.note ADD COLUMN hand_made int")
+        .unwrap();
+    let out = pum(path, &["-p", &url, "check", "--changelogs"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("notes.note.hand_made (only left)"),
+        "{}",
+        stdout(&out)
+    );
+    db.client()
+        .batch_execute("ALTER TABLE notes.note DROP COLUMN hand_made")
+        .unwrap();
+
+    let out = pum(path, &["-p", &url, "downgrade", "--to", "1.0.0"]);
+    ok(&out);
+    assert_eq!(
+        stderr(&out),
+        "undoing 1.0.1: changelogs/1.0.1/down/01_add_a_title.sql\nundid 1.0.1 (1 down \
+         file(s)); now at 1.0.0\n"
+    );
+    assert_eq!(stdout(&pum(path, &["-p", &url, "current"])), "1.0.0\n");
+    assert_eq!(
+        error(&pum(path, &["-p", &url, "downgrade", "--to", "0.9"])),
+        "cannot downgrade to 0.9: notes_sys.pum_migrations does not record it (recorded: 1.0.0)"
+    );
+    ok(&pum(path, &["-p", &url, "upgrade"]));
+    assert_eq!(stdout(&pum(path, &["-p", &url, "current"])), "1.0.1\n");
+}
+
+#[test]
+fn database_chores_ask_or_need_force_and_say_what_they_did() {
+    let dir = project();
+    let path = dir.path();
+    let server = crate::support::spec().url();
+    let name = unique_name("chores");
+    let _cleanup = ScratchDb::named(name.clone());
+
+    let out = pum(
+        path,
+        &["-p", &server, "db", "create", &name, "--if-not-exists"],
+    );
+    ok(&out);
+    assert_eq!(stderr(&out), format!("created database \"{name}\"\n"));
+    let out = pum(
+        path,
+        &["-p", &server, "db", "create", &name, "--if-not-exists"],
+    );
+    ok(&out);
+    assert_eq!(
+        stderr(&out),
+        format!("database \"{name}\" exists already; nothing created\n")
+    );
+    assert_eq!(
+        error(&pum(path, &["-p", &server, "db", "create", &name])),
+        format!("database \"{name}\" already exists")
+    );
+
+    let url = crate::support::spec().with_dbname(&name).url();
+    let db = ScratchDb::named(name.clone());
+    db.client()
+        .batch_execute(
+            "CREATE SCHEMA notes; CREATE TABLE notes.note (id int); INSERT INTO notes.note VALUES (1);\
+             CREATE TABLE notes.pum_migrations (v text); INSERT INTO notes.pum_migrations VALUES ('1');",
+        )
+        .unwrap();
+    assert_eq!(
+        error(&pum(path, &["-p", &url, "db", "truncate-all"])),
+        "refusing to truncate every table without --force: standard input is not a terminal \
+         to confirm on"
+    );
+    assert_eq!(db.strings("SELECT count(*)::text FROM notes.note"), ["1"]);
+    let out = pum(path, &["-p", &url, "db", "truncate-all", "--force"]);
+    ok(&out);
+    assert_eq!(stderr(&out), "truncated 1 table(s)\n");
+    assert_eq!(
+        db.strings(
+            "SELECT (SELECT count(*) FROM notes.note) || ' ' || (SELECT count(*) FROM notes.pum_migrations)"
+        ),
+        ["0 1"]
+    );
+    assert_eq!(
+        error(&pum(path, &["-p", &url, "db", "drop-all-schemas"])),
+        "refusing to drop every schema without --force: standard input is not a terminal to \
+         confirm on"
+    );
+    let out = pum(path, &["-p", &url, "db", "drop-all-schemas", "--force"]);
+    ok(&out);
+    assert_eq!(
+        stderr(&out),
+        "dropped 1 schema(s) (notes); public is empty\n"
+    );
+    let err = error(&pum(
+        path,
+        &["-p", &server, "db", "drop-all-schemas", "--force"],
+    ));
+    assert!(
+        err.starts_with("refusing to drop every schema in database \"postgres\""),
+        "{err}"
+    );
+
+    // Roles: a read-only user, its password from the environment; dropping a role.
+    let user = unique_name("cliro");
+    let out = Command::new(env!("CARGO_BIN_EXE_pum"))
+        .current_dir(path)
+        .args([
+            "-p",
+            &url,
+            "role",
+            "create-readonly",
+            &user,
+            "--password-env",
+            "RO_PASSWORD",
+        ])
+        .env("RO_PASSWORD", "secret words")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(
+        stderr(&out),
+        format!("created read-only user {user} in group {user}_ro (reads public)\n")
+    );
+    assert_eq!(
+        error(&pum(
+            path,
+            &["-p", &url, "role", "create-readonly", "someone"]
+        )),
+        "refusing to pum role create-readonly: a read-only user needs a password: \
+         --password-env VARIABLE or --password"
+    );
+    let out = pum(path, &["-p", &url, "role", "drop", &user]);
+    ok(&out);
+    assert_eq!(
+        stderr(&out),
+        format!("dropped role {user} and what it owned here\n")
+    );
+    ok(&pum(
+        path,
+        &["-p", &url, "role", "drop", &format!("{user}_ro")],
+    ));
+    let out = pum(path, &["-p", &url, "role", "drop", &user]);
+    ok(&out);
+    assert_eq!(
+        stderr(&out),
+        format!("role {user} does not exist; nothing dropped\n")
+    );
+    assert_eq!(
+        error(&pum(path, &["-p", &url, "role", "create", "someone"])),
+        "refusing to pum role create: it takes no role name (see pum role --help)"
+    );
+}
