@@ -221,7 +221,13 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         }
         Command::Info(args) => migrate::info(&connection(pg_connection, out)?, &project, args),
         Command::Check(args) => check::run(&connection(pg_connection, out)?, &project, args, out),
-        Command::New(args) => new::run(&project, args, out),
+        Command::New(args) => {
+            let spec = match (&args.autogenerate, pg_connection) {
+                (true, _) => Some(connection(pg_connection, out)?),
+                (false, _) => None,
+            };
+            new::run(spec.as_ref(), &project, args, out)
+        }
         Command::Current => migrate::current(&connection(pg_connection, out)?, &project),
         Command::Downgrade(args) => {
             migrate::downgrade(&connection(pg_connection, out)?, &project, args, out)

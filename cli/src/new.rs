@@ -1,4 +1,6 @@
-//! `pum new MESSAGE [--version X.Y.Z]`: a new changelog file (Alembic's `revision -m`).
+//! `pum new MESSAGE [--version X.Y.Z] [--autogenerate]`: a new changelog file (Alembic's
+//! `revision -m`), written from the difference between the changelogs and the database
+//! with `--autogenerate` (Alembic's `revision --autogenerate`).
 
 use std::process::ExitCode;
 
@@ -19,9 +21,27 @@ pub struct NewArgs {
     /// highest version directory).
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub version: Option<Version>,
+    /// Write the SQL turning a fresh install of the changelogs into the database -p names
+    /// (and its down file, turning it back); statements that cannot be written safely are
+    /// commented out under a warning.
+    #[arg(long)]
+    pub autogenerate: bool,
+    /// A schema autogenerate leaves alone (repeatable).
+    #[arg(
+        short = 'N',
+        long = "exclude-schema",
+        value_name = "SCHEMA",
+        requires = "autogenerate"
+    )]
+    pub exclude_schemas: Vec<String>,
 }
 
-pub fn run(project: &Project, args: NewArgs, out: Output) -> pum::Result<ExitCode> {
+pub fn run(
+    spec: Option<&pum::ConnectionSpec>,
+    project: &Project,
+    args: NewArgs,
+    out: Output,
+) -> pum::Result<ExitCode> {
     let config = project.load()?;
     // A project with no version yet gets its first one.
     let changelogs = match config.changelogs() {
@@ -35,9 +55,37 @@ pub fn run(project: &Project, args: NewArgs, out: Output) -> pum::Result<ExitCod
         &args.message,
         args.version.as_ref(),
     )?;
-    scaffold::write(&file, &args.message, "", None)?;
+    if !args.autogenerate {
+        scaffold::write(&file, &args.message, "", None)?;
+        println!("{}", file.path().display());
+        out.detail(format!("version {}", file.version));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let spec = spec.ok_or_else(|| pum::Error::Refused {
+        operation: "autogenerate".into(),
+        reason: "name the database to compare with the changelogs: -p CONNECTION".into(),
+    })?;
+    out.info("installing the changelogs in a scratch database to compare with");
+    let generated = pum::workflow::autogenerate(&config, spec, &args.exclude_schemas)?;
+    if generated.up.is_empty() {
+        out.info("the database is what the changelogs make: nothing to write");
+        return Ok(ExitCode::SUCCESS);
+    }
+    scaffold::write(
+        &file,
+        &args.message,
+        &generated.up.text(),
+        Some(&generated.down.text()),
+    )?;
     println!("{}", file.path().display());
-    out.detail(format!("version {}", file.version));
+    println!("{}", file.down_path().display());
+    let warnings = generated.up.warnings.len() + generated.down.warnings.len();
+    if warnings > 0 {
+        out.warn(format!(
+            "{warnings} statement(s) are commented out under \"-- pum: WARNING\": resolve them \
+             before applying"
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

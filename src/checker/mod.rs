@@ -24,6 +24,8 @@
 //! compared only when asked. Privileges, comments and owners are compared on objects
 //! present in both databases: a missing object is reported once, under its own kind.
 
+pub mod ddl;
+pub mod model;
 mod report;
 mod snapshot;
 

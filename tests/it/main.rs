@@ -2,6 +2,7 @@
 //! test binary, or the one named by `PUM_TEST_DATABASE_URL`.
 
 mod app;
+mod autogenerate;
 mod check;
 mod connect;
 mod daily;

@@ -1,0 +1,867 @@
+//! Autogenerate proven on generated schema pairs: for a random schema A and a random set of
+//! changes making B, the SQL written for A → B turns A into B (`pum check` finds no
+//! difference, privileges and comments included), and the SQL written for B → A turns it
+//! back. `PUM_AUTOGENERATE_CASES` sets how many pairs (default 24; CI runs hundreds) and
+//! `PUM_AUTOGENERATE_SEED` where they start.
+
+use std::collections::BTreeSet;
+
+use pum::checker::ddl;
+use pum::checker::{CheckOptions, Snapshot, compare};
+use pum::{ConnectionSpec, CreateOptions, DropOptions};
+
+use crate::support::{self, unique_name};
+
+/// A small random generator (xorshift), so that a case is its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const TYPES: [&str; 8] = [
+    "integer",
+    "bigint",
+    "text",
+    "character varying(20)",
+    "numeric(10,2)",
+    "boolean",
+    "date",
+    "gen.mood",
+];
+
+/// Type changes a column may make without a USING, either way.
+const SAFE_CHANGES: [(&str, &str); 5] = [
+    ("integer", "bigint"),
+    ("bigint", "integer"),
+    ("integer", "numeric(10,2)"),
+    ("character varying(20)", "text"),
+    ("text", "character varying(30)"),
+];
+
+#[derive(Clone, Debug)]
+struct Column {
+    name: String,
+    kind: String,
+    not_null: bool,
+    default: Option<String>,
+    identity: bool,
+    comment: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Table {
+    name: String,
+    columns: Vec<Column>,
+    pk: bool,
+    unique: Option<String>,
+    check: Option<String>,
+    index: Option<String>,
+    fk: Option<String>,
+    comment: Option<String>,
+    grant: bool,
+    trigger: bool,
+}
+
+#[derive(Clone, Debug)]
+struct View {
+    name: String,
+    table: String,
+    columns: Vec<String>,
+    filter: bool,
+    materialized: bool,
+    on_view: Option<String>,
+    comment: Option<String>,
+    grant: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Function {
+    name: String,
+    bigint: bool,
+    body: u8,
+    sql: bool,
+    comment: Option<String>,
+    public: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Schema {
+    mood: Vec<String>,
+    tables: Vec<Table>,
+    views: Vec<View>,
+    functions: Vec<Function>,
+    sequence: Option<(i64, i64)>,
+    domain: Option<(bool, Option<i64>, i64)>,
+    extra_schema: bool,
+    schema_comment: Option<String>,
+    schema_usage: bool,
+}
+
+fn literal(kind: &str, rng: &mut Rng) -> String {
+    match kind {
+        "integer" | "bigint" => format!("{}", rng.below(100)),
+        "numeric(10,2)" => format!("{}.5", rng.below(100)),
+        "boolean" => "true".into(),
+        "date" => "'2024-01-02'".into(),
+        "gen.mood" => "'happy'".into(),
+        _ => format!("'v{}'", rng.below(10)),
+    }
+}
+
+fn new_column(name: &str, rng: &mut Rng) -> Column {
+    let kind = rng.pick(&TYPES).to_string();
+    let identity = matches!(kind.as_str(), "integer" | "bigint") && rng.chance(15);
+    Column {
+        name: name.into(),
+        default: (!identity && rng.chance(30)).then(|| literal(&kind, rng)),
+        not_null: identity || rng.chance(30),
+        kind,
+        identity,
+        comment: rng.chance(20).then(|| format!("column {name}'s note")),
+    }
+}
+
+fn new_table(name: &str, rng: &mut Rng) -> Table {
+    let mut columns = vec![Column {
+        name: "id".into(),
+        kind: "integer".into(),
+        not_null: true,
+        default: None,
+        identity: false,
+        comment: None,
+    }];
+    for i in 0..1 + rng.below(4) {
+        columns.push(new_column(&format!("c{i}"), rng));
+    }
+    let mut table = Table {
+        name: name.into(),
+        pk: rng.chance(70),
+        unique: None,
+        check: None,
+        index: None,
+        fk: None,
+        comment: rng.chance(30).then(|| format!("table {name}")),
+        grant: rng.chance(40),
+        trigger: false,
+        columns,
+    };
+    shuffle_extras(&mut table, rng);
+    table
+}
+
+/// Constraints and indexes on what the table has.
+fn shuffle_extras(table: &mut Table, rng: &mut Rng) {
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    table.unique = rng.chance(30).then(|| rng.pick(&names).clone());
+    let numeric: Vec<String> = table
+        .columns
+        .iter()
+        .filter(|c| matches!(c.kind.as_str(), "integer" | "bigint" | "numeric(10,2)"))
+        .map(|c| c.name.clone())
+        .collect();
+    table.check = (!numeric.is_empty() && rng.chance(30)).then(|| rng.pick(&numeric).clone());
+    table.index = rng.chance(40).then(|| rng.pick(&names).clone());
+}
+
+impl Schema {
+    fn random(rng: &mut Rng) -> Schema {
+        let mut schema = Schema {
+            mood: vec!["happy".into(), "sad".into()],
+            ..Schema::default()
+        };
+        if rng.chance(50) {
+            schema.mood.push("calm".into());
+        }
+        for i in 0..1 + rng.below(3) {
+            schema.tables.push(new_table(&format!("t{i}"), rng));
+        }
+        for i in 0..rng.below(3) {
+            schema.functions.push(Function {
+                name: format!("f{i}"),
+                bigint: rng.chance(30),
+                body: rng.below(3) as u8,
+                sql: rng.chance(50),
+                comment: rng.chance(30).then(|| "a function".into()),
+                public: rng.chance(80),
+            });
+        }
+        if rng.chance(50) {
+            schema.sequence = Some((1 + rng.below(3) as i64, 1 + rng.below(100) as i64));
+        }
+        if rng.chance(40) {
+            schema.domain = Some((
+                rng.chance(50),
+                rng.chance(50).then_some(5),
+                rng.below(3) as i64,
+            ));
+        }
+        schema.extra_schema = rng.chance(30);
+        schema.schema_comment = rng.chance(30).then(|| "generated".into());
+        schema.schema_usage = rng.chance(50);
+        for i in 0..rng.below(3) {
+            let view = schema.random_view(&format!("v{i}"), rng);
+            schema.views.push(view);
+        }
+        schema.fix();
+        schema
+    }
+
+    fn random_view(&self, name: &str, rng: &mut Rng) -> View {
+        let table = rng.pick(&self.tables).clone();
+        let mut columns: Vec<String> = table
+            .columns
+            .iter()
+            .filter(|_| rng.chance(60))
+            .map(|c| c.name.clone())
+            .collect();
+        if columns.is_empty() {
+            columns.push("id".into());
+        }
+        let on_view = self
+            .views
+            .iter()
+            .find(|v| !v.materialized && rng.chance(40))
+            .map(|v| v.name.clone());
+        View {
+            name: name.into(),
+            table: table.name.clone(),
+            columns,
+            filter: rng.chance(40),
+            materialized: on_view.is_none() && rng.chance(25),
+            on_view,
+            comment: rng.chance(30).then(|| format!("view {name}")),
+            grant: rng.chance(40),
+        }
+    }
+
+    /// Keeps the schema valid: what refers to something gone goes too.
+    fn fix(&mut self) {
+        let tables: Vec<Table> = self.tables.clone();
+        for table in &mut self.tables {
+            let has = |c: &Option<String>| {
+                c.as_ref()
+                    .is_none_or(|c| table.columns.iter().any(|col| &col.name == c))
+            };
+            if !has(&table.unique) {
+                table.unique = None;
+            }
+            if !has(&table.index) {
+                table.index = None;
+            }
+            let numeric = |c: &String| {
+                table.columns.iter().any(|col| {
+                    &col.name == c
+                        && matches!(col.kind.as_str(), "integer" | "bigint" | "numeric(10,2)")
+                })
+            };
+            if table.check.as_ref().is_some_and(|c| !numeric(c)) {
+                table.check = None;
+            }
+            if let Some(target) = &table.fk
+                && !tables
+                    .iter()
+                    .any(|t| &t.name == target && t.pk && t.name != table.name)
+            {
+                table.fk = None;
+            }
+            for column in &mut table.columns {
+                if column.kind == "gen.mood"
+                    && column
+                        .default
+                        .as_ref()
+                        .is_some_and(|d| !self.mood.iter().any(|m| d == &format!("'{m}'")))
+                {
+                    column.default = None;
+                }
+            }
+        }
+        let mut views: Vec<View> = Vec::new();
+        for view in &self.views {
+            let Some(table) = self.tables.iter().find(|t| t.name == view.table) else {
+                continue;
+            };
+            let mut view = view.clone();
+            view.columns
+                .retain(|c| table.columns.iter().any(|col| &col.name == c));
+            if view.columns.is_empty() {
+                view.columns.push("id".into());
+            }
+            if view
+                .on_view
+                .as_ref()
+                .is_some_and(|v| !views.iter().any(|w| &w.name == v && !w.materialized))
+            {
+                view.on_view = None;
+            }
+            views.push(view);
+        }
+        self.views = views;
+    }
+
+    /// A few random changes.
+    fn mutate(&self, rng: &mut Rng) -> Schema {
+        let mut b = self.clone();
+        for _ in 0..1 + rng.below(4) {
+            match rng.below(17) {
+                0 => {
+                    let name = format!("t{}", 10 + rng.below(20));
+                    if !b.tables.iter().any(|t| t.name == name) {
+                        b.tables.push(new_table(&name, rng));
+                    }
+                }
+                1 if b.tables.len() > 1 => {
+                    let i = rng.below(b.tables.len());
+                    b.tables.remove(i);
+                }
+                2 => {
+                    let t = rng.below(b.tables.len());
+                    let name = format!("c{}", 10 + rng.below(20));
+                    if !b.tables[t].columns.iter().any(|c| c.name == name) {
+                        let column = new_column(&name, rng);
+                        b.tables[t].columns.push(column);
+                    }
+                }
+                3 => {
+                    let t = rng.below(b.tables.len());
+                    if b.tables[t].columns.len() > 2 {
+                        let c = 1 + rng.below(b.tables[t].columns.len() - 1);
+                        b.tables[t].columns.remove(c);
+                    }
+                }
+                4 => {
+                    let t = rng.below(b.tables.len());
+                    let c = rng.below(b.tables[t].columns.len());
+                    let column = &mut b.tables[t].columns[c];
+                    if let Some((_, to)) = SAFE_CHANGES.iter().find(|(f, _)| *f == column.kind)
+                        && column.name != "id"
+                        && !column.identity
+                    {
+                        column.kind = to.to_string();
+                        column.default = None;
+                    }
+                }
+                5 => {
+                    let t = rng.below(b.tables.len());
+                    let c = rng.below(b.tables[t].columns.len());
+                    let column = &mut b.tables[t].columns[c];
+                    if !column.identity && column.name != "id" {
+                        column.not_null = !column.not_null;
+                    }
+                }
+                6 => {
+                    let t = rng.below(b.tables.len());
+                    let c = rng.below(b.tables[t].columns.len());
+                    let column = &mut b.tables[t].columns[c];
+                    if !column.identity {
+                        column.default = match column.default {
+                            Some(_) => None,
+                            None => Some(literal(&column.kind.clone(), rng)),
+                        };
+                    }
+                }
+                7 => {
+                    let t = rng.below(b.tables.len());
+                    let c = rng.below(b.tables[t].columns.len());
+                    let column = &mut b.tables[t].columns[c];
+                    if matches!(column.kind.as_str(), "integer" | "bigint") && column.name != "id" {
+                        column.identity = !column.identity;
+                        if column.identity {
+                            column.not_null = true;
+                            column.default = None;
+                        }
+                    }
+                }
+                8 => {
+                    let t = rng.below(b.tables.len());
+                    let table = &mut b.tables[t];
+                    match rng.below(4) {
+                        0 => table.pk = !table.pk,
+                        1 => {
+                            let target = b
+                                .tables
+                                .iter()
+                                .filter(|o| o.pk)
+                                .map(|o| o.name.clone())
+                                .collect::<Vec<_>>();
+                            let table = &mut b.tables[t];
+                            table.fk = if table.fk.is_some() || target.is_empty() {
+                                None
+                            } else {
+                                Some(rng.pick(&target).clone())
+                            };
+                        }
+                        _ => shuffle_extras(table, rng),
+                    }
+                }
+                9 => {
+                    let name = format!("v{}", 10 + rng.below(10));
+                    if !b.views.iter().any(|v| v.name == name) {
+                        let view = b.random_view(&name, rng);
+                        b.views.push(view);
+                    }
+                }
+                10 if !b.views.is_empty() => {
+                    let i = rng.below(b.views.len());
+                    if rng.chance(50) {
+                        b.views.remove(i);
+                    } else {
+                        b.views[i].filter = !b.views[i].filter;
+                    }
+                }
+                11 => {
+                    let label = format!("m{}", rng.below(5));
+                    if !b.mood.contains(&label) {
+                        let at = rng.below(b.mood.len() + 1);
+                        b.mood.insert(at, label);
+                    }
+                }
+                12 => {
+                    if b.functions.is_empty() || rng.chance(30) {
+                        let name = format!("f{}", 5 + rng.below(5));
+                        if !b.functions.iter().any(|f| f.name == name) {
+                            b.functions.push(Function {
+                                name,
+                                bigint: rng.chance(30),
+                                body: 0,
+                                sql: rng.chance(50),
+                                comment: None,
+                                public: true,
+                            });
+                        }
+                    } else {
+                        let i = rng.below(b.functions.len());
+                        match rng.below(5) {
+                            0 => {
+                                b.functions.remove(i);
+                            }
+                            1 => b.functions[i].bigint = !b.functions[i].bigint,
+                            2 => b.functions[i].body = (b.functions[i].body + 1) % 3,
+                            3 => b.functions[i].public = !b.functions[i].public,
+                            _ => {
+                                b.functions[i].comment = match b.functions[i].comment {
+                                    Some(_) => None,
+                                    None => Some("changed".into()),
+                                }
+                            }
+                        }
+                    }
+                }
+                13 => {
+                    b.sequence = match b.sequence {
+                        None => Some((2, 10)),
+                        Some((i, s)) if rng.chance(50) => Some((i + 1, s)),
+                        Some(_) => None,
+                    };
+                }
+                14 => {
+                    b.domain = match b.domain {
+                        None => Some((true, None, 1)),
+                        Some((n, d, c)) => match rng.below(4) {
+                            0 => None,
+                            1 => Some((!n, d, c)),
+                            2 => Some((n, if d.is_some() { None } else { Some(7) }, c)),
+                            _ => Some((n, d, (c + 1) % 3)),
+                        },
+                    };
+                }
+                15 => {
+                    let t = rng.below(b.tables.len());
+                    let table = &mut b.tables[t];
+                    match rng.below(4) {
+                        0 => table.grant = !table.grant,
+                        1 => table.trigger = !table.trigger,
+                        2 => {
+                            table.comment = match table.comment {
+                                Some(_) => None,
+                                None => Some("new comment".into()),
+                            }
+                        }
+                        _ => {
+                            let c = rng.below(table.columns.len());
+                            table.columns[c].comment = match table.columns[c].comment {
+                                Some(_) => None,
+                                None => Some("it's a column".into()),
+                            };
+                        }
+                    }
+                }
+                _ => {
+                    match rng.below(3) {
+                        0 => b.extra_schema = !b.extra_schema,
+                        1 => b.schema_usage = !b.schema_usage,
+                        _ => {
+                            b.schema_comment = match b.schema_comment {
+                                Some(_) => None,
+                                None => Some("now with a comment".into()),
+                            }
+                        }
+                    }
+                    if let Some(view) = b.views.first_mut() {
+                        view.grant = !view.grant;
+                        view.comment = view.comment.is_none().then(|| "view note".into());
+                    }
+                }
+            }
+        }
+        b.fix();
+        b
+    }
+
+    fn sql(&self, role: &str) -> String {
+        let mut sql = String::from("CREATE SCHEMA gen;\n");
+        if self.extra_schema {
+            sql.push_str("CREATE SCHEMA gen_extra; CREATE TABLE gen_extra.x (a int);\n");
+        }
+        if let Some(comment) = &self.schema_comment {
+            sql.push_str(&format!("COMMENT ON SCHEMA gen IS '{comment}';\n"));
+        }
+        if self.schema_usage {
+            sql.push_str(&format!("GRANT USAGE ON SCHEMA gen TO {role};\n"));
+        }
+        let labels: Vec<String> = self.mood.iter().map(|m| format!("'{m}'")).collect();
+        sql.push_str(&format!(
+            "CREATE TYPE gen.mood AS ENUM ({});\n",
+            labels.join(", ")
+        ));
+        if let Some((not_null, default, check)) = &self.domain {
+            sql.push_str(&format!(
+                "CREATE DOMAIN gen.positive AS integer{}{} CHECK (VALUE > {check});\n",
+                default.map(|d| format!(" DEFAULT {d}")).unwrap_or_default(),
+                if *not_null { " NOT NULL" } else { "" }
+            ));
+        }
+        if let Some((increment, start)) = &self.sequence {
+            sql.push_str(&format!(
+                "CREATE SEQUENCE gen.counter INCREMENT BY {increment} START WITH {start};\n"
+            ));
+        }
+        sql.push_str(
+            "CREATE FUNCTION gen.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n",
+        );
+        for f in &self.functions {
+            let ty = if f.bigint { "bigint" } else { "integer" };
+            let body = match (f.sql, f.body) {
+                (true, 0) => "SELECT x + 1".to_string(),
+                (true, 1) => "SELECT x * 2".to_string(),
+                (true, _) => "SELECT x".to_string(),
+                (false, b) => format!("BEGIN RETURN x + {b}; END"),
+            };
+            let lang = if f.sql { "sql" } else { "plpgsql" };
+            sql.push_str(&format!(
+                "CREATE FUNCTION gen.{}(x {ty}) RETURNS {ty} LANGUAGE {lang} AS $$ {body} $$;\n",
+                f.name
+            ));
+            if let Some(comment) = &f.comment {
+                sql.push_str(&format!(
+                    "COMMENT ON FUNCTION gen.{}({ty}) IS '{comment}';\n",
+                    f.name
+                ));
+            }
+            if !f.public {
+                sql.push_str(&format!(
+                    "REVOKE EXECUTE ON FUNCTION gen.{}({ty}) FROM PUBLIC; GRANT EXECUTE ON FUNCTION gen.{}({ty}) TO {role};\n",
+                    f.name, f.name
+                ));
+            }
+        }
+        for t in &self.tables {
+            let columns: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| {
+                    let mut text = format!("{} {}", c.name, c.kind);
+                    if c.identity {
+                        text.push_str(" GENERATED BY DEFAULT AS IDENTITY");
+                    }
+                    if let Some(d) = &c.default {
+                        text.push_str(&format!(" DEFAULT {d}"));
+                    }
+                    if c.not_null {
+                        text.push_str(" NOT NULL");
+                    }
+                    text
+                })
+                .collect();
+            sql.push_str(&format!(
+                "CREATE TABLE gen.{} ({});\n",
+                t.name,
+                columns.join(", ")
+            ));
+            if t.pk {
+                sql.push_str(&format!(
+                    "ALTER TABLE gen.{} ADD PRIMARY KEY (id);\n",
+                    t.name
+                ));
+            }
+            if let Some(c) = &t.unique {
+                sql.push_str(&format!(
+                    "ALTER TABLE gen.{0} ADD CONSTRAINT {0}_{c}_unique UNIQUE ({c});\n",
+                    t.name
+                ));
+            }
+            if let Some(c) = &t.check {
+                sql.push_str(&format!(
+                    "ALTER TABLE gen.{0} ADD CONSTRAINT {0}_{c}_check CHECK ({c} > 0);\n",
+                    t.name
+                ));
+            }
+            if let Some(c) = &t.index {
+                sql.push_str(&format!(
+                    "CREATE INDEX {0}_{c}_idx ON gen.{0} ({c});\n",
+                    t.name
+                ));
+            }
+            for c in &t.columns {
+                if let Some(comment) = &c.comment {
+                    sql.push_str(&format!(
+                        "COMMENT ON COLUMN gen.{}.{} IS '{}';\n",
+                        t.name,
+                        c.name,
+                        comment.replace('\'', "''")
+                    ));
+                }
+            }
+            if let Some(comment) = &t.comment {
+                sql.push_str(&format!(
+                    "COMMENT ON TABLE gen.{} IS '{comment}';\n",
+                    t.name
+                ));
+            }
+            if t.grant {
+                sql.push_str(&format!(
+                    "GRANT SELECT, INSERT ON gen.{} TO {role};\n",
+                    t.name
+                ));
+            }
+            if t.trigger {
+                sql.push_str(&format!(
+                    "CREATE TRIGGER {0}_touch BEFORE UPDATE ON gen.{0} FOR EACH ROW EXECUTE FUNCTION gen.touch();\n",
+                    t.name
+                ));
+            }
+        }
+        for t in &self.tables {
+            if let Some(target) = &t.fk {
+                sql.push_str(&format!(
+                    "ALTER TABLE gen.{0} ADD CONSTRAINT {0}_fk FOREIGN KEY (id) REFERENCES gen.{target} (id);\n",
+                    t.name
+                ));
+            }
+        }
+        for v in &self.views {
+            let kind = if v.materialized {
+                "MATERIALIZED VIEW"
+            } else {
+                "VIEW"
+            };
+            let from = match &v.on_view {
+                Some(other) => format!("gen.{other} o JOIN gen.{} s ON true", v.table),
+                None => format!("gen.{} s", v.table),
+            };
+            let columns: Vec<String> = v.columns.iter().map(|c| format!("s.{c}")).collect();
+            let filter = if v.filter { " WHERE s.id > 10" } else { "" };
+            sql.push_str(&format!(
+                "CREATE {kind} gen.{} AS SELECT {} FROM {from}{filter};\n",
+                v.name,
+                columns.join(", ")
+            ));
+            if let Some(comment) = &v.comment {
+                sql.push_str(&format!(
+                    "COMMENT ON {kind} gen.{} IS '{comment}';\n",
+                    v.name
+                ));
+            }
+            if v.grant {
+                sql.push_str(&format!("GRANT SELECT ON gen.{} TO {role};\n", v.name));
+            }
+        }
+        sql
+    }
+}
+
+struct Databases {
+    names: Vec<String>,
+}
+
+impl Drop for Databases {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = pum::drop_database(&support::spec(), name, &DropOptions::if_exists());
+        }
+    }
+}
+
+fn snapshot(spec: &ConnectionSpec) -> Snapshot {
+    Snapshot::take(&mut spec.connect().unwrap(), &CheckOptions::default()).unwrap()
+}
+
+fn apply(spec: &ConnectionSpec, sql: &str, what: &str, context: &str) {
+    let mut client = spec.connect().unwrap();
+    if let Err(e) = client.batch_execute(&format!("BEGIN;\n{sql}\nCOMMIT;")) {
+        panic!("{what} failed: {e:?}\n{context}\n--- {what} ---\n{sql}");
+    }
+}
+
+/// One pair: A from `seed`, B from A's changes; both scripts proven on the server.
+fn prove(seed: u64, role: &str) {
+    let mut rng = Rng(seed | 1);
+    let a = Schema::random(&mut rng);
+    let b = a.mutate(&mut rng);
+    let (sql_a, sql_b) = (a.sql(role), b.sql(role));
+    let server = support::spec();
+    let names = vec![unique_name("gen_a"), unique_name("gen_b")];
+    let _dbs = Databases {
+        names: names.clone(),
+    };
+    for name in &names {
+        pum::create_database(&server, name, &CreateOptions::default()).unwrap();
+    }
+    let (db_a, db_b) = (server.with_dbname(&names[0]), server.with_dbname(&names[1]));
+    apply(&db_a, &sql_a, "schema A", "");
+    apply(&db_b, &sql_b, "schema B", "");
+    let before_a = snapshot(&db_a);
+    let before_b = snapshot(&db_b);
+    let (model_a, model_b) = ddl::read_both(&db_a, &db_b, &[]).unwrap();
+    let up_context = ddl::context(&mut db_a.connect().unwrap(), &model_a, &model_b).unwrap();
+    let down_context = ddl::context(&mut db_b.connect().unwrap(), &model_b, &model_a).unwrap();
+    let up = ddl::generate(&model_a, &model_b, &up_context);
+    let down = ddl::generate(&model_b, &model_a, &down_context);
+    let context = format!("seed {seed}\n--- A ---\n{sql_a}\n--- B ---\n{sql_b}");
+    assert!(
+        up.warnings.is_empty() && down.warnings.is_empty(),
+        "safe changes gave warnings: {:?} {:?}\n{context}",
+        up.warnings,
+        down.warnings
+    );
+    apply(&db_a, &up.text(), "up", &context);
+    let report = compare(&snapshot(&db_a), &before_b);
+    assert!(
+        report.is_empty(),
+        "A + up differs from B:\n{report}\n{context}\n--- up ---\n{}",
+        up.text()
+    );
+    apply(&db_a, &down.text(), "down", &context);
+    let report = compare(&snapshot(&db_a), &before_a);
+    assert!(
+        report.is_empty(),
+        "A + up + down differs from A:\n{report}\n{context}\n--- down ---\n{}",
+        down.text()
+    );
+}
+
+/// A role the generated schemas grant to (roles belong to the server: made once).
+fn role() -> String {
+    let name = "pum_it_autogenerate_reader".to_string();
+    let mut client = support::spec().connect().unwrap();
+    let _ = client.batch_execute(&format!(
+        "DO $$ BEGIN CREATE ROLE {name} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    ));
+    name
+}
+
+#[test]
+fn generated_sql_turns_each_schema_into_the_other_and_back() {
+    let cases: u64 = std::env::var("PUM_AUTOGENERATE_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(24);
+    let role = role();
+    let start: u64 = std::env::var("PUM_AUTOGENERATE_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0x5eed_0000);
+    let seen: BTreeSet<u64> = (0..cases).map(|i| start + i * 7919).collect();
+    for seed in seen {
+        prove(seed, &role);
+    }
+}
+
+#[test]
+fn unsafe_changes_are_written_as_commented_warnings() {
+    let server = support::spec();
+    let names = vec![unique_name("gen_u_a"), unique_name("gen_u_b")];
+    let _dbs = Databases {
+        names: names.clone(),
+    };
+    for name in &names {
+        pum::create_database(&server, name, &CreateOptions::default()).unwrap();
+    }
+    let (db_a, db_b) = (server.with_dbname(&names[0]), server.with_dbname(&names[1]));
+    apply(
+        &db_a,
+        "CREATE SCHEMA s; CREATE TYPE s.e AS ENUM ('a', 'b');\
+         CREATE TABLE s.t (id int, code text, kept int, gone text);\
+         INSERT INTO s.t VALUES (1, '7', 1, 'data');\
+         CREATE TABLE s.full (x int); INSERT INTO s.full VALUES (1);",
+        "A",
+        "",
+    );
+    apply(
+        &db_b,
+        "CREATE SCHEMA s; CREATE TYPE s.e AS ENUM ('b', 'a');\
+         CREATE TABLE s.t (id int, code integer, kept int);",
+        "B",
+        "",
+    );
+    let up = ddl::between(&db_a, &db_b, &[]).unwrap();
+    let text = up.text();
+    assert_eq!(up.warnings.len(), 3, "{text}");
+    assert!(
+        text.contains(
+            "-- pum: WARNING: s.t.code changes from text to integer, which needs a USING \
+             expression: check the conversion below\n-- ALTER TABLE s.t ALTER COLUMN code TYPE \
+             integer USING code::integer;"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("-- pum: WARNING: column s.t.gone holds data: dropping it loses it\n-- ALTER TABLE s.t DROP COLUMN gone;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-- pum: WARNING: table s.\"full\" holds rows: dropping it loses them"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ALTER TYPE s.e RENAME TO e__pum_old;\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CREATE TYPE s.e AS ENUM ('b', 'a');\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("DROP TYPE s.e__pum_old;\n"), "{text}");
+    // Without the data, the drops are written.
+    apply(
+        &db_a,
+        "DELETE FROM s.t; DELETE FROM s.\"full\";",
+        "empty",
+        "",
+    );
+    let up = ddl::between(&db_a, &db_b, &[]).unwrap();
+    assert!(
+        up.text().contains("ALTER TABLE s.t DROP COLUMN gone;\n"),
+        "{}",
+        up.text()
+    );
+    assert!(
+        up.text().contains("DROP TABLE s.\"full\";\n"),
+        "{}",
+        up.text()
+    );
+}
