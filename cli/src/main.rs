@@ -222,9 +222,10 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         Command::Info(args) => migrate::info(&connection(pg_connection, out)?, &project, args),
         Command::Check(args) => check::run(&connection(pg_connection, out)?, &project, args, out),
         Command::New(args) => {
-            let spec = match (&args.autogenerate, pg_connection) {
-                (true, _) => Some(connection(pg_connection, out)?),
-                (false, _) => None,
+            let spec = if args.autogenerate {
+                Some(connection(pg_connection, out)?)
+            } else {
+                None
             };
             new::run(spec.as_ref(), &project, args, out)
         }

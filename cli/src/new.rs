@@ -61,11 +61,13 @@ pub fn run(
         out.detail(format!("version {}", file.version));
         return Ok(ExitCode::SUCCESS);
     }
-    let spec = spec.ok_or_else(|| pum::Error::Refused {
-        operation: "autogenerate".into(),
-        reason: "name the database to compare with the changelogs: -p CONNECTION".into(),
-    })?;
-    out.info("installing the changelogs in a scratch database to compare with");
+    let Some(spec) = spec else {
+        return Err(pum::Error::Refused {
+            operation: "autogenerate".into(),
+            reason: "it needs the database to compare with the changelogs (-p)".into(),
+        });
+    };
+    out.detail("installing the changelogs in a scratch database to compare with");
     let generated = pum::workflow::autogenerate(&config, spec, &args.exclude_schemas)?;
     if generated.up.is_empty() {
         out.info("the database is what the changelogs make: nothing to write");

@@ -263,3 +263,79 @@ fn database_chores_ask_or_need_force_and_say_what_they_did() {
         "refusing to pum role create: it takes no role name (see pum role --help)"
     );
 }
+
+#[test]
+fn autogenerate_writes_what_turns_the_changelogs_into_the_database_and_back() {
+    let dir = project();
+    let path = dir.path();
+    std::fs::create_dir_all(path.join("changelogs/1.0.0")).unwrap();
+    std::fs::write(
+        path.join("changelogs/1.0.0/01_notes.sql"),
+        "CREATE SCHEMA notes;\nCREATE TABLE notes.note (id int PRIMARY KEY, body text);\n\
+         CREATE VIEW notes.short AS SELECT id, left(body, 10) AS body FROM notes.note;\n",
+    )
+    .unwrap();
+    let dev = ScratchDb::new("cli_autogen_dev", "");
+    let url = dev.spec().url();
+    ok(&pum(path, &["-p", &url, "install"]));
+    // The developer changes the database by hand.
+    dev.client()
+        .batch_execute(
+            "ALTER TABLE notes.note ADD COLUMN author text NOT NULL DEFAULT 'me';\
+             DROP VIEW notes.short; ALTER TABLE notes.note ALTER COLUMN body TYPE varchar(200);\
+             CREATE VIEW notes.short AS SELECT id, left(body, 10) AS body FROM notes.note;\
+             CREATE INDEX note_author ON notes.note (author);\
+             CREATE TYPE notes.kind AS ENUM ('idea', 'todo');\
+             ALTER TABLE notes.note ADD COLUMN kind notes.kind;\
+             COMMENT ON TABLE notes.note IS 'what people wrote';",
+        )
+        .unwrap();
+    let out = pum(path, &["-p", &url, "new", "authors", "--autogenerate"]);
+    ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "./changelogs/1.0.1/01_authors.sql\n./changelogs/1.0.1/down/01_authors.sql\n"
+    );
+    let up = std::fs::read_to_string(path.join("changelogs/1.0.1/01_authors.sql")).unwrap();
+    assert!(
+        up.contains("ALTER TABLE notes.note ADD COLUMN author text DEFAULT 'me'::text NOT NULL;\n"),
+        "{up}"
+    );
+    assert!(
+        up.contains("DROP VIEW notes.short;\n"),
+        "the view reads a column that changes: {up}"
+    );
+    // The changelogs now make the developer's database: check, on a fresh install…
+    let fresh = ScratchDb::new("cli_autogen_fresh", "");
+    let fresh_url = fresh.spec().url();
+    ok(&pum(path, &["-p", &fresh_url, "install"]));
+    let out = pum(path, &["-p", &fresh_url, "check", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{up}", stdout(&out));
+    // …and the developer's database records the new version as applied.
+    ok(&pum(path, &["-p", &url, "baseline", "-b", "1.0.1"]));
+    let out = pum(path, &["-p", &url, "check", "--changelogs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // The down file takes a fresh install back to 1.0.0.
+    ok(&pum(
+        path,
+        &["-p", &fresh_url, "downgrade", "--to", "1.0.0"],
+    ));
+    let original = ScratchDb::new("cli_autogen_orig", "");
+    let original_url = original.spec().url();
+    ok(&pum(
+        path,
+        &["-p", &original_url, "install", "--max-version", "1.0.0"],
+    ));
+    let out = pum(path, &["-p", &fresh_url, "check", &original_url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // Nothing left to write: said so, no file.
+    let out = pum(path, &["-p", &url, "new", "again", "--autogenerate"]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("the database is what the changelogs make: nothing to write"),
+        "{}{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    assert!(!path.join("changelogs/1.0.2").exists());
+}
