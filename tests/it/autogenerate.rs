@@ -92,6 +92,7 @@ struct View {
 #[derive(Clone, Debug)]
 struct Function {
     name: String,
+    procedure: bool,
     bigint: bool,
     body: u8,
     sql: bool,
@@ -193,6 +194,7 @@ impl Schema {
         for i in 0..rng.below(3) {
             schema.functions.push(Function {
                 name: format!("f{i}"),
+                procedure: rng.chance(20),
                 bigint: rng.chance(30),
                 body: rng.below(3) as u8,
                 sql: rng.chance(50),
@@ -436,6 +438,7 @@ impl Schema {
                         if !b.functions.iter().any(|f| f.name == name) {
                             b.functions.push(Function {
                                 name,
+                                procedure: false,
                                 bigint: rng.chance(30),
                                 body: 0,
                                 sql: rng.chance(50),
@@ -445,10 +448,11 @@ impl Schema {
                         }
                     } else {
                         let i = rng.below(b.functions.len());
-                        match rng.below(5) {
+                        match rng.below(6) {
                             0 => {
                                 b.functions.remove(i);
                             }
+                            5 => b.functions[i].procedure = !b.functions[i].procedure,
                             1 => b.functions[i].bigint = !b.functions[i].bigint,
                             2 => b.functions[i].body = (b.functions[i].body + 1) % 3,
                             3 => b.functions[i].public = !b.functions[i].public,
@@ -562,19 +566,32 @@ impl Schema {
                 (false, b) => format!("BEGIN RETURN x + {b}; END"),
             };
             let lang = if f.sql { "sql" } else { "plpgsql" };
-            sql.push_str(&format!(
-                "CREATE FUNCTION gen.{}(x {ty}) RETURNS {ty} LANGUAGE {lang} AS $$ {body} $$;\n",
-                f.name
-            ));
+            let what = if f.procedure { "PROCEDURE" } else { "FUNCTION" };
+            if f.procedure {
+                let body = if f.sql {
+                    "SELECT x".to_string()
+                } else {
+                    format!("BEGIN PERFORM x + {}; END", f.body)
+                };
+                sql.push_str(&format!(
+                    "CREATE PROCEDURE gen.{}(x {ty}) LANGUAGE {lang} AS $$ {body} $$;\n",
+                    f.name
+                ));
+            } else {
+                sql.push_str(&format!(
+                    "CREATE FUNCTION gen.{}(x {ty}) RETURNS {ty} LANGUAGE {lang} AS $$ {body} $$;\n",
+                    f.name
+                ));
+            }
             if let Some(comment) = &f.comment {
                 sql.push_str(&format!(
-                    "COMMENT ON FUNCTION gen.{}({ty}) IS '{comment}';\n",
+                    "COMMENT ON {what} gen.{}({ty}) IS '{comment}';\n",
                     f.name
                 ));
             }
             if !f.public {
                 sql.push_str(&format!(
-                    "REVOKE EXECUTE ON FUNCTION gen.{}({ty}) FROM PUBLIC; GRANT EXECUTE ON FUNCTION gen.{}({ty}) TO {role};\n",
+                    "REVOKE EXECUTE ON {what} gen.{}({ty}) FROM PUBLIC; GRANT EXECUTE ON {what} gen.{}({ty}) TO {role};\n",
                     f.name, f.name
                 ));
             }
