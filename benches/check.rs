@@ -17,30 +17,7 @@ use std::time::{Duration, Instant};
 use pum::checker::{CheckOptions, Snapshot};
 use pum::{CreateOptions, DropOptions};
 
-const SCHEMA: &str = r#"
-CREATE SCHEMA big;
-CREATE FUNCTION big.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
-DO $$
-BEGIN
-  FOR i IN 1..1000 LOOP
-    EXECUTE format('CREATE TABLE big.t%s (id int PRIMARY KEY, c1 text, c2 int DEFAULT 0,
-      c3 numeric(10, 2), c4 timestamptz DEFAULT now(), c5 boolean NOT NULL DEFAULT false,
-      c6 text COLLATE "C", c7 bigint, c8 jsonb, c9 date)', i);
-    EXECUTE format('CREATE INDEX t%s_c1 ON big.t%s (c1)', i, i);
-  END LOOP;
-  FOR i IN 1..499 LOOP
-    EXECUTE format('CREATE FUNCTION big.f%s(a int, b text) RETURNS text LANGUAGE sql IMMUTABLE
-      AS $f$ SELECT b || a::text $f$', i);
-  END LOOP;
-  FOR i IN 1..300 LOOP
-    EXECUTE format('CREATE VIEW big.v%s AS SELECT id, c1, c2 FROM big.t%s WHERE c5', i, i);
-  END LOOP;
-  FOR i IN 1..200 LOOP
-    EXECUTE format('CREATE TRIGGER t%s_touch BEFORE UPDATE ON big.t%s
-      FOR EACH ROW EXECUTE FUNCTION big.touch()', i, i);
-  END LOOP;
-END $$;
-"#;
+use common::BIG_SCHEMA as SCHEMA;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = common::server()?;

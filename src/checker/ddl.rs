@@ -320,20 +320,8 @@ impl<'a> Generator<'a> {
             if old.kind != "e" || new.kind != "e" {
                 continue;
             }
-            let kept: Vec<&String> = old
-                .labels
-                .iter()
-                .filter(|l| new.labels.contains(l))
-                .collect();
-            let in_order: Vec<&String> = new
-                .labels
-                .iter()
-                .filter(|l| old.labels.contains(l))
-                .collect();
             // Made anew only when table columns alone use it.
-            if (kept.len() != old.labels.len() || kept != in_order)
-                && self.enum_users(name).is_none()
-            {
+            if loses_labels(old, new) && self.enum_users(name).is_none() {
                 self.recreated_enums.insert(name.clone());
             }
         }
@@ -751,17 +739,7 @@ impl<'a> Generator<'a> {
         }
         match new.kind.as_str() {
             "e" => {
-                let kept: Vec<&String> = old
-                    .labels
-                    .iter()
-                    .filter(|l| new.labels.contains(l))
-                    .collect();
-                let in_order: Vec<&String> = new
-                    .labels
-                    .iter()
-                    .filter(|l| old.labels.contains(l))
-                    .collect();
-                if kept.len() != old.labels.len() || kept != in_order {
+                if loses_labels(old, new) {
                     self.script.refuse(
                         format!(
                             "enum {name} loses or reorders labels ({} → {}) and a function or \
@@ -1408,6 +1386,21 @@ impl<'a> Generator<'a> {
             self.grants(&format!("{what} {name}"), old, &kind.acl);
         }
     }
+}
+
+/// Whether enum `new` drops or reorders labels of `old` (adding is done in place).
+fn loses_labels(old: &TypeDef, new: &TypeDef) -> bool {
+    let kept: Vec<&String> = old
+        .labels
+        .iter()
+        .filter(|l| new.labels.contains(l))
+        .collect();
+    let in_order: Vec<&String> = new
+        .labels
+        .iter()
+        .filter(|l| old.labels.contains(l))
+        .collect();
+    kept.len() != old.labels.len() || kept != in_order
 }
 
 /// The name an enum made anew has while its columns move over: `"s"."e__pum_old"`.

@@ -224,27 +224,11 @@ pub fn upgrade_hooked(
     options: &MigrateOptions,
     hooked: &[HookPhase],
 ) -> Result<Plan> {
-    if !applied.exists {
-        return Err(Error::NotInstalled {
-            table: applied.table.clone(),
-            hint: "install the module, or record what is there with baseline".into(),
-        });
-    }
-    let (latest, current) = applied
-        .latest()?
-        .ok_or_else(|| Conflict::NoVersionRecorded {
-            table: applied.table.clone(),
-        })?;
-    if let Some(module) = &latest.module
-        && module != &config.module
-    {
-        return Err(Conflict::OtherModule {
-            table: applied.table.clone(),
-            recorded: module.clone(),
-            configured: config.module.clone(),
-        }
-        .into());
-    }
+    let (latest, current) = installed(
+        config,
+        applied,
+        "install the module, or record what is there with baseline",
+    )?;
     if latest.beta_testing && !options.force {
         return Err(Conflict::BetaTesting {
             version: latest.version.clone(),
@@ -408,14 +392,32 @@ pub fn application(
     parameters: &Parameters,
     uninstall: bool,
 ) -> Result<Version> {
+    let hint = if uninstall {
+        "nothing to uninstall (is this the right database?)"
+    } else {
+        "install the module first"
+    };
+    let (latest, current) = installed(config, applied, hint)?;
+    if !uninstall {
+        check_parameters(latest, parameters)?;
+    }
+    Ok(current)
+}
+
+/// The row of the current version of an installed module, and that version.
+///
+/// # Errors
+/// [`Error::NotInstalled`] (with `hint`) without the table; [`Conflict::NoVersionRecorded`];
+/// [`Conflict::OtherModule`] when another module recorded it.
+fn installed<'r>(
+    config: &Config,
+    applied: &'r Applied,
+    hint: &str,
+) -> Result<(&'r Migration, Version)> {
     if !applied.exists {
         return Err(Error::NotInstalled {
             table: applied.table.clone(),
-            hint: if uninstall {
-                "nothing to uninstall (is this the right database?)".into()
-            } else {
-                "install the module first".into()
-            },
+            hint: hint.to_string(),
         });
     }
     let (latest, current) = applied
@@ -433,10 +435,7 @@ pub fn application(
         }
         .into());
     }
-    if !uninstall {
-        check_parameters(latest, parameters)?;
-    }
-    Ok(current)
+    Ok((latest, current))
 }
 
 /// Checks that `version` may be recorded as a baseline; returns whether the table must be

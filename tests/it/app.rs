@@ -10,32 +10,29 @@ use pum::roles::{RoleManager, Selection};
 use pum::testing::TestDb;
 use pum::{AppAction, AppOptions, Config, ConnectionSpec, MigrateOptions, Upgrader, Version};
 
+use crate::support::project::{RolesCleanup, trees_in};
 use crate::support::{self, ScratchDb, unique_name};
 
-/// examples/trees copied into a temporary directory, its roles renamed `<prefix>_viewer`,
-/// `<prefix>_user` and `<prefix>_manager` so that tests running at once (roles belong to
-/// the server) do not meet; the roles are dropped when the value goes.
+/// examples/trees in a temporary directory with roles of its own (see
+/// [`crate::support::project::trees_in`]), dropped when the value goes.
 struct Trees {
     dir: tempfile::TempDir,
     prefix: String,
-    dbs: Vec<ConnectionSpec>,
+    _roles: RolesCleanup,
 }
 
 impl Trees {
     fn new(dbs: &[&ConnectionSpec]) -> Trees {
         let dir = tempfile::tempdir().unwrap();
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees");
-        copy_dir(&example, dir.path());
         let prefix = unique_name("r");
-        let yaml = std::fs::read_to_string(dir.path().join(".pum.yaml"))
-            .unwrap()
-            .replace("name: trees_", &format!("name: {prefix}_"))
-            .replace("inherit: trees_", &format!("inherit: {prefix}_"));
-        std::fs::write(dir.path().join(".pum.yaml"), yaml).unwrap();
+        trees_in(dir.path(), &prefix);
         Trees {
             dir,
+            _roles: RolesCleanup {
+                prefix: prefix.clone(),
+                dbs: dbs.iter().map(|s| (*s).clone()).collect(),
+            },
             prefix,
-            dbs: dbs.iter().map(|s| (*s).clone()).collect(),
         }
     }
 
@@ -53,52 +50,6 @@ impl Trees {
 
     fn role(&self, what: &str) -> String {
         format!("{}_{what}", self.prefix)
-    }
-}
-
-impl Drop for Trees {
-    fn drop(&mut self) {
-        // What the roles hold in the test databases goes first, then the roles.
-        let like = format!("{}\\_%", self.prefix);
-        for db in &self.dbs {
-            if let Ok(mut client) = db.connect() {
-                let roles: Vec<String> = client
-                    .query(
-                        "SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1",
-                        &[&like],
-                    )
-                    .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-                    .unwrap_or_default();
-                for role in roles {
-                    let _ = client.batch_execute(&format!("DROP OWNED BY \"{role}\""));
-                }
-            }
-        }
-        if let Ok(mut client) = support::spec().connect() {
-            let roles: Vec<String> = client
-                .query(
-                    "SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1",
-                    &[&like],
-                )
-                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-                .unwrap_or_default();
-            for role in roles {
-                let _ = client.batch_execute(&format!("DROP ROLE \"{role}\""));
-            }
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 

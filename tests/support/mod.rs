@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod output;
 pub mod project;
 pub mod server;
 

@@ -74,3 +74,72 @@ pub fn shop() -> Project {
         ],
     )
 }
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// examples/trees copied into `dir`, its roles renamed `<prefix>_viewer`, `<prefix>_user`
+/// and `<prefix>_manager`, so that tests running at once (roles belong to the server) do
+/// not meet.
+pub fn trees_in(dir: &Path, prefix: &str) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        if Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/trees")
+            .is_dir()
+        {
+            "examples/trees"
+        } else {
+            "../examples/trees"
+        },
+    );
+    copy_dir(&example, dir);
+    let yaml = std::fs::read_to_string(dir.join(".pum.yaml"))
+        .unwrap()
+        .replace("name: trees_", &format!("name: {prefix}_"))
+        .replace("inherit: trees_", &format!("inherit: {prefix}_"));
+    std::fs::write(dir.join(".pum.yaml"), yaml).unwrap();
+}
+
+/// Drops the roles named `<prefix>_…` when it goes, what they hold in `dbs` first.
+pub struct RolesCleanup {
+    pub prefix: String,
+    pub dbs: Vec<pum::ConnectionSpec>,
+}
+
+impl Drop for RolesCleanup {
+    fn drop(&mut self) {
+        let like = format!("{}\\_%", self.prefix);
+        let roles = |client: &mut postgres::Client| -> Vec<String> {
+            client
+                .query(
+                    "SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1",
+                    &[&like],
+                )
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+                .unwrap_or_default()
+        };
+        for db in &self.dbs {
+            if let Ok(mut client) = db.connect() {
+                for role in roles(&mut client) {
+                    let _ = client.batch_execute(&format!("DROP OWNED BY \"{role}\""));
+                }
+            }
+        }
+        if let Ok(mut client) = super::spec().connect() {
+            for role in roles(&mut client) {
+                let _ = client.batch_execute(&format!("DROP ROLE \"{role}\""));
+            }
+        }
+    }
+}

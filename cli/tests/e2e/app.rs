@@ -1,9 +1,11 @@
 //! Python pum 1.9's command line for datamodels with roles, application hooks, demo data
 //! and uninstall hooks (examples/trees), as users type it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::output::{error, ok, stderr, stdout};
+use crate::support::project::{RolesCleanup, trees_in};
 use crate::support::{self, ScratchDb, unique_name};
 
 /// examples/trees in a temporary directory with roles of its own (`<prefix>_viewer`…),
@@ -12,23 +14,23 @@ struct Trees {
     dir: tempfile::TempDir,
     prefix: String,
     db: ScratchDb,
+    _roles: RolesCleanup,
 }
 
 impl Trees {
     fn new() -> Trees {
         let dir = tempfile::tempdir().unwrap();
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/trees");
-        copy_dir(&example, dir.path());
         let prefix = unique_name("c");
-        let yaml = std::fs::read_to_string(dir.path().join(".pum.yaml"))
-            .unwrap()
-            .replace("name: trees_", &format!("name: {prefix}_"))
-            .replace("inherit: trees_", &format!("inherit: {prefix}_"));
-        std::fs::write(dir.path().join(".pum.yaml"), yaml).unwrap();
+        trees_in(dir.path(), &prefix);
+        let db = ScratchDb::new("cli_trees", "");
         Trees {
             dir,
+            _roles: RolesCleanup {
+                prefix: prefix.clone(),
+                dbs: vec![db.spec()],
+            },
             prefix,
-            db: ScratchDb::new("cli_trees", ""),
+            db,
         }
     }
 
@@ -62,67 +64,6 @@ impl Trees {
     fn one(&self, sql: &str) -> String {
         self.db.strings(sql).into_iter().next().unwrap_or_default()
     }
-}
-
-impl Drop for Trees {
-    fn drop(&mut self) {
-        let like = format!("{}\\_%", self.prefix);
-        let roles = |client: &mut postgres::Client| -> Vec<String> {
-            client
-                .query(
-                    "SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1",
-                    &[&like],
-                )
-                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-                .unwrap_or_default()
-        };
-        if let Ok(mut client) = self.db.spec().connect() {
-            for role in roles(&mut client) {
-                let _ = client.batch_execute(&format!("DROP OWNED BY \"{role}\""));
-            }
-        }
-        if let Ok(mut client) = support::spec().connect() {
-            for role in roles(&mut client) {
-                let _ = client.batch_execute(&format!("DROP ROLE \"{role}\""));
-            }
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn ok(output: &Output) {
-    assert!(output.status.success(), "{}", stderr(output));
-}
-
-/// Exit status 2 and one line on standard error, returned without its prefix.
-fn error(output: &Output) -> String {
-    let text = stderr(output);
-    assert_eq!(output.status.code(), Some(2), "{text}");
-    assert_eq!(text.lines().count(), 1, "one line expected: {text}");
-    text.trim_end()
-        .strip_prefix("pum: error: ")
-        .unwrap_or_else(|| panic!("{text}"))
-        .to_string()
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::output::{error, ok, stderr, stdout};
 use crate::support::{ScratchDb, unique_name};
 
 fn pum(dir: &Path, args: &[&str]) -> Output {
@@ -13,28 +14,6 @@ fn pum(dir: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn ok(output: &Output) {
-    assert!(output.status.success(), "{}", stderr(output));
-}
-
-fn error(output: &Output) -> String {
-    let text = stderr(output);
-    assert_eq!(output.status.code(), Some(2), "{text}");
-    assert_eq!(text.lines().count(), 1, "one line expected: {text}");
-    text.trim_end()
-        .strip_prefix("pum: error: ")
-        .unwrap_or_else(|| panic!("{text}"))
-        .to_string()
 }
 
 fn project() -> tempfile::TempDir {
