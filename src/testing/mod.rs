@@ -73,11 +73,13 @@ impl TestResult for () {
     }
 }
 
-impl<E: std::fmt::Debug> TestResult for std::result::Result<(), E> {
+/// An error is shown as people read it (`Display`; in its alternate form, which for
+/// `anyhow` errors lists their causes), not as a `Debug` dump.
+impl<E: std::fmt::Display> TestResult for std::result::Result<(), E> {
     fn failure(&self) -> Option<String> {
         self.as_ref()
             .err()
-            .map(|e| format!("the test returned an error: {e:?}"))
+            .map(|e| format!("the test returned an error: {e:#}"))
     }
 }
 
@@ -171,6 +173,50 @@ impl TestDb {
         }
     }
 
+    /// Applies the test's changelogs above the database's version (all of them), with the
+    /// test's parameters and hooks: what production's upgrade does.
+    ///
+    /// ```no_run
+    /// # use pum::testing::TestDb;
+    /// # fn t(db: TestDb) -> pum::Result<()> {
+    /// db.upgrade()?;
+    /// pum::assert_schema_eq!(db, db.reference()); // reference = "install"
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::TestSpec`] when the test has no changelogs; the refusals and SQL errors of
+    /// [`crate::Upgrader::upgrade`].
+    pub fn upgrade(&self) -> Result<()> {
+        self.upgrade_until(None)
+    }
+
+    /// As [`TestDb::upgrade`], up to `version` (inclusive).
+    ///
+    /// # Errors
+    /// [`Error::InvalidVersion`]; as [`TestDb::upgrade`].
+    pub fn upgrade_to(&self, version: &str) -> Result<()> {
+        self.upgrade_until(Some(crate::Version::parse(version)?))
+    }
+
+    fn upgrade_until(&self, max: Option<crate::Version>) -> Result<()> {
+        let Some((config, project)) = self.test.project_config()? else {
+            return Err(Error::TestSpec {
+                test: self.test.name.clone(),
+                message: "it has no changelogs to upgrade with (give config = \"…\")".into(),
+            });
+        };
+        let upgrader = crate::Upgrader::new(&config, &self.spec)?;
+        let options = crate::MigrateOptions {
+            parameters: project.parameters.clone(),
+            max_version: max,
+            skip_roles: true,
+            ..crate::MigrateOptions::default()
+        };
+        upgrader.upgrade(&options, &mut crate::migrate::NoProgress)?;
+        Ok(())
+    }
+
     /// Compares this database's schema with `other`'s, with the spec's check options.
     ///
     /// # Errors
@@ -232,23 +278,28 @@ impl<T: SchemaSource> SchemaSource for &T {
 ///
 /// # Panics
 /// When the schemas differ (the message is the checker's report, naming both databases),
-/// a kind is unknown, or a database cannot be read.
+/// a kind is unknown, or a database cannot be read; the panic points at the caller.
+#[track_caller]
 pub fn assert_schema_eq(
     left: &impl SchemaSource,
     right: &impl SchemaSource,
     ignore: &[&str],
     exclude_schemas: &[&str],
 ) {
+    let kinds: Result<_> = ignore.iter().map(|name| Kind::parse(name)).collect();
     let options = CheckOptions {
-        ignore: ignore
-            .iter()
-            .map(|name| Kind::parse(name).unwrap_or_else(|e| panic!("assert_schema_eq!: {e}")))
-            .collect(),
+        ignore: match kinds {
+            Ok(kinds) => kinds,
+            Err(e) => panic!("assert_schema_eq!: {e}"),
+        },
         exclude_schemas: exclude_schemas.iter().map(|s| s.to_string()).collect(),
         ..CheckOptions::default()
     };
-    let mut report = crate::checker::check(&left.schema_spec(), &right.schema_spec(), &options)
-        .unwrap_or_else(|e| panic!("assert_schema_eq!: {e}"));
+    let mut report =
+        match crate::checker::check(&left.schema_spec(), &right.schema_spec(), &options) {
+            Ok(report) => report,
+            Err(e) => panic!("assert_schema_eq!: {e}"),
+        };
     report.retain(|key, attributes| !is_migrations_table(key, attributes));
     if !report.is_empty() {
         panic!("assert_schema_eq! failed: the schemas differ\n{report}");

@@ -125,8 +125,16 @@ impl Templates {
     /// (content key, family key) of `spec`'s template, or of its `reference`.
     fn key(&self, spec: &TestSpec, reference: Option<&ReferenceSpec>) -> Result<(String, String)> {
         let mut h = KeyHasher::new(self.server_version);
-        let base = reference.map_or(spec.base.clone(), reference_base);
-        match &base {
+        let built_from;
+        let spec = match reference {
+            Some(reference) => {
+                h.shape("reference", &format!("{reference:?}"));
+                built_from = reference_spec(spec, reference);
+                &built_from
+            }
+            None => spec,
+        };
+        match &spec.base {
             Base::Empty => h.shape("base", "empty"),
             Base::Database(name) => h.shape("base database", name),
             Base::SqlFiles(files) => {
@@ -136,21 +144,11 @@ impl Templates {
             }
             Base::Dump(file) => h.file(file)?,
         }
-        let with_project = match reference {
-            None => true,
-            Some(ReferenceSpec::FreshInstall(version)) => {
-                h.shape("fresh install", &format!("{version:?}"));
-                true
-            }
-            Some(_) => false,
-        };
-        if with_project && let Some((config, project)) = spec.project_config()? {
+        if let Some((config, project)) = spec.project_config()? {
             hash_project(&mut h, &config, project)?;
         }
-        if reference.is_none() {
-            for fixture in &spec.fixtures {
-                h.file(fixture)?;
-            }
+        for fixture in &spec.fixtures {
+            h.file(fixture)?;
         }
         Ok(h.finish())
     }
@@ -274,15 +272,22 @@ impl Templates {
         spec: &TestSpec,
         reference: &ReferenceSpec,
     ) -> Result<()> {
-        let mut reference_spec = TestSpec::new(&spec.name).base(reference_base(reference));
-        if let ReferenceSpec::FreshInstall(version) = reference {
-            reference_spec.project = spec.project.clone().map(|p| ProjectSpec {
-                max_version: version.clone().or(p.max_version.clone()),
-                ..p
-            });
-        }
-        self.build(pool, name, &reference_spec, false)
+        self.build(pool, name, &reference_spec(spec, reference), false)
     }
+}
+
+/// What a reference is built from: its base, and for a fresh install the test's
+/// changelogs and parameters up to the version it names, or all of them (whatever the
+/// test's own maximum version: an upgrade must equal a fresh install of everything).
+fn reference_spec(spec: &TestSpec, reference: &ReferenceSpec) -> TestSpec {
+    let mut built = TestSpec::new(&spec.name).base(reference_base(reference));
+    if let ReferenceSpec::FreshInstall(version) = reference {
+        built.project = spec.project.clone().map(|p| ProjectSpec {
+            max_version: version.clone(),
+            ..p
+        });
+    }
+    built
 }
 
 /// What a reference database starts from.
@@ -337,7 +342,7 @@ fn hash_project(h: &mut KeyHasher, config: &Config, project: &ProjectSpec) -> Re
 }
 
 /// Installs (or, on a base that has a migrations table, upgrades) the changelogs.
-fn migrate(
+pub(crate) fn migrate(
     target: &ConnectionSpec,
     config: &Config,
     project: &ProjectSpec,

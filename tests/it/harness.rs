@@ -355,7 +355,7 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
             assert!(pum::database_exists(&spec(), &left[0]).unwrap());
             if mode == "err" {
                 assert!(
-                    stderr.contains("the test returned an error: \"failing on purpose\""),
+                    stderr.contains("the test returned an error: failing on purpose\n"),
                     "{stderr}"
                 );
             }
@@ -631,4 +631,77 @@ fn many_test_processes_queue_for_a_small_server_instead_of_failing() {
     )
     .unwrap_or_default();
     assert!(!log.contains("too many clients"), "{log}");
+}
+
+#[pum::pum_test(
+    config = "tests/data/shop/.pum.yaml",
+    max_version = "1.0.0",
+    reference = "install"
+)]
+fn an_upgrade_is_compared_with_a_fresh_install_of_every_version(db: TestDb) {
+    // The reference is every version, whatever the test's own maximum: before the upgrade
+    // the database lacks 1.1.0 (the bug this reproduces compared it with 1.0.0 and passed).
+    let before = db.check_against(&db.reference()).unwrap();
+    assert!(!before.is_empty(), "the reference must hold 1.1.0");
+    db.upgrade_to("1.0.0").unwrap();
+    assert!(!db.check_against(&db.reference()).unwrap().is_empty());
+    db.upgrade().unwrap();
+    pum::assert_schema_eq!(db, db.reference());
+    let recorded: Vec<String> = db
+        .client()
+        .query(
+            "SELECT version FROM shop.pum_migrations ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(recorded, ["1.0.0", "1.1.0"]);
+}
+
+#[pum::pum_test]
+fn upgrading_a_test_without_changelogs_says_so(db: TestDb) {
+    let err = db.upgrade().unwrap_err().to_string();
+    assert!(
+        err.ends_with("it has no changelogs to upgrade with (give config = \"…\")"),
+        "{err}"
+    );
+    assert!(
+        db.upgrade_to("x")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid version")
+    );
+}
+
+#[pum::pum_test(
+    config = "tests/data/shop/.pum.yaml",
+    reference = "tests/data/shop_reference_wrong.sql"
+)]
+fn a_failed_schema_assertion_points_at_the_test(db: TestDb) {
+    let location = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = std::sync::Arc::clone(&location);
+    let me = std::thread::current().id();
+    // Other threads' panics still reach the hook that was there.
+    let previous = std::sync::Arc::new(std::panic::take_hook());
+    let others = std::sync::Arc::clone(&previous);
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == me {
+            *seen.lock().unwrap() = info.location().map(|l| l.file().to_string());
+        } else {
+            others(info);
+        }
+    }));
+    let reference = db.reference();
+    let line = line!() + 1;
+    let failed = std::panic::catch_unwind(|| pum::assert_schema_eq!(db, reference));
+    let _ = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    assert!(failed.is_err());
+    assert_eq!(
+        location.lock().unwrap().as_deref(),
+        Some("tests/it/harness.rs"),
+        "the failure is reported at line {line} of the test, not inside pum"
+    );
 }
