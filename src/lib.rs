@@ -208,7 +208,7 @@ pub use migrate::{
 pub use version::Version;
 
 #[cfg(feature = "testing")]
-pub use pum_macros::pum_test;
+pub use pum_macros::{pum_test, upgrade_paths};
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(all(doctest, feature = "testing"))]

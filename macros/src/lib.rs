@@ -35,7 +35,8 @@ use syn::{FnArg, ItemFn, Lit, LitStr, Pat, Type};
 /// - `fixtures("a.sql", "b.sql")`: SQL run after the changelogs;
 /// - `parameters(NAME = value, …)`, `max_version = "1.2.0"`;
 /// - `reference = "file.sql" | "file.dump" | "db:NAME" | "install" | "install:1.2.0"`;
-/// - `ignore(privileges, comments, …)`: kinds left out of `check_against`.
+/// - `ignore(privileges, comments, …)`, `exclude_schemas("audit", …)`: left out of
+///   `check_against`.
 ///
 /// The function takes a `TestDb` (any name) and returns `()` or `Result<(), E>`. Other
 /// parameters (rstest's `#[case]`) are kept: put `#[rstest]` on the function and each case
@@ -84,6 +85,10 @@ struct Args {
     max_version: Option<LitStr>,
     reference: Option<LitStr>,
     ignore: Vec<syn::Ident>,
+    exclude_schemas: Vec<LitStr>,
+    git_tag: Option<LitStr>,
+    /// Parsing `upgrade_paths!` (not `#[pum_test]`).
+    paths: bool,
 }
 
 fn manifest_dir() -> PathBuf {
@@ -120,6 +125,10 @@ impl Args {
             .get_ident()
             .map(|i| i.to_string())
             .unwrap_or_default();
+        let only_tests = ["base", "fixtures", "max_version", "reference"];
+        if (self.paths && only_tests.contains(&key.as_str())) || (!self.paths && key == "git_tag") {
+            return Err(meta.error(self.unknown()));
+        }
         match key.as_str() {
             "config" => {
                 let lit: LitStr = meta.value()?.parse()?;
@@ -229,14 +238,38 @@ impl Args {
                 self.ignore.push(ident.clone());
                 Ok(())
             })?,
-            _ => {
-                return Err(meta.error(
-                    "unknown pum_test argument (expected config, changelogs, base, fixtures, \
-                     parameters, max_version, reference or ignore)",
-                ));
+            "exclude_schemas" => {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let schemas =
+                    syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(
+                        &content,
+                    )?;
+                self.exclude_schemas.extend(schemas);
             }
+            "git_tag" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                if !lit.value().contains("{version}") {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "git_tag is a pattern holding {version}, such as \"v{version}\"",
+                    ));
+                }
+                self.git_tag = Some(lit);
+            }
+            _ => return Err(meta.error(self.unknown())),
         }
         Ok(())
+    }
+
+    fn unknown(&self) -> &'static str {
+        if self.paths {
+            "unknown upgrade_paths! argument (expected config, changelogs, parameters, ignore, \
+             exclude_schemas or git_tag)"
+        } else {
+            "unknown pum_test argument (expected config, changelogs, base, fixtures, \
+             parameters, max_version, reference, ignore or exclude_schemas)"
+        }
     }
 }
 
@@ -354,6 +387,9 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
             .unwrap_or_else(|| kind.clone());
         spec.extend(quote! { .ignore(::pum::checker::Kind::#variant) });
     }
+    for schema in &args.exclude_schemas {
+        spec.extend(quote! { .exclude_schema(#schema) });
+    }
 
     let is_test_attr = |a: &syn::Attribute| {
         a.path()
@@ -386,5 +422,145 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
             #inner_tokens
             #run(#spec, |__pum_db| __pum_body(#(#call_args),*));
         }
+    })
+}
+
+/// One `#[test]` per version of the project's changelogs but the newest, named
+/// `upgrade_from_<x>_<y>_<z>`: a database at that version (a cached template), upgraded
+/// with today's changelogs, must equal a fresh install of every version; a failure names
+/// the version and the differences.
+///
+/// ```text
+/// pum::upgrade_paths!();                                  // .pum.yaml in CARGO_MANIFEST_DIR
+/// pum::upgrade_paths!(config = "db/.pum.yaml", parameters(SRID = 2056),
+///                     ignore(privileges), exclude_schemas("audit"), git_tag = "v{version}");
+/// ```
+///
+/// Arguments: `config`/`changelogs`, `parameters(…)`, `ignore(…)` as in `#[pum_test]`;
+/// `exclude_schemas("a", …)`; `git_tag = "v{version}"`: a version with such a tag starts
+/// from the files as released at that tag (so editing a released file is caught), one
+/// without from today's files. The versions are read when the crate compiles: to see a
+/// version directory added or removed without touching a file, give the crate a build
+/// script saying `println!("cargo:rerun-if-changed=changelogs");` (as for `sqlx::migrate!`).
+#[proc_macro]
+pub fn upgrade_paths(input: TokenStream) -> TokenStream {
+    let mut args = Args {
+        paths: true,
+        ..Args::default()
+    };
+    let parser = syn::meta::parser(|meta| args.parse(meta));
+    if let Err(e) = syn::parse::Parser::parse(parser, input) {
+        return e.to_compile_error().into();
+    }
+    match expand_upgrade_paths(args) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// The changelogs directory a `.pum.yaml` names (`changelogs_directory:`, default
+/// `changelogs`), read without a YAML parser: the key is at the top level.
+fn changelogs_dir(config: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap_or_default();
+    let named = text.lines().find_map(|line| {
+        let value = line.strip_prefix("changelogs_directory:")?;
+        let value = value.split('#').next()?.trim().trim_matches(['"', '\'']);
+        (!value.is_empty()).then(|| value.to_string())
+    });
+    config
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(named.unwrap_or_else(|| "changelogs".into()))
+}
+
+fn version_key(text: &str) -> Vec<u64> {
+    let mut parts: Vec<u64> = text.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+    while parts.last() == Some(&0) {
+        parts.pop();
+    }
+    parts
+}
+
+fn expand_upgrade_paths(args: Args) -> syn::Result<Tokens> {
+    let config = args
+        .config
+        .clone()
+        .unwrap_or_else(|| LitStr::new(".pum.yaml", Span::call_site()));
+    let config_path = manifest_dir().join(config.value());
+    if !config_path.is_file() {
+        return Err(syn::Error::new(
+            config.span(),
+            format!(
+                "{} does not exist (paths are relative to CARGO_MANIFEST_DIR)",
+                config.value()
+            ),
+        ));
+    }
+    let dir = changelogs_dir(&config_path);
+    let mut versions: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| {
+            syn::Error::new(
+                config.span(),
+                format!(
+                    "cannot read the changelogs directory {}: {e}",
+                    dir.display()
+                ),
+            )
+        })?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| is_version(name))
+        .collect();
+    versions.sort_by_key(|v| version_key(v));
+    versions.pop();
+    // Rebuilt when a file changes (a version added needs the build script above).
+    let mut tracked = vec![config_path.clone()];
+    for version in &versions {
+        if let Ok(entries) = std::fs::read_dir(dir.join(version)) {
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            tracked.extend(files);
+        }
+    }
+    let tracked = tracked.iter().map(|p| p.display().to_string());
+    let mut spec = quote! { ::pum::testing::TestSpec::new(__pum_name) };
+    let path = path_expr(&config);
+    spec.extend(quote! { .config(#path) });
+    for (param, value) in &args.parameters {
+        spec.extend(quote! { .parameter(#param, #value) });
+    }
+    for kind in &args.ignore {
+        let variant = KINDS
+            .iter()
+            .find(|(n, _)| kind == n)
+            .map(|(_, v)| format_ident!("{}", v))
+            .unwrap_or_else(|| kind.clone());
+        spec.extend(quote! { .ignore(::pum::checker::Kind::#variant) });
+    }
+    for schema in &args.exclude_schemas {
+        spec.extend(quote! { .exclude_schema(#schema) });
+    }
+    let git_tag = match &args.git_tag {
+        Some(tag) => quote! { ::core::option::Option::Some(#tag) },
+        None => quote! { ::core::option::Option::None },
+    };
+    let tests = versions.iter().map(|version| {
+        let name = format_ident!("upgrade_from_{}", version.replace('.', "_"));
+        quote! {
+            #[test]
+            fn #name() {
+                let __pum_name = ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name));
+                ::pum::testing::upgrade_path(#spec, #version, #git_tag);
+            }
+        }
+    });
+    Ok(quote! {
+        #( const _: &[u8] = ::core::include_bytes!(#tracked); )*
+        #(#tests)*
     })
 }

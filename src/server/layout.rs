@@ -203,7 +203,7 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// `<target dir>/pum`, or a per-user directory under the temp dir outside cargo.
-fn default_parent() -> PathBuf {
+pub(super) fn default_parent() -> PathBuf {
     let is_target = |dir: &Path| dir.join("CACHEDIR.TAG").is_file();
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
         return absolute(Path::new(&dir)).join("pum");

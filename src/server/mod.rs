@@ -78,6 +78,19 @@ pub use programs::find_bindir;
 #[cfg(unix)]
 use unix as sys;
 
+/// Where pum keeps copies of projects as released at git tags (upgrade tests):
+/// `<cargo target dir>/pum/released`, or a per-user directory under the temp dir.
+pub(crate) fn released_dir() -> PathBuf {
+    #[cfg(unix)]
+    {
+        layout::default_parent().join("released")
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::temp_dir().join("pum-released")
+    }
+}
+
 /// How long an unused server lives on by default.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
 

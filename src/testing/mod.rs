@@ -50,6 +50,7 @@ mod registry;
 mod slots;
 mod spec;
 mod templates;
+mod upgrade;
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
@@ -60,6 +61,7 @@ use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
 pub use keep::KeepPolicy;
 pub use spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
+pub use upgrade::upgrade_path;
 
 /// What a test body returns: `()` or a `Result` whose error fails the test.
 pub trait TestResult {

@@ -168,6 +168,12 @@ impl TestSpec {
         self
     }
 
+    /// Leaves `schema` out of schema comparisons.
+    pub fn exclude_schema(mut self, schema: &str) -> TestSpec {
+        self.check.exclude_schemas.push(schema.to_string());
+        self
+    }
+
     /// The loaded project configuration, if the spec has changelogs.
     pub(crate) fn project_config(&self) -> Result<Option<(Config, &ProjectSpec)>> {
         match &self.project {

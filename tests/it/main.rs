@@ -15,3 +15,4 @@ mod server;
 mod splitter;
 #[path = "../support/mod.rs"]
 mod support;
+mod upgrade_paths;

@@ -1,0 +1,188 @@
+//! Upgrade paths: a database at an older version of the changelogs, upgraded with
+//! today's, must equal a fresh install of today's (what `pum::upgrade_paths!` runs for
+//! every version).
+//!
+//! With a git tag pattern (`v{version}`), a version that has such a tag starts from the
+//! files as they were released at that tag (read with `git archive` from the repository
+//! around the configuration), so an edit to an already released changelog shows as a
+//! difference; a version without a tag starts from today's files. The released copies
+//! are kept, one per commit, under pum's directory in the cargo target directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::spec::{ProjectSpec, ReferenceSpec, TestSpec};
+use super::{TestDb, context, run};
+use crate::error::{Error, Result};
+use crate::version::Version;
+
+/// Runs the upgrade test of `spec`'s changelogs from version `from` (see the module's
+/// docs): a database at `from` (from the files released at tag `git_tag` with
+/// `{version}` replaced, when that tag exists), upgraded with today's changelogs and
+/// parameters, compared with a fresh install of every version.
+///
+/// # Panics
+/// When the upgrade fails or the schemas differ (naming `from` and the differences), and
+/// when the test cannot be set up.
+pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>) {
+    let fail = |e: Error| -> ! { panic!("pum: upgrade from {from}: {e}") };
+    let version = Version::parse(from).unwrap_or_else(|e| fail(e));
+    let Some(today) = spec.project.clone() else {
+        fail(Error::TestSpec {
+            test: spec.name.clone(),
+            message: "upgrade paths need changelogs (config = \"…\")".into(),
+        })
+    };
+    let released = match git_tag {
+        Some(pattern) => released_config(&today.config, &pattern.replace("{version}", from))
+            .unwrap_or_else(|e| fail(e)),
+        None => None,
+    };
+    let from_spec = TestSpec {
+        name: spec.name.clone(),
+        project: Some(ProjectSpec {
+            config: released.clone().unwrap_or_else(|| today.config.clone()),
+            max_version: Some(version),
+            ..today.clone()
+        }),
+        reference: None,
+        ..spec.clone()
+    };
+    let today_spec = TestSpec {
+        project: Some(ProjectSpec {
+            max_version: None,
+            ..today
+        }),
+        reference: Some(ReferenceSpec::FreshInstall(None)),
+        ..spec
+    };
+    let origin = match &released {
+        Some(config) => format!("{from} as released ({})", config.display()),
+        None => from.to_string(),
+    };
+    run(from_spec, |db: TestDb| {
+        let db = TestDb {
+            test: std::sync::Arc::new(today_spec.clone()),
+            ..db
+        };
+        if let Err(e) = db.upgrade() {
+            panic!("pum: upgrading from {origin} with today's changelogs failed: {e}");
+        }
+        let context = context::context().unwrap_or_else(|e| fail(e));
+        let reference = context
+            .reference(&today_spec, &ReferenceSpec::FreshInstall(None))
+            .unwrap_or_else(|e| fail(e));
+        let mut report = crate::checker::check(
+            &db.spec,
+            &context.server.with_dbname(&reference),
+            &today_spec.check,
+        )
+        .unwrap_or_else(|e| fail(e));
+        report.retain(|key, attributes| !super::is_migrations_table(key, attributes));
+        if !report.is_empty() {
+            panic!(
+                "pum: a database upgraded from {origin} differs from a fresh install of every \
+                 version:\n{report}"
+            );
+        }
+    });
+}
+
+/// The configuration of the project as released at `tag`, or `None` when the repository
+/// has no such tag.
+fn released_config(config: &Path, tag: &str) -> Result<Option<PathBuf>> {
+    let project = config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let git = |args: &[&str]| -> Result<Option<String>> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(project)
+            .args(args)
+            .output()
+            .map_err(|e| Error::io("git", e))?;
+        Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    };
+    let Some(commit) = git(&[
+        "rev-parse",
+        "-q",
+        "--verify",
+        &format!("refs/tags/{tag}^{{commit}}"),
+    ])?
+    else {
+        return Ok(None);
+    };
+    let root = git(&["rev-parse", "--show-toplevel"])?.ok_or_else(|| Error::TestSpec {
+        test: tag.to_string(),
+        message: format!("{} is not in a git repository", project.display()),
+    })?;
+    let relative = std::path::absolute(project)
+        .map_err(|e| Error::io(project, e))?
+        .strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let file_name = config.file_name().unwrap_or_default();
+    let store = crate::server::released_dir().join(&commit);
+    let released = store.join(&relative).join(file_name);
+    if released.is_file() {
+        return Ok(Some(released));
+    }
+    // Extracted beside, then moved in whole: a half-written copy is never used.
+    std::fs::create_dir_all(store.parent().unwrap_or(&store)).map_err(|e| Error::io(&store, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".pum-released-")
+        .tempdir_in(store.parent().unwrap_or(&store))
+        .map_err(|e| Error::io(&store, e))?;
+    let mut archive = Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["archive", "--format=tar", &commit, "--"])
+        .arg(if relative.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &relative
+        })
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("git archive", e))?;
+    let extracted = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(staging.path())
+        .stdin(
+            archive
+                .stdout
+                .take()
+                .ok_or_else(|| Error::io("git archive", std::io::Error::other("no output")))?,
+        )
+        .status()
+        .map_err(|e| Error::io("tar", e))?;
+    let archived = archive.wait().map_err(|e| Error::io("git archive", e))?;
+    if !archived.success() || !extracted.success() {
+        return Err(Error::Program {
+            program: "git archive | tar -x".into(),
+            status: archived.to_string(),
+            stderr: format!("could not extract tag {tag} of {}", project.display()),
+        });
+    }
+    let staged = staging.keep();
+    if std::fs::rename(&staged, &store).is_err() {
+        // Another test extracted it first.
+        let _ = std::fs::remove_dir_all(&staged);
+    }
+    if !released.is_file() {
+        return Err(Error::TestSpec {
+            test: tag.to_string(),
+            message: format!(
+                "tag {tag} has no {} in {}",
+                file_name.to_string_lossy(),
+                relative.display()
+            ),
+        });
+    }
+    Ok(Some(released))
+}
