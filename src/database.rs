@@ -456,6 +456,23 @@ pub fn database_exists(spec: &ConnectionSpec, name: &str) -> Result<bool> {
     Maintenance::connect(spec, name)?.exists(name)
 }
 
+/// The names of the databases whose name starts with `prefix`, oldest first (`pum_t_`
+/// for the test databases of the harness, `""` for all).
+///
+/// # Errors
+/// Connection failures; [`Error::Sql`] when the catalog cannot be read.
+pub fn database_names(spec: &ConnectionSpec, prefix: &str) -> Result<Vec<String>> {
+    let mut session = Maintenance::on(spec)?;
+    let rows = session
+        .client()
+        .query(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY oid",
+            &[&prefix],
+        )
+        .map_err(|e| Error::sql("list databases", &e))?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 /// Grants and revokes CONNECT on database `name`, in one transaction.
 ///
 /// Unless `keep_public` is set, CONNECT is first revoked from PUBLIC, so that only the

@@ -213,6 +213,17 @@ pub enum Error {
         known: String,
     },
 
+    /// A database asked for by name does not exist on the server.
+    #[error("database \"{name}\" does not exist on the server in {server}: {hint}")]
+    DatabaseNotFound {
+        /// The database's name.
+        name: String,
+        /// Which server (its directory, or its connection target with the password masked).
+        server: String,
+        /// What exists instead, or what to do.
+        hint: String,
+    },
+
     /// A dangerous operation was refused (dropping a database without confirmation…).
     #[error("refusing to {operation}: {reason}")]
     Refused {

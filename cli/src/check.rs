@@ -88,7 +88,7 @@ pub fn run(
     };
     let report = match &args.other {
         Some(other) => {
-            let right = ConnectionSpec::resolve(other)?;
+            let right = crate::resolve(other, out)?;
             for warning in right.warnings() {
                 out.warn(warning);
             }

@@ -253,12 +253,44 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
 
 /// Resolves `-p` (or the environment) and prints what resolving noticed.
 fn connection(pg_connection: Option<&str>, out: Output) -> pum::Result<ConnectionSpec> {
-    let spec = ConnectionSpec::resolve(pg_connection.unwrap_or(""))?;
+    let spec = resolve(pg_connection.unwrap_or(""), out)?;
     for warning in spec.warnings() {
         out.warn(warning);
     }
     out.detail(format!("connection: {spec}"));
     Ok(spec)
+}
+
+/// Resolves a connection given on the command line (`-p`, `--pg-compare`, `--test`…):
+/// a service name, URL or keyword string, or `test` / `test/<database>` for the server
+/// the test harness uses (`PUM_TEST_DATABASE_URL`, else this cargo project's ephemeral
+/// server, kept running while the command runs). A service of the same name in a
+/// pg_service.conf wins, with a warning.
+pub fn resolve(input: &str, out: Output) -> pum::Result<ConnectionSpec> {
+    let test_database = match input.trim() {
+        "test" => Some(None),
+        text => text.strip_prefix("test/").map(Some),
+    };
+    match (ConnectionSpec::resolve(input), test_database) {
+        (Err(pum::Error::ServiceNotFound { .. }), Some(database)) => {
+            let server = pum::server::test_server()?;
+            Ok(match database {
+                Some(name) => {
+                    pum::database::quote_identifier("database", name)?;
+                    server.with_dbname(name)
+                }
+                None => server,
+            })
+        }
+        (Ok(spec), Some(_)) => {
+            out.warn(format!(
+                "\"{input}\" is the service of that name in pg_service.conf, not the test \
+                 server (reach that with -p \"$(pum server url)\")"
+            ));
+            Ok(spec)
+        }
+        (result, _) => result,
+    }
 }
 
 /// `pum info | head -1`: once the reader is gone, end quietly as other Unix tools do

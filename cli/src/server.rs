@@ -26,6 +26,23 @@ pub enum ServerCommand {
     Url(Dir),
     /// Start or find the server and keep it alive until this command is interrupted.
     Attach(Place),
+    /// Open psql on a database of the server (default: postgres), starting the server if
+    /// needed and keeping it alive while psql runs: pum server psql pum_t_orders_1a2b.
+    /// Arguments after -- go to psql: pum server psql mydb -- -c 'select 1'.
+    Psql(PsqlArgs),
+}
+
+/// `pum server psql`.
+#[derive(Debug, Args)]
+pub struct PsqlArgs {
+    #[command(flatten)]
+    pub dir: Dir,
+    /// The database (a kept test database, say); default: postgres.
+    #[arg(value_name = "DATABASE")]
+    pub database: Option<String>,
+    /// Arguments for psql.
+    #[arg(last = true, value_name = "PSQL ARGS")]
+    pub psql_args: Vec<std::ffi::OsString>,
 }
 
 /// Which server.
@@ -121,6 +138,45 @@ pub fn run(command: ServerCommand, out: Output) -> pum::Result<ExitCode> {
                 std::thread::park();
             }
         }
+        ServerCommand::Psql(args) => return psql(args),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs psql on the server, attached so that the server does not stop under it; its
+/// exit status is psql's.
+fn psql(args: PsqlArgs) -> pum::Result<ExitCode> {
+    let psql = pum::dump::find_tool("psql", None)?;
+    let server = Server::attach(&options(args.dir, None)?)?;
+    let database = args.database.as_deref().unwrap_or("postgres");
+    pum::quote_identifier("database", database)?;
+    if !pum::database_exists(server.spec(), database)? {
+        return Err(pum::Error::DatabaseNotFound {
+            name: database.to_string(),
+            server: server.dir().display().to_string(),
+            hint: test_databases(server.spec())?,
+        });
+    }
+    let mut command = std::process::Command::new(&psql);
+    server.spec().with_dbname(database).apply_to(&mut command);
+    let status = command
+        .args(&args.psql_args)
+        .status()
+        .map_err(|e| pum::Error::io(&psql, e))?;
+    drop(server);
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::from(1),
+    })
+}
+
+/// What to say after a database that does not exist: the test databases there are.
+fn test_databases(spec: &pum::ConnectionSpec) -> pum::Result<String> {
+    let names = pum::database::database_names(spec, "pum_t_")?;
+    Ok(if names.is_empty() {
+        "no test database is kept there".into()
+    } else {
+        format!("its test databases: {}", names.join(", "))
+    })
 }

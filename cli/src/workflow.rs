@@ -56,7 +56,7 @@ pub fn run(
     out: Output,
 ) -> pum::Result<ExitCode> {
     let config = project.load()?;
-    let test = ConnectionSpec::resolve(&args.test)?;
+    let test = crate::resolve(&args.test, out)?;
     let migrate = options(args.run);
     // Without a comparison database: the changelogs installed fresh on the ephemeral
     // server, dropped at the end.
@@ -78,7 +78,7 @@ pub fn run(
     };
     let comp = match (&args.comp, &scratch) {
         (_, Some(scratch)) => scratch.spec.clone(),
-        (comp, None) => ConnectionSpec::resolve(comp.as_deref().unwrap_or_default())?,
+        (comp, None) => crate::resolve(comp.as_deref().unwrap_or_default(), out)?,
     };
     let workflow = TestAndUpgrade {
         prod,

@@ -37,6 +37,14 @@ const MAX_SOCKET_PATH: usize = 100;
 /// clean`): it is stopped and removed, as it would have been with the data on disk.
 pub(super) const DATA_LINK: &str = "data.link";
 
+/// The file in a data home in memory naming the server directory it belongs to, so that
+/// the home of a server directory deleted while no server ran (`cargo clean`) is found
+/// and deleted by the next attach of any server.
+pub(super) const OWNER: &str = "owner";
+
+/// Where data homes in memory live.
+pub(super) const MEMORY_ROOT: &str = "/dev/shm";
+
 /// Where a server lives and what runs it.
 #[derive(Debug, Clone)]
 pub(super) struct Layout {
@@ -82,9 +90,9 @@ impl Layout {
         } else {
             std::env::temp_dir().join(format!("pum-sock-{}", short_hash(&dir)))
         };
-        let memory_home = Path::new("/dev/shm")
+        let memory_home = Path::new(MEMORY_ROOT)
             .is_dir()
-            .then(|| Path::new("/dev/shm").join(format!("pum-{}", short_hash(&dir))))
+            .then(|| Path::new(MEMORY_ROOT).join(format!("pum-{}", short_hash(&dir))))
             .filter(|_| options.memory);
         Ok(Layout {
             requested,
@@ -136,6 +144,13 @@ impl Layout {
             for dir in owned {
                 std::os::unix::fs::chown(&dir, Some(account.uid), Some(account.gid))
                     .map_err(|e| Error::io(&dir, e))?;
+            }
+        }
+        if let Some(home) = &self.memory_home {
+            let owner = home.join(OWNER);
+            let text = format!("{}\n", self.dir.display());
+            if std::fs::read_to_string(&owner).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&owner, text).map_err(|e| Error::io(&owner, e))?;
             }
         }
         Ok(())
@@ -238,6 +253,78 @@ fn cached_major_version(bindir: &Path) -> Result<u32> {
     let major = major_version(bindir)?;
     cache.push((bindir.to_path_buf(), major));
     Ok(major)
+}
+
+/// Deletes the data homes in memory whose server directory is gone (deleted by `cargo
+/// clean` while no server ran) and the remains of deletions cut short, leaving alone
+/// those of other users, those pum did not make, and those a postmaster still runs in
+/// (its watchdog deletes them once it stops). Best effort: what cannot be read or
+/// deleted stays for the next attach (or the machine's restart, which empties memory).
+pub(super) fn sweep_orphaned_memory(layout: &Layout) {
+    let Ok(entries) = std::fs::read_dir(MEMORY_ROOT) else {
+        return;
+    };
+    let owners = layout.trusted_owners();
+    for entry in entries.flatten() {
+        let home = entry.path();
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| n.starts_with("pum-")) else {
+            continue;
+        };
+        if Some(&home) == layout.memory_home.as_ref()
+            || check_trusted(&home, &owners, false).is_err()
+        {
+            continue;
+        }
+        let orphaned = if name.contains(".gone.") {
+            // Renamed by a watchdog that was stopped before it finished deleting.
+            true
+        } else if is_empty(&home) {
+            // Made but never filled, or emptied by hand; one only just made is spared, as
+            // its server may be starting.
+            std::fs::symlink_metadata(&home)
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|time| time.elapsed().is_ok_and(|age| age > EMPTY_HOME_AGE))
+        } else {
+            let Ok(owner) = std::fs::read_to_string(home.join(OWNER)) else {
+                continue;
+            };
+            let data = home.join("data");
+            !Path::new(owner.trim_end()).join(DATA_LINK).is_file()
+                && data.join(MARKER).is_file()
+                && !postmaster_alive(&data)
+        };
+        if orphaned {
+            let _ = std::fs::remove_dir_all(&home);
+        }
+    }
+}
+
+/// How old an empty data home must be before a sweep deletes it.
+const EMPTY_HOME_AGE: Duration = Duration::from_secs(600);
+
+fn is_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+fn postmaster_alive(data: &Path) -> bool {
+    std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// The bytes the files under `path` take (0 when it does not exist).
+pub(super) fn size_of(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| size_of(&e.path())).sum())
+        .unwrap_or(0)
 }
 
 /// Refuses `path` unless it is a directory (not a link) owned by one of `owners` and

@@ -14,8 +14,11 @@
 //!   there is a `/dev/shm` (`PUM_SERVER_MEMORY=0` keeps it in the server directory): on
 //!   disk, every `CREATE DATABASE` and `DROP DATABASE` waits for the disk (100–300 ms a
 //!   clone measured here), in memory they take 4–8 ms. It lasts until the machine restarts
-//!   or `pum server stop --purge`; deleting the server directory (`cargo clean`) deletes
-//!   it at the next start.
+//!   or `pum server stop --purge`. Deleting the server directory (`cargo clean`) deletes
+//!   it too: at once when the server runs (its watchdog stops the server and deletes the
+//!   data), else at the next attach of any pum server on the machine (each data home
+//!   names its server directory in an `owner` file). [`status`] says where the data is
+//!   and how big.
 //! - **How.** `initdb` with trust authentication for the local socket, UTF8, no locale, no
 //!   sync; `postgres` listening on a Unix socket only (no TCP port, so no port races), with
 //!   fsync, synchronous_commit and full_page_writes off and 300 connections.
@@ -80,6 +83,7 @@ use unix as sys;
 
 /// Where pum keeps copies of projects as released at git tags (upgrade tests):
 /// `<cargo target dir>/pum/released`, or a per-user directory under the temp dir.
+#[cfg(feature = "testing")]
 pub(crate) fn released_dir() -> PathBuf {
     #[cfg(unix)]
     {
@@ -240,6 +244,21 @@ impl Server {
     }
 }
 
+/// The server the test harness uses: `PUM_TEST_DATABASE_URL` when set (a URL, keyword
+/// string or service name), else the ephemeral server of this cargo project, attached
+/// for the rest of the process ([`Server::shared`]). The database is the maintenance
+/// database; `pum -p test/<name>` and `pum server psql <name>` reach a test's database.
+///
+/// # Errors
+/// As [`ConnectionSpec::resolve`] for `PUM_TEST_DATABASE_URL`, as [`Server::shared`]
+/// otherwise.
+pub fn test_server() -> Result<ConnectionSpec> {
+    match std::env::var("PUM_TEST_DATABASE_URL") {
+        Ok(target) if !target.trim().is_empty() => ConnectionSpec::resolve(&target),
+        _ => Ok(Server::shared()?.spec().clone()),
+    }
+}
+
 /// Stops the server in the directory `options` name, at once, whoever uses it.
 /// Returns whether it was running.
 ///
@@ -272,6 +291,8 @@ pub struct ServerStatus {
     pub data_dir: PathBuf,
     /// Whether the data directory is in memory (`/dev/shm`).
     pub in_memory: bool,
+    /// The bytes the data directory takes (0 when there is none yet).
+    pub data_size: u64,
     /// The URL other tools can use.
     pub url: String,
     /// The major version of the server programs.
@@ -282,6 +303,24 @@ pub struct ServerStatus {
     pub clients: usize,
     /// The account the server runs as.
     pub user: String,
+}
+
+/// `1.5 MB`, `312 MB`, `2.1 GB`: sizes as people read them (powers of 1,000, as `df -H`).
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
 }
 
 /// Reports on the server in the directory `options` name, without starting it.
@@ -312,9 +351,10 @@ impl fmt::Display for ServerStatus {
         }
         writeln!(
             f,
-            "data: {}{}",
+            "data: {} ({}{})",
             self.data_dir.display(),
-            if self.in_memory { " (in memory)" } else { "" }
+            if self.in_memory { "in memory, " } else { "" },
+            human_size(self.data_size)
         )?;
         writeln!(f, "log: {}", self.data_dir.join("postgres.log").display())?;
         write!(f, "url: {}", self.url)

@@ -167,10 +167,13 @@ fn initdb(layout: &Layout) -> Result<()> {
     let marker = fresh.join(MARKER);
     std::fs::write(&marker, "made by pum; deleted and remade when needed\n")
         .map_err(|e| Error::io(&marker, e))?;
-    // Only a complete cluster gets the real name.
-    std::fs::rename(&fresh, &layout.data).map_err(|e| Error::io(&layout.data, e))?;
+    // The link first: a complete cluster in memory without it would look orphaned to the
+    // sweep of another server's attach.
     let link = layout.dir.join(DATA_LINK);
-    std::fs::write(&link, format!("{}\n", layout.data.display())).map_err(|e| Error::io(&link, e))
+    std::fs::write(&link, format!("{}\n", layout.data.display()))
+        .map_err(|e| Error::io(&link, e))?;
+    // Only a complete cluster gets the real name.
+    std::fs::rename(&fresh, &layout.data).map_err(|e| Error::io(&layout.data, e))
 }
 
 /// Writes pg_hba.conf and pg_ident.conf anew (at every start, so that a data directory
@@ -194,10 +197,11 @@ fn write_authentication(layout: &Layout) -> Result<()> {
 
 /// The watchdog: runs the postmaster and stops it once the server has been idle (no
 /// process holding the clients lock, no session) for the idle period, or at once when the
-/// data directory disappears. It stops the server while holding the clients lock
+/// data directory disappears (deleting the data in memory then). It stops the server while holding the clients lock
 /// exclusively, so that no process attaches to a server that is shutting down.
 const WATCHDOG: &str = r#"
 postgres="$1"; data="$2"; sock="$3"; lock="$4"; idle_limit="$5"; dir="$6"; connections="$7"
+home="$8"
 "$postgres" -D "$data" -k "$sock" -c listen_addresses= -c port=5432 \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
   -c max_connections="$connections" -c unix_socket_permissions=0700 \
@@ -229,6 +233,11 @@ sessions() {
   done
 ) &
 wait "$pg"
+# The server directory deleted and not made anew (cargo clean): its data in memory goes
+# too. Renamed first, so that a server starting meanwhile makes a new home of its own.
+if [ -n "$home" ] && [ ! -e "$dir" ] && mv "$home" "$home.gone.$$" 2>/dev/null; then
+  rm -rf "$home.gone.$$"
+fi
 "#;
 
 fn launch(layout: &Layout) -> Result<()> {
@@ -250,6 +259,7 @@ fn launch(layout: &Layout) -> Result<()> {
         .arg(layout.idle.as_secs().max(1).to_string())
         .arg(&layout.dir)
         .arg(layout.max_connections.to_string())
+        .arg(layout.memory_home.as_deref().unwrap_or(Path::new("")))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::layout::{DATA_LINK, Layout};
+use super::layout::{DATA_LINK, Layout, size_of, sweep_orphaned_memory};
 use super::locks::{lock, lock_holders, open_lock};
 use super::process::{State, ensure_running, state, stop_postmaster};
 use super::{ServerOptions, ServerStatus};
@@ -48,6 +48,7 @@ impl Attachment {
 pub(super) fn attach(options: &ServerOptions) -> Result<Attachment> {
     let layout = Layout::resolve(options)?;
     layout.prepare()?;
+    sweep_orphaned_memory(&layout);
     let clients_path = layout.lock_path("clients.lock");
     let clients = open_lock(&clients_path)?;
     lock(&clients, &clients_path, true)?;
@@ -111,6 +112,7 @@ pub(super) fn status(options: &ServerOptions) -> Result<ServerStatus> {
         dir: layout.dir.clone(),
         relocated: layout.relocated.clone(),
         requested_dir: layout.requested.clone(),
+        data_size: size_of(&layout.data),
         data_dir: layout.data.clone(),
         in_memory: layout.memory_home.is_some(),
         url: layout.url(),

@@ -46,10 +46,7 @@ pub(crate) fn context() -> Result<&'static Context> {
 
 impl Context {
     fn new() -> Result<Context> {
-        let server = match std::env::var("PUM_TEST_DATABASE_URL") {
-            Ok(target) if !target.is_empty() => ConnectionSpec::resolve(&target)?,
-            _ => crate::server::Server::shared()?.spec().clone(),
-        };
+        let server = crate::server::test_server()?;
         let max = match std::env::var("PUM_TEST_MAX_PARALLEL") {
             Ok(text) => text
                 .trim()

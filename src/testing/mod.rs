@@ -25,7 +25,8 @@
 //! - **Teardown.** Dropped (`WITH (FORCE)`) when the test ends, by a background thread so
 //!   the next test need not wait; whatever is queued when the process exits is dropped
 //!   before it ends (a killed process leaves it to the next run). `PUM_TEST_KEEP=failed`
-//!   (default) keeps a failed test's database and prints its URL and a `psql` command;
+//!   (default) keeps a failed test's database and prints the command that opens it
+//!   (`pum server psql <name>`, and its URL for `psql`);
 //!   `never` and `always` do as named. At most `PUM_TEST_KEEP_MAX` (default 10) kept
 //!   databases stay; the oldest go first.
 //! - **Orphans.** Every test database is registered (host, boot id, pid and process start
@@ -385,8 +386,9 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
     };
     match teardown {
         Ok(()) if keep => eprintln!(
-            "pum: kept the database of test {}: {name}\n     psql \"{url}\"",
-            spec.name
+            "pum: kept the database of test {}: {name}\n     {}",
+            spec.name,
+            inspect_command(&name, &url)
         ),
         Ok(()) => {}
         Err(e) => eprintln!("pum: test {}: could not clean up {name}: {e}", spec.name),
@@ -398,6 +400,18 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
                 panic!("{message}");
             }
         }
+    }
+}
+
+/// The command that opens a kept database: `pum server psql <name>` on the ephemeral
+/// server (which also keeps the server from stopping while psql runs), `psql "<url>"`
+/// on a server given by `PUM_TEST_DATABASE_URL`.
+fn inspect_command(name: &str, url: &str) -> String {
+    let given = std::env::var("PUM_TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty());
+    if given {
+        format!("psql \"{url}\"   (or: pum -p test/{name} info)")
+    } else {
+        format!("pum server psql {name}   (or: psql \"{url}\", while the server runs)")
     }
 }
 

@@ -345,9 +345,14 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
         let left = databases_of(pid);
         if kept {
             assert_eq!(left.len(), 1, "{mode}/{keep}: {stderr}");
+            let command = if std::env::var("PUM_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+                "psql \"postgresql://".to_string()
+            } else {
+                format!("pum server psql {}   (or: psql \"postgresql://", left[0])
+            };
             assert!(
                 stderr.contains(&format!(
-                    "pum: kept the database of test harness::child_uses_a_template: {}\n     psql \"postgresql://",
+                    "pum: kept the database of test harness::child_uses_a_template: {}\n     {command}",
                     left[0]
                 )),
                 "{stderr}"

@@ -130,6 +130,82 @@ fn deleted_server_directory_is_recreated() {
     );
 }
 
+/// The directory in memory holding a server's data (`/dev/shm/pum-<hash>`).
+fn memory_home(options: &ServerOptions) -> std::path::PathBuf {
+    let status = server::status(options).unwrap();
+    assert!(status.in_memory, "{status}");
+    status.data_dir.parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn status_says_where_the_data_is_and_how_big() {
+    let (_root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    let _attached = Server::attach(&options).unwrap();
+    let status = server::status(&options).unwrap();
+    // initdb's cluster alone takes tens of megabytes.
+    assert!(status.data_size > 10_000_000, "{}", status.data_size);
+    let text = status.to_string();
+    let line = text.lines().find(|l| l.starts_with("data: ")).unwrap();
+    let expected = format!("data: {} (", status.data_dir.display());
+    assert!(line.starts_with(&expected), "{text}");
+    assert!(line.ends_with(" MB)"), "{text}");
+}
+
+#[test]
+fn cargo_clean_under_a_running_server_leaves_no_data_in_memory() {
+    if !Path::new("/dev/shm").is_dir() {
+        return;
+    }
+    let (_root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    let attached = Server::attach(&options).unwrap();
+    let pid = attached.pid().unwrap();
+    let home = memory_home(&options);
+    assert!(home.join("data/PG_VERSION").is_file());
+    drop(attached);
+    std::fs::remove_dir_all(options.dir.as_ref().unwrap()).unwrap();
+    assert!(
+        ends_within(pid, Duration::from_secs(10)),
+        "the server stopped"
+    );
+    let started = std::time::Instant::now();
+    while home.exists() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!home.exists(), "{} is left in memory", home.display());
+}
+
+#[test]
+fn cargo_clean_of_a_stopped_server_leaves_no_data_in_memory_after_the_next_attach() {
+    if !Path::new("/dev/shm").is_dir() {
+        return;
+    }
+    let (_root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    drop(Server::attach(&options).unwrap());
+    assert!(server::stop(&options).unwrap());
+    let home = memory_home(&options);
+    std::fs::remove_dir_all(options.dir.as_ref().unwrap()).unwrap();
+    assert!(home.join("data/PG_VERSION").is_file(), "nothing ran since");
+
+    // Any server attached on this machine sweeps it.
+    let (_other_root, other) = server_dir();
+    let _stop_other = StopOnDrop(other.clone());
+    let attached = Server::attach(&other).unwrap();
+    assert!(!home.exists(), "{} is left in memory", home.display());
+
+    // And --purge leaves nothing of its own.
+    let other_home = memory_home(&other);
+    drop(attached);
+    server::purge(&other).unwrap();
+    assert!(
+        !other_home.exists(),
+        "{} is left in memory",
+        other_home.display()
+    );
+}
+
 #[test]
 fn a_data_directory_pum_did_not_make_is_left_alone() {
     let (_root, options) = server_dir();
@@ -160,7 +236,10 @@ fn data_lives_in_memory_unless_told_otherwise() {
     if Path::new("/dev/shm").is_dir() {
         assert!(status.in_memory);
         assert!(status.data_dir.starts_with("/dev/shm"), "{status}");
-        assert!(status.to_string().contains(" (in memory)\n"), "{status}");
+        assert!(
+            status.to_string().contains(" (in memory, 0 bytes)\n"),
+            "{status}"
+        );
     }
     let on_disk = ServerOptions {
         memory: false,

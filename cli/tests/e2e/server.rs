@@ -203,3 +203,126 @@ fn a_closed_pipe_ends_pum_quietly() {
         "ended by SIGPIPE, as `ls | head` does"
     );
 }
+
+#[test]
+fn server_psql_and_dash_p_test_reach_the_test_server() {
+    let (root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    let dir = options.dir.as_ref().unwrap().to_str().unwrap().to_string();
+    let query = ["--", "-XAtc", "SELECT current_database()"];
+
+    let out = pum(&[&["server", "psql", "--dir", &dir][..], &query].concat())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "postgres\n");
+
+    let server = pum::server::Server::attach(&options).unwrap();
+    pum::create_database(server.spec(), "pum_t_kept_1", &Default::default()).unwrap();
+    let out = pum(&[
+        &["server", "psql", "--dir", &dir, "pum_t_kept_1"][..],
+        &query,
+    ]
+    .concat())
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pum_t_kept_1\n");
+
+    // A database that is not there: one line naming it and what is there, psql's exit
+    // status for a failed connection.
+    let out = pum(&["server", "psql", "--dir", &dir, "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "pum: error: database \"nope\" does not exist on the server in {dir}: its test \
+             databases: pum_t_kept_1\n"
+        )
+    );
+
+    // -p test/<database>: the same server, for every other command.
+    let trees = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/trees");
+    let trees = trees.to_str().unwrap();
+    let with_server = |args: &[&str]| {
+        let mut command = pum(args);
+        command
+            .env("PUM_SERVER_DIR", &dir)
+            .env_remove("PUM_TEST_DATABASE_URL")
+            .env("PGSERVICEFILE", root.path().join("no-services.conf"))
+            .current_dir(root.path());
+        command.output().unwrap()
+    };
+    let out = with_server(&[
+        "-p",
+        "test/pum_t_kept_1",
+        "-d",
+        trees,
+        "install",
+        "--skip-create-app",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = with_server(&["-p", "test/pum_t_kept_1", "-d", trees, "current"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2.0.0\n");
+    let out = with_server(&[
+        "-p",
+        "test",
+        "db",
+        "create",
+        "pum_t_kept_1",
+        "--if-not-exists",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"pum_t_kept_1\" exists already"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A name that cannot be a database is refused before connecting.
+    let long = format!("test/{}", "x".repeat(64));
+    let out = with_server(&["-p", &long, "-d", trees, "current"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("pum: error: ") && stderr.contains("63"),
+        "{stderr}"
+    );
+
+    // A service called test wins, and pum says so.
+    let services = root.path().join("services.conf");
+    std::fs::write(
+        &services,
+        format!("[test]\nhost={dir}\nport=5432\nuser=postgres\ndbname=pum_t_kept_1\n"),
+    )
+    .unwrap();
+    let out = pum(&["-p", "test", "-d", trees, "current"])
+        .env("PGSERVICEFILE", &services)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2.0.0\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pum: warning: \"test\" is the service of that name in pg_service.conf, not the test \
+         server (reach that with -p \"$(pum server url)\")\n"
+    );
+    drop(server);
+}
