@@ -194,6 +194,17 @@ pub struct Config {
     pub dependencies: Vec<Dependency>,
     /// Uninstall hooks.
     pub uninstall: Vec<Hook>,
+    /// Where the changelogs and hook files are read from.
+    pub(crate) source: Source,
+}
+
+/// Where a configuration's changelogs and hook files are: on disk under `base_dir`, or
+/// compiled into the program ([`crate::embed`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) enum Source {
+    #[default]
+    Disk,
+    Embedded(crate::embed::Embedded),
 }
 
 impl Config {
@@ -313,6 +324,7 @@ impl Config {
             demo_data: raw.demo_data,
             dependencies: raw.dependencies,
             uninstall: raw.uninstall,
+            source: Source::Disk,
         })
     }
 
@@ -338,7 +350,27 @@ impl Config {
     /// # Errors
     /// As [`changelog::discover`].
     pub fn changelogs(&self) -> Result<Vec<Changelog>> {
-        changelog::discover(&self.changelogs_dir, &self.changelogs_directory)
+        match &self.source {
+            Source::Disk => changelog::discover(&self.changelogs_dir, &self.changelogs_directory),
+            Source::Embedded(embedded) => changelog::discover_in(
+                &embedded.tree(),
+                &self.changelogs_dir,
+                &self.changelogs_directory,
+            ),
+        }
+    }
+
+    /// Reads the SQL file `file` of the project (a hook's, demo data's), relative to
+    /// `base_dir`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub fn read_sql(&self, file: &str) -> Result<changelog::SqlText> {
+        let path = self.base_dir.join(file);
+        match &self.source {
+            Source::Disk => changelog::SqlText::read(&path),
+            Source::Embedded(embedded) => changelog::Tree::read(&embedded.tree(), &path),
+        }
     }
 }
 

@@ -174,6 +174,7 @@ pub mod config;
 pub mod connect;
 pub mod database;
 pub mod dump;
+pub mod embed;
 mod error;
 pub mod files;
 #[cfg(fuzzing)]
@@ -207,6 +208,8 @@ pub use migrate::{
 };
 pub use version::Version;
 
+#[cfg(feature = "embed")]
+pub use pum_macros::embed_changelogs;
 #[cfg(feature = "testing")]
 pub use pum_macros::{pum_test, upgrade_paths};
 

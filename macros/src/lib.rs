@@ -12,6 +12,11 @@ use quote::{ToTokens, format_ident, quote};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Lit, LitStr, Pat, Type};
 
+mod embed;
+mod project;
+
+use project::{Project, is_version};
+
 /// Gives a test its own database, cloned from a cached, migrated template, and drops it
 /// afterwards.
 ///
@@ -109,13 +114,6 @@ fn existing(lit: &LitStr) -> syn::Result<PathBuf> {
             ),
         ))
     }
-}
-
-fn is_version(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Args {
@@ -425,6 +423,24 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
     })
 }
 
+/// Compiles a pum project into the program: `static DB: pum::embed::Embedded =
+/// pum::embed_changelogs!("db");` reads `db/.pum.yaml` (relative to `CARGO_MANIFEST_DIR`),
+/// the files of its changelogs directory and the SQL files its hooks and demo data name,
+/// and gives a [`pum::embed::Embedded`] that installs, upgrades and describes a database
+/// with them. A missing directory or file, a configuration that is not YAML, or a Python
+/// or executable hook is a compile error.
+///
+/// Files are tracked (editing one rebuilds the crate); to see a file added or removed,
+/// give the crate a build script saying `println!("cargo:rerun-if-changed=db");`.
+#[proc_macro]
+pub fn embed_changelogs(input: TokenStream) -> TokenStream {
+    let dir = syn::parse_macro_input!(input as LitStr);
+    match embed::expand(&dir, &manifest_dir()) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
 /// One `#[test]` per version of the project's changelogs but the newest, named
 /// `upgrade_from_<x>_<y>_<z>`: a database at that version (a cached template), upgraded
 /// with today's changelogs, must equal a fresh install of every version; a failure names
@@ -458,29 +474,6 @@ pub fn upgrade_paths(input: TokenStream) -> TokenStream {
     }
 }
 
-/// The changelogs directory a `.pum.yaml` names (`changelogs_directory:`, default
-/// `changelogs`), read without a YAML parser: the key is at the top level.
-fn changelogs_dir(config: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(config).unwrap_or_default();
-    let named = text.lines().find_map(|line| {
-        let value = line.strip_prefix("changelogs_directory:")?;
-        let value = value.split('#').next()?.trim().trim_matches(['"', '\'']);
-        (!value.is_empty()).then(|| value.to_string())
-    });
-    config
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(named.unwrap_or_else(|| "changelogs".into()))
-}
-
-fn version_key(text: &str) -> Vec<u64> {
-    let mut parts: Vec<u64> = text.split('.').map(|p| p.parse().unwrap_or(0)).collect();
-    while parts.last() == Some(&0) {
-        parts.pop();
-    }
-    parts
-}
-
 fn expand_upgrade_paths(args: Args) -> syn::Result<Tokens> {
     let config = args
         .config
@@ -496,36 +489,25 @@ fn expand_upgrade_paths(args: Args) -> syn::Result<Tokens> {
             ),
         ));
     }
-    let dir = changelogs_dir(&config_path);
-    let mut versions: Vec<String> = std::fs::read_dir(&dir)
-        .map_err(|e| {
-            syn::Error::new(
-                config.span(),
-                format!(
-                    "cannot read the changelogs directory {}: {e}",
-                    dir.display()
-                ),
-            )
-        })?
-        .filter_map(Result::ok)
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| is_version(name))
-        .collect();
-    versions.sort_by_key(|v| version_key(v));
+    let project = Project::read(&config_path).map_err(|e| syn::Error::new(config.span(), e))?;
+    let dir = config_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(project.changelogs());
+    let mut versions = project::versions(&dir).map_err(|e| {
+        syn::Error::new(
+            config.span(),
+            format!(
+                "cannot read the changelogs directory {}: {e}",
+                dir.display()
+            ),
+        )
+    })?;
     versions.pop();
     // Rebuilt when a file changes (a version added needs the build script above).
     let mut tracked = vec![config_path.clone()];
     for version in &versions {
-        if let Ok(entries) = std::fs::read_dir(dir.join(version)) {
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect();
-            files.sort();
-            tracked.extend(files);
-        }
+        tracked.extend(project::files_in(&dir.join(version)));
     }
     let tracked = tracked.iter().map(|p| p.display().to_string());
     let mut spec = quote! { ::pum::testing::TestSpec::new(__pum_name) };

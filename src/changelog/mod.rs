@@ -81,25 +81,81 @@ impl Changelog {
 /// (or with both), or a symbolic link that leads nowhere; [`Error::Io`] for an unreadable
 /// file.
 pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
+    discover_in(&Disk, root, recorded_as)
+}
+
+/// What is in a directory of a [`Tree`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    Dir,
+    File,
+    /// A symbolic link to nothing (which `is_file` and `is_dir` would silently pass over).
+    Dangling,
+    Other,
+}
+
+/// Where changelogs are read from: the disk, or files compiled into the program
+/// ([`crate::embed`]).
+pub(crate) trait Tree {
+    /// The entries directly in `dir` (name, path, kind); `None` when it does not exist.
+    fn entries(&self, dir: &Path) -> Result<Option<Vec<(String, PathBuf, EntryKind)>>>;
+    /// The text of the file at `path`.
+    fn read(&self, path: &Path) -> Result<SqlText>;
+}
+
+/// The file system.
+pub(crate) struct Disk;
+
+impl Tree for Disk {
+    fn entries(&self, dir: &Path) -> Result<Option<Vec<(String, PathBuf, EntryKind)>>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let path = entry.path();
+            let kind = if path.is_dir() {
+                EntryKind::Dir
+            } else if path.is_file() {
+                EntryKind::File
+            } else if !path.exists() && path.symlink_metadata().is_ok() {
+                EntryKind::Dangling
+            } else {
+                EntryKind::Other
+            };
+            found.push((entry.file_name().to_string_lossy().into_owned(), path, kind));
+        }
+        Ok(Some(found))
+    }
+
+    fn read(&self, path: &Path) -> Result<SqlText> {
+        SqlText::read(path)
+    }
+}
+
+/// [`discover`] in any [`Tree`].
+pub(crate) fn discover_in(
+    tree: &dyn Tree,
+    root: &Path,
+    recorded_as: &str,
+) -> Result<Vec<Changelog>> {
     let problem = |path: &Path, message: &str| Error::Changelog {
         path: path.display().to_string(),
         message: message.to_string(),
     };
-    let entries = std::fs::read_dir(root).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => problem(root, "the changelogs directory does not exist"),
-        _ => Error::io(root, e),
-    })?;
+    let entries = tree
+        .entries(root)?
+        .ok_or_else(|| problem(root, "the changelogs directory does not exist"))?;
     let mut changelogs: Vec<Changelog> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(root, e))?;
-        let dir = entry.path();
-        if is_dangling_link(&dir) {
-            return Err(problem(&dir, DANGLING_LINK));
+    for (dir_name, dir, kind) in entries {
+        match kind {
+            EntryKind::Dangling => return Err(problem(&dir, DANGLING_LINK)),
+            EntryKind::Dir => {}
+            EntryKind::File | EntryKind::Other => continue,
         }
-        if !dir.is_dir() {
-            continue;
-        }
-        let dir_name = entry.file_name().to_string_lossy().into_owned();
         let version = Version::parse(&dir_name)
             .map_err(|e| problem(&dir, &format!("not a version directory: {e}")))?;
         if let Some(other) = changelogs.iter().find(|c| c.version == version) {
@@ -113,20 +169,14 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
         }
         let mut names = Vec::new();
         let mut marker = false;
-        for file in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let file = file.map_err(|e| Error::io(&dir, e))?;
-            let name = file.file_name().to_string_lossy().into_owned();
-            let path = file.path();
-            if is_dangling_link(&path) {
-                return Err(problem(&path, DANGLING_LINK));
-            }
-            if !path.is_file() {
-                continue;
-            }
-            if name == APP_ONLY_MARKER {
-                marker = true;
-            } else if name.ends_with(".sql") {
-                names.push(name);
+        let mut has_down = false;
+        for (name, path, kind) in tree.entries(&dir)?.unwrap_or_default() {
+            match kind {
+                EntryKind::Dangling => return Err(problem(&path, DANGLING_LINK)),
+                EntryKind::Dir if name == DOWN_DIR => has_down = true,
+                EntryKind::File if name == APP_ONLY_MARKER => marker = true,
+                EntryKind::File if name.ends_with(".sql") => names.push(name),
+                _ => {}
             }
         }
         names.sort();
@@ -148,18 +198,12 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
             }
             _ => {}
         }
-        let files = names
-            .into_iter()
-            .map(|name| {
-                let path = dir.join(&name);
-                Ok(ChangelogFile {
-                    sql: SqlText::read(&path)?,
-                    path,
-                    name: format!("{recorded_as}/{dir_name}/{name}"),
-                })
-            })
-            .collect::<Result<_>>()?;
-        let down = down_files(&dir, &format!("{recorded_as}/{dir_name}/{DOWN_DIR}"))?;
+        let files = read_files(tree, &dir, names, &format!("{recorded_as}/{dir_name}"))?;
+        let down = if has_down {
+            down_files(tree, &dir, &format!("{recorded_as}/{dir_name}/{DOWN_DIR}"))?
+        } else {
+            Vec::new()
+        };
         changelogs.push(Changelog {
             version,
             dir,
@@ -177,34 +221,19 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
     Ok(changelogs)
 }
 
-/// The `.sql` files of `dir/down`, in name order (none when there is no such directory).
-fn down_files(dir: &Path, recorded_as: &str) -> Result<Vec<ChangelogFile>> {
-    let down = dir.join(DOWN_DIR);
-    if !down.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut names = Vec::new();
-    for file in std::fs::read_dir(&down).map_err(|e| Error::io(&down, e))? {
-        let file = file.map_err(|e| Error::io(&down, e))?;
-        let path = file.path();
-        if is_dangling_link(&path) {
-            return Err(Error::Changelog {
-                path: path.display().to_string(),
-                message: DANGLING_LINK.into(),
-            });
-        }
-        let name = file.file_name().to_string_lossy().into_owned();
-        if path.is_file() && name.ends_with(".sql") {
-            names.push(name);
-        }
-    }
-    names.sort();
+/// Reads the files `names` of `dir`, recorded as `<recorded_as>/<name>`.
+fn read_files(
+    tree: &dyn Tree,
+    dir: &Path,
+    names: Vec<String>,
+    recorded_as: &str,
+) -> Result<Vec<ChangelogFile>> {
     names
         .into_iter()
         .map(|name| {
-            let path = down.join(&name);
+            let path = dir.join(&name);
             Ok(ChangelogFile {
-                sql: SqlText::read(&path)?,
+                sql: tree.read(&path)?,
                 path,
                 name: format!("{recorded_as}/{name}"),
             })
@@ -212,14 +241,28 @@ fn down_files(dir: &Path, recorded_as: &str) -> Result<Vec<ChangelogFile>> {
         .collect()
 }
 
+/// The `.sql` files of `dir/down`, in name order.
+fn down_files(tree: &dyn Tree, dir: &Path, recorded_as: &str) -> Result<Vec<ChangelogFile>> {
+    let down = dir.join(DOWN_DIR);
+    let mut names = Vec::new();
+    for (name, path, kind) in tree.entries(&down)?.unwrap_or_default() {
+        match kind {
+            EntryKind::Dangling => {
+                return Err(Error::Changelog {
+                    path: path.display().to_string(),
+                    message: DANGLING_LINK.into(),
+                });
+            }
+            EntryKind::File if name.ends_with(".sql") => names.push(name),
+            _ => {}
+        }
+    }
+    names.sort();
+    read_files(tree, &down, names, recorded_as)
+}
+
 /// What a symbolic link to nothing is told.
 const DANGLING_LINK: &str = "a symbolic link to nothing: restore its target or remove it";
-
-/// Whether `path` is a symbolic link whose target does not exist (which `is_file` and
-/// `is_dir` would silently pass over).
-fn is_dangling_link(path: &Path) -> bool {
-    !path.exists() && path.symlink_metadata().is_ok()
-}
 
 /// A file's text, read for applying.
 #[derive(Debug, Clone)]

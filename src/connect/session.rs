@@ -101,6 +101,86 @@ impl ConnectionSpec {
 }
 
 /// The reason a connection failed, with a hint when the client had no password to give.
+#[cfg(feature = "tokio")]
+impl ConnectionSpec {
+    /// A `tokio_postgres::Config` with every setting applied (as [`ConnectionSpec::config`]).
+    ///
+    /// # Errors
+    /// As [`ConnectionSpec::config`].
+    pub fn async_config(&self) -> Result<tokio_postgres::Config> {
+        let sync = self.config()?;
+        let mut config = tokio_postgres::Config::new();
+        for host in sync.get_hosts() {
+            match host {
+                postgres::config::Host::Tcp(name) => config.host(name),
+                #[cfg(unix)]
+                postgres::config::Host::Unix(path) => config.host_path(path),
+            };
+        }
+        for addr in sync.get_hostaddrs() {
+            config.hostaddr(*addr);
+        }
+        for port in sync.get_ports() {
+            config.port(*port);
+        }
+        if let Some(user) = sync.get_user() {
+            config.user(user);
+        }
+        if let Some(password) = sync.get_password() {
+            config.password(password);
+        }
+        if let Some(dbname) = sync.get_dbname() {
+            config.dbname(dbname);
+        }
+        if let Some(options) = sync.get_options() {
+            config.options(options);
+        }
+        if let Some(name) = sync.get_application_name() {
+            config.application_name(name);
+        }
+        if let Some(timeout) = sync.get_connect_timeout() {
+            config.connect_timeout(*timeout);
+        }
+        config.ssl_mode(sync.get_ssl_mode());
+        Ok(config)
+    }
+
+    /// Opens a tokio-postgres session (its connection driven by a task spawned on the
+    /// current tokio runtime), giving up after the connect timeout for each host tried.
+    ///
+    /// # Errors
+    /// As [`ConnectionSpec::connect`].
+    pub async fn connect_async(&self) -> Result<tokio_postgres::Client> {
+        let config = self.async_config()?;
+        let hosts = self
+            .host
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .count()
+            .max(1) as u32;
+        let deadline = self.connect_timeout * hosts + Duration::from_millis(500);
+        let timed_out = || Error::ConnectTimeout {
+            target: self.to_string(),
+            timeout: self.connect_timeout,
+        };
+        match tokio::time::timeout(deadline, config.connect(tokio_postgres::NoTls)).await {
+            Ok(Ok((client, connection))) => {
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Ok(client)
+            }
+            Ok(Err(e)) if is_timeout(&e) => Err(timed_out()),
+            Ok(Err(e)) => Err(Error::Connect {
+                target: self.to_string(),
+                message: explain_connect_error(self, &e),
+                code: e.code().map(|c| c.code().to_string()),
+            }),
+            Err(_) => Err(timed_out()),
+        }
+    }
+}
+
 fn explain_connect_error(spec: &ConnectionSpec, err: &postgres::Error) -> String {
     let text = describe_pg_error(err);
     // Neither the server nor the network refused: the client gave up, and without a

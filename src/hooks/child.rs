@@ -52,10 +52,10 @@ impl Runner {
     pub(crate) fn run(
         &mut self,
         session: &mut RawSession,
-        spec: &ConnectionSpec,
         code: &Code<'_>,
         messages: &mut dyn FnMut(&str),
     ) -> Result<()> {
+        let spec = &session.spec().clone();
         match code.kind {
             CodeKind::Executable => run_executable(session, spec, code, messages),
             CodeKind::DeltaPy | CodeKind::HookBase => {

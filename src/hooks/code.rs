@@ -70,7 +70,6 @@ impl Runner {
     pub(crate) fn run(
         &mut self,
         _: &mut RawSession,
-        _: &ConnectionSpec,
         code: &Code<'_>,
         _: &mut dyn FnMut(&str),
     ) -> Result<()> {

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::version::Version;
-use crate::wire::{RawSession, Sql};
+use crate::wire::Sql;
 
 pub(crate) use code::{Code, CodeKind, Runner};
 
@@ -158,7 +158,7 @@ where
 
 /// What a [`Hook`] is given.
 pub struct HookContext<'a> {
-    pub(crate) session: &'a mut RawSession,
+    pub(crate) session: &'a mut dyn Sql,
     pub(crate) name: String,
     pub(crate) current_version: Option<Version>,
     pub(crate) target_version: Option<Version>,

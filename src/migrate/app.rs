@@ -24,7 +24,6 @@ use super::session::{Item, Session};
 use crate::changelog::SqlText;
 use crate::changelog::params::{ParamValue, Parameters};
 use crate::config::{Config, Hook as ConfigHook};
-use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
 use crate::hooks::{Code, CodeKind, Hook, HookContext, Variable};
 use crate::version::Version;
@@ -39,7 +38,6 @@ pub(crate) struct RustHook {
 /// What hooks run with, besides the session.
 pub(crate) struct App<'a> {
     pub config: &'a Config,
-    pub spec: &'a ConnectionSpec,
     pub parameters: &'a Parameters,
     pub rust: &'a [RustHook],
     pub python: Option<&'a Path>,
@@ -125,7 +123,7 @@ impl App<'_> {
         let path = self.config.base_dir.join(file);
         match Path::new(file).extension().and_then(|e| e.to_str()) {
             Some("sql") => {
-                let text = SqlText::read(&path)?;
+                let text = self.config.read_sql(file)?;
                 Ok(Runs::Sql(Prepared::new(
                     &text,
                     file,
@@ -193,7 +191,7 @@ impl App<'_> {
         };
         session
             .code
-            .run(&mut session.client, self.spec, &code, &mut |line| {
+            .run(session.client.raw(code.shown)?, &code, &mut |line| {
                 progress.message(line)
             })
     }
@@ -249,7 +247,7 @@ impl App<'_> {
                 known: self.config.demo_data_names(),
             })?;
         for file in set.file.iter().chain(set.files.iter().flatten()) {
-            let text = SqlText::read(&self.config.base_dir.join(file))?;
+            let text = self.config.read_sql(file)?;
             batch.push(Item::Text(Prepared::new(
                 &text,
                 file,

@@ -16,11 +16,11 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::roles::{RoleManager, Selection};
 use crate::version::Version;
-use crate::wire::{RawSession, Sql};
+use crate::wire::Sql;
 
 /// Fires the deferred constraint checks now, as a commit would, then puts every
 /// constraint that is deferred by default back in that mode.
-fn settle(client: &mut RawSession) -> Result<()> {
+fn settle(client: &mut impl Sql) -> Result<()> {
     client
         .batch("SET CONSTRAINTS ALL IMMEDIATE")
         .map_err(|e| Error::server("check the deferred constraints", &e))?;

@@ -50,7 +50,7 @@ use crate::config::Config;
 use crate::connect::ConnectionSpec;
 use crate::error::Result;
 use crate::version::Version;
-use crate::wire::RawSession;
+use crate::wire::{RawSession, Sql};
 use execute::Run;
 pub use info::{FileInfo, Info, VersionInfo, VersionStatus};
 use plan::Plan;
@@ -252,10 +252,16 @@ fn per_file_refused(options: &MigrateOptions) -> Result<()> {
     Ok(())
 }
 
+/// Where an [`Upgrader`] works: a database it connects to, or the application's session.
+enum Target<'a> {
+    Spec(&'a ConnectionSpec),
+    Lent(std::cell::RefCell<&'a mut dyn Sql>),
+}
+
 /// Applies a project's changelogs to one database.
 pub struct Upgrader<'a> {
     config: &'a Config,
-    spec: &'a ConnectionSpec,
+    target: Target<'a>,
     table: MigrationsTable,
     rust: Vec<app::RustHook>,
     python: Option<std::path::PathBuf>,
@@ -268,9 +274,40 @@ impl<'a> Upgrader<'a> {
     /// [`crate::Error::InvalidIdentifier`] for a migration table schema PostgreSQL cannot
     /// hold.
     pub fn new(config: &'a Config, spec: &'a ConnectionSpec) -> Result<Upgrader<'a>> {
+        Upgrader::with_target(config, Target::Spec(spec))
+    }
+
+    /// An upgrader for `config`'s project working on the application's own session
+    /// (`client`), which must not be inside a transaction: each run opens and commits
+    /// its own, under the same migration lock, with the same table and checks as
+    /// [`Upgrader::new`]. Python hooks and executables cannot run this way (they are lent
+    /// a session pum opened itself), and pum leaves the session's settings as they are.
+    ///
+    /// ```no_run
+    /// # fn f(config: &pum::Config) -> pum::Result<()> {
+    /// let mut client = postgres::Client::connect("host=/run/postgresql dbname=app", postgres::NoTls)
+    ///     .expect("connect");
+    /// let report = pum::Upgrader::on_client(config, &mut client)?
+    ///     .upgrade(&pum::MigrateOptions::default(), &mut pum::migrate::NoProgress)?;
+    /// # let _ = report; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Upgrader::new`].
+    pub fn on_client(config: &'a Config, client: &'a mut postgres::Client) -> Result<Upgrader<'a>> {
+        Upgrader::with_target(config, Target::Lent(std::cell::RefCell::new(client)))
+    }
+
+    /// An upgrader working on a session that implements pum's SQL (the async proxy).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn on_sql(config: &'a Config, client: &'a mut dyn Sql) -> Result<Upgrader<'a>> {
+        Upgrader::with_target(config, Target::Lent(std::cell::RefCell::new(client)))
+    }
+
+    fn with_target(config: &'a Config, target: Target<'a>) -> Result<Upgrader<'a>> {
         Ok(Upgrader {
             config,
-            spec,
+            target,
             table: MigrationsTable::new(&config.migration_table_schema)?,
             rust: Vec::new(),
             python: None,
@@ -322,13 +359,37 @@ impl<'a> Upgrader<'a> {
         timeout: Duration,
         work: impl FnOnce(&mut Session) -> Result<T>,
     ) -> Result<T> {
-        Session::locked(
-            self.spec,
-            &self.table.lock(),
-            timeout,
-            "another pum migrating with it",
-            work,
-        )
+        self.with_session(|session| {
+            if session.client.is_own() {
+                session.end_with_client()?;
+            }
+            session.locked_with(
+                &self.table.lock(),
+                timeout,
+                "another pum migrating with it",
+                work,
+            )
+        })
+    }
+
+    /// Runs `work` on a session: a new one of pum's, or the application's (rolled back to
+    /// where it was after an error).
+    fn with_session<T>(&self, work: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
+        match &self.target {
+            Target::Spec(spec) => work(&mut Session::new(RawSession::connect(spec)?)),
+            Target::Lent(client) => {
+                let mut client = client.try_borrow_mut().map_err(|_| crate::Error::Refused {
+                    operation: "use the application's client twice at once".into(),
+                    reason: "a hook of this run called its own upgrader".into(),
+                })?;
+                let mut session = Session::on(crate::wire::Conn::Lent(&mut **client));
+                let result = work(&mut session);
+                if result.is_err() {
+                    session.rollback();
+                }
+                result
+            }
+        }
     }
 
     /// What the migrations table records now (in the session's transaction, if open).
@@ -367,6 +428,23 @@ impl<'a> Upgrader<'a> {
             self.run(&changelogs, &parameters, options)
                 .execute(session, &plan, progress)
         })
+    }
+
+    /// What an application wants at start-up: [`Upgrader::install`] where the migrations
+    /// table does not exist, else [`Upgrader::upgrade`]. Two processes starting at once
+    /// both find no table: the one that waited for the other's install upgrades instead.
+    ///
+    /// # Errors
+    /// As [`Upgrader::install`] and [`Upgrader::upgrade`].
+    pub fn migrate(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+        let installed = self.with_session(|session| self.table.exists(&mut session.client))?;
+        if installed {
+            return self.upgrade(options, progress);
+        }
+        match self.install(options, progress) {
+            Err(crate::Error::AlreadyInstalled { .. }) => self.upgrade(options, progress),
+            other => other,
+        }
     }
 
     /// Applies the changelogs above the current version (up to `max_version`), as
@@ -428,7 +506,6 @@ impl<'a> Upgrader<'a> {
     fn app<'r>(&'r self, parameters: &'r Parameters) -> app::App<'r> {
         app::App {
             config: self.config,
-            spec: self.spec,
             parameters,
             rust: &self.rust,
             python: self.python.as_deref(),
@@ -489,8 +566,7 @@ impl<'a> Upgrader<'a> {
     /// As [`Upgrader::current`].
     pub fn recorded(&self) -> Result<(Version, Vec<(String, String)>)> {
         let current = self.current()?;
-        let mut session = Session::new(RawSession::connect(self.spec)?);
-        let applied = self.applied(&mut session, false)?;
+        let applied = self.with_session(|session| self.applied(session, false))?;
         Ok((current, self.recorded_parameters(&applied)?))
     }
 
@@ -500,8 +576,7 @@ impl<'a> Upgrader<'a> {
     /// [`crate::Error::NotInstalled`] without a migrations table;
     /// [`crate::Conflict::NoVersionRecorded`] when it records nothing.
     pub fn current(&self) -> Result<Version> {
-        let mut session = Session::new(RawSession::connect(self.spec)?);
-        let applied = self.applied(&mut session, false)?;
+        let applied = self.with_session(|session| self.applied(session, false))?;
         if !applied.exists {
             return Err(crate::Error::NotInstalled {
                 table: applied.table.clone(),
@@ -562,8 +637,7 @@ impl<'a> Upgrader<'a> {
     /// Connection, changelog and table errors.
     pub fn info(&self) -> Result<Info> {
         let changelogs = self.config.changelogs()?;
-        let mut session = Session::new(RawSession::connect(self.spec)?);
-        let applied = self.applied(&mut session, false)?;
+        let applied = self.with_session(|session| self.applied(session, false))?;
         info::info(&changelogs, &applied)
     }
 
@@ -591,8 +665,7 @@ impl<'a> Upgrader<'a> {
     pub fn plan_upgrade(&self, options: &MigrateOptions) -> Result<Plan> {
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
-        let mut session = Session::new(RawSession::connect(self.spec)?);
-        let applied = self.applied(&mut session, false)?;
+        let applied = self.with_session(|session| self.applied(session, false))?;
         plan::upgrade_hooked(
             self.config,
             &changelogs,

@@ -9,19 +9,24 @@
 
 use super::apply::Prepared;
 use crate::error::{Error, Result};
-use crate::wire::{RawSession, Sql};
+use crate::wire::{Conn, RawSession, Sql};
 
 /// The session of one run: its client, and whether a transaction is open.
-pub(crate) struct Session {
-    pub client: RawSession,
+pub(crate) struct Session<'c> {
+    pub client: Conn<'c>,
     /// Runs the code (Python, executables) the run's session is lent to.
     pub code: crate::hooks::Runner,
     in_transaction: bool,
 }
 
-impl Session {
+impl<'c> Session<'c> {
     /// A session with no transaction open.
-    pub(crate) fn new(client: RawSession) -> Session {
+    pub(crate) fn new(client: RawSession) -> Session<'c> {
+        Session::on(Conn::Own(Box::new(client)))
+    }
+
+    /// A session on `client`, which has no transaction open.
+    pub(crate) fn on(client: Conn<'c>) -> Session<'c> {
         Session {
             client,
             code: crate::hooks::Runner::default(),
@@ -43,12 +48,27 @@ impl Session {
     ) -> Result<T> {
         let mut session = Session::new(RawSession::connect(spec)?);
         session.end_with_client()?;
-        lock.acquire(&mut session.client, timeout, holder)?;
-        let result = work(&mut session);
+        session.locked_with(lock, timeout, holder, work)
+    }
+
+    /// Takes `lock` on this session (waiting at most `timeout` for `holder`); runs `work`;
+    /// rolls back what `work` left open after an error; releases the lock.
+    ///
+    /// # Errors
+    /// [`Error::LockTimeout`], and `work`'s.
+    pub(crate) fn locked_with<T>(
+        &mut self,
+        lock: &crate::lock::AdvisoryLock,
+        timeout: std::time::Duration,
+        holder: &str,
+        work: impl FnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
+        lock.acquire(&mut self.client, timeout, holder)?;
+        let result = work(self);
         if result.is_err() {
-            session.rollback();
+            self.rollback();
         }
-        let _ = lock.release(&mut session.client);
+        let _ = lock.release(&mut self.client);
         result
     }
 

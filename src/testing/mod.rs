@@ -116,6 +116,26 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("pum: test database {}: {e}", self.name))
     }
 
+    /// A new tokio-postgres session on it, its connection driven by a task on the current
+    /// runtime (an `async fn` test's), as [`ConnectionSpec::connect_async`].
+    ///
+    /// ```no_run
+    /// # async fn t(db: pum::testing::TestDb) {
+    /// let client = db.async_client().await;
+    /// client.batch_execute("CREATE TABLE t (id int)").await.unwrap();
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// When the server cannot be reached, or outside a tokio runtime.
+    #[cfg(feature = "tokio")]
+    pub async fn async_client(&self) -> tokio_postgres::Client {
+        self.spec
+            .connect_async()
+            .await
+            .unwrap_or_else(|e| panic!("pum: test database {}: {e}", self.name))
+    }
+
     /// An r2d2 pool of at most 4 sessions on it.
     ///
     /// # Panics

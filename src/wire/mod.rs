@@ -13,6 +13,8 @@
 //! and rust-postgres's clients implement: simple queries, text rows, and [`ServerError`]s
 //! that keep the SQLSTATE and the error's position.
 
+#[cfg(feature = "tokio")]
+pub(crate) mod proxy;
 #[cfg(unix)]
 pub(crate) mod relay;
 mod session;
@@ -153,6 +155,55 @@ impl Sql for postgres::Transaction<'_> {
 
     fn rows(&mut self, sql: &str) -> Result<Vec<TextRow>, ServerError> {
         simple_rows(self, sql)
+    }
+}
+
+/// The connection a run works on: pum's own session, or one the application lends
+/// ([`crate::embed::Embedded`] on a `postgres::Client`, or on a `tokio_postgres::Client`
+/// through a proxy). Only pum's own session can be lent on to child processes.
+pub(crate) enum Conn<'c> {
+    /// pum's session, connected by pum.
+    Own(Box<RawSession>),
+    /// The application's.
+    Lent(&'c mut dyn Sql),
+}
+
+impl Conn<'_> {
+    /// pum's own session, for lending to a child process (Python, executables) running
+    /// `what`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unsupported`] on a lent connection.
+    pub(crate) fn raw(&mut self, what: &str) -> crate::Result<&mut RawSession> {
+        match self {
+            Conn::Own(session) => Ok(&mut **session),
+            Conn::Lent(_) => Err(crate::Error::Unsupported {
+                message: format!(
+                    "{what}: Python and executable code needs a session pum opened itself                      (it is lent to the child through a socket), not the application's                      client; run this project with the pum command line or Upgrader"
+                ),
+            }),
+        }
+    }
+
+    /// Whether pum opened this session (and may change its settings).
+    pub(crate) fn is_own(&self) -> bool {
+        matches!(self, Conn::Own(_))
+    }
+}
+
+impl Sql for Conn<'_> {
+    fn batch(&mut self, sql: &str) -> Result<(), ServerError> {
+        match self {
+            Conn::Own(session) => session.batch(sql),
+            Conn::Lent(client) => client.batch(sql),
+        }
+    }
+
+    fn rows(&mut self, sql: &str) -> Result<Vec<TextRow>, ServerError> {
+        match self {
+            Conn::Own(session) => session.rows(sql),
+            Conn::Lent(client) => client.rows(sql),
+        }
     }
 }
 

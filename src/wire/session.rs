@@ -117,6 +117,8 @@ pub(crate) struct RawSession {
     /// The transaction status of the last ReadyForQuery: `I`dle, in `T`ransaction, `E`rror.
     status: u8,
     broken: bool,
+    /// What it connected with (for the connections relayed to it).
+    spec: ConnectionSpec,
 }
 
 impl RawSession {
@@ -135,6 +137,7 @@ impl RawSession {
             let started = Instant::now();
             match open(&endpoint, timeout).and_then(|stream| {
                 let mut session = RawSession {
+                    spec: spec.clone(),
                     stream,
                     parameters: Vec::new(),
                     status: b'I',
@@ -299,8 +302,13 @@ impl RawSession {
         self.stream.write_all(bytes)
     }
 
-    /// What the server reported at start-up.
+    /// What it connected with.
     #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn spec(&self) -> &ConnectionSpec {
+        &self.spec
+    }
+
+    /// What the server reported at start-up.
     pub(crate) fn parameters(&self) -> &[(String, String)] {
         &self.parameters
     }

@@ -9,6 +9,7 @@ mod daily;
 mod database;
 mod deltas;
 mod dump;
+mod embed;
 mod harness;
 mod migrate;
 mod server;

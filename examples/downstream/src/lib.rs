@@ -1,6 +1,17 @@
-//! A tiny to-do list on PostgreSQL: the code a downstream crate tests with `#[pum_test]`.
+//! A tiny to-do list on PostgreSQL: the code a downstream crate tests with `#[pum_test]`,
+//! and its datamodel (changelogs/), compiled in so that the application brings its
+//! database up to date at start-up.
 
 use postgres::GenericClient;
+
+/// The datamodel: .pum.yaml and changelogs/, compiled into the program.
+pub static DATAMODEL: pum::embed::Embedded = pum::embed_changelogs!(".");
+
+/// What the application runs at start-up: installs the datamodel on an empty database,
+/// upgrades an older one, does nothing to a current one.
+pub fn migrate(client: &mut postgres::Client) -> pum::Result<pum::migrate::Report> {
+    DATAMODEL.migrate(client, &pum::MigrateOptions::default())
+}
 
 /// Adds a task; returns its id.
 pub fn add_task(client: &mut impl GenericClient, title: &str) -> Result<i32, postgres::Error> {

@@ -332,7 +332,7 @@ impl<'a> DeltaUpgrader<'a> {
     }
 
     /// The rows and the current version; refuses a database without either.
-    fn state(&self, session: &mut RawSession) -> Result<(Vec<UpgradeRow>, Version)> {
+    fn state(&self, session: &mut impl Sql) -> Result<(Vec<UpgradeRow>, Version)> {
         if !self.table.exists(session)? {
             return Err(Error::NotInstalled {
                 table: self.table.name(),
@@ -461,7 +461,7 @@ impl<'a> DeltaUpgrader<'a> {
                     };
                     session
                         .code
-                        .run(&mut session.client, self.spec, &code, &mut |line| {
+                        .run(session.client.raw(code.shown)?, &code, &mut |line| {
                             progress.message(line)
                         })?;
                 }

@@ -1,0 +1,1 @@
+CREATE TABLE pyhook (id int);
