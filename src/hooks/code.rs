@@ -5,8 +5,6 @@ use std::path::Path;
 
 use super::Variable;
 #[cfg(not(unix))]
-use crate::connect::ConnectionSpec;
-#[cfg(not(unix))]
 use crate::error::{Error, Result};
 use crate::version::Version;
 #[cfg(not(unix))]

@@ -309,6 +309,7 @@ impl RawSession {
     }
 
     /// What the server reported at start-up.
+    #[cfg(unix)]
     pub(crate) fn parameters(&self) -> &[(String, String)] {
         &self.parameters
     }
