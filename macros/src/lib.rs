@@ -283,7 +283,12 @@ fn is_test_db(ty: &Type) -> bool {
     }
 }
 
+/// The path `lit` names at run time: relative to `CARGO_MANIFEST_DIR`, or as written when
+/// absolute.
 fn path_expr(lit: &LitStr) -> Tokens {
+    if Path::new(&lit.value()).is_absolute() {
+        return quote! { ::std::path::Path::new(#lit) };
+    }
     quote! { ::std::path::Path::new(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", #lit)) }
 }
 
@@ -426,7 +431,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
 /// Compiles a pum project into the program: `static DB: pum::embed::Embedded =
 /// pum::embed_changelogs!("db");` reads `db/.pum.yaml` (relative to `CARGO_MANIFEST_DIR`),
 /// the files of its changelogs directory and the SQL files its hooks and demo data name,
-/// and gives a [`pum::embed::Embedded`] that installs, upgrades and describes a database
+/// and gives a `pum::embed::Embedded` that installs, upgrades and describes a database
 /// with them. A missing directory or file, a configuration that is not YAML, or a Python
 /// or executable hook is a compile error.
 ///
@@ -545,4 +550,18 @@ fn expand_upgrade_paths(args: Args) -> syn::Result<Tokens> {
         #( const _: &[u8] = ::core::include_bytes!(#tracked); )*
         #(#tests)*
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_paths_are_taken_as_written() {
+        let absolute = path_expr(&LitStr::new("/srv/db/.pum.yaml", Span::call_site())).to_string();
+        assert!(!absolute.contains("CARGO_MANIFEST_DIR"), "{absolute}");
+        assert!(absolute.contains("\"/srv/db/.pum.yaml\""), "{absolute}");
+        let relative = path_expr(&LitStr::new("db/.pum.yaml", Span::call_site())).to_string();
+        assert!(relative.contains("CARGO_MANIFEST_DIR"), "{relative}");
+    }
 }
