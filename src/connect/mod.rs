@@ -257,18 +257,41 @@ impl ConnectionSpec {
         passfile.lookup(&host, &first(&self.port), &self.dbname, &self.user)
     }
 
-    /// A URL for other tools (`psql "$URL"`): host, port, user and database, never the
-    /// password (libpq finds it in `PGPASSWORD` or `.pgpass`).
+    /// A URL for other tools (`psql "$URL"`, sqlx, diesel): host, port, user and
+    /// database, never the password (libpq finds it in `PGPASSWORD` or `.pgpass`). One
+    /// TCP host is written in the URL's authority (`postgresql://me@db.example:5432/app`);
+    /// a socket directory or several hosts go in the query, after `localhost` in the
+    /// authority (which the query's `host` overrides, for libpq and sqlx alike; a URL with
+    /// an empty host is one sqlx refuses).
     pub fn url(&self) -> String {
-        let mut url = format!(
-            "postgresql://{}@/{}?host={}&port={}",
-            percent_encode(&self.user),
-            percent_encode(&self.dbname),
-            percent_encode(&self.host),
-            percent_encode(&self.port)
-        );
+        let single_tcp = !self.host.is_empty()
+            && !self.host.starts_with('/')
+            && !self.host.contains(',')
+            && !self.port.contains(',');
+        let mut url = if single_tcp {
+            let host = if self.host.contains(':') {
+                format!("[{}]", self.host)
+            } else {
+                percent_encode(&self.host)
+            };
+            format!(
+                "postgresql://{}@{host}:{}/{}",
+                percent_encode(&self.user),
+                percent_encode(&self.port),
+                percent_encode(&self.dbname)
+            )
+        } else {
+            format!(
+                "postgresql://{}@localhost/{}?host={}&port={}",
+                percent_encode(&self.user),
+                percent_encode(&self.dbname),
+                percent_encode(&self.host),
+                percent_encode(&self.port)
+            )
+        };
         if let Some(addr) = &self.hostaddr {
-            url.push_str(&format!("&hostaddr={}", percent_encode(addr)));
+            let separator = if url.contains('?') { '&' } else { '?' };
+            url.push_str(&format!("{separator}hostaddr={}", percent_encode(addr)));
         }
         url
     }
@@ -466,9 +489,11 @@ mod tests {
         )
         .unwrap();
         let url = spec.url();
+        // The authority's localhost is for URL parsers that refuse an empty host (sqlx):
+        // the query's host overrides it.
         assert_eq!(
             url,
-            "postgresql://me%20too@/my%20db?host=/tmp/a%20dir&port=5433"
+            "postgresql://me%20too@localhost/my%20db?host=/tmp/a%20dir&port=5433"
         );
         let back = ConnectionSpec::resolve_with(&url, &base_env(dir.path())).unwrap();
         assert_eq!(
@@ -476,5 +501,28 @@ mod tests {
             ("/tmp/a dir", "5433", "me too", "my db")
         );
         assert_eq!(back.password, None);
+
+        for (given, expected, host) in [
+            (
+                "host=db.example port=6432 user=me dbname=app",
+                "postgresql://me@db.example:6432/app",
+                "db.example",
+            ),
+            (
+                "host=::1 port=5432 user=me dbname=app",
+                "postgresql://me@[::1]:5432/app",
+                "::1",
+            ),
+            (
+                "host=a,b port=5432 user=me dbname=app",
+                "postgresql://me@localhost/app?host=a%2Cb&port=5432",
+                "a,b",
+            ),
+        ] {
+            let spec = ConnectionSpec::resolve_with(given, &base_env(dir.path())).unwrap();
+            assert_eq!(spec.url(), expected);
+            let back = ConnectionSpec::resolve_with(expected, &base_env(dir.path())).unwrap();
+            assert_eq!((back.host(), back.user(), back.dbname()), (host, "me", "app"));
+        }
     }
 }
