@@ -24,9 +24,10 @@ use crate::error::{Error, Result};
 const BUDGET: i32 = 0x7075_6d62;
 
 /// Connections a process uses for itself: this session, the maintenance sessions (at most
-/// [`super::pool::MAX_SESSIONS`]), a template build's lock session and the sessions of a
-/// build (migrations, fixtures, a restore).
-pub(crate) const PER_PROCESS: i32 = 8;
+/// [`super::pool::MAX_SESSIONS`] for tests and [`super::pool::BACKGROUND_SESSIONS`] for
+/// drops and spares), a template build's lock session and the sessions of a build
+/// (migrations, fixtures, a restore).
+pub(crate) const PER_PROCESS: i32 = 10;
 
 /// Connections a test may use: its clients and its r2d2 pool.
 pub(crate) const PER_TEST: i32 = 4;
@@ -137,15 +138,21 @@ impl Budget {
     /// All `n` units numbered `from` or more, or none.
     fn try_claim(&self, n: i32, from: i32) -> Result<Option<Vec<i32>>> {
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        // The scan stops at the n-th lock taken: no more are tried.
+        // The scan stops at the n-th lock taken: no more are tried. A simple query (numbers
+        // only): one round trip, where a prepared one takes two.
         let taken: Vec<i32> = session
-            .query_one(
-                "SELECT coalesce(array_agg(u), '{}') FROM (SELECT u FROM generate_series($4, $2 - 1) u \
-                 WHERE pg_try_advisory_lock($1, u) LIMIT $3) taken",
-                &[&BUDGET, &self.units, &(n as i64), &from],
-            )
+            .simple_query(&format!(
+                "SELECT u FROM generate_series({from}, {} - 1) u \
+                 WHERE pg_try_advisory_lock({BUDGET}, u) LIMIT {n}",
+                self.units
+            ))
             .map_err(|e| Error::sql("claim test connections", &e))?
-            .get(0);
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
+                _ => None,
+            })
+            .collect();
         if taken.len() as i32 == n {
             return Ok(Some(taken));
         }
@@ -170,11 +177,12 @@ fn release(session: &mut Client, units: &[i32]) -> Result<()> {
     if units.is_empty() {
         return Ok(());
     }
+    let list: Vec<String> = units.iter().map(i32::to_string).collect();
     session
-        .execute(
-            "SELECT pg_advisory_unlock($1, u) FROM unnest($2::int[]) u",
-            &[&BUDGET, &units],
-        )
+        .simple_query(&format!(
+            "SELECT pg_advisory_unlock({BUDGET}, u) FROM unnest(ARRAY[{}]::int[]) u",
+            list.join(",")
+        ))
         .map_err(|e| Error::sql("release test connections", &e))?;
     Ok(())
 }

@@ -1,18 +1,19 @@
 //! What the harness shares within a process: the server, its maintenance sessions, the
-//! template cache, the clones, the background dropper and the bound on parallel tests,
-//! set up on first use (the registry made, orphans swept).
+//! template cache, the clones and their spares, the background workers (dropping, making
+//! spares) and the bound on parallel tests, set up on first use (the registry made,
+//! orphans swept).
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::budget::{Budget, Claim};
 use super::clones::Clones;
-use super::dropper::Dropper;
-use super::pool::MaintenancePool;
+use super::pool::{BACKGROUND_SESSIONS, MAX_SESSIONS, MaintenancePool};
 use super::registry::{self, Owner};
 use super::slots::{Slot, Slots};
 use super::spec::{ReferenceSpec, TestSpec};
 use super::templates::Templates;
+use super::worker::Worker;
 use crate::connect::ConnectionSpec;
 use crate::database::{DropOptions, Maintenance, quote_identifier};
 use crate::error::{Error, Result};
@@ -20,15 +21,28 @@ use crate::error::{Error, Result};
 /// How many test databases one process keeps alive at once by default.
 const DEFAULT_MAX_PARALLEL: usize = 32;
 
+/// PostgreSQL's SQLSTATE for a database that does not exist (a template dropped while its
+/// spares were being made).
+const UNDEFINED_DATABASE: &str = "3D000";
+
+/// How many spare clones of each template are kept ready by default.
+const DEFAULT_SPARES: i64 = 2;
+
 /// Everything the harness shares within a process.
 pub(crate) struct Context {
     /// The harness's maintenance database (where the registry lives).
     pub server: ConnectionSpec,
     budget: Budget,
+    /// Sessions for the tests' own work (taking and making their databases).
     pool: MaintenancePool,
+    /// Sessions for background work (drops, spares), so that it never holds up a test.
+    background: MaintenancePool,
     templates: Templates,
     clones: Clones,
-    dropper: Dropper,
+    /// Spare clones kept ready per template (`PUM_TEST_SPARES`; 0: none).
+    spares: i64,
+    dropper: Worker,
+    spare_maker: Worker,
     owner: Owner,
     slots: Slots,
 }
@@ -59,6 +73,18 @@ impl Context {
                 })?,
             Err(_) => DEFAULT_MAX_PARALLEL,
         };
+        let spares = match std::env::var("PUM_TEST_SPARES") {
+            Ok(text) => text
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=32).contains(n))
+                .ok_or_else(|| Error::Setting {
+                    variable: "PUM_TEST_SPARES".into(),
+                    message: format!("invalid value \"{text}\": expected a whole number, 0 to 32"),
+                })?,
+            Err(_) => DEFAULT_SPARES,
+        };
         // The budget first: until this process has its share of the server's connections,
         // it holds no other session.
         let budget = Budget::new(&server)?;
@@ -67,11 +93,14 @@ impl Context {
         let version = session.server_version();
         let context = Context {
             budget,
-            pool: MaintenancePool::new(server.clone(), session),
+            pool: MaintenancePool::new(server.clone(), vec![session], MAX_SESSIONS),
+            background: MaintenancePool::new(server.clone(), Vec::new(), BACKGROUND_SESSIONS),
             templates: Templates::new(server.clone(), version),
             server,
             clones: Clones::default(),
-            dropper: Dropper::default(),
+            spares,
+            dropper: Worker::default(),
+            spare_maker: Worker::default(),
             owner: Owner::this_process(),
             slots: Slots::new(max),
         };
@@ -111,14 +140,60 @@ impl Context {
         self.templates.reference(&self.pool, spec, reference)
     }
 
-    /// Creates a test database from `template`, registered to this process first.
-    pub(crate) fn create_test_db(&self, template: &str, test: &str) -> Result<String> {
+    /// A test database copied from `template`, registered to this process: a spare taken
+    /// when there is one (one round trip in all), else a clone made now. Once a template
+    /// has had a second test (in any process), spares of it are made in the background
+    /// for the next ones; a template only one test uses gets none.
+    pub(crate) fn create_test_db(&'static self, template: &str, test: &str) -> Result<String> {
         let name = self.clones.name(&self.owner, test);
-        self.pool.with(|session| {
-            registry::register(session.client(), &name, &self.owner, test)?;
-            self.clones.create(session, &name, template)
+        let taken = self.pool.with(|session| {
+            let taken = registry::take_database(session.client(), template, &name, &self.owner, test)?;
+            if !taken.claimed {
+                self.clones.create(session, &name, template)?;
+            }
+            Ok(taken)
         })?;
+        if self.spares > 0 && (taken.claimed || taken.clones >= 2) {
+            finish_at_exit();
+            self.spare_maker
+                .push("pum-spares", template.to_string(), true, |template| {
+                    if let Ok(context) = context()
+                        && let Err(e) = context.make_spares(template)
+                        && e.sqlstate() != Some(UNDEFINED_DATABASE)
+                    {
+                        eprintln!("pum: could not make a spare clone of {template}: {e}");
+                    }
+                });
+        }
         Ok(name)
+    }
+
+    /// Makes spare clones of `template` until the registry holds [`Context::spares`] of
+    /// them (counting those other processes are making). Each is registered to this process
+    /// before it is created and handed to nobody once made, so a process killed meanwhile
+    /// leaves an orphan the next sweep drops, never a spare that is not whole.
+    fn make_spares(&self, template: &str) -> Result<()> {
+        for _ in 0..self.spares {
+            let name = self.clones.name(&self.owner, "spare");
+            let registered = self.background.with(|session| {
+                registry::register_spare(session.client(), &name, &self.owner, template, self.spares)
+            })?;
+            if !registered {
+                break;
+            }
+            if let Err(e) = self
+                .background
+                .with(|session| self.clones.create(session, &name, template))
+            {
+                let _ = self
+                    .pool
+                    .with(|session| registry::unregister(session.client(), &name));
+                return Err(e);
+            }
+            self.background
+                .with(|session| registry::spare_ready(session.client(), &name))?;
+        }
+        Ok(())
     }
 
     /// Drops the test databases whose owner is gone (see [`registry::orphans`]).
@@ -135,7 +210,7 @@ impl Context {
     /// Drops a test database and forgets it. For an orphan, a `CREATE DATABASE` of it still
     /// running for a client that died is ended first, so it cannot finish after the drop.
     fn drop_test_database(&self, name: &str, orphan: bool) -> Result<()> {
-        self.pool.with(|session| {
+        self.background.with(|session| {
             if orphan {
                 end_unfinished_creation(session, name)?;
             }
@@ -147,19 +222,8 @@ impl Context {
     /// Drops a finished test's database in the background, off the test's critical path;
     /// whatever is still queued when the process exits is dropped before it ends.
     pub(crate) fn drop_later(&'static self, name: String) {
-        static AT_EXIT: OnceLock<()> = OnceLock::new();
-        AT_EXIT.get_or_init(|| {
-            // The test harness ends the process with exit(), which runs atexit handlers:
-            // the only hook at process end that needs nothing more than libc.
-            unsafe extern "C" {
-                fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
-            }
-            // SAFETY: `flush_at_exit` is a plain function that never unwinds.
-            unsafe {
-                atexit(flush_at_exit);
-            }
-        });
-        self.dropper.push(name, |name| {
+        finish_at_exit();
+        self.dropper.push("pum-dropper", name, false, |name| {
             let dropped = context().and_then(|c| c.drop_test_database(name, false));
             if let Err(e) = dropped {
                 eprintln!("pum: could not drop test database {name}: {e}");
@@ -201,10 +265,30 @@ fn end_unfinished_creation(session: &mut Maintenance, name: &str) -> Result<()> 
     }
 }
 
+/// Has the background work finished before the process ends (once per process): a spare
+/// being made is made whole, the queued drops are done.
+fn finish_at_exit() {
+    static AT_EXIT: OnceLock<()> = OnceLock::new();
+    AT_EXIT.get_or_init(|| {
+        // The test harness ends the process with exit(), which runs atexit handlers:
+        // the only hook at process end that needs nothing more than libc.
+        unsafe extern "C" {
+            fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+        }
+        // SAFETY: `flush_at_exit` is a plain function that never unwinds.
+        unsafe {
+            atexit(flush_at_exit);
+        }
+    });
+}
+
 /// Drops what is still queued before the process ends.
 extern "C" fn flush_at_exit() {
     let flush = std::panic::catch_unwind(|| {
         if let Some(Ok(context)) = CONTEXT.get() {
+            // A spare being made is finished (so that none is left half made); the
+            // others are not started.
+            context.spare_maker.abandon(Duration::from_secs(30));
             context.dropper.flush(Duration::from_secs(30));
         }
     });

@@ -21,7 +21,15 @@
 //!   same message (remembered for ten minutes, then tried again). Changing a file makes a
 //!   new key; the newest three templates of a spec are kept, older ones dropped.
 //! - **Per test.** `CREATE DATABASE pum_t_<test>_<unique> TEMPLATE pum_tpl_<key>` with the
-//!   strategy (FILE_COPY or WAL_LOG) measured faster for that template in this process.
+//!   strategy (FILE_COPY or WAL_LOG) measured faster for that template in this process —
+//!   or, when one is ready, a spare clone renamed to that name, taken and registered in one
+//!   round trip. Once a template has had a second test (in any process: the count is in
+//!   the registry), a background thread keeps `PUM_TEST_SPARES` (default 2, 0 for none)
+//!   spares of it ready, for the next tests of this process, of the other processes of
+//!   the run (cargo nextest's process per test) and of the next run. A spare being made
+//!   is registered to its maker (a killed maker's is an orphan, swept as any); a finished
+//!   one belongs to no process and lives six hours unless taken; dropping a template
+//!   drops its spares.
 //! - **Teardown.** Dropped (`WITH (FORCE)`) when the test ends, by a background thread so
 //!   the next test need not wait; whatever is queued when the process exits is dropped
 //!   before it ends (a killed process leaves it to the next run). `PUM_TEST_KEEP=failed`
@@ -37,14 +45,13 @@
 //! - **Bounded.** At most `PUM_TEST_MAX_PARALLEL` (default 32) test databases are alive at
 //!   once per process; [`TestDb::pool`] holds at most 4 connections. All processes on a
 //!   server share one connection budget (its `max_connections`, or
-//!   `PUM_TEST_CONNECTIONS`): a process takes 8 for itself, a running test 4, and the rest
+//!   `PUM_TEST_CONNECTIONS`): a process takes 10 for itself, a running test 4, and the rest
 //!   wait, so many test processes at once queue instead of failing with "too many
 //!   clients".
 
 mod budget;
 mod clones;
 mod context;
-mod dropper;
 mod keep;
 mod pool;
 mod registry;
@@ -52,6 +59,7 @@ mod slots;
 mod spec;
 mod templates;
 mod upgrade;
+mod worker;
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;

@@ -1,7 +1,9 @@
 //! A few open sessions on the harness's maintenance database (the one the test server's
 //! settings name, where the registry lives), shared by the harness's threads: creating and
 //! dropping test databases needs no new connection each time, and a process never holds
-//! more than [`MAX_SESSIONS`] of them (threads beyond wait for one).
+//! more than [`MAX_SESSIONS`] of them for its tests (threads beyond wait for one), nor more
+//! than [`BACKGROUND_SESSIONS`] for its background work (drops, spares), which so never
+//! keeps a test waiting for a session.
 
 use std::sync::{Condvar, Mutex};
 
@@ -12,25 +14,32 @@ use crate::error::Result;
 /// The most maintenance sessions one process holds.
 pub(crate) const MAX_SESSIONS: usize = 4;
 
+/// The maintenance sessions of a process's background work: one per worker.
+pub(crate) const BACKGROUND_SESSIONS: usize = 2;
+
 /// Idle maintenance sessions, and how many exist.
 pub(crate) struct MaintenancePool {
     spec: ConnectionSpec,
+    max: usize,
     state: Mutex<(Vec<Maintenance>, usize)>,
     returned: Condvar,
 }
 
 impl MaintenancePool {
-    /// A pool for the server of `spec`, starting with `first` (already open).
-    pub(crate) fn new(spec: ConnectionSpec, first: Maintenance) -> MaintenancePool {
+    /// A pool of at most `max` sessions on the server of `spec`, starting with those in
+    /// `open`.
+    pub(crate) fn new(spec: ConnectionSpec, open: Vec<Maintenance>, max: usize) -> MaintenancePool {
+        let count = open.len();
         MaintenancePool {
             spec,
-            state: Mutex::new((vec![first], 1)),
+            max,
+            state: Mutex::new((open, count)),
             returned: Condvar::new(),
         }
     }
 
-    /// Runs `work` on an idle session (a new one while there are fewer than
-    /// [`MAX_SESSIONS`], else the next one returned). A session that saw an error is not
+    /// Runs `work` on an idle session (a new one while there are fewer than the pool's
+    /// most, else the next one returned). A session that saw an error is not
     /// reused: it may be in an aborted transaction.
     pub(crate) fn with<T>(&self, work: impl FnOnce(&mut Maintenance) -> Result<T>) -> Result<T> {
         let idle = {
@@ -39,7 +48,7 @@ impl MaintenancePool {
                 if let Some(session) = state.0.pop() {
                     break Some(session);
                 }
-                if state.1 < MAX_SESSIONS {
+                if state.1 < self.max {
                     state.1 += 1;
                     break None;
                 }

@@ -1,5 +1,6 @@
 //! The registry in the harness's maintenance database (schema `pum_registry`): every test
-//! database with its owner and lease, every template with its build status. Processes and
+//! database with its owner and lease, the spare clones made ahead of the tests that will
+//! want them, every template with its build status. Processes and
 //! machines sharing a server learn from it what the others made, and which of those are
 //! orphans to drop.
 //!
@@ -64,11 +65,14 @@ pub(crate) struct Registered {
     pub owner: Owner,
     /// Whether its lease has expired; `None` for a kept database (no lease).
     pub lease_expired: Option<bool>,
+    /// A finished spare: it belongs to no process, and goes when its lease ends.
+    pub spare_ready: bool,
 }
 
 /// The test databases to drop: those that exist without a registry row (their creation lost
 /// a race with a sweep), and those whose owner is gone: a dead process of this machine
-/// (`start_time` tells), or an expired lease elsewhere. Kept databases stay.
+/// (`start_time` tells), or an expired lease elsewhere. Kept databases stay; finished
+/// spares go when their lease ends, whoever made them.
 pub(crate) fn orphans(
     existing: &[String],
     registered: &[Registered],
@@ -86,6 +90,9 @@ pub(crate) fn orphans(
             let Some(expired) = r.lease_expired else {
                 return false;
             };
+            if r.spare_ready {
+                return expired;
+            }
             if r.owner.host == me.host && r.owner.boot_id == me.boot_id {
                 r.owner.pid != me.pid && start_time(r.owner.pid as u32) != Some(r.owner.started)
             } else {
@@ -121,33 +128,158 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
            lease_until timestamptz,
            kept boolean NOT NULL DEFAULT false,
            test text,
-           created_at timestamptz NOT NULL DEFAULT now());",
+           created_at timestamptz NOT NULL DEFAULT now());
+         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS spare_of text;
+         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS ready boolean NOT NULL DEFAULT false;",
     )
+    .map_err(failed)?;
+    tx.batch_execute(&format!(
+        "ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS clones bigint NOT NULL DEFAULT 0;
+         CREATE OR REPLACE FUNCTION pum_registry.take_database(
+           template text, new_name text, host text, boot_id text, pid integer,
+           started bigint, test text, OUT claimed boolean, OUT clones bigint)
+         LANGUAGE plpgsql AS $take$
+         DECLARE
+           spare text;
+         BEGIN
+           UPDATE pum_registry.templates t SET clones = t.clones + 1 WHERE t.name = template
+             RETURNING t.clones INTO clones;
+           claimed := false;
+           LOOP
+             SELECT d.name INTO spare FROM pum_registry.databases d
+               WHERE d.spare_of = template AND d.ready
+               ORDER BY d.created_at LIMIT 1 FOR UPDATE SKIP LOCKED;
+             EXIT WHEN spare IS NULL;
+             BEGIN
+               EXECUTE format('ALTER DATABASE %I RENAME TO %I', spare, new_name);
+               DELETE FROM pum_registry.databases d WHERE d.name = spare;
+               claimed := true;
+               EXIT;
+             EXCEPTION WHEN invalid_catalog_name OR object_in_use THEN
+               -- Dropped by a sweep meanwhile, or someone is connected to it: no spare.
+               UPDATE pum_registry.databases d SET ready = false WHERE d.name = spare;
+             END;
+           END LOOP;
+           INSERT INTO pum_registry.databases (name, host, boot_id, pid, started, lease_until, test)
+             VALUES (new_name, take_database.host, take_database.boot_id, take_database.pid,
+                     take_database.started, now() + interval '{LEASE}', take_database.test);
+         END
+         $take$;"
+    ))
     .map_err(failed)?;
     tx.commit().map_err(failed)
 }
 
-fn registry_error(e: postgres::Error) -> Error {
-    Error::sql("use the test registry", &e)
+/// What [`take_database`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Taken {
+    /// A spare was renamed `name`: the database exists.
+    pub claimed: bool,
+    /// How many test databases have been made from the template, by every process.
+    pub clones: i64,
 }
 
-/// Registers test database `name` for `owner` (before it is created).
-pub(crate) fn register(
-    client: &mut impl GenericClient,
+/// Registers test database `name` of `test` for `owner` and, when `template` has a spare,
+/// renames the spare `name`, in one round trip (a simple query, its values quoted
+/// literals: an extended-protocol query would take two); counts the clone of `template`.
+pub(crate) fn take_database(
+    client: &mut postgres::Client,
+    template: &str,
     name: &str,
     owner: &Owner,
     test: &str,
-) -> Result<()> {
+) -> Result<Taken> {
+    use crate::database::quote_literal as q;
+    let sql = format!(
+        "SELECT claimed, coalesce(clones, 0) FROM \
+         pum_registry.take_database({}, {}, {}, {}, {}, {}, {})",
+        q(template),
+        q(name),
+        q(&owner.host),
+        q(&owner.boot_id),
+        owner.pid,
+        owner.started,
+        q(test)
+    );
+    let row = client
+        .simple_query(&sql)
+        .map_err(registry_error)?
+        .into_iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .ok_or_else(|| Error::Sql {
+            context: "use the test registry".into(),
+            message: "pum_registry.take_database returned no row".into(),
+            code: None,
+        })?;
+    Ok(Taken {
+        claimed: row.get(0) == Some("t"),
+        clones: row.get(1).and_then(|n| n.parse().ok()).unwrap_or(0),
+    })
+}
+
+/// Registers spare `name` of `template` for `owner` (before it is created), unless
+/// `template` has `wanted` spares (finished or being made) already; whether it did.
+pub(crate) fn register_spare(
+    client: &mut impl GenericClient,
+    name: &str,
+    owner: &Owner,
+    template: &str,
+    wanted: i64,
+) -> Result<bool> {
+    let inserted = client
+        .execute(
+            &format!(
+                "INSERT INTO pum_registry.databases \
+                 (name, host, boot_id, pid, started, lease_until, spare_of) \
+                 SELECT $1, $2, $3, $4, $5, now() + interval '{LEASE}', $6 \
+                 WHERE (SELECT count(*) FROM pum_registry.databases WHERE spare_of = $6) < $7"
+            ),
+            &[
+                &name,
+                &owner.host,
+                &owner.boot_id,
+                &owner.pid,
+                &owner.started,
+                &template,
+                &wanted,
+            ],
+        )
+        .map_err(registry_error)?;
+    Ok(inserted == 1)
+}
+
+/// Spare `name` is made: it belongs to no process now, and any may take it.
+pub(crate) fn spare_ready(client: &mut impl GenericClient, name: &str) -> Result<()> {
     client
         .execute(
             &format!(
-                "INSERT INTO pum_registry.databases (name, host, boot_id, pid, started, lease_until, test) \
-                 VALUES ($1, $2, $3, $4, $5, now() + interval '{LEASE}', $6)"
+                "UPDATE pum_registry.databases SET ready = true, host = '', boot_id = '', \
+                 pid = 0, started = 0, lease_until = now() + interval '{LEASE}' WHERE name = $1"
             ),
-            &[&name, &owner.host, &owner.boot_id, &owner.pid, &owner.started, &test],
+            &[&name],
         )
         .map_err(registry_error)?;
     Ok(())
+}
+
+/// The spares of `template` (finished or being made).
+pub(crate) fn spares_of(client: &mut impl GenericClient, template: &str) -> Result<Vec<String>> {
+    Ok(client
+        .query(
+            "SELECT name FROM pum_registry.databases WHERE spare_of = $1",
+            &[&template],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+fn registry_error(e: postgres::Error) -> Error {
+    Error::sql("use the test registry", &e)
 }
 
 /// Forgets test database `name` (after it is dropped).
@@ -174,7 +306,8 @@ pub(crate) fn survey(client: &mut impl GenericClient) -> Result<(Vec<String>, Ve
         .collect();
     let registered = client
         .query(
-            "SELECT name, host, boot_id, pid, started, lease_until < now() FROM pum_registry.databases",
+            "SELECT name, host, boot_id, pid, started, lease_until < now(), \
+             spare_of IS NOT NULL AND ready FROM pum_registry.databases",
             &[],
         )
         .map_err(registry_error)?
@@ -188,6 +321,7 @@ pub(crate) fn survey(client: &mut impl GenericClient) -> Result<(Vec<String>, Ve
                 started: r.get(4),
             },
             lease_expired: r.get(5),
+            spare_ready: r.get(6),
         })
         .collect();
     Ok((existing, registered))
@@ -354,6 +488,7 @@ mod tests {
             name: name.into(),
             owner,
             lease_expired,
+            spare_ready: false,
         }
     }
 
@@ -375,6 +510,15 @@ mod tests {
             row("pum_t_kept", owner("here", 30, 300), None),
             row("pum_t_far_fresh", owner("there", 30, 300), Some(false)),
             row("pum_t_far_expired", owner("there", 20, 200), Some(true)),
+            Registered {
+                spare_ready: true,
+                ..row("pum_t_spare_of_the_dead", owner("here", 30, 300), Some(false))
+            },
+            Registered {
+                spare_ready: true,
+                ..row("pum_t_spare_expired", owner("here", 10, 100), Some(true))
+            },
+            row("pum_t_spare_unfinished", owner("here", 30, 300), Some(false)),
         ];
         let existing: Vec<String> = registered
             .iter()
@@ -389,6 +533,8 @@ mod tests {
                 "pum_t_dead",
                 "pum_t_far_expired",
                 "pum_t_reused",
+                "pum_t_spare_expired",
+                "pum_t_spare_unfinished",
                 "pum_t_unregistered"
             ]
         );

@@ -313,6 +313,12 @@ fn collect_old(session: &mut Maintenance, current: &str, family: &str) {
 
 /// Drops a template (or reference) and its registry entry; best effort.
 fn forget(session: &mut Maintenance, name: &str) {
+    // Its spares first: nobody will take them once it is gone.
+    for spare in registry::spares_of(session.client(), name).unwrap_or_default() {
+        if session.drop(&spare, &DropOptions::if_exists()).is_ok() {
+            let _ = registry::unregister(session.client(), &spare);
+        }
+    }
     // A template database cannot be dropped until it stops being one.
     let _ = session.set_template(name, false);
     let dropped = session.drop(name, &DropOptions::if_exists());

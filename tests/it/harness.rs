@@ -227,6 +227,18 @@ fn child_uses_a_template() {
                     std::thread::sleep(Duration::from_secs(60));
                     Ok(())
                 }
+                "oid" => {
+                    let oid: u32 = db
+                        .client()
+                        .query_one(
+                            "SELECT oid FROM pg_database WHERE datname = current_database()",
+                            &[],
+                        )
+                        .unwrap()
+                        .get(0);
+                    println!("pum-it-oid: {oid}");
+                    Ok(())
+                }
                 _ => Ok(()),
             }
         },
@@ -325,6 +337,97 @@ fn a_template_is_built_once_across_threads_and_processes() {
     )
     .unwrap();
     pum::testing::drop_template(&old).unwrap();
+}
+
+/// The oids of the finished spares of `template`.
+fn spare_oids(template: &str) -> Vec<u32> {
+    spec()
+        .connect()
+        .unwrap()
+        .query(
+            "SELECT d.oid FROM pum_registry.databases r JOIN pg_database d ON d.datname = r.name \
+             WHERE r.spare_of = $1 AND r.ready ORDER BY d.oid",
+            &[&template],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Waits (up to 30 s) until `template` has `n` finished spares; their oids.
+fn wait_for_spares(template: &str, n: usize) -> Vec<u32> {
+    let started = std::time::Instant::now();
+    loop {
+        let oids = spare_oids(template);
+        if oids.len() >= n || started.elapsed() > Duration::from_secs(30) {
+            return oids;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_second_test_of_a_template_finds_a_spare_made_ahead_shared_across_processes() {
+    let project = private_project("spares");
+    let spec = TestSpec::new("x").config(project.path().join(".pum.yaml"));
+    let template = pum::testing::template_name(&spec).unwrap();
+    use_template(project.path());
+    assert!(
+        spare_oids(&template).is_empty(),
+        "a template one test used gets no spare"
+    );
+    use_template(project.path());
+    let spares = wait_for_spares(&template, 2);
+    assert_eq!(spares.len(), 2, "two spares once a second test came");
+
+    // Another process (as cargo nextest runs each test) takes one of them: its test's
+    // database is a spare renamed, not a clone made while it waited.
+    let out = child(project.path(), "oid", "failed").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let oid: u32 = stdout
+        .lines()
+        .find_map(|l| l.split("pum-it-oid: ").nth(1))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .parse()
+        .unwrap();
+    assert!(spares.contains(&oid), "{oid} is not one of the spares {spares:?}");
+    assert!(!spare_oids(&template).contains(&oid), "taken spares are not spares");
+
+    // Dropping the template drops its spares.
+    let left = wait_for_spares(&template, 2);
+    pum::testing::drop_template(&spec).unwrap();
+    assert!(spare_oids(&template).is_empty());
+    let mut client = spec_client();
+    for oid in left {
+        let exists: bool = client
+            .query_one("SELECT EXISTS (SELECT FROM pg_database WHERE oid = $1)", &[&oid])
+            .unwrap()
+            .get(0);
+        assert!(!exists, "spare {oid} outlived its template");
+    }
+}
+
+fn spec_client() -> postgres::Client {
+    spec().connect().unwrap()
+}
+
+#[test]
+fn a_bad_spares_setting_fails_the_test_with_one_line() {
+    let project = private_project("bad spares");
+    let out = child(project.path(), "", "failed")
+        .env("PUM_TEST_SPARES", "many")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "PUM_TEST_SPARES: invalid value \"many\": expected a whole number, 0 to 32"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -608,7 +711,7 @@ fn many_test_processes_queue_for_a_small_server_instead_of_failing() {
                 .env("PUM_IT_PROJECT", project.path())
                 .env("PUM_IT_PARALLEL", "6")
                 .env("PUM_SERVER_DIR", &dir)
-                .env("PUM_SERVER_MAX_CONNECTIONS", "20")
+                .env("PUM_SERVER_MAX_CONNECTIONS", "24")
                 .env("PUM_SERVER_IDLE", "2")
                 .env_remove("PUM_TEST_DATABASE_URL")
                 .stdin(Stdio::null())
