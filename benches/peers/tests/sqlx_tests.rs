@@ -1,0 +1,3 @@
+//! 400 trivial tests (see build.rs and common.rs).
+mod common;
+include!(concat!(env!("OUT_DIR"), "/sqlx_tests.rs"));
