@@ -522,7 +522,10 @@ mod tests {
             let spec = ConnectionSpec::resolve_with(given, &base_env(dir.path())).unwrap();
             assert_eq!(spec.url(), expected);
             let back = ConnectionSpec::resolve_with(expected, &base_env(dir.path())).unwrap();
-            assert_eq!((back.host(), back.user(), back.dbname()), (host, "me", "app"));
+            assert_eq!(
+                (back.host(), back.user(), back.dbname()),
+                (host, "me", "app")
+            );
         }
     }
 }

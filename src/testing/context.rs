@@ -147,7 +147,8 @@ impl Context {
     pub(crate) fn create_test_db(&'static self, template: &str, test: &str) -> Result<String> {
         let name = self.clones.name(&self.owner, test);
         let taken = self.pool.with(|session| {
-            let taken = registry::take_database(session.client(), template, &name, &self.owner, test)?;
+            let taken =
+                registry::take_database(session.client(), template, &name, &self.owner, test)?;
             if !taken.claimed {
                 self.clones.create(session, &name, template)?;
             }
@@ -176,7 +177,13 @@ impl Context {
         for _ in 0..self.spares {
             let name = self.clones.name(&self.owner, "spare");
             let registered = self.background.with(|session| {
-                registry::register_spare(session.client(), &name, &self.owner, template, self.spares)
+                registry::register_spare(
+                    session.client(),
+                    &name,
+                    &self.owner,
+                    template,
+                    self.spares,
+                )
             })?;
             if !registered {
                 break;

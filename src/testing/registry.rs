@@ -512,13 +512,21 @@ mod tests {
             row("pum_t_far_expired", owner("there", 20, 200), Some(true)),
             Registered {
                 spare_ready: true,
-                ..row("pum_t_spare_of_the_dead", owner("here", 30, 300), Some(false))
+                ..row(
+                    "pum_t_spare_of_the_dead",
+                    owner("here", 30, 300),
+                    Some(false),
+                )
             },
             Registered {
                 spare_ready: true,
                 ..row("pum_t_spare_expired", owner("here", 10, 100), Some(true))
             },
-            row("pum_t_spare_unfinished", owner("here", 30, 300), Some(false)),
+            row(
+                "pum_t_spare_unfinished",
+                owner("here", 30, 300),
+                Some(false),
+            ),
         ];
         let existing: Vec<String> = registered
             .iter()

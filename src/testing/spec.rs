@@ -225,10 +225,7 @@ fn file_digest(path: &Path) -> Result<[u8; 32]> {
     static DIGESTS: std::sync::LazyLock<std::sync::Mutex<Digests>> =
         std::sync::LazyLock::new(Default::default);
     let stamp = Stamp::of(&std::fs::metadata(path).map_err(|e| Error::io(path, e))?);
-    if let Some((seen, digest)) = DIGESTS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(path)
+    if let Some((seen, digest)) = DIGESTS.lock().unwrap_or_else(|e| e.into_inner()).get(path)
         && *seen == stamp
     {
         return Ok(*digest);

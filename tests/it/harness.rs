@@ -385,15 +385,25 @@ fn a_second_test_of_a_template_finds_a_spare_made_ahead_shared_across_processes(
     // database is a spare renamed, not a clone made while it waited.
     let out = child(project.path(), "oid", "failed").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let oid: u32 = stdout
         .lines()
         .find_map(|l| l.split("pum-it-oid: ").nth(1))
         .unwrap_or_else(|| panic!("{stdout}"))
         .parse()
         .unwrap();
-    assert!(spares.contains(&oid), "{oid} is not one of the spares {spares:?}");
-    assert!(!spare_oids(&template).contains(&oid), "taken spares are not spares");
+    assert!(
+        spares.contains(&oid),
+        "{oid} is not one of the spares {spares:?}"
+    );
+    assert!(
+        !spare_oids(&template).contains(&oid),
+        "taken spares are not spares"
+    );
 
     // Dropping the template drops its spares.
     let left = wait_for_spares(&template, 2);
@@ -402,7 +412,10 @@ fn a_second_test_of_a_template_finds_a_spare_made_ahead_shared_across_processes(
     let mut client = spec_client();
     for oid in left {
         let exists: bool = client
-            .query_one("SELECT EXISTS (SELECT FROM pg_database WHERE oid = $1)", &[&oid])
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_database WHERE oid = $1)",
+                &[&oid],
+            )
             .unwrap()
             .get(0);
         assert!(!exists, "spare {oid} outlived its template");
@@ -423,9 +436,8 @@ fn a_bad_spares_setting_fails_the_test_with_one_line() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(
-            "PUM_TEST_SPARES: invalid value \"many\": expected a whole number, 0 to 32"
-        ),
+        stderr
+            .contains("PUM_TEST_SPARES: invalid value \"many\": expected a whole number, 0 to 32"),
         "{stderr}"
     );
 }
