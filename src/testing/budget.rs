@@ -135,6 +135,12 @@ impl Budget {
         }
     }
 
+    /// Runs `f` on the budget's session (the one this process always holds), for short
+    /// bookkeeping such as the registry's heartbeat: it costs no connection of its own.
+    pub(crate) fn with_session<T>(&self, f: impl FnOnce(&mut Client) -> T) -> T {
+        f(&mut self.session.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// All `n` units numbered `from` or more, or none.
     fn try_claim(&self, n: i32, from: i32) -> Result<Option<Vec<i32>>> {
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());

@@ -50,7 +50,8 @@ impl StrategyStats {
 pub(crate) fn test_database_name(owner: &Owner, n: u64, test: &str) -> String {
     let unique = blake3::hash(
         format!(
-            "{}/{}/{}/{}/{n}/{:?}",
+            "{}/{}/{}/{}/{}/{n}/{:?}",
+            owner.runner,
             owner.host,
             owner.boot_id,
             owner.pid,
@@ -152,6 +153,7 @@ mod tests {
     #[test]
     fn names_are_short_unique_and_plain() {
         let owner = Owner {
+            runner: "r".into(),
             host: "h".into(),
             boot_id: "b".into(),
             pid: 1,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::budget::{Budget, Claim};
 use super::clones::Clones;
 use super::pool::{BACKGROUND_SESSIONS, MAX_SESSIONS, MaintenancePool};
-use super::registry::{self, Owner};
+use super::registry::{self, Lease, Owner};
 use super::slots::{Slot, Slots};
 use super::spec::{ReferenceSpec, TestSpec};
 use super::templates::Templates;
@@ -44,6 +44,8 @@ pub(crate) struct Context {
     dropper: Worker,
     spare_maker: Worker,
     owner: Owner,
+    /// How long this runner's databases outlive its last heartbeat.
+    lease: Lease,
     slots: Slots,
 }
 
@@ -52,10 +54,21 @@ static CONTEXT: OnceLock<Result<Context>> = OnceLock::new();
 /// The context, set up on first use: the server chosen, the registry made, orphans swept.
 /// A failure is remembered, and every test gets it.
 pub(crate) fn context() -> Result<&'static Context> {
-    CONTEXT
+    let context = CONTEXT
         .get_or_init(Context::new)
         .as_ref()
-        .map_err(Error::clone)
+        .map_err(Error::clone)?;
+    static HEART: OnceLock<()> = OnceLock::new();
+    HEART.get_or_init(|| {
+        // Without a thread the lease would end while the tests run: said, not hidden.
+        if let Err(e) = std::thread::Builder::new()
+            .name("pum-heartbeat".into())
+            .spawn(|| context.beat_forever())
+        {
+            eprintln!("pum: no heartbeat thread ({e}): this run's test databases may be swept by others after PUM_TEST_LEASE");
+        }
+    });
+    Ok(context)
 }
 
 impl Context {
@@ -87,9 +100,12 @@ impl Context {
         };
         // The budget first: until this process has its share of the server's connections,
         // it holds no other session.
+        let lease = Lease::from_env()?;
         let budget = Budget::new(&server)?;
         let mut session = Maintenance::on(&server)?;
         registry::make(session.client())?;
+        let owner = Owner::this_process();
+        registry::heartbeat(session.client(), &owner, lease)?;
         let version = session.server_version();
         let context = Context {
             budget,
@@ -101,12 +117,41 @@ impl Context {
             spares,
             dropper: Worker::default(),
             spare_maker: Worker::default(),
-            owner: Owner::this_process(),
+            owner,
+            lease,
             slots: Slots::new(max),
         };
         context.sweep_orphans()?;
         context.templates.sweep_unused();
         Ok(context)
+    }
+
+    /// Renews this runner's lease every [`Lease::beat`] and drops the databases of runners
+    /// whose lease ended (or of dead processes of this machine) while this one runs, so a
+    /// killed runner's databases go within a lease and a beat of its death.
+    fn beat_forever(&self) {
+        let mut failing = false;
+        loop {
+            std::thread::sleep(self.lease.beat());
+            let beat = self
+                .budget
+                .with_session(|client| registry::heartbeat(client, &self.owner, self.lease));
+            match beat {
+                Ok(()) => failing = false,
+                Err(e) if !failing => {
+                    // Said once per outage: the databases stay registered, and the lease
+                    // is renewed again once the server answers.
+                    eprintln!("pum: could not renew the test databases' lease: {e}");
+                    failing = true;
+                }
+                Err(_) => {}
+            }
+            if let Err(e) = self.sweep_orphans()
+                && !failing
+            {
+                eprintln!("pum: could not sweep orphaned test databases: {e}");
+            }
+        }
     }
 
     /// A place among the test databases alive at once; held for the test's duration.
@@ -147,8 +192,14 @@ impl Context {
     pub(crate) fn create_test_db(&'static self, template: &str, test: &str) -> Result<String> {
         let name = self.clones.name(&self.owner, test);
         let taken = self.pool.with(|session| {
-            let taken =
-                registry::take_database(session.client(), template, &name, &self.owner, test)?;
+            let taken = registry::take_database(
+                session.client(),
+                template,
+                &name,
+                &self.owner,
+                test,
+                self.lease,
+            )?;
             if !taken.claimed {
                 self.clones.create(session, &name, template)?;
             }
@@ -183,6 +234,7 @@ impl Context {
                     &self.owner,
                     template,
                     self.spares,
+                    self.lease,
                 )
             })?;
             if !registered {
@@ -297,6 +349,9 @@ extern "C" fn flush_at_exit() {
             // others are not started.
             context.spare_maker.abandon(Duration::from_secs(30));
             context.dropper.flush(Duration::from_secs(30));
+            let _ = context
+                .budget
+                .with_session(|client| registry::leave(client, &context.owner));
         }
     });
     let _ = flush;

@@ -28,7 +28,7 @@
 //!   spares of it ready, for the next tests of this process, of the other processes of
 //!   the run (cargo nextest's process per test) and of the next run. A spare being made
 //!   is registered to its maker (a killed maker's is an orphan, swept as any); a finished
-//!   one belongs to no process and lives six hours unless taken; dropping a template
+//!   one belongs to no process and lives an hour unless taken; dropping a template
 //!   drops its spares.
 //! - **Teardown.** Dropped (`WITH (FORCE)`) when the test ends, by a background thread so
 //!   the next test need not wait; whatever is queued when the process exits is dropped
@@ -37,17 +37,26 @@
 //!   (`pum server psql <name>`, and its URL for `psql`);
 //!   `never` and `always` do as named. At most `PUM_TEST_KEEP_MAX` (default 10) kept
 //!   databases stay; the oldest go first.
-//! - **Orphans.** Every test database is registered (host, boot id, pid and process start
-//!   time, a six-hour lease) in `pum_registry.databases` of the server's maintenance
-//!   database before it is created. Each process, on first use, drops the databases of
-//!   dead processes of its machine and those whose lease expired: a killed run leaves
-//!   nothing behind once the next one starts.
+//! - **Runners and leases.** Each test process is a *runner*: a random id, registered
+//!   in `pum_registry.runners` with its host name, boot id and pid. Every test database is
+//!   registered to its runner (with the process's start time) in `pum_registry.databases`
+//!   of the server's maintenance database before it is created, with a lease of
+//!   `PUM_TEST_LEASE` seconds (default 60) that a heartbeat thread renews three times per
+//!   lease; leases are judged by the server's clock, so runners' clocks may disagree. A
+//!   database's owner is alive if it is a running process of this machine and boot (its
+//!   pid and start time tell: no lease needed), or, for any other host, if its lease has
+//!   not ended. Each runner, when it starts and at every heartbeat, drops the databases
+//!   of dead owners: a killed runner's databases are gone within a lease and a beat (CI
+//!   shards on many machines sharing a server included), and a live runner's never are.
+//!   Kept databases have no lease; finished spares go after an hour untaken.
 //! - **Bounded.** At most `PUM_TEST_MAX_PARALLEL` (default 32) test databases are alive at
 //!   once per process; [`TestDb::pool`] holds at most 4 connections. All processes on a
 //!   server share one connection budget (its `max_connections`, or
 //!   `PUM_TEST_CONNECTIONS`): a process takes 10 for itself, a running test 4, and the rest
-//!   wait, so many test processes at once queue instead of failing with "too many
-//!   clients".
+//!   wait, so many test processes at once — on one machine or many — queue instead of
+//!   failing with "too many clients". The budget's units are advisory locks in the
+//!   maintenance database, held by one session per runner: a dead runner's are released
+//!   with its session.
 
 mod budget;
 mod clones;

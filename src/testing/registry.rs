@@ -14,12 +14,19 @@ use postgres::GenericClient;
 use crate::error::{Error, Result};
 use crate::lock::{AdvisoryLock, HARNESS};
 
-/// How long another machine's test database lives without its owner being seen.
-const LEASE: &str = "6 hours";
+/// How long a finished spare waits to be taken before a sweep drops it.
+const SPARE_LIFE: &str = "1 hour";
 
-/// Who owns a test database: a process on a machine since a boot.
+/// How long a runner's row stays in `pum_registry.runners` after its lease ended (for
+/// whoever wants to know who ran there).
+const RUNNER_MEMORY: &str = "1 day";
+
+/// Who owns a test database: a runner (one test process, with an id of its own), on a
+/// machine since a boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Owner {
+    /// Random per process: what the heartbeat renews leases by.
+    pub runner: String,
     pub host: String,
     pub boot_id: String,
     pub pid: i32,
@@ -37,12 +44,71 @@ impl Owner {
                 .unwrap_or_default()
         };
         let pid = std::process::id();
+        let host = read("/proc/sys/kernel/hostname");
+        let boot_id = read("/proc/sys/kernel/random/boot_id");
+        let started = start_time(pid).unwrap_or(0);
+        let runner = blake3::hash(
+            format!(
+                "{host}/{boot_id}/{pid}/{started}/{:?}/{:?}",
+                std::time::SystemTime::now(),
+                std::thread::current().id()
+            )
+            .as_bytes(),
+        )
+        .to_hex()[..16]
+            .to_string();
         Owner {
-            host: read("/proc/sys/kernel/hostname"),
-            boot_id: read("/proc/sys/kernel/random/boot_id"),
+            runner,
+            host,
+            boot_id,
             pid: pid as i32,
-            started: start_time(pid).unwrap_or(0),
+            started,
         }
+    }
+}
+
+/// How long a runner's test databases outlive its last heartbeat (`PUM_TEST_LEASE`
+/// seconds, default 60), judged by the server's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lease {
+    seconds: u32,
+}
+
+impl Lease {
+    /// The default lease.
+    pub(crate) const DEFAULT: Lease = Lease { seconds: 60 };
+
+    /// The lease `PUM_TEST_LEASE` asks for.
+    ///
+    /// # Errors
+    /// [`Error::Setting`] for anything but a whole number of seconds from 2 to 86400.
+    pub(crate) fn from_env() -> Result<Lease> {
+        match std::env::var("PUM_TEST_LEASE") {
+            Ok(text) => text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (2..=86_400).contains(n))
+                .map(|seconds| Lease { seconds })
+                .ok_or_else(|| Error::Setting {
+                    variable: "PUM_TEST_LEASE".into(),
+                    message: format!(
+                        "invalid value \"{text}\": expected a whole number of seconds, 2 to 86400"
+                    ),
+                }),
+            Err(_) => Ok(Lease::DEFAULT),
+        }
+    }
+
+    /// How often the heartbeat renews it: three times per lease, so that two missed
+    /// beats still leave it alive.
+    pub(crate) fn beat(self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.seconds) * 1000 / 3)
+    }
+
+    /// The SQL for "the lease's end, from now" (server clock); a number, never user text.
+    fn until(self) -> String {
+        format!("now() + make_interval(secs => {})", self.seconds)
     }
 }
 
@@ -130,14 +196,25 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
            test text,
            created_at timestamptz NOT NULL DEFAULT now());
          ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS spare_of text;
-         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS ready boolean NOT NULL DEFAULT false;",
+         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS ready boolean NOT NULL DEFAULT false;
+         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS runner text;
+         CREATE INDEX IF NOT EXISTS databases_runner ON pum_registry.databases (runner);
+         CREATE TABLE IF NOT EXISTS pum_registry.runners (
+           id text PRIMARY KEY,
+           host text NOT NULL,
+           boot_id text NOT NULL,
+           pid integer NOT NULL,
+           started_at timestamptz NOT NULL DEFAULT now(),
+           lease_until timestamptz NOT NULL);",
     )
     .map_err(failed)?;
-    tx.batch_execute(&format!(
+    tx.batch_execute(
         "ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS clones bigint NOT NULL DEFAULT 0;
+         DROP FUNCTION IF EXISTS pum_registry.take_database(text, text, text, text, integer, bigint, text);
          CREATE OR REPLACE FUNCTION pum_registry.take_database(
-           template text, new_name text, host text, boot_id text, pid integer,
-           started bigint, test text, OUT claimed boolean, OUT clones bigint)
+           template text, new_name text, runner text, host text, boot_id text, pid integer,
+           started bigint, test text, lease_seconds integer,
+           OUT claimed boolean, OUT clones bigint)
          LANGUAGE plpgsql AS $take$
          DECLARE
            spare text;
@@ -160,12 +237,14 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
                UPDATE pum_registry.databases d SET ready = false WHERE d.name = spare;
              END;
            END LOOP;
-           INSERT INTO pum_registry.databases (name, host, boot_id, pid, started, lease_until, test)
-             VALUES (new_name, take_database.host, take_database.boot_id, take_database.pid,
-                     take_database.started, now() + interval '{LEASE}', take_database.test);
+           INSERT INTO pum_registry.databases
+               (name, runner, host, boot_id, pid, started, lease_until, test)
+             VALUES (new_name, take_database.runner, take_database.host, take_database.boot_id,
+                     take_database.pid, take_database.started,
+                     now() + make_interval(secs => lease_seconds), take_database.test);
          END
-         $take$;"
-    ))
+         $take$;",
+    )
     .map_err(failed)?;
     tx.commit().map_err(failed)
 }
@@ -188,18 +267,21 @@ pub(crate) fn take_database(
     name: &str,
     owner: &Owner,
     test: &str,
+    lease: Lease,
 ) -> Result<Taken> {
     use crate::database::quote_literal as q;
     let sql = format!(
         "SELECT claimed, coalesce(clones, 0) FROM \
-         pum_registry.take_database({}, {}, {}, {}, {}, {}, {})",
+         pum_registry.take_database({}, {}, {}, {}, {}, {}, {}, {}, {})",
         q(template),
         q(name),
+        q(&owner.runner),
         q(&owner.host),
         q(&owner.boot_id),
         owner.pid,
         owner.started,
-        q(test)
+        q(test),
+        lease.seconds
     );
     let row = client
         .simple_query(&sql)
@@ -228,14 +310,16 @@ pub(crate) fn register_spare(
     owner: &Owner,
     template: &str,
     wanted: i64,
+    lease: Lease,
 ) -> Result<bool> {
     let inserted = client
         .execute(
             &format!(
                 "INSERT INTO pum_registry.databases \
-                 (name, host, boot_id, pid, started, lease_until, spare_of) \
-                 SELECT $1, $2, $3, $4, $5, now() + interval '{LEASE}', $6 \
-                 WHERE (SELECT count(*) FROM pum_registry.databases WHERE spare_of = $6) < $7"
+                 (name, runner, host, boot_id, pid, started, lease_until, spare_of) \
+                 SELECT $1, $8, $2, $3, $4, $5, {}, $6 \
+                 WHERE (SELECT count(*) FROM pum_registry.databases WHERE spare_of = $6) < $7",
+                lease.until()
             ),
             &[
                 &name,
@@ -245,6 +329,7 @@ pub(crate) fn register_spare(
                 &owner.started,
                 &template,
                 &wanted,
+                &owner.runner,
             ],
         )
         .map_err(registry_error)?;
@@ -256,10 +341,50 @@ pub(crate) fn spare_ready(client: &mut impl GenericClient, name: &str) -> Result
     client
         .execute(
             &format!(
-                "UPDATE pum_registry.databases SET ready = true, host = '', boot_id = '', \
-                 pid = 0, started = 0, lease_until = now() + interval '{LEASE}' WHERE name = $1"
+                "UPDATE pum_registry.databases SET ready = true, runner = NULL, host = '', \
+                 boot_id = '', pid = 0, started = 0, lease_until = now() + interval '{SPARE_LIFE}' \
+                 WHERE name = $1"
             ),
             &[&name],
+        )
+        .map_err(registry_error)?;
+    Ok(())
+}
+
+/// Renews the lease of runner `owner` and of the test databases it owns (kept ones have
+/// none, finished spares belong to nobody), recording the runner the first time; forgets
+/// runners long gone. One statement, on the server's clock.
+pub(crate) fn heartbeat(
+    client: &mut impl GenericClient,
+    owner: &Owner,
+    lease: Lease,
+) -> Result<()> {
+    let until = lease.until();
+    client
+        .execute(
+            &format!(
+                "WITH runner AS (
+                   INSERT INTO pum_registry.runners (id, host, boot_id, pid, lease_until)
+                   VALUES ($1, $2, $3, $4, {until})
+                   ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until),
+                 forgotten AS (
+                   DELETE FROM pum_registry.runners
+                   WHERE lease_until < now() - interval '{RUNNER_MEMORY}')
+                 UPDATE pum_registry.databases SET lease_until = {until}
+                 WHERE runner = $1 AND lease_until IS NOT NULL AND NOT ready"
+            ),
+            &[&owner.runner, &owner.host, &owner.boot_id, &owner.pid],
+        )
+        .map_err(registry_error)?;
+    Ok(())
+}
+
+/// Runner `owner` ends: its row goes (its databases are dropped by then).
+pub(crate) fn leave(client: &mut impl GenericClient, owner: &Owner) -> Result<()> {
+    client
+        .execute(
+            "DELETE FROM pum_registry.runners WHERE id = $1",
+            &[&owner.runner],
         )
         .map_err(registry_error)?;
     Ok(())
@@ -307,7 +432,7 @@ pub(crate) fn survey(client: &mut impl GenericClient) -> Result<(Vec<String>, Ve
     let registered = client
         .query(
             "SELECT name, host, boot_id, pid, started, lease_until < now(), \
-             spare_of IS NOT NULL AND ready FROM pum_registry.databases",
+             spare_of IS NOT NULL AND ready, runner FROM pum_registry.databases",
             &[],
         )
         .map_err(registry_error)?
@@ -315,6 +440,7 @@ pub(crate) fn survey(client: &mut impl GenericClient) -> Result<(Vec<String>, Ve
         .map(|r| Registered {
             name: r.get(0),
             owner: Owner {
+                runner: r.get::<_, Option<String>>(7).unwrap_or_default(),
                 host: r.get(1),
                 boot_id: r.get(2),
                 pid: r.get(3),
@@ -476,6 +602,7 @@ mod tests {
 
     fn owner(host: &str, pid: i32, started: i64) -> Owner {
         Owner {
+            runner: format!("{host}-{pid}"),
             host: host.into(),
             boot_id: "boot".into(),
             pid,

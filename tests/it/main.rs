@@ -12,6 +12,7 @@ mod dump;
 mod embed;
 mod harness;
 mod migrate;
+mod runners;
 mod server;
 mod splitter;
 #[path = "../support/mod.rs"]

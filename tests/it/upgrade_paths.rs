@@ -65,6 +65,29 @@ fn a_released_file_edited_since_is_caught_through_its_tag() {
         pum::testing::upgrade_path(spec(), "1.0.0", Some("v{version}"))
     })
     .unwrap_err();
+    // The failed test kept its database (PUM_TEST_KEEP=failed): this test drops it.
+    let server = crate::support::spec();
+    let mut client = server.connect().unwrap();
+    let kept: Vec<String> = client
+        .query(
+            "SELECT name FROM pum_registry.databases WHERE test = 'upgrade_paths::released' \
+             AND kept AND pid = $1",
+            &[&(std::process::id() as i32)],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    for name in kept {
+        pum::drop_database(&server, &name, &pum::DropOptions::default()).unwrap();
+        client
+            .execute(
+                "DELETE FROM pum_registry.databases WHERE name = $1",
+                &[&name],
+            )
+            .unwrap();
+    }
     let message = failure
         .downcast_ref::<String>()
         .cloned()
