@@ -15,8 +15,9 @@
 //! ([`Upgrader::application`]) and uninstall ([`Upgrader::uninstall`]).
 //!
 //! Around them: create, copy and drop databases ([`database`]), dump and restore them
-//! ([`mod@dump`]), try an upgrade on a copy of production first ([`workflow`]), and an ephemeral PostgreSQL server so that all of it works with nothing to
-//! set up (`pum::server`; feature `server`, Unix). Connections are named the way `psql`
+//! ([`mod@dump`]), try an upgrade on a copy of production first ([`workflow`]), upgrade
+//! or inspect many databases of a server at once ([`fleet`]), and an ephemeral
+//! PostgreSQL server so that all of it works with nothing to set up (`pum::server`; feature `server`, Unix). Connections are named the way `psql`
 //! users name them: a service from `pg_service.conf`, a URL or a keyword string, with the
 //! `PG*` environment variables and `.pgpass` applied as libpq applies them ([`connect`]).
 //!
@@ -177,6 +178,7 @@ pub mod dump;
 pub mod embed;
 mod error;
 pub mod files;
+pub mod fleet;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 pub mod hooks;

@@ -73,19 +73,7 @@ pub fn run(
     args: CheckArgs,
     out: Output,
 ) -> pum::Result<ExitCode> {
-    let options = CheckOptions {
-        ignore: args
-            .ignore
-            .iter()
-            .map(|name| Kind::parse(name))
-            .collect::<pum::Result<_>>()?,
-        exclude_schemas: args.exclude_schemas,
-        exclude_column_patterns: args.exclude_patterns,
-        column_order: args.column_order,
-        owners: args.owners,
-        include_extension_objects: args.include_extension_objects,
-        allow_version_mismatch: args.allow_version_mismatch,
-    };
+    let options = options(&args)?;
     let report = match &args.other {
         Some(other) => {
             let right = crate::resolve(other, out)?;
@@ -101,6 +89,23 @@ pub fn run(
         }
     };
     write(&report, args.output.as_deref(), args.format)
+}
+
+/// The comparison options the arguments ask for.
+pub(crate) fn options(args: &CheckArgs) -> pum::Result<CheckOptions> {
+    Ok(CheckOptions {
+        ignore: args
+            .ignore
+            .iter()
+            .map(|name| Kind::parse(name))
+            .collect::<pum::Result<_>>()?,
+        exclude_schemas: args.exclude_schemas.clone(),
+        exclude_column_patterns: args.exclude_patterns.clone(),
+        column_order: args.column_order,
+        owners: args.owners,
+        include_extension_objects: args.include_extension_objects,
+        allow_version_mismatch: args.allow_version_mismatch,
+    })
 }
 
 /// Prints `report` (or writes it to `output`) and says 1 when it holds differences.

@@ -8,6 +8,7 @@ mod app;
 mod check;
 mod db;
 mod dump;
+mod fleet;
 mod legacy;
 mod migrate;
 mod new;
@@ -58,6 +59,27 @@ pub struct Cli {
     #[arg(short, long, conflicts_with = "verbose", global = true)]
     pub quiet: bool,
 
+    /// Run the command on every database of the server whose name matches this SQL LIKE
+    /// pattern (tenant\_%), -p naming the server (install, upgrade, info, validate,
+    /// current, check --changelogs).
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        global = true,
+        conflicts_with = "databases_from"
+    )]
+    pub databases: Option<String>,
+
+    /// Like --databases, for the databases listed in FILE, one per line.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub databases_from: Option<std::path::PathBuf>,
+
+    /// With --databases: how many databases at once (each has its own session,
+    /// transaction and lock).
+    #[arg(long, value_name = "N", global = true, default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -83,10 +105,10 @@ pub enum Command {
     /// Show every version: applied when, pending, files and whether they changed.
     Info(migrate::InfoArgs),
     /// Check that no applied file changed since it was applied (exit status 1 if one did).
-    Validate,
+    Validate(migrate::FormatArgs),
     /// Print the database's version, alone on one line (exit status 2 when nothing is
     /// installed).
-    Current,
+    Current(migrate::FormatArgs),
     /// Write a new changelog file: changelogs/<version>/<NN>_<message>.sql (and with
     /// --autogenerate its SQL, from the difference between the changelogs and -p).
     New(new::NewArgs),
@@ -203,6 +225,32 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         dir: cli.dir,
         config: cli.config,
     };
+    if let Some(selection) = fleet::selection(cli.databases, cli.databases_from)? {
+        let fleet = fleet::Fleet {
+            selection,
+            jobs: usize::from(cli.jobs),
+        };
+        return fleet::run(
+            &connection(pg_connection, out)?,
+            &project,
+            cli.command,
+            fleet,
+            out,
+        );
+    }
+    let table_format = match &cli.command {
+        Command::Install(args) => Some(args.format),
+        Command::Upgrade(args) => Some(args.format),
+        Command::Validate(args) | Command::Current(args) => Some(args.format),
+        _ => None,
+    };
+    if table_format == Some(migrate::Format::Json) {
+        return Err(pum::Error::Unsupported {
+            message: "--format json is the format of the table --databases prints; without \
+                      --databases, use pum info --format json"
+                .into(),
+        });
+    }
     match cli.command {
         Command::Db { command } => {
             db::run(&connection(pg_connection, out)?, &project, command, out)
@@ -229,14 +277,14 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
             };
             new::run(spec.as_ref(), &project, args, out)
         }
-        Command::Current => migrate::current(&connection(pg_connection, out)?, &project),
+        Command::Current(_) => migrate::current(&connection(pg_connection, out)?, &project),
         Command::Downgrade(args) => {
             migrate::downgrade(&connection(pg_connection, out)?, &project, args, out)
         }
         Command::TestAndUpgrade(args) => {
             workflow::run(&connection(pg_connection, out)?, &project, args, out)
         }
-        Command::Validate => migrate::validate(&connection(pg_connection, out)?, &project, out),
+        Command::Validate(_) => migrate::validate(&connection(pg_connection, out)?, &project, out),
         Command::Role(args) => role::run(&connection(pg_connection, out)?, &project, args, out),
         Command::App(args) => app::app(&connection(pg_connection, out)?, &project, args, out),
         Command::Uninstall(args) => {

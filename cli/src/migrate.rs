@@ -116,6 +116,9 @@ pub struct InstallArgs {
     /// Load this demo data set after the install, in the same transaction.
     #[arg(short = 'd', long, value_name = "NAME")]
     pub demo_data: Option<String>,
+    /// The final table's format, with --databases (text or json).
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// `pum upgrade`.
@@ -132,6 +135,17 @@ pub struct UpgradeArgs {
     /// Fail when an applied file changed since it was applied (default: warn).
     #[arg(long)]
     pub strict: bool,
+    /// The final table's format, with --databases (text or json).
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `pum validate` and `pum current`.
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// The final table's format, with --databases (text or json).
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// `pum baseline`.

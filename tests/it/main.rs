@@ -10,6 +10,7 @@ mod database;
 mod deltas;
 mod dump;
 mod embed;
+mod fleet;
 mod harness;
 mod migrate;
 mod runners;

@@ -4,6 +4,7 @@
 mod app;
 mod cli;
 mod daily;
+mod fleet;
 mod matrix;
 mod server;
 #[path = "../../../tests/support/mod.rs"]

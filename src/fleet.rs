@@ -1,0 +1,297 @@
+//! Many databases of one server at once: the databases whose names match a pattern (or a
+//! list), a job run on each, `jobs` at a time, and an iterator of per-database outcomes
+//! in the order they finish. A failure in one database does not stop the others.
+//!
+//! ```no_run
+//! use pum::fleet::{self, Selection};
+//! use pum::migrate::NoProgress;
+//! use pum::{Config, ConnectionSpec, MigrateOptions, Upgrader};
+//!
+//! # fn main() -> pum::Result<()> {
+//! let server = ConnectionSpec::resolve("postgresql://postgres@localhost/postgres")?;
+//! let config = Config::from_dir(std::path::Path::new("db"))?;
+//! let names = fleet::databases(&server, &Selection::Like("tenant\\_%".into()))?;
+//! let upgrades = fleet::run(&server, names, 4, move |target| {
+//!     Upgrader::new(&config, target)?.upgrade(&MigrateOptions::default(), &mut NoProgress)
+//! });
+//! for outcome in upgrades {
+//!     match &outcome.result {
+//!         Ok(report) => println!("{}: {} version(s)", outcome.database, report.applied.len()),
+//!         Err(e) => eprintln!("{}: {e}", outcome.database),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Each job connects on its own (one session per running job), so `jobs` bounds the
+//! connections the fleet uses on the server, and each database is migrated in its own
+//! transaction under its own lock, as one `pum upgrade` would.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::connect::ConnectionSpec;
+use crate::error::{Error, Result};
+
+/// Which databases of a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Those whose name matches a SQL `LIKE` pattern (`tenant\_%`; `_` and `%` are
+    /// wildcards, `\` escapes them). Template databases and those that refuse
+    /// connections are left out.
+    Like(String),
+    /// These, in this order (each must exist).
+    Names(Vec<String>),
+}
+
+impl Selection {
+    /// The names listed in `file`, one per line; blank lines and lines starting with `#`
+    /// are skipped, surrounding spaces trimmed.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be read; [`Error::Setting`] naming the file and
+    /// line of a name PostgreSQL would not accept (over 63 bytes, or a NUL), or when the
+    /// file lists no database.
+    pub fn from_file(file: &Path) -> Result<Selection> {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let shown = file.display().to_string();
+        let mut names: Vec<String> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let name = line.trim();
+            if name.is_empty() || name.starts_with('#') {
+                continue;
+            }
+            if name.len() > 63 || name.contains('\0') {
+                return Err(Error::Setting {
+                    variable: format!("{shown}:{}", n + 1),
+                    message: format!(
+                        "\"{}\" is not a database name (at most 63 bytes, no NUL)",
+                        crate::text::printable(name)
+                    ),
+                });
+            }
+            if !names.iter().any(|known| known == name) {
+                names.push(name.to_string());
+            }
+        }
+        if names.is_empty() {
+            return Err(Error::Setting {
+                variable: shown,
+                message: "lists no database (one name per line)".into(),
+            });
+        }
+        Ok(Selection::Names(names))
+    }
+}
+
+/// The databases of `server` that `selection` names, sorted by name for a pattern, as
+/// listed for a list.
+///
+/// # Errors
+/// Connection errors; [`Error::DatabaseNotFound`] for a listed database the server does
+/// not have; [`Error::Setting`] when a pattern matches no database (a typo should not
+/// look like success).
+pub fn databases(server: &ConnectionSpec, selection: &Selection) -> Result<Vec<String>> {
+    let mut client = server.connect()?;
+    let mut names =
+        |sql: &str, param: &(dyn postgres::types::ToSql + Sync)| -> Result<Vec<String>> {
+            Ok(client
+                .query(sql, &[param])
+                .map_err(|e| Error::sql("list the databases", &e))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        };
+    const USABLE: &str = "datallowconn AND NOT datistemplate";
+    match selection {
+        Selection::Like(pattern) => {
+            let matching = names(
+                &format!(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE $1 AND {USABLE} \
+                     ORDER BY datname COLLATE \"C\""
+                ),
+                pattern,
+            )?;
+            if matching.is_empty() {
+                let all = names(
+                    &format!(
+                        "SELECT datname::text FROM pg_database WHERE {USABLE} AND $1::text \
+                         IS NOT NULL ORDER BY datname COLLATE \"C\""
+                    ),
+                    pattern,
+                )?;
+                return Err(Error::Setting {
+                    variable: "--databases".into(),
+                    message: format!(
+                        "no database on the server matches LIKE '{}' (it has {})",
+                        crate::text::printable(pattern),
+                        shown_names(&all)
+                    ),
+                });
+            }
+            Ok(matching)
+        }
+        Selection::Names(wanted) => {
+            let found = names(
+                &format!(
+                    "SELECT datname::text FROM pg_database WHERE datname = ANY($1) AND {USABLE}"
+                ),
+                wanted,
+            )?;
+            if let Some(missing) = wanted.iter().find(|name| !found.contains(name)) {
+                return Err(Error::DatabaseNotFound {
+                    name: missing.clone(),
+                    server: server.to_string(),
+                    hint: "it is listed but the server has no such database (or it refuses \
+                           connections, or is a template)"
+                        .into(),
+                });
+            }
+            Ok(wanted.clone())
+        }
+    }
+}
+
+fn shown_names(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| crate::text::printable(n).into_owned())
+        .collect();
+    if names.len() > SHOWN {
+        text.push(format!("… {} more", names.len() - SHOWN));
+    }
+    if text.is_empty() {
+        "no database".into()
+    } else {
+        text.join(", ")
+    }
+}
+
+/// What a job did on one database.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    /// The database.
+    pub database: String,
+    /// The job's result.
+    pub result: Result<T>,
+    /// How long the job took.
+    pub elapsed: Duration,
+}
+
+/// The outcomes of a job run on many databases, in the order they finish (an
+/// [`Iterator`]). Dropping it early lets the running jobs finish and starts no more.
+pub struct Fleet<T> {
+    outcomes: Receiver<Outcome<T>>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    total: usize,
+}
+
+impl<T> Fleet<T> {
+    /// How many databases the run covers.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
+impl<T> Iterator for Fleet<T> {
+    type Item = Outcome<T>;
+
+    fn next(&mut self) -> Option<Outcome<T>> {
+        self.outcomes.recv().ok()
+    }
+}
+
+impl<T> Drop for Fleet<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// Runs `job` on each of `databases` (each given `server` with that database), `jobs` at
+/// a time (at least one, at most one per database), on threads of its own. A job that
+/// panics is reported as that database's error.
+pub fn run<T, F>(server: &ConnectionSpec, databases: Vec<String>, jobs: usize, job: F) -> Fleet<T>
+where
+    T: Send + 'static,
+    F: Fn(&ConnectionSpec) -> Result<T> + Send + Sync + 'static,
+{
+    let total = databases.len();
+    let queue = Arc::new(Mutex::new(VecDeque::from(databases)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let job = Arc::new(job);
+    let (send, outcomes) = channel();
+    let workers = (0..jobs.clamp(1, total.max(1)))
+        .filter_map(|n| {
+            let queue = Arc::clone(&queue);
+            let stop = Arc::clone(&stop);
+            let job = Arc::clone(&job);
+            let send = send.clone();
+            let server = server.clone();
+            std::thread::Builder::new()
+                .name(format!("pum-fleet-{n}"))
+                .spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        let Some(database) =
+                            queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                        else {
+                            break;
+                        };
+                        let started = Instant::now();
+                        let target = server.with_dbname(&database);
+                        let result =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&target)))
+                                .unwrap_or_else(|panic| {
+                                    let message = panic
+                                        .downcast_ref::<String>()
+                                        .cloned()
+                                        .or_else(|| {
+                                            panic.downcast_ref::<&str>().map(|s| s.to_string())
+                                        })
+                                        .unwrap_or_else(|| "the job panicked".into());
+                                    Err(Error::Unsupported { message })
+                                });
+                        let outcome = Outcome {
+                            database,
+                            result,
+                            elapsed: started.elapsed(),
+                        };
+                        if send.send(outcome).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .ok()
+        })
+        .collect::<Vec<_>>();
+    if workers.is_empty() {
+        // No thread could be started: the jobs run here, one at a time, as they are read.
+        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+        for database in queue.drain(..) {
+            let started = Instant::now();
+            let result = job(&server.with_dbname(&database));
+            let _ = send.send(Outcome {
+                database,
+                result,
+                elapsed: started.elapsed(),
+            });
+        }
+    }
+    Fleet {
+        outcomes,
+        stop,
+        workers,
+        total,
+    }
+}
