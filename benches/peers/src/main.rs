@@ -9,8 +9,8 @@
 //! - one transaction rolled back per test, on one migrated database;
 //! - `#[sqlx::test]` (sqlx 0.8) with the same SQL as its migrations;
 //!
-//! and the cost of `pum::upgrade_paths!` on the same changelog (49 upgrade tests), cold
-//! (no template yet) and warm.
+//! the cost of `pum::upgrade_paths!` on the same changelog (49 upgrade tests), cold
+//! (no template yet) and warm, and 4 runners × 100 tests at once beside 1 × 400.
 //!
 //! ```text
 //! cd benches/peers && cargo run --release
@@ -79,8 +79,13 @@ fn main() -> Result<()> {
     for kind in ["pum_tests", "sqlx_tests", "bare_tests", "rollback_tests"] {
         run(&binaries[kind], "t_000", &env, &[])?;
     }
-    // `cargo run --release -- waits`: only the section on waits with slow bodies.
-    let only_waits = std::env::args().nth(1).as_deref() == Some("waits");
+    // `cargo run --release -- waits` (or `shards`): only that section.
+    let section = std::env::args().nth(1);
+    let only_waits = section.as_deref() == Some("waits");
+    let only_shards = section.as_deref() == Some("shards");
+    if only_shards {
+        return shards(&binaries["pum_tests"], &env);
+    }
 
     let mut rows = Vec::new();
     let sizes: &[(usize, &str)] = if only_waits {
@@ -200,9 +205,56 @@ fn main() -> Result<()> {
             warm.as_secs_f64()
         );
     }
+    if !only_waits {
+        shards(&binaries["pum_tests"], &env)?;
+    }
     for name in [template, shared] {
         pum::drop_database(&server, name, &pum::DropOptions::if_exists())?;
     }
+    Ok(())
+}
+
+/// Sharded CI on one machine: 4 runners (test processes started at once, as
+/// `cargo nextest run --partition hash:k/4` on four machines would be) × 100 tests against
+/// one server, beside 1 runner × 400. The runners here share this machine's cores, so
+/// the figure is the coordination's cost (one template build, one connection budget,
+/// spares shared), not the speed-up of four machines.
+fn shards(binary: &Path, env: &[(&str, String)]) -> Result<()> {
+    let mut one = Vec::new();
+    let mut four = Vec::new();
+    for _ in 0..RUNS {
+        one.push(run(binary, "t_", env, &[])?);
+        let started = Instant::now();
+        let children: Vec<_> = ["t_0", "t_1", "t_2", "t_3"]
+            .iter()
+            .map(|filter| {
+                Command::new(binary)
+                    .arg(filter)
+                    .arg("-q")
+                    .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+            })
+            .collect::<std::io::Result<_>>()?;
+        for child in children {
+            let out = child.wait_with_output()?;
+            if !out.status.success() {
+                return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+            }
+        }
+        four.push(started.elapsed());
+    }
+    one.sort();
+    four.sort();
+    let (one, four) = (one[RUNS / 2], four[RUNS / 2]);
+    println!(
+        "
+sharded: 1 runner × 400 tests {:.2} s; 4 runners × 100 tests at once {:.2} s (ratio {:.2}; one machine's cores shared by all runners)",
+        one.as_secs_f64(),
+        four.as_secs_f64(),
+        ratio(four, one)
+    );
     Ok(())
 }
 
