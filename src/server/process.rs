@@ -134,7 +134,22 @@ fn forget_orphaned_memory_data(layout: &Layout) -> Result<()> {
     if matches!(state(layout), State::Up { .. }) {
         let _ = pg_ctl_stop(layout, "immediate");
     }
-    std::fs::remove_dir_all(&layout.data).map_err(|e| Error::io(&layout.data, e))
+    // The old server's watchdog may be stopping it at the same moment (it saw the
+    // directory go), so files vanish under the deletion: tried again until it is gone.
+    let started = Instant::now();
+    loop {
+        match std::fs::remove_dir_all(&layout.data) {
+            Ok(()) => return Ok(()),
+            Err(_) if !layout.data.exists() => return Ok(()),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && started.elapsed() < Duration::from_secs(5) =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(Error::io(&layout.data, e)),
+        }
+    }
 }
 
 fn initdb(layout: &Layout) -> Result<()> {
