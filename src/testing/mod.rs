@@ -43,8 +43,8 @@
 //!   of the server's maintenance database before it is created, with a lease of
 //!   `PUM_TEST_LEASE` seconds (default 60) that a heartbeat thread renews three times per
 //!   lease; leases are judged by the server's clock, so runners' clocks may disagree. A
-//!   database's owner is alive if it is a running process of this machine and boot (its
-//!   pid and start time tell: no lease needed), or, for any other host, if its lease has
+//!   database's owner is alive if it is a running process of this machine, boot and PID
+//!   namespace (its pid and start time tell: no lease needed), or, for any other host, if its lease has
 //!   not ended. Each runner, when it starts and at every heartbeat, drops the databases
 //!   of dead owners: a killed runner's databases are gone within a lease and a beat (CI
 //!   shards on many machines sharing a server included), and a live runner's never are.

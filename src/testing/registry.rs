@@ -45,7 +45,17 @@ impl Owner {
         };
         let pid = std::process::id();
         let host = read("/proc/sys/kernel/hostname");
-        let boot_id = read("/proc/sys/kernel/random/boot_id");
+        // Pids mean something only within one PID namespace: a container (or `unshare`)
+        // on this host and boot with the same host name is told apart by its namespace,
+        // and so judged by its lease instead of by a pid that is not its own.
+        let boot_id = match std::fs::read_link("/proc/self/ns/pid") {
+            Ok(ns) => format!(
+                "{}/{}",
+                read("/proc/sys/kernel/random/boot_id"),
+                ns.display()
+            ),
+            Err(_) => read("/proc/sys/kernel/random/boot_id"),
+        };
         let started = start_time(pid).unwrap_or(0);
         let runner = blake3::hash(
             format!(

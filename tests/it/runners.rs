@@ -339,6 +339,68 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
     println!("runner C's databases were swept {swept_after:?} after it died");
 }
 
+/// A runner in a PID namespace of its own on this host, with this host's name (a
+/// container sharing the host name): another runner's sweep must not judge it by a pid
+/// that means another process here. Reproduced: its database was dropped mid-test.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_runner_in_another_pid_namespace_of_this_host_is_not_swept() {
+    let project = slow_project("pid namespace", 0);
+    let url = spec().url();
+    let inside = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "runners::child_runner_suite", "--nocapture"])
+        .env("PUM_IT_PROJECT", project.path())
+        .env("PUM_IT_TESTS", "1")
+        .env("PUM_IT_BODY_MS", "3000")
+        .env("PUM_TEST_DATABASE_URL", &url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut client = spec().connect().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let started = Instant::now();
+    // Its database registered: a pid that, here, is some other process or none.
+    loop {
+        let registered: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pum_registry.databases \
+                 WHERE host = $1 AND test = 'runners::child_runner_suite' AND pid < 10",
+                &[&host.trim()],
+            )
+            .unwrap()
+            .get(0);
+        if registered > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no database");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Another runner here starts (and sweeps) while that test runs.
+    let outside = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "runners::child_runner_suite"])
+        .env("PUM_IT_PROJECT", project.path())
+        .env("PUM_IT_TESTS", "1")
+        .env("PUM_TEST_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        outside.status.success(),
+        "{}",
+        String::from_utf8_lossy(&outside.stderr)
+    );
+    let out = inside.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the namespaced runner's test lost its database: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[cfg(not(target_os = "linux"))]
 #[test]
 fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
