@@ -261,9 +261,9 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
     a.wait().unwrap();
 
     // B, C and D start; C is killed once it has databases of its own.
-    let b = runner("runner-b", project.path(), &url, 30);
+    let b = runner("runner-b", project.path(), &url, 40);
     let mut c = runner("runner-c", project.path(), &url, 30);
-    let d = runner("runner-d", project.path(), &url, 30);
+    let d = runner("runner-d", project.path(), &url, 40);
     let started = Instant::now();
     let c_databases = loop {
         let mine = databases_on(&mut client, "runner-c");
