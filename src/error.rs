@@ -541,8 +541,11 @@ impl Error {
         }
     }
 
-    /// Builds [`Error::Sql`] from a failed statement, keeping the SQLSTATE.
-    pub(crate) fn sql(context: impl Into<String>, err: &postgres::Error) -> Error {
+    /// Builds [`Error::Sql`] from a failed statement, keeping the SQLSTATE: `context` says
+    /// what was being done (`count the orders`), shown before PostgreSQL's message.
+    /// For jobs of [`crate::fleet::run`] and other code that mixes its own queries with
+    /// pum's calls.
+    pub fn sql(context: impl Into<String>, err: &postgres::Error) -> Error {
         Error::Sql {
             context: context.into(),
             message: describe_pg_error(err),

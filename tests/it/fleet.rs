@@ -35,7 +35,7 @@ fn a_job_runs_on_every_selected_database_at_most_n_at_a_time() {
         let mut client = target.connect()?;
         let name: String = client
             .query_one("SELECT current_database()::text", &[])
-            .unwrap()
+            .map_err(|e| pum::Error::sql("ask for the database's name", &e))?
             .get(0);
         std::thread::sleep(Duration::from_millis(50));
         r.fetch_sub(1, Ordering::SeqCst);
