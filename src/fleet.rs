@@ -31,7 +31,7 @@
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -228,70 +228,80 @@ where
     F: Fn(&ConnectionSpec) -> Result<T> + Send + Sync + 'static,
 {
     let total = databases.len();
-    let queue = Arc::new(Mutex::new(VecDeque::from(databases)));
     let stop = Arc::new(AtomicBool::new(false));
-    let job = Arc::new(job);
+    let work = Arc::new(Work {
+        queue: Mutex::new(VecDeque::from(databases)),
+        stop: Arc::clone(&stop),
+        job,
+        server: server.clone(),
+    });
     let (send, outcomes) = channel();
-    let workers = (0..jobs.clamp(1, total.max(1)))
+    let workers: Vec<JoinHandle<()>> = (0..jobs.clamp(1, total.max(1)))
         .filter_map(|n| {
-            let queue = Arc::clone(&queue);
-            let stop = Arc::clone(&stop);
-            let job = Arc::clone(&job);
+            let work = Arc::clone(&work);
             let send = send.clone();
-            let server = server.clone();
             std::thread::Builder::new()
                 .name(format!("pum-fleet-{n}"))
-                .spawn(move || {
-                    while !stop.load(Ordering::SeqCst) {
-                        let Some(database) =
-                            queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
-                        else {
-                            break;
-                        };
-                        let started = Instant::now();
-                        let target = server.with_dbname(&database);
-                        let result =
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&target)))
-                                .unwrap_or_else(|panic| {
-                                    let message = panic
-                                        .downcast_ref::<String>()
-                                        .cloned()
-                                        .or_else(|| {
-                                            panic.downcast_ref::<&str>().map(|s| s.to_string())
-                                        })
-                                        .unwrap_or_else(|| "the job panicked".into());
-                                    Err(Error::Unsupported { message })
-                                });
-                        let outcome = Outcome {
-                            database,
-                            result,
-                            elapsed: started.elapsed(),
-                        };
-                        if send.send(outcome).is_err() {
-                            break;
-                        }
-                    }
-                })
+                .spawn(move || work.run(&send))
                 .ok()
         })
-        .collect::<Vec<_>>();
+        .collect();
     if workers.is_empty() {
-        // No thread could be started: the jobs run here, one at a time, as they are read.
-        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-        for database in queue.drain(..) {
-            let started = Instant::now();
-            let result = job(&server.with_dbname(&database));
-            let _ = send.send(Outcome {
-                database,
-                result,
-                elapsed: started.elapsed(),
-            });
-        }
+        // No thread could be started: the jobs run here, one at a time.
+        work.run(&send);
     }
     Fleet {
         outcomes,
         stop,
         workers,
         total,
+    }
+}
+
+/// What the workers share: the databases left, the job, and whether to stop early.
+struct Work<F> {
+    queue: Mutex<VecDeque<String>>,
+    stop: Arc<AtomicBool>,
+    job: F,
+    server: ConnectionSpec,
+}
+
+impl<F> Work<F> {
+    /// Runs the job on databases from the queue until it is empty, told to stop, or
+    /// nobody listens for outcomes any more. A panicking job is its database's error.
+    fn run<T>(&self, send: &Sender<Outcome<T>>)
+    where
+        F: Fn(&ConnectionSpec) -> Result<T>,
+    {
+        while !self.stop.load(Ordering::SeqCst) {
+            let next = self
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front();
+            let Some(database) = next else {
+                break;
+            };
+            let started = Instant::now();
+            let target = self.server.with_dbname(&database);
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.job)(&target)))
+                    .unwrap_or_else(|panic| {
+                        let message = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "the job panicked".into());
+                        Err(Error::Unsupported { message })
+                    });
+            let outcome = Outcome {
+                database,
+                result,
+                elapsed: started.elapsed(),
+            };
+            if send.send(outcome).is_err() {
+                break;
+            }
+        }
     }
 }

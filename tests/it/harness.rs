@@ -743,13 +743,7 @@ fn many_test_processes_queue_for_a_small_server_instead_of_failing() {
         assert!(out.status.success(), "{printed}");
         assert!(!printed.contains("too many clients"), "{printed}");
     }
-    let log = std::fs::read_to_string(
-        pum::server::status(&options)
-            .unwrap()
-            .data_dir
-            .join("postgres.log"),
-    )
-    .unwrap_or_default();
+    let log = crate::support::server::log(&options);
     assert!(!log.contains("too many clients"), "{log}");
 }
 

@@ -328,13 +328,7 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(builds, [1], "one build of the template");
-    let log = std::fs::read_to_string(
-        pum::server::status(&options)
-            .unwrap()
-            .data_dir
-            .join("postgres.log"),
-    )
-    .unwrap_or_default();
+    let log = crate::support::server::log(&options);
     assert!(!log.contains("too many clients"), "{log}");
     println!("runner C's databases were swept {swept_after:?} after it died");
 }

@@ -71,6 +71,11 @@ pub fn data_dir(options: &ServerOptions) -> PathBuf {
     server::status(options).unwrap().data_dir
 }
 
+/// The server's log (empty when there is none yet).
+pub fn log(options: &ServerOptions) -> String {
+    std::fs::read_to_string(data_dir(options).join("postgres.log")).unwrap_or_default()
+}
+
 pub fn select_one(spec: &ConnectionSpec) -> i32 {
     spec.connect()
         .unwrap()

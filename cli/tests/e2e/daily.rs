@@ -8,12 +8,7 @@ use crate::support::output::{error, ok, stderr, stdout};
 use crate::support::{ScratchDb, unique_name};
 
 fn pum(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pum"))
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    crate::pum_in(dir, args)
 }
 
 fn project() -> tempfile::TempDir {

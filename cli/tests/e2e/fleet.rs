@@ -1,18 +1,13 @@
 //! Fleet commands: one command on every matching database of a server, N at a time.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use crate::support::output::{error, ok, stderr, stdout};
 use crate::support::{ScratchDb, spec, unique_name};
 
 fn pum(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pum"))
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    crate::pum_in(dir, args)
 }
 
 /// Three versions; 1.1.0 creates `fleet.b`, which one database of the test has already.
@@ -231,51 +226,35 @@ fn fleet_mistakes_are_one_line_errors_that_change_nothing() {
     let (dbs, pattern) = fleet("fleet_bad");
     let url = spec().url();
     let untouched = || assert_eq!(versions(&dbs), ["-"; 4]);
+    // The one-line error of `pum -p SERVER ARGS…`.
+    let fails = |args: &[&str]| {
+        let mut all = vec!["-p", url.as_str()];
+        all.extend_from_slice(args);
+        error(&pum(path, &all))
+    };
 
-    let message = error(&pum(
-        path,
-        &["-p", &url, "--databases", "pum\\_no\\_such\\_%", "upgrade"],
-    ));
+    let message = fails(&["--databases", "pum\\_no\\_such\\_%", "upgrade"]);
     assert!(
         message.starts_with(
             "--databases: no database on the server matches LIKE 'pum\\_no\\_such\\_%' (it has "
         ),
         "{message}"
     );
-    let message = error(&pum(
-        path,
-        &["-p", &url, "--databases", &pattern, "dump", "x.dump"],
-    ));
+    let message = fails(&["--databases", &pattern, "dump", "x.dump"]);
     assert!(
         message.ends_with("check --changelogs, not dump"),
         "{message}"
     );
-    let message = error(&pum(
-        path,
-        &[
-            "-p",
-            &url,
-            "--databases",
-            &pattern,
-            "check",
-            "--changelogs",
-            "--format",
-            "html",
-        ],
-    ));
+    let message = fails(&[
+        "--databases",
+        &pattern,
+        "check",
+        "--changelogs",
+        "--format",
+        "html",
+    ]);
     assert!(message.contains("use text or json"), "{message}");
-    let message = error(&pum(
-        path,
-        &[
-            "-p",
-            &url,
-            "--databases",
-            &pattern,
-            "--jobs",
-            "0",
-            "upgrade",
-        ],
-    ));
+    let message = fails(&["--databases", &pattern, "--jobs", "0", "upgrade"]);
     assert!(message.contains("--jobs"), "{message}");
     let message = error(&pum(
         path,
@@ -286,58 +265,22 @@ fn fleet_mistakes_are_one_line_errors_that_change_nothing() {
         "{message}"
     );
 
-    let missing = path.join("none.txt");
-    let message = error(&pum(
-        path,
-        &[
-            "-p",
-            &url,
-            "--databases-from",
-            missing.to_str().unwrap(),
-            "install",
-        ],
-    ));
+    let from = |file: &Path| fails(&["--databases-from", file.to_str().unwrap(), "install"]);
+    let message = from(&path.join("none.txt"));
     assert!(message.contains("none.txt"), "{message}");
     let list = path.join("list.txt");
     std::fs::write(&list, format!("{}\n{}\n", dbs[0].name, "x".repeat(64))).unwrap();
-    let message = error(&pum(
-        path,
-        &[
-            "-p",
-            &url,
-            "--databases-from",
-            list.to_str().unwrap(),
-            "install",
-        ],
-    ));
+    let message = from(&list);
     assert!(message.contains("list.txt:2: "), "{message}");
     assert!(message.contains("is not a database name"), "{message}");
     std::fs::write(&list, format!("{}\npum_it_fleet_nobody\n", dbs[0].name)).unwrap();
-    let message = error(&pum(
-        path,
-        &[
-            "-p",
-            &url,
-            "--databases-from",
-            list.to_str().unwrap(),
-            "install",
-        ],
-    ));
+    let message = from(&list);
     assert!(
         message.starts_with("database \"pum_it_fleet_nobody\" does not exist"),
         "{message}"
     );
     std::fs::write(&list, "# nothing\n\n").unwrap();
-    let message = error(&pum(
-        path,
-        &[
-            "-p",
-            &url,
-            "--databases-from",
-            list.to_str().unwrap(),
-            "install",
-        ],
-    ));
+    let message = from(&list);
     assert!(message.contains("lists no database"), "{message}");
     untouched();
 }
