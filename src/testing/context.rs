@@ -257,8 +257,9 @@ impl Context {
 
     /// Drops the test databases whose owner is gone (see [`registry::orphans`]).
     fn sweep_orphans(&self) -> Result<()> {
+        // On a background session: the heartbeat sweeps while tests run.
         let (existing, registered) = self
-            .pool
+            .background
             .with(|session| registry::survey(session.client()))?;
         for name in registry::orphans(&existing, &registered, &self.owner, registry::start_time) {
             self.drop_test_database(&name, true)?;
