@@ -5,9 +5,12 @@
 //!   → `1.2.1`, `1.2` → `1.2.1`, `1.2.3.4` → `1.2.3.5`), so after a merge of two branches
 //!   that both added a version, the new file goes to a version nobody has. A version
 //!   given explicitly may be new or existing.
-//! - **Name.** `<NN>_<slug>.sql`: NN continues the two-digit numbering of the version's
-//!   files (`01` in a new version; after `03_x.sql`, `04`); the slug is the message in
-//!   lower case, letters and digits with `_` between words, at most 60 characters.
+//! - **Name.** `<NN>_<slug>.sql`: NN continues the numbering of the version's files
+//!   (`01` in a new version; after `03_x.sql`, `04`; after `007_x.sql`, `008`), and the
+//!   name must sort after every file there, since files run in name order: a 100th file
+//!   after `99_x.sql` (`100_…` sorts before `10_…`) is refused with a way out. The slug
+//!   is the message in lower case, letters and digits with `_` between words, at most 60
+//!   characters.
 //! - A version that is an application-only release (its `APP_ONLY_RELEASE` marker) is
 //!   refused: a version holds SQL files or the marker, never both.
 
@@ -117,28 +120,50 @@ pub fn plan(
             ),
         });
     }
-    let number = existing
-        .map(|c| {
-            c.files
-                .iter()
-                .filter_map(|f| {
-                    let file = Path::new(&f.name)
-                        .file_name()?
-                        .to_string_lossy()
-                        .into_owned();
-                    let digits: String = file.chars().take_while(char::is_ascii_digit).collect();
-                    digits.parse::<u32>().ok()
-                })
-                .max()
-                .unwrap_or(0)
+    let name = match existing {
+        Some(changelog) => next_name(changelog, &slug)?,
+        None => format!("01_{slug}.sql"),
+    };
+    Ok(NewFile { version, dir, name })
+}
+
+/// The name of the next file of `changelog`: its numbering continued (`04` after `03_x`,
+/// `005` after `004_x`), sorting after every file it holds, since files run in name
+/// order. When no number of that width sorts last (a 100th file after `99_x.sql`, or
+/// after an unnumbered `zz.sql`) the version is refused rather than written out of order.
+fn next_name(changelog: &Changelog, slug: &str) -> Result<String> {
+    let names: Vec<String> = changelog
+        .files
+        .iter()
+        .filter_map(|f| {
+            Some(
+                Path::new(&f.name)
+                    .file_name()?
+                    .to_string_lossy()
+                    .into_owned(),
+            )
         })
-        .unwrap_or(0)
-        + 1;
-    Ok(NewFile {
-        version,
-        dir,
-        name: format!("{number:02}_{slug}.sql"),
-    })
+        .collect();
+    let prefixes = names.iter().map(|name| {
+        let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
+        (digits.parse::<u64>().ok(), digits.len())
+    });
+    let (highest, width) = prefixes.fold((0, 2), |(n, w), (number, len)| match number {
+        Some(number) => (n.max(number), w.max(len)),
+        None => (n, w),
+    });
+    let name = format!("{:0width$}_{slug}.sql", highest + 1);
+    match names.iter().max() {
+        Some(last) if name.as_str() <= last.as_str() => Err(Error::Changelog {
+            path: changelog.dir.join(last).display().to_string(),
+            message: format!(
+                "a new file {name} would run before this one (files run in name order); \
+                 rename the version's files with one more digit (001_…) or give another \
+                 --version"
+            ),
+        }),
+        _ => Ok(name),
+    }
 }
 
 /// Writes `file` with a header naming `message`, `body` after it; with `down`, its down
@@ -257,11 +282,38 @@ mod tests {
         );
         let file = plan(root, &[], "first", None).unwrap();
         assert_eq!(file.path(), Path::new("/p/changelogs/1.0.0/01_first.sql"));
+        let three = vec![changelog("1.0.0", &["001_a.sql", "002_b.sql"])];
+        let file = plan(root, &three, "c", Some(&v("1.0.0"))).unwrap();
+        assert_eq!(
+            file.name, "003_c.sql",
+            "the width of the existing numbering"
+        );
         let app = vec![changelog("2.0.0", &[])];
         let err = plan(root, &app, "x", Some(&v("2.0.0"))).unwrap_err();
         assert!(
             err.to_string().contains("application-only release"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_new_file_always_runs_last() {
+        let root = Path::new("/p/changelogs");
+        let many: Vec<String> = (1..=99).map(|n| format!("{n:02}_f.sql")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let full = vec![changelog("1.0.0", &many)];
+        let err = plan(root, &full, "one more", Some(&v("1.0.0"))).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("99_f.sql") && text.contains("100_one_more.sql"),
+            "{text}"
+        );
+        assert!(text.contains("001_"), "{text}");
+        let unnumbered = vec![changelog("1.0.0", &["01_a.sql", "zz_last.sql"])];
+        let err = plan(root, &unnumbered, "x", Some(&v("1.0.0"))).unwrap_err();
+        assert!(err.to_string().contains("zz_last.sql"), "{err}");
+        let ninety = vec![changelog("1.0.0", &many[..98])];
+        let file = plan(root, &ninety, "x", Some(&v("1.0.0"))).unwrap();
+        assert_eq!(file.name, "99_x.sql");
     }
 }
