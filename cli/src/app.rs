@@ -19,7 +19,7 @@ pub struct AppArgs {
     pub action: AppCommand,
     /// A parameter value (repeatable): -p lang fr. Only `app_only` parameters may differ
     /// from those recorded at install.
-    #[arg(short = 'p', long = "parameter", num_args = 2, value_names = ["NAME", "VALUE"])]
+    #[arg(short = 'p', long = "parameter", num_args = 2, allow_negative_numbers = true, value_names = ["NAME", "VALUE"])]
     pub parameters: Vec<String>,
     /// Do not grant the roles their permissions after the create hooks.
     #[arg(long)]
@@ -47,7 +47,7 @@ pub enum AppCommand {
 #[derive(Debug, Args)]
 pub struct UninstallArgs {
     /// A parameter value for the uninstall hooks (repeatable): -p NAME VALUE.
-    #[arg(short = 'p', long = "parameter", num_args = 2, value_names = ["NAME", "VALUE"])]
+    #[arg(short = 'p', long = "parameter", num_args = 2, allow_negative_numbers = true, value_names = ["NAME", "VALUE"])]
     pub parameters: Vec<String>,
     /// Do not ask (needed when standard input is not a terminal).
     #[arg(long)]

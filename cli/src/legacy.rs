@@ -283,7 +283,7 @@ struct Run {
     #[arg(short = 'u', long = "max-version", value_parser = parse_version)]
     max_version: Option<Version>,
     /// A variable for the deltas: int|float|string NAME VALUE (repeatable).
-    #[arg(short = 'v', long = "var", num_args = 3, value_names = ["TYPE", "NAME", "VALUE"], action = clap::ArgAction::Append)]
+    #[arg(short = 'v', long = "var", num_args = 3, allow_negative_numbers = true, value_names = ["TYPE", "NAME", "VALUE"], action = clap::ArgAction::Append)]
     var: Vec<String>,
     /// Say what is decided for each delta.
     #[arg(long = "verbose")]

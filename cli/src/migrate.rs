@@ -55,7 +55,7 @@ impl Project {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// A parameter value (repeatable): -p SRID 2056.
-    #[arg(short = 'p', long = "parameter", num_args = 2, value_names = ["NAME", "VALUE"])]
+    #[arg(short = 'p', long = "parameter", num_args = 2, allow_negative_numbers = true, value_names = ["NAME", "VALUE"])]
     pub parameters: Vec<String>,
     /// Apply versions up to this one (inclusive).
     #[arg(short = 'u', long, value_name = "VERSION", value_parser = parse_version)]

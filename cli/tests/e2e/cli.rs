@@ -433,6 +433,34 @@ fn install_upgrade_info_and_validate_from_the_command_line() {
 }
 
 #[test]
+fn a_negative_number_is_a_parameter_value() {
+    let project = crate::support::project::shop();
+    let db = ScratchDb::new("clineg", "");
+    let services = Services::for_db(&db.name);
+    let dir = project.path().to_str().unwrap().to_string();
+    let out = services.pum(&[
+        "-p",
+        "pum_cli",
+        "-d",
+        &dir,
+        "install",
+        "-p",
+        "SRID",
+        "-5",
+        "--max-version",
+        "1.0.0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        db.strings(
+            "SELECT column_default::text FROM information_schema.columns \
+             WHERE table_name = 'item' AND column_name = 'srid'"
+        ),
+        ["'-5'::integer"]
+    );
+}
+
+#[test]
 fn migrate_bad_input_is_one_line() {
     let project = crate::support::project::shop();
     let db = ScratchDb::new("climigbad", "");

@@ -464,3 +464,53 @@ fn the_1x_test_and_upgrade_compares_with_a_fresh_install() {
         ["{1,10,0}"]
     );
 }
+
+#[test]
+fn a_negative_number_is_a_variable_value() {
+    let x = ZeroX::new("zxneg", 1);
+    let a = x.name(0);
+    let out = x.pum(
+        &[
+            "baseline",
+            "-p",
+            a,
+            "-t",
+            "net_sys.upgrades",
+            "-d",
+            "delta/",
+            "-b",
+            "1.0.0",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = x.pum(
+        &[
+            "upgrade",
+            "-p",
+            a,
+            "-t",
+            "net_sys.upgrades",
+            "-d",
+            "delta/",
+            "-v",
+            "int",
+            "srid",
+            "-5",
+            "-v",
+            "string",
+            "label",
+            "unnamed",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        x.strings(
+            0,
+            "SELECT column_default::text FROM information_schema.columns \
+             WHERE table_schema = 'net' AND table_name = 'pipe' AND column_name = 'srid'"
+        ),
+        ["'-5'::integer"]
+    );
+}
