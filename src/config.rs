@@ -508,6 +508,11 @@ mod tests {
                 "parameters[0] (a): default: \"x\" is not an integer",
             ),
             (
+                "pum: {module: m}\nparameters: [{name: a, type: integer, default: 100000000000000000000}]",
+                "parameters[0] (a): default: 100000000000000000000 is out of range for an integer \
+                 parameter (-9223372036854775808 to 9223372036854775807)",
+            ),
+            (
                 "pum: {module: m}\nparameters: [{name: a, default: x, values: [y, z]}]",
                 "parameters[0] (a): the default x is not one of the allowed values",
             ),

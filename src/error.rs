@@ -430,7 +430,8 @@ pub enum Conflict {
     /// go on).
     #[error(
         "version(s) {} are at or below the current version {current} but not recorded in \
-         {table}; record them, or skip this check",
+         {table}; if the database holds them already (a baseline records only the version \
+         it names), skip this check (--skip-baseline-check, MigrateOptions::skip_baseline_check)",
         versions.join(", ")
     )]
     MissingVersions {

@@ -14,7 +14,8 @@ use super::Output;
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The database to compare with (service name, URL or keyword string).
-    #[arg(value_name = "CONNECTION", required_unless_present = "changelogs")]
+    /// Given after `-i KIND…`, the database is told from the kinds by its name.
+    #[arg(value_name = "CONNECTION")]
     pub other: Option<String>,
     /// Compare the database with what the changelogs (-d) produce: a fresh install at its
     /// recorded version and parameters, in a scratch database on the same server.
@@ -70,9 +71,10 @@ pub enum Format {
 pub fn run(
     left: &ConnectionSpec,
     project: &super::migrate::Project,
-    args: CheckArgs,
+    mut args: CheckArgs,
     out: Output,
 ) -> pum::Result<ExitCode> {
+    take_other(&mut args)?;
     let options = options(&args)?;
     let report = match &args.other {
         Some(other) => {
@@ -89,6 +91,28 @@ pub fn run(
         }
     };
     write(&report, args.output.as_deref(), args.format)
+}
+
+/// Finds the database to compare with: `-i` takes one or more kinds, so in
+/// `check -i views OTHER` clap gives `OTHER` to `-i`; a last "kind" that is no kind is
+/// the database. Without one (and without `--changelogs`), a usage error naming it.
+fn take_other(args: &mut CheckArgs) -> pum::Result<()> {
+    if args.other.is_some() || args.changelogs {
+        return Ok(());
+    }
+    match args.ignore.last() {
+        Some(last) if Kind::parse(last).is_err() => args.other = args.ignore.pop(),
+        _ => {
+            return Err(pum::Error::Unsupported {
+                message:
+                    "check needs the database to compare with (pum -p LEFT check CONNECTION), \
+                          or --changelogs to compare with a fresh install (see pum check \
+                          --help)"
+                        .into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The comparison options the arguments ask for.

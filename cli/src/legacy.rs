@@ -450,13 +450,7 @@ pub fn run(args: Vec<OsString>, out: Output) -> pum::Result<ExitCode> {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            let message = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!(
-                "pum: error: {} (see pum <command> --help)",
-                printable(message)
-            );
+            eprintln!("pum: error: {}", printable(&super::usage_error(&e)));
             return Ok(ExitCode::from(2));
         }
     };

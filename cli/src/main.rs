@@ -175,6 +175,42 @@ impl Output {
     }
 }
 
+/// clap's error in one line, like every other error: its first line without the prefix,
+/// what it lists under it (the missing arguments, the possible values), and the help of
+/// the command it was reading, taken from its usage line (`see pum server psql --help`).
+pub(crate) fn usage_error(error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let listed: Vec<&str> = lines
+        .take_while(|line| line.starts_with("  ") && !line.trim_start().starts_with("tip:"))
+        .map(str::trim)
+        .collect();
+    if !listed.is_empty() {
+        message = format!("{} {}", message.trim_end(), listed.join(", "));
+    }
+    for tip in text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("tip: "))
+    {
+        message = format!("{message}; {tip}");
+    }
+    let command = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Usage: "))
+        .map(|usage| {
+            usage
+                .split_whitespace()
+                .take_while(|word| !word.starts_with(['[', '<', '-']))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|command| command.starts_with("pum"))
+        .unwrap_or_else(|| "pum".to_string());
+    format!("{message} (see {command} --help)")
+}
+
 /// Runs the command line and turns the outcome into an exit status.
 fn main() -> ExitCode {
     die_quietly_on_closed_pipe();
@@ -198,11 +234,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
-            // One line, like every other error: clap's first line, without its prefix.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            let message = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("pum: error: {} (see pum --help)", printable(message));
+            eprintln!("pum: error: {}", printable(&usage_error(&e)));
             return ExitCode::from(2);
         }
     };

@@ -333,7 +333,17 @@ fn password(args: &RoleArgs) -> pum::Result<Option<String>> {
     if let Some(variable) = &args.password_env {
         return match std::env::var(variable) {
             Ok(value) if !value.is_empty() => Ok(Some(value)),
-            _ => Err(pum::Error::Setting {
+            Ok(_) => Err(pum::Error::Setting {
+                variable: variable.clone(),
+                message: "empty: a login needs a password (--password-env names the variable \
+                          holding it)"
+                    .into(),
+            }),
+            Err(std::env::VarError::NotUnicode(_)) => Err(pum::Error::Setting {
+                variable: variable.clone(),
+                message: "not valid UTF-8".into(),
+            }),
+            Err(std::env::VarError::NotPresent) => Err(pum::Error::Setting {
                 variable: variable.clone(),
                 message: "not set (--password-env names the variable holding the password)".into(),
             }),

@@ -130,11 +130,18 @@ impl ParamValue {
                 "false" | "0" | "no" | "off" => Ok(ParamValue::Bool(false)),
                 _ => Err(format!("\"{text}\" is not true or false")),
             },
-            ParameterType::Integer => text
-                .trim()
-                .parse()
-                .map(ParamValue::Integer)
-                .map_err(|_| format!("\"{text}\" is not an integer")),
+            ParameterType::Integer => text.trim().parse().map(ParamValue::Integer).map_err(|e| {
+                use std::num::IntErrorKind::{NegOverflow, PosOverflow};
+                match e.kind() {
+                    PosOverflow | NegOverflow => format!(
+                        "{} is out of range for an integer parameter ({} to {})",
+                        text.trim(),
+                        i64::MIN,
+                        i64::MAX
+                    ),
+                    _ => format!("\"{text}\" is not an integer"),
+                }
+            }),
             ParameterType::Decimal => Decimal::parse(text).map(ParamValue::Decimal),
             ParameterType::Text | ParameterType::Path => Ok(ParamValue::Text(text.to_string())),
         }

@@ -288,7 +288,7 @@ pub fn upgrade_hooked(
 /// [`Error::NotInstalled`]; [`Conflict::NoVersionRecorded`], [`Conflict::OtherModule`];
 /// [`Conflict::NotApplied`] when `target` is not recorded; [`Conflict::BetaTestingDowngrade`]
 /// unless `force`; [`Conflict::NoDownFiles`] naming every version in the range without
-/// down files (or without a changelog).
+/// down files (or without a changelog); an application-only release needs none.
 pub fn downgrade(
     config: &Config,
     changelogs: &[Changelog],
@@ -341,7 +341,11 @@ pub fn downgrade(
     let mut missing = Vec::new();
     for version in &above {
         match changelogs.iter().position(|c| &c.version == version) {
-            Some(i) if !changelogs[i].down.is_empty() => versions.push(i),
+            // An application-only release changed no SQL: undoing it is removing its row
+            // (the application is made again on the older schema, as for every downgrade).
+            Some(i) if !changelogs[i].down.is_empty() || changelogs[i].app_only() => {
+                versions.push(i)
+            }
             _ => missing.push(version.to_string()),
         }
     }

@@ -108,6 +108,32 @@ fn downgrade_undoes_versions_newest_first_and_the_table_says_so(db: TestDb) {
 }
 
 #[pum::pum_test]
+fn a_downgrade_passes_through_an_application_only_release(db: TestDb) {
+    let project = shop_with_down_files();
+    project.write("changelogs/1.11.0/APP_ONLY_RELEASE", "");
+    let config = project.config();
+    let spec = db.spec().clone();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    upgrader
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(upgrader.current().unwrap(), v("1.11.0"));
+    let report = upgrader
+        .downgrade(&v("1.9.0"), &DowngradeOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(report.applied, ["1.11.0", "1.10.0"]);
+    assert_eq!(upgrader.current().unwrap(), v("1.9.0"));
+    assert_eq!(columns(&db), ["id", "srid", "name", "price"]);
+    assert_eq!(
+        strings(
+            &db,
+            "SELECT version FROM shop.pum_migrations WHERE version LIKE '1.1_.0'"
+        ),
+        Vec::<String>::new()
+    );
+}
+
+#[pum::pum_test]
 fn a_failing_down_file_or_beta_testing_changes_nothing(db: TestDb) {
     let project = shop_with_down_files();
     project.write(

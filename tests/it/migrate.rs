@@ -348,7 +348,9 @@ fn baseline_then_upgrade_and_the_baseline_check(db: TestDb) {
     assert_eq!(
         err.to_string(),
         "version(s) 1.0.0 are at or below the current version 1.1.0.1 but not recorded \
-         in shop.pum_migrations; record them, or skip this check"
+         in shop.pum_migrations; if the database holds them already (a baseline records \
+         only the version it names), skip this check (--skip-baseline-check, \
+         MigrateOptions::skip_baseline_check)"
     );
     let skip = MigrateOptions {
         skip_baseline_check: true,

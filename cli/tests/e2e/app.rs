@@ -215,6 +215,24 @@ fn role_commands_as_python_pum_has_them() {
         ])),
         "PUM_NO_SUCH_VAR: not set (--password-env names the variable holding the password)"
     );
+    let empty = trees
+        .command(&[
+            "role",
+            "create-login",
+            "--name",
+            "x",
+            "--password-env",
+            "PUM_EMPTY_VAR",
+        ])
+        .env("PUM_EMPTY_VAR", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        error(&empty),
+        "PUM_EMPTY_VAR: empty: a login needs a password (--password-env names the variable \
+         holding it)"
+    );
     let err = error(&trees.pum(&["role", "drop", "--roles", "viewr"]));
     assert!(
         err.starts_with("unknown role(s): viewr (configured roles: "),

@@ -281,6 +281,43 @@ fn bad_input_gets_one_line_and_changes_nothing() {
 }
 
 #[test]
+fn usage_errors_name_what_is_missing_and_the_right_help() {
+    let db = ScratchDb::new("cliusage", "CREATE TABLE t (id int);");
+    let services = Services::for_db(&db.name);
+    let out = services.pum(&["-p", "pum_cli", "check"]);
+    assert_eq!(
+        one_line_error(&out),
+        "pum: error: check needs the database to compare with (pum -p LEFT check CONNECTION), \
+         or --changelogs to compare with a fresh install (see pum check --help)"
+    );
+    // -i takes one or more kinds: the database after them is not swallowed.
+    let out = services.pum(&["-p", "pum_cli", "check", "-i", "views", "tables", "pum_cli"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("no difference"), "{text}");
+    let out = services.pum(&["-p", "pum_cli", "check", "-i", "nokind", "pum_cli"]);
+    assert!(one_line_error(&out).contains("nokind"));
+    let out = services.pum(&["server", "psql", "x", "-c", "SELECT 1"]);
+    assert_eq!(
+        one_line_error(&out),
+        "pum: error: unexpected argument '-c' found; to pass '-c' as a value, use '-- -c' \
+         (see pum server psql --help)"
+    );
+    let out = services.pum(&["install", "-p", "SRID"]);
+    assert_eq!(
+        one_line_error(&out),
+        "pum: error: 2 values required for '--parameter <NAME> <VALUE>' but 1 was provided \
+         (see pum install --help)"
+    );
+    let out = services.pum(&["db", "create"]);
+    assert_eq!(
+        one_line_error(&out),
+        "pum: error: the following required arguments were not provided: <NAME> \
+         (see pum db create --help)"
+    );
+}
+
+#[test]
 fn unreachable_server_fails_fast_without_showing_the_password() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
