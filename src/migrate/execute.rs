@@ -61,6 +61,50 @@ impl Run<'_> {
         plan: &Plan,
         progress: &mut dyn Progress,
     ) -> Result<Report> {
+        self.execute_steps(session, plan, progress)
+            .map_err(|err| self.explain(err, plan))
+    }
+
+    /// A changelog's `CREATE SCHEMA` of the migrations table's own schema fails because
+    /// an install makes that schema first (as Python pum does): the error says so and
+    /// what to write instead.
+    fn explain(&self, err: Error, plan: &Plan) -> Error {
+        let schema = self.table.schema();
+        match err {
+            Error::Statement {
+                file,
+                line,
+                column,
+                message,
+                code,
+                statement,
+            } if plan.steps.contains(&Step::CreateTable)
+                && code.as_deref() == Some("42P06")
+                && message.contains(&format!("schema \"{schema}\" already exists")) =>
+            {
+                Error::Statement {
+                    file,
+                    line,
+                    column,
+                    message: format!(
+                        "{message} (pum creates the schema of its migrations table, \
+                         migration_table_schema: {schema}, before the changelogs, as Python pum \
+                         does: write CREATE SCHEMA IF NOT EXISTS)"
+                    ),
+                    code,
+                    statement,
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn execute_steps(
+        &self,
+        session: &mut Session,
+        plan: &Plan,
+        progress: &mut dyn Progress,
+    ) -> Result<Report> {
         let mut report = Report {
             from: plan.from.as_ref().map(ToString::to_string),
             warnings: plan.warnings.clone(),

@@ -159,6 +159,36 @@ fn a_failing_file_rolls_back_the_whole_run(db: TestDb) {
 }
 
 #[pum::pum_test]
+fn creating_the_migration_table_schema_says_to_write_if_not_exists(db: TestDb) {
+    // The README's first steps: migration_table_schema: shop and CREATE SCHEMA shop.
+    let project = Project::new(
+        "pum:\n  module: shop\n  migration_table_schema: shop\n",
+        &[("changelogs/1.0.0/01_schema.sql", "CREATE SCHEMA shop;\n")],
+    );
+    let config = project.config();
+    let spec = db.spec().clone();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    let err = upgrader
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "changelogs/1.0.0/01_schema.sql:1:1: 42P06: schema \"shop\" already exists (pum \
+         creates the schema of its migrations table, migration_table_schema: shop, before the \
+         changelogs, as Python pum does: write CREATE SCHEMA IF NOT EXISTS) (in: CREATE SCHEMA \
+         shop;)"
+    );
+    project.write(
+        "changelogs/1.0.0/01_schema.sql",
+        "CREATE SCHEMA IF NOT EXISTS shop;\n",
+    );
+    upgrader
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(recorded(&db), ["1.0.0"]);
+}
+
+#[pum::pum_test]
 fn concurrent_upgrades_apply_each_file_once(db: TestDb) {
     let project = shop();
     let handles: Vec<_> = (0..3)
