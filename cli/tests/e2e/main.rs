@@ -6,6 +6,7 @@ mod cli;
 mod daily;
 mod fleet;
 mod matrix;
+mod readme;
 mod server;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
