@@ -99,6 +99,9 @@ pub fn split_ranges(text: &str) -> Result<Vec<Range<usize>>, SplitError> {
 /// See [`split_ranges`].
 pub fn split(text: &str) -> Result<Vec<Statement>, SplitError> {
     let mut statements = Vec::new();
+    // Lines and columns are counted on from the last statement, never from the start of
+    // the file again: splitting stays linear in the file's size.
+    let mut lines = Lines::default();
     for range in split_ranges(text)? {
         let piece = &text[range.clone()];
         let Some(lead) = first_significant(piece) else {
@@ -108,7 +111,7 @@ pub fn split(text: &str) -> Result<Vec<Statement>, SplitError> {
             continue;
         }
         let offset = range.start + lead;
-        let (line, column) = line_column(text, offset);
+        let (line, column) = lines.at(text, offset);
         statements.push(Statement {
             sql: text[offset..range.end].trim_end().to_string(),
             offset,
@@ -117,6 +120,34 @@ pub fn split(text: &str) -> Result<Vec<Statement>, SplitError> {
         });
     }
     Ok(statements)
+}
+
+/// Line and column of offsets asked for in increasing order, each counted from the last.
+#[derive(Default)]
+struct Lines {
+    /// The offset counted up to.
+    offset: usize,
+    /// Newlines before it.
+    newlines: usize,
+    /// Characters between the start of its line and it.
+    column: usize,
+}
+
+impl Lines {
+    /// As [`line_column`], for an `offset` at or after the previous one.
+    fn at(&mut self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.clamp(self.offset, text.len());
+        let between = &text[self.offset..offset];
+        match between.rfind('\n') {
+            Some(last) => {
+                self.newlines += between.bytes().filter(|&b| b == b'\n').count();
+                self.column = between[last + 1..].chars().count();
+            }
+            None => self.column += between.chars().count(),
+        }
+        self.offset = offset;
+        (self.newlines + 1, self.column + 1)
+    }
 }
 
 /// Byte offset of the first character of `piece` that is neither whitespace nor comment.
@@ -478,6 +509,7 @@ SELECT $1;"#;
             Just(";".to_string()),
             Just(" ".to_string()),
             Just("\n".to_string()),
+            Just("é".to_string()),
             Just("-- c;\n".to_string()),
             Just("/* a; /* b; */ */".to_string()),
             "'[a-z; ]{0,5}'".prop_map(|s| s),
@@ -491,6 +523,15 @@ SELECT $1;"#;
     }
 
     proptest! {
+        #[test]
+        fn statements_are_located_as_line_column_locates_them(text in sqlish()) {
+            if let Ok(statements) = split(&text) {
+                for s in statements {
+                    prop_assert_eq!((s.line, s.column), line_column(&text, s.offset));
+                }
+            }
+        }
+
         #[test]
         fn pieces_join_back_to_the_text(text in sqlish()) {
             let ranges = split_ranges(&text).unwrap();
