@@ -8,6 +8,7 @@ use pum::{CreateOptions, Report};
 use crate::support::{ScratchDb, spec, unique_name};
 
 const READER: &str = "pum_it_check_reader";
+const WRITER: &str = "pum_it_check_writer";
 
 /// Roles are cluster-wide: made once, for every test process.
 fn reader_role() {
@@ -18,6 +19,8 @@ fn reader_role() {
             .unwrap()
             .batch_execute(&format!(
                 "DO $$ BEGIN CREATE ROLE {READER}; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+                 DO $$ BEGIN CREATE ROLE {WRITER}; \
                  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             ))
             .unwrap();
@@ -63,6 +66,35 @@ GRANT USAGE ON SCHEMA shop TO pum_it_check_reader;
 GRANT SELECT ON shop.orders TO pum_it_check_reader;
 COMMENT ON TABLE shop.orders IS 'what customers ordered';
 COMMENT ON COLUMN shop.customer.email IS 'where to write';
+CREATE TABLE shop.note (body text, tag text);
+CREATE TABLE shop.base_note (body text);
+CREATE TABLE shop.child_note () INHERITS (shop.base_note);
+CREATE TYPE shop.shape AS (x integer);
+CREATE TABLE shop.typed OF shop.shape;
+CREATE TABLE shop.events (at date, n int) PARTITION BY RANGE (at);
+CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE INDEX events_n ON ONLY shop.events (n);
+CREATE INDEX events_2024_n ON shop.events_2024 (n);
+CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+CREATE FUNCTION shop.numbers() RETURNS SETOF integer LANGUAGE sql ROWS 10 AS 'SELECT 1';
+CREATE FUNCTION shop.sum_sfunc(integer, integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
+CREATE AGGREGATE shop.total(integer) (SFUNC = shop.sum_sfunc, STYPE = integer, INITCOND = '0');
+CREATE TYPE shop.span AS RANGE (subtype = float8);
+CREATE COLLATION shop.c2 FROM "C";
+CREATE TEXT SEARCH CONFIGURATION shop.simple_cfg (COPY = pg_catalog.simple);
+CREATE TEXT SEARCH DICTIONARY shop.dict (TEMPLATE = pg_catalog.simple, STOPWORDS = english);
+CREATE FUNCTION shop.int_eq(integer, integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 = $2';
+CREATE OPERATOR shop.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = shop.int_eq);
+CREATE OPERATOR FAMILY shop.hfam USING hash;
+CREATE STATISTICS shop.orders_stats ON customer_id, qty FROM shop.orders;
+CREATE FOREIGN DATA WRAPPER pum_it_fdw;
+CREATE SERVER pum_it_server FOREIGN DATA WRAPPER pum_it_fdw OPTIONS (host 'a');
+CREATE USER MAPPING FOR pum_it_check_reader SERVER pum_it_server OPTIONS (user 'x');
+CREATE FOREIGN TABLE shop.remote (id integer OPTIONS (column_name 'rid')) SERVER pum_it_server OPTIONS (table_name 'r');
+CREATE PUBLICATION pum_it_pub FOR TABLE shop.customer;
+CREATE FUNCTION shop.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE EVENT TRIGGER pum_it_ddl ON ddl_command_start EXECUTE FUNCTION shop.on_ddl();
+CREATE EXTENSION fuzzystrmatch;
 "#;
 
 /// The base database, built once per test process; tests clone it.
@@ -138,7 +170,7 @@ fn identical_databases_report_nothing() {
     assert!(
         report
             .to_string()
-            .ends_with("same schema: 17 kinds of object compared, no difference\n")
+            .ends_with("same schema: 29 kinds of object compared, no difference\n")
     );
 }
 
@@ -155,10 +187,10 @@ fn every_single_difference_is_reported_once_with_its_kind() {
             &[],
         ),
         (
-            "ALTER TABLE shop.orders SET UNLOGGED",
+            "ALTER TABLE shop.note SET UNLOGGED",
             Kind::Tables,
             "changed",
-            "shop.orders",
+            "shop.note",
             &["unlogged"],
         ),
         (
@@ -371,6 +403,341 @@ fn every_single_difference_is_reported_once_with_its_kind() {
     }
 }
 
+/// Every difference of a report: (kind, side, key, attributes that changed), in order.
+fn differences(report: &Report) -> Vec<(Kind, &'static str, String, Vec<String>)> {
+    let mut all = Vec::new();
+    for kind in &report.kinds {
+        for (key, _) in &kind.only_left {
+            all.push((kind.kind, "left", key.clone(), Vec::new()));
+        }
+        for (key, _) in &kind.only_right {
+            all.push((kind.kind, "right", key.clone(), Vec::new()));
+        }
+        for (key, changes) in &kind.changed {
+            let names = changes.iter().map(|c| c.attribute.clone()).collect();
+            all.push((kind.kind, "changed", key.clone(), names));
+        }
+    }
+    all
+}
+
+type Expected<'a> = (Kind, &'a str, &'a str, &'a [&'a str]);
+
+/// The kinds and attributes pg_dump shows beyond the first ones: each change to the base
+/// is found, under its kind, and nothing else is.
+#[test]
+fn every_kind_and_attribute_pg_dump_shows_is_reported() {
+    let left = variant("");
+    let me = spec().user().to_string();
+    let default_privileges = format!("on tables in schema shop for {me}");
+    let cases: Vec<(&str, Vec<Expected>)> = vec![
+        (
+            "ALTER TABLE shop.note ALTER COLUMN body SET STORAGE EXTERNAL",
+            vec![(Kind::Columns, "changed", "shop.note.body", &["storage"])],
+        ),
+        (
+            "ALTER TABLE shop.note ALTER COLUMN body SET COMPRESSION pglz",
+            vec![(Kind::Columns, "changed", "shop.note.body", &["compression"])],
+        ),
+        (
+            "ALTER TABLE shop.note ALTER COLUMN body SET STATISTICS 500",
+            vec![(Kind::Columns, "changed", "shop.note.body", &["statistics"])],
+        ),
+        (
+            "ALTER TABLE shop.note ALTER COLUMN body SET (n_distinct = 10)",
+            vec![(Kind::Columns, "changed", "shop.note.body", &["options"])],
+        ),
+        (
+            "ALTER FOREIGN TABLE shop.remote ALTER COLUMN id OPTIONS (SET column_name 'other')",
+            vec![(Kind::Columns, "changed", "shop.remote.id", &["fdw_options"])],
+        ),
+        (
+            "ALTER TABLE shop.child_note NO INHERIT shop.base_note;
+             ALTER TABLE shop.child_note INHERIT shop.base_note",
+            vec![(Kind::Columns, "changed", "shop.child_note.body", &["local"])],
+        ),
+        (
+            "ALTER TABLE shop.note SET ACCESS METHOD heap2",
+            vec![(Kind::Tables, "changed", "shop.note", &["access_method"])],
+        ),
+        (
+            "ALTER TABLE shop.note REPLICA IDENTITY FULL",
+            vec![(Kind::Tables, "changed", "shop.note", &["replica_identity"])],
+        ),
+        (
+            "ALTER TABLE shop.customer REPLICA IDENTITY USING INDEX customer_pkey",
+            vec![(Kind::Tables, "changed", "shop.customer", &["replica_identity"])],
+        ),
+        (
+            "ALTER TABLE shop.typed NOT OF",
+            vec![(Kind::Tables, "changed", "shop.typed", &["of"])],
+        ),
+        (
+            "ALTER TABLE shop.orders CLUSTER ON orders_customer",
+            vec![(Kind::Tables, "changed", "shop.orders", &["cluster_on"])],
+        ),
+        (
+            "ALTER TABLE shop.note SET (toast.autovacuum_enabled = false)",
+            vec![(Kind::Tables, "changed", "shop.note", &["toast_options"])],
+        ),
+        (
+            "ALTER FOREIGN TABLE shop.remote OPTIONS (SET table_name 'other')",
+            vec![(Kind::Tables, "changed", "shop.remote", &["foreign_options"])],
+        ),
+        (
+            "ALTER SEQUENCE shop.counter SET UNLOGGED",
+            vec![(Kind::Sequences, "changed", "shop.counter", &["unlogged"])],
+        ),
+        (
+            "ALTER FUNCTION shop.add(integer, integer) COST 7",
+            vec![(Kind::Functions, "changed", "shop.add(integer,integer)", &["cost"])],
+        ),
+        (
+            "ALTER FUNCTION shop.numbers() ROWS 20",
+            vec![(Kind::Functions, "changed", "shop.numbers()", &["rows"])],
+        ),
+        (
+            "CREATE OR REPLACE AGGREGATE shop.total(integer) (SFUNC = shop.sum_sfunc, STYPE = integer, INITCOND = '1')",
+            vec![(Kind::Functions, "changed", "shop.total(integer)", &["aggregate"])],
+        ),
+        (
+            "CREATE OR REPLACE AGGREGATE shop.total(integer) (SFUNC = shop.sum_sfunc, STYPE = integer, INITCOND = '0', FINALFUNC = abs)",
+            vec![(Kind::Functions, "changed", "shop.total(integer)", &["aggregate"])],
+        ),
+        (
+            "ALTER INDEX shop.events_n ATTACH PARTITION shop.events_2024_n",
+            vec![
+                (Kind::Indexes, "changed", "shop.events_2024_n", &["parent"]),
+                (Kind::Indexes, "changed", "shop.events_n", &["valid"]),
+            ],
+        ),
+        (
+            "ALTER TABLE shop.orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE",
+            vec![(
+                Kind::Constraints,
+                "changed",
+                "shop.orders.orders_customer_id_fkey",
+                &["deferrable", "definition"],
+            )],
+        ),
+        (
+            "ALTER TYPE shop.pair ALTER ATTRIBUTE b TYPE text COLLATE \"C\"",
+            vec![(Kind::CompositeTypes, "changed", "shop.pair", &["attributes"])],
+        ),
+        (
+            "DROP TYPE shop.span; CREATE TYPE shop.span AS RANGE (subtype = float8, subtype_diff = float8mi)",
+            vec![(Kind::RangeTypes, "changed", "shop.span", &["subtype_diff"])],
+        ),
+        (
+            "DROP TYPE shop.span; CREATE TYPE shop.span AS RANGE (subtype = float8, multirange_type_name = shop.spans)",
+            vec![(Kind::RangeTypes, "changed", "shop.span", &["multirange"])],
+        ),
+        (
+            "DROP COLLATION shop.c2; CREATE COLLATION shop.c2 (locale = 'POSIX')",
+            vec![(
+                Kind::Collations,
+                "changed",
+                "shop.c2",
+                &["collate", "ctype", "encoding"],
+            )],
+        ),
+        (
+            "CREATE CONVERSION shop.latin FOR 'LATIN1' TO 'UTF8' FROM pg_catalog.iso8859_1_to_utf8",
+            vec![(Kind::Conversions, "right", "shop.latin", &[])],
+        ),
+        (
+            "ALTER TEXT SEARCH CONFIGURATION shop.simple_cfg DROP MAPPING FOR email",
+            vec![(
+                Kind::TextSearch,
+                "changed",
+                "configuration shop.simple_cfg",
+                &["mappings"],
+            )],
+        ),
+        (
+            "ALTER TEXT SEARCH DICTIONARY shop.dict (StopWords = russian)",
+            vec![(Kind::TextSearch, "changed", "dictionary shop.dict", &["options"])],
+        ),
+        (
+            "ALTER OPERATOR shop.=== (integer, integer) SET (RESTRICT = eqsel)",
+            vec![(
+                Kind::Operators,
+                "changed",
+                "operator shop.===(integer,integer)",
+                &["restrict"],
+            )],
+        ),
+        (
+            "CREATE OPERATOR CLASS shop.int_hash FOR TYPE integer USING hash FAMILY shop.hfam AS
+               OPERATOR 1 shop.===, FUNCTION 1 hashint4(integer)",
+            vec![
+                (Kind::Operators, "right", "operator class shop.int_hash using hash", &[]),
+                (
+                    Kind::Operators,
+                    "changed",
+                    "operator family shop.hfam using hash",
+                    &["functions", "operators"],
+                ),
+            ],
+        ),
+        (
+            "CREATE CAST (shop.pair AS text) WITH INOUT",
+            vec![(Kind::Casts, "right", "shop.pair AS text", &[])],
+        ),
+        (
+            "CREATE ACCESS METHOD heap3 TYPE TABLE HANDLER heap_tableam_handler",
+            vec![(Kind::AccessMethods, "right", "heap3", &[])],
+        ),
+        (
+            "DROP STATISTICS shop.orders_stats;
+             CREATE STATISTICS shop.orders_stats (dependencies) ON customer_id, qty FROM shop.orders",
+            vec![(Kind::Statistics, "changed", "shop.orders_stats", &["definition"])],
+        ),
+        (
+            "ALTER STATISTICS shop.orders_stats SET STATISTICS 50",
+            vec![(Kind::Statistics, "changed", "shop.orders_stats", &["statistics"])],
+        ),
+        (
+            "ALTER SERVER pum_it_server OPTIONS (SET host 'b')",
+            vec![(Kind::ForeignData, "changed", "server pum_it_server", &["options"])],
+        ),
+        (
+            "ALTER USER MAPPING FOR pum_it_check_reader SERVER pum_it_server OPTIONS (SET user 'y')",
+            vec![(
+                Kind::ForeignData,
+                "changed",
+                "user mapping for pum_it_check_reader server pum_it_server",
+                &["options"],
+            )],
+        ),
+        (
+            "CREATE FOREIGN DATA WRAPPER pum_it_fdw2",
+            vec![(Kind::ForeignData, "right", "foreign data wrapper pum_it_fdw2", &[])],
+        ),
+        (
+            "ALTER PUBLICATION pum_it_pub ADD TABLE shop.note",
+            vec![(Kind::Publications, "changed", "pum_it_pub", &["tables"])],
+        ),
+        (
+            "ALTER PUBLICATION pum_it_pub SET (publish = 'insert')",
+            vec![(Kind::Publications, "changed", "pum_it_pub", &["publish"])],
+        ),
+        (
+            "ALTER EVENT TRIGGER pum_it_ddl DISABLE",
+            vec![(Kind::EventTriggers, "changed", "pum_it_ddl", &["enabled"])],
+        ),
+        (
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA shop GRANT SELECT ON TABLES TO pum_it_check_reader",
+            vec![(Kind::DefaultPrivileges, "right", &default_privileges, &[])],
+        ),
+        (
+            "GRANT SELECT (email) ON shop.customer TO pum_it_check_reader",
+            vec![(
+                Kind::Privileges,
+                "changed",
+                "column shop.customer.email",
+                &["pum_it_check_reader"],
+            )],
+        ),
+        (
+            "GRANT USAGE ON FOREIGN SERVER pum_it_server TO pum_it_check_reader",
+            vec![(
+                Kind::Privileges,
+                "changed",
+                "server pum_it_server",
+                &["pum_it_check_reader"],
+            )],
+        ),
+        (
+            "COMMENT ON COLUMN shop.pair.a IS 'first'",
+            vec![(Kind::Comments, "changed", "attribute shop.pair.a", &["comment"])],
+        ),
+        (
+            "COMMENT ON EXTENSION fuzzystrmatch IS 'fuzzy'",
+            vec![(Kind::Comments, "changed", "extension fuzzystrmatch", &["comment"])],
+        ),
+        (
+            "COMMENT ON PUBLICATION pum_it_pub IS 'out'",
+            vec![(Kind::Comments, "changed", "publication pum_it_pub", &["comment"])],
+        ),
+        (
+            "COMMENT ON TEXT SEARCH DICTIONARY shop.dict IS 'words'",
+            vec![(
+                Kind::Comments,
+                "changed",
+                "text search dictionary shop.dict",
+                &["comment"],
+            )],
+        ),
+        (
+            "COMMENT ON EVENT TRIGGER pum_it_ddl IS 'ddl'",
+            vec![(Kind::Comments, "changed", "event trigger pum_it_ddl", &["comment"])],
+        ),
+        (
+            "COMMENT ON INDEX shop.events_n IS 'partitioned'",
+            vec![(Kind::Comments, "changed", "index shop.events_n", &["comment"])],
+        ),
+    ];
+    for (change, expected) in &cases {
+        let right = variant(change);
+        let report = compare(&left, &right, &CheckOptions::default());
+        let got = differences(&report);
+        let want: Vec<(Kind, &str, String, Vec<String>)> = expected
+            .iter()
+            .map(|(kind, side, key, attributes)| {
+                let attributes = attributes.iter().map(|a| a.to_string()).collect();
+                (*kind, *side, key.to_string(), attributes)
+            })
+            .collect();
+        assert_eq!(got, want, "after: {change}\n{report}");
+    }
+}
+
+#[test]
+fn a_policy_role_list_is_a_set() {
+    reader_role();
+    let policy = |roles: &str| {
+        format!(
+            "CREATE TABLE public.t (a int); ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY p ON public.t TO {roles} USING (a > 0)"
+        )
+    };
+    let a = ScratchDb::new("policy_a", &policy(&format!("{READER}, {WRITER}")));
+    let b = ScratchDb::new("policy_b", &policy(&format!("{WRITER}, {READER}")));
+    assert_eq!(
+        a.strings("SELECT polroles::regrole[]::text FROM pg_policy"),
+        [format!("{{{READER},{WRITER}}}")],
+        "the roles are stored in the order given"
+    );
+    let report = compare(&a, &b, &CheckOptions::default());
+    assert!(report.is_empty(), "{report}");
+    let c = ScratchDb::new("policy_c", &policy(READER));
+    let report = compare(&a, &c, &CheckOptions::default());
+    let (kind, side, key, attributes) = only_difference(&report);
+    assert_eq!(
+        (kind, side, key.as_str()),
+        (Kind::Policies, "changed", "public.t.p")
+    );
+    assert_eq!(attributes, ["roles"]);
+}
+
+#[test]
+fn a_dropped_column_does_not_move_the_columns_after_it() {
+    let a = ScratchDb::new(
+        "dropped_a",
+        "CREATE TABLE public.t (a int, gone int, b text); ALTER TABLE public.t DROP COLUMN gone;",
+    );
+    let b = ScratchDb::new("dropped_b", "CREATE TABLE public.t (a int, b text)");
+    let ordered = CheckOptions {
+        column_order: true,
+        ..CheckOptions::default()
+    };
+    let report = compare(&a, &b, &ordered);
+    assert!(report.is_empty(), "{report}");
+    let c = ScratchDb::new("dropped_c", "CREATE TABLE public.t (b text, a int)");
+    assert_eq!(compare(&a, &c, &ordered).difference_count(), 2);
+}
+
 #[test]
 fn statement_and_column_order_do_not_matter_unless_asked() {
     let a = ScratchDb::new(
@@ -477,9 +844,9 @@ fn json_report_has_python_pum_shape() {
     let report = compare(&left, &right, &CheckOptions::default());
     let json = report.to_json();
     assert_eq!(json["passed"], false);
-    assert_eq!(json["total_checks"], 17);
+    assert_eq!(json["total_checks"], 29);
     assert_eq!(json["failed_checks"], 2);
-    assert_eq!(json["passed_checks"], 15);
+    assert_eq!(json["passed_checks"], 27);
     assert_eq!(json["total_differences"], 2);
     let tables = json["check_results"]
         .as_array()
