@@ -21,9 +21,11 @@ pub struct CheckArgs {
     /// recorded version and parameters, in a scratch database on the same server.
     #[arg(long, conflicts_with = "other")]
     pub changelogs: bool,
-    /// Kinds of object not to compare (tables columns constraints views sequences indexes
-    /// triggers functions rules schemas extensions enums domains composite_types policies
-    /// privileges comments).
+    /// Kinds of object not to compare (schemas tables columns constraints views sequences
+    /// indexes triggers functions rules extensions enums domains composite_types policies
+    /// range_types collations conversions text_search operators casts access_methods
+    /// statistics foreign_data publications event_triggers default_privileges privileges
+    /// comments).
     #[arg(short = 'i', long = "ignore", value_name = "KIND", num_args = 1..)]
     pub ignore: Vec<String>,
     /// A schema not to compare (repeatable).

@@ -70,7 +70,35 @@ pub enum Kind {
     CompositeTypes,
     /// Row-level security policies.
     Policies,
-    /// Privileges granted on tables, views, sequences, functions and schemas.
+    /// Range types: subtype, its operator class, collation, canonical and subtype_diff
+    /// functions, multirange type.
+    RangeTypes,
+    /// Collations.
+    Collations,
+    /// Encoding conversions.
+    Conversions,
+    /// Text search configurations (with their mappings), dictionaries, parsers and
+    /// templates.
+    TextSearch,
+    /// Operators, operator classes and operator families (with their members).
+    Operators,
+    /// Casts made after initdb (database-wide, keyed by source and target types).
+    Casts,
+    /// Access methods made after initdb.
+    AccessMethods,
+    /// Extended statistics objects.
+    Statistics,
+    /// Foreign data wrappers, foreign servers and user mappings (database-wide; user
+    /// mappings keyed by role and server name).
+    ForeignData,
+    /// Publications: what they publish, their tables (columns, row filters) and schemas.
+    Publications,
+    /// Event triggers.
+    EventTriggers,
+    /// Default privileges (`ALTER DEFAULT PRIVILEGES`), per role, object type and schema.
+    DefaultPrivileges,
+    /// Privileges granted on tables, columns, views, sequences, functions, types,
+    /// schemas, foreign data wrappers and servers.
     Privileges,
     /// Comments.
     Comments,
@@ -80,7 +108,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 30] = [
         Kind::Schemas,
         Kind::Tables,
         Kind::Columns,
@@ -96,6 +124,18 @@ impl Kind {
         Kind::Domains,
         Kind::CompositeTypes,
         Kind::Policies,
+        Kind::RangeTypes,
+        Kind::Collations,
+        Kind::Conversions,
+        Kind::TextSearch,
+        Kind::Operators,
+        Kind::Casts,
+        Kind::AccessMethods,
+        Kind::Statistics,
+        Kind::ForeignData,
+        Kind::Publications,
+        Kind::EventTriggers,
+        Kind::DefaultPrivileges,
         Kind::Privileges,
         Kind::Comments,
         Kind::Owners,
@@ -119,6 +159,18 @@ impl Kind {
             Kind::Domains => "domains",
             Kind::CompositeTypes => "composite_types",
             Kind::Policies => "policies",
+            Kind::RangeTypes => "range_types",
+            Kind::Collations => "collations",
+            Kind::Conversions => "conversions",
+            Kind::TextSearch => "text_search",
+            Kind::Operators => "operators",
+            Kind::Casts => "casts",
+            Kind::AccessMethods => "access_methods",
+            Kind::Statistics => "statistics",
+            Kind::ForeignData => "foreign_data",
+            Kind::Publications => "publications",
+            Kind::EventTriggers => "event_triggers",
+            Kind::DefaultPrivileges => "default_privileges",
             Kind::Privileges => "privileges",
             Kind::Comments => "comments",
             Kind::Owners => "owners",

@@ -8,6 +8,7 @@ use pum::{CreateOptions, Report};
 use crate::support::{ScratchDb, spec, unique_name};
 
 const READER: &str = "pum_it_check_reader";
+const WRITER: &str = "pum_it_check_writer";
 
 /// Roles are cluster-wide: made once, for every test process.
 fn reader_role() {
@@ -18,6 +19,8 @@ fn reader_role() {
             .unwrap()
             .batch_execute(&format!(
                 "DO $$ BEGIN CREATE ROLE {READER}; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+                 DO $$ BEGIN CREATE ROLE {WRITER}; \
                  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             ))
             .unwrap();
@@ -63,6 +66,35 @@ GRANT USAGE ON SCHEMA shop TO pum_it_check_reader;
 GRANT SELECT ON shop.orders TO pum_it_check_reader;
 COMMENT ON TABLE shop.orders IS 'what customers ordered';
 COMMENT ON COLUMN shop.customer.email IS 'where to write';
+CREATE TABLE shop.note (body text, tag text);
+CREATE TABLE shop.base_note (body text);
+CREATE TABLE shop.child_note () INHERITS (shop.base_note);
+CREATE TYPE shop.shape AS (x integer);
+CREATE TABLE shop.typed OF shop.shape;
+CREATE TABLE shop.events (at date, n int) PARTITION BY RANGE (at);
+CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE INDEX events_n ON ONLY shop.events (n);
+CREATE INDEX events_2024_n ON shop.events_2024 (n);
+CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+CREATE FUNCTION shop.numbers() RETURNS SETOF integer LANGUAGE sql ROWS 10 AS 'SELECT 1';
+CREATE FUNCTION shop.sum_sfunc(integer, integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
+CREATE AGGREGATE shop.total(integer) (SFUNC = shop.sum_sfunc, STYPE = integer, INITCOND = '0');
+CREATE TYPE shop.span AS RANGE (subtype = float8);
+CREATE COLLATION shop.c2 FROM "C";
+CREATE TEXT SEARCH CONFIGURATION shop.simple_cfg (COPY = pg_catalog.simple);
+CREATE TEXT SEARCH DICTIONARY shop.dict (TEMPLATE = pg_catalog.simple, STOPWORDS = english);
+CREATE FUNCTION shop.int_eq(integer, integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 = $2';
+CREATE OPERATOR shop.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = shop.int_eq);
+CREATE OPERATOR FAMILY shop.hfam USING hash;
+CREATE STATISTICS shop.orders_stats ON customer_id, qty FROM shop.orders;
+CREATE FOREIGN DATA WRAPPER pum_it_fdw;
+CREATE SERVER pum_it_server FOREIGN DATA WRAPPER pum_it_fdw OPTIONS (host 'a');
+CREATE USER MAPPING FOR pum_it_check_reader SERVER pum_it_server OPTIONS (user 'x');
+CREATE FOREIGN TABLE shop.remote (id integer OPTIONS (column_name 'rid')) SERVER pum_it_server OPTIONS (table_name 'r');
+CREATE PUBLICATION pum_it_pub FOR TABLE shop.customer;
+CREATE FUNCTION shop.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE EVENT TRIGGER pum_it_ddl ON ddl_command_start EXECUTE FUNCTION shop.on_ddl();
+CREATE EXTENSION fuzzystrmatch;
 "#;
 
 /// The base database, built once per test process; tests clone it.
@@ -138,7 +170,7 @@ fn identical_databases_report_nothing() {
     assert!(
         report
             .to_string()
-            .ends_with("same schema: 17 kinds of object compared, no difference\n")
+            .ends_with("same schema: 29 kinds of object compared, no difference\n")
     );
 }
 
@@ -155,10 +187,10 @@ fn every_single_difference_is_reported_once_with_its_kind() {
             &[],
         ),
         (
-            "ALTER TABLE shop.orders SET UNLOGGED",
+            "ALTER TABLE shop.note SET UNLOGGED",
             Kind::Tables,
             "changed",
-            "shop.orders",
+            "shop.note",
             &["unlogged"],
         ),
         (
@@ -371,6 +403,341 @@ fn every_single_difference_is_reported_once_with_its_kind() {
     }
 }
 
+/// Every difference of a report: (kind, side, key, attributes that changed), in order.
+fn differences(report: &Report) -> Vec<(Kind, &'static str, String, Vec<String>)> {
+    let mut all = Vec::new();
+    for kind in &report.kinds {
+        for (key, _) in &kind.only_left {
+            all.push((kind.kind, "left", key.clone(), Vec::new()));
+        }
+        for (key, _) in &kind.only_right {
+            all.push((kind.kind, "right", key.clone(), Vec::new()));
+        }
+        for (key, changes) in &kind.changed {
+            let names = changes.iter().map(|c| c.attribute.clone()).collect();
+            all.push((kind.kind, "changed", key.clone(), names));
+        }
+    }
+    all
+}
+
+type Expected<'a> = (Kind, &'a str, &'a str, &'a [&'a str]);
+
+/// The kinds and attributes pg_dump shows beyond the first ones: each change to the base
+/// is found, under its kind, and nothing else is.
+#[test]
+fn every_kind_and_attribute_pg_dump_shows_is_reported() {
+    let left = variant("");
+    let me = spec().user().to_string();
+    let default_privileges = format!("on tables in schema shop for {me}");
+    let cases: Vec<(&str, Vec<Expected>)> = vec![
+        (
+            "ALTER TABLE shop.note ALTER COLUMN body SET STORAGE EXTERNAL",
+            vec![(Kind::Columns, "changed", "shop.note.body", &["storage"])],
+        ),
+        (
+            "ALTER TABLE shop.note ALTER COLUMN body SET COMPRESSION pglz",
+            vec![(Kind::Columns, "changed", "shop.note.body", &["compression"])],
+        ),
+        (
+            "ALTER TABLE shop.note ALTER COLUMN body SET STATISTICS 500",
+            vec![(Kind::Columns, "changed", "shop.note.body", &["statistics"])],
+        ),
+        (
+            "ALTER TABLE shop.note ALTER COLUMN body SET (n_distinct = 10)",
+            vec![(Kind::Columns, "changed", "shop.note.body", &["options"])],
+        ),
+        (
+            "ALTER FOREIGN TABLE shop.remote ALTER COLUMN id OPTIONS (SET column_name 'other')",
+            vec![(Kind::Columns, "changed", "shop.remote.id", &["fdw_options"])],
+        ),
+        (
+            "ALTER TABLE shop.child_note NO INHERIT shop.base_note;
+             ALTER TABLE shop.child_note INHERIT shop.base_note",
+            vec![(Kind::Columns, "changed", "shop.child_note.body", &["local"])],
+        ),
+        (
+            "ALTER TABLE shop.note SET ACCESS METHOD heap2",
+            vec![(Kind::Tables, "changed", "shop.note", &["access_method"])],
+        ),
+        (
+            "ALTER TABLE shop.note REPLICA IDENTITY FULL",
+            vec![(Kind::Tables, "changed", "shop.note", &["replica_identity"])],
+        ),
+        (
+            "ALTER TABLE shop.customer REPLICA IDENTITY USING INDEX customer_pkey",
+            vec![(Kind::Tables, "changed", "shop.customer", &["replica_identity"])],
+        ),
+        (
+            "ALTER TABLE shop.typed NOT OF",
+            vec![(Kind::Tables, "changed", "shop.typed", &["of"])],
+        ),
+        (
+            "ALTER TABLE shop.orders CLUSTER ON orders_customer",
+            vec![(Kind::Tables, "changed", "shop.orders", &["cluster_on"])],
+        ),
+        (
+            "ALTER TABLE shop.note SET (toast.autovacuum_enabled = false)",
+            vec![(Kind::Tables, "changed", "shop.note", &["toast_options"])],
+        ),
+        (
+            "ALTER FOREIGN TABLE shop.remote OPTIONS (SET table_name 'other')",
+            vec![(Kind::Tables, "changed", "shop.remote", &["foreign_options"])],
+        ),
+        (
+            "ALTER SEQUENCE shop.counter SET UNLOGGED",
+            vec![(Kind::Sequences, "changed", "shop.counter", &["unlogged"])],
+        ),
+        (
+            "ALTER FUNCTION shop.add(integer, integer) COST 7",
+            vec![(Kind::Functions, "changed", "shop.add(integer,integer)", &["cost"])],
+        ),
+        (
+            "ALTER FUNCTION shop.numbers() ROWS 20",
+            vec![(Kind::Functions, "changed", "shop.numbers()", &["rows"])],
+        ),
+        (
+            "CREATE OR REPLACE AGGREGATE shop.total(integer) (SFUNC = shop.sum_sfunc, STYPE = integer, INITCOND = '1')",
+            vec![(Kind::Functions, "changed", "shop.total(integer)", &["aggregate"])],
+        ),
+        (
+            "CREATE OR REPLACE AGGREGATE shop.total(integer) (SFUNC = shop.sum_sfunc, STYPE = integer, INITCOND = '0', FINALFUNC = abs)",
+            vec![(Kind::Functions, "changed", "shop.total(integer)", &["aggregate"])],
+        ),
+        (
+            "ALTER INDEX shop.events_n ATTACH PARTITION shop.events_2024_n",
+            vec![
+                (Kind::Indexes, "changed", "shop.events_2024_n", &["parent"]),
+                (Kind::Indexes, "changed", "shop.events_n", &["valid"]),
+            ],
+        ),
+        (
+            "ALTER TABLE shop.orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE",
+            vec![(
+                Kind::Constraints,
+                "changed",
+                "shop.orders.orders_customer_id_fkey",
+                &["deferrable", "definition"],
+            )],
+        ),
+        (
+            "ALTER TYPE shop.pair ALTER ATTRIBUTE b TYPE text COLLATE \"C\"",
+            vec![(Kind::CompositeTypes, "changed", "shop.pair", &["attributes"])],
+        ),
+        (
+            "DROP TYPE shop.span; CREATE TYPE shop.span AS RANGE (subtype = float8, subtype_diff = float8mi)",
+            vec![(Kind::RangeTypes, "changed", "shop.span", &["subtype_diff"])],
+        ),
+        (
+            "DROP TYPE shop.span; CREATE TYPE shop.span AS RANGE (subtype = float8, multirange_type_name = shop.spans)",
+            vec![(Kind::RangeTypes, "changed", "shop.span", &["multirange"])],
+        ),
+        (
+            "DROP COLLATION shop.c2; CREATE COLLATION shop.c2 (locale = 'POSIX')",
+            vec![(
+                Kind::Collations,
+                "changed",
+                "shop.c2",
+                &["collate", "ctype"],
+            )],
+        ),
+        (
+            "CREATE CONVERSION shop.latin FOR 'LATIN1' TO 'UTF8' FROM pg_catalog.iso8859_1_to_utf8",
+            vec![(Kind::Conversions, "right", "shop.latin", &[])],
+        ),
+        (
+            "ALTER TEXT SEARCH CONFIGURATION shop.simple_cfg DROP MAPPING FOR email",
+            vec![(
+                Kind::TextSearch,
+                "changed",
+                "configuration shop.simple_cfg",
+                &["mappings"],
+            )],
+        ),
+        (
+            "ALTER TEXT SEARCH DICTIONARY shop.dict (StopWords = russian)",
+            vec![(Kind::TextSearch, "changed", "dictionary shop.dict", &["options"])],
+        ),
+        (
+            "ALTER OPERATOR shop.=== (integer, integer) SET (RESTRICT = eqsel)",
+            vec![(
+                Kind::Operators,
+                "changed",
+                "operator shop.===(integer,integer)",
+                &["restrict"],
+            )],
+        ),
+        (
+            "CREATE OPERATOR CLASS shop.int_hash FOR TYPE integer USING hash FAMILY shop.hfam AS
+               OPERATOR 1 shop.===, FUNCTION 1 hashint4(integer)",
+            vec![
+                (Kind::Operators, "right", "operator class shop.int_hash using hash", &[]),
+                (
+                    Kind::Operators,
+                    "changed",
+                    "operator family shop.hfam using hash",
+                    &["functions", "operators"],
+                ),
+            ],
+        ),
+        (
+            "CREATE CAST (shop.pair AS text) WITH INOUT",
+            vec![(Kind::Casts, "right", "shop.pair AS text", &[])],
+        ),
+        (
+            "CREATE ACCESS METHOD heap3 TYPE TABLE HANDLER heap_tableam_handler",
+            vec![(Kind::AccessMethods, "right", "heap3", &[])],
+        ),
+        (
+            "DROP STATISTICS shop.orders_stats;
+             CREATE STATISTICS shop.orders_stats (dependencies) ON customer_id, qty FROM shop.orders",
+            vec![(Kind::Statistics, "changed", "shop.orders_stats", &["definition"])],
+        ),
+        (
+            "ALTER STATISTICS shop.orders_stats SET STATISTICS 50",
+            vec![(Kind::Statistics, "changed", "shop.orders_stats", &["statistics"])],
+        ),
+        (
+            "ALTER SERVER pum_it_server OPTIONS (SET host 'b')",
+            vec![(Kind::ForeignData, "changed", "server pum_it_server", &["options"])],
+        ),
+        (
+            "ALTER USER MAPPING FOR pum_it_check_reader SERVER pum_it_server OPTIONS (SET user 'y')",
+            vec![(
+                Kind::ForeignData,
+                "changed",
+                "user mapping for pum_it_check_reader server pum_it_server",
+                &["options"],
+            )],
+        ),
+        (
+            "CREATE FOREIGN DATA WRAPPER pum_it_fdw2",
+            vec![(Kind::ForeignData, "right", "foreign data wrapper pum_it_fdw2", &[])],
+        ),
+        (
+            "ALTER PUBLICATION pum_it_pub ADD TABLE shop.note",
+            vec![(Kind::Publications, "changed", "pum_it_pub", &["tables"])],
+        ),
+        (
+            "ALTER PUBLICATION pum_it_pub SET (publish = 'insert')",
+            vec![(Kind::Publications, "changed", "pum_it_pub", &["publish"])],
+        ),
+        (
+            "ALTER EVENT TRIGGER pum_it_ddl DISABLE",
+            vec![(Kind::EventTriggers, "changed", "pum_it_ddl", &["enabled"])],
+        ),
+        (
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA shop GRANT SELECT ON TABLES TO pum_it_check_reader",
+            vec![(Kind::DefaultPrivileges, "right", &default_privileges, &[])],
+        ),
+        (
+            "GRANT SELECT (email) ON shop.customer TO pum_it_check_reader",
+            vec![(
+                Kind::Privileges,
+                "changed",
+                "column shop.customer.email",
+                &["pum_it_check_reader"],
+            )],
+        ),
+        (
+            "GRANT USAGE ON FOREIGN SERVER pum_it_server TO pum_it_check_reader",
+            vec![(
+                Kind::Privileges,
+                "changed",
+                "server pum_it_server",
+                &["pum_it_check_reader"],
+            )],
+        ),
+        (
+            "COMMENT ON COLUMN shop.pair.a IS 'first'",
+            vec![(Kind::Comments, "changed", "attribute shop.pair.a", &["comment"])],
+        ),
+        (
+            "COMMENT ON EXTENSION fuzzystrmatch IS 'fuzzy'",
+            vec![(Kind::Comments, "changed", "extension fuzzystrmatch", &["comment"])],
+        ),
+        (
+            "COMMENT ON PUBLICATION pum_it_pub IS 'out'",
+            vec![(Kind::Comments, "changed", "publication pum_it_pub", &["comment"])],
+        ),
+        (
+            "COMMENT ON TEXT SEARCH DICTIONARY shop.dict IS 'words'",
+            vec![(
+                Kind::Comments,
+                "changed",
+                "text search dictionary shop.dict",
+                &["comment"],
+            )],
+        ),
+        (
+            "COMMENT ON EVENT TRIGGER pum_it_ddl IS 'ddl'",
+            vec![(Kind::Comments, "changed", "event trigger pum_it_ddl", &["comment"])],
+        ),
+        (
+            "COMMENT ON INDEX shop.events_n IS 'partitioned'",
+            vec![(Kind::Comments, "changed", "index shop.events_n", &["comment"])],
+        ),
+    ];
+    for (change, expected) in &cases {
+        let right = variant(change);
+        let report = compare(&left, &right, &CheckOptions::default());
+        let got = differences(&report);
+        let want: Vec<(Kind, &str, String, Vec<String>)> = expected
+            .iter()
+            .map(|(kind, side, key, attributes)| {
+                let attributes = attributes.iter().map(|a| a.to_string()).collect();
+                (*kind, *side, key.to_string(), attributes)
+            })
+            .collect();
+        assert_eq!(got, want, "after: {change}\n{report}");
+    }
+}
+
+#[test]
+fn a_policy_role_list_is_a_set() {
+    reader_role();
+    let policy = |roles: &str| {
+        format!(
+            "CREATE TABLE public.t (a int); ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY p ON public.t TO {roles} USING (a > 0)"
+        )
+    };
+    let a = ScratchDb::new("policy_a", &policy(&format!("{READER}, {WRITER}")));
+    let b = ScratchDb::new("policy_b", &policy(&format!("{WRITER}, {READER}")));
+    assert_eq!(
+        a.strings("SELECT polroles::regrole[]::text FROM pg_policy"),
+        [format!("{{{READER},{WRITER}}}")],
+        "the roles are stored in the order given"
+    );
+    let report = compare(&a, &b, &CheckOptions::default());
+    assert!(report.is_empty(), "{report}");
+    let c = ScratchDb::new("policy_c", &policy(READER));
+    let report = compare(&a, &c, &CheckOptions::default());
+    let (kind, side, key, attributes) = only_difference(&report);
+    assert_eq!(
+        (kind, side, key.as_str()),
+        (Kind::Policies, "changed", "public.t.p")
+    );
+    assert_eq!(attributes, ["roles"]);
+}
+
+#[test]
+fn a_dropped_column_does_not_move_the_columns_after_it() {
+    let a = ScratchDb::new(
+        "dropped_a",
+        "CREATE TABLE public.t (a int, gone int, b text); ALTER TABLE public.t DROP COLUMN gone;",
+    );
+    let b = ScratchDb::new("dropped_b", "CREATE TABLE public.t (a int, b text)");
+    let ordered = CheckOptions {
+        column_order: true,
+        ..CheckOptions::default()
+    };
+    let report = compare(&a, &b, &ordered);
+    assert!(report.is_empty(), "{report}");
+    let c = ScratchDb::new("dropped_c", "CREATE TABLE public.t (b text, a int)");
+    assert_eq!(compare(&a, &c, &ordered).difference_count(), 2);
+}
+
 #[test]
 fn statement_and_column_order_do_not_matter_unless_asked() {
     let a = ScratchDb::new(
@@ -477,9 +844,9 @@ fn json_report_has_python_pum_shape() {
     let report = compare(&left, &right, &CheckOptions::default());
     let json = report.to_json();
     assert_eq!(json["passed"], false);
-    assert_eq!(json["total_checks"], 17);
+    assert_eq!(json["total_checks"], 29);
     assert_eq!(json["failed_checks"], 2);
-    assert_eq!(json["passed_checks"], 15);
+    assert_eq!(json["passed_checks"], 27);
     assert_eq!(json["total_differences"], 2);
     let tables = json["check_results"]
         .as_array()
@@ -535,4 +902,254 @@ fn control_characters_in_names_are_shown_escaped() {
         !text.lines().any(|l| l.starts_with("forged line")),
         "{text}"
     );
+}
+
+/// Changes to the base for the differential test: one of each kind and attribute pum
+/// compares (each a difference pg_dump shows), and a few that change nothing pg_dump
+/// shows (so pum must find nothing either).
+const CHANGES: &[&str] = &[
+    // Neither pg_dump nor pum sees these.
+    "",
+    "CREATE TABLE shop.gone (a int); DROP TABLE shop.gone",
+    "ALTER TABLE shop.note ADD COLUMN tmp int; ALTER TABLE shop.note DROP COLUMN tmp",
+    "ALTER TABLE shop.note ALTER COLUMN body SET STORAGE EXTENDED",
+    "ANALYZE shop.orders",
+    "ALTER TYPE shop.pair ADD ATTRIBUTE tmp int; ALTER TYPE shop.pair DROP ATTRIBUTE tmp",
+    // Seen by both.
+    "CREATE SCHEMA extra",
+    "CREATE TABLE shop.extra ()",
+    "ALTER TABLE shop.note SET UNLOGGED",
+    "ALTER TABLE shop.note SET (fillfactor = 50)",
+    "ALTER TABLE shop.note SET (toast.autovacuum_enabled = false)",
+    "ALTER TABLE shop.note SET ACCESS METHOD heap2",
+    "ALTER TABLE shop.note REPLICA IDENTITY FULL",
+    "ALTER TABLE shop.customer REPLICA IDENTITY USING INDEX customer_pkey",
+    "ALTER TABLE shop.typed NOT OF",
+    "ALTER TABLE shop.orders CLUSTER ON orders_customer",
+    "ALTER TABLE shop.note ENABLE ROW LEVEL SECURITY",
+    "ALTER FOREIGN TABLE shop.remote OPTIONS (SET table_name 'other')",
+    "ALTER TABLE shop.child_note NO INHERIT shop.base_note",
+    "ALTER TABLE shop.child_note NO INHERIT shop.base_note; ALTER TABLE shop.child_note INHERIT shop.base_note",
+    "ALTER TABLE shop.customer ALTER COLUMN mood SET DEFAULT 'happy'",
+    "ALTER TABLE shop.customer ALTER COLUMN name TYPE text COLLATE \"POSIX\"",
+    "ALTER TABLE shop.customer ALTER COLUMN email SET NOT NULL",
+    "ALTER TABLE shop.customer ALTER COLUMN email TYPE varchar(200)",
+    "ALTER TABLE shop.customer ALTER COLUMN id SET GENERATED BY DEFAULT",
+    "ALTER TABLE shop.note ALTER COLUMN body SET STORAGE EXTERNAL",
+    "ALTER TABLE shop.note ALTER COLUMN body SET COMPRESSION pglz",
+    "ALTER TABLE shop.note ALTER COLUMN body SET STATISTICS 500",
+    "ALTER TABLE shop.note ALTER COLUMN body SET (n_distinct = 10)",
+    "ALTER FOREIGN TABLE shop.remote ALTER COLUMN id OPTIONS (SET column_name 'other')",
+    "ALTER TABLE shop.orders DROP CONSTRAINT orders_price_check",
+    "ALTER TABLE shop.orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE",
+    "ALTER TABLE shop.child_note ADD CONSTRAINT body_check CHECK (body <> '')",
+    "CREATE OR REPLACE VIEW shop.big_orders AS SELECT id, qty FROM shop.orders WHERE qty > 20",
+    "ALTER MATERIALIZED VIEW shop.order_count SET (fillfactor = 70)",
+    "ALTER SEQUENCE shop.counter INCREMENT 7",
+    "ALTER SEQUENCE shop.counter SET UNLOGGED",
+    "DROP INDEX shop.orders_customer; CREATE INDEX orders_customer ON shop.orders (customer_id DESC)",
+    "ALTER INDEX shop.events_n ATTACH PARTITION shop.events_2024_n",
+    "CREATE INDEX orders_price ON shop.orders ((price * 2)); ALTER INDEX shop.orders_price ALTER COLUMN 1 SET STATISTICS 100",
+    "ALTER TABLE shop.orders DISABLE TRIGGER orders_touch",
+    "DROP TRIGGER big_orders_insert ON shop.big_orders",
+    "ALTER FUNCTION shop.add(integer, integer) STABLE",
+    "ALTER FUNCTION shop.add(integer, integer) COST 7",
+    "ALTER FUNCTION shop.numbers() ROWS 20",
+    "ALTER FUNCTION shop.add(integer, integer) SET work_mem = '1MB'",
+    "CREATE OR REPLACE AGGREGATE shop.total(integer) (SFUNC = shop.sum_sfunc, STYPE = integer, INITCOND = '1')",
+    "CREATE OR REPLACE AGGREGATE shop.total(integer) (SFUNC = shop.sum_sfunc, STYPE = integer, INITCOND = '0', FINALFUNC = abs)",
+    "DROP RULE orders_no_delete ON shop.orders",
+    "CREATE EXTENSION citext",
+    "ALTER TYPE shop.mood ADD VALUE 'meh' BEFORE 'ok'",
+    "ALTER DOMAIN shop.positive SET DEFAULT 1",
+    "ALTER TYPE shop.pair ADD ATTRIBUTE c date",
+    "ALTER TYPE shop.pair ALTER ATTRIBUTE b TYPE text COLLATE \"C\"",
+    "DROP TYPE shop.span; CREATE TYPE shop.span AS RANGE (subtype = float8, subtype_diff = float8mi)",
+    "DROP TYPE shop.span; CREATE TYPE shop.span AS RANGE (subtype = float8, multirange_type_name = shop.spans)",
+    "DROP TYPE shop.span; CREATE TYPE shop.span AS RANGE (subtype = text, collation = \"C\")",
+    "DROP COLLATION shop.c2; CREATE COLLATION shop.c2 (locale = 'POSIX')",
+    "CREATE CONVERSION shop.latin FOR 'LATIN1' TO 'UTF8' FROM pg_catalog.iso8859_1_to_utf8",
+    "ALTER TEXT SEARCH CONFIGURATION shop.simple_cfg DROP MAPPING FOR email",
+    "ALTER TEXT SEARCH DICTIONARY shop.dict (StopWords = russian)",
+    "CREATE TEXT SEARCH TEMPLATE shop.tmpl (LEXIZE = dsimple_lexize)",
+    "CREATE TEXT SEARCH PARSER shop.prs (START = prsd_start, GETTOKEN = prsd_nexttoken, END = prsd_end, LEXTYPES = prsd_lextype)",
+    "ALTER OPERATOR shop.=== (integer, integer) SET (RESTRICT = eqsel)",
+    "CREATE OPERATOR CLASS shop.int_hash FOR TYPE integer USING hash FAMILY shop.hfam AS OPERATOR 1 shop.===, FUNCTION 1 hashint4(integer)",
+    "ALTER OPERATOR FAMILY shop.hfam USING hash ADD FUNCTION 1 hashint4(integer)",
+    "CREATE CAST (shop.pair AS text) WITH INOUT",
+    "CREATE ACCESS METHOD heap3 TYPE TABLE HANDLER heap_tableam_handler",
+    "DROP STATISTICS shop.orders_stats; CREATE STATISTICS shop.orders_stats (dependencies) ON customer_id, qty FROM shop.orders",
+    "ALTER STATISTICS shop.orders_stats SET STATISTICS 50",
+    "ALTER SERVER pum_it_server OPTIONS (SET host 'b')",
+    "ALTER USER MAPPING FOR pum_it_check_reader SERVER pum_it_server OPTIONS (SET user 'y')",
+    "CREATE USER MAPPING FOR public SERVER pum_it_server",
+    "CREATE FOREIGN DATA WRAPPER pum_it_fdw2",
+    "ALTER FOREIGN DATA WRAPPER pum_it_fdw OPTIONS (debug 'true')",
+    "ALTER PUBLICATION pum_it_pub ADD TABLE shop.note",
+    "ALTER PUBLICATION pum_it_pub SET (publish = 'insert')",
+    "ALTER PUBLICATION pum_it_pub SET TABLE shop.customer (id, name) WHERE (id > 0)",
+    "CREATE PUBLICATION pum_it_pub2 FOR TABLES IN SCHEMA shop",
+    "ALTER EVENT TRIGGER pum_it_ddl DISABLE",
+    "ALTER POLICY own_orders ON shop.orders USING (qty > 1)",
+    "ALTER POLICY own_orders ON shop.orders TO pum_it_check_reader, pum_it_check_writer",
+    "ALTER DEFAULT PRIVILEGES IN SCHEMA shop GRANT SELECT ON TABLES TO pum_it_check_reader",
+    "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+    "GRANT INSERT ON shop.orders TO pum_it_check_reader",
+    "GRANT SELECT (email) ON shop.customer TO pum_it_check_reader",
+    "REVOKE EXECUTE ON FUNCTION shop.add(integer, integer) FROM PUBLIC",
+    "GRANT USAGE ON FOREIGN SERVER pum_it_server TO pum_it_check_reader",
+    "GRANT USAGE ON TYPE shop.span TO pum_it_check_reader",
+    "COMMENT ON TABLE shop.orders IS 'changed'",
+    "COMMENT ON COLUMN shop.customer.email IS NULL",
+    "COMMENT ON COLUMN shop.pair.a IS 'first'",
+    "COMMENT ON EXTENSION fuzzystrmatch IS 'fuzzy'",
+    "COMMENT ON PUBLICATION pum_it_pub IS 'out'",
+    "COMMENT ON TEXT SEARCH DICTIONARY shop.dict IS 'words'",
+    "COMMENT ON EVENT TRIGGER pum_it_ddl IS 'ddl'",
+    "COMMENT ON INDEX shop.events_n IS 'partitioned'",
+    "COMMENT ON TYPE shop.span IS 'range'",
+    "COMMENT ON COLLATION shop.c2 IS 'c'",
+    "COMMENT ON OPERATOR shop.=== (integer, integer) IS 'eq'",
+    "COMMENT ON OPERATOR FAMILY shop.hfam USING hash IS 'fam'",
+    "COMMENT ON STATISTICS shop.orders_stats IS 'stats'",
+    "COMMENT ON SERVER pum_it_server IS 'srv'",
+    "COMMENT ON FOREIGN DATA WRAPPER pum_it_fdw IS 'fdw'",
+    "COMMENT ON ACCESS METHOD heap2 IS 'am'",
+    "COMMENT ON AGGREGATE shop.total(integer) IS 'sum'",
+];
+
+/// `pg_dump --schema-only --no-owner` of a database (owners are compared only when
+/// asked), or why it cannot be had.
+fn schema_dump(pg_dump: &std::path::Path, db: &ScratchDb) -> String {
+    let mut command = std::process::Command::new(pg_dump);
+    command.args(["--schema-only", "--no-owner"]);
+    db.spec().apply_to(&mut command);
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// What of a dump is the schema: no comment lines (the `-- Dumped` header, the entries'
+/// `-- Name:` lines), no `\restrict` lines (a random key each time), no session `SET`
+/// lines (but `SET default_table_access_method`, which says what a table is made with).
+fn normalised(dump: &str) -> Vec<&str> {
+    dump.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with("--"))
+        .filter(|line| !line.starts_with('\\'))
+        .filter(|line| {
+            !line.starts_with("SET ") || line.starts_with("SET default_table_access_method")
+        })
+        .filter(|line| !line.starts_with("SELECT pg_catalog.set_config('search_path'"))
+        .collect()
+}
+
+/// A fresh database with `dump` (a plain schema dump) restored into it.
+fn restored(dump: &str) -> ScratchDb {
+    let db = ScratchDb::new("restored", "");
+    let sql: String = dump
+        .lines()
+        .filter(|line| !line.starts_with('\\'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    db.client().batch_execute(&sql).unwrap();
+    db
+}
+
+/// pum check is judged by pg_dump: for a base schema and one change from [`CHANGES`]
+/// (chosen by a seed), pum says "different" exactly when the normalised `pg_dump
+/// --schema-only` outputs differ, and each database equals its own dump restored.
+/// `PUM_CHECK_DUMP_CASES` sets how many (default 24; as many as `CHANGES` has covers
+/// each once), `PUM_CHECK_DUMP_SEED` the order.
+#[test]
+fn pum_check_agrees_with_pg_dump() {
+    let pg_dump = match pum::dump::find_tool("pg_dump", None) {
+        Ok(path) => path,
+        Err(e) => {
+            println!("skipped: {e}");
+            return;
+        }
+    };
+    let version = std::process::Command::new(&pg_dump)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    let left = variant("");
+    let server: String = left.strings("SELECT current_setting('server_version_num')")[0].clone();
+    let server_major = &server[..server.len() - 4];
+    if !version.contains(&format!(" {server_major}.")) {
+        println!("skipped: {version:?} is not the server's major version {server_major}");
+        return;
+    }
+    let cases: usize = std::env::var("PUM_CHECK_DUMP_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(24);
+    let seed: u64 = std::env::var("PUM_CHECK_DUMP_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0x5eed_c4ec);
+    // A seeded shuffle of the changes, taken in turn: enough cases cover them all.
+    let mut order: Vec<usize> = (0..CHANGES.len()).collect();
+    let mut state = seed.max(1);
+    for i in (1..order.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    let left_dump = schema_dump(&pg_dump, &left);
+    let base_restored = restored(&left_dump);
+    let report = compare(&left, &base_restored, &CheckOptions::default());
+    assert!(
+        report.is_empty(),
+        "the base and its dump restored\n{report}"
+    );
+    let mut failures = Vec::new();
+    for i in 0..cases {
+        let change = CHANGES[order[i % order.len()]];
+        let right = variant(change);
+        let right_dump = schema_dump(&pg_dump, &right);
+        let dump_differs = normalised(&left_dump) != normalised(&right_dump);
+        let report = compare(&left, &right, &CheckOptions::default());
+        if report.is_empty() == dump_differs {
+            failures.push(format!(
+                "case {i}, after {change:?}: pum says {}, pg_dump differs by:{}\n{report}",
+                if report.is_empty() {
+                    "same"
+                } else {
+                    "different"
+                },
+                diff_lines(&normalised(&left_dump), &normalised(&right_dump))
+            ));
+        }
+        let again = restored(&right_dump);
+        let report = compare(&right, &again, &CheckOptions::default());
+        if !report.is_empty() {
+            failures.push(format!(
+                "case {i}, after {change:?}: the database and its dump restored differ\n{report}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "seed {seed}: {} of {cases} cases fail\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The lines only one side has, for a failure message.
+fn diff_lines(left: &[&str], right: &[&str]) -> String {
+    let only = |a: &[&str], b: &[&str], sign: char| {
+        a.iter()
+            .filter(|l| !b.contains(l))
+            .map(|l| format!("\n{sign} {l}"))
+            .collect::<String>()
+    };
+    format!("{}{}", only(left, right, '-'), only(right, left, '+'))
 }
