@@ -111,6 +111,246 @@ struct Schema {
     extra_schema: bool,
     schema_comment: Option<String>,
     schema_usage: bool,
+    extras: Extras,
+}
+
+/// Objects of the kinds autogenerate once got wrong, each on its own so that a change to
+/// one never breaks another: braces everywhere, a materialized view's index, a partitioned
+/// table's index, inheritance with identities, a range type, a view with a rule, grants and
+/// a column default (and the table it reads, with storage options and row level
+/// security), a foreign table, and default privileges (the same in A and B).
+#[derive(Clone, Debug, Default)]
+struct Extras {
+    /// `gen."b{1}"`, with braces in its name, a column's, defaults and comment.
+    braces: Option<u8>,
+    /// `gen.mv` and its index on column 0 or 1 (or none).
+    matview: Option<Option<u8>>,
+    /// `gen.p`: a second partition, an index.
+    partitioned: Option<(bool, bool)>,
+    /// `gen.parent` (its id an identity) and `gen.child` (with an identity of its own).
+    inheritance: Option<(bool, bool)>,
+    /// `gen.span` and a table using it.
+    range: bool,
+    /// `gen.rv` on `gen.rt`: (filtered, rule, grant, default, comment).
+    rule_view: Option<(bool, bool, bool, bool, bool)>,
+    /// `gen.rt`'s fillfactor, row level security (enabled, forced).
+    storage: (Option<u8>, bool, bool),
+    /// `gen.ft`, with a comment.
+    foreign: Option<bool>,
+    /// `ALTER DEFAULT PRIVILEGES` granting to the role (never changed: that is a warning).
+    default_privileges: bool,
+}
+
+impl Extras {
+    fn random(rng: &mut Rng) -> Extras {
+        Extras {
+            braces: rng.chance(30).then(|| rng.below(3) as u8),
+            matview: rng
+                .chance(30)
+                .then(|| rng.chance(70).then(|| rng.below(2) as u8)),
+            partitioned: rng.chance(30).then(|| (rng.chance(50), rng.chance(50))),
+            inheritance: rng.chance(30).then(|| (rng.chance(50), rng.chance(50))),
+            range: rng.chance(30),
+            rule_view: rng.chance(40).then(|| {
+                (
+                    rng.chance(50),
+                    rng.chance(50),
+                    rng.chance(50),
+                    rng.chance(50),
+                    rng.chance(50),
+                )
+            }),
+            storage: (
+                rng.chance(30).then(|| rng.below(3) as u8),
+                rng.chance(30),
+                rng.chance(20),
+            ),
+            foreign: rng.chance(25).then(|| rng.chance(50)),
+            default_privileges: rng.chance(25),
+        }
+    }
+
+    fn mutate(&mut self, rng: &mut Rng) {
+        fn flip(b: &mut bool) {
+            *b = !*b;
+        }
+        match rng.below(9) {
+            0 => {
+                self.braces = match self.braces {
+                    Some(n) if rng.chance(50) => Some((n + 1) % 3),
+                    Some(_) => None,
+                    None => Some(0),
+                }
+            }
+            1 => {
+                self.matview = match self.matview {
+                    None => Some(Some(0)),
+                    Some(None) => Some(Some(1)),
+                    Some(Some(n)) if rng.chance(50) => Some(Some(1 - n)),
+                    Some(Some(_)) if rng.chance(50) => Some(None),
+                    Some(Some(_)) => None,
+                }
+            }
+            2 => match &mut self.partitioned {
+                None => self.partitioned = Some((true, false)),
+                Some((index, second)) => match rng.below(3) {
+                    0 => flip(index),
+                    1 => flip(second),
+                    _ => self.partitioned = None,
+                },
+            },
+            3 => match &mut self.inheritance {
+                None => self.inheritance = Some((true, true)),
+                Some((parent, child)) => match rng.below(3) {
+                    0 => flip(parent),
+                    1 => flip(child),
+                    _ => self.inheritance = None,
+                },
+            },
+            4 => flip(&mut self.range),
+            5 => match &mut self.rule_view {
+                None => self.rule_view = Some((false, true, true, true, true)),
+                Some((filtered, rule, grant, default, comment)) => match rng.below(6) {
+                    0 => flip(filtered),
+                    1 => flip(rule),
+                    2 => flip(grant),
+                    3 => flip(default),
+                    4 => flip(comment),
+                    _ => self.rule_view = None,
+                },
+            },
+            6 | 7 => {
+                let (fill, enabled, forced) = &mut self.storage;
+                match rng.below(3) {
+                    0 => *fill = fill.map_or(Some(1), |n| (n < 2).then_some(n + 1)),
+                    1 => flip(enabled),
+                    _ => flip(forced),
+                }
+            }
+            _ => {
+                self.foreign = match self.foreign {
+                    None => Some(true),
+                    Some(c) if rng.chance(50) => Some(!c),
+                    Some(_) => None,
+                }
+            }
+        }
+    }
+
+    fn sql(&self, role: &str) -> String {
+        let mut sql = String::new();
+        if self.default_privileges {
+            sql.push_str(&format!(
+                "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {role};\n\
+                 ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO {role};\n"
+            ));
+        }
+        if let Some(n) = self.braces {
+            sql.push_str(&format!(
+                "CREATE TABLE gen.\"b{{1}}\" (\"c}}\" int DEFAULT {n}, j jsonb DEFAULT '{{\"a\": {{}}}}',\
+                 arr int[] DEFAULT '{{1,{n}}}', \"{{x\" text DEFAULT '}}');\n\
+                 COMMENT ON TABLE gen.\"b{{1}}\" IS 'with {{braces}} {n}';\n\
+                 COMMENT ON COLUMN gen.\"b{{1}}\".\"c}}\" IS '}}{{';\n"
+            ));
+        }
+        if let Some(index) = self.matview {
+            sql.push_str(
+                "CREATE MATERIALIZED VIEW gen.mv AS SELECT 1 AS one, 'x{}'::text AS two;\n",
+            );
+            match index {
+                Some(0) => sql.push_str("CREATE INDEX mv_idx ON gen.mv (one);\n"),
+                Some(_) => sql.push_str("CREATE UNIQUE INDEX mv_idx ON gen.mv (two);\n"),
+                None => {}
+            }
+        }
+        if let Some((index, second)) = self.partitioned {
+            sql.push_str(
+                "CREATE TABLE gen.p (id int, at date) PARTITION BY RANGE (at);\n\
+                 CREATE TABLE gen.p_2024 PARTITION OF gen.p FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\n",
+            );
+            if second {
+                sql.push_str(
+                    "CREATE TABLE gen.p_2025 PARTITION OF gen.p FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');\n",
+                );
+            }
+            if index {
+                sql.push_str("CREATE INDEX p_id ON gen.p (id);\n");
+            }
+        }
+        if let Some((parent, child)) = self.inheritance {
+            let identity = if parent {
+                " GENERATED ALWAYS AS IDENTITY"
+            } else {
+                ""
+            };
+            let own = if child {
+                ", c int GENERATED BY DEFAULT AS IDENTITY"
+            } else {
+                ""
+            };
+            sql.push_str(&format!(
+                "CREATE TABLE gen.parent (id int NOT NULL{identity}, a text);\n\
+                 CREATE TABLE gen.child (b int{own}) INHERITS (gen.parent);\n"
+            ));
+        }
+        if self.range {
+            sql.push_str(
+                "CREATE TYPE gen.span AS RANGE (SUBTYPE = integer);\n\
+                 CREATE TABLE gen.spans (id int, during gen.span, many gen.span_multirange);\n",
+            );
+        }
+        if self.rule_view.is_some() || self.storage != (None, false, false) {
+            let (fill, enabled, forced) = self.storage;
+            let with = fill
+                .map(|n| {
+                    format!(
+                        " WITH (fillfactor = {}, autovacuum_enabled = false)",
+                        70 + n
+                    )
+                })
+                .unwrap_or_default();
+            sql.push_str(&format!("CREATE TABLE gen.rt (id int, a int){with};\n"));
+            if enabled {
+                sql.push_str("ALTER TABLE gen.rt ENABLE ROW LEVEL SECURITY;\n");
+            }
+            if forced {
+                sql.push_str("ALTER TABLE gen.rt FORCE ROW LEVEL SECURITY;\n");
+            }
+        }
+        if let Some((filtered, rule, grant, default, comment)) = self.rule_view {
+            let filter = if filtered { " WHERE id > 0" } else { "" };
+            sql.push_str(&format!(
+                "CREATE VIEW gen.rv AS SELECT id, a FROM gen.rt{filter};\n"
+            ));
+            if rule {
+                sql.push_str(
+                    "CREATE RULE rv_insert AS ON INSERT TO gen.rv DO INSTEAD \
+                     INSERT INTO gen.rt (id, a) VALUES (new.id, new.a);\n",
+                );
+            }
+            if grant {
+                sql.push_str(&format!("GRANT SELECT, INSERT ON gen.rv TO {role};\n"));
+            } else if self.default_privileges {
+                sql.push_str(&format!("REVOKE ALL ON gen.rv FROM {role};\n"));
+            }
+            if default {
+                sql.push_str("ALTER VIEW gen.rv ALTER COLUMN a SET DEFAULT 7;\n");
+            }
+            if comment {
+                sql.push_str("COMMENT ON VIEW gen.rv IS 'rules {here}';\n");
+            }
+        }
+        if let Some(comment) = self.foreign {
+            sql.push_str(
+                "CREATE FOREIGN TABLE gen.ft (id int NOT NULL, name text) SERVER gen_far \
+                 OPTIONS (table_name 'x{}');\n",
+            );
+            if comment {
+                sql.push_str("COMMENT ON FOREIGN TABLE gen.ft IS 'far {away}';\n");
+            }
+        }
+        sql
+    }
 }
 
 fn literal(kind: &str, rng: &mut Rng) -> String {
@@ -156,7 +396,7 @@ fn new_table(name: &str, rng: &mut Rng) -> Table {
         check: None,
         index: None,
         fk: None,
-        comment: rng.chance(30).then(|| format!("table {name}")),
+        comment: rng.chance(30).then(|| format!("table {{{name}}}")),
         grant: rng.chance(40),
         trigger: false,
         columns,
@@ -219,6 +459,7 @@ impl Schema {
             let view = schema.random_view(&format!("v{i}"), rng);
             schema.views.push(view);
         }
+        schema.extras = Extras::random(rng);
         schema.fix();
         schema
     }
@@ -319,7 +560,7 @@ impl Schema {
     fn mutate(&self, rng: &mut Rng) -> Schema {
         let mut b = self.clone();
         for _ in 0..1 + rng.below(4) {
-            match rng.below(17) {
+            match rng.below(20) {
                 0 => {
                     let name = format!("t{}", 10 + rng.below(20));
                     if !b.tables.iter().any(|t| t.name == name) {
@@ -426,7 +667,7 @@ impl Schema {
                     }
                 }
                 11 => {
-                    let label = format!("m{}", rng.below(5));
+                    let label = format!("m{{{}}}", rng.below(5));
                     if !b.mood.contains(&label) {
                         let at = rng.below(b.mood.len() + 1);
                         b.mood.insert(at, label);
@@ -504,6 +745,7 @@ impl Schema {
                         }
                     }
                 }
+                17..=19 => b.extras.mutate(rng),
                 _ => {
                     match rng.below(3) {
                         0 => b.extra_schema = !b.extra_schema,
@@ -527,7 +769,11 @@ impl Schema {
     }
 
     fn sql(&self, role: &str) -> String {
-        let mut sql = String::from("CREATE SCHEMA gen;\n");
+        let mut sql = String::from(
+            "CREATE SCHEMA gen;\nCREATE FOREIGN DATA WRAPPER gen_fdw;\n\
+             CREATE SERVER gen_far FOREIGN DATA WRAPPER gen_fdw;\n",
+        );
+        sql.push_str(&self.extras.sql(role));
         if self.extra_schema {
             sql.push_str("CREATE SCHEMA gen_extra; CREATE TABLE gen_extra.x (a int);\n");
         }
@@ -563,7 +809,7 @@ impl Schema {
                 (true, 0) => "SELECT x + 1".to_string(),
                 (true, 1) => "SELECT x * 2".to_string(),
                 (true, _) => "SELECT x".to_string(),
-                (false, b) => format!("BEGIN RETURN x + {b}; END"),
+                (false, b) => format!("BEGIN PERFORM '{{}}'::text; RETURN x + {b}; END"),
             };
             let lang = if f.sql { "sql" } else { "plpgsql" };
             let what = if f.procedure { "PROCEDURE" } else { "FUNCTION" };

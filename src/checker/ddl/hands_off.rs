@@ -29,7 +29,11 @@ fn refusal(name: &str, old: &TableDef, new: &TableDef) -> Option<String> {
              nothing else about the table is written"
         ));
     }
-    if new.kind == "f" && old != new {
+    if new.kind == "f"
+        && (old.columns != new.columns
+            || old.foreign_server != new.foreign_server
+            || old.foreign_options != new.foreign_options)
+    {
         return Some(format!(
             "foreign table {name} differs: change it by hand (ALTER FOREIGN TABLE); nothing \
              else about it is written"
