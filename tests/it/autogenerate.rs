@@ -1,7 +1,9 @@
 //! Autogenerate proven on generated schema pairs: for a random schema A and a random set of
-//! changes making B, the SQL written for A → B turns A into B (`pum check` finds no
-//! difference, privileges and comments included), and the SQL written for B → A turns it
-//! back. `PUM_AUTOGENERATE_CASES` sets how many pairs (default 24; CI runs hundreds) and
+//! changes making B, the SQL written for A → B, applied as pum applies the file it is
+//! written to (braces escaped, then rendered), turns A into B (`pum check` finds no
+//! difference, privileges and comments included, nor does `pg_dump --schema-only`), and
+//! the SQL written for B → A turns it back. Each defect once found has its own
+//! reproduction below the property test. `PUM_AUTOGENERATE_CASES` sets how many pairs (default 24; CI runs hundreds) and
 //! `PUM_AUTOGENERATE_SEED` where they start.
 
 use std::collections::BTreeSet;

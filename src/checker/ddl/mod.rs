@@ -2,26 +2,32 @@
 //! --autogenerate` writes, a pure function of two [`Model`]s and a little knowledge of
 //! the data ([`Context`]).
 //!
-//! **Order.** First what goes away, dependents first: triggers, views (those changed and
-//! those that read something that changes are dropped and made again), indexes, foreign
-//! keys, other constraints, column defaults that change, functions, columns, tables,
-//! sequences, types, extensions, schemas. Then what comes, dependencies first: schemas,
-//! extensions, enums (new labels added in place), domains, composite types, sequences,
-//! functions (bodies are checked when the script runs, not while it is written:
-//! `check_function_bodies` is off while they are made), tables (parents first), columns
-//! and their changes, constraints, foreign keys, indexes, views (in dependency order),
-//! SQL-standard functions, triggers, sequence owners, comments, privileges.
+//! **Order.** First what goes away, dependents first: triggers, rules, views (those
+//! changed and those reading a column that changes are dropped and made again), indexes,
+//! foreign keys, other constraints, column defaults that change, functions, columns,
+//! tables, sequences, types, extensions, schemas. Then what comes, dependencies first:
+//! schemas, extensions, enums (new labels added in place), ranges, domains, composite
+//! types, sequences, functions (bodies are checked when the script runs, not while it is
+//! written: `check_function_bodies` is off while they are made), tables (parents first),
+//! columns and their changes, constraints, foreign keys, indexes, views (in dependency
+//! order, each with its indexes and column defaults), SQL-standard functions, triggers,
+//! rules, sequence owners, comments, privileges.
 //!
 //! **Refused, as comments.** What cannot be written safely is written as a commented
 //! statement after a `-- pum: WARNING:` line the user must resolve: a column type change
 //! with no assignment cast (it needs a `USING`), dropping a column or a table that holds
-//! data (in the database the script starts from), enum labels removed or reordered, a
-//! domain's base type or a generated column's expression changed, and the kinds of
-//! object this module does not write (rules, policies, aggregates, default privileges,
-//! foreign tables, partitioning changes).
+//! data (in the database the script starts from), enum labels removed or reordered where
+//! a function or type uses the enum, a domain's base type, a range's definition or a
+//! generated column's expression changed, and the kinds of object this module does not
+//! write (policies, aggregates, default privileges). A table whose partitioning or
+//! inheritance changes, and a foreign table whose definition changes, are left exactly as
+//! they are (`hands_off.rs`), so that the statements after the warning still run.
 //!
-//! Objects made again (a rebuilt view, a recreated function) get their comments and
-//! privileges again; owners are left as they are.
+//! Objects made again (a rebuilt view, a remade enum, a recreated function) get their
+//! comments, rules, triggers and privileges again; an object the script makes starts from
+//! `REVOKE ALL` when default privileges could have given it others. Owners are left as
+//! they are. The text is plain SQL: a changelog file holds it with its braces escaped
+//! (`crate::changelog::escape_braces`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
