@@ -76,8 +76,8 @@ pub fn run(
     scaffold::write(
         &file,
         &args.message,
-        &generated.up.text(),
-        Some(&generated.down.text()),
+        &generated.up_file(),
+        Some(&generated.down_file()),
     )?;
     println!("{}", file.path().display());
     println!("{}", file.down_path().display());

@@ -25,6 +25,13 @@ pub mod scaffold;
 pub(crate) use render::render_percent;
 pub mod sql;
 
+/// `sql` as a changelog file must hold it so that rendering its parameters gives `sql`
+/// back: braces doubled where pum reads `{name}` (comments left alone). Autogenerate
+/// writes its SQL through it.
+pub fn escape_braces(sql: &str) -> String {
+    render::escape(sql)
+}
+
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};

@@ -40,6 +40,27 @@ pub(crate) fn render_percent(
     render_with(sql, value, true)
 }
 
+/// The text that [`render`] turns back into `sql` exactly: every brace `render` would read
+/// (in code, strings, quoted identifiers and dollar-quoted bodies) doubled, comments and
+/// an `E'…'` string's backslash escapes left as they are. What autogenerate writes goes
+/// through it, so that `DEFAULT '{}'` or a JSON literal is not read as a placeholder.
+pub(crate) fn escape(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut tags = Vec::new();
+    let mut none = |_: &str| -> Result<String, String> { Err(String::new()) };
+    let mut renderer = Renderer {
+        sql,
+        value: &mut none,
+        percent: false,
+        escape: true,
+    };
+    // Escaping reads no placeholder, so it cannot fail.
+    if renderer.code(0, sql.len(), &mut tags, &mut out).is_err() {
+        return sql.replace('{', "{{").replace('}', "}}");
+    }
+    out
+}
+
 fn render_with(
     sql: &str,
     value: &mut dyn FnMut(&str) -> Result<String, String>,
@@ -51,6 +72,7 @@ fn render_with(
         sql,
         value,
         percent,
+        escape: false,
     }
     .code(0, sql.len(), &mut tags, &mut out)?;
     Ok(out)
@@ -61,6 +83,8 @@ struct Renderer<'a, 'v> {
     value: &'v mut dyn FnMut(&str) -> Result<String, String>,
     /// `%(name)s` placeholders (pum 0.x) rather than `{name}`.
     percent: bool,
+    /// Writing the escaped text rather than reading it ([`escape`]).
+    escape: bool,
 }
 
 /// Where a placeholder was found, for the message refusing it.
@@ -148,6 +172,11 @@ impl<'a> Renderer<'a, '_> {
                     out.push_str(&literal);
                     i = stop;
                 }
+                b'{' | b'}' if self.escape => {
+                    out.push(bytes[i] as char);
+                    out.push(bytes[i] as char);
+                    i += 1;
+                }
                 b'{' | b'}' if self.percent => {
                     out.push(bytes[i] as char);
                     i += 1;
@@ -222,6 +251,11 @@ impl<'a> Renderer<'a, '_> {
                 b'%' if self.percent => {
                     let (name, _) = percent_placeholder(text, i)?;
                     return Err((i, refused_in(kind, &format!("%({name})s"))));
+                }
+                b'{' | b'}' if self.escape => {
+                    out.push(bytes[i] as char);
+                    out.push(bytes[i] as char);
+                    i += 1;
                 }
                 b'{' | b'}' if self.percent => {
                     out.push(bytes[i] as char);
@@ -320,6 +354,31 @@ mod tests {
             "n" => Ok("2056".into()),
             other => Err(format!("unknown parameter {{{other}}}")),
         })
+    }
+
+    #[test]
+    fn escaped_text_renders_back_to_itself() {
+        for sql in [
+            "CREATE TABLE t (a jsonb DEFAULT '{}', b int[] DEFAULT '{1,2}')",
+            "COMMENT ON TABLE \"{x}\" IS 'a {brace}' -- {kept}\n/* {kept} */",
+            "CREATE FUNCTION f() RETURNS text AS $b$ BEGIN RETURN '{}'; -- }\nEND $b$",
+            "SELECT E'\\{', $$ unterminated {",
+        ] {
+            let escaped = escape(sql);
+            assert_eq!(with(&escaped, "").unwrap(), sql, "{escaped}");
+        }
+        assert_eq!(
+            escape("SELECT '{}' -- {}"),
+            "SELECT '{{}}' -- {}",
+            "comments are not read, so not escaped"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_escaped_renders_back(sql in "[{}'\"$a-cE\\\\ \n/*-]{0,40}") {
+            prop_assert_eq!(with(&escape(&sql), "").unwrap(), sql);
+        }
     }
 
     #[test]

@@ -74,8 +74,17 @@ pub struct TableDef {
     pub inherits: Vec<String>,
     /// Its own columns (not inherited ones), in order.
     pub columns: Vec<ColumnDef>,
-    /// Row level security enabled, forced.
+    /// Row level security enabled.
     pub row_security: bool,
+    /// Row level security forced on the owner too.
+    #[serde(default)]
+    pub force_row_security: bool,
+    /// Storage parameters (`fillfactor=70, autovacuum_enabled=false`).
+    pub options: Option<String>,
+    /// A foreign table's server (quoted).
+    pub foreign_server: Option<String>,
+    /// A foreign table's options (`table_name 'x'`).
+    pub foreign_options: Option<String>,
     /// Its comment.
     pub comment: Option<String>,
     /// Its privileges.
@@ -132,6 +141,12 @@ pub struct ViewDef {
     /// The relations (tables, views) it reads.
     #[serde(default)]
     pub relations: BTreeSet<String>,
+    /// The columns it reads (`"s"."t"."c"`).
+    #[serde(default)]
+    pub columns_read: BTreeSet<String>,
+    /// Its columns' defaults (`ALTER VIEW … ALTER COLUMN … SET DEFAULT`).
+    #[serde(default)]
+    pub column_defaults: BTreeMap<String, String>,
     /// The functions it calls (signatures).
     #[serde(default)]
     pub functions: BTreeSet<String>,
@@ -219,8 +234,10 @@ pub struct TriggerDef {
 pub struct TypeDef {
     /// Quoted, qualified name.
     pub name: String,
-    /// `e` enum, `d` domain, `c` composite.
+    /// `e` enum, `d` domain, `c` composite, `r` range.
     pub kind: String,
+    /// Range: its options (`SUBTYPE = integer, …`), as `CREATE TYPE … AS RANGE` takes them.
+    pub range: Option<String>,
     /// Enum labels, in order.
     #[serde(default)]
     pub labels: Vec<String>,
@@ -242,6 +259,19 @@ pub struct TypeDef {
     /// Its privileges.
     #[serde(default)]
     pub acl: BTreeSet<Grant>,
+}
+
+/// A rule (not a view's `_RETURN`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RuleDef {
+    /// The table or view (quoted, qualified).
+    pub table: String,
+    /// Quoted name.
+    pub name: String,
+    /// `pg_get_ruledef`: a whole `CREATE RULE`.
+    pub definition: String,
+    /// Its comment.
+    pub comment: Option<String>,
 }
 
 /// An extension.
@@ -276,10 +306,17 @@ pub struct Model {
     pub functions: BTreeMap<String, FunctionDef>,
     /// Triggers, by (table, name).
     pub triggers: BTreeMap<(String, String), TriggerDef>,
-    /// Enums, domains and composite types, by quoted qualified name.
+    /// Enums, domains, composite and range types, by quoted qualified name.
     pub types: BTreeMap<String, TypeDef>,
-    /// Kinds of object present that SQL is not written for (rules, policies, aggregates,
-    /// foreign tables): counted, so a difference can be pointed out.
+    /// Rules, by (table, name).
+    pub rules: BTreeMap<(String, String), RuleDef>,
+    /// Who default privileges (`ALTER DEFAULT PRIVILEGES`) may give something to (and
+    /// `PUBLIC`, which they may take from), by kind of object (`r` relations, `S`
+    /// sequences, `f` routines, `T` types, `n` schemas): a new object of that kind does not
+    /// start with the built-in privileges.
+    pub default_grantees: BTreeMap<String, BTreeSet<String>>,
+    /// Kinds of object present that SQL is not written for (policies, aggregates, default
+    /// privileges): listed, so that a difference can be pointed out.
     pub unsupported: BTreeMap<String, BTreeSet<String>>,
     /// How many catalog queries reading it took.
     pub queries: usize,
@@ -355,6 +392,13 @@ fn queries(version: i32) -> Vec<(&'static str, String)> {
                    'inherits', (SELECT coalesce(jsonb_agg(i.inhparent::regclass::text ORDER BY i.inhseqno), '[]')
                                 FROM pg_inherits i WHERE i.inhrelid = c.oid AND NOT c.relispartition),
                    'row_security', c.relrowsecurity,
+                   'force_row_security', c.relforcerowsecurity,
+                   'options', array_to_string(c.reloptions, ', '),
+                   'foreign_server', (SELECT quote_ident(fs.srvname) FROM pg_foreign_table ft
+                                      JOIN pg_foreign_server fs ON fs.oid = ft.ftserver WHERE ft.ftrelid = c.oid),
+                   'foreign_options', (SELECT string_agg(format('%I %L', o.option_name, o.option_value), ', ')
+                                       FROM pg_foreign_table ft, pg_options_to_table(ft.ftoptions) o
+                                       WHERE ft.ftrelid = c.oid),
                    'comment', {table_comment},
                    'acl', {table_acl},
                    'columns', (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -440,6 +484,17 @@ fn queries(version: i32) -> Vec<(&'static str, String)> {
                                JOIN pg_class rc ON rc.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
                                JOIN pg_namespace rn ON rn.oid = rc.relnamespace
                                WHERE r.ev_class = c.oid AND rc.oid <> c.oid),
+                   'columns_read', (SELECT coalesce(jsonb_agg(DISTINCT format('%I.%I.%I', rn.nspname, rc.relname,
+                                   (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = rc.oid
+                                    AND a.attnum = d.refobjsubid))), '[]')
+                               FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                               JOIN pg_class rc ON rc.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
+                               JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+                               WHERE r.ev_class = c.oid AND rc.oid <> c.oid AND d.refobjsubid <> 0),
+                   'column_defaults', (SELECT coalesce(jsonb_object_agg(quote_ident(a.attname),
+                                 pg_get_expr(ad.adbin, ad.adrelid)), '{{}}')
+                               FROM pg_attribute a JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+                               WHERE a.attrelid = c.oid AND a.attnum > 0),
                    'functions', (SELECT coalesce(jsonb_agg(DISTINCT format('%I.%I(%s)', pn.nspname, p.proname,
                                    pg_get_function_identity_arguments(p.oid))), '[]')
                                FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
@@ -492,7 +547,9 @@ fn queries(version: i32) -> Vec<(&'static str, String)> {
                    'comment', {}, 'acl', {})
                  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                  JOIN pg_language l ON l.oid = p.prolang
-                 WHERE p.prokind IN ('f', 'p') AND {SCHEMAS} AND {}",
+                 WHERE p.prokind IN ('f', 'p') AND {SCHEMAS} AND {}
+                   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                                   AND d.objid = p.oid AND d.deptype = 'i')",
                 comment("pg_proc", "p.oid", "0"),
                 acl("p.proacl", "f", "p.proowner"),
                 not_in_extension("pg_proc", "p.oid")
@@ -521,6 +578,21 @@ fn queries(version: i32) -> Vec<(&'static str, String)> {
                 "SELECT jsonb_build_object(
                    'name', format('%I.%I', n.nspname, t.typname),
                    'kind', t.typtype::text,
+                   'range', (SELECT concat_ws(', ',
+                               format('SUBTYPE = %s', format_type(r.rngsubtype, NULL)),
+                               CASE WHEN NOT oc.opcdefault THEN format('SUBTYPE_OPCLASS = %I.%I',
+                                 ocn.nspname, oc.opcname) END,
+                               CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation
+                                 THEN format('COLLATION = %s', (SELECT format('%I.%I', cn.nspname, co.collname)
+                                   FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                                   WHERE co.oid = r.rngcollation)) END,
+                               CASE WHEN r.rngcanonical <> 0 THEN format('CANONICAL = %s', r.rngcanonical::regproc) END,
+                               CASE WHEN r.rngsubdiff <> 0 THEN format('SUBTYPE_DIFF = %s', r.rngsubdiff::regproc) END,
+                               format('MULTIRANGE_TYPE_NAME = %s', format_type(r.rngmultitypid, NULL)))
+                             FROM pg_range r JOIN pg_type st ON st.oid = r.rngsubtype
+                             JOIN pg_opclass oc ON oc.oid = r.rngsubopc
+                             JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace
+                             WHERE r.rngtypid = t.oid),
                    'labels', (SELECT coalesce(jsonb_agg(e.enumlabel ORDER BY e.enumsortorder), '[]')
                               FROM pg_enum e WHERE e.enumtypid = t.oid),
                    'base', CASE t.typtype WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
@@ -535,7 +607,7 @@ fn queries(version: i32) -> Vec<(&'static str, String)> {
                                     AND a.attnum > 0 AND NOT a.attisdropped),
                    'comment', {}, 'acl', {})
                  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-                 WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c'
+                 WHERE (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c'
                         AND (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c'))
                    AND {SCHEMAS} AND {}",
                 comment("pg_type", "t.oid", "0"),
@@ -544,17 +616,37 @@ fn queries(version: i32) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "rules",
+            format!(
+                "SELECT jsonb_build_object(
+                   'table', format('%I.%I', n.nspname, c.relname),
+                   'name', quote_ident(r.rulename),
+                   'definition', pg_get_ruledef(r.oid),
+                   'comment', {})
+                 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE r.rulename <> '_RETURN' AND {SCHEMAS} AND {rel_ext}",
+                comment("pg_rewrite", "r.oid", "0")
+            ),
+        ),
+        (
+            "default_grantees",
+            format!(
+                "SELECT DISTINCT jsonb_build_object('kind', d.defaclobjtype::text,
+                   'name', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END)
+                 FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+                 LATERAL (SELECT e.grantee FROM aclexplode(d.defaclacl) e WHERE e.grantee <> d.defaclrole
+                          UNION SELECT 0) x
+                 WHERE d.defaclnamespace = 0 OR {SCHEMAS}"
+            ),
+        ),
+        (
             "unsupported",
             format!(
                 "SELECT jsonb_build_object('kind', kind, 'name', name) FROM (
-                   SELECT 'rules' AS kind, format('%I.%I.%I', n.nspname, c.relname, r.rulename) AS name
-                   FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-                   JOIN pg_namespace n ON n.oid = c.relnamespace
-                   WHERE r.rulename <> '_RETURN' AND {SCHEMAS} AND {rel_ext}
-                   UNION ALL
-                   SELECT 'policies', format('%I.%I.%I %s %s %s %s', n.nspname, c.relname, p.polname,
+                   SELECT 'policies' AS kind, format('%I.%I.%I %s %s %s %s', n.nspname, c.relname, p.polname,
                           p.polcmd, p.polpermissive, pg_get_expr(p.polqual, p.polrelid),
-                          pg_get_expr(p.polwithcheck, p.polrelid))
+                          pg_get_expr(p.polwithcheck, p.polrelid)) AS name
                    FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {SCHEMAS}
                    UNION ALL
@@ -657,6 +749,22 @@ impl Model {
                 let t: TypeDef = parse(json)?;
                 self.types.insert(t.name.clone(), t);
             }
+            "rules" => {
+                let r: RuleDef = parse(json)?;
+                self.rules.insert((r.table.clone(), r.name.clone()), r);
+            }
+            "default_grantees" => {
+                #[derive(Deserialize)]
+                struct Grantee {
+                    kind: String,
+                    name: String,
+                }
+                let g: Grantee = parse(json)?;
+                self.default_grantees
+                    .entry(g.kind)
+                    .or_default()
+                    .insert(g.name);
+            }
             _ => {
                 #[derive(Deserialize)]
                 struct Other {
@@ -677,6 +785,7 @@ impl Model {
         self.constraints.retain(|(table, _), _| table != name);
         self.indexes.retain(|_, index| index.table != name);
         self.triggers.retain(|(table, _), _| table != name);
+        self.rules.retain(|(table, _), _| table != name);
     }
 
     /// The schema part of a qualified quoted name (`"s"` of `"s"."t"`).

@@ -261,7 +261,8 @@ fn autogenerate_writes_what_turns_the_changelogs_into_the_database_and_back() {
              CREATE INDEX note_author ON notes.note (author);\
              CREATE TYPE notes.kind AS ENUM ('idea', 'todo');\
              ALTER TABLE notes.note ADD COLUMN kind notes.kind;\
-             COMMENT ON TABLE notes.note IS 'what people wrote';",
+             COMMENT ON TABLE notes.note IS 'what people wrote';\
+             ALTER TABLE notes.note ADD COLUMN meta jsonb NOT NULL DEFAULT '{}';",
         )
         .unwrap();
     let out = pum(path, &["-p", &url, "new", "authors", "--autogenerate"]);
@@ -274,6 +275,10 @@ fn autogenerate_writes_what_turns_the_changelogs_into_the_database_and_back() {
     assert!(
         up.contains("ALTER TABLE notes.note ADD COLUMN author text DEFAULT 'me'::text NOT NULL;\n"),
         "{up}"
+    );
+    assert!(
+        up.contains("ADD COLUMN meta jsonb DEFAULT '{{}}'::jsonb NOT NULL;\n"),
+        "braces are escaped, so that the file gives the server '{{}}': {up}"
     );
     assert!(
         up.contains("DROP VIEW notes.short;\n"),

@@ -2,26 +2,32 @@
 //! --autogenerate` writes, a pure function of two [`Model`]s and a little knowledge of
 //! the data ([`Context`]).
 //!
-//! **Order.** First what goes away, dependents first: triggers, views (those changed and
-//! those that read something that changes are dropped and made again), indexes, foreign
-//! keys, other constraints, column defaults that change, functions, columns, tables,
-//! sequences, types, extensions, schemas. Then what comes, dependencies first: schemas,
-//! extensions, enums (new labels added in place), domains, composite types, sequences,
-//! functions (bodies are checked when the script runs, not while it is written:
-//! `check_function_bodies` is off while they are made), tables (parents first), columns
-//! and their changes, constraints, foreign keys, indexes, views (in dependency order),
-//! SQL-standard functions, triggers, sequence owners, comments, privileges.
+//! **Order.** First what goes away, dependents first: triggers, rules, views (those
+//! changed and those reading a column that changes are dropped and made again), indexes,
+//! foreign keys, other constraints, column defaults that change, functions, columns,
+//! tables, sequences, types, extensions, schemas. Then what comes, dependencies first:
+//! schemas, extensions, enums (new labels added in place), ranges, domains, composite
+//! types, sequences, functions (bodies are checked when the script runs, not while it is
+//! written: `check_function_bodies` is off while they are made), tables (parents first),
+//! columns and their changes, constraints, foreign keys, indexes, views (in dependency
+//! order, each with its indexes and column defaults), SQL-standard functions, triggers,
+//! rules, sequence owners, comments, privileges.
 //!
 //! **Refused, as comments.** What cannot be written safely is written as a commented
 //! statement after a `-- pum: WARNING:` line the user must resolve: a column type change
 //! with no assignment cast (it needs a `USING`), dropping a column or a table that holds
-//! data (in the database the script starts from), enum labels removed or reordered, a
-//! domain's base type or a generated column's expression changed, and the kinds of
-//! object this module does not write (rules, policies, aggregates, default privileges,
-//! foreign tables, partitioning changes).
+//! data (in the database the script starts from), enum labels removed or reordered where
+//! a function or type uses the enum, a domain's base type, a range's definition or a
+//! generated column's expression changed, and the kinds of object this module does not
+//! write (policies, aggregates, default privileges). A table whose partitioning or
+//! inheritance changes, and a foreign table whose definition changes, are left exactly as
+//! they are (`hands_off.rs`), so that the statements after the warning still run.
 //!
-//! Objects made again (a rebuilt view, a recreated function) get their comments and
-//! privileges again; owners are left as they are.
+//! Objects made again (a rebuilt view, a remade enum, a recreated function) get their
+//! comments, rules, triggers and privileges again; an object the script makes starts from
+//! `REVOKE ALL` when default privileges could have given it others. Owners are left as
+//! they are. The text is plain SQL: a changelog file holds it with its braces escaped
+//! (`crate::changelog::escape_braces`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +35,8 @@ use super::model::{
     ColumnDef, ConstraintDef, FunctionDef, Grant, Model, SequenceDef, TableDef, TypeDef, ViewDef,
 };
 use crate::database::quote_literal;
+
+mod hands_off;
 
 /// What [`generate`] needs to know of the data and the server.
 #[derive(Debug, Clone, Default)]
@@ -113,7 +121,9 @@ pub fn type_changes(from: &Model, to: &Model) -> BTreeSet<(String, String)> {
 pub fn drops(from: &Model, to: &Model) -> (Vec<(String, String)>, Vec<String>) {
     let mut columns = Vec::new();
     let mut tables = Vec::new();
-    for (name, table) in &from.tables {
+    // A foreign table's rows are elsewhere: dropping it loses nothing (and reading it may
+    // well fail).
+    for (name, table) in from.tables.iter().filter(|(_, t)| t.kind != "f") {
         match to.tables.get(name) {
             None => tables.push(name.clone()),
             Some(new) => {
@@ -130,7 +140,12 @@ pub fn drops(from: &Model, to: &Model) -> (Vec<(String, String)>, Vec<String>) {
 
 /// The SQL turning `from` into `to` (see the module's docs).
 pub fn generate(from: &Model, to: &Model, cx: &Context) -> Script {
-    Generator::new(from, to, cx).run()
+    let (to, warnings) = hands_off::leave_alone(from, to);
+    let mut generator = Generator::new(from, &to, cx);
+    for warning in warnings {
+        generator.script.refuse(warning, "");
+    }
+    generator.run()
 }
 
 /// Asks the database the script starts from (`client`, where `from` was read) what
@@ -277,7 +292,8 @@ impl<'a> Generator<'a> {
         old.kind != new.kind || old.result != new.result || old.arguments != new.arguments
     }
 
-    /// Tables whose columns change in a way views reading them cannot survive.
+    /// Tables gone, and columns (`"s"."t"."c"`) that change in a way views reading them
+    /// cannot survive (with their tables).
     fn tables_with_breaking_changes(&self) -> BTreeSet<String> {
         let mut tables = BTreeSet::new();
         for (name, old) in &self.from.tables {
@@ -288,7 +304,7 @@ impl<'a> Generator<'a> {
             for column in &old.columns {
                 match new.columns.iter().find(|c| c.name == column.name) {
                     None => {
-                        tables.insert(name.clone());
+                        tables.insert(format!("{name}.{}", column.name));
                     }
                     Some(c)
                         if c.kind != column.kind
@@ -298,7 +314,7 @@ impl<'a> Generator<'a> {
                                 .iter()
                                 .any(|e| Self::uses_enum(&c.kind, e)) =>
                     {
-                        tables.insert(name.clone());
+                        tables.insert(format!("{name}.{}", column.name));
                     }
                     Some(_) => {}
                 }
@@ -358,11 +374,20 @@ impl<'a> Generator<'a> {
                 if !self.to.views.contains_key(name) || self.rebuilt_views.contains(name) {
                     continue;
                 }
+                // A column it reads changes, or a table or view it reads goes (or a table
+                // whose row it returns changes).
                 let reads_change = old.relations.iter().any(|r| {
                     broken_tables.contains(r)
                         || self.rebuilt_views.contains(r)
                         || (self.from.views.contains_key(r) && !self.to.views.contains_key(r))
-                }) || old.functions.iter().any(|f| gone_functions.contains(f));
+                }) || old.columns_read.iter().any(|c| broken_tables.contains(c))
+                    || old.columns.iter().any(|(_, kind)| {
+                        broken_tables.iter().any(|b| {
+                            b.strip_prefix(kind.as_str())
+                                .is_some_and(|c| c.starts_with('.'))
+                        })
+                    })
+                    || old.functions.iter().any(|f| gone_functions.contains(f));
                 if reads_change {
                     self.rebuilt_views.insert(name.clone());
                 }
@@ -441,29 +466,6 @@ impl<'a> Generator<'a> {
                 );
             }
         }
-        for (name, table) in &self.to.tables {
-            if table.kind == "f" && self.from.tables.get(name) != Some(table) {
-                self.script.refuse(
-                    format!("foreign table {name} differs and is not written; write it by hand"),
-                    "",
-                );
-            }
-            if let Some(old) = self.from.tables.get(name)
-                && (old.partition_key != table.partition_key
-                    || old.partition_of != table.partition_of
-                    || old.partition_bound != table.partition_bound
-                    || old.inherits != table.inherits
-                    || old.kind != table.kind)
-            {
-                self.script.refuse(
-                    format!(
-                        "the partitioning or inheritance of {name} differs: recreate the table \
-                         by hand"
-                    ),
-                    "",
-                );
-            }
-        }
     }
 
     // ----- what goes away ---------------------------------------------------------------
@@ -486,6 +488,19 @@ impl<'a> Generator<'a> {
                     "DROP TRIGGER {} ON {}",
                     trigger.name, trigger.table
                 ));
+            }
+        }
+        // Rules.
+        for (key, rule) in &from.rules {
+            let on_gone = gone_tables.contains(&rule.table) || dropped_views.contains(&rule.table);
+            if !on_gone
+                && to
+                    .rules
+                    .get(key)
+                    .is_none_or(|r| r.definition != rule.definition)
+            {
+                self.script
+                    .push(format!("DROP RULE {} ON {}", rule.name, rule.table));
             }
         }
         // Views, dependents first.
@@ -589,6 +604,14 @@ impl<'a> Generator<'a> {
             }
         }
         // Tables, in one statement (foreign keys between them are no obstacle).
+        let (foreign, gone_tables): (BTreeSet<&String>, BTreeSet<&String>) = gone_tables
+            .iter()
+            .partition(|t| from.tables.get(**t).is_some_and(|t| t.kind == "f"));
+        if !foreign.is_empty() {
+            let names: Vec<&str> = foreign.iter().map(|s| s.as_str()).collect();
+            self.script
+                .push(format!("DROP FOREIGN TABLE {}", names.join(", ")));
+        }
         let (with_rows, empty): (Vec<&String>, Vec<&String>) = gone_tables
             .iter()
             .partition(|t| self.cx.tables_with_rows.contains(**t));
@@ -608,6 +631,7 @@ impl<'a> Generator<'a> {
                 s.owned_by.as_ref().is_none_or(|owner| {
                     let (table, column) = super::model::split_qualified_column(owner);
                     !gone_tables.contains(&table.to_string())
+                        && !foreign.contains(&table.to_string())
                         && to
                             .tables
                             .get(table)
@@ -621,8 +645,8 @@ impl<'a> Generator<'a> {
             self.script
                 .push(format!("DROP SEQUENCE {}", names.join(", ")));
         }
-        // Types: composites, domains, enums.
-        for kind in ["c", "d", "e"] {
+        // Types: composites, domains, ranges, enums.
+        for kind in ["c", "d", "r", "e"] {
             let names: Vec<&str> = gone(&from.types, &to.types)
                 .filter(|(_, t)| t.kind == kind)
                 .map(|(k, _)| k.as_str())
@@ -668,11 +692,20 @@ impl<'a> Generator<'a> {
                     extension.schema,
                     quote_literal(&extension.version)
                 )),
-                Some(old) if old.version != extension.version => self.script.push(format!(
-                    "ALTER EXTENSION {name} UPDATE TO {}",
-                    quote_literal(&extension.version)
-                )),
-                Some(_) => {}
+                Some(old) => {
+                    if old.version != extension.version {
+                        self.script.push(format!(
+                            "ALTER EXTENSION {name} UPDATE TO {}",
+                            quote_literal(&extension.version)
+                        ));
+                    }
+                    if old.schema != extension.schema {
+                        self.script.push(format!(
+                            "ALTER EXTENSION {name} SET SCHEMA {}",
+                            extension.schema
+                        ));
+                    }
+                }
             }
         }
         self.types();
@@ -694,6 +727,7 @@ impl<'a> Generator<'a> {
             self.script.push("SET LOCAL check_function_bodies = on");
         }
         self.triggers();
+        self.rules();
         self.sequence_owners();
         self.comments();
         self.privileges();
@@ -714,8 +748,9 @@ impl<'a> Generator<'a> {
 
     fn types(&mut self) {
         let (from, to) = (self.from, self.to);
-        // Enums first (domains and composites may use them), then domains, composites.
-        for kind in ["e", "d", "c"] {
+        // Enums first (ranges, domains and composites may use them), then ranges, domains,
+        // composites.
+        for kind in ["e", "r", "d", "c"] {
             for (name, new) in to.types.iter().filter(|(_, t)| t.kind == kind) {
                 match from.types.get(name) {
                     None => self.script.push(create_type(new)),
@@ -738,6 +773,18 @@ impl<'a> Generator<'a> {
             return;
         }
         match new.kind.as_str() {
+            "r" => {
+                if old.range != new.range {
+                    self.script.refuse(
+                        format!(
+                            "range type {name} changes ({} → {}): recreate it by hand",
+                            old.range.as_deref().unwrap_or("?"),
+                            new.range.as_deref().unwrap_or("?")
+                        ),
+                        "",
+                    );
+                }
+            }
             "e" => {
                 if loses_labels(old, new) {
                     self.script.refuse(
@@ -894,9 +941,6 @@ impl<'a> Generator<'a> {
                 break;
             }
             for table in ready {
-                if table.kind == "f" {
-                    continue;
-                }
                 self.script.push(create_table(table));
                 made.insert(table.name.clone());
             }
@@ -908,8 +952,20 @@ impl<'a> Generator<'a> {
                     self.script
                         .push(format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY"));
                 }
+                if new.force_row_security {
+                    self.script
+                        .push(format!("ALTER TABLE {name} FORCE ROW LEVEL SECURITY"));
+                }
                 continue;
             };
+            if old.options != new.options {
+                self.storage_options(name, old, new);
+            }
+            if old.force_row_security != new.force_row_security {
+                let how = if new.force_row_security { "" } else { "NO " };
+                self.script
+                    .push(format!("ALTER TABLE {name} {how}FORCE ROW LEVEL SECURITY"));
+            }
             if old.unlogged != new.unlogged {
                 let how = if new.unlogged { "UNLOGGED" } else { "LOGGED" };
                 self.script.push(format!("ALTER TABLE {name} SET {how}"));
@@ -926,6 +982,20 @@ impl<'a> Generator<'a> {
         }
     }
 
+    /// `ALTER TABLE … RESET (…)` and `SET (…)` for storage parameters that change: all
+    /// of them, so that they end in the order wanted (as pg_dump shows them).
+    fn storage_options(&mut self, name: &str, old: &TableDef, new: &TableDef) {
+        let before = storage_names(old.options.as_ref());
+        if !before.is_empty() {
+            self.script
+                .push(format!("ALTER TABLE {name} RESET ({})", before.join(", ")));
+        }
+        if let Some(options) = new.options.as_ref().filter(|o| !o.is_empty()) {
+            self.script
+                .push(format!("ALTER TABLE {name} SET ({options})"));
+        }
+    }
+
     fn columns(&mut self) {
         let (from, to) = (self.from, self.to);
         for (name, new_table) in &to.tables {
@@ -934,10 +1004,7 @@ impl<'a> Generator<'a> {
             };
             for new in &new_table.columns {
                 let Some(old) = old_table.columns.iter().find(|c| c.name == new.name) else {
-                    self.script.push(format!(
-                        "ALTER TABLE {name} ADD COLUMN {}",
-                        column_definition(new)
-                    ));
+                    self.add_column(name, new);
                     continue;
                 };
                 self.alter_column(name, old, new);
@@ -980,6 +1047,39 @@ impl<'a> Generator<'a> {
                 }
             }
             self.script.push(format!("DROP TYPE {}", aside(&name)));
+        }
+    }
+
+    /// `ALTER TABLE … ADD COLUMN`; an identity column of a table with children is added
+    /// first without its identity (which children do not inherit, and which PostgreSQL
+    /// will not add to them), then made one.
+    fn add_column(&mut self, table: &str, column: &ColumnDef) {
+        let has_children = self.to.tables.values().any(|t| {
+            t.inherits.iter().any(|p| p == table) || t.partition_of.as_deref() == Some(table)
+        });
+        match &column.identity {
+            Some(how) if has_children => {
+                let plain = ColumnDef {
+                    identity: None,
+                    identity_options: None,
+                    not_null: true,
+                    ..column.clone()
+                };
+                self.script.push(format!(
+                    "ALTER TABLE {table} ADD COLUMN {}",
+                    column_definition(&plain)
+                ));
+                self.script.push(format!(
+                    "ALTER TABLE {table} ALTER COLUMN {} ADD GENERATED {} AS IDENTITY ({})",
+                    column.name,
+                    identity_kind(how),
+                    column.identity_options.as_deref().unwrap_or_default()
+                ));
+            }
+            _ => self.script.push(format!(
+                "ALTER TABLE {table} ADD COLUMN {}",
+                column_definition(column)
+            )),
         }
     }
 
@@ -1091,8 +1191,11 @@ impl<'a> Generator<'a> {
     fn indexes(&mut self) {
         let dropped_views = self.views_to_drop();
         for (name, new) in &self.to.indexes {
-            // Indexes of rebuilt materialized views come with them (below).
-            if dropped_views.contains(&new.table) {
+            // Indexes of new or rebuilt materialized views come with them (below).
+            if dropped_views.contains(&new.table)
+                || (self.to.views.contains_key(&new.table)
+                    && !self.from.views.contains_key(&new.table))
+            {
                 continue;
             }
             let needed = self
@@ -1101,7 +1204,7 @@ impl<'a> Generator<'a> {
                 .get(name)
                 .is_none_or(|old| old.definition != new.definition);
             if needed {
-                self.script.push(new.definition.clone());
+                self.script.push(create_index(self.to, new));
             }
         }
     }
@@ -1120,8 +1223,55 @@ impl<'a> Generator<'a> {
             self.script.push(create_view(view));
             if view.materialized {
                 for index in self.to.indexes.values().filter(|i| i.table == name) {
-                    self.script.push(index.definition.clone());
+                    self.script.push(create_index(self.to, index));
                 }
+            }
+            for (column, default) in &view.column_defaults {
+                self.script.push(format!(
+                    "ALTER VIEW {name} ALTER COLUMN {column} SET DEFAULT {default}"
+                ));
+            }
+        }
+        // Views kept: their columns' defaults.
+        for (name, view) in &self.to.views {
+            let Some(old) = self
+                .from
+                .views
+                .get(name)
+                .filter(|_| !dropped.contains(name))
+            else {
+                continue;
+            };
+            for column in old.column_defaults.keys() {
+                if !view.column_defaults.contains_key(column) {
+                    self.script.push(format!(
+                        "ALTER VIEW {name} ALTER COLUMN {column} DROP DEFAULT"
+                    ));
+                }
+            }
+            for (column, default) in &view.column_defaults {
+                if old.column_defaults.get(column) != Some(default) {
+                    self.script.push(format!(
+                        "ALTER VIEW {name} ALTER COLUMN {column} SET DEFAULT {default}"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Rules new, changed, or on a view made again.
+    fn rules(&mut self) {
+        let dropped_views = self.views_to_drop();
+        for (key, new) in &self.to.rules {
+            let needed = self
+                .from
+                .rules
+                .get(key)
+                .is_none_or(|old| old.definition != new.definition)
+                || dropped_views.contains(&new.table);
+            if needed {
+                self.script
+                    .push(new.definition.trim_end().trim_end_matches(';').to_string());
             }
         }
     }
@@ -1257,10 +1407,24 @@ impl<'a> Generator<'a> {
         }
         for (name, kind) in &to.types {
             let what = if kind.kind == "d" { "DOMAIN" } else { "TYPE" };
+            let old = from
+                .types
+                .get(name)
+                .filter(|_| !self.recreated_enums.contains(name));
             self.comment(
                 format!("{what} {name}"),
-                from.types.get(name).map(|t| &t.comment),
+                old.map(|t| &t.comment),
                 &kind.comment,
+            );
+        }
+        for (key, rule) in &to.rules {
+            let old = from.rules.get(key).filter(|r| {
+                r.definition == rule.definition && !self.views_to_drop().contains(&r.table)
+            });
+            self.comment(
+                format!("RULE {} ON {}", rule.name, rule.table),
+                old.map(|r| &r.comment),
+                &rule.comment,
             );
         }
         for (key, constraint) in &to.constraints {
@@ -1338,6 +1502,28 @@ impl<'a> Generator<'a> {
         }
     }
 
+    /// The privileges an object made by the script starts with: the built-in ones
+    /// (`builtin`), unless default privileges of the database may give or take some
+    /// for its `kind`; then they are all revoked first, so that the object ends with
+    /// exactly the privileges wanted.
+    fn made<'g>(
+        &mut self,
+        kind: &str,
+        what: &str,
+        builtin: &'g BTreeSet<Grant>,
+        none: &'g BTreeSet<Grant>,
+    ) -> &'g BTreeSet<Grant> {
+        match self.from.default_grantees.get(kind) {
+            Some(grantees) if !grantees.is_empty() => {
+                let list: Vec<&str> = grantees.iter().map(String::as_str).collect();
+                self.script
+                    .push(format!("REVOKE ALL ON {what} FROM {}", list.join(", ")));
+                none
+            }
+            _ => builtin,
+        }
+    }
+
     fn privileges(&mut self) {
         let (from, to) = (self.from, self.to);
         let none = BTreeSet::new();
@@ -1347,43 +1533,69 @@ impl<'a> Generator<'a> {
                 .collect()
         };
         for (name, schema) in &to.schemas {
-            let old = from.schemas.get(name).map_or(&none, |s| &s.acl);
-            self.grants(&format!("SCHEMA {name}"), old, &schema.acl);
+            let what = format!("SCHEMA {name}");
+            let old = match from.schemas.get(name) {
+                Some(s) => &s.acl,
+                None => self.made("n", &what, &none, &none),
+            };
+            self.grants(&what, old, &schema.acl);
         }
         for (name, table) in &to.tables {
-            let old = from.tables.get(name).map_or(&none, |t| &t.acl);
-            self.grants(&format!("TABLE {name}"), old, &table.acl);
+            let what = format!("TABLE {name}");
+            let old = match from.tables.get(name) {
+                Some(t) => &t.acl,
+                None => self.made("r", &what, &none, &none),
+            };
+            self.grants(&what, old, &table.acl);
         }
         for (name, view) in &to.views {
-            let old = from
+            let what = format!("TABLE {name}");
+            let old = match from
                 .views
                 .get(name)
                 .filter(|_| !self.rebuilt_views.contains(name))
-                .map_or(&none, |v| &v.acl);
-            self.grants(&format!("TABLE {name}"), old, &view.acl);
+            {
+                Some(v) => &v.acl,
+                None => self.made("r", &what, &none, &none),
+            };
+            self.grants(&what, old, &view.acl);
         }
         for (name, sequence) in &to.sequences {
-            let old = from.sequences.get(name).map_or(&none, |s| &s.acl);
-            self.grants(&format!("SEQUENCE {name}"), old, &sequence.acl);
+            let what = format!("SEQUENCE {name}");
+            let old = match from.sequences.get(name) {
+                Some(s) => &s.acl,
+                None => self.made("S", &what, &none, &none),
+            };
+            self.grants(&what, old, &sequence.acl);
         }
         let execute = public("EXECUTE");
         for (signature, function) in &to.functions {
-            let old = from
+            let what = format!("{} {signature}", routine(function));
+            let old = match from
                 .functions
                 .get(signature)
                 .filter(|_| !self.recreated_functions.contains(signature))
-                .map_or(&execute, |f| &f.acl);
-            self.grants(
-                &format!("{} {signature}", routine(function)),
-                old,
-                &function.acl,
-            );
+            {
+                Some(f) => &f.acl,
+                None => self.made("f", &what, &execute, &none),
+            };
+            self.grants(&what, old, &function.acl);
         }
         let usage = public("USAGE");
         for (name, kind) in &to.types {
-            let old = from.types.get(name).map_or(&usage, |t| &t.acl);
-            let what = if kind.kind == "d" { "DOMAIN" } else { "TYPE" };
-            self.grants(&format!("{what} {name}"), old, &kind.acl);
+            let what = format!(
+                "{} {name}",
+                if kind.kind == "d" { "DOMAIN" } else { "TYPE" }
+            );
+            let old = match from
+                .types
+                .get(name)
+                .filter(|_| !self.recreated_enums.contains(name))
+            {
+                Some(t) => &t.acl,
+                None => self.made("T", &what, &usage, &none),
+            };
+            self.grants(&what, old, &kind.acl);
         }
     }
 }
@@ -1506,31 +1718,73 @@ fn column_definition(column: &ColumnDef) -> String {
 }
 
 fn create_table(table: &TableDef) -> String {
-    let unlogged = if table.unlogged { "UNLOGGED " } else { "" };
-    if let Some(parent) = &table.partition_of {
-        return format!(
-            "CREATE {unlogged}TABLE {} PARTITION OF {parent} {}",
+    let kind = match (table.kind.as_str(), table.unlogged) {
+        ("f", _) => "FOREIGN TABLE",
+        (_, true) => "UNLOGGED TABLE",
+        _ => "TABLE",
+    };
+    let mut text = match &table.partition_of {
+        Some(parent) => format!(
+            "CREATE {kind} {} PARTITION OF {parent} {}",
             table.name,
             table.partition_bound.as_deref().unwrap_or("DEFAULT")
-        );
-    }
-    let columns: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| format!("    {}", column_definition(c)))
-        .collect();
-    let mut text = format!(
-        "CREATE {unlogged}TABLE {} (\n{}\n)",
-        table.name,
-        columns.join(",\n")
-    );
-    if !table.inherits.is_empty() {
-        text.push_str(&format!(" INHERITS ({})", table.inherits.join(", ")));
-    }
+        ),
+        None => {
+            let columns: Vec<String> = table
+                .columns
+                .iter()
+                .map(|c| format!("    {}", column_definition(c)))
+                .collect();
+            let mut text = format!("CREATE {kind} {} (\n{}\n)", table.name, columns.join(",\n"));
+            if !table.inherits.is_empty() {
+                text.push_str(&format!(" INHERITS ({})", table.inherits.join(", ")));
+            }
+            text
+        }
+    };
     if let Some(key) = &table.partition_key {
         text.push_str(&format!(" PARTITION BY {key}"));
     }
+    if let Some(options) = table.options.as_ref().filter(|o| !o.is_empty()) {
+        text.push_str(&format!(" WITH ({options})"));
+    }
+    if let Some(server) = &table.foreign_server {
+        text.push_str(&format!(" SERVER {server}"));
+        if let Some(options) = table.foreign_options.as_ref().filter(|o| !o.is_empty()) {
+            text.push_str(&format!(" OPTIONS ({options})"));
+        }
+    }
     text
+}
+
+/// `CREATE INDEX`: an index on a partitioned table made for its partitions too
+/// (`pg_get_indexdef` writes it `ON ONLY`, as pg_dump attaches partitions' own).
+fn create_index(model: &Model, index: &super::model::IndexDef) -> String {
+    let partitioned = model
+        .tables
+        .get(&index.table)
+        .is_some_and(|t| t.partition_key.is_some());
+    let only = format!(" ON ONLY {} ", index.table);
+    match index.definition.find(&only) {
+        Some(at) if partitioned => format!(
+            "{} ON {} {}",
+            &index.definition[..at],
+            index.table,
+            &index.definition[at + only.len()..]
+        ),
+        _ => index.definition.clone(),
+    }
+}
+
+/// The names of `fillfactor=70, autovacuum_enabled=false`.
+fn storage_names(options: Option<&String>) -> Vec<&str> {
+    options
+        .map(|o| {
+            o.split(", ")
+                .filter_map(|pair| pair.split_once('=').map(|(name, _)| name))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn add_constraint(constraint: &ConstraintDef) -> String {
@@ -1542,6 +1796,11 @@ fn add_constraint(constraint: &ConstraintDef) -> String {
 
 fn create_type(kind: &TypeDef) -> String {
     match kind.kind.as_str() {
+        "r" => format!(
+            "CREATE TYPE {} AS RANGE ({})",
+            kind.name,
+            kind.range.as_deref().unwrap_or_default()
+        ),
         "e" => {
             let labels: Vec<String> = kind.labels.iter().map(|l| quote_literal(l)).collect();
             format!("CREATE TYPE {} AS ENUM ({})", kind.name, labels.join(", "))
