@@ -497,23 +497,33 @@ fn check_wipe(spec: &ConnectionSpec, operation: &str) -> Result<()> {
     Ok(())
 }
 
-/// Empties every table of `schemas` (every schema but PostgreSQL's own when empty; those
-/// that do not exist are skipped with `missing_ok`) in
-/// the database `spec` names, except migrations tables (`pum_migrations`, and `keep`),
-/// restarting their identities and sequences, in one `TRUNCATE` (so foreign keys between
-/// them are no obstacle). Returns the tables emptied, sorted.
+/// Empties every table of `schemas` and the tables `tables` (`(schema, table)`, those that
+/// do not exist skipped) in the database `spec` names, except migrations tables
+/// (`pum_migrations`, and `keep`, written `schema.table`), restarting their identities and
+/// sequences, in one `TRUNCATE` (so foreign keys between them are no obstacle). A schema
+/// that does not exist is an error unless `missing_ok`. Nothing named: refused, never
+/// "every schema" (another application's tables may share the database). Returns the
+/// tables emptied, sorted.
 ///
 /// # Errors
-/// [`Error::Refused`] in `postgres`, `template0` or `template1`; [`Error::Sql`] when a
-/// table outside the set references one inside it (nothing is emptied then: the server
-/// names it), or a schema does not exist (unless `missing_ok`).
+/// [`Error::Refused`] when neither schemas nor tables are named, or in `postgres`,
+/// `template0` or `template1`; [`Error::Sql`] when a table outside the set references one
+/// inside it (nothing is emptied then: the server names it), or a schema does not exist
+/// (unless `missing_ok`).
 pub fn truncate_all(
     spec: &ConnectionSpec,
     schemas: &[String],
+    tables: &[(String, String)],
     keep: &[String],
     missing_ok: bool,
 ) -> Result<Vec<String>> {
     check_wipe(spec, "truncate every table")?;
+    if schemas.is_empty() && tables.is_empty() {
+        return Err(Error::Refused {
+            operation: "truncate every table".into(),
+            reason: "no schema or table named: name the schemas to empty (--schema)".into(),
+        });
+    }
     let mut client = spec.connect()?;
     for schema in schemas.iter().filter(|_| !missing_ok) {
         let found: i64 = client
@@ -530,19 +540,24 @@ pub fn truncate_all(
             });
         }
     }
+    let (table_schemas, table_names): (Vec<&str>, Vec<&str>) = tables
+        .iter()
+        .map(|(schema, table)| (schema.as_str(), table.as_str()))
+        .unzip();
     let tables: Vec<String> = client
         .query(
             "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
                AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-               AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1)) \
+               AND (n.nspname = ANY($1) \
+                    OR (n.nspname, c.relname) IN (SELECT * FROM unnest($3::text[], $4::text[]))) \
                AND c.relname <> 'pum_migrations' \
                AND format('%s.%s', n.nspname, c.relname) <> ALL($2::text[]) \
                AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid \
                                AND d.classid = 'pg_class'::regclass AND d.deptype = 'e') \
              ORDER BY 1",
-            &[&schemas, &keep],
+            &[&schemas, &keep, &table_schemas, &table_names],
         )
         .map_err(|e| Error::sql("list the tables", &e))?
         .iter()

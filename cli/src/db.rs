@@ -52,11 +52,11 @@ pub enum DbCommand {
         #[arg(long)]
         keep_public: bool,
     },
-    /// Empty every table of the database (-p) but pum's migrations table, restarting
-    /// identities, in one TRUNCATE.
+    /// Empty the module's tables in the database (-p) but pum's migrations table,
+    /// restarting identities, in one TRUNCATE.
     TruncateAll {
-        /// Only the tables of this schema (repeatable; default: the schemas the module's
-        /// roles name and its migrations table's, else every schema).
+        /// The tables of this schema (repeatable; default: the schemas and tables a fresh
+        /// install of the module's changelogs makes, nothing of another application).
         #[arg(long = "schema", value_name = "SCHEMA")]
         schemas: Vec<String>,
         /// Do not ask for confirmation (required when standard input is not a terminal).
@@ -153,13 +153,40 @@ pub fn run(
         }
         DbCommand::TruncateAll { schemas, force } => {
             let config = project.load_if_any()?;
+            let keep: Vec<String> = config
+                .iter()
+                .map(|c| format!("{}.pum_migrations", c.migration_table_schema))
+                .collect();
             let named = !schemas.is_empty();
-            let (schemas, keep) = module_schemas(config.as_ref(), schemas);
-            let which = if schemas.is_empty() {
-                "every table".to_string()
-            } else {
-                format!("every table of {}", schemas.join(", "))
+            let module = match (named, &config) {
+                (true, _) => pum::workflow::ModuleObjects {
+                    schemas,
+                    tables: Vec::new(),
+                },
+                (false, Some(config)) => {
+                    out.detail("installing the changelogs in a scratch database to see what is the module's");
+                    pum::workflow::module_objects(config, spec)?
+                }
+                (false, None) => {
+                    return Err(pum::Error::Refused {
+                        operation: "truncate every table".into(),
+                        reason: "no .pum.yaml says which tables are the module's: name the \
+                                 schemas to empty (--schema)"
+                            .into(),
+                    });
+                }
             };
+            let mut parts: Vec<String> = module
+                .schemas
+                .iter()
+                .map(|s| format!("schema {s}"))
+                .collect();
+            parts.extend(module.tables.iter().map(|(s, t)| format!("table {s}.{t}")));
+            if parts.is_empty() {
+                out.info("the module's changelogs make no table: nothing truncated");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let which = format!("the tables of {}", parts.join(", "));
             if !force
                 && !crate::prompt::confirm(
                     &format!("truncate {which}"),
@@ -174,7 +201,8 @@ pub fn run(
                 out.info("nothing truncated");
                 return Ok(ExitCode::from(1));
             }
-            let tables = pum::database::truncate_all(spec, &schemas, &keep, !named)?;
+            let tables =
+                pum::database::truncate_all(spec, &module.schemas, &module.tables, &keep, !named)?;
             out.info(format!("truncated {} table(s)", tables.len()));
             for table in tables {
                 out.detail(format!("  {table}"));
@@ -207,31 +235,6 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The schemas `truncate-all` empties when none is named (those the module's roles name,
-/// and its migrations table's; none: every schema), and the table it keeps.
-fn module_schemas(config: Option<&pum::Config>, given: Vec<String>) -> (Vec<String>, Vec<String>) {
-    let Some(config) = config else {
-        return (given, Vec::new());
-    };
-    let keep = vec![format!("{}.pum_migrations", config.migration_table_schema)];
-    if !given.is_empty() {
-        return (given, keep);
-    }
-    let mut schemas: Vec<String> = config
-        .roles
-        .iter()
-        .flat_map(|r| r.permissions.iter())
-        .flat_map(|p| p.schemas.iter().cloned())
-        .collect();
-    if schemas.is_empty() {
-        return (schemas, keep);
-    }
-    schemas.push(config.migration_table_schema.clone());
-    schemas.sort();
-    schemas.dedup();
-    (schemas, keep)
 }
 
 /// Asks on the terminal; refuses outright when there is nobody to ask.

@@ -240,7 +240,17 @@ fn truncate_all_empties_tables_despite_foreign_keys_but_keeps_the_migrations(db:
         )
         .unwrap();
     let spec = db.spec().clone();
-    let emptied = pum::database::truncate_all(&spec, &[], &[], false).unwrap();
+    // Nothing named: refused, never every schema.
+    let err = pum::database::truncate_all(&spec, &[], &[], &[], false)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "refusing to truncate every table: no schema or table named: name the schemas to \
+         empty (--schema)"
+    );
+    let emptied =
+        pum::database::truncate_all(&spec, &["a".into(), "b".into()], &[], &[], false).unwrap();
     assert_eq!(emptied, ["a.parent", "b.child"]);
     assert_eq!(
         strings(
@@ -257,12 +267,12 @@ fn truncate_all_empties_tables_despite_foreign_keys_but_keeps_the_migrations(db:
     assert_eq!(strings(&db, "SELECT id::text FROM a.parent"), ["1"]);
     // One schema alone, when another references it, is refused by the server: nothing
     // is emptied.
-    let err = pum::database::truncate_all(&spec, &["a".into()], &[], false)
+    let err = pum::database::truncate_all(&spec, &["a".into()], &[], &[], false)
         .unwrap_err()
         .to_string();
     assert!(err.contains("0A000") && err.contains("child"), "{err}");
     assert_eq!(strings(&db, "SELECT count(*)::text FROM a.parent"), ["1"]);
-    let err = pum::database::truncate_all(&spec, &["nope".into()], &[], false)
+    let err = pum::database::truncate_all(&spec, &["nope".into()], &[], &[], false)
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -270,7 +280,7 @@ fn truncate_all_empties_tables_despite_foreign_keys_but_keeps_the_migrations(db:
         "refusing to truncate the tables of schema nope: there is no such schema"
     );
     // Never in a database every server needs.
-    let err = pum::database::truncate_all(&crate::support::spec(), &[], &[], true)
+    let err = pum::database::truncate_all(&crate::support::spec(), &["a".into()], &[], &[], true)
         .unwrap_err()
         .to_string();
     assert!(

@@ -152,12 +152,26 @@ fn database_chores_ask_or_need_force_and_say_what_they_did() {
         )
         .unwrap();
     assert_eq!(
-        error(&pum(path, &["-p", &url, "db", "truncate-all"])),
-        "refusing to truncate every table without --force: standard input is not a terminal \
+        error(&pum(
+            path,
+            &["-p", &url, "db", "truncate-all", "--schema", "notes"]
+        )),
+        "refusing to truncate the tables of schema notes without --force: standard input is not a terminal \
          to confirm on"
     );
     assert_eq!(db.strings("SELECT count(*)::text FROM notes.note"), ["1"]);
-    let out = pum(path, &["-p", &url, "db", "truncate-all", "--force"]);
+    let out = pum(
+        path,
+        &[
+            "-p",
+            &url,
+            "db",
+            "truncate-all",
+            "--schema",
+            "notes",
+            "--force",
+        ],
+    );
     ok(&out);
     assert_eq!(stderr(&out), "truncated 1 table(s)\n");
     assert_eq!(
@@ -317,4 +331,61 @@ fn autogenerate_writes_what_turns_the_changelogs_into_the_database_and_back() {
         stdout(&out)
     );
     assert!(!path.join("changelogs/1.0.2").exists());
+}
+
+#[test]
+fn truncate_all_empties_the_module_tables_and_nothing_of_another_application() {
+    let dir = project();
+    let path = dir.path();
+    std::fs::create_dir_all(path.join("changelogs/1.0.0")).unwrap();
+    std::fs::write(
+        path.join("changelogs/1.0.0/01_notes.sql"),
+        "CREATE SCHEMA notes;\nCREATE TABLE notes.note (id serial PRIMARY KEY, body text);\n\
+         CREATE TABLE public.notes_tag (tag text);\n",
+    )
+    .unwrap();
+    let db = ScratchDb::new("cli_truncate", "");
+    let url = db.spec().url();
+    // Not installed: nothing says what the module's tables are.
+    assert_eq!(
+        error(&pum(path, &["-p", &url, "db", "truncate-all", "--force"])),
+        "notes_sys.pum_migrations does not exist: not installed; nothing is installed"
+    );
+    ok(&pum(path, &["-p", &url, "install"]));
+    db.client()
+        .batch_execute(
+            "INSERT INTO notes.note (body) VALUES ('a'); INSERT INTO public.notes_tag VALUES ('t');\
+             CREATE SCHEMA other; CREATE TABLE other.keep (x int); INSERT INTO other.keep VALUES (1);\
+             CREATE TABLE public.other_app (x int); INSERT INTO public.other_app VALUES (1);\
+             CREATE TABLE notes.by_hand (x int); INSERT INTO notes.by_hand VALUES (1);",
+        )
+        .unwrap();
+    let counts = "SELECT (SELECT count(*) FROM notes.note) || ' ' || (SELECT count(*) FROM \
+                  public.notes_tag) || ' ' || (SELECT count(*) FROM notes.by_hand) || ' ' || \
+                  (SELECT count(*) FROM other.keep) || ' ' || (SELECT count(*) FROM \
+                  public.other_app) || ' ' || (SELECT count(*) FROM notes_sys.pum_migrations)";
+    assert_eq!(
+        error(&pum(path, &["-p", &url, "db", "truncate-all"])),
+        "refusing to truncate the tables of schema notes, schema notes_sys, table public.notes_tag \
+         without --force: standard input is not a terminal to confirm on"
+    );
+    assert_eq!(db.strings(counts), ["1 1 1 1 1 1"]);
+    let out = pum(path, &["-p", &url, "db", "truncate-all", "--force"]);
+    ok(&out);
+    assert_eq!(stderr(&out), "truncated 3 table(s)\n");
+    // The module's schema (a table added there by hand too) and its table in public are
+    // empty; another application's schema and table are not.
+    assert_eq!(db.strings(counts), ["0 0 0 1 1 1"]);
+
+    // Without a .pum.yaml nothing says what is the module's.
+    let bare = tempfile::tempdir().unwrap();
+    assert_eq!(
+        error(&pum(
+            bare.path(),
+            &["-p", &url, "db", "truncate-all", "--force"]
+        )),
+        "refusing to truncate every table: no .pum.yaml says which tables are the module's: \
+         name the schemas to empty (--schema)"
+    );
+    assert_eq!(db.strings(counts), ["0 0 0 1 1 1"]);
 }
