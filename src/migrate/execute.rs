@@ -123,7 +123,11 @@ impl Run<'_> {
         let mut done: Vec<(usize, usize)> = Vec::new();
         let mut current: Option<Version> = plan.from.clone();
         let roles = RoleManager::new(&self.config.roles);
-        for step in &plan.steps {
+        // Roles are created and granted at every commit (the application is made again
+        // there); only the last time speaks, when every schema of the run exists.
+        let last_roles = plan.steps.iter().rposition(|s| *s == Step::Roles);
+        let last_grant = plan.steps.iter().rposition(|s| *s == Step::Grant);
+        for (index, step) in plan.steps.iter().enumerate() {
             match *step {
                 Step::CreateTable => batch.push(Item::Sql {
                     sql: self.table.create_sql()?,
@@ -136,19 +140,23 @@ impl Run<'_> {
                 Step::Roles => {
                     session.flush(&mut batch)?;
                     session.begin()?;
-                    report
-                        .warnings
-                        .extend(roles.create_in(&mut session.client, None, false)?);
+                    let warnings = roles.create_in(&mut session.client, None, false)?;
+                    if Some(index) == last_roles {
+                        report.warnings.extend(warnings);
+                    }
                 }
                 Step::Grant => {
                     session.flush(&mut batch)?;
                     session.begin()?;
                     // Roles left to others (skip_roles) may not exist: those are named.
-                    report.warnings.extend(roles.grant_in(
+                    let warnings = roles.grant_in(
                         &mut session.client,
                         &Selection::default(),
                         self.options.skip_roles,
-                    )?);
+                    )?;
+                    if Some(index) == last_grant {
+                        report.warnings.extend(warnings);
+                    }
                 }
                 Step::Settle => {
                     session.flush(&mut batch)?;

@@ -509,47 +509,41 @@ fn run_steps(
     install: bool,
     hooked: &[HookPhase],
 ) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let commit = |steps: &mut Vec<Step>| {
-        if !matches!(steps.last(), Some(Step::Commit) | None) {
-            steps.push(Step::Commit);
-        }
-    };
     let drop = !options.skip_drop_app
         && (!config.application.drop.is_empty() || hooked.contains(&HookPhase::Drop));
     let create = !options.skip_create_app
         && (!config.application.create.is_empty() || hooked.contains(&HookPhase::Create));
     let roles = !config.roles.is_empty();
-    if drop {
-        steps.push(Step::Hooks(HookPhase::Drop));
-    }
+    let mut segments = Segments {
+        steps: Vec::new(),
+        drop,
+        create,
+        roles: !install && roles && !options.skip_roles,
+        grant: roles && !options.skip_grant,
+        dropped: false,
+    };
+    // The first transaction drops the application even when it holds no file (an
+    // application-only release recreates it).
+    segments.open();
     for (n, &version) in versions.iter().enumerate() {
         for (file, f) in changelogs[version].files.iter().enumerate() {
             if f.sql.no_transaction {
-                commit(&mut steps);
-                steps.push(Step::FileAlone { version, file });
+                segments.commit();
+                segments.steps.push(Step::FileAlone { version, file });
             } else {
-                steps.push(Step::File { version, file });
+                segments.open();
+                segments.steps.push(Step::File { version, file });
             }
         }
-        steps.push(Step::Record { version });
-        // The last version commits with the create hooks: if they fail, it stays pending,
-        // so the next run applies it and recreates the application (which the drop hooks,
-        // committed with the first version, have dropped).
+        segments.steps.push(Step::Record { version });
         let last = n + 1 == versions.len();
         if options.transaction == TransactionMode::PerVersion && !last {
-            commit(&mut steps);
+            segments.commit();
         }
     }
-    if create {
-        steps.push(Step::Hooks(HookPhase::Create));
-    }
-    if !install && roles && !options.skip_roles {
-        steps.push(Step::Roles);
-    }
-    if roles && !options.skip_grant {
-        steps.push(Step::Grant);
-    }
+    segments.open();
+    segments.close();
+    let mut steps = segments.steps;
     if install && options.demo_data.is_some() {
         steps.push(Step::Settle);
         if drop {
@@ -565,8 +559,63 @@ fn run_steps(
             steps.push(Step::Grant);
         }
     }
-    commit(&mut steps);
+    if !matches!(steps.last(), Some(Step::Commit) | None) {
+        steps.push(Step::Commit);
+    }
     steps
+}
+
+/// The steps of a run cut into transactions, so that the application exists at every
+/// commit: a transaction that drops it creates it again (and grants the roles on it)
+/// before it commits. A failure, or a kill, between two commits leaves the database as
+/// the last commit left it, application included.
+struct Segments {
+    steps: Vec<Step>,
+    /// Whether there are drop hooks, create hooks, roles to create, grants to make.
+    drop: bool,
+    create: bool,
+    roles: bool,
+    grant: bool,
+    /// Whether the open transaction has dropped the application.
+    dropped: bool,
+}
+
+impl Segments {
+    /// Drops the application in the open transaction, unless it did already.
+    fn open(&mut self) {
+        if !self.dropped && (self.drop || self.create) {
+            if self.drop {
+                self.steps.push(Step::Hooks(HookPhase::Drop));
+            }
+            self.dropped = true;
+        }
+    }
+
+    /// Makes the application again if the open transaction dropped it, and grants the
+    /// roles on what the transaction made; nothing when it holds no step.
+    fn close(&mut self) {
+        if matches!(self.steps.last(), Some(Step::Commit) | None) {
+            return;
+        }
+        if self.dropped && self.create {
+            self.steps.push(Step::Hooks(HookPhase::Create));
+        }
+        if self.roles {
+            self.steps.push(Step::Roles);
+        }
+        if self.grant {
+            self.steps.push(Step::Grant);
+        }
+        self.dropped = false;
+    }
+
+    /// Ends the open transaction, the application made again first.
+    fn commit(&mut self) {
+        self.close();
+        if !matches!(self.steps.last(), Some(Step::Commit) | None) {
+            self.steps.push(Step::Commit);
+        }
+    }
 }
 
 /// Refuses a parameter (not `app_only`) whose value differs from the one recorded with

@@ -188,6 +188,91 @@ fn creating_the_migration_table_schema_says_to_write_if_not_exists(db: TestDb) {
     assert_eq!(recorded(&db), ["1.0.0"]);
 }
 
+/// A project whose application (a view on shop.item) is dropped and made by hooks, and
+/// whose 1.2.0 fails unless fixed.
+fn app_project() -> Project {
+    Project::new(
+        "pum:\n  module: shop\n  migration_table_schema: shop\n\
+         application:\n  drop: [{code: \"DROP VIEW IF EXISTS shop.item_view\"}]\n\
+         \x20 create: [{code: \"CREATE VIEW shop.item_view AS SELECT * FROM shop.item\"}]\n",
+        &[
+            (
+                "changelogs/1.0.0/01.sql",
+                "CREATE SCHEMA IF NOT EXISTS shop;\nCREATE TABLE shop.item (id int);\n",
+            ),
+            (
+                "changelogs/1.1.0/01.sql",
+                "ALTER TABLE shop.item ADD COLUMN name text;\n",
+            ),
+            (
+                "changelogs/1.1.0/02.sql",
+                "-- pum:no-transaction\nCREATE INDEX CONCURRENTLY item_name ON shop.item (name);\n",
+            ),
+            (
+                "changelogs/1.2.0/01.sql",
+                "ALTER TABLE shop.item ADD COLUMN price numeric;\nSELECT 1 / 0;\n",
+            ),
+        ],
+    )
+}
+
+fn view_columns(db: &TestDb) -> Vec<String> {
+    strings(
+        db,
+        "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass('shop.item_view') \
+         AND attnum > 0 ORDER BY attnum",
+    )
+}
+
+#[pum::pum_test]
+fn a_failed_run_never_leaves_the_application_dropped(db: TestDb) {
+    let project = app_project();
+    let config = project.config();
+    let spec = db.spec().clone();
+    let upgrader = Upgrader::new(&config, &spec).unwrap();
+    upgrader.install(&up_to("1.0.0"), &mut NoProgress).unwrap();
+    assert_eq!(view_columns(&db), ["id"]);
+
+    // Per version: 1.1.0 commits, 1.2.0 fails; the application is there, made on 1.1.0.
+    let per_version = MigrateOptions {
+        transaction: TransactionMode::PerVersion,
+        ..MigrateOptions::default()
+    };
+    let err = upgrader.upgrade(&per_version, &mut NoProgress).unwrap_err();
+    assert_eq!(err.sqlstate(), Some("22012"), "{err}");
+    assert_eq!(recorded(&db), ["1.0.0", "1.1.0"]);
+    assert_eq!(view_columns(&db), ["id", "name"]);
+
+    // The default run: 1.1.0's no-transaction file commits what came before it; the
+    // failure later leaves the application as that commit left it.
+    let fresh = crate::support::ScratchDb::new("app_kept", "");
+    let fresh_spec = fresh.spec();
+    let upgrader = Upgrader::new(&config, &fresh_spec).unwrap();
+    upgrader.install(&up_to("1.0.0"), &mut NoProgress).unwrap();
+    let err = upgrader
+        .upgrade(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), Some("22012"), "{err}");
+    assert_eq!(
+        fresh.strings(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass('shop.item_view') \
+             AND attnum > 0 ORDER BY attnum"
+        ),
+        ["id", "name"]
+    );
+
+    // Fixed, the upgrade goes on and makes the application on the new schema.
+    project.write(
+        "changelogs/1.2.0/01.sql",
+        "ALTER TABLE shop.item ADD COLUMN price numeric;\n",
+    );
+    Upgrader::new(&config, &spec)
+        .unwrap()
+        .upgrade(&per_version, &mut NoProgress)
+        .unwrap();
+    assert_eq!(view_columns(&db), ["id", "name", "price"]);
+}
+
 #[pum::pum_test]
 fn concurrent_upgrades_apply_each_file_once(db: TestDb) {
     let project = shop();

@@ -263,7 +263,7 @@ fn per_version_mode_commits_each_version_with_its_row() {
 }
 
 #[test]
-fn per_version_mode_commits_the_last_version_with_the_create_hooks() {
+fn per_version_mode_makes_the_application_again_before_each_commit() {
     let config = config(
         "pum: {module: shop}\napplication: {drop: [{code: DROP VIEW v}], create: [{code: CREATE VIEW v AS SELECT 1}]}\n",
     );
@@ -286,7 +286,9 @@ fn per_version_mode_commits_the_last_version_with_the_create_hooks() {
                 file: 1
             },
             Record { version: 0 },
+            Hooks(HookPhase::Create),
             Commit,
+            Hooks(HookPhase::Drop),
             File {
                 version: 1,
                 file: 0
@@ -296,6 +298,68 @@ fn per_version_mode_commits_the_last_version_with_the_create_hooks() {
             Commit,
         ]
     );
+}
+
+/// Whatever the plan, the application exists at every commit: every transaction that
+/// drops it makes it again (and grants) before it commits, and nothing runs between a
+/// drop and its create but the transaction's own steps.
+#[test]
+fn the_application_exists_at_every_commit() {
+    let config = config(
+        "pum: {module: shop}\napplication: {drop: [{code: DROP VIEW v}], create: [{code: CREATE VIEW v AS SELECT 1}]}\n\
+         roles: [{name: r, permissions: [{type: read, schemas: [s]}]}]\n",
+    );
+    let alone = "-- pum:no-transaction\nCREATE INDEX CONCURRENTLY i ON a (x);";
+    let changelogs = vec![
+        changelog(
+            "1.0.0",
+            &[("01.sql", "CREATE TABLE a(x int);"), ("02.sql", alone)],
+        ),
+        changelog("1.1.0", &[("01.sql", alone), ("02.sql", "SELECT 1;")]),
+        changelog("1.2.0", &[]),
+        changelog("1.3.0", &[("01.sql", "SELECT 2;"), ("02.sql", alone)]),
+    ];
+    for transaction in [TransactionMode::Whole, TransactionMode::PerVersion] {
+        let options = MigrateOptions {
+            transaction,
+            ..MigrateOptions::default()
+        };
+        for plan in [
+            install(&config, &changelogs, &fresh(), &options).unwrap(),
+            upgrade(
+                &config,
+                &changelogs,
+                &applied(&changelogs, 1),
+                &Parameters::default(),
+                &options,
+            )
+            .unwrap(),
+        ] {
+            let mut dropped = false;
+            let mut granted = true;
+            for step in &plan.steps {
+                match step {
+                    Hooks(HookPhase::Drop) => dropped = true,
+                    Hooks(HookPhase::Create) => {
+                        dropped = false;
+                        granted = false;
+                    }
+                    Step::Grant => granted = true,
+                    Commit | FileAlone { .. } => {
+                        assert!(!dropped && granted, "{transaction:?}: {:?}", plan.steps);
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!(plan.steps.last(), Some(&Commit));
+            assert_eq!(
+                plan.steps.iter().filter(|s| **s == Step::Grant).count(),
+                plan.steps.iter().filter(|s| **s == Commit).count(),
+                "one grant per transaction: {:?}",
+                plan.steps
+            );
+        }
+    }
 }
 
 #[test]
