@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::ServerOptions;
-use super::programs::{can_traverse, command_as, find_bindir, major_version, server_account};
+use super::programs::{blocking_ancestor, command_as, find_bindir, major_version, server_account};
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
 use crate::os_user::{self, Account};
@@ -71,18 +71,51 @@ impl Layout {
             Some(dir) => absolute(dir),
             None => default_parent().join(format!("pg{major}")),
         };
-        let (dir, relocated) = match &account {
-            Some(account) if !can_traverse(account, &requested) => (
+        let named = if options.dir.is_some() {
+            " (PUM_SERVER_DIR or --dir)"
+        } else {
+            ""
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(&requested)
+            && !meta.is_dir()
+            && !(meta.file_type().is_symlink() && requested.is_dir())
+        {
+            return Err(Error::ServerDirectory {
+                path: requested,
+                reason: format!("is not a directory{named}: remove it, or name a directory"),
+            });
+        }
+        // pum makes the server directory itself the account's (a directory a failed
+        // start left behind included): only the directories above it must let it in.
+        let blocked = match (&account, requested.parent()) {
+            (Some(account), Some(parent)) => blocking_ancestor(account, parent)
+                .map(|(dir, mode)| (account.name.clone(), dir, mode)),
+            _ => None,
+        };
+        let (dir, relocated) = match blocked {
+            // A directory the user chose is used or refused, never silently moved.
+            Some((user, dir, mode)) if options.dir.is_some() => {
+                return Err(Error::ServerDirectory {
+                    path: requested,
+                    reason: format!(
+                        "cannot be reached by user {user}, who runs the server ({} is mode \
+                         {mode:o}){named}: name a directory it can reach, or unset \
+                         PUM_SERVER_DIR",
+                        dir.display()
+                    ),
+                });
+            }
+            Some((user, dir, mode)) => (
                 std::env::temp_dir()
                     .join(format!("pum-{}", short_hash(&requested)))
                     .join(format!("pg{major}")),
                 Some(format!(
-                    "user {} cannot reach {}",
-                    account.name,
-                    requested.display()
+                    "user {user} cannot reach {} ({} is mode {mode:o})",
+                    requested.display(),
+                    dir.display()
                 )),
             ),
-            _ => (requested.clone(), None),
+            None => (requested.clone(), None),
         };
         let socket_in_dir = dir.join(format!(".s.PGSQL.{PORT}"));
         let socket_dir = if socket_in_dir.as_os_str().len() <= MAX_SOCKET_PATH {

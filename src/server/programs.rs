@@ -124,20 +124,24 @@ pub(crate) fn command_as(program: &Path, account: Option<&Account>) -> Command {
 
 /// Whether `account` can reach `path` (search permission on every ancestor). Ignores
 /// supplementary groups and ACLs, so it errs on the side of "cannot".
-pub(crate) fn can_traverse(account: &Account, path: &Path) -> bool {
+/// The first directory on the way to `path` (from the root) that `account` may not pass
+/// through, with its mode; none when every existing one lets it through (those not made
+/// yet are made with the right owner).
+pub(crate) fn blocking_ancestor(account: &Account, path: &Path) -> Option<(PathBuf, u32)> {
     use std::os::unix::fs::MetadataExt;
-    path.ancestors().all(|dir| match std::fs::metadata(dir) {
-        Err(_) => true, // not created yet: pum creates it with the right owner
-        Ok(meta) => {
-            let mode = meta.mode();
-            if meta.uid() == account.uid {
-                mode & 0o100 != 0
-            } else if meta.gid() == account.gid {
-                mode & 0o010 != 0
-            } else {
-                mode & 0o001 != 0
-            }
-        }
+    let mut ancestors: Vec<&Path> = path.ancestors().collect();
+    ancestors.reverse();
+    ancestors.into_iter().find_map(|dir| {
+        let meta = std::fs::metadata(dir).ok()?;
+        let mode = meta.mode();
+        let passes = if meta.uid() == account.uid {
+            mode & 0o100 != 0
+        } else if meta.gid() == account.gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        };
+        (!passes).then(|| (dir.to_path_buf(), mode & 0o7777))
     })
 }
 
@@ -171,8 +175,11 @@ mod tests {
         let inner = dir.path().join("inner");
         std::fs::create_dir(&inner).unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(can_traverse(&stranger, &inner.join("not-yet")));
+        assert_eq!(blocking_ancestor(&stranger, &inner.join("not-yet")), None);
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert!(!can_traverse(&stranger, &inner));
+        assert_eq!(
+            blocking_ancestor(&stranger, &inner),
+            Some((dir.path().to_path_buf(), 0o700))
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The ephemeral server through `pum server …`, in processes of their own.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -169,6 +170,81 @@ fn cli_status_url_and_stop() {
         "server was not running\n"
     );
     assert!(!data.exists(), "--purge deletes it");
+}
+
+#[test]
+fn a_server_directory_is_used_as_asked_or_refused_never_moved() {
+    let (root, options) = server_dir();
+    let _stop = StopOnDrop(options.clone());
+    // A regular file where the directory should be.
+    let file = root.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let out = pum(&["server", "status"])
+        .env("PUM_SERVER_DIR", &file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "pum: error: {} is not a directory (PUM_SERVER_DIR or --dir): remove it, or name \
+             a directory\n",
+            file.display()
+        )
+    );
+    // A directory a failed start left behind (made, not yet the server account's): used
+    // where it is.
+    let dir = options.dir.clone().unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = pum(&["server", "start", "--idle", "30"])
+        .env("PUM_SERVER_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pum(&["server", "status"])
+        .env("PUM_SERVER_DIR", &dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("directory: {}\n", dir.display())),
+        "{text}"
+    );
+    assert!(!text.contains("relocated"), "{text}");
+    // As root, a directory the server's account cannot reach is refused, not moved.
+    if nix_is_root() {
+        let closed = root.path().join("closed");
+        std::fs::create_dir(&closed).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let out = pum(&["server", "status"])
+            .env("PUM_SERVER_DIR", closed.join("srv"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with(&format!(
+                "pum: error: {} cannot be reached by user ",
+                closed.join("srv").display()
+            )) && err.contains(&format!("({} is mode 700)", closed.display())),
+            "{err}"
+        );
+    } else {
+        println!(
+            "skipped: the unreachable-directory case needs root (the server runs as another user)"
+        );
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }
 
 #[test]
