@@ -135,6 +135,10 @@ pub struct UpgradeArgs {
     /// Fail when an applied file changed since it was applied (default: warn).
     #[arg(long)]
     pub strict: bool,
+    /// Record the pending versions without running them (the database holds them
+    /// already, as after `pum new --autogenerate`; Alembic's stamp).
+    #[arg(long)]
+    pub record_only: bool,
     /// The final table's format, with --databases (text or json).
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -329,12 +333,18 @@ pub fn upgrade(
         force: args.force,
         skip_baseline_check: args.skip_baseline_check,
         strict: args.strict,
+        record_only: args.record_only,
         ..options(args.run)
     };
     let mut shown = Shown::new(out);
     let done = upgrader.upgrade(&options, &mut shown);
     shown.end();
-    report(out, &done?, "applied");
+    let verb = if args.record_only {
+        "recorded without running"
+    } else {
+        "applied"
+    };
+    report(out, &done?, verb);
     Ok(ExitCode::SUCCESS)
 }
 

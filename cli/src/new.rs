@@ -1,6 +1,7 @@
-//! `pum new MESSAGE [--version X.Y.Z] [--autogenerate]`: a new changelog file (Alembic's
-//! `revision -m`), written from the difference between the changelogs and the database
-//! with `--autogenerate` (Alembic's `revision --autogenerate`).
+//! `pum new MESSAGE [--version X.Y.Z] [--autogenerate [--stamp]]`: a new changelog file
+//! (Alembic's `revision -m`), written from the difference between the changelogs and the
+//! database with `--autogenerate` (Alembic's `revision --autogenerate`), and recorded in
+//! that database without running it with `--stamp` (Alembic's `stamp`).
 
 use std::process::ExitCode;
 
@@ -34,6 +35,11 @@ pub struct NewArgs {
         requires = "autogenerate"
     )]
     pub exclude_schemas: Vec<String>,
+    /// Then record the new version in the database -p names, without running it: the
+    /// database holds the change already (Alembic's `stamp`), so its next `upgrade` does
+    /// not try to apply it again.
+    #[arg(long, requires = "autogenerate")]
+    pub stamp: bool,
 }
 
 pub fn run(
@@ -86,6 +92,24 @@ pub fn run(
         out.warn(format!(
             "{warnings} statement(s) are commented out under \"-- pum: WARNING\": resolve them \
              before applying"
+        ));
+    }
+    if args.stamp {
+        // Read again: the new file is one of the changelogs now.
+        let config = project.load()?;
+        let upgrader = pum::Upgrader::new(&config, spec)?;
+        let (_, parameters) = upgrader.recorded()?;
+        let options = pum::MigrateOptions {
+            record_only: true,
+            max_version: Some(file.version.clone()),
+            parameters,
+            ..pum::MigrateOptions::default()
+        };
+        let report = upgrader.upgrade(&options, &mut pum::migrate::NoProgress)?;
+        out.info(format!(
+            "recorded {} in {} without running it: the database holds it already",
+            report.applied.join(", "),
+            upgrader.table().name()
         ));
     }
     Ok(ExitCode::SUCCESS)

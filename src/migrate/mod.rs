@@ -101,6 +101,10 @@ pub struct MigrateOptions {
     pub demo_data: Option<String>,
     /// Install although another schema holds a migrations table.
     pub allow_multiple_modules: bool,
+    /// Upgrade only: record the pending versions (with their files and checksums) without
+    /// running them, their hooks or grants, for a database that holds them already (the
+    /// one `pum new --autogenerate` read; Alembic's `stamp`, Django's `--fake`).
+    pub record_only: bool,
 }
 
 impl Default for MigrateOptions {
@@ -120,6 +124,7 @@ impl Default for MigrateOptions {
             skip_grant: false,
             demo_data: None,
             allow_multiple_modules: false,
+            record_only: false,
         }
     }
 }

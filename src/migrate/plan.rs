@@ -154,6 +154,13 @@ pub fn install_hooked(
             table: applied.table.clone(),
         });
     }
+    if options.record_only {
+        return Err(Error::Unsupported {
+            message: "an install runs the changelogs; to record what a database holds \
+                      without running anything, use baseline (and record_only on upgrades)"
+                .into(),
+        });
+    }
     if !applied.other_tables.is_empty() && !options.allow_multiple_modules {
         return Err(Conflict::OtherModuleTables {
             schemas: applied.other_tables.clone(),
@@ -267,6 +274,13 @@ pub fn upgrade_hooked(
     let versions = selected(changelogs, Some(&current), options.max_version.as_ref());
     let steps = if versions.is_empty() {
         Vec::new()
+    } else if options.record_only {
+        // The database holds them already: their rows, nothing run.
+        versions
+            .iter()
+            .map(|&version| Step::Record { version })
+            .chain([Step::Commit])
+            .collect()
     } else {
         run_steps(config, changelogs, &versions, options, false, hooked)
     };

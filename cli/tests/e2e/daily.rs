@@ -279,12 +279,26 @@ fn autogenerate_writes_what_turns_the_changelogs_into_the_database_and_back() {
              ALTER TABLE notes.note ADD COLUMN meta jsonb NOT NULL DEFAULT '{}';",
         )
         .unwrap();
-    let out = pum(path, &["-p", &url, "new", "authors", "--autogenerate"]);
+    let out = pum(
+        path,
+        &["-p", &url, "new", "authors", "--autogenerate", "--stamp"],
+    );
     ok(&out);
     assert_eq!(
         stdout(&out),
         "./changelogs/1.0.1/01_authors.sql\n./changelogs/1.0.1/down/01_authors.sql\n"
     );
+    assert_eq!(
+        stderr(&out),
+        "recorded 1.0.1 in notes_sys.pum_migrations without running it: the database holds \
+         it already\n"
+    );
+    // The developer's database holds the change and records it: nothing to upgrade, no
+    // file changed or added.
+    let out = pum(path, &["-p", &url, "upgrade"]);
+    ok(&out);
+    assert_eq!(stderr(&out), "nothing to apply; at 1.0.1\n");
+    ok(&pum(path, &["-p", &url, "validate"]));
     let up = std::fs::read_to_string(path.join("changelogs/1.0.1/01_authors.sql")).unwrap();
     assert!(
         up.contains("ALTER TABLE notes.note ADD COLUMN author text DEFAULT 'me'::text NOT NULL;\n"),
@@ -304,8 +318,7 @@ fn autogenerate_writes_what_turns_the_changelogs_into_the_database_and_back() {
     ok(&pum(path, &["-p", &fresh_url, "install"]));
     let out = pum(path, &["-p", &fresh_url, "check", &url]);
     assert_eq!(out.status.code(), Some(0), "{}\n{up}", stdout(&out));
-    // …and the developer's database records the new version as applied.
-    ok(&pum(path, &["-p", &url, "baseline", "-b", "1.0.1"]));
+    // …and on the developer's database, which records the new version.
     let out = pum(path, &["-p", &url, "check", "--changelogs"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     // The down file takes a fresh install back to 1.0.0.

@@ -875,3 +875,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn record_only_records_the_pending_versions_and_runs_nothing() {
+    let config = config(
+        "pum: {module: shop}\napplication: {drop: [{code: DROP VIEW v}], create: [{code: CREATE VIEW v AS SELECT 1}]}\n",
+    );
+    let options = MigrateOptions {
+        record_only: true,
+        ..max("1.9.0")
+    };
+    let plan = upgrade(
+        &config,
+        &changelogs(),
+        &applied(&changelogs(), 1),
+        &Parameters::default(),
+        &options,
+    )
+    .unwrap();
+    assert_eq!(
+        plan.steps,
+        [Record { version: 1 }, Record { version: 2 }, Commit]
+    );
+    let err = install(&config, &changelogs(), &fresh(), &options).unwrap_err();
+    assert!(err.to_string().contains("use baseline"), "{err}");
+}
