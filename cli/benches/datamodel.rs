@@ -7,8 +7,8 @@
 //! cargo bench -p pum-cli --bench datamodel
 //! ```
 //!
-//! Python pum comes from the virtual environment target/python-pum19 (made by
-//! `.ci/python-pum19` when missing). Uses `PUM_TEST_DATABASE_URL` when set, else pum's
+//! Python pum comes from the virtual environment `.ci/python-pum19` makes (in pum's cache,
+//! when missing). Uses `PUM_TEST_DATABASE_URL` when set, else pum's
 //! ephemeral server.
 
 use std::path::{Path, PathBuf};
@@ -37,13 +37,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap()
         .to_path_buf();
     let made = Command::new(workspace.join(".ci/python-pum19"))
-        .status()
-        .is_ok_and(|s| s.success());
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
     assert!(
-        made,
+        made.status.success(),
         "Python pum 1.9.2 could not be installed (.ci/python-pum19)"
     );
-    let venv = workspace.join("target/python-pum19");
+    let venv = PathBuf::from(String::from_utf8_lossy(&made.stdout).trim());
     let trees = workspace.join("examples/trees");
     let server = server()?;
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_pum"));

@@ -74,16 +74,18 @@ fn write_deltas(dir: &Path) {
     }
 }
 
-/// The Python of target/python-pum09, made by `.ci/python-pum09` when missing.
+/// The virtual environment with Python pum 0.9.14 that `.ci/python-pum09` makes (or
+/// finds) in pum's cache.
 fn python_venv(workspace: &Path) -> PathBuf {
     let made = Command::new(workspace.join(".ci/python-pum09"))
-        .status()
-        .is_ok_and(|s| s.success());
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect(".ci/python-pum09 runs");
     assert!(
-        made,
+        made.status.success(),
         "Python pum 0.9.14 could not be installed (.ci/python-pum09)"
     );
-    workspace.join("target/python-pum09")
+    PathBuf::from(String::from_utf8_lossy(&made.stdout).trim())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -195,8 +195,9 @@ pub fn own_server_or_note(test: &str) -> bool {
 
 /// A Python interpreter with psycopg2 and psycopg 3 (and pum 0.9.14, for the
 /// interoperability checks): `PUM_TEST_PYTHON` when set, else the virtual environment
-/// `target/python-pum09`, made on first use by `.ci/python-pum09` (from PyPI). Panics,
-/// naming what is missing, when it cannot be had: the Python delta tests need it.
+/// `.ci/python-pum09` makes once from PyPI in pum's cache (outside target/, so that once
+/// made it serves offline, after cargo clean too). Panics, naming what is missing, when it
+/// cannot be had: the Python delta and hook tests need it.
 pub fn python() -> std::path::PathBuf {
     static PYTHON: OnceLock<std::path::PathBuf> = OnceLock::new();
     PYTHON
@@ -218,12 +219,12 @@ pub fn python() -> std::path::PathBuf {
                 .unwrap_or_else(|e| panic!(".ci/python-pum09: {e}"));
             assert!(
                 out.status.success(),
-                "the Python delta tests need python3 with venv and pip (PyPI), or \
-                 PUM_TEST_PYTHON naming a Python with psycopg2 and psycopg: .ci/python-pum09 \
-                 failed: {}",
+                "the Python delta and hook tests need, once, python3 with venv and pip and \
+                 PyPI (pum 0.9.14, psycopg2-binary, psycopg), or PUM_TEST_PYTHON naming a \
+                 Python with psycopg2 and psycopg: .ci/python-pum09 failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            workspace.join("target/python-pum09/bin/python")
+            Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("bin/python")
         })
         .clone()
 }
