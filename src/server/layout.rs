@@ -93,18 +93,6 @@ impl Layout {
             _ => None,
         };
         let (dir, relocated) = match blocked {
-            // A directory the user chose is used or refused, never silently moved.
-            Some((user, dir, mode)) if options.dir.is_some() => {
-                return Err(Error::ServerDirectory {
-                    path: requested,
-                    reason: format!(
-                        "cannot be reached by user {user}, who runs the server ({} is mode \
-                         {mode:o}){named}: name a directory it can reach, or unset \
-                         PUM_SERVER_DIR",
-                        dir.display()
-                    ),
-                });
-            }
             Some((user, dir, mode)) => (
                 std::env::temp_dir()
                     .join(format!("pum-{}", short_hash(&requested)))

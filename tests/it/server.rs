@@ -283,8 +283,9 @@ fn unreachable_directory_is_relocated_when_running_as_root() {
     let text = status.to_string();
     assert!(
         text.contains(&format!(
-            "relocated: user postgres cannot reach {}",
-            root.path().join("srv").display()
+            "relocated: user postgres cannot reach {} ({} is mode 700)",
+            root.path().join("srv").display(),
+            root.path().display()
         )),
         "{text}"
     );
