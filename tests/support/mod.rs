@@ -3,9 +3,13 @@
 
 #![allow(dead_code)]
 
+pub mod child;
 pub mod output;
 pub mod project;
 pub mod server;
+
+#[allow(unused_imports)]
+pub use child::Bounded;
 
 use std::path::Path;
 use std::sync::OnceLock;
