@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod code;
 mod daily;
 mod fleet;
 mod matrix;
