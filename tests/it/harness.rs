@@ -819,3 +819,44 @@ fn a_failed_schema_assertion_points_at_the_test(db: TestDb) {
         "the failure is reported at line {line} of the test, not inside pum"
     );
 }
+
+#[test]
+fn fixtures_are_read_as_changelogs_a_bom_dropped_a_nul_located() {
+    let project = private_project("fixtures");
+    let fixture = project.path().join("fixture.sql");
+    let run = || {
+        pum::testing::run(
+            TestSpec::new("harness::fixtures")
+                .config(project.path().join(".pum.yaml"))
+                .fixture(&fixture),
+            |db: TestDb| {
+                let n: i64 = db
+                    .client()
+                    .query_one("SELECT count(*) FROM fixed", &[])
+                    .unwrap()
+                    .get(0);
+                assert_eq!(n, 1);
+            },
+        )
+    };
+    std::fs::write(
+        &fixture,
+        "\u{feff}CREATE TABLE fixed (x int);\nINSERT INTO fixed VALUES (1);\n",
+    )
+    .unwrap();
+    run();
+    pum::testing::drop_template(
+        &TestSpec::new("x")
+            .config(project.path().join(".pum.yaml"))
+            .fixture(&fixture),
+    )
+    .unwrap();
+    std::fs::write(
+        &fixture,
+        "CREATE TABLE fixed (x int);\nINSERT INTO fixed VALUES (1);\nSELECT '\0';\n",
+    )
+    .unwrap();
+    let failure = std::panic::catch_unwind(run).unwrap_err();
+    let message = failure.downcast_ref::<String>().unwrap();
+    assert!(message.contains("fixture.sql:3:9: a NUL byte"), "{message}");
+}

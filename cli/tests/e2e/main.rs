@@ -9,6 +9,7 @@ mod fleet;
 mod matrix;
 mod readme;
 mod server;
+mod sql_files;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
 mod zero_x;
