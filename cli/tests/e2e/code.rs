@@ -144,3 +144,171 @@ fn writable_code_is_run_only_when_no_other_user_could_write_it() {
         }
     }
 }
+
+/// The `pum-relay-*` directories in `tmp`.
+fn relays(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pum-relay-"))
+        .collect()
+}
+
+fn running(pid: &str) -> bool {
+    // A zombie has ended: only its exit status waits for its parent.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+#[test]
+fn a_killed_pum_leaves_no_hook_running_and_the_next_run_no_relay_directory() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = dir.join("marker");
+    let pids = dir.join("pids");
+    std::fs::write(
+        dir.join(".pum.yaml"),
+        "pum: {module: m}\napplication:\n  create:\n    - file: app/slow.sh\n    - file: app/slow.py\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("changelogs/1.0.0")).unwrap();
+    std::fs::write(
+        dir.join("changelogs/1.0.0/01.sql"),
+        "CREATE TABLE t (x int);\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    // An executable hook that stays a while when asked (SLOW=sh), then writes the marker.
+    std::fs::write(
+        dir.join("app/slow.sh"),
+        format!(
+            "#!/bin/sh\necho \"sh $$\" >> {pids}\n[ \"$SLOW\" != sh ] || sleep 4\necho sh >> {marker}\n",
+            pids = pids.display(),
+            marker = marker.display()
+        ),
+    )
+    .unwrap();
+    chmod(&dir.join("app/slow.sh"), 0o755);
+    // A Python hook likewise (SLOW=py; the bridge's interpreter).
+    std::fs::write(
+        dir.join("app/slow.py"),
+        format!(
+            "import os, time\nfrom pum import HookBase\n\n\nclass Hook(HookBase):\n    \
+             def run_hook(self, connection):\n        \
+             with open({pids:?}, 'a') as f:\n            f.write('py %d\\n' % os.getpid())\n        \
+             if os.environ.get('SLOW') == 'py':\n            time.sleep(4)\n        \
+             with open({marker:?}, 'a') as f:\n            f.write('py\\n')\n",
+            pids = pids.display().to_string(),
+            marker = marker.display().to_string()
+        ),
+    )
+    .unwrap();
+    let command = |db: &ScratchDb| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pum"));
+        command
+            .env("TMPDIR", tmp.path())
+            .env("PUM_PYTHON", crate::support::python())
+            .args(["-p", &db.spec().url(), "-d"])
+            .arg(dir)
+            .arg("install");
+        command
+    };
+    let pids_of = |kind: &str| -> Vec<String> {
+        std::fs::read_to_string(&pids)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix(kind).map(|p| p.trim().to_string()))
+            .collect()
+    };
+
+    // Killed while the executable hook sleeps, then while the Python one does.
+    for (kind, earlier) in [("sh", ""), ("py", "sh\n")] {
+        let _ = std::fs::remove_file(&marker);
+        let _ = std::fs::remove_file(&pids);
+        let db = ScratchDb::new("killhook", "");
+        let mut pum = command(&db)
+            .env("SLOW", kind)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let hook = loop {
+            if let Some(pid) = pids_of(kind).pop() {
+                break pid;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the {kind} hook never ran"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        pum.kill().unwrap(); // SIGKILL
+        crate::support::child::wait(&mut pum);
+        let killed = Instant::now();
+        while running(&hook) {
+            assert!(
+                killed.elapsed() < Duration::from_secs(2),
+                "the {kind} hook (pid {hook}) outlived the killed pum"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_secs(5));
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap_or_default(),
+            earlier,
+            "the killed {kind} hook wrote on"
+        );
+        assert_eq!(
+            db.strings("SELECT count(*)::text FROM pg_class WHERE relname = 't'"),
+            ["0"]
+        );
+        assert!(
+            !relays(tmp.path()).is_empty(),
+            "the killed run's relay directory"
+        );
+    }
+
+    // The next run cleans up after the killed ones.
+    std::fs::remove_file(&marker).unwrap();
+    let db = ScratchDb::new("killhook", "");
+    ok(&command(&db).bounded_output());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "sh\npy\n");
+    assert_eq!(relays(tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn what_a_hook_leaves_running_ends_with_the_hook() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    marking_project(dir);
+    let marker = dir.join("marker");
+    // Inserts its row, then leaves a process behind that would write later.
+    std::fs::write(
+        dir.join("app/mark.sh"),
+        format!(
+            "#!/bin/sh\nset -e\npsql -XAtq -v ON_ERROR_STOP=1 -c 'INSERT INTO marks VALUES (1)'\n\
+             (sleep 2; echo late > {}) >/dev/null 2>&1 &\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    chmod(&dir.join("app/mark.sh"), 0o755);
+    let db = ScratchDb::new("bghook", "");
+    let started = std::time::Instant::now();
+    ok(&install(dir, &db, &[]));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(db.strings("SELECT count(*)::text FROM marks"), ["1"]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(!marker.exists(), "the hook's background process wrote on");
+}
