@@ -139,3 +139,18 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
     }
     receiver
 }
+
+/// The first line `pipe` gives (a child announcing itself), or a panic after `limit`
+/// (the caller then kills the child, which ends the reading thread).
+pub fn read_line_within(pipe: impl Read + Send + 'static, limit: Duration) -> String {
+    use std::io::BufRead;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(pipe).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    receiver
+        .recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("no line from the child within {limit:?}"))
+}

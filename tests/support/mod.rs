@@ -217,9 +217,9 @@ pub fn python() -> std::path::PathBuf {
             } else {
                 root.parent().unwrap()
             };
+            // Making the environment downloads from PyPI: a generous deadline, not none.
             let out = std::process::Command::new(workspace.join(".ci/python-pum09"))
-                .output()
-                .unwrap_or_else(|e| panic!(".ci/python-pum09: {e}"));
+                .output_within(std::time::Duration::from_secs(1800));
             assert!(
                 out.status.success(),
                 "the Python delta tests need python3 with venv and pip (PyPI), or \

@@ -312,3 +312,64 @@ fn what_a_hook_leaves_running_ends_with_the_hook() {
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert!(!marker.exists(), "the hook's background process wrote on");
 }
+
+#[test]
+fn a_child_that_blocks_fails_its_test_instead_of_hanging_it() {
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let failure = std::panic::catch_unwind(|| {
+        Command::new("sh")
+            .args(["-c", "echo started; exec sleep 60"])
+            .output_within(Duration::from_millis(500))
+    })
+    .unwrap_err();
+    let message = failure.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("still running after 500ms: killed") && message.contains("started"),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let pid = message
+        .strip_prefix("child process ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    assert!(!running(pid), "the blocked child was killed");
+}
+
+/// Every wait on a child in the tests has a deadline (tests/support/child.rs): a raw
+/// `wait`, `output` or `wait_with_output` hangs the run when the child blocks and the
+/// runner ignores Ctrl-C.
+#[test]
+fn every_test_waits_on_its_children_with_a_deadline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut unbounded = Vec::new();
+    for dir in ["tests/it", "tests/support", "cli/tests/e2e"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("child.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let raw = [
+                    ".wait().unwrap()",
+                    ".wait_with_output()",
+                    ".output().unwrap()",
+                ]
+                .iter()
+                .any(|call| line.contains(call))
+                    || line.trim() == ".output()";
+                // (The calls named above, as text, are not calls.)
+                let named = line.trim_start().starts_with('"') || line.contains("[\".");
+                if raw && !named && !line.contains("let _ =") {
+                    unbounded.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        unbounded.is_empty(),
+        "unbounded waits:\n{}",
+        unbounded.join("\n")
+    );
+}

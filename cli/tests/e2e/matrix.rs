@@ -161,7 +161,7 @@ fn every_bad_input_is_one_clear_line_and_changes_nothing() {
         dir
     };
     let sql_fifo = not_files("sql_fifo", &|p| {
-        assert!(Command::new("mkfifo").arg(p).status().unwrap().success())
+        assert!(Command::new("mkfifo").arg(p).bounded_status().success())
     });
     let sql_dir = not_files("sql_dir", &|p| std::fs::create_dir(p).unwrap());
     let sql_device = not_files("sql_device", &|p| {
@@ -199,8 +199,7 @@ fn every_bad_input_is_one_clear_line_and_changes_nothing() {
     assert!(
         Command::new("mkfifo")
             .arg(delta_fifo.join("delta_1.0.1_b.sql"))
-            .status()
-            .unwrap()
+            .bounded_status()
             .success()
     );
     let delta_dir = deltas("delta_dir", &[("delta_1.0.0_a.sql/x", "")]);
@@ -223,13 +222,7 @@ fn every_bad_input_is_one_clear_line_and_changes_nothing() {
     let missing = h.join("missing").display().to_string();
     // Files.
     let fifo = h.join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("mkfifo").arg(&fifo).bounded_status().success());
     let hostile = h.join("hostile.sql");
     std::fs::write(&hostile, format!("\\! touch {}/owned\n", h.display())).unwrap();
     let plain = h.join("plain.sql");
