@@ -280,12 +280,7 @@ impl Tree for EmbeddedTree {
                 ),
             )
         })?;
-        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-            Error::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
-            )
-        })?;
+        let text = crate::changelog::sql_source(&path.display().to_string(), bytes.to_vec())?;
         Ok(SqlText::new(text))
     }
 }

@@ -66,32 +66,61 @@ pub(crate) fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The environment variable that makes pum run code others may write (a CI container's
+/// world-writable checkout): `PUM_TRUST_WRITABLE=1`.
+pub const TRUST_WRITABLE: &str = "PUM_TRUST_WRITABLE";
+
 /// Refuses code pum would run (a Python delta, an executable) that another user could
-/// have written: owned by someone else than this user or root, or writable by the group
-/// or by others; or in a directory where another user could put it in its place (owned
-/// by someone else, or writable by others without the sticky bit).
+/// have written: owned by someone else than this user or root; writable by others, or by
+/// a group another user belongs to; or in a directory where another user could put it in
+/// its place (owned by someone else, or writable by others without the sticky bit, or by
+/// such a group).
+///
+/// A group-writable file or directory is accepted when its group has no member but its
+/// owner (as OpenSSH accepts it): `/etc/group` lists no other member, and no other
+/// account of `/etc/passwd` has it as primary group. That is the private group each user
+/// gets on Debian and Ubuntu, whose umask 002 makes every checkout group-writable.
+/// `PUM_TRUST_WRITABLE=1` waives the write checks (not the owner's).
 ///
 /// # Errors
-/// [`Error::Io`] (permission denied) naming the file and saying why.
+/// [`Error::Io`] (permission denied) naming the file and saying why and what to do.
 #[cfg(unix)]
 pub(crate) fn refuse_foreign_writable(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let me = crate::os_user::effective_uid();
     let foreign = |uid: u32| me.is_some_and(|me| uid != me) && uid != 0;
+    let trust = std::env::var(TRUST_WRITABLE).is_ok_and(|v| v == "1");
+    let groups = Accounts::read();
+    let way_out = |what: &str| {
+        format!(
+            "{what}; pum does not run such code: chmod go-w it, or set {TRUST_WRITABLE}=1 to \
+             run it anyway (a container where no other user exists)"
+        )
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && let Ok(dir_meta) = std::fs::metadata(dir)
     {
-        let sticky = dir_meta.mode() & 0o1000 != 0;
-        if foreign(dir_meta.uid()) || (dir_meta.mode() & 0o022 != 0 && !sticky) {
-            return Err(invalid(
-                path,
-                std::io::ErrorKind::PermissionDenied,
-                format!(
-                    "its directory {} belongs to another user or others may write it, so \
-                     another user could replace the file; pum does not run such code",
-                    dir.display()
-                ),
-            ));
+        let why = if foreign(dir_meta.uid()) {
+            Some(format!(
+                "its directory {} belongs to another user (uid {}), who could replace the \
+                 file; pum does not run such code",
+                dir.display(),
+                dir_meta.uid()
+            ))
+        } else {
+            let sticky = dir_meta.mode() & 0o1000 != 0;
+            match writers(dir_meta.mode(), dir_meta.uid(), dir_meta.gid(), &groups) {
+                Writers::Owner => None,
+                _ if sticky || trust => None,
+                others => Some(way_out(&format!(
+                    "its directory {} is writable by {}, who could replace the file",
+                    dir.display(),
+                    others.describe(dir_meta.gid())
+                ))),
+            }
+        };
+        if let Some(why) = why {
+            return Err(invalid(path, std::io::ErrorKind::PermissionDenied, why));
         }
     }
     let why = if foreign(meta.uid()) {
@@ -99,18 +128,108 @@ pub(crate) fn refuse_foreign_writable(path: &Path, meta: &std::fs::Metadata) -> 
             "it belongs to another user (uid {}); pum runs only code this user or root owns",
             meta.uid()
         ))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(
-            "other users may write it (group or world writable); pum does not run such code: \
-             chmod go-w it"
-                .to_string(),
-        )
     } else {
-        None
+        match writers(meta.mode(), meta.uid(), meta.gid(), &groups) {
+            Writers::Owner => None,
+            _ if trust => None,
+            others => Some(way_out(&format!(
+                "it is writable by {}",
+                others.describe(meta.gid())
+            ))),
+        }
     };
     match why {
         Some(why) => Err(invalid(path, std::io::ErrorKind::PermissionDenied, why)),
         None => Ok(()),
+    }
+}
+
+/// Who besides the owner may write a file or directory.
+#[cfg(unix)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writers {
+    /// Its owner alone (or a group that is the owner's alone).
+    Owner,
+    /// A group with other members.
+    Group,
+    /// Everyone.
+    World,
+}
+
+#[cfg(unix)]
+impl Writers {
+    fn describe(self, gid: u32) -> String {
+        match self {
+            Writers::Owner => "its owner".into(),
+            Writers::Group => format!("group {gid}, which has members other than its owner"),
+            Writers::World => "every user (world-writable)".into(),
+        }
+    }
+}
+
+/// Who may write a file of `mode` owned by `uid` and group `gid` (pure).
+#[cfg(unix)]
+fn writers(mode: u32, uid: u32, gid: u32, accounts: &Accounts) -> Writers {
+    if mode & 0o002 != 0 {
+        Writers::World
+    } else if mode & 0o020 != 0 && !accounts.group_is_private(gid, uid) {
+        Writers::Group
+    } else {
+        Writers::Owner
+    }
+}
+
+/// `/etc/group` and `/etc/passwd`, read once per check.
+#[cfg(unix)]
+struct Accounts {
+    group: String,
+    passwd: String,
+}
+
+#[cfg(unix)]
+impl Accounts {
+    fn read() -> Accounts {
+        let read = |path: &str| read_text(Path::new(path), SMALL_FILE).unwrap_or_default();
+        Accounts {
+            group: read("/etc/group"),
+            passwd: read("/etc/passwd"),
+        }
+    }
+
+    /// Whether group `gid` has no member but the account(s) of `owner`: listed in
+    /// `/etc/group` with no other member, and the primary group of no other account. A
+    /// group `/etc/group` does not list (NSS, LDAP) is not known to be private.
+    fn group_is_private(&self, gid: u32, owner: u32) -> bool {
+        let passwd: Vec<(&str, Option<u32>, Option<u32>)> = self
+            .passwd
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                let number = |i: usize| f.get(i).and_then(|n| n.parse::<u32>().ok());
+                (f[0], number(2), number(3))
+            })
+            .collect();
+        let owner_names: Vec<&str> = passwd
+            .iter()
+            .filter(|(_, uid, _)| *uid == Some(owner))
+            .map(|(name, _, _)| *name)
+            .collect();
+        let Some(members) = self.group.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 4 && f[2].parse::<u32>().ok() == Some(gid)).then(|| f[3])
+        }) else {
+            return false;
+        };
+        let listed_others = members
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .any(|m| !owner_names.contains(&m));
+        let primary_others = passwd
+            .iter()
+            .any(|(_, uid, primary)| *primary == Some(gid) && *uid != Some(owner));
+        !listed_others && !primary_others
     }
 }
 
@@ -308,6 +427,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.ends_with("is a directory"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_group_is_private_when_no_one_but_the_owner_is_in_it() {
+        let accounts = Accounts {
+            group: "root:x:0:\nalice:x:1000:\nbob:x:1001:bob\nstaff:x:50:alice,bob\n\
+                    solo:x:60:alice\nshared:x:70:\n"
+                .into(),
+            passwd: "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n\
+                     bob:x:1001:1001::/home/bob:/bin/sh\ncarol:x:1002:70::/home/carol:/bin/sh\n"
+                .into(),
+        };
+        // Each user's own group (empty member list, or only the owner).
+        assert!(accounts.group_is_private(1000, 1000));
+        assert!(accounts.group_is_private(1001, 1001));
+        assert!(accounts.group_is_private(60, 1000));
+        assert!(accounts.group_is_private(0, 0));
+        // Someone else's group, a group with other members, a group that is another
+        // account's primary group, a group /etc/group does not list.
+        assert!(!accounts.group_is_private(1001, 1000));
+        assert!(!accounts.group_is_private(50, 1000));
+        assert!(!accounts.group_is_private(70, 1000));
+        assert!(!accounts.group_is_private(99, 1000));
+        assert_eq!(writers(0o664, 1000, 1000, &accounts), Writers::Owner);
+        assert_eq!(writers(0o775, 1000, 1000, &accounts), Writers::Owner);
+        assert_eq!(writers(0o664, 1000, 50, &accounts), Writers::Group);
+        assert_eq!(writers(0o644, 1000, 50, &accounts), Writers::Owner);
+        assert_eq!(writers(0o666, 1000, 1000, &accounts), Writers::World);
+        assert_eq!(writers(0o1777, 0, 0, &accounts), Writers::World);
     }
 
     #[cfg(target_os = "linux")]

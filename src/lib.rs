@@ -185,6 +185,7 @@ pub mod hooks;
 mod lock;
 pub mod migrate;
 mod os_user;
+mod process;
 pub mod roles;
 #[cfg(feature = "server")]
 pub mod server;

@@ -35,6 +35,35 @@ fn escape(text: &str, keep_lines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A path as text for a message: its bytes that are not UTF-8 (a name made on a system
+/// with another encoding) as `\xNN`, control characters escaped as [`printable`] does.
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use std::os::unix::ffi::OsStrExt;
+/// let path = std::path::Path::new(std::ffi::OsStr::from_bytes(b"dir/caf\xe9.sql"));
+/// assert_eq!(pum::text::path(path), "dir/caf\\xE9.sql");
+/// # }
+/// ```
+pub fn path(path: &std::path::Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::new();
+        for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+            out.push_str(&printable(chunk.valid()));
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02X}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        printable(&path.to_string_lossy()).into_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

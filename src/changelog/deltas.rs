@@ -21,7 +21,12 @@
 //!   case) or like `pre-all`/`post-all` but does not match the pattern (`delta_1.0_x.sql`,
 //!   `delta_1.0.0_a-b.sql`, `delta_1.0.0_x.SQL`, an editor's `delta_1.0.0_x.sql~`) is an
 //!   error naming it: pum 0.x ignored such files, and their changes never ran.
-//! - **Checksums** are the MD5 of the file's bytes, as pum 0.x records them.
+//! - **Checksums** are the MD5 of the file's bytes, as pum 0.x records them; of an SQL
+//!   file's bytes after a UTF-8 byte order mark at its start, which is not part of its
+//!   text (psql drops it; pum 0.x sent it to the server, which refused the file, so no
+//!   recorded checksum is of a file with one).
+//! - **Only regular files.** A directory, FIFO or device named like a delta, and a name
+//!   like a delta's that is not UTF-8, are refused naming them.
 
 use std::path::{Path, PathBuf};
 
@@ -333,9 +338,13 @@ fn read_dir(dir: &Path, index: usize) -> Result<(Vec<Delta>, Vec<Delta>, Vec<Del
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let file = entry.file_name().to_string_lossy().into_owned();
+        let os_name = entry.file_name();
+        let file = os_name.to_string_lossy().into_owned();
         if file.starts_with('.') {
             continue;
+        }
+        if os_name.to_str().is_none() && parse_name(&file) != Name::Other {
+            return Err(super::not_utf8(&entry.path()));
         }
         names.push(file);
     }
@@ -348,8 +357,8 @@ fn read_dir(dir: &Path, index: usize) -> Result<(Vec<Delta>, Vec<Delta>, Vec<Del
             continue;
         }
         let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
-        if meta.is_dir() {
-            continue;
+        if !meta.is_file() {
+            return Err(super::not_a_file(&path));
         }
         let (version, name, kind, extension) = match parsed {
             Name::Other => continue,
@@ -398,7 +407,14 @@ fn read_dir(dir: &Path, index: usize) -> Result<(Vec<Delta>, Vec<Delta>, Vec<Del
             crate::files::refuse_foreign_writable(&path, &meta)?;
         }
         let bytes = crate::files::read_bytes(&path, crate::files::SQL_FILE)?;
-        let checksum = hex(&Md5::digest(&bytes));
+        let checksum = if language == DeltaLanguage::Sql {
+            // Read as it will run: a NUL or bad UTF-8 is refused now, before anything ran;
+            // a byte order mark is not part of the text, nor of the checksum.
+            let text = super::sql_source(&path.display().to_string(), bytes)?;
+            hex(&Md5::digest(text.as_bytes()))
+        } else {
+            hex(&Md5::digest(&bytes))
+        };
         let version = match version {
             Some(text) => Some(Version::parse(&text).map_err(|e| problem(&path, e.to_string()))?),
             None => None,

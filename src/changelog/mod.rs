@@ -98,6 +98,9 @@ pub(crate) enum EntryKind {
     File,
     /// A symbolic link to nothing (which `is_file` and `is_dir` would silently pass over).
     Dangling,
+    /// A name that is not UTF-8, which pum would read as another name: an SQL file
+    /// (`.sql`) or a directory.
+    NotUtf8,
     Other,
 }
 
@@ -124,7 +127,11 @@ impl Tree for Disk {
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
             let path = entry.path();
-            let kind = if path.is_dir() {
+            let name = entry.file_name();
+            let lossy = name.to_string_lossy();
+            let kind = if name.to_str().is_none() && (lossy.ends_with(".sql") || path.is_dir()) {
+                EntryKind::NotUtf8
+            } else if path.is_dir() {
                 EntryKind::Dir
             } else if path.is_file() {
                 EntryKind::File
@@ -133,7 +140,7 @@ impl Tree for Disk {
             } else {
                 EntryKind::Other
             };
-            found.push((entry.file_name().to_string_lossy().into_owned(), path, kind));
+            found.push((lossy.into_owned(), path, kind));
         }
         Ok(Some(found))
     }
@@ -160,6 +167,7 @@ pub(crate) fn discover_in(
     for (dir_name, dir, kind) in entries {
         match kind {
             EntryKind::Dangling => return Err(problem(&dir, DANGLING_LINK)),
+            EntryKind::NotUtf8 => return Err(not_utf8(&dir)),
             EntryKind::Dir => {}
             EntryKind::File | EntryKind::Other => continue,
         }
@@ -180,9 +188,13 @@ pub(crate) fn discover_in(
         for (name, path, kind) in tree.entries(&dir)?.unwrap_or_default() {
             match kind {
                 EntryKind::Dangling => return Err(problem(&path, DANGLING_LINK)),
+                EntryKind::NotUtf8 => return Err(not_utf8(&path)),
                 EntryKind::Dir if name == DOWN_DIR => has_down = true,
                 EntryKind::File if name == APP_ONLY_MARKER => marker = true,
                 EntryKind::File if name.ends_with(".sql") => names.push(name),
+                EntryKind::Dir | EntryKind::Other if name.ends_with(".sql") => {
+                    return Err(not_a_file(&path));
+                }
                 _ => {}
             }
         }
@@ -260,12 +272,35 @@ fn down_files(tree: &dyn Tree, dir: &Path, recorded_as: &str) -> Result<Vec<Chan
                     message: DANGLING_LINK.into(),
                 });
             }
+            EntryKind::NotUtf8 => return Err(not_utf8(&path)),
             EntryKind::File if name.ends_with(".sql") => names.push(name),
+            EntryKind::Dir | EntryKind::Other if name.ends_with(".sql") => {
+                return Err(not_a_file(&path));
+            }
             _ => {}
         }
     }
     names.sort();
     read_files(tree, &down, names, recorded_as)
+}
+
+/// A `.sql` name on what is not a regular file: a directory, a FIFO (which would block a
+/// reader), a device (`/dev/zero` would never end), also behind a symbolic link.
+pub(crate) fn not_a_file(path: &Path) -> Error {
+    Error::Changelog {
+        path: crate::text::path(path),
+        message: "not a regular file (a directory, FIFO, socket or device, perhaps behind a \
+                  symbolic link): pum reads SQL from regular files only"
+            .into(),
+    }
+}
+
+/// A name pum cannot read as it is written.
+pub(crate) fn not_utf8(path: &Path) -> Error {
+    Error::Changelog {
+        path: crate::text::path(path),
+        message: "invalid file name: not UTF-8 (the bytes shown as \\xNN); rename it".into(),
+    }
 }
 
 /// What a symbolic link to nothing is told.
@@ -288,8 +323,11 @@ impl SqlText {
     /// # Errors
     /// [`Error::Io`].
     pub fn read(path: &Path) -> Result<SqlText> {
-        let text = crate::files::read_text(path, crate::files::SQL_FILE)?;
-        Ok(SqlText::new(text))
+        let bytes = crate::files::read_bytes(path, crate::files::SQL_FILE)?;
+        Ok(SqlText::new(sql_source(
+            &path.display().to_string(),
+            bytes,
+        )?))
     }
 
     /// Wraps text that does not come from a file.
@@ -303,6 +341,60 @@ impl SqlText {
             no_transaction,
         }
     }
+}
+
+/// The UTF-8 byte order mark some Windows editors put at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The SQL text of a file's `bytes`, as psql reads it: without a UTF-8 byte order mark
+/// at its start (so that a file saved with one has the same text, and the same checksum,
+/// as without), UTF-8, and without NUL bytes (which the server's protocol cannot carry:
+/// the text would end there).
+///
+/// # Errors
+/// [`Error::Statement`] naming `file`, the line and the column of the first byte that is
+/// not UTF-8, or of the first NUL.
+pub(crate) fn sql_source(file: &str, mut bytes: Vec<u8>) -> Result<String> {
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    let at = |text: &str, offset: usize, message: String| {
+        let (line, column) = sql::line_column(text, offset);
+        Error::Statement {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+            code: None,
+            statement: None,
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let before = String::from_utf8_lossy(&bytes[..valid]);
+            return Err(at(
+                &before,
+                valid,
+                format!(
+                    "not UTF-8 text (byte 0x{:02X}): save the file as UTF-8",
+                    bytes[valid]
+                ),
+            ));
+        }
+    };
+    if let Some(nul) = text.find('\0') {
+        return Err(at(
+            &text,
+            nul,
+            "a NUL byte, which SQL text cannot hold (PostgreSQL would read the text as \
+             ending there): remove it"
+                .into(),
+        ));
+    }
+    Ok(text)
 }
 
 /// `blake3:<hex>` of `text` with `\r\n` and `\r` line endings read as `\n`.
@@ -319,6 +411,28 @@ mod tests {
         assert_eq!(checksum("a\r\nb\r\n"), checksum("a\nb\n"));
         assert_ne!(checksum("a\nb\n"), checksum("a\nc\n"));
         assert!(checksum("").starts_with("blake3:"));
+    }
+
+    #[test]
+    fn a_bom_is_dropped_nul_and_bad_utf8_are_located() {
+        let plain = sql_source("f.sql", b"SELECT 1;\n".to_vec()).unwrap();
+        let bom = sql_source("f.sql", b"\xEF\xBB\xBFSELECT 1;\n".to_vec()).unwrap();
+        assert_eq!(bom, plain);
+        assert_eq!(SqlText::new(bom).checksum, SqlText::new(plain).checksum);
+        // Only at the start: elsewhere it is text (and the server's business).
+        let inner = sql_source("f.sql", b"SELECT '\xEF\xBB\xBF';".to_vec()).unwrap();
+        assert_eq!(inner, "SELECT '\u{feff}';");
+        let err = sql_source("f.sql", b"SELECT 1;\nSELECT '\0';\n".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f.sql:2:9: a NUL byte"), "{err}");
+        let err = sql_source("f.sql", b"\xEF\xBB\xBF-- \xC3\xA9\nSELECT '\xE9';".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("f.sql:2:9: not UTF-8 text (byte 0xE9)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -357,7 +357,7 @@ fn run_with_input(
     program: &Path,
     input: &[u8],
 ) -> Result<(std::process::ExitStatus, String)> {
-    die_with_parent(command);
+    crate::process::die_with_pum(command);
     let mut child = command
         .stdin(if input.is_empty() {
             Stdio::null()
@@ -382,38 +382,6 @@ fn run_with_input(
         output.status,
         String::from_utf8_lossy(&output.stderr).into_owned(),
     ))
-}
-
-/// Makes the child receive SIGKILL when this process (the thread that starts it) ends, so
-/// that no pg_dump goes on writing for a pum that was killed (Linux; elsewhere nothing).
-fn die_with_parent(command: &mut Command) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::ffi::{c_int, c_ulong};
-        use std::os::unix::process::CommandExt;
-        unsafe extern "C" {
-            fn prctl(option: c_int, ...) -> c_int;
-            fn getppid() -> c_int;
-            fn _exit(status: c_int) -> !;
-        }
-        const PR_SET_PDEATHSIG: c_int = 1;
-        const SIGKILL: c_ulong = 9;
-        let parent = std::process::id() as c_int;
-        // SAFETY: between fork and exec the closure calls only async-signal-safe
-        // functions (prctl, getppid, _exit) and allocates nothing.
-        unsafe {
-            command.pre_exec(move || {
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                // pum died before the line above: the signal will never come.
-                if getppid() != parent {
-                    _exit(1);
-                }
-                Ok(())
-            });
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = command;
 }
 
 /// The first lines of a tool's message, joined into one line.

@@ -262,7 +262,8 @@ class SqlContent:
 
         sql = self.sql
         if isinstance(sql, os.PathLike):
-            with open(sql, encoding="utf-8") as file:
+            # utf-8-sig: a byte order mark at the start is not SQL (psql drops it too).
+            with open(sql, encoding="utf-8-sig") as file:
                 sql = file.read()
         parameters = parameters or {}
         if isinstance(sql, psycopg.sql.Composable):

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::code::{Code, CodeKind};
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
+use crate::process::Group;
 use crate::version::Version;
 use crate::wire::relay::{PORT, Relay};
 use crate::wire::{RawSession, ServerError};
@@ -107,6 +108,10 @@ fn python(code: &Code<'_>) -> Result<PathBuf> {
 struct Bridge {
     program: PathBuf,
     child: Child,
+    /// Its process group, killed when the bridge is dropped (after the bridge itself
+    /// ended or was killed): what the Python code started ends with it.
+    #[allow(dead_code)]
+    group: Group,
     relay: Relay,
     control: UnixStream,
     /// What arrived on the control socket after the last full line.
@@ -148,7 +153,10 @@ impl Bridge {
             line: None,
             message: format!("cannot start {}: {e}", program.display()),
         };
+        crate::process::die_with_pum(&mut command);
+        crate::process::own_group(&mut command);
         let mut child = command.spawn().map_err(started)?;
+        let group = Group::of(child.id());
         let printed = read_lines(child.stdout.take());
         let stderr = keep_tail(child.stderr.take());
         let deadline = Instant::now() + BRIDGE_START;
@@ -183,6 +191,7 @@ impl Bridge {
         Ok(Bridge {
             program,
             child,
+            group,
             relay,
             control,
             pending: Vec::new(),
@@ -452,11 +461,16 @@ fn run_executable(
             value.text(),
         );
     }
+    crate::process::die_with_pum(&mut command);
+    crate::process::own_group(&mut command);
     let mut child = command.spawn().map_err(|e| Error::Code {
         file: code.shown.to_string(),
         line: None,
         message: format!("cannot start it: {e}"),
     })?;
+    // Killed on every way out of here; at once when the executable exits, so that what
+    // it left running in the background neither writes on nor holds its output open.
+    let mut group = Group::of(child.id());
     let printed = read_lines(child.stdout.take());
     let stderr = keep_tail(child.stderr.take());
     let mut deliver = || {
@@ -476,6 +490,7 @@ fn run_executable(
         let _ = child.kill();
         let _ = child.wait();
     }
+    group.kill();
     let last_error = served?;
     let status = status.expect("served until it exited");
     // What the child printed last arrives after it exited; a process it left running

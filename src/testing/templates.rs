@@ -378,7 +378,7 @@ pub(crate) fn run_files(target: &ConnectionSpec, files: &[impl AsRef<Path>]) -> 
     let mut client = target.connect()?;
     for file in files {
         let file = file.as_ref();
-        let text = crate::files::read_text(file, crate::files::SQL_FILE)?;
+        let text = crate::changelog::SqlText::read(file)?.text;
         if let Err(e) = client.batch_execute(&text) {
             let (line, column) = match e.as_db_error().and_then(|d| d.position()) {
                 Some(postgres::error::ErrorPosition::Original(p)) => {

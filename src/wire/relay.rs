@@ -55,8 +55,9 @@ impl Relay {
     /// # Errors
     /// [`Error::Io`] when the directory or the socket cannot be made.
     pub(crate) fn new() -> Result<Relay> {
+        sweep_abandoned(&std::env::temp_dir());
         let dir = tempfile::Builder::new()
-            .prefix("pum-relay-")
+            .prefix(&format!("{RELAY_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         {
@@ -137,6 +138,42 @@ impl Relay {
         stopped.map_err(|e| lost(e.to_string()))?;
         restore(state.session, &settings)?;
         Ok(state.last_error)
+    }
+}
+
+/// How relay directories start: `pum-relay-<pid>-`.
+const RELAY_PREFIX: &str = "pum-relay-";
+
+/// Removes the relay directories in `tmp` that a killed pum left: named for a process
+/// that no longer runs, owned by this user, directories (not links). Best effort, and
+/// only where `/proc` tells which processes run.
+fn sweep_abandoned(tmp: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Some(me) = crate::os_user::effective_uid() else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(RELAY_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let abandoned = !Path::new(&format!("/proc/{pid}")).exists()
+            && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if abandoned {
+            let _ = std::fs::remove_dir_all(&path);
+        }
     }
 }
 
@@ -662,4 +699,29 @@ fn parse_frame(name: &[u8], sql: &str) -> Frame {
 fn cstring(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_directories_of_dead_processes_are_removed_others_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        // pid 1 always runs; a pid above the kernel's maximum never does.
+        let alive = tmp.path().join("pum-relay-1-abc");
+        let dead = tmp.path().join("pum-relay-99999999-abc");
+        let other = tmp.path().join("pum-relay-x");
+        for dir in [&alive, &dead, &other] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::write(dir.join("pg_service.conf"), "").unwrap();
+        }
+        // A link named like a dead relay is not followed nor removed.
+        let link = tmp.path().join("pum-relay-99999998-abc");
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        sweep_abandoned(tmp.path());
+        assert!(alive.exists() && other.join("pg_service.conf").exists());
+        assert!(!dead.exists());
+        assert!(std::fs::symlink_metadata(&link).is_ok());
+    }
 }

@@ -6,6 +6,7 @@
 //! reproduction below the property test. `PUM_AUTOGENERATE_CASES` sets how many pairs (default 24; CI runs hundreds) and
 //! `PUM_AUTOGENERATE_SEED` where they start.
 
+use crate::support::Bounded;
 use std::collections::BTreeSet;
 
 use pum::checker::ddl;
@@ -1021,7 +1022,7 @@ fn schema_dump(spec: &ConnectionSpec) -> String {
     let mut command = std::process::Command::new("pg_dump");
     command.args(["--schema-only", "--no-owner"]);
     spec.apply_to(&mut command);
-    let out = command.output().expect("pg_dump runs");
+    let out = command.bounded_output();
     assert!(
         out.status.success(),
         "pg_dump failed: {}",

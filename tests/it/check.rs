@@ -1,5 +1,6 @@
 //! The checker on real databases: one difference at a time, each found exactly once.
 
+use crate::support::Bounded;
 use std::sync::Once;
 
 use pum::checker::{CheckOptions, Kind, Snapshot};
@@ -1024,7 +1025,7 @@ fn schema_dump(pg_dump: &std::path::Path, db: &ScratchDb) -> String {
     let mut command = std::process::Command::new(pg_dump);
     command.args(["--schema-only", "--no-owner"]);
     db.spec().apply_to(&mut command);
-    let output = command.output().unwrap();
+    let output = command.bounded_output();
     assert!(
         output.status.success(),
         "pg_dump: {}",
@@ -1075,9 +1076,8 @@ fn pum_check_agrees_with_pg_dump() {
     };
     let version = std::process::Command::new(&pg_dump)
         .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-        .unwrap_or_default();
+        .bounded_output();
+    let version = String::from_utf8_lossy(&version.stdout).to_string();
     let left = variant("");
     let server: String = left.strings("SELECT current_setting('server_version_num')")[0].clone();
     let server_major = &server[..server.len() - 4];

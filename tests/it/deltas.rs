@@ -626,7 +626,7 @@ fn code_deltas_others_could_write_are_refused(db: TestDb) {
         .unwrap()
         .to_string();
     assert!(
-        err.contains("delta_1.0.0_x.py") && err.contains("other users may write it"),
+        err.contains("delta_1.0.0_x.py") && err.contains("it is writable by every user"),
         "{err}"
     );
     // A failing executable's exit status and last words make its error.

@@ -1,5 +1,6 @@
 //! #[pum_test] and the harness behind it, on pum's own server.
 
+use crate::support::Bounded;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -301,7 +302,7 @@ fn a_template_is_built_once_across_threads_and_processes() {
     }
     for c in children {
         let pid = c.id();
-        let out = c.wait_with_output().unwrap();
+        let out = crate::support::child::wait_output(c);
         assert!(
             out.status.success(),
             "{}",
@@ -383,7 +384,7 @@ fn a_second_test_of_a_template_finds_a_spare_made_ahead_shared_across_processes(
 
     // Another process (as cargo nextest runs each test) takes one of them: its test's
     // database is a spare renamed, not a clone made while it waited.
-    let out = child(project.path(), "oid", "failed").output().unwrap();
+    let out = child(project.path(), "oid", "failed").bounded_output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -431,8 +432,7 @@ fn a_bad_spares_setting_fails_the_test_with_one_line() {
     let project = private_project("bad spares");
     let out = child(project.path(), "", "failed")
         .env("PUM_TEST_SPARES", "many")
-        .output()
-        .unwrap();
+        .bounded_output();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -453,7 +453,7 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
     ] {
         let c = child(project.path(), mode, keep).spawn().unwrap();
         let pid = c.id();
-        let out = c.wait_with_output().unwrap();
+        let out = crate::support::child::wait_output(c);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned()
             + &String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.success(), mode.is_empty(), "{mode}: {stderr}");
@@ -496,7 +496,7 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
     // Kept databases are capped: keeping one more beyond the cap drops the oldest.
     let first = child(project.path(), "", "always").spawn().unwrap();
     let first_pid = first.id();
-    assert!(first.wait_with_output().unwrap().status.success());
+    assert!(crate::support::child::wait_output(first).status.success());
     let first_db = databases_of(first_pid);
     assert_eq!(first_db.len(), 1);
     let second = child(project.path(), "", "always")
@@ -504,7 +504,7 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
         .spawn()
         .unwrap();
     let second_pid = second.id();
-    assert!(second.wait_with_output().unwrap().status.success());
+    assert!(crate::support::child::wait_output(second).status.success());
     assert!(
         !pum::database_exists(&spec(), &first_db[0]).unwrap(),
         "the oldest went"
@@ -542,11 +542,11 @@ fn a_killed_run_leaves_nothing_once_the_next_starts() {
         std::thread::sleep(Duration::from_millis(50));
     };
     sleeper.kill().unwrap(); // SIGKILL: no teardown runs
-    sleeper.wait().unwrap();
+    crate::support::child::wait(&mut sleeper);
     // Left behind now (unless a process started by another test meanwhile swept it).
 
     // The next run (a new process) sweeps it at start.
-    let out = child(project.path(), "", "failed").output().unwrap();
+    let out = child(project.path(), "", "failed").bounded_output();
     assert!(
         out.status.success(),
         "{}",
@@ -601,7 +601,7 @@ fn a_syntax_error_in_a_template_build_names_file_line_and_the_servers_message() 
         );
         assert!(!message.contains("savepoint"), "{message}");
     }
-    let out = child(project.path(), "", "never").output().unwrap();
+    let out = child(project.path(), "", "never").bounded_output();
     assert!(!out.status.success());
     let printed = format!(
         "{}{}",
@@ -643,7 +643,7 @@ fn a_half_built_template_is_never_trusted() {
     let project = private_project("half built");
     let spec = TestSpec::new("x").config(project.path().join(".pum.yaml"));
     let template = pum::testing::template_name(&spec).unwrap();
-    let out = child(project.path(), "", "never").output().unwrap();
+    let out = child(project.path(), "", "never").bounded_output();
     assert!(
         out.status.success(),
         "{}",
@@ -661,7 +661,7 @@ fn a_half_built_template_is_never_trusted() {
     ] {
         client.batch_execute(&statement).unwrap();
     }
-    let out = child(project.path(), "", "never").output().unwrap();
+    let out = child(project.path(), "", "never").bounded_output();
     assert!(
         out.status.success(),
         "the next run rebuilds instead of cloning the empty leftover: {}",
@@ -734,7 +734,7 @@ fn many_test_processes_queue_for_a_small_server_instead_of_failing() {
         })
         .collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = crate::support::child::wait_output(child);
         let printed = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -818,4 +818,45 @@ fn a_failed_schema_assertion_points_at_the_test(db: TestDb) {
         Some("tests/it/harness.rs"),
         "the failure is reported at line {line} of the test, not inside pum"
     );
+}
+
+#[test]
+fn fixtures_are_read_as_changelogs_a_bom_dropped_a_nul_located() {
+    let project = private_project("fixtures");
+    let fixture = project.path().join("fixture.sql");
+    let run = || {
+        pum::testing::run(
+            TestSpec::new("harness::fixtures")
+                .config(project.path().join(".pum.yaml"))
+                .fixture(&fixture),
+            |db: TestDb| {
+                let n: i64 = db
+                    .client()
+                    .query_one("SELECT count(*) FROM fixed", &[])
+                    .unwrap()
+                    .get(0);
+                assert_eq!(n, 1);
+            },
+        )
+    };
+    std::fs::write(
+        &fixture,
+        "\u{feff}CREATE TABLE fixed (x int);\nINSERT INTO fixed VALUES (1);\n",
+    )
+    .unwrap();
+    run();
+    pum::testing::drop_template(
+        &TestSpec::new("x")
+            .config(project.path().join(".pum.yaml"))
+            .fixture(&fixture),
+    )
+    .unwrap();
+    std::fs::write(
+        &fixture,
+        "CREATE TABLE fixed (x int);\nINSERT INTO fixed VALUES (1);\nSELECT '\0';\n",
+    )
+    .unwrap();
+    let failure = std::panic::catch_unwind(run).unwrap_err();
+    let message = failure.downcast_ref::<String>().unwrap();
+    assert!(message.contains("fixture.sql:3:9: a NUL byte"), "{message}");
 }

@@ -1,6 +1,7 @@
 //! Many runners on one server: leases kept alive by a heartbeat, judged by the server's
 //! clock; runners on other hosts simulated with UTS and PID namespaces (Linux).
 
+use crate::support::Bounded;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -142,7 +143,7 @@ fn a_heartbeat_keeps_a_long_test_alive_past_its_lease() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::child::wait_output(child);
     assert!(
         out.status.success(),
         "{}",
@@ -157,8 +158,7 @@ fn a_bad_lease_setting_fails_the_test_with_one_line() {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "runners::child_runner_suite"])
         .env("PUM_TEST_LEASE", "1m")
-        .output()
-        .unwrap();
+        .bounded_output();
     assert!(!out.status.success());
     let printed =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
@@ -258,7 +258,7 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
         std::thread::sleep(Duration::from_millis(20));
     }
     a.kill().unwrap();
-    a.wait().unwrap();
+    crate::support::child::wait(&mut a);
 
     // B, C and D start; C is killed once it has databases of its own.
     let b = runner("runner-b", project.path(), &url, 40);
@@ -277,7 +277,7 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
         std::thread::sleep(Duration::from_millis(20));
     };
     c.kill().unwrap();
-    c.wait().unwrap();
+    crate::support::child::wait(&mut c);
     let killed = Instant::now();
 
     // The live runners sweep C's databases once its lease ends.
@@ -299,7 +299,7 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
     let left = databases_on(&mut client, "runner-c");
     let outputs: Vec<(&str, std::process::Output)> = [("runner-b", b), ("runner-d", d)]
         .into_iter()
-        .map(|(host, child)| (host, child.wait_with_output().unwrap()))
+        .map(|(host, child)| (host, crate::support::child::wait_output(child)))
         .collect();
     let printed = |out: &std::process::Output| {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
@@ -379,14 +379,13 @@ fn a_runner_in_another_pid_namespace_of_this_host_is_not_swept() {
         .env("PUM_IT_PROJECT", project.path())
         .env("PUM_IT_TESTS", "1")
         .env("PUM_TEST_DATABASE_URL", &url)
-        .output()
-        .unwrap();
+        .bounded_output();
     assert!(
         outside.status.success(),
         "{}",
         String::from_utf8_lossy(&outside.stderr)
     );
-    let out = inside.wait_with_output().unwrap();
+    let out = crate::support::child::wait_output(inside);
     assert!(
         out.status.success(),
         "the namespaced runner's test lost its database: {}{}",

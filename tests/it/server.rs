@@ -1,5 +1,6 @@
 //! The ephemeral server: one per directory, shared by processes, gone when unused.
 
+use crate::support::Bounded;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -86,8 +87,7 @@ fn killed_server_leaves_a_stale_pid_file_that_is_recovered() {
     // SIGKILL the watchdog's whole process group: shell, monitor and postmaster.
     let status = Command::new("kill")
         .args(["-KILL", "--", &format!("-{watchdog}")])
-        .status()
-        .unwrap();
+        .bounded_status();
     assert!(status.success());
     assert!(ends_within(old, Duration::from_secs(5)));
     assert!(
@@ -305,8 +305,7 @@ fn connect_as_nobody(url: &str) -> Result<(), String> {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .uid(uid)
         .gid(gid)
-        .output()
-        .unwrap();
+        .bounded_output();
     if out.status.success() {
         Ok(())
     } else {

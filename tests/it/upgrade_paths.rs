@@ -1,6 +1,7 @@
 //! `pum::upgrade_paths!`: one test per version of a project's changelogs but the newest
 //! (here tests/data/shop: `upgrade_from_1_0_0`), and files as released at git tags.
 
+use crate::support::Bounded;
 use std::path::Path;
 use std::process::Command;
 
@@ -14,8 +15,7 @@ fn git(dir: &Path, args: &[&str]) {
         .arg(dir)
         .args(["-c", "user.name=pum", "-c", "user.email=pum@example.org"])
         .args(args)
-        .output()
-        .unwrap();
+        .bounded_output();
     assert!(status.status.success(), "git {args:?}: {status:?}");
 }
 
@@ -107,8 +107,7 @@ fn a_released_file_edited_since_is_caught_through_its_tag() {
             .arg("-C")
             .arg(root)
             .args(["rev-parse", "v1.0.0^{commit}"])
-            .output()
-            .unwrap()
+            .bounded_output()
             .stdout,
     )
     .unwrap();

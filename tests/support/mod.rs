@@ -3,9 +3,13 @@
 
 #![allow(dead_code)]
 
+pub mod child;
 pub mod output;
 pub mod project;
 pub mod server;
+
+#[allow(unused_imports)]
+pub use child::Bounded;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -214,9 +218,9 @@ pub fn python() -> std::path::PathBuf {
             } else {
                 root.parent().unwrap()
             };
+            // Making the environment downloads from PyPI: a generous deadline, not none.
             let out = std::process::Command::new(workspace.join(".ci/python-pum09"))
-                .output()
-                .unwrap_or_else(|e| panic!(".ci/python-pum09: {e}"));
+                .output_within(std::time::Duration::from_secs(1800));
             assert!(
                 out.status.success(),
                 "the Python delta and hook tests need, once, python3 with venv and pip and \

@@ -1,6 +1,7 @@
 //! Python pum 1.9's command line for datamodels with roles, application hooks, demo data
 //! and uninstall hooks (examples/trees), as users type it.
 
+use crate::support::Bounded;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -44,7 +45,7 @@ impl Trees {
 
     /// `pum -p URL -d DIR ARGS` with nothing on standard input.
     fn pum(&self, args: &[&str]) -> Output {
-        self.command(args).stdin(Stdio::null()).output().unwrap()
+        self.command(args).stdin(Stdio::null()).bounded_output()
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -165,8 +166,7 @@ fn role_commands_as_python_pum_has_them() {
         ])
         .env("BOB_PASSWORD", "it's a secret")
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     ok(&out);
     assert!(!stderr(&out).contains("secret"));
     assert!(
@@ -226,8 +226,7 @@ fn role_commands_as_python_pum_has_them() {
         ])
         .env("PUM_EMPTY_VAR", "")
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(
         error(&empty),
         "PUM_EMPTY_VAR: empty: a login needs a password (--password-env names the variable \
@@ -304,8 +303,7 @@ fn bad_projects_and_python_hooks_are_one_line_and_change_nothing() {
         .arg(empty.path())
         .arg("install")
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     let err = error(&out);
     assert!(err.contains("changelogs"), "{err}");
 
@@ -352,8 +350,7 @@ fn check_writes_an_html_report_and_a_url_is_no_directory() {
         ])
         .arg(&page)
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let page = std::fs::read_to_string(page).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
@@ -371,8 +368,7 @@ fn check_writes_an_html_report_and_a_url_is_no_directory() {
             "install",
         ])
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(
         error(&out),
         "-d https://example.org/trees.zip: this pum reads a module from a directory, not a \

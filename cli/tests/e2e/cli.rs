@@ -1,5 +1,6 @@
 //! The `pum` binary, run as a user would, against a server named by a service file.
 
+use crate::support::Bounded;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -34,8 +35,7 @@ impl Services {
             .env("HOME", self.path())
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .bounded_output()
     }
 }
 
@@ -263,8 +263,7 @@ fn bad_input_gets_one_line_and_changes_nothing() {
         .env("PGSYSCONFDIR", services.path())
         .args(["-p", "b", "db", "create", "x"])
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(
         one_line_error(&out),
         format!(
@@ -360,7 +359,7 @@ fn pum_on_terminal(services: &Services, args: &str, answer: &str) -> Output {
         .unwrap()
         .write_all(answer.as_bytes())
         .unwrap();
-    child.wait_with_output().unwrap()
+    crate::support::child::wait_output(child)
 }
 
 #[test]
@@ -695,7 +694,7 @@ fn a_killed_dump_leaves_no_pg_dump_and_the_next_one_cleans_up() {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
-    child.wait().unwrap();
+    crate::support::child::wait(&mut child);
     let gone = Instant::now();
     while std::path::Path::new(&format!("/proc/{pg_dump}")).exists() {
         let state = std::fs::read_to_string(format!("/proc/{pg_dump}/stat")).unwrap_or_default();
@@ -799,10 +798,9 @@ fn ctrl_c_leaves_nothing_waiting_on_the_server() {
         std::thread::sleep(Duration::from_millis(300)); // now waiting
         let interrupted = Command::new("kill")
             .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
+            .bounded_status();
         assert!(interrupted.success());
-        child.wait().unwrap();
+        crate::support::child::wait(&mut child);
         let stopped = Instant::now();
         while !pum_backends(&db, holder_pid).is_empty() {
             assert!(

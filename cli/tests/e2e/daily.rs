@@ -1,6 +1,7 @@
 //! The daily verbs from the command line: new, current, downgrade, check --changelogs,
 //! and the database chores, with their refusals.
 
+use crate::support::Bounded;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -215,8 +216,7 @@ fn database_chores_ask_or_need_force_and_say_what_they_did() {
         ])
         .env("RO_PASSWORD", "secret words")
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     ok(&out);
     assert_eq!(
         stderr(&out),

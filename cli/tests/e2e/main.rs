@@ -3,21 +3,23 @@
 
 mod app;
 mod cli;
+mod code;
 mod daily;
 mod fleet;
 mod matrix;
 mod readme;
 mod server;
+mod sql_files;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
 mod zero_x;
 
 /// Runs the `pum` binary in `dir` with `args`, standard input closed.
 pub fn pum_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    use support::Bounded;
     std::process::Command::new(env!("CARGO_BIN_EXE_pum"))
         .current_dir(dir)
         .args(args)
         .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
+        .bounded_output()
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{self, ScratchDb};
+use crate::support::{self, Bounded, ScratchDb};
 
 /// The password put in every input that takes one: it must never be printed.
 const SECRET: &str = "hunter2";
@@ -17,6 +17,8 @@ struct Case {
     name: &'static str,
     args: Vec<String>,
     env: Vec<(&'static str, String)>,
+    /// What the error line must say, when the case says.
+    expect: Option<String>,
 }
 
 fn case(name: &'static str, args: &[&str]) -> Case {
@@ -24,12 +26,18 @@ fn case(name: &'static str, args: &[&str]) -> Case {
         name,
         args: args.iter().map(|a| a.to_string()).collect(),
         env: Vec::new(),
+        expect: None,
     }
 }
 
 impl Case {
     fn env(mut self, name: &'static str, value: impl Into<String>) -> Case {
         self.env.push((name, value.into()));
+        self
+    }
+
+    fn expect(mut self, text: impl Into<String>) -> Case {
+        self.expect = Some(text.into());
         self
     }
 }
@@ -130,16 +138,91 @@ fn every_bad_input_is_one_clear_line_and_changes_nothing() {
         Path::new(&dangling).join("changelogs/1.0.0/02.sql"),
     )
     .unwrap();
+    // Files that are not SQL text, or not files: each named, never skipped or waited on.
+    let nul = project(
+        "nul",
+        &[(
+            "changelogs/1.0.0/01.sql",
+            "CREATE TABLE t (x int);\nSELECT '\0';\n",
+        )],
+    );
+    let latin1 = project("latin1", &[("changelogs/1.0.0/01.sql", "SELECT 1;")]);
+    std::fs::write(
+        Path::new(&latin1).join("changelogs/1.0.0/01.sql"),
+        b"-- caf\xe9\nSELECT 1;\n",
+    )
+    .unwrap();
+    let not_files = |name: &str, make: &dyn Fn(&Path)| {
+        let dir = project(
+            name,
+            &[("changelogs/1.0.0/01.sql", "CREATE TABLE t (x int);")],
+        );
+        make(&Path::new(&dir).join("changelogs/1.0.0/02.sql"));
+        dir
+    };
+    let sql_fifo = not_files("sql_fifo", &|p| {
+        assert!(Command::new("mkfifo").arg(p).bounded_status().success())
+    });
+    let sql_dir = not_files("sql_dir", &|p| std::fs::create_dir(p).unwrap());
+    let sql_device = not_files("sql_device", &|p| {
+        std::os::unix::fs::symlink("/dev/zero", p).unwrap()
+    });
+    let sql_name = not_files("sql_name", &|p| {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = p.with_file_name(std::ffi::OsStr::from_bytes(b"02_caf\xe9.sql"));
+        std::fs::write(bad, "CREATE TABLE u ();").unwrap();
+    });
+    let hook_nul = project(
+        "hook_nul",
+        &[
+            (
+                ".pum.yaml",
+                "pum: {module: m}\napplication:\n  create:\n    - file: app/views.sql\n",
+            ),
+            ("changelogs/1.0.0/01.sql", "CREATE TABLE t (x int);"),
+            (
+                "app/views.sql",
+                "CREATE VIEW v AS SELECT 1;\n\n  SELECT '\0';",
+            ),
+        ],
+    );
+    let deltas = |name: &str, files: &[(&str, &str)]| {
+        let dir = h.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (path, text) in files {
+            write(&dir, path, text);
+        }
+        dir
+    };
+    let delta_nul = deltas("delta_nul", &[("delta_1.0.0_a.sql", "SELECT '\0';")]);
+    let delta_fifo = deltas("delta_fifo", &[("delta_1.0.0_a.sql", "SELECT 1;")]);
+    assert!(
+        Command::new("mkfifo")
+            .arg(delta_fifo.join("delta_1.0.1_b.sql"))
+            .bounded_status()
+            .success()
+    );
+    let delta_dir = deltas("delta_dir", &[("delta_1.0.0_a.sql/x", "")]);
+    let delta_name = deltas("delta_name", &[]);
+    {
+        use std::os::unix::ffi::OsStrExt;
+        std::fs::write(
+            delta_name.join(std::ffi::OsStr::from_bytes(b"delta_1.0.0_caf\xe9.sql")),
+            "SELECT 1;",
+        )
+        .unwrap();
+    }
+    let upgrade_0x = |dir: &Path| -> Vec<String> {
+        ["upgrade", "-p", "good", "-t", "public.upgrades", "-d"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([dir.display().to_string()])
+            .collect()
+    };
     let missing = h.join("missing").display().to_string();
     // Files.
     let fifo = h.join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("mkfifo").arg(&fifo).bounded_status().success());
     let hostile = h.join("hostile.sql");
     std::fs::write(&hostile, format!("\\! touch {}/owned\n", h.display())).unwrap();
     let plain = h.join("plain.sql");
@@ -278,6 +361,65 @@ fn every_bad_input_is_one_clear_line_and_changes_nothing() {
             &["-p", "good", "-d", &dangling, "install"],
         ),
         case(
+            "a NUL byte in a changelog",
+            &["-p", "good", "-d", &nul, "install"],
+        )
+        .expect("changelogs/1.0.0/01.sql:2:9: a NUL byte"),
+        case(
+            "a changelog that is not UTF-8",
+            &["-p", "good", "-d", &latin1, "install"],
+        )
+        .expect("changelogs/1.0.0/01.sql:1:7: not UTF-8 text (byte 0xE9)"),
+        case(
+            "a FIFO named .sql",
+            &["-p", "good", "-d", &sql_fifo, "install"],
+        )
+        .expect("changelogs/1.0.0/02.sql: not a regular file"),
+        case(
+            "a directory named .sql",
+            &["-p", "good", "-d", &sql_dir, "install"],
+        )
+        .expect("changelogs/1.0.0/02.sql: not a regular file"),
+        case(
+            "a link to a device named .sql",
+            &["-p", "good", "-d", &sql_device, "install"],
+        )
+        .expect("changelogs/1.0.0/02.sql: not a regular file"),
+        case(
+            "a file name that is not UTF-8",
+            &["-p", "good", "-d", &sql_name, "install"],
+        )
+        .expect("changelogs/1.0.0/02_caf\\xE9.sql: invalid file name: not UTF-8"),
+        case(
+            "a NUL byte in a hook's SQL file",
+            &["-p", "good", "-d", &hook_nul, "install"],
+        )
+        .expect("app/views.sql:3:11: a NUL byte"),
+        Case {
+            name: "a NUL byte in a pum 0.x delta",
+            args: upgrade_0x(&delta_nul),
+            env: vec![],
+            expect: Some("delta_1.0.0_a.sql:1:9: a NUL byte".into()),
+        },
+        Case {
+            name: "a FIFO named like a pum 0.x delta",
+            args: upgrade_0x(&delta_fifo),
+            env: vec![],
+            expect: Some("delta_1.0.1_b.sql: not a regular file".into()),
+        },
+        Case {
+            name: "a directory named like a pum 0.x delta",
+            args: upgrade_0x(&delta_dir),
+            env: vec![],
+            expect: Some("delta_1.0.0_a.sql: not a regular file".into()),
+        },
+        Case {
+            name: "a pum 0.x delta name that is not UTF-8",
+            args: upgrade_0x(&delta_name),
+            env: vec![],
+            expect: Some("delta_1.0.0_caf\\xE9.sql: invalid file name: not UTF-8".into()),
+        },
+        case(
             "an unknown parameter",
             &["-p", "good", "-d", &g, "install", "-p", "NOPE", "1"],
         ),
@@ -393,7 +535,8 @@ fn every_bad_input_is_one_clear_line_and_changes_nothing() {
             .args(&case.args)
             .stdin(Stdio::null());
         let started = Instant::now();
-        let out = command.output().unwrap();
+        // A case that blocks (a FIFO read) is killed and reported, not waited on forever.
+        let out = command.output_within(Duration::from_secs(60));
         let took = started.elapsed();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -409,6 +552,11 @@ fn every_bad_input_is_one_clear_line_and_changes_nothing() {
         }
         if stdout.contains(SECRET) || stderr.contains(SECRET) {
             problems.push("the password was printed".to_string());
+        }
+        if let Some(expected) = &case.expect
+            && !stderr.contains(expected.as_str())
+        {
+            problems.push(format!("does not say {expected:?}"));
         }
         if took > Duration::from_secs(15) {
             problems.push(format!("took {took:?}"));

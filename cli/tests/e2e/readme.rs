@@ -3,6 +3,7 @@
 //! before a `sh` block) run there one line at a time, with this build's `pum` first on
 //! `PATH` and the tests' server as `-p test`.
 
+use crate::support::Bounded;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -76,8 +77,7 @@ fn first_steps_run_as_printed() {
             .env("PATH", &path)
             .env("CARGO_TARGET_DIR", &target)
             .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .bounded_output()
     };
     // A run killed half-way may have left the database.
     let _ = sh("pum -p test db drop shop_dev --if-exists --force");

@@ -1,6 +1,6 @@
 //! The ephemeral server through `pum server …`, in processes of their own.
 
-use std::io::{BufRead, BufReader};
+use crate::support::Bounded;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -44,10 +44,10 @@ fn killed_client_releases_the_server() {
             .spawn()
             .unwrap(),
     );
-    let mut url = String::new();
-    BufReader::new(client.0.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
+    let url = crate::support::child::read_line_within(
+        client.0.stdout.take().unwrap(),
+        Duration::from_secs(60),
+    );
     assert!(url.starts_with("postgresql://"), "{url}");
     let pid = postmasters(&data_dir(&options))[0];
     let watchdog: u32 = std::fs::read_to_string(Path::new(&dir).join("watchdog.pid"))
@@ -63,7 +63,7 @@ fn killed_client_releases_the_server() {
     );
 
     client.0.kill().unwrap(); // SIGKILL: the client cleans nothing up
-    client.0.wait().unwrap();
+    crate::support::child::wait(&mut client.0);
     assert!(
         ends_within(pid, Duration::from_secs(8)),
         "the server outlived its killed client"
@@ -90,7 +90,7 @@ fn concurrent_first_use_starts_exactly_one_server() {
         .collect();
     let outputs: Vec<_> = children
         .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
+        .map(crate::support::child::wait_output)
         .collect();
     for out in &outputs {
         assert!(
@@ -118,13 +118,13 @@ fn cli_status_url_and_stop() {
     let _stop = StopOnDrop(options.clone());
     let dir = options.dir.as_ref().unwrap().to_str().unwrap().to_string();
 
-    let out = pum(&["server", "status", "--dir", &dir]).output().unwrap();
+    let out = pum(&["server", "status", "--dir", &dir]).bounded_output();
     assert_eq!(out.status.code(), Some(3), "not running: pg_ctl status's 3");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("not running (PostgreSQL "), "{text}");
     assert!(text.contains(&format!("directory: {dir}\n")), "{text}");
 
-    let out = pum(&["server", "url", "--dir", &dir]).output().unwrap();
+    let out = pum(&["server", "url", "--dir", &dir]).bounded_output();
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -132,9 +132,7 @@ fn cli_status_url_and_stop() {
     );
     let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
 
-    let out = pum(&["server", "start", "--dir", &dir, "--idle", "30"])
-        .output()
-        .unwrap();
+    let out = pum(&["server", "start", "--dir", &dir, "--idle", "30"]).bounded_output();
     assert!(
         out.status.success(),
         "{}",
@@ -143,7 +141,7 @@ fn cli_status_url_and_stop() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), url);
     assert_eq!(select_one(&ConnectionSpec::resolve(&url).unwrap()), 1);
 
-    let out = pum(&["server", "status", "--dir", &dir]).output().unwrap();
+    let out = pum(&["server", "status", "--dir", &dir]).bounded_output();
     assert!(out.status.success(), "running: 0");
     let text = String::from_utf8_lossy(&out.stdout);
     let pid = postmasters(&data_dir(&options))[0];
@@ -151,7 +149,7 @@ fn cli_status_url_and_stop() {
     assert!(text.contains(&format!("(pid {pid}, as ")), "{text}");
     assert!(text.contains(&format!("url: {url}")), "{text}");
 
-    let out = pum(&["server", "stop", "--dir", &dir]).output().unwrap();
+    let out = pum(&["server", "stop", "--dir", &dir]).bounded_output();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "server stopped\n");
     assert!(
@@ -161,9 +159,7 @@ fn cli_status_url_and_stop() {
 
     let data = data_dir(&options);
     assert!(data.join("PG_VERSION").is_file(), "stop keeps the data");
-    let out = pum(&["server", "stop", "--purge", "--dir", &dir])
-        .output()
-        .unwrap();
+    let out = pum(&["server", "stop", "--purge", "--dir", &dir]).bounded_output();
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -173,7 +169,7 @@ fn cli_status_url_and_stop() {
 }
 
 #[test]
-fn a_server_directory_is_used_as_asked_or_refused_never_moved() {
+fn a_server_directory_is_used_where_asked_or_refused() {
     let (root, options) = server_dir();
     let _stop = StopOnDrop(options.clone());
     // A regular file where the directory should be.
@@ -181,8 +177,7 @@ fn a_server_directory_is_used_as_asked_or_refused_never_moved() {
     std::fs::write(&file, "").unwrap();
     let out = pum(&["server", "status"])
         .env("PUM_SERVER_DIR", &file)
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -199,8 +194,7 @@ fn a_server_directory_is_used_as_asked_or_refused_never_moved() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let out = pum(&["server", "start", "--idle", "30"])
         .env("PUM_SERVER_DIR", &dir)
-        .output()
-        .unwrap();
+        .bounded_output();
     assert!(
         out.status.success(),
         "{}",
@@ -208,8 +202,7 @@ fn a_server_directory_is_used_as_asked_or_refused_never_moved() {
     );
     let out = pum(&["server", "status"])
         .env("PUM_SERVER_DIR", &dir)
-        .output()
-        .unwrap();
+        .bounded_output();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!("directory: {}\n", dir.display())),
@@ -222,8 +215,7 @@ fn a_server_directory_is_used_as_asked_or_refused_never_moved() {
 fn bad_idle_setting_is_one_line() {
     let out = pum(&["server", "status"])
         .env("PUM_SERVER_IDLE", "soon")
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -241,7 +233,7 @@ fn a_closed_pipe_ends_pum_quietly() {
         .spawn()
         .unwrap();
     drop(child.stdout.take()); // the reader is gone before pum writes
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::child::wait_output(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(
@@ -258,9 +250,7 @@ fn server_psql_and_dash_p_test_reach_the_test_server() {
     let dir = options.dir.as_ref().unwrap().to_str().unwrap().to_string();
     let query = ["--", "-XAtc", "SELECT current_database()"];
 
-    let out = pum(&[&["server", "psql", "--dir", &dir][..], &query].concat())
-        .output()
-        .unwrap();
+    let out = pum(&[&["server", "psql", "--dir", &dir][..], &query].concat()).bounded_output();
     assert!(
         out.status.success(),
         "{}",
@@ -275,8 +265,7 @@ fn server_psql_and_dash_p_test_reach_the_test_server() {
         &query,
     ]
     .concat())
-    .output()
-    .unwrap();
+    .bounded_output();
     assert!(
         out.status.success(),
         "{}",
@@ -286,9 +275,7 @@ fn server_psql_and_dash_p_test_reach_the_test_server() {
 
     // A database that is not there: one line naming it and what is there, psql's exit
     // status for a failed connection.
-    let out = pum(&["server", "psql", "--dir", &dir, "nope"])
-        .output()
-        .unwrap();
+    let out = pum(&["server", "psql", "--dir", &dir, "nope"]).bounded_output();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -308,7 +295,7 @@ fn server_psql_and_dash_p_test_reach_the_test_server() {
             .env_remove("PUM_TEST_DATABASE_URL")
             .env("PGSERVICEFILE", root.path().join("no-services.conf"))
             .current_dir(root.path());
-        command.output().unwrap()
+        command.bounded_output()
     };
     let out = with_server(&[
         "-p",
@@ -363,8 +350,7 @@ fn server_psql_and_dash_p_test_reach_the_test_server() {
     .unwrap();
     let out = pum(&["-p", "test", "-d", trees, "current"])
         .env("PGSERVICEFILE", &services)
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2.0.0\n");
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

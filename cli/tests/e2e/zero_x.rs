@@ -1,5 +1,6 @@
 //! pum 0.x command lines, run unchanged on the example project (examples/pum0x).
 
+use crate::support::Bounded;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -68,7 +69,7 @@ impl ZeroX {
         let mut stdin = child.stdin.take().unwrap();
         let _ = stdin.write_all(input.as_bytes());
         drop(stdin);
-        child.wait_with_output().unwrap()
+        crate::support::child::wait_output(child)
     }
 
     fn strings(&self, i: usize, sql: &str) -> Vec<String> {
@@ -444,8 +445,7 @@ fn the_1x_test_and_upgrade_compares_with_a_fresh_install() {
             .args(["-p", "prod", "-d", project.path().to_str().unwrap()])
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .bounded_output()
     };
     let out = run(&["install", "-u", "1.1.0"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -415,10 +415,7 @@ impl<'a> DeltaUpgrader<'a> {
             });
             match delta.language {
                 DeltaLanguage::Sql => {
-                    let text = SqlText::new(crate::files::read_text(
-                        &delta.path,
-                        crate::files::SQL_FILE,
-                    )?);
+                    let text = SqlText::read(&delta.path)?;
                     let (prepared, warnings) = Prepared::delta(&text, &delta.script, variables)?;
                     report.warnings.extend(warnings);
                     if text.no_transaction {
