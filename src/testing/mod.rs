@@ -231,10 +231,12 @@ impl TestDb {
         self.upgrade_until(None)
     }
 
-    /// As [`TestDb::upgrade`], up to `version` (inclusive).
+    /// As [`TestDb::upgrade`], up to `version` (inclusive): afterwards the database is at
+    /// `version`.
     ///
     /// # Errors
-    /// [`Error::InvalidVersion`]; as [`TestDb::upgrade`].
+    /// [`Error::InvalidVersion`]; [`Error::TestSpec`] when the changelogs have no such
+    /// version, or the database is above it; as [`TestDb::upgrade`].
     pub fn upgrade_to(&self, version: &str) -> Result<()> {
         self.upgrade_until(Some(crate::Version::parse(version)?))
     }
@@ -246,14 +248,41 @@ impl TestDb {
                 message: "it has no changelogs to upgrade with (give config = \"…\")".into(),
             });
         };
+        let refuse = |message: String| Error::TestSpec {
+            test: self.test.name.clone(),
+            message,
+        };
+        if let Some(version) = &max {
+            let versions: Vec<String> = config
+                .changelogs()?
+                .iter()
+                .map(|c| c.version.to_string())
+                .collect();
+            if !versions.contains(&version.to_string()) {
+                return Err(refuse(format!(
+                    "upgrade_to(\"{version}\"): there is no version {version} in the changelogs \
+                     (versions: {})",
+                    versions.join(", ")
+                )));
+            }
+        }
         let upgrader = crate::Upgrader::new(&config, &self.spec)?;
         let options = crate::MigrateOptions {
             parameters: project.parameters.clone(),
-            max_version: max,
+            max_version: max.clone(),
             skip_roles: true,
             ..crate::MigrateOptions::default()
         };
         upgrader.upgrade(&options, &mut crate::migrate::NoProgress)?;
+        if let Some(version) = max {
+            let current = upgrader.current()?;
+            if current != version {
+                return Err(refuse(format!(
+                    "upgrade_to(\"{version}\"): the database is at {current}, above it; an \
+                     upgrade never goes down"
+                )));
+            }
+        }
         Ok(())
     }
 

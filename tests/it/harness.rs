@@ -759,8 +759,24 @@ fn an_upgrade_is_compared_with_a_fresh_install_of_every_version(db: TestDb) {
     assert!(!before.is_empty(), "the reference must hold 1.1.0");
     db.upgrade_to("1.0.0").unwrap();
     assert!(!db.check_against(&db.reference()).unwrap().is_empty());
+    // Versions the changelogs do not have are errors, not silent successes.
+    for missing in ["9.9.9", "1.0.5"] {
+        let err = db.upgrade_to(missing).unwrap_err().to_string();
+        assert!(
+            err.ends_with(&format!(
+                "upgrade_to(\"{missing}\"): there is no version {missing} in the changelogs \
+                 (versions: 1.0.0, 1.1.0)"
+            )),
+            "{err}"
+        );
+    }
     db.upgrade().unwrap();
     pum::assert_schema_eq!(db, db.reference());
+    let err = db.upgrade_to("1.0.0").unwrap_err().to_string();
+    assert!(
+        err.ends_with("the database is at 1.1.0, above it; an upgrade never goes down"),
+        "{err}"
+    );
     let recorded: Vec<String> = db
         .client()
         .query(
