@@ -93,13 +93,96 @@ impl TestResult for () {
     }
 }
 
-/// An error is shown as people read it (`Display`; in its alternate form, which for
-/// `anyhow` errors lists their causes), not as a `Debug` dump.
-impl<E: std::fmt::Display> TestResult for std::result::Result<(), E> {
+/// Any error `#[test]` accepts (`Debug`), shown as people read it: a PostgreSQL error
+/// with the server's SQLSTATE, message, detail and hint (its `Display` says only "db
+/// error"), pum's and boxed errors with their causes, anything else as `#[test]` shows
+/// it (`Debug`, which for `anyhow` errors lists their causes).
+impl<E: std::fmt::Debug + 'static> TestResult for std::result::Result<(), E> {
     fn failure(&self) -> Option<String> {
         self.as_ref()
             .err()
-            .map(|e| format!("the test returned an error: {e:#}"))
+            .map(|e| format!("the test returned an error: {}", describe(e)))
+    }
+}
+
+/// How a test's error reads: see [`TestResult`].
+fn describe<E: std::fmt::Debug + 'static>(error: &E) -> String {
+    use std::any::Any;
+    let any = error as &dyn Any;
+    if let Some(e) = any.downcast_ref::<Error>() {
+        return with_causes(e);
+    }
+    if let Some(e) = any.downcast_ref::<postgres::Error>() {
+        return postgres_error(e);
+    }
+    if let Some(e) = any.downcast_ref::<Box<dyn std::error::Error + Send + Sync>>() {
+        return with_causes(e.as_ref());
+    }
+    if let Some(e) = any.downcast_ref::<Box<dyn std::error::Error>>() {
+        return with_causes(e.as_ref());
+    }
+    if let Some(e) = any.downcast_ref::<std::io::Error>() {
+        return with_causes(e);
+    }
+    if let Some(text) = any.downcast_ref::<String>() {
+        return text.clone();
+    }
+    if let Some(text) = any.downcast_ref::<&str>() {
+        return (*text).to_string();
+    }
+    format!("{error:?}")
+}
+
+/// An error and its causes, one after the other; a PostgreSQL error anywhere in the chain
+/// with the server's fields.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = match error.downcast_ref::<postgres::Error>() {
+        Some(e) => return postgres_error(e),
+        None => error.to_string(),
+    };
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let more = match e.downcast_ref::<postgres::Error>() {
+            Some(pg) => postgres_error(pg),
+            None => e.to_string(),
+        };
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = e.source();
+    }
+    text
+}
+
+/// A PostgreSQL error as psql shows it: `ERROR 42P01: relation "x" does not exist`, with
+/// its detail and hint; a client-side error (connection, conversion) with its cause.
+fn postgres_error(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" (detail: {detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!(" (hint: {hint})"));
+            }
+            text
+        }
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
+    }
+}
+
+/// The value, or a panic with `what` the error says, located at the test's own line
+/// (every caller up to the test's is `#[track_caller]`).
+#[track_caller]
+fn or_panic<T>(result: Result<T>, what: impl FnOnce(Error) -> String) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("{}", what(e)),
     }
 }
 
@@ -127,10 +210,11 @@ impl TestDb {
     ///
     /// # Panics
     /// When the server cannot be reached (the test cannot go on without it).
+    #[track_caller]
     pub fn client(&self) -> postgres::Client {
-        self.spec
-            .connect()
-            .unwrap_or_else(|e| panic!("pum: test database {}: {e}", self.name))
+        or_panic(self.spec.connect(), |e| {
+            format!("pum: test database {}: {e}", self.name)
+        })
     }
 
     /// A new tokio-postgres session on it, its connection driven by a task on the current
@@ -157,16 +241,20 @@ impl TestDb {
     ///
     /// # Panics
     /// When the settings cannot make a pool.
+    #[track_caller]
     pub fn pool(&self) -> r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>> {
         let config = self.config();
-        r2d2::Pool::builder()
+        let pool = r2d2::Pool::builder()
             .max_size(4)
             .connection_timeout(self.spec.connect_timeout())
             .build(r2d2_postgres::PostgresConnectionManager::new(
                 config,
                 postgres::NoTls,
-            ))
-            .unwrap_or_else(|e| panic!("pum: pool for test database {}: {e}", self.name))
+            ));
+        match pool {
+            Ok(pool) => pool,
+            Err(e) => panic!("pum: pool for test database {}: {e}", self.name),
+        }
     }
 
     /// A URL for sqlx, diesel, tokio-postgres or `psql` (no password in it).
@@ -178,36 +266,41 @@ impl TestDb {
     ///
     /// # Panics
     /// When the settings need TLS, which pum does not include.
+    #[track_caller]
     pub fn config(&self) -> postgres::Config {
-        self.spec
-            .config()
-            .unwrap_or_else(|e| panic!("pum: test database {}: {e}", self.name))
+        or_panic(self.spec.config(), |e| {
+            format!("pum: test database {}: {e}", self.name)
+        })
     }
 
     /// Runs a SQL file (relative paths from `CARGO_MANIFEST_DIR` when set).
     ///
     /// # Panics
     /// When the file cannot be read or a statement fails, naming file:line:column.
+    #[track_caller]
     pub fn execute_file(&self, file: impl AsRef<Path>) {
         let path = manifest_path(file.as_ref());
-        templates::run_files(&self.spec, &[path]).unwrap_or_else(|e| panic!("pum: {e}"));
+        or_panic(templates::run_files(&self.spec, &[path]), |e| {
+            format!("pum: {e}")
+        });
     }
 
     /// The reference database of the test's spec, built once and shared.
     ///
     /// # Panics
     /// When the spec names no reference, or it cannot be built.
+    #[track_caller]
     pub fn reference(&self) -> Reference {
-        let reference = self.test.reference.as_ref().unwrap_or_else(|| {
+        let Some(reference) = self.test.reference.as_ref() else {
             panic!(
                 "pum: test {} has no reference (give one with reference = \"…\")",
                 self.test.name
             )
+        };
+        let context = or_panic(context::context(), |e| format!("pum: {e}"));
+        let name = or_panic(context.reference(&self.test, reference), |e| {
+            format!("pum: reference of test {}: {e}", self.test.name)
         });
-        let context = context::context().unwrap_or_else(|e| panic!("pum: {e}"));
-        let name = context
-            .reference(&self.test, reference)
-            .unwrap_or_else(|e| panic!("pum: reference of test {}: {e}", self.test.name));
         Reference {
             spec: context.server.with_dbname(&name),
         }
@@ -419,17 +512,16 @@ pub fn drop_template(spec: &TestSpec) -> Result<()> {
 ///
 /// # Panics
 /// When the body fails (panics or returns `Err`), and when the database cannot be made.
+#[track_caller]
 pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
-    let fail = |e: Error| -> ! { panic!("pum: test {}: {e}", spec.name) };
-    let policy = KeepPolicy::from_env().unwrap_or_else(|e| fail(e));
-    let keep_max = keep::keep_max().unwrap_or_else(|e| fail(e));
-    let context = context::context().unwrap_or_else(|e| fail(e));
+    let fail = |e: Error| format!("pum: test {}: {e}", spec.name);
+    let policy = or_panic(KeepPolicy::from_env(), fail);
+    let keep_max = or_panic(keep::keep_max(), fail);
+    let context = or_panic(context::context(), fail);
     let _slot = context.slot();
-    let claim = context.claim_test().unwrap_or_else(|e| fail(e));
-    let template = context.template(&spec).unwrap_or_else(|e| fail(e));
-    let name = context
-        .create_test_db(&template, &spec.name)
-        .unwrap_or_else(|e| fail(e));
+    let claim = or_panic(context.claim_test(), fail);
+    let template = or_panic(context.template(&spec), fail);
+    let name = or_panic(context.create_test_db(&template, &spec.name), fail);
     let db = TestDb {
         spec: context.server.with_dbname(&name),
         name: name.clone(),
@@ -483,6 +575,7 @@ fn inspect_command(name: &str, url: &str) -> String {
 
 /// Runs an `async` test body on a fresh single-threaded tokio runtime.
 #[cfg(feature = "tokio")]
+#[track_caller]
 pub fn run_async<R: TestResult, F: std::future::Future<Output = R>>(
     spec: TestSpec,
     body: impl FnOnce(TestDb) -> F,

@@ -836,6 +836,72 @@ fn a_failed_schema_assertion_points_at_the_test(db: TestDb) {
     );
 }
 
+/// Where `f`'s panic is reported (file and line), when it panics on this thread.
+fn panic_location(f: impl FnOnce()) -> Option<(String, u32)> {
+    let location = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = std::sync::Arc::clone(&location);
+    let me = std::thread::current().id();
+    let previous = std::sync::Arc::new(std::panic::take_hook());
+    let others = std::sync::Arc::clone(&previous);
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == me {
+            *seen.lock().unwrap() = info.location().map(|l| (l.file().to_string(), l.line()));
+        } else {
+            others(info);
+        }
+    }));
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let _ = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    assert!(failed.is_err(), "it was meant to panic");
+    location.lock().unwrap().clone()
+}
+
+#[pum::pum_test]
+fn failures_point_at_the_test_and_errors_read_as_the_server_said(db: TestDb) {
+    let here = |line: u32| Some(("tests/it/harness.rs".to_string(), line));
+    let line = line!() + 1;
+    let at = panic_location(|| db.execute_file("tests/data/no_such_file.sql"));
+    assert_eq!(at, here(line));
+    // A body that returns an error, and a spec that cannot be built, fail at the call.
+    let line = line!() + 2;
+    let at = panic_location(|| {
+        pum::testing::run(TestSpec::new("harness::err_body"), |_db: TestDb| {
+            Err::<(), _>("no")
+        })
+    });
+    assert_eq!(at, here(line));
+    let line = line!() + 2;
+    let at = panic_location(|| {
+        pum::testing::run(
+            TestSpec::new("harness::bad_spec").fixture("tests/data/no_such_fixture.sql"),
+            |_db: TestDb| {},
+        )
+    });
+    assert_eq!(at, here(line));
+
+    // What a returned error says: the server's SQLSTATE, message, detail and hint.
+    use pum::testing::TestResult;
+    let failed = db
+        .client()
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (1)")
+        .unwrap_err();
+    let expected = "the test returned an error: ERROR 23505: duplicate key value violates \
+                    unique constraint \"t_pkey\" (detail: Key (id)=(1) already exists.)";
+    let result: Result<(), postgres::Error> = Err(failed);
+    assert_eq!(result.failure().as_deref(), Some(expected));
+    let boxed: Result<(), Box<dyn std::error::Error>> = Err(Box::new(result.unwrap_err()));
+    assert_eq!(boxed.failure().as_deref(), Some(expected));
+    // An error that is only Debug, as #[test] accepts it.
+    #[derive(Debug)]
+    struct OnlyDebug(#[allow(dead_code)] u8);
+    let odd: Result<(), OnlyDebug> = Err(OnlyDebug(7));
+    assert_eq!(
+        odd.failure().as_deref(),
+        Some("the test returned an error: OnlyDebug(7)")
+    );
+}
+
 #[test]
 fn fixtures_are_read_as_changelogs_a_bom_dropped_a_nul_located() {
     let project = private_project("fixtures");
