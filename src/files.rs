@@ -66,6 +66,33 @@ pub(crate) fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Opens `path` for reading in pieces, with [`read_text`]'s refusal of anything but a
+/// regular file (and no bound on its size: the caller reads it in bounded pieces).
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let not_regular = || {
+        invalid(
+            path,
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, FIFO or device); pum reads regular files only".into(),
+        )
+    };
+    // Looked at before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_file()
+    {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    if !file.metadata().map_err(|e| Error::io(path, e))?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
 /// Refuses code pum would run (a Python delta, an executable) that another user could
 /// have written: owned by someone else than this user or root, or writable by the group
 /// or by others; or in a directory where another user could put it in its place (owned

@@ -2,6 +2,7 @@
 //! one, or the one named by `PUM_TEST_DATABASE_URL`.
 
 mod app;
+mod big_dump;
 mod cli;
 mod daily;
 mod fleet;
