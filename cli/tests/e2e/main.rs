@@ -8,6 +8,7 @@ mod daily;
 mod fleet;
 mod matrix;
 mod readme;
+mod scratch;
 mod server;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
