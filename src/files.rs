@@ -70,6 +70,33 @@ pub(crate) fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
 /// world-writable checkout): `PUM_TRUST_WRITABLE=1`.
 pub const TRUST_WRITABLE: &str = "PUM_TRUST_WRITABLE";
 
+/// Opens `path` for reading in pieces, with [`read_text`]'s refusal of anything but a
+/// regular file (and no bound on its size: the caller reads it in bounded pieces).
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let not_regular = || {
+        invalid(
+            path,
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, FIFO or device); pum reads regular files only".into(),
+        )
+    };
+    // Looked at before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_file()
+    {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    if !file.metadata().map_err(|e| Error::io(path, e))?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
 /// Refuses code pum would run (a Python delta, an executable) that another user could
 /// have written: owned by someone else than this user or root; writable by others, or by
 /// a group another user belongs to; or in a directory where another user could put it in

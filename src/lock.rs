@@ -16,6 +16,10 @@ use crate::wire::Sql;
 /// The class of the migration locks (`'pum'` in ASCII): one per migrations table.
 pub(crate) const MIGRATIONS: i32 = 0x0070_756d;
 
+/// The class of the scratch databases' locks (`'pums'`): one per scratch database, held by
+/// the process using it (`workflow::ScratchDatabase`).
+pub(crate) const SCRATCH: i32 = 0x7075_6d73;
+
 /// The class of the test harness's locks (`'pumt'`): the registry and each template.
 #[cfg(feature = "testing")]
 pub(crate) const HARNESS: i32 = 0x7075_6d74;

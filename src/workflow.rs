@@ -24,32 +24,69 @@ use crate::connect::ConnectionSpec;
 use crate::database::{CreateOptions, DropOptions, Maintenance};
 use crate::dump::{DumpOptions, RestoreOptions};
 use crate::error::{Error, Result};
+use crate::lock::{AdvisoryLock, SCRATCH};
 use crate::migrate::deltas::{DeltaOptions, DeltaUpgrader};
 use crate::migrate::{MigrateOptions, NoProgress, TransactionMode, Upgrader};
 use crate::wire::{RawSession, Sql};
 
 /// A database made for a while on a server, dropped (with its sessions) when the value
 /// goes: the fresh installs that checks and autogeneration compare with.
+///
+/// A process killed while it has one (`kill -9`, a power cut of the client, a closed
+/// terminal) cannot drop it, so each is owned by a session-level advisory lock (class
+/// [`SCRATCH`], key its name) that the process takes before creating the database and
+/// holds, on a session of its own, until after dropping it. The server ends that session
+/// when the process dies, so a scratch database whose lock nobody holds is an orphan, on
+/// whatever machine its process ran, and the next [`ScratchDatabase::create`] on the
+/// server drops it ([`sweep_scratch_databases`]); one whose lock is held belongs to a
+/// live process (another `pum check --changelogs`) and is never touched. Locks are seen
+/// in `pg_locks`, whichever database the sessions are on.
 pub struct ScratchDatabase {
     server: ConnectionSpec,
     name: String,
+    /// The session holding the database's lock (and dropping it at the end).
+    keeper: Option<Maintenance>,
+    swept: Vec<String>,
 }
 
+/// The purposes of scratch databases, the second word of their names.
+const SCRATCH_PURPOSES: [&str; 2] = ["check", "autogenerate"];
+
 impl ScratchDatabase {
-    /// Creates an empty database `pum_<purpose>_<pid>_<time>` on the server of `spec`.
+    /// Drops the orphaned scratch databases on the server of `spec` (see the type's docs),
+    /// then creates an empty database `pum_<purpose>_<pid>_<time>` there, owned by this
+    /// process until the value goes.
     ///
     /// # Errors
-    /// As [`crate::create_database`] (the role needs CREATEDB).
+    /// As [`crate::create_database`] (the role needs CREATEDB). A failure to drop an
+    /// orphan is no error: it stays for the next sweep.
     pub fn create(spec: &ConnectionSpec, purpose: &str) -> Result<ScratchDatabase> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() % 1_000_000_000_000)
-            .unwrap_or(0);
-        let name = format!("pum_{purpose}_{}_{stamp}", std::process::id());
-        crate::database::create_database(spec, &name, &CreateOptions::default())?;
+        let mut keeper = Maintenance::connect(spec, "")?;
+        // A server that ends idle sessions would free the lock of a database in use.
+        if keeper.server_version() >= 140000 {
+            keeper
+                .client()
+                .batch_execute("SET idle_session_timeout = 0")
+                .map_err(|e| Error::sql("keep the scratch database's session open", &e))?;
+        }
+        let swept = sweep(&mut keeper).unwrap_or_default();
+        let name = loop {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() % 1_000_000_000_000)
+                .unwrap_or(0);
+            let name = format!("pum_{purpose}_{}_{stamp}", std::process::id());
+            // Taken only when free: another name's key may hash alike.
+            if AdvisoryLock::new(SCRATCH, &name).try_acquire(keeper.client())? {
+                break name;
+            }
+        };
+        keeper.create(&name, &CreateOptions::default())?;
         Ok(ScratchDatabase {
             server: spec.clone(),
             name,
+            keeper: Some(keeper),
+            swept,
         })
     }
 
@@ -62,12 +99,106 @@ impl ScratchDatabase {
     pub fn spec(&self) -> ConnectionSpec {
         self.server.with_dbname(&self.name)
     }
+
+    /// The orphaned scratch databases [`ScratchDatabase::create`] dropped.
+    pub fn swept(&self) -> &[String] {
+        &self.swept
+    }
 }
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        let _ = crate::database::drop_database(&self.server, &self.name, &DropOptions::if_exists());
+        // Dropped first, then the lock goes with the session: never a database without it.
+        let dropped = self
+            .keeper
+            .as_mut()
+            .filter(|keeper| !keeper.is_closed())
+            .map(|keeper| keeper.drop(&self.name, &DropOptions::if_exists()));
+        if !matches!(dropped, Some(Ok(_))) {
+            let _ =
+                crate::database::drop_database(&self.server, &self.name, &DropOptions::if_exists());
+        }
+        self.keeper = None;
     }
+}
+
+/// Drops the scratch databases on the server of `spec` whose process is gone (see
+/// [`ScratchDatabase`]): those named as scratch databases, whose lock no session holds,
+/// and which this role may drop. Returns their names. [`ScratchDatabase::create`] does
+/// this first; the test harness does it when it sweeps its own orphans.
+///
+/// # Errors
+/// Connection failures; [`Error::Sql`] when the catalog cannot be read. A database that
+/// cannot be dropped is left for the next sweep.
+pub fn sweep_scratch_databases(spec: &ConnectionSpec) -> Result<Vec<String>> {
+    sweep(&mut Maintenance::connect(spec, "")?)
+}
+
+/// [`sweep_scratch_databases`] on a maintenance session.
+pub(crate) fn sweep(session: &mut Maintenance) -> Result<Vec<String>> {
+    let rows = session
+        .client()
+        .query(
+            "SELECT d.datname::text, \
+                    EXISTS (SELECT 1 FROM pg_locks l \
+                            WHERE l.locktype = 'advisory' AND l.objsubid = 2 \
+                              AND l.classid = $1::int4::oid \
+                              AND l.objid = hashtext(d.datname::text)::oid), \
+                    pg_has_role(d.datdba, 'MEMBER') \
+             FROM pg_database d WHERE starts_with(d.datname::text, 'pum_') ORDER BY d.oid",
+            &[&SCRATCH],
+        )
+        .map_err(|e| Error::sql("look for orphaned scratch databases", &e))?;
+    let found: Vec<Scratch> = rows
+        .iter()
+        .map(|row| Scratch {
+            name: row.get(0),
+            locked: row.get(1),
+            droppable: row.get(2),
+        })
+        .collect();
+    let mut dropped = Vec::new();
+    for name in scratch_orphans(&found) {
+        if matches!(session.drop(&name, &DropOptions::if_exists()), Ok(true)) {
+            dropped.push(name);
+        }
+    }
+    Ok(dropped)
+}
+
+/// A database that may be a scratch database, as the catalog shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scratch {
+    pub name: String,
+    /// Some session holds its lock.
+    pub locked: bool,
+    /// This role may drop it (owns it, is a member of its owner, or is a superuser).
+    pub droppable: bool,
+}
+
+/// Which of `found` are orphaned scratch databases to drop: named
+/// `pum_<check|autogenerate>_<pid>_<number>`, unlocked, droppable.
+pub(crate) fn scratch_orphans(found: &[Scratch]) -> Vec<String> {
+    let scratch_name = |name: &str| {
+        let Some(rest) = name.strip_prefix("pum_") else {
+            return false;
+        };
+        SCRATCH_PURPOSES.iter().any(|purpose| {
+            rest.strip_prefix(purpose)
+                .and_then(|rest| rest.strip_prefix('_'))
+                .and_then(|rest| rest.split_once('_'))
+                .is_some_and(|(pid, stamp)| {
+                    [pid, stamp]
+                        .iter()
+                        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+        })
+    };
+    found
+        .iter()
+        .filter(|f| !f.locked && f.droppable && scratch_name(&f.name))
+        .map(|f| f.name.clone())
+        .collect()
 }
 
 /// Whether the database `spec` names is what the changelogs produce (`alembic check`):
@@ -513,4 +644,38 @@ fn same_database(a: &ConnectionSpec, b: &ConnectionSpec) -> Result<bool> {
         ))
         .map_err(probe)?;
     Ok(seen.as_deref().is_some_and(|n| n != "0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(name: &str, locked: bool, droppable: bool) -> Scratch {
+        Scratch {
+            name: name.into(),
+            locked,
+            droppable,
+        }
+    }
+
+    #[test]
+    fn orphans_are_unlocked_droppable_scratch_databases() {
+        let found = [
+            found("pum_check_123_456", false, true),
+            found("pum_autogenerate_9_1", false, true),
+            found("pum_check_124_456", true, true),
+            found("pum_check_125_456", false, false),
+            found("pum_check_x_456", false, true),
+            found("pum_check_1_", false, true),
+            found("pum_check_1_2_3", false, true),
+            found("pum_t_abc", false, true),
+            found("pum_tpl_123_456", false, true),
+            found("pum_checker_1_2", false, true),
+            found("shop", false, true),
+        ];
+        assert_eq!(
+            scratch_orphans(&found),
+            ["pum_check_123_456", "pum_autogenerate_9_1"]
+        );
+    }
 }

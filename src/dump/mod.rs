@@ -13,9 +13,12 @@
 //! dump with `psql`, which cannot leave schemas out, so `exclude_schemas` needs a
 //! custom-format dump. A plain file is checked before psql sees it: no meta-command other
 //! than those pg_dump writes (so no `\!` shell command), and a pg_dump dump must be
-//! complete (`plain.rs`).
+//! complete (`plain.rs`). A plain dump is never held in memory: it is checked in
+//! `plain::CHUNK` pieces, then streamed to psql's standard input, checked again on the
+//! way, and psql's input is closed (its cue to commit) only when both readings match.
 
-use std::io::Read;
+use std::io::{Read, Seek};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -144,11 +147,11 @@ pub fn dump(spec: &ConnectionSpec, file: &Path, options: &DumpOptions) -> Result
             command.arg("--no-sync");
         }
         spec.apply_to(&mut command);
-        let (status, stderr) = run(&mut command, &pg_dump)?;
+        let (status, messages) = run(&mut command, &pg_dump)?;
         if !status.success() {
             return Err(Error::PgDump {
                 status: status.to_string(),
-                stderr: summarize(&stderr),
+                stderr: messages.summary(),
             });
         }
         Ok(())
@@ -221,22 +224,22 @@ fn restore_archive(
     };
     command.arg(file);
     spec.apply_to(&mut command);
-    let (status, stderr) = run(&mut command, &pg_restore)?;
+    let (status, messages) = run(&mut command, &pg_restore)?;
     if status.success() {
         return Ok(RestoreSummary::default());
     }
     if options.ignore_errors
-        && let Some(count) = ignored_error_count(&stderr)
+        && let Some(count) = messages.ignored
     {
         return Ok(RestoreSummary {
             ignored_errors: count,
-            messages: summarize(&stderr),
+            messages: messages.summary(),
         });
     }
     Err(Error::PgRestore {
         tool: "pg_restore".into(),
         status: status.to_string(),
-        stderr: summarize(&stderr),
+        stderr: messages.summary(),
     })
 }
 
@@ -303,12 +306,25 @@ fn restore_plain(
             ),
         });
     }
-    // What is checked is what psql gets: the text goes through its standard input.
-    let text = crate::files::read_text(file, crate::files::SQL_FILE)?;
-    plain::check(&text).map_err(|reason| Error::Refused {
+    let refused = |reason: String| Error::Refused {
         operation: format!("restore {}", file.display()),
         reason,
-    })?;
+    };
+    // A first reading checks the whole file before psql sees any of it; the second hands
+    // psql what it reads, checking it again on the way (so that a file changed in between
+    // is stopped before psql gets the change), and closes psql's input (psql's cue to
+    // commit) only when the file read the same both times. Both in plain::CHUNK pieces.
+    let mut input = crate::files::open_regular(file)?;
+    let first = match plain::stream(&mut input, |_| Ok(ControlFlow::Continue(()))) {
+        Ok(checked) => checked,
+        Err(plain::Stopped::Refused(reason)) => return Err(refused(reason)),
+        Err(plain::Stopped::Io(e)) => return Err(Error::io(file, e)),
+        // This sink never asks to stop.
+        Err(plain::Stopped::ByReceiver(checked)) => checked,
+    };
+    input
+        .seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::io(file, e))?;
     let psql = find_tool("psql", options.psql.as_deref())?;
     let mut command = Command::new(&psql);
     command
@@ -326,82 +342,167 @@ fn restore_plain(
     command.arg("--file").arg("-");
     command.stdout(Stdio::null());
     spec.apply_to(&mut command);
-    let (status, stderr) = run_with_input(&mut command, &psql, text.as_bytes())?;
+    crate::process::die_with_pum(&mut command);
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io(&psql, e))?;
+    let (Some(mut stdin), Some(stderr)) = (child.stdin.take(), child.stderr.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::io(
+            &psql,
+            std::io::Error::other("psql was started without its pipes"),
+        ));
+    };
+    let (second, messages) = std::thread::scope(|scope| {
+        let messages = scope.spawn(move || Messages::read(stderr));
+        let second = plain::stream(&mut input, |chunk| {
+            match std::io::Write::write_all(&mut stdin, chunk) {
+                Ok(()) => Ok(ControlFlow::Continue(())),
+                // psql stopped reading (ON_ERROR_STOP): its status says why.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ControlFlow::Break(())),
+                Err(e) => Err(e),
+            }
+        });
+        let whole = matches!(&second, Ok(c) if *c == first)
+            || matches!(second, Err(plain::Stopped::ByReceiver(_)));
+        if whole {
+            drop(stdin);
+        } else {
+            // Killed with its input open, psql never commits: with a single transaction
+            // nothing of the file stays.
+            let _ = child.kill();
+        }
+        (second, messages.join())
+    });
+    let status = child.wait().map_err(|e| Error::io(&psql, e))?;
+    let messages = messages.unwrap_or_default();
+    match second {
+        Ok(checked) if checked != first => {
+            return Err(refused(
+                "the file changed while it was being restored; psql was stopped".into(),
+            ));
+        }
+        Ok(_) | Err(plain::Stopped::ByReceiver(_)) => {}
+        Err(plain::Stopped::Refused(reason)) => {
+            return Err(refused(format!(
+                "{reason} (the file changed while it was being restored; psql was stopped)"
+            )));
+        }
+        Err(plain::Stopped::Io(e)) => return Err(Error::io(file, e)),
+    }
     if !status.success() {
         return Err(Error::PgRestore {
             tool: "psql".into(),
             status: status.to_string(),
-            stderr: summarize(&stderr),
+            stderr: messages.summary(),
         });
     }
-    let errors = stderr.lines().filter(|l| l.contains("ERROR:")).count();
     Ok(RestoreSummary {
-        ignored_errors: errors,
-        messages: if errors > 0 {
-            summarize(&stderr)
+        ignored_errors: messages.errors,
+        messages: if messages.errors > 0 {
+            messages.summary()
         } else {
             String::new()
         },
     })
 }
 
-/// Runs `command` with no input and returns its status and standard error. The program
-/// dies with pum: a killed `pum dump` leaves no `pg_dump` running.
-fn run(command: &mut Command, program: &Path) -> Result<(std::process::ExitStatus, String)> {
-    run_with_input(command, program, &[])
+/// What a tool printed on its standard error, kept to a bounded size however much it
+/// prints (psql going past the errors of a large dump prints one line per COPY row).
+#[derive(Debug, Default)]
+struct Messages {
+    /// The first [`Messages::KEEP`] non-blank lines, trimmed, each cut at
+    /// [`Messages::LINE`] bytes.
+    first: Vec<String>,
+    /// How many non-blank lines there were.
+    lines: usize,
+    /// How many of them hold `ERROR:`.
+    errors: usize,
+    /// pg_restore's "errors ignored on restore: N".
+    ignored: Option<usize>,
 }
 
-/// As [`run`], with `input` on the program's standard input.
-fn run_with_input(
-    command: &mut Command,
-    program: &Path,
-    input: &[u8],
-) -> Result<(std::process::ExitStatus, String)> {
+impl Messages {
+    const KEEP: usize = 6;
+    const LINE: usize = 2000;
+
+    /// Reads `stream` to its end (a read error ends it too).
+    fn read(stream: impl Read) -> Messages {
+        let mut messages = Messages::default();
+        let mut line: Vec<u8> = Vec::new();
+        let mut buffer = [0u8; 8192];
+        let mut stream = stream;
+        loop {
+            let n = match stream.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            for &b in &buffer[..n] {
+                if b == b'\n' {
+                    messages.line(&line);
+                    line.clear();
+                } else if line.len() < Self::LINE {
+                    line.push(b);
+                }
+            }
+        }
+        messages.line(&line);
+        messages
+    }
+
+    fn line(&mut self, bytes: &[u8]) {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        self.lines += 1;
+        if text.contains("ERROR:") {
+            self.errors += 1;
+        }
+        if let Some(count) = ignored_error_count(text) {
+            self.ignored = Some(count);
+        }
+        if self.first.len() < Self::KEEP {
+            self.first.push(text.to_string());
+        }
+    }
+
+    /// The first lines joined into one, as [`summarize`] does.
+    fn summary(&self) -> String {
+        let mut text = self.first.join(" | ");
+        if self.lines > self.first.len() {
+            text.push_str(&format!(
+                " | … ({} more lines)",
+                self.lines - self.first.len()
+            ));
+        }
+        text
+    }
+}
+
+/// Runs `command` with no input and returns its status and what it printed on standard
+/// error. The program dies with pum: a killed `pum dump` leaves no `pg_dump` running.
+fn run(command: &mut Command, program: &Path) -> Result<(std::process::ExitStatus, Messages)> {
     crate::process::die_with_pum(command);
     let mut child = command
-        .stdin(if input.is_empty() {
-            Stdio::null()
-        } else {
-            Stdio::piped()
-        })
+        .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::io(program, e))?;
-    let output = std::thread::scope(|scope| {
-        if let Some(mut stdin) = child.stdin.take() {
-            // A program that stops reading (an error with ON_ERROR_STOP) closes the pipe:
-            // the rest of the input is not needed then.
-            scope.spawn(move || {
-                let _ = std::io::Write::write_all(&mut stdin, input);
-            });
-        }
-        child.wait_with_output()
-    })
-    .map_err(|e| Error::io(program, e))?;
-    Ok((
-        output.status,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    ))
+    let messages = child.stderr.take().map(Messages::read).unwrap_or_default();
+    let status = child.wait().map_err(|e| Error::io(program, e))?;
+    Ok((status, messages))
 }
 
 /// The first lines of a tool's message, joined into one line.
 fn summarize(stderr: &str) -> String {
-    const KEEP: usize = 6;
-    let lines: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let mut text = lines
-        .iter()
-        .take(KEEP)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" | ");
-    if lines.len() > KEEP {
-        text.push_str(&format!(" | … ({} more lines)", lines.len() - KEEP));
-    }
-    text
+    Messages::read(stderr.as_bytes()).summary()
 }
 
 #[cfg(test)]

@@ -255,7 +255,8 @@ impl Context {
         Ok(())
     }
 
-    /// Drops the test databases whose owner is gone (see [`registry::orphans`]).
+    /// Drops the test databases whose owner is gone (see [`registry::orphans`]), and the
+    /// orphaned scratch databases ([`crate::workflow::sweep_scratch_databases`]).
     fn sweep_orphans(&self) -> Result<()> {
         // On a background session: the heartbeat sweeps while tests run.
         let (existing, registered) = self
@@ -263,6 +264,12 @@ impl Context {
             .with(|session| registry::survey(session.client()))?;
         for name in registry::orphans(&existing, &registered, &self.owner, registry::start_time) {
             self.drop_test_database(&name, true)?;
+        }
+        // And the scratch databases of killed `check --changelogs` and autogenerate runs
+        // (tests run those too), which carry their owner's liveness in a lock.
+        // Best effort: tests go on when it fails.
+        if let Err(e) = self.background.with(crate::workflow::sweep) {
+            eprintln!("pum: could not sweep orphaned scratch databases: {e}");
         }
         Ok(())
     }

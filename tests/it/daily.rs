@@ -6,6 +6,7 @@ use pum::testing::TestDb;
 use pum::{DowngradeOptions, MigrateOptions, Upgrader, Version};
 
 use crate::support::project::shop;
+use crate::support::{self, ScratchDb, spec};
 
 fn v(text: &str) -> Version {
     Version::parse(text).unwrap()
@@ -434,5 +435,52 @@ impl Drop for Cleanup {
                 let _ = client.batch_execute(&format!("DROP ROLE IF EXISTS \"{role}\""));
             }
         }
+    }
+}
+
+/// The class behind `check --changelogs` and `new --autogenerate` leaving nothing: a
+/// scratch database is an orphan exactly when no session holds its lock, whichever
+/// database (or machine) that session is on; orphans go at the next sweep, others stay.
+#[test]
+fn scratch_databases_are_swept_when_no_session_holds_their_lock() {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let orphan = format!("pum_check_0_{}{stamp}", std::process::id());
+    let live = format!("pum_autogenerate_0_{}{stamp}", std::process::id());
+    let other = ScratchDb::new("lock_holder", "");
+    // The owner of `live`, as a process on another machine would hold it: a session on
+    // some database of the server holding the scratch database's lock ('pums').
+    let mut owner = other.client();
+    owner
+        .execute(
+            "SELECT pg_advisory_lock(x'70756d73'::int, hashtext($1))",
+            &[&live],
+        )
+        .unwrap();
+    for name in [&orphan, &live] {
+        pum::create_database(&spec(), name, &pum::CreateOptions::default()).unwrap();
+    }
+    let _cleanup = [
+        ScratchDb::named(orphan.clone()),
+        ScratchDb::named(live.clone()),
+    ];
+
+    let swept = pum::workflow::sweep_scratch_databases(&spec()).unwrap();
+    assert!(!support::exists(&orphan), "{orphan} swept");
+    assert!(support::exists(&live), "{live} kept while its owner lives");
+    assert!(!swept.contains(&live), "{swept:?}");
+
+    drop(owner);
+    // The server ends the session a moment after the client goes.
+    let started = std::time::Instant::now();
+    while support::exists(&live) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{live} never swept"
+        );
+        pum::workflow::sweep_scratch_databases(&spec()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

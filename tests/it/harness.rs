@@ -888,9 +888,13 @@ fn failures_point_at_the_test_and_errors_read_as_the_server_said(db: TestDb) {
         .unwrap_err();
     let expected = "the test returned an error: ERROR 23505: duplicate key value violates \
                     unique constraint \"t_pkey\" (detail: Key (id)=(1) already exists.)";
+    let again = db
+        .client()
+        .batch_execute("INSERT INTO t VALUES (1)")
+        .unwrap_err();
     let result: Result<(), postgres::Error> = Err(failed);
     assert_eq!(result.failure().as_deref(), Some(expected));
-    let boxed: Result<(), Box<dyn std::error::Error>> = Err(Box::new(result.unwrap_err()));
+    let boxed: Result<(), Box<dyn std::error::Error>> = Err(Box::new(again));
     assert_eq!(boxed.failure().as_deref(), Some(expected));
     // An error that is only Debug, as #[test] accepts it.
     #[derive(Debug)]

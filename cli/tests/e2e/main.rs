@@ -2,12 +2,14 @@
 //! one, or the one named by `PUM_TEST_DATABASE_URL`.
 
 mod app;
+mod big_dump;
 mod cli;
 mod code;
 mod daily;
 mod fleet;
 mod matrix;
 mod readme;
+mod scratch;
 mod server;
 mod sql_files;
 #[path = "../../../tests/support/mod.rs"]
