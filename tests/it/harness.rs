@@ -882,14 +882,16 @@ fn failures_point_at_the_test_and_errors_read_as_the_server_said(db: TestDb) {
 
     // What a returned error says: the server's SQLSTATE, message, detail and hint.
     use pum::testing::TestResult;
-    let failed = db
-        .client()
-        .batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (1)")
+    let mut client = db.client();
+    client
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
+        .unwrap();
+    let failed = client
+        .batch_execute("INSERT INTO t VALUES (1)")
         .unwrap_err();
     let expected = "the test returned an error: ERROR 23505: duplicate key value violates \
                     unique constraint \"t_pkey\" (detail: Key (id)=(1) already exists.)";
-    let again = db
-        .client()
+    let again = client
         .batch_execute("INSERT INTO t VALUES (1)")
         .unwrap_err();
     let result: Result<(), postgres::Error> = Err(failed);
