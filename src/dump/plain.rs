@@ -507,9 +507,16 @@ impl Scanner {
                         self.state = State::Sql;
                         return Ok(());
                     }
+                    (b'\n', 1 | 4) => return Err(copy_escape(b, self.line)),
                     (b'\n', _) => 0,
                     (b'\\', 0) => 1,
                     (b'.', 1) | (b'\r', 2) => 2,
+                    (b'\\', 3) => 4,
+                    // pg_dump's COPY data escapes only these; anything else after a
+                    // backslash is a psql meta-command should the COPY fail (`-x` goes on
+                    // past that failure, and psql reads the data as commands).
+                    (escape, 1 | 4) if COPY_ESCAPES.contains(&escape) => 3,
+                    (other, 1 | 4) => return Err(copy_escape(other, self.line)),
                     _ => 3,
                 };
             }
@@ -557,6 +564,24 @@ impl Scanner {
         }
         Ok(())
     }
+}
+
+/// What may follow a backslash in COPY data: the escapes COPY writes (`\\`, `\N`,
+/// `\b`, `\f`, `\n`, `\r`, `\t`, `\v`) and those COPY reads (octal digits, `\x`), none of
+/// which is a psql meta-command that reads or writes files or runs programs.
+const COPY_ESCAPES: &[u8] = b"\\Nbfnrtvx01234567";
+
+/// A backslash in COPY data followed by what pg_dump never writes there.
+fn copy_escape(b: u8, line: usize) -> String {
+    let what = if b == b'\n' {
+        "a backslash ending the line".to_string()
+    } else {
+        format!("\\{}", String::from_utf8_lossy(&[b]))
+    };
+    format!(
+        "line {line}: COPY data holds {what}, which pg_dump never writes there (psql would \
+         read it as a meta-command if the COPY failed); pum restores plain files only without it"
+    )
 }
 
 /// Whether the meta-command `name` (on `line`) is one pg_dump writes.
@@ -690,8 +715,26 @@ mod tests {
     }
 
     #[test]
+    fn copy_data_holds_only_the_escapes_pg_dump_writes() {
+        // What COPY writes: accepted.
+        let written = "COPY t FROM stdin;\n1\t\\N\ta\\tb\\\\c\\n\\r\\b\\f\\v\\011\n\\.\n";
+        assert_eq!(check(written), Ok(()));
+        // A line psql would run as a meta-command if the COPY failed (restore -x goes on
+        // past that): refused, at the start of a line and within one.
+        for data in [
+            "\\! touch /tmp/x",
+            "1\tx \\! touch /tmp/x",
+            "\\o /tmp/x",
+            "1\\",
+        ] {
+            let err = check(&format!("COPY t FROM stdin;\n{data}\n\\.\n")).unwrap_err();
+            assert!(err.starts_with("line 2: COPY data holds "), "{data}: {err}");
+        }
+    }
+
+    #[test]
     fn copy_is_told_by_its_words() {
-        let data = "\\! data, not a command\n\\.\n";
+        let data = "\\\\! data, not a command\n\\.\n";
         assert_eq!(check(&format!("COPY t FROM stdin;\n{data}")), Ok(()));
         assert_eq!(check(&format!("copy t (a) from/**/STDIN;\n{data}")), Ok(()));
         assert_eq!(

@@ -225,6 +225,47 @@ fn a_plain_file_with_a_shell_command_is_refused_before_psql_sees_it() {
 }
 
 #[test]
+fn a_command_hidden_in_copy_data_is_refused_even_with_errors_ignored() {
+    // If the COPY fails (no such table), psql -x goes on and reads its data lines as
+    // commands: a meta-command there would run.
+    let target = empty_db("hostile_copy");
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("owned");
+    let file = dir.path().join("hostile.sql");
+    std::fs::write(
+        &file,
+        format!(
+            "CREATE TABLE before_copy (x int);\nCOPY nowhere (a) FROM stdin;\n1\t\\! touch {}\n\\.\n",
+            witness.display()
+        ),
+    )
+    .unwrap();
+    for ignore_errors in [false, true] {
+        let options = RestoreOptions {
+            ignore_errors,
+            ..RestoreOptions::default()
+        };
+        let err = pum::restore(&target.spec(), &file, &options).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "refusing to restore {}: line 3: COPY data holds \\!, which pg_dump never \
+                 writes there (psql would read it as a meta-command if the COPY failed); pum \
+                 restores plain files only without it",
+                file.display()
+            )
+        );
+    }
+    assert!(!witness.exists(), "the shell command never ran");
+    assert!(
+        target
+            .strings("SELECT relname::text FROM pg_class WHERE relname = 'before_copy'")
+            .is_empty(),
+        "nothing ran"
+    );
+}
+
+#[test]
 fn a_truncated_plain_dump_is_refused() {
     let source = ScratchDb::new("src", SOURCE);
     let dir = tempfile::tempdir().unwrap();
