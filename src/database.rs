@@ -215,8 +215,8 @@ impl Maintenance {
         Maintenance::from_client(client)
     }
 
-    /// A maintenance session on the very database `spec` names (the test harness keeps its
-    /// registry in the database `PUM_TEST_DATABASE_URL` names).
+    /// A maintenance session on the very database `spec` names (the test harness works
+    /// from its registry's database, `pum_registry`).
     ///
     /// # Errors
     /// Connection errors.

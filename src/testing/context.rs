@@ -1,7 +1,9 @@
 //! What the harness shares within a process: the server, its maintenance sessions, the
 //! template cache, the clones and their spares, the background workers (dropping, making
 //! spares) and the bound on parallel tests, set up on first use (the registry made,
-//! orphans swept).
+//! orphans swept). Every session of the harness is on the registry's database
+//! ([`registry::DATABASE`]), whatever database the server's settings name: the registry
+//! and the advisory locks (template builds, the connection budget) are one per server.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use super::registry::{self, Lease, Owner};
 use super::slots::{Slot, Slots};
 use super::spec::{ReferenceSpec, TestSpec};
 use super::templates::Templates;
+use super::warnings;
 use super::worker::Worker;
 use crate::connect::ConnectionSpec;
 use crate::database::{DropOptions, Maintenance, quote_identifier};
@@ -30,7 +33,7 @@ const DEFAULT_SPARES: i64 = 2;
 
 /// Everything the harness shares within a process.
 pub(crate) struct Context {
-    /// The harness's maintenance database (where the registry lives).
+    /// The registry's database on the test server: the harness's sessions are there.
     pub server: ConnectionSpec,
     budget: Budget,
     /// Sessions for the tests' own work (taking and making their databases).
@@ -65,7 +68,7 @@ pub(crate) fn context() -> Result<&'static Context> {
             .name("pum-heartbeat".into())
             .spawn(|| context.beat_forever())
         {
-            eprintln!("pum: no heartbeat thread ({e}): this run's test databases may be swept by others after PUM_TEST_LEASE");
+            warnings::warn(&format!("no heartbeat thread ({e}): this run's test databases may be swept by others after PUM_TEST_LEASE"));
         }
     });
     Ok(context)
@@ -73,7 +76,7 @@ pub(crate) fn context() -> Result<&'static Context> {
 
 impl Context {
     fn new() -> Result<Context> {
-        let server = crate::server::test_server()?;
+        let server = registry::open(&crate::server::test_server()?)?;
         let max = match std::env::var("PUM_TEST_MAX_PARALLEL") {
             Ok(text) => text
                 .trim()
@@ -103,7 +106,6 @@ impl Context {
         let lease = Lease::from_env()?;
         let budget = Budget::new(&server)?;
         let mut session = Maintenance::on(&server)?;
-        registry::make(session.client())?;
         let owner = Owner::this_process();
         registry::heartbeat(session.client(), &owner, lease)?;
         let version = session.server_version();
@@ -121,7 +123,11 @@ impl Context {
             lease,
             slots: Slots::new(max),
         };
-        context.sweep_orphans()?;
+        // A sweep that fails is said, and tried again at the next heartbeat: a database
+        // that cannot be dropped must not stop every test of every run.
+        if let Err(e) = context.sweep_orphans() {
+            warnings::warn(&format!("could not sweep orphaned test databases: {e}"));
+        }
         context.templates.sweep_unused();
         Ok(context)
     }
@@ -141,7 +147,7 @@ impl Context {
                 Err(e) if !failing => {
                     // Said once per outage: the databases stay registered, and the lease
                     // is renewed again once the server answers.
-                    eprintln!("pum: could not renew the test databases' lease: {e}");
+                    warnings::warn(&format!("could not renew the test databases' lease: {e}"));
                     failing = true;
                 }
                 Err(_) => {}
@@ -149,7 +155,7 @@ impl Context {
             if let Err(e) = self.sweep_orphans()
                 && !failing
             {
-                eprintln!("pum: could not sweep orphaned test databases: {e}");
+                warnings::warn(&format!("could not sweep orphaned test databases: {e}"));
             }
         }
     }
@@ -213,7 +219,7 @@ impl Context {
                         && let Err(e) = context.make_spares(template)
                         && e.sqlstate() != Some(UNDEFINED_DATABASE)
                     {
-                        eprintln!("pum: could not make a spare clone of {template}: {e}");
+                        warnings::warn(&format!("could not make a spare clone of {template}: {e}"));
                     }
                 });
         }
@@ -244,9 +250,13 @@ impl Context {
                 .background
                 .with(|session| self.clones.create(session, &name, template))
             {
-                let _ = self
-                    .pool
-                    .with(|session| registry::unregister(session.client(), &name));
+                // Forgotten only once it surely does not exist (a creation that failed on
+                // this side may have finished on the server); otherwise the row stays
+                // for a sweep.
+                let _ = self.pool.with(|session| {
+                    session.drop(&name, &DropOptions::if_exists())?;
+                    registry::unregister(session.client(), &name)
+                });
                 return Err(e);
             }
             self.background
@@ -255,33 +265,65 @@ impl Context {
         Ok(())
     }
 
-    /// Drops the test databases whose owner is gone (see [`registry::orphans`]), and the
-    /// orphaned scratch databases ([`crate::workflow::sweep_scratch_databases`]).
+    /// Drops the test databases whose owner is gone (see [`registry::orphans`]), the
+    /// templates whose build was killed, and the orphaned scratch databases
+    /// ([`crate::workflow::sweep_scratch_databases`]). One that cannot be dropped (in use
+    /// by a subscription, a session that cannot be ended, another role's) is said, once
+    /// per process, and stays registered: the next sweep (every heartbeat) tries again.
+    /// Fails only when the registry cannot be read.
     fn sweep_orphans(&self) -> Result<()> {
         // On a background session: the heartbeat sweeps while tests run.
-        let (existing, registered) = self
+        let registered = self
             .background
             .with(|session| registry::survey(session.client()))?;
-        for name in registry::orphans(&existing, &registered, &self.owner, registry::start_time) {
-            self.drop_test_database(&name, true)?;
+        let foreign: std::collections::HashMap<&str, &str> = registered
+            .iter()
+            .filter_map(|r| Some((r.name.as_str(), r.foreign_owner.as_deref()?)))
+            .collect();
+        for name in registry::orphans(&registered, &self.owner, registry::start_time) {
+            if let Some(role) = foreign.get(name.as_str()) {
+                warnings::warn_once(
+                    &name,
+                    &format!(
+                        "orphaned test database {name} belongs to role {role}: left for a \
+                         runner of that role (or DROP DATABASE as {role})"
+                    ),
+                );
+                continue;
+            }
+            if let Err(e) = self.drop_test_database(&name, true) {
+                warnings::warn_once(
+                    &name,
+                    &format!(
+                        "could not drop orphaned test database {name} (tried again at every \
+                         heartbeat; every other test goes on): {e}"
+                    ),
+                );
+            }
         }
+        self.templates.sweep_killed_builds();
         // And the scratch databases of killed `check --changelogs` and autogenerate runs
         // (tests run those too), which carry their owner's liveness in a lock.
         // Best effort: tests go on when it fails.
         if let Err(e) = self.background.with(crate::workflow::sweep) {
-            eprintln!("pum: could not sweep orphaned scratch databases: {e}");
+            warnings::warn_once(
+                "scratch databases",
+                &format!("could not sweep orphaned scratch databases: {e}"),
+            );
         }
         Ok(())
     }
 
     /// Drops a test database and forgets it. For an orphan, a `CREATE DATABASE` of it still
-    /// running for a client that died is ended first, so it cannot finish after the drop.
+    /// running for a client that died is ended first, so it cannot finish after the drop;
+    /// while one may still run, the row stays (the next sweep drops what it made).
     fn drop_test_database(&self, name: &str, orphan: bool) -> Result<()> {
         self.background.with(|session| {
-            if orphan {
-                end_unfinished_creation(session, name)?;
-            }
+            let unfinished = orphan && !end_unfinished_creation(session, name)?;
             session.drop(name, &DropOptions::if_exists())?;
+            if unfinished {
+                return Ok(());
+            }
             registry::unregister(session.client(), name)
         })
     }
@@ -293,7 +335,10 @@ impl Context {
         self.dropper.push("pum-dropper", name, false, |name| {
             let dropped = context().and_then(|c| c.drop_test_database(name, false));
             if let Err(e) = dropped {
-                eprintln!("pum: could not drop test database {name}: {e}");
+                warnings::warn(&format!(
+                    "could not drop test database {name} (it stays registered: a later sweep \
+                     tries again): {e}"
+                ));
             }
         });
     }
@@ -304,15 +349,20 @@ impl Context {
             .pool
             .with(|session| registry::keep(session.client(), name, max))?;
         for name in extra {
-            self.drop_test_database(&name, false)?;
+            if let Err(e) = self.drop_test_database(&name, false) {
+                warnings::warn(&format!(
+                    "could not drop kept test database {name} beyond PUM_TEST_KEEP_MAX: {e}"
+                ));
+            }
         }
         Ok(())
     }
 }
 
-/// Ends a `CREATE DATABASE` of `name` still running for a client that died, and waits (at
-/// most 10 s) for it to be gone.
-fn end_unfinished_creation(session: &mut Maintenance, name: &str) -> Result<()> {
+/// Ends a `CREATE DATABASE` of `name` still running for a client that died (one of this
+/// role's: others' sessions cannot be ended), and waits (at most 10 s) for it to be gone.
+/// Returns whether none runs any more.
+fn end_unfinished_creation(session: &mut Maintenance, name: &str) -> Result<bool> {
     let creating = format!("CREATE DATABASE {} %", quote_identifier("database", name)?);
     let started = Instant::now();
     loop {
@@ -320,13 +370,17 @@ fn end_unfinished_creation(session: &mut Maintenance, name: &str) -> Result<()> 
             .client()
             .query_one(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1",
+                 WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1 \
+                 AND pg_has_role(usesysid, 'MEMBER')",
                 &[&creating],
             )
             .map_err(|e| Error::sql("end unfinished creations", &e))?
             .get(0);
-        if running == 0 || started.elapsed() > Duration::from_secs(10) {
-            return Ok(());
+        if running == 0 {
+            return Ok(true);
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Ok(false);
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -38,16 +38,20 @@
 //!   `never` and `always` do as named. At most `PUM_TEST_KEEP_MAX` (default 10) kept
 //!   databases stay; the oldest go first.
 //! - **Runners and leases.** Each test process is a *runner*: a random id, registered
-//!   in `pum_registry.runners` with its host name, boot id and pid. Every test database is
-//!   registered to its runner (with the process's start time) in `pum_registry.databases`
-//!   of the server's maintenance database before it is created, with a lease of
+//!   in `pum_registry.runners` with its host name, boot id and pid. The registry is one per
+//!   server: database `pum_registry`, made on first use (by any role with CREATEDB) and
+//!   open to every role, whatever database the server's settings name. Every test database
+//!   is registered to its runner (with the process's start time) in
+//!   `pum_registry.databases` before it is created, every template before its build
+//!   starts, with a lease of
 //!   `PUM_TEST_LEASE` seconds (default 60) that a heartbeat thread renews three times per
 //!   lease; leases are judged by the server's clock, so runners' clocks may disagree. A
 //!   database's owner is alive if it is a running process of this machine, boot and PID
 //!   namespace (its pid and start time tell: no lease needed), or, for any other host, if its lease has
 //!   not ended. Each runner, when it starts and at every heartbeat, drops the databases
 //!   of dead owners: a killed runner's databases are gone within a lease and a beat (CI
-//!   shards on many machines sharing a server included), and a live runner's never are.
+//!   shards on many machines sharing a server included), and a live runner's never are;
+//!   a template whose build was killed (recorded as building, its lock free) goes too.
 //!   Kept databases have no lease; finished spares go after an hour untaken.
 //! - **Bounded.** At most `PUM_TEST_MAX_PARALLEL` (default 32) test databases are alive at
 //!   once per process; [`TestDb::pool`] holds at most 4 connections. All processes on a
@@ -55,8 +59,12 @@
 //!   `PUM_TEST_CONNECTIONS`): a process takes 10 for itself, a running test 4, and the rest
 //!   wait, so many test processes at once — on one machine or many — queue instead of
 //!   failing with "too many clients". The budget's units are advisory locks in the
-//!   maintenance database, held by one session per runner: a dead runner's are released
+//!   registry's database, held by one session per runner: a dead runner's are released
 //!   with its session.
+//! - **Warnings.** A database a sweep cannot drop (a subscription in it, a session that
+//!   cannot be ended, another role's) never fails a test: it stays registered, is tried
+//!   again at every heartbeat, and is said once per process on standard error, written
+//!   past cargo test's output capture (as every warning of the background threads).
 
 mod budget;
 mod clones;
@@ -68,6 +76,7 @@ mod slots;
 mod spec;
 mod templates;
 mod upgrade;
+mod warnings;
 mod worker;
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};

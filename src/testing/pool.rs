@@ -1,5 +1,5 @@
-//! A few open sessions on the harness's maintenance database (the one the test server's
-//! settings name, where the registry lives), shared by the harness's threads: creating and
+//! A few open sessions on the registry's database of the test server (`pum_registry`, where
+//! the harness does all its work), shared by the harness's threads: creating and
 //! dropping test databases needs no new connection each time, and a process never holds
 //! more than [`MAX_SESSIONS`] of them for its tests (threads beyond wait for one), nor more
 //! than [`BACKGROUND_SESSIONS`] for its background work (drops, spares), which so never

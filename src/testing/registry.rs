@@ -1,16 +1,19 @@
-//! The registry in the harness's maintenance database (schema `pum_registry`): every test
-//! database with its owner and lease, the spare clones made ahead of the tests that will
-//! want them, every template with its build status. Processes and
-//! machines sharing a server learn from it what the others made, and which of those are
-//! orphans to drop.
+//! The registry of a server: schema `pum_registry` of database `pum_registry` ([`DATABASE`]),
+//! one per server whatever database `PUM_TEST_DATABASE_URL` names, made on first use by
+//! whichever runner comes first and open to every role: every test database with its
+//! owner and lease, the spare clones made ahead of the tests that will want them, every
+//! template with its build status. Every database the harness makes is registered here
+//! before it exists. Processes and machines sharing a server learn from it what the others
+//! made, and which of those are orphans to drop; a database it does not know is never
+//! dropped.
 //!
 //! Which databases are orphans is decided by [`orphans`], a pure function of what the
 //! registry and the catalog say; the SQL around it only reads and writes rows.
 
-use std::collections::HashSet;
-
 use postgres::GenericClient;
 
+use crate::connect::ConnectionSpec;
+use crate::database::{CreateOptions, Maintenance, quote_identifier};
 use crate::error::{Error, Result};
 use crate::lock::{AdvisoryLock, HARNESS};
 
@@ -143,24 +146,22 @@ pub(crate) struct Registered {
     pub lease_expired: Option<bool>,
     /// A finished spare: it belongs to no process, and goes when its lease ends.
     pub spare_ready: bool,
+    /// The role owning the database when it exists and this session's role may not drop
+    /// it (runners of several roles share the server): left for a runner of that role.
+    pub foreign_owner: Option<String>,
 }
 
-/// The test databases to drop: those that exist without a registry row (their creation lost
-/// a race with a sweep), and those whose owner is gone: a dead process of this machine
+/// The test databases to drop: those whose owner is gone: a dead process of this machine
 /// (`start_time` tells), or an expired lease elsewhere. Kept databases stay; finished
-/// spares go when their lease ends, whoever made them.
+/// spares go when their lease ends, whoever made them. A database the registry does not
+/// know is never dropped: every database pum makes is registered before it exists, so it
+/// is not pum's (or a pum of another registry made it, whose runner may be alive).
 pub(crate) fn orphans(
-    existing: &[String],
     registered: &[Registered],
     me: &Owner,
     start_time: impl Fn(u32) -> Option<i64>,
 ) -> Vec<String> {
-    let known: HashSet<&str> = registered.iter().map(|r| r.name.as_str()).collect();
-    let unregistered = existing
-        .iter()
-        .filter(|name| !known.contains(name.as_str()))
-        .cloned();
-    let dead = registered
+    registered
         .iter()
         .filter(|r| {
             let Some(expired) = r.lease_expired else {
@@ -175,17 +176,179 @@ pub(crate) fn orphans(
                 expired
             }
         })
-        .map(|r| r.name.clone());
-    unregistered.chain(dead).collect()
+        .map(|r| r.name.clone())
+        .collect()
 }
 
-/// Makes the registry (once, whoever comes first).
-pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
+/// The database that holds the registry on every server: one place per server, whatever
+/// database `PUM_TEST_DATABASE_URL` names, so that every runner sees every other's
+/// databases (and advisory locks, which are per database, are shared too).
+pub(crate) const DATABASE: &str = "pum_registry";
+
+/// The registry's layout; a registry of another layout is made again.
+const FORMAT: i32 = 1;
+
+/// SQLSTATE insufficient_privilege.
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
+/// SQLSTATE invalid_catalog_name: no such database.
+const UNDEFINED_DATABASE: &str = "3D000";
+
+/// The settings of the registry's database on the server of `server` (the harness's
+/// server, any of its databases), the database and the registry made on first use. A role
+/// that may not do what the harness needs gets one message naming the privilege.
+///
+/// # Errors
+/// [`Error::Setting`] (of `PUM_TEST_DATABASE_URL`) naming the privilege the role lacks;
+/// connection and SQL errors.
+pub(crate) fn open(server: &ConnectionSpec) -> Result<ConnectionSpec> {
+    let registry = server.with_dbname(DATABASE);
+    let mut client = match registry.connect() {
+        Ok(client) => client,
+        Err(e) if e.sqlstate() == Some(UNDEFINED_DATABASE) => {
+            create_database(server)?;
+            registry.connect().map_err(|e| refused_connect(server, e))?
+        }
+        Err(e) => return Err(refused_connect(server, e)),
+    };
+    let (may_create, user): (bool, String) = client
+        .query_one(
+            "SELECT rolsuper OR rolcreatedb, current_user::text FROM pg_roles \
+             WHERE rolname = current_user",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .map_err(|e| Error::sql("read the role's privileges", &e))?;
+    if !may_create {
+        return Err(lacking(format!(
+            "role \"{user}\" may not create databases, and the test harness makes one per \
+             test: a superuser grants it with ALTER ROLE {} CREATEDB",
+            quote_identifier("role", &user)?
+        )));
+    }
+    make(&mut client, &user)?;
+    Ok(registry)
+}
+
+/// An error naming what the role of `PUM_TEST_DATABASE_URL` (or of the server) lacks.
+fn lacking(message: String) -> Error {
+    Error::Setting {
+        variable: "PUM_TEST_DATABASE_URL".into(),
+        message,
+    }
+}
+
+/// A refused connection to the registry's database, saying which grant is missing when
+/// that is why.
+fn refused_connect(server: &ConnectionSpec, e: Error) -> Error {
+    if e.sqlstate() != Some(INSUFFICIENT_PRIVILEGE) {
+        return e;
+    }
+    let user = server.user();
+    lacking(format!(
+        "role \"{user}\" may not connect to database {DATABASE}, where the test harness keeps \
+         its registry of every database it makes on the server: its owner (or a superuser) \
+         grants it with GRANT CONNECT ON DATABASE {DATABASE} TO {}",
+        quote_identifier("role", user).unwrap_or_else(|_| user.to_string())
+    ))
+}
+
+/// Creates the registry's database (whoever comes first), from the database `server`
+/// names (else `postgres` or `template1`), open to every role: each runner, whatever its
+/// role, registers there.
+fn create_database(server: &ConnectionSpec) -> Result<()> {
+    let mut session = match Maintenance::on(server) {
+        Ok(session) => session,
+        Err(_) => Maintenance::connect(server, DATABASE)?,
+    };
+    match session.create(DATABASE, &CreateOptions::default()) {
+        Ok(()) => {}
+        Err(Error::AlreadyExists { .. }) => return Ok(()),
+        Err(e) if e.sqlstate() == Some(INSUFFICIENT_PRIVILEGE) => {
+            let user = server.user();
+            return Err(lacking(format!(
+                "role \"{user}\" may not create databases, and the test harness makes one per \
+                 test (and, once per server, database {DATABASE} for its registry): a \
+                 superuser grants it with ALTER ROLE {} CREATEDB",
+                quote_identifier("role", user)?
+            )));
+        }
+        Err(e) => return Err(e),
+    }
+    // Any role may make the registry's schema, should its creator die before it does.
+    session
+        .client()
+        .batch_execute(&format!(
+            "GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {DATABASE} TO PUBLIC"
+        ))
+        .map_err(|e| Error::sql(format!("open database {DATABASE} to every role"), &e))
+}
+
+/// The registry's format, 0 when it has none.
+fn layout(client: &mut impl GenericClient) -> Result<i32> {
+    let made: bool = client
+        .query_one("SELECT to_regclass('pum_registry.format') IS NOT NULL", &[])
+        .map_err(registry_error)?
+        .get(0);
+    if !made {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM pum_registry.format",
+            &[],
+        )
+        .map_err(registry_error)?
+        .get(0))
+}
+
+/// Makes the registry (once, whoever comes first), usable by every role: runners of
+/// different roles share a server. Checks that `user` may use it.
+pub(crate) fn make(client: &mut postgres::Client, user: &str) -> Result<()> {
+    if layout(client)? != FORMAT {
+        make_schema(client).map_err(|e| {
+            if e.sqlstate() == Some(INSUFFICIENT_PRIVILEGE) {
+                lacking(format!(
+                    "role \"{user}\" may not make the test registry (schema pum_registry of \
+                     database {DATABASE}): {e}; its owner (or a superuser) runs the tests once, \
+                     or grants CREATE ON DATABASE {DATABASE} TO PUBLIC"
+                ))
+            } else {
+                e
+            }
+        })?;
+    }
+    let usable: bool = client
+        .query_one(
+            "SELECT has_schema_privilege('pum_registry', 'USAGE') \
+             AND has_table_privilege('pum_registry.databases', 'SELECT, INSERT, UPDATE, DELETE') \
+             AND has_table_privilege('pum_registry.templates', 'SELECT, INSERT, UPDATE, DELETE') \
+             AND has_table_privilege('pum_registry.runners', 'SELECT, INSERT, UPDATE, DELETE')",
+            &[],
+        )
+        .map_err(registry_error)?
+        .get(0);
+    if !usable {
+        return Err(lacking(format!(
+            "role \"{user}\" may not use the test registry (schema pum_registry of database \
+             {DATABASE}): its owner (or a superuser) grants it with GRANT USAGE ON SCHEMA \
+             pum_registry TO PUBLIC; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN \
+             SCHEMA pum_registry TO PUBLIC"
+        )));
+    }
+    Ok(())
+}
+
+fn make_schema(client: &mut postgres::Client) -> Result<()> {
     let failed = |e: postgres::Error| Error::sql("make the test registry", &e);
     let mut tx = client.transaction().map_err(failed)?;
     AdvisoryLock::new(HARNESS, "pum_registry").acquire_for_transaction(&mut tx)?;
+    if layout(&mut tx)? == FORMAT {
+        return Ok(());
+    }
     tx.batch_execute(
         "CREATE SCHEMA IF NOT EXISTS pum_registry;
+         CREATE TABLE IF NOT EXISTS pum_registry.format (version integer NOT NULL);
          CREATE TABLE IF NOT EXISTS pum_registry.templates (
            name text PRIMARY KEY,
            family text NOT NULL,
@@ -193,10 +356,11 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
            message text,
            built_at timestamptz NOT NULL DEFAULT now(),
            used_at timestamptz NOT NULL DEFAULT now(),
-           builds integer NOT NULL DEFAULT 1);
-         ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS used_at timestamptz NOT NULL DEFAULT now();
+           builds integer NOT NULL DEFAULT 1,
+           clones bigint NOT NULL DEFAULT 0);
          CREATE TABLE IF NOT EXISTS pum_registry.databases (
            name text PRIMARY KEY,
+           runner text,
            host text NOT NULL,
            boot_id text NOT NULL,
            pid integer NOT NULL,
@@ -204,10 +368,9 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
            lease_until timestamptz,
            kept boolean NOT NULL DEFAULT false,
            test text,
+           spare_of text,
+           ready boolean NOT NULL DEFAULT false,
            created_at timestamptz NOT NULL DEFAULT now());
-         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS spare_of text;
-         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS ready boolean NOT NULL DEFAULT false;
-         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS runner text;
          CREATE INDEX IF NOT EXISTS databases_runner ON pum_registry.databases (runner);
          CREATE TABLE IF NOT EXISTS pum_registry.runners (
            id text PRIMARY KEY,
@@ -219,9 +382,7 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
     )
     .map_err(failed)?;
     tx.batch_execute(
-        "ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS clones bigint NOT NULL DEFAULT 0;
-         DROP FUNCTION IF EXISTS pum_registry.take_database(text, text, text, text, integer, bigint, text);
-         CREATE OR REPLACE FUNCTION pum_registry.take_database(
+        "CREATE OR REPLACE FUNCTION pum_registry.take_database(
            template text, new_name text, runner text, host text, boot_id text, pid integer,
            started bigint, test text, lease_seconds integer,
            OUT claimed boolean, OUT clones bigint)
@@ -233,8 +394,11 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
              RETURNING t.clones INTO clones;
            claimed := false;
            LOOP
+             -- Only a spare this role may rename: runners of other roles share the server.
              SELECT d.name INTO spare FROM pum_registry.databases d
                WHERE d.spare_of = template AND d.ready
+                 AND EXISTS (SELECT FROM pg_database p WHERE p.datname = d.name
+                             AND pg_has_role(p.datdba, 'MEMBER'))
                ORDER BY d.created_at LIMIT 1 FOR UPDATE SKIP LOCKED;
              EXIT WHEN spare IS NULL;
              BEGIN
@@ -242,7 +406,7 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
                DELETE FROM pum_registry.databases d WHERE d.name = spare;
                claimed := true;
                EXIT;
-             EXCEPTION WHEN invalid_catalog_name OR object_in_use THEN
+             EXCEPTION WHEN invalid_catalog_name OR object_in_use OR insufficient_privilege THEN
                -- Dropped by a sweep meanwhile, or someone is connected to it: no spare.
                UPDATE pum_registry.databases d SET ready = false WHERE d.name = spare;
              END;
@@ -253,7 +417,16 @@ pub(crate) fn make(client: &mut postgres::Client) -> Result<()> {
                      take_database.pid, take_database.started,
                      now() + make_interval(secs => lease_seconds), take_database.test);
          END
-         $take$;",
+         $take$;
+         GRANT USAGE ON SCHEMA pum_registry TO PUBLIC;
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pum_registry TO PUBLIC;
+         GRANT EXECUTE ON FUNCTION pum_registry.take_database(text, text, text, text, text,
+           integer, bigint, text, integer) TO PUBLIC;",
+    )
+    .map_err(failed)?;
+    tx.execute(
+        "INSERT INTO pum_registry.format (version) VALUES ($1)",
+        &[&FORMAT],
     )
     .map_err(failed)?;
     tx.commit().map_err(failed)
@@ -428,21 +601,14 @@ pub(crate) fn unregister(client: &mut impl GenericClient, name: &str) -> Result<
     Ok(())
 }
 
-/// The test databases that exist (`pum_t_…`) and the registry's rows.
-pub(crate) fn survey(client: &mut impl GenericClient) -> Result<(Vec<String>, Vec<Registered>)> {
-    let existing = client
+/// The registry's test databases, with who may drop them.
+pub(crate) fn survey(client: &mut impl GenericClient) -> Result<Vec<Registered>> {
+    Ok(client
         .query(
-            "SELECT datname::text FROM pg_database WHERE datname LIKE 'pum\\_t\\_%'",
-            &[],
-        )
-        .map_err(|e| Error::sql("list test databases", &e))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let registered = client
-        .query(
-            "SELECT name, host, boot_id, pid, started, lease_until < now(), \
-             spare_of IS NOT NULL AND ready, runner FROM pum_registry.databases",
+            "SELECT r.name, r.host, r.boot_id, r.pid, r.started, r.lease_until < now(), \
+             r.spare_of IS NOT NULL AND r.ready, r.runner, \
+             CASE WHEN NOT pg_has_role(p.datdba, 'MEMBER') THEN pg_get_userbyid(p.datdba)::text END \
+             FROM pum_registry.databases r LEFT JOIN pg_database p ON p.datname = r.name",
             &[],
         )
         .map_err(registry_error)?
@@ -458,9 +624,9 @@ pub(crate) fn survey(client: &mut impl GenericClient) -> Result<(Vec<String>, Ve
             },
             lease_expired: r.get(5),
             spare_ready: r.get(6),
+            foreign_owner: r.get(8),
         })
-        .collect();
-    Ok((existing, registered))
+        .collect())
 }
 
 /// Marks `name` kept (no lease: it stays until dropped by the cap); returns the kept
@@ -542,6 +708,48 @@ pub(crate) fn touch_template(client: &mut impl GenericClient, name: &str) -> Res
     Ok(())
 }
 
+/// Registers template (or reference) `name` of `family` as being built, before its
+/// database is made: a build killed midway leaves a row the sweep finds
+/// ([`unfinished_builds`]), never a database nobody knows of. The builder holds the
+/// template's advisory lock meanwhile.
+pub(crate) fn begin_build(client: &mut impl GenericClient, name: &str, family: &str) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO pum_registry.templates (name, family, status, builds) \
+             VALUES ($1, $2, 'building', 0) \
+             ON CONFLICT (name) DO UPDATE SET status = 'building', family = excluded.family",
+            &[&name, &family],
+        )
+        .map_err(registry_error)?;
+    Ok(())
+}
+
+/// The templates and references whose build started and never ended (their builder may
+/// still be at it: it holds the template's advisory lock).
+pub(crate) fn unfinished_builds(client: &mut impl GenericClient) -> Result<Vec<String>> {
+    Ok(client
+        .query(
+            "SELECT name FROM pum_registry.templates WHERE status = 'building'",
+            &[],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Whether template `name` is still recorded as being built.
+pub(crate) fn is_building(client: &mut impl GenericClient, name: &str) -> Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pum_registry.templates \
+             WHERE name = $1 AND status = 'building')",
+            &[&name],
+        )
+        .map_err(registry_error)?
+        .get(0))
+}
+
 /// Records the outcome of a build of template `name`.
 pub(crate) fn record_build(
     client: &mut impl GenericClient,
@@ -571,7 +779,7 @@ pub(crate) fn superseded(
     Ok(client
         .query(
             "SELECT name FROM pum_registry.templates WHERE family = $1 AND name <> $2 \
-             ORDER BY built_at DESC OFFSET $3",
+             AND status <> 'building' ORDER BY built_at DESC OFFSET $3",
             &[&family, &current, &keep],
         )
         .map_err(registry_error)?
@@ -585,7 +793,8 @@ pub(crate) fn unused(client: &mut impl GenericClient, age: &str) -> Result<Vec<S
     Ok(client
         .query(
             &format!(
-                "SELECT name FROM pum_registry.templates WHERE used_at < now() - interval '{age}'"
+                "SELECT name FROM pum_registry.templates WHERE used_at < now() - interval '{age}' \
+                 AND status <> 'building'"
             ),
             &[],
         )
@@ -626,11 +835,12 @@ mod tests {
             owner,
             lease_expired,
             spare_ready: false,
+            foreign_owner: None,
         }
     }
 
     #[test]
-    fn orphans_are_unregistered_databases_and_those_of_gone_owners() {
+    fn orphans_are_the_databases_of_gone_owners() {
         let me = owner("here", 10, 100);
         // pid 20 runs since 200; pid 30 is gone; pid 40 was reused by a later process.
         let start_time = |pid: u32| match pid {
@@ -665,12 +875,7 @@ mod tests {
                 Some(false),
             ),
         ];
-        let existing: Vec<String> = registered
-            .iter()
-            .map(|r| r.name.clone())
-            .chain(["pum_t_unregistered".to_string()])
-            .collect();
-        let mut got = orphans(&existing, &registered, &me, start_time);
+        let mut got = orphans(&registered, &me, start_time);
         got.sort();
         assert_eq!(
             got,
@@ -680,7 +885,6 @@ mod tests {
                 "pum_t_reused",
                 "pum_t_spare_expired",
                 "pum_t_spare_unfinished",
-                "pum_t_unregistered"
             ]
         );
     }
@@ -694,7 +898,7 @@ mod tests {
             row("a", old_boot.clone(), Some(true)),
             row("b", old_boot, Some(false)),
         ];
-        let got = orphans(&["a".into(), "b".into()], &registered, &me, |_| Some(100));
+        let got = orphans(&registered, &me, |_| Some(100));
         assert_eq!(got, ["a"]);
     }
 }

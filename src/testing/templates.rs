@@ -17,6 +17,7 @@ use std::time::Duration;
 use super::pool::MaintenancePool;
 use super::registry;
 use super::spec::{Base, KeyHasher, ProjectSpec, ReferenceSpec, TestSpec};
+use super::warnings;
 use crate::config::Config;
 use crate::connect::ConnectionSpec;
 use crate::database::{CreateOptions, DropOptions, Maintenance, quote_identifier, quote_literal};
@@ -49,8 +50,9 @@ pub(crate) struct Templates {
 }
 
 impl Templates {
-    /// The templates on the server of `server` (the harness's maintenance database), which
-    /// runs `server_version`.
+    /// The templates on the server of `server` (the registry's database), which runs
+    /// `server_version`. Their keys include the role of `server`: what a template holds
+    /// belongs to the role that built it.
     pub(crate) fn new(server: ConnectionSpec, server_version: i32) -> Templates {
         Templates {
             server,
@@ -122,9 +124,49 @@ impl Templates {
         }
     }
 
+    /// Drops the templates and references whose build was killed (recorded as being built,
+    /// and nobody holds their lock: a live builder does, until it records the outcome).
+    /// Best effort; a drop that fails is said once and tried again at the next sweep.
+    pub(crate) fn sweep_killed_builds(&self) {
+        let Ok(mut session) = Maintenance::on(&self.server) else {
+            return;
+        };
+        let Ok(names) = registry::unfinished_builds(session.client()) else {
+            return;
+        };
+        for name in names {
+            let lock = AdvisoryLock::new(HARNESS, &name);
+            if !lock.try_acquire(session.client()).unwrap_or(false) {
+                continue;
+            }
+            // Finished between the look and the lock?
+            if registry::is_building(session.client(), &name).unwrap_or(false) {
+                let _ = session.set_template(&name, false);
+                match session.drop(&name, &DropOptions::if_exists()) {
+                    Ok(_) => {
+                        let _ = registry::forget_template(session.client(), &name);
+                    }
+                    Err(e) => {
+                        warnings::warn_once(
+                            &name,
+                            &format!(
+                                "could not drop {name}, left by a template build that was \
+                                 killed (tried again at every heartbeat): {e}"
+                            ),
+                        );
+                    }
+                }
+            }
+            let _ = lock.release(session.client());
+        }
+    }
+
     /// (content key, family key) of `spec`'s template, or of its `reference`.
     fn key(&self, spec: &TestSpec, reference: Option<&ReferenceSpec>) -> Result<(String, String)> {
         let mut h = KeyHasher::new(self.server_version);
+        // What a template holds belongs to the role that built it, which another role's
+        // tests may not use: runners of several roles on one server build their own.
+        h.shape("role", self.server.user());
         let built_from;
         let spec = match reference {
             Some(reference) => {
@@ -201,6 +243,9 @@ impl Templates {
                 });
             }
         }
+        // Registered before its database exists: a build killed from here on leaves a row
+        // the next sweep finds (`sweep_killed_builds`).
+        registry::begin_build(session.client(), name, family)?;
         let outcome = build(name);
         if outcome.is_err() {
             let _ = session.drop(name, &DropOptions::if_exists());

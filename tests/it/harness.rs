@@ -174,9 +174,7 @@ fn private_project(marker: &str) -> tempfile::TempDir {
 }
 
 fn builds(template: &str) -> i32 {
-    spec()
-        .connect()
-        .unwrap()
+    support::registry_client()
         .query_opt(
             "SELECT builds FROM pum_registry.templates WHERE name = $1 AND status = 'ready'",
             &[&template],
@@ -266,9 +264,7 @@ fn child(project: &std::path::Path, mode: &str, keep: &str) -> Command {
 }
 
 fn databases_of(pid: u32) -> Vec<String> {
-    spec()
-        .connect()
-        .unwrap()
+    support::registry_client()
         .query(
             "SELECT r.name FROM pum_registry.databases r WHERE r.pid = $1 \
              UNION SELECT d.datname::text FROM pg_database d \
@@ -342,9 +338,7 @@ fn a_template_is_built_once_across_threads_and_processes() {
 
 /// The oids of the finished spares of `template`.
 fn spare_oids(template: &str) -> Vec<u32> {
-    spec()
-        .connect()
-        .unwrap()
+    support::registry_client()
         .query(
             "SELECT d.oid FROM pum_registry.databases r JOIN pg_database d ON d.datname = r.name \
              WHERE r.spare_of = $1 AND r.ready ORDER BY d.oid",
@@ -480,9 +474,7 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
                 );
             }
             pum::drop_database(&spec(), &left[0], &pum::DropOptions::default()).unwrap();
-            spec()
-                .connect()
-                .unwrap()
+            support::registry_client()
                 .execute(
                     "DELETE FROM pum_registry.databases WHERE name = $1",
                     &[&left[0]],
@@ -512,9 +504,7 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
     let second_db = databases_of(second_pid);
     assert_eq!(second_db.len(), 1);
     pum::drop_database(&spec(), &second_db[0], &pum::DropOptions::default()).unwrap();
-    spec()
-        .connect()
-        .unwrap()
+    support::registry_client()
         .execute(
             "DELETE FROM pum_registry.databases WHERE name = $1",
             &[&second_db[0]],

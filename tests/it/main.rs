@@ -13,6 +13,7 @@ mod embed;
 mod fleet;
 mod harness;
 mod migrate;
+mod registry;
 mod runners;
 mod server;
 mod splitter;

@@ -11,7 +11,7 @@ use crate::support::spec;
 
 /// A project whose template takes `build_ms` to build (a sleep in its last changelog), in
 /// a directory of its own.
-fn slow_project(marker: &str, build_ms: u64) -> tempfile::TempDir {
+pub(crate) fn slow_project(marker: &str, build_ms: u64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join(".pum.yaml"),
@@ -117,7 +117,7 @@ fn a_heartbeat_keeps_a_long_test_alive_past_its_lease() {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
-    let mut client = spec().connect().unwrap();
+    let mut client = crate::support::registry_client();
     let lease_left = |client: &mut postgres::Client| -> Option<f64> {
         client
             .query_opt(
@@ -259,6 +259,8 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
     }
     a.kill().unwrap();
     crate::support::child::wait(&mut a);
+    // A made the registry before it built.
+    let mut registry = crate::support::registry_client_on(server.spec());
 
     // B, C and D start; C is killed once it has databases of its own.
     let b = runner("runner-b", project.path(), &url, 40);
@@ -266,7 +268,7 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
     let d = runner("runner-d", project.path(), &url, 40);
     let started = Instant::now();
     let c_databases = loop {
-        let mine = databases_on(&mut client, "runner-c");
+        let mine = databases_on(&mut registry, "runner-c");
         if !mine.is_empty() {
             break mine;
         }
@@ -281,22 +283,22 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
     let killed = Instant::now();
 
     // The live runners sweep C's databases once its lease ends.
-    let gone = |client: &mut postgres::Client| {
-        let rows: i64 = client
+    let gone = |registry: &mut postgres::Client| {
+        let rows: i64 = registry
             .query_one(
                 "SELECT count(*) FROM pg_database WHERE datname = ANY($1)",
                 &[&c_databases],
             )
             .unwrap()
             .get(0);
-        rows == 0 && databases_on(client, "runner-c").is_empty()
+        rows == 0 && databases_on(registry, "runner-c").is_empty()
     };
     let limit = lease + beat * 2 + Duration::from_secs(2);
-    while !gone(&mut client) && killed.elapsed() < limit {
+    while !gone(&mut registry) && killed.elapsed() < limit {
         std::thread::sleep(Duration::from_millis(50));
     }
     let swept_after = killed.elapsed();
-    let left = databases_on(&mut client, "runner-c");
+    let left = databases_on(&mut registry, "runner-c");
     let outputs: Vec<(&str, std::process::Output)> = [("runner-b", b), ("runner-d", d)]
         .into_iter()
         .map(|(host, child)| (host, crate::support::child::wait_output(child)))
@@ -321,7 +323,7 @@ fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
         );
         assert!(!printed.contains("too many clients"), "{host}: {printed}");
     }
-    let builds: Vec<i32> = client
+    let builds: Vec<i32> = registry
         .query("SELECT builds FROM pum_registry.templates", &[])
         .unwrap()
         .iter()
@@ -354,7 +356,7 @@ fn a_runner_in_another_pid_namespace_of_this_host_is_not_swept() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut client = spec().connect().unwrap();
+    let mut client = crate::support::registry_client();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let started = Instant::now();
     // Its database registered: a pid that, here, is some other process or none.

@@ -67,7 +67,7 @@ fn a_released_file_edited_since_is_caught_through_its_tag() {
     .unwrap_err();
     // The failed test kept its database (PUM_TEST_KEEP=failed): this test drops it.
     let server = crate::support::spec();
-    let mut client = server.connect().unwrap();
+    let mut client = crate::support::registry_client();
     let kept: Vec<String> = client
         .query(
             "SELECT name FROM pum_registry.databases WHERE test = 'upgrade_paths::released' \

@@ -49,6 +49,26 @@ pub fn spec() -> ConnectionSpec {
     target().spec.clone()
 }
 
+/// A session on the test harness's registry (database `pum_registry` of the server),
+/// waiting (at most 60 s) for a runner to make it.
+pub fn registry_client() -> postgres::Client {
+    registry_client_on(&spec())
+}
+
+/// As [`registry_client`], on the server of `server`.
+pub fn registry_client_on(server: &ConnectionSpec) -> postgres::Client {
+    let started = std::time::Instant::now();
+    loop {
+        match server.with_dbname("pum_registry").connect() {
+            Ok(client) => return client,
+            Err(e) if started.elapsed() > std::time::Duration::from_secs(60) => {
+                panic!("no registry: {e}")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}
+
 /// A database name no other test uses: `pum_it_<what>_<pid>_<n>`.
 pub fn unique_name(what: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -376,7 +376,11 @@ fn drop_templates(server: &pum::ConnectionSpec) -> Result<()> {
         client.batch_execute(&format!("ALTER DATABASE \"{name}\" IS_TEMPLATE false"))?;
         client.batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))?;
     }
-    client
-        .batch_execute("DELETE FROM pum_registry.templates; DELETE FROM pum_registry.databases")?;
+    // The harness's registry is database pum_registry of the server.
+    if let Ok(mut registry) = server.with_dbname("pum_registry").connect() {
+        registry.batch_execute(
+            "DELETE FROM pum_registry.templates; DELETE FROM pum_registry.databases",
+        )?;
+    }
     Ok(())
 }
