@@ -662,6 +662,8 @@ pub(crate) struct TemplateRecord {
     pub complete: bool,
     /// Whether it was built (or failed) within `recent`.
     pub recent: bool,
+    /// Seconds since it was built (or failed).
+    pub age: i64,
 }
 
 /// The comment a finished build leaves on database `name`. It is in the database itself,
@@ -683,7 +685,8 @@ pub(crate) fn template(
                 "SELECT t.status, t.message, \
                  EXISTS (SELECT FROM pg_database d WHERE d.datname = t.name \
                          AND shobj_description(d.oid, 'pg_database') = $2), \
-                 t.built_at > now() - interval '{recent}' \
+                 t.built_at > now() - interval '{recent}', \
+                 COALESCE(extract(epoch FROM now() - t.built_at)::bigint, 0) \
                  FROM pum_registry.templates t WHERE t.name = $1"
             ),
             &[&name, &completion_mark(name)],
@@ -694,6 +697,7 @@ pub(crate) fn template(
         message: row.get(1),
         complete: row.get(2),
         recent: row.get(3),
+        age: row.get(4),
     }))
 }
 

@@ -239,7 +239,13 @@ impl Templates {
             if previous.status == "failed" && previous.recent {
                 return Err(Error::TemplateBuild {
                     template: name.to_string(),
-                    message: previous.message.unwrap_or_default(),
+                    message: format!(
+                        "{} (remembered: this build failed {} s ago, in this or another test \
+                         process; the same files are built again {FAILURE_MEMORY} after it \
+                         failed, and a change to any of them builds at once)",
+                        previous.message.unwrap_or_default(),
+                        previous.age
+                    ),
                 });
             }
         }
@@ -400,19 +406,37 @@ pub(crate) fn migrate(
     max_version: Option<Version>,
 ) -> Result<()> {
     let upgrader = Upgrader::new(config, target)?;
+    // As `pum install` does: the roles .pum.yaml declares are created (those missing) and
+    // granted, so a changelog may grant to them and a template's privileges do not depend
+    // on which roles the server happens to have.
     let options = MigrateOptions {
         parameters: project.parameters.clone(),
         max_version,
-        skip_roles: true,
         ..MigrateOptions::default()
     };
     let installed = upgrader.table().exists(&mut target.connect()?)?;
-    if installed {
-        upgrader.upgrade(&options, &mut NoProgress)?;
+    let outcome = if installed {
+        upgrader.upgrade(&options, &mut NoProgress)
     } else {
-        upgrader.install(&options, &mut NoProgress)?;
+        upgrader.install(&options, &mut NoProgress)
+    };
+    match outcome {
+        Err(e) if e.sqlstate() == Some("42501") && !config.roles.is_empty() => {
+            let names: Vec<&str> = config.roles.iter().map(|r| r.name.as_str()).collect();
+            Err(Error::TemplateBuild {
+                template: target.dbname().to_string(),
+                message: format!(
+                    "{e} (the harness creates the roles .pum.yaml declares, {}, as pum install \
+                     does: create them once as a role that may (pum -p SERVER role create), or \
+                     give {} CREATEROLE)",
+                    names.join(", "),
+                    target.user()
+                ),
+            })
+        }
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// Runs whole SQL files (fixtures, base files) as they are; an error names file:line:column.

@@ -602,6 +602,12 @@ fn a_syntax_error_in_a_template_build_names_file_line_and_the_servers_message() 
         printed.contains("02_marker.sql:2:8: 42601: syntax error"),
         "{printed}"
     );
+    // Another process is told the failure is remembered, and when it is tried again.
+    assert!(
+        printed.contains("(remembered: this build failed ")
+            && printed.contains("the same files are built again 10 minutes after it failed"),
+        "{printed}"
+    );
     let spec = TestSpec::new("x").config(project.path().join(".pum.yaml"));
     pum::testing::drop_template(&spec).unwrap();
 }
@@ -824,6 +830,58 @@ fn a_failed_schema_assertion_points_at_the_test(db: TestDb) {
         Some("tests/it/harness.rs"),
         "the failure is reported at line {line} of the test, not inside pum"
     );
+}
+
+#[test]
+fn templates_are_built_with_the_roles_the_project_declares() {
+    // A role nobody made yet: the harness creates it as pum install does, so the
+    // changelog that grants to it works.
+    let prefix = support::unique_name("r");
+    let viewer = format!("{prefix}_viewer");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".pum.yaml"),
+        format!(
+            "pum: {{module: roleshop}}\n\
+             roles: [{{name: {viewer}, permissions: [{{type: read, schemas: [roleshop]}}]}}]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("changelogs/1.0.0")).unwrap();
+    std::fs::write(
+        dir.path().join("changelogs/1.0.0/01.sql"),
+        format!(
+            "CREATE SCHEMA roleshop;\nCREATE TABLE roleshop.t (id int);\n\
+             CREATE TABLE roleshop.private (id int);\n\
+             GRANT INSERT ON roleshop.private TO {viewer};\n"
+        ),
+    )
+    .unwrap();
+    let test = TestSpec::new("harness::roles").config(dir.path().join(".pum.yaml"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    let check = viewer.clone();
+    pum::testing::run(test.clone(), move |db: TestDb| {
+        let row = db
+            .client()
+            .query_one(
+                "SELECT has_table_privilege($1, 'roleshop.t', 'SELECT'), \
+                 has_table_privilege($1, 'roleshop.private', 'INSERT')",
+                &[&check],
+            )
+            .unwrap();
+        sink.lock()
+            .unwrap()
+            .push((row.get::<_, bool>(0), row.get::<_, bool>(1)));
+    });
+    assert_eq!(*seen.lock().unwrap(), [(true, true)]);
+    let template = pum::testing::template_name(&test).unwrap();
+    pum::testing::drop_template(&test).unwrap();
+    assert!(!pum::database_exists(&spec(), &template).unwrap());
+    let _cleanup = support::project::RolesCleanup {
+        prefix,
+        dbs: Vec::new(),
+    };
 }
 
 /// Where `f`'s panic is reported (file and line), when it panics on this thread.
