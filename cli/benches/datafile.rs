@@ -9,26 +9,18 @@
 //! Uses `PUM_TEST_DATABASE_URL` when set, else pum's ephemeral server. The cost must grow
 //! linearly with N (statements are split in one pass) and stay near psql's.
 
+#[path = "../../benches/common/mod.rs"]
+mod common;
+use common::{median, server};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pum::{ConnectionSpec, DropOptions};
+use pum::DropOptions;
 
 const ROUNDS: usize = 3;
-
-fn server() -> pum::Result<ConnectionSpec> {
-    match std::env::var("PUM_TEST_DATABASE_URL") {
-        Ok(url) => ConnectionSpec::resolve(&url),
-        Err(_) => Ok(pum::server::Server::shared()?.spec().clone()),
-    }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 /// A project whose one version is `rows` INSERTs.
 fn project(rows: usize) -> std::io::Result<tempfile::TempDir> {

@@ -11,25 +11,17 @@
 //! when missing). Uses `PUM_TEST_DATABASE_URL` when set, else pum's
 //! ephemeral server.
 
+#[path = "../../benches/common/mod.rs"]
+mod common;
+use common::{median, server};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pum::{ConnectionSpec, CreateOptions, DropOptions};
+use pum::{CreateOptions, DropOptions};
 
 const ROUNDS: usize = 7;
-
-fn server() -> pum::Result<ConnectionSpec> {
-    match std::env::var("PUM_TEST_DATABASE_URL") {
-        Ok(url) => ConnectionSpec::resolve(&url),
-        Err(_) => Ok(pum::server::Server::shared()?.spec().clone()),
-    }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))

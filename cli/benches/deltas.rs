@@ -11,27 +11,19 @@
 //! `.ci/python-interop-0x`, or by this benchmark when missing). Uses
 //! `PUM_TEST_DATABASE_URL` when set, else pum's ephemeral server.
 
+#[path = "../../benches/common/mod.rs"]
+mod common;
+use common::{median, server};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pum::{ConnectionSpec, CreateOptions, DropOptions};
+use pum::{CreateOptions, DropOptions};
 
 const VERSIONS: usize = 60;
 const DELTAS_PER_VERSION: usize = 3;
 const ROUNDS: usize = 5;
-
-fn server() -> pum::Result<ConnectionSpec> {
-    match std::env::var("PUM_TEST_DATABASE_URL") {
-        Ok(url) => ConnectionSpec::resolve(&url),
-        Err(_) => Ok(pum::server::Server::shared()?.spec().clone()),
-    }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 /// Writes the delta directory.
 fn write_deltas(dir: &Path) {

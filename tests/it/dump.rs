@@ -185,20 +185,15 @@ fn restore_into_an_unreachable_database_is_never_ignored() {
     assert!(err.to_string().starts_with("pg_restore failed"), "{err}");
 }
 
-#[test]
-fn a_plain_file_with_a_shell_command_is_refused_before_psql_sees_it() {
-    let target = empty_db("hostile");
+/// Restores a plain file whose text runs `touch WITNESS` through psql if psql is given
+/// it, with errors ignored and not: refused each time with `reason`, the witness never
+/// made, and none of the file's tables.
+fn refused_before_psql(what: &str, text: impl Fn(&std::path::Path) -> String, reason: &str) {
+    let target = empty_db(what);
     let dir = tempfile::tempdir().unwrap();
     let witness = dir.path().join("owned");
     let file = dir.path().join("hostile.sql");
-    std::fs::write(
-        &file,
-        format!(
-            "CREATE TABLE before_shell (x int);\nSELECT 1; \\! touch {}\nCREATE TABLE after_shell (x int);\n",
-            witness.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&file, text(&witness)).unwrap();
     for ignore_errors in [false, true] {
         let options = RestoreOptions {
             ignore_errors,
@@ -208,19 +203,30 @@ fn a_plain_file_with_a_shell_command_is_refused_before_psql_sees_it() {
         assert!(matches!(err, pum::Error::Refused { .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            format!(
-                "refusing to restore {}: line 2: the psql meta-command \\! is not one pg_dump \
-                 writes; pum restores plain files only without them",
-                file.display()
-            )
+            format!("refusing to restore {}: {reason}", file.display())
         );
     }
     assert!(!witness.exists(), "the shell command never ran");
     assert!(
         target
-            .strings("SELECT relname::text FROM pg_class WHERE relname LIKE '%_shell'")
+            .strings("SELECT relname::text FROM pg_class WHERE relname LIKE 'before%'")
             .is_empty(),
         "nothing ran"
+    );
+}
+
+#[test]
+fn a_plain_file_with_a_shell_command_is_refused_before_psql_sees_it() {
+    refused_before_psql(
+        "hostile",
+        |witness| {
+            format!(
+                "CREATE TABLE before_shell (x int);\nSELECT 1; \\! touch {}\nCREATE TABLE after_shell (x int);\n",
+                witness.display()
+            )
+        },
+        "line 2: the psql meta-command \\! is not one pg_dump writes; pum restores plain \
+         files only without them",
     );
 }
 
@@ -228,40 +234,16 @@ fn a_plain_file_with_a_shell_command_is_refused_before_psql_sees_it() {
 fn a_command_hidden_in_copy_data_is_refused_even_with_errors_ignored() {
     // If the COPY fails (no such table), psql -x goes on and reads its data lines as
     // commands: a meta-command there would run.
-    let target = empty_db("hostile_copy");
-    let dir = tempfile::tempdir().unwrap();
-    let witness = dir.path().join("owned");
-    let file = dir.path().join("hostile.sql");
-    std::fs::write(
-        &file,
-        format!(
-            "CREATE TABLE before_copy (x int);\nCOPY nowhere (a) FROM stdin;\n1\t\\! touch {}\n\\.\n",
-            witness.display()
-        ),
-    )
-    .unwrap();
-    for ignore_errors in [false, true] {
-        let options = RestoreOptions {
-            ignore_errors,
-            ..RestoreOptions::default()
-        };
-        let err = pum::restore(&target.spec(), &file, &options).unwrap_err();
-        assert_eq!(
-            err.to_string(),
+    refused_before_psql(
+        "hostile_copy",
+        |witness| {
             format!(
-                "refusing to restore {}: line 3: COPY data holds \\!, which pg_dump never \
-                 writes there (psql would read it as a meta-command if the COPY failed); pum \
-                 restores plain files only without it",
-                file.display()
+                "CREATE TABLE before_copy (x int);\nCOPY nowhere (a) FROM stdin;\n1\t\\! touch {}\n\\.\n",
+                witness.display()
             )
-        );
-    }
-    assert!(!witness.exists(), "the shell command never ran");
-    assert!(
-        target
-            .strings("SELECT relname::text FROM pg_class WHERE relname = 'before_copy'")
-            .is_empty(),
-        "nothing ran"
+        },
+        "line 3: COPY data holds \\!, which pg_dump never writes there (psql would read it \
+         as a meta-command if the COPY failed); pum restores plain files only without it",
     );
 }
 

@@ -806,28 +806,12 @@ fn upgrading_a_test_without_changelogs_says_so(db: TestDb) {
     reference = "tests/data/shop_reference_wrong.sql"
 )]
 fn a_failed_schema_assertion_points_at_the_test(db: TestDb) {
-    let location = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let seen = std::sync::Arc::clone(&location);
-    let me = std::thread::current().id();
-    // Other threads' panics still reach the hook that was there.
-    let previous = std::sync::Arc::new(std::panic::take_hook());
-    let others = std::sync::Arc::clone(&previous);
-    std::panic::set_hook(Box::new(move |info| {
-        if std::thread::current().id() == me {
-            *seen.lock().unwrap() = info.location().map(|l| l.file().to_string());
-        } else {
-            others(info);
-        }
-    }));
     let reference = db.reference();
     let line = line!() + 1;
-    let failed = std::panic::catch_unwind(|| pum::assert_schema_eq!(db, reference));
-    let _ = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| previous(info)));
-    assert!(failed.is_err());
+    let at = panic_location(|| pum::assert_schema_eq!(db, reference));
     assert_eq!(
-        location.lock().unwrap().as_deref(),
-        Some("tests/it/harness.rs"),
+        at,
+        Some(("tests/it/harness.rs".to_string(), line)),
         "the failure is reported at line {line} of the test, not inside pum"
     );
 }
