@@ -34,7 +34,7 @@ use crate::wire::{RawSession, Sql};
 ///
 /// A process killed while it has one (`kill -9`, a power cut of the client, a closed
 /// terminal) cannot drop it, so each is owned by a session-level advisory lock (class
-/// [`SCRATCH`], key its name) that the process takes before creating the database and
+/// `SCRATCH` in `lock.rs`, key its name) that the process takes before creating the database and
 /// holds, on a session of its own, until after dropping it. The server ends that session
 /// when the process dies, so a scratch database whose lock nobody holds is an orphan, on
 /// whatever machine its process ran, and the next [`ScratchDatabase::create`] on the
@@ -50,7 +50,7 @@ pub struct ScratchDatabase {
 }
 
 /// The purposes of scratch databases, the second word of their names.
-const SCRATCH_PURPOSES: [&str; 2] = ["check", "autogenerate"];
+const SCRATCH_PURPOSES: [&str; 3] = ["check", "autogenerate", "module"];
 
 impl ScratchDatabase {
     /// Drops the orphaned scratch databases on the server of `spec` (see the type's docs),
@@ -177,7 +177,8 @@ pub(crate) struct Scratch {
 }
 
 /// Which of `found` are orphaned scratch databases to drop: named
-/// `pum_<check|autogenerate>_<pid>_<number>`, unlocked, droppable.
+/// `pum_<check|autogenerate|module>_<pid>_<number>` (every purpose `ScratchDatabase::create`
+/// is given), unlocked, droppable.
 pub(crate) fn scratch_orphans(found: &[Scratch]) -> Vec<String> {
     let scratch_name = |name: &str| {
         let Some(rest) = name.strip_prefix("pum_") else {
