@@ -47,6 +47,7 @@ pub(crate) fn die_with_pum(command: &mut Command) {
 }
 
 /// Starts the child in a process group of its own (Unix), for [`Group`] to kill.
+#[cfg_attr(not(unix), allow(dead_code))] // Hooks run children on Unix only.
 pub(crate) fn own_group(command: &mut Command) {
     #[cfg(unix)]
     {
@@ -59,11 +60,13 @@ pub(crate) fn own_group(command: &mut Command) {
 
 /// The process group of a child started with [`own_group`]: killed (SIGKILL) when
 /// dropped, or at once with [`Group::kill`].
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) struct Group {
     leader: u32,
     killed: bool,
 }
 
+#[cfg_attr(not(unix), allow(dead_code))]
 impl Group {
     /// The group whose leader is the child `pid`.
     pub(crate) fn of(pid: u32) -> Group {
