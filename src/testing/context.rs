@@ -344,10 +344,13 @@ impl Context {
     }
 
     /// Keeps a failed test's database, then drops the oldest kept ones beyond `max`.
-    pub(crate) fn keep(&self, name: &str, max: i64) -> Result<()> {
+    /// Keeps test database `name`, dropping the oldest kept ones beyond `max`; whether
+    /// `name` itself stayed (not with `max` 0).
+    pub(crate) fn keep(&self, name: &str, max: i64) -> Result<bool> {
         let extra = self
             .pool
             .with(|session| registry::keep(session.client(), name, max))?;
+        let stayed = !extra.iter().any(|e| e == name);
         for name in extra {
             if let Err(e) = self.drop_test_database(&name, false) {
                 warnings::warn(&format!(
@@ -355,7 +358,7 @@ impl Context {
                 ));
             }
         }
-        Ok(())
+        Ok(stayed)
     }
 }
 

@@ -549,15 +549,19 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
         context.keep(&name, keep_max)
     } else {
         context.drop_later(name.clone());
-        Ok(())
+        Ok(false)
     };
     match teardown {
-        Ok(()) if keep => eprintln!(
+        Ok(true) => eprintln!(
             "pum: kept the database of test {}: {name}\n     {}",
             spec.name,
             inspect_command(&name, &url)
         ),
-        Ok(()) => {}
+        Ok(false) if keep => eprintln!(
+            "pum: the database of test {} was not kept: PUM_TEST_KEEP_MAX is {keep_max}",
+            spec.name
+        ),
+        Ok(false) => {}
         Err(e) => eprintln!("pum: test {}: could not clean up {name}: {e}", spec.name),
     }
     match outcome {

@@ -510,6 +510,25 @@ fn failed_tests_keep_their_database_unless_told_not_to() {
             &[&second_db[0]],
         )
         .unwrap();
+    // A cap of 0 keeps nothing, and says so rather than "kept".
+    let third = child(project.path(), "err", "failed")
+        .env("PUM_TEST_KEEP_MAX", "0")
+        .spawn()
+        .unwrap();
+    let third_pid = third.id();
+    let out = crate::support::child::wait_output(third);
+    let printed =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(!printed.contains("pum: kept the database"), "{printed}");
+    assert!(
+        printed.contains(
+            "pum: the database of test harness::child_uses_a_template was not kept: \
+             PUM_TEST_KEEP_MAX is 0"
+        ),
+        "{printed}"
+    );
+    assert!(databases_of(third_pid).is_empty());
     pum::testing::drop_template(&TestSpec::new("x").config(project.path().join(".pum.yaml")))
         .unwrap();
 }
