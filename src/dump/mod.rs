@@ -182,9 +182,11 @@ fn is_plain_sql(file: &Path) -> Result<bool> {
     if meta.is_dir() {
         return Ok(false);
     }
+    // Refuses a FIFO or device without opening it (opening a FIFO waits for a writer).
     let mut head = Vec::with_capacity(512);
-    std::fs::File::open(file)
-        .and_then(|f| f.take(512).read_to_end(&mut head))
+    crate::files::open_regular(file)?
+        .take(512)
+        .read_to_end(&mut head)
         .map_err(|e| Error::io(file, e))?;
     let custom = head.starts_with(b"PGDMP");
     let tar = head.get(257..262) == Some(b"ustar".as_slice());

@@ -101,6 +101,20 @@ impl Context {
                 })?,
             Err(_) => DEFAULT_SPARES,
         };
+        let templates = match std::env::var("PUM_TEST_TEMPLATES") {
+            Ok(text) => text
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| Error::Setting {
+                    variable: "PUM_TEST_TEMPLATES".into(),
+                    message: format!(
+                        "invalid value \"{text}\": expected a whole number, 1 to 1000"
+                    ),
+                })?,
+            Err(_) => super::templates::DEFAULT_TEMPLATES,
+        };
         // The budget first: until this process has its share of the server's connections,
         // it holds no other session.
         let lease = Lease::from_env()?;
@@ -113,7 +127,7 @@ impl Context {
             budget,
             pool: MaintenancePool::new(server.clone(), vec![session], MAX_SESSIONS),
             background: MaintenancePool::new(server.clone(), Vec::new(), BACKGROUND_SESSIONS),
-            templates: Templates::new(server.clone(), version),
+            templates: Templates::new(server.clone(), version, owner.runner.clone(), templates),
             server,
             clones: Clones::default(),
             spares,

@@ -186,7 +186,7 @@ pub(crate) fn orphans(
 pub(crate) const DATABASE: &str = "pum_registry";
 
 /// The registry's layout; a registry of another layout is made again.
-const FORMAT: i32 = 1;
+const FORMAT: i32 = 2;
 
 /// SQLSTATE insufficient_privilege.
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
@@ -323,7 +323,8 @@ pub(crate) fn make(client: &mut postgres::Client, user: &str) -> Result<()> {
             "SELECT has_schema_privilege('pum_registry', 'USAGE') \
              AND has_table_privilege('pum_registry.databases', 'SELECT, INSERT, UPDATE, DELETE') \
              AND has_table_privilege('pum_registry.templates', 'SELECT, INSERT, UPDATE, DELETE') \
-             AND has_table_privilege('pum_registry.runners', 'SELECT, INSERT, UPDATE, DELETE')",
+             AND has_table_privilege('pum_registry.runners', 'SELECT, INSERT, UPDATE, DELETE') \
+             AND has_table_privilege('pum_registry.template_users', 'SELECT, INSERT, UPDATE, DELETE')",
             &[],
         )
         .map_err(registry_error)?
@@ -378,7 +379,12 @@ fn make_schema(client: &mut postgres::Client) -> Result<()> {
            boot_id text NOT NULL,
            pid integer NOT NULL,
            started_at timestamptz NOT NULL DEFAULT now(),
-           lease_until timestamptz NOT NULL);",
+           lease_until timestamptz NOT NULL);
+         ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS project text;
+         CREATE TABLE IF NOT EXISTS pum_registry.template_users (
+           template text NOT NULL,
+           runner text NOT NULL,
+           PRIMARY KEY (template, runner));",
     )
     .map_err(failed)?;
     tx.batch_execute(
@@ -566,7 +572,8 @@ pub(crate) fn heartbeat(
 pub(crate) fn leave(client: &mut impl GenericClient, owner: &Owner) -> Result<()> {
     client
         .execute(
-            "DELETE FROM pum_registry.runners WHERE id = $1",
+            "WITH uses AS (DELETE FROM pum_registry.template_users WHERE runner = $1) \
+             DELETE FROM pum_registry.runners WHERE id = $1",
             &[&owner.runner],
         )
         .map_err(registry_error)?;
@@ -701,12 +708,22 @@ pub(crate) fn template(
     }))
 }
 
-/// Records that template `name` was used now (so it is not swept as unused).
-pub(crate) fn touch_template(client: &mut impl GenericClient, name: &str) -> Result<()> {
+/// Records that template `name` was used now by `runner` of `project` (so it is not
+/// swept as unused, and not evicted while the runner lives). A template whose contents
+/// two checkouts share counts in the project that used it last.
+pub(crate) fn touch_template(
+    client: &mut impl GenericClient,
+    name: &str,
+    runner: &str,
+    project: &str,
+) -> Result<()> {
     client
         .execute(
-            "UPDATE pum_registry.templates SET used_at = now() WHERE name = $1",
-            &[&name],
+            "WITH used AS (
+               INSERT INTO pum_registry.template_users (template, runner) VALUES ($1, $2)
+               ON CONFLICT DO NOTHING)
+             UPDATE pum_registry.templates SET used_at = now(), project = $3 WHERE name = $1",
+            &[&name, &runner, &project],
         )
         .map_err(registry_error)?;
     Ok(())
@@ -716,13 +733,19 @@ pub(crate) fn touch_template(client: &mut impl GenericClient, name: &str) -> Res
 /// database is made: a build killed midway leaves a row the sweep finds
 /// ([`unfinished_builds`]), never a database nobody knows of. The builder holds the
 /// template's advisory lock meanwhile.
-pub(crate) fn begin_build(client: &mut impl GenericClient, name: &str, family: &str) -> Result<()> {
+pub(crate) fn begin_build(
+    client: &mut impl GenericClient,
+    name: &str,
+    family: &str,
+    project: &str,
+) -> Result<()> {
     client
         .execute(
-            "INSERT INTO pum_registry.templates (name, family, status, builds) \
-             VALUES ($1, $2, 'building', 0) \
-             ON CONFLICT (name) DO UPDATE SET status = 'building', family = excluded.family",
-            &[&name, &family],
+            "INSERT INTO pum_registry.templates (name, family, project, status, builds) \
+             VALUES ($1, $2, $3, 'building', 0) \
+             ON CONFLICT (name) DO UPDATE SET status = 'building', family = excluded.family, \
+             project = excluded.project",
+            &[&name, &family, &project],
         )
         .map_err(registry_error)?;
     Ok(())
@@ -766,25 +789,38 @@ pub(crate) fn record_build(
         .execute(
             "INSERT INTO pum_registry.templates (name, family, status, message) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET status = excluded.status, message = excluded.message, \
-             built_at = now(), builds = pum_registry.templates.builds + 1",
+             built_at = now(), used_at = now(), builds = pum_registry.templates.builds + 1",
             &[&name, &family, &status, &failure],
         )
         .map_err(registry_error)?;
     Ok(())
 }
 
-/// The templates of `family` other than `current`, beyond the newest `keep` of them.
-pub(crate) fn superseded(
+/// The ready templates of `project` to drop so that at most `cap` remain: first those a
+/// newer template of their family replaced, then the least recently used; never
+/// `current`, nor one used by a runner whose lease runs (a live runner may clone it).
+pub(crate) fn evictable(
     client: &mut impl GenericClient,
-    family: &str,
+    project: &str,
     current: &str,
-    keep: i64,
+    cap: i64,
 ) -> Result<Vec<String>> {
     Ok(client
         .query(
-            "SELECT name FROM pum_registry.templates WHERE family = $1 AND name <> $2 \
-             AND status <> 'building' ORDER BY built_at DESC OFFSET $3",
-            &[&family, &current, &keep],
+            "WITH mine AS (
+               SELECT t.name, t.used_at,
+                 EXISTS (SELECT FROM pum_registry.templates n WHERE n.family = t.family
+                         AND n.status = 'ready' AND n.built_at > t.built_at) AS replaced
+               FROM pum_registry.templates t WHERE t.project = $1 AND t.status = 'ready')
+             SELECT name FROM mine
+             WHERE name <> $2
+               AND NOT EXISTS (
+                 SELECT FROM pum_registry.template_users u
+                 JOIN pum_registry.runners r ON r.id = u.runner
+                 WHERE u.template = mine.name AND r.lease_until > now())
+             ORDER BY replaced DESC, used_at, name
+             LIMIT greatest(0, (SELECT count(*) FROM mine) - $3)",
+            &[&project, &current, &cap],
         )
         .map_err(registry_error)?
         .iter()
@@ -812,7 +848,8 @@ pub(crate) fn unused(client: &mut impl GenericClient, age: &str) -> Result<Vec<S
 pub(crate) fn forget_template(client: &mut impl GenericClient, name: &str) -> Result<()> {
     client
         .execute(
-            "DELETE FROM pum_registry.templates WHERE name = $1",
+            "WITH users AS (DELETE FROM pum_registry.template_users WHERE template = $1) \
+             DELETE FROM pum_registry.templates WHERE name = $1",
             &[&name],
         )
         .map_err(registry_error)?;

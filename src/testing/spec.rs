@@ -219,19 +219,27 @@ impl Stamp {
     }
 }
 
-/// BLAKE3 of `path`'s contents, read again only when its [`Stamp`] changed.
+/// BLAKE3 of `path`'s contents, read again only when its [`Stamp`] changed. Only a regular
+/// file is read (looked at first: a FIFO would block the reader, a device never end),
+/// in pieces, so a large dump costs no memory.
 fn file_digest(path: &Path) -> Result<[u8; 32]> {
     type Digests = std::collections::HashMap<PathBuf, (Stamp, [u8; 32])>;
     static DIGESTS: std::sync::LazyLock<std::sync::Mutex<Digests>> =
         std::sync::LazyLock::new(Default::default);
-    let stamp = Stamp::of(&std::fs::metadata(path).map_err(|e| Error::io(path, e))?);
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(not_an_input(path));
+    }
+    let stamp = Stamp::of(&meta);
     if let Some((seen, digest)) = DIGESTS.lock().unwrap_or_else(|e| e.into_inner()).get(path)
         && *seen == stamp
     {
         return Ok(*digest);
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let digest = *blake3::hash(&bytes).as_bytes();
+    let mut file = crate::files::open_regular(path)?;
+    let mut hasher = blake3::Hasher::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+    let digest = *hasher.finalize().as_bytes();
     DIGESTS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -239,6 +247,91 @@ fn file_digest(path: &Path) -> Result<[u8; 32]> {
     Ok(digest)
 }
 
+/// The error for an input that is neither a regular file nor a directory-format dump.
+fn not_an_input(path: &Path) -> Error {
+    Error::io(
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file or a directory-format dump (a FIFO, device or socket, or a \
+             directory without toc.dat); the harness reads SQL files and pg_dump's plain, \
+             custom, tar and directory formats",
+        ),
+    )
+}
+
+/// What a base or reference file is, looked at without opening it (so a FIFO never
+/// blocks): a regular file (SQL, or a plain, custom or tar dump), or a directory-format
+/// dump (a directory holding `toc.dat`). Anything else is refused, naming the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Input {
+    File,
+    DumpDirectory,
+}
+
+impl Input {
+    pub(crate) fn of(path: &Path) -> Result<Input> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if meta.is_file() {
+            Ok(Input::File)
+        } else if meta.is_dir()
+            && std::fs::metadata(path.join("toc.dat")).is_ok_and(|m| m.is_file())
+        {
+            Ok(Input::DumpDirectory)
+        } else {
+            Err(not_an_input(path))
+        }
+    }
+}
+
+/// Names a file whose contents never count in a key: editor swap and backup files,
+/// Python's caches, version control and hidden files.
+pub(crate) fn is_noise(name: &str) -> bool {
+    name.starts_with('.')
+        || name.starts_with('#')
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swo")
+        || name.ends_with(".swx")
+        || name.ends_with(".pyc")
+        || name.ends_with(".pyo")
+        || name.ends_with(".orig")
+        || name.ends_with(".rej")
+        || name == "__pycache__"
+        || name == "target"
+        || name == "node_modules"
+}
+
+/// The entries of `dir` (name, path, is a directory), in name order; a link is followed.
+fn entries(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
+    let mut entries: Vec<(String, PathBuf, bool)> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let is_dir = match e.file_type() {
+                Ok(kind) if kind.is_symlink() => e.path().is_dir(),
+                Ok(kind) => kind.is_dir(),
+                Err(_) => e.path().is_dir(),
+            };
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                e.path(),
+                is_dir,
+            ))
+        })
+        .collect();
+    entries.sort();
+    Ok(entries)
+}
+
+/// Feeds the keys of a template.
+///
+/// The *content* key says what the database holds: the format, the server, the role and
+/// every input's contents under a name relative to its project (never an absolute path,
+/// so `./.pum.yaml` and `.pum.yaml`, or a second checkout of the same files, give the
+/// same key). The *family* key says which spec it is, whatever the contents (an edited
+/// file gives the family a new template). Templates are counted per *project* (see
+/// `Templates`).
 pub(crate) struct KeyHasher {
     content: blake3::Hasher,
     family: blake3::Hasher,
@@ -264,34 +357,86 @@ impl KeyHasher {
         }
     }
 
-    /// A file: its path shapes the spec, its contents only the content key.
-    pub(crate) fn file(&mut self, path: &Path) -> Result<()> {
-        self.shape("file", &path.display().to_string());
+    /// A value of the family only (not of what the database holds).
+    pub(crate) fn family(&mut self, label: &str, value: &str) {
+        self.family.update(label.as_bytes());
+        self.family.update(&(value.len() as u64).to_le_bytes());
+        self.family.update(value.as_bytes());
+    }
+
+    /// A value of the contents only.
+    pub(crate) fn content(&mut self, label: &str, value: &str) {
+        self.content.update(label.as_bytes());
+        self.content.update(&(value.len() as u64).to_le_bytes());
+        self.content.update(value.as_bytes());
+    }
+
+    /// A file's contents, under `name` (its path relative to its project).
+    pub(crate) fn file(&mut self, name: &str, path: &Path) -> Result<()> {
+        self.content("file", name);
         self.content.update(&file_digest(path)?);
         Ok(())
     }
 
-    /// Every file under `dir`, in name order.
-    pub(crate) fn tree(&mut self, dir: &Path) -> Result<()> {
-        // The kind from the directory listing, without a stat (a link is followed).
-        let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .filter_map(|e| {
-                let e = e.ok()?;
-                let is_dir = match e.file_type() {
-                    Ok(kind) if kind.is_symlink() => e.path().is_dir(),
-                    Ok(kind) => kind.is_dir(),
-                    Err(_) => e.path().is_dir(),
-                };
-                Some((e.path(), is_dir))
-            })
-            .collect();
-        entries.sort();
-        for (path, is_dir) in entries {
+    /// A base, reference or fixture input: a file, or a directory-format dump (its files).
+    pub(crate) fn input(&mut self, name: &str, path: &Path) -> Result<()> {
+        match Input::of(path)? {
+            Input::File => self.file(name, path),
+            Input::DumpDirectory => self.tree(name, path, &|_| true),
+        }
+    }
+
+    /// Every file under `dir` that `wanted` (its path) keeps and that is not
+    /// noise ([`is_noise`]), in name order, named `<name>/<relative path>`.
+    pub(crate) fn tree(
+        &mut self,
+        name: &str,
+        dir: &Path,
+        wanted: &dyn Fn(&Path) -> bool,
+    ) -> Result<()> {
+        for (entry, path, is_dir) in entries(dir)? {
+            if is_noise(&entry) || !wanted(&path) {
+                continue;
+            }
+            let inner = format!("{name}/{entry}");
             if is_dir {
-                self.tree(&path)?;
+                self.tree(&inner, &path, wanted)?;
             } else {
-                self.file(&path)?;
+                self.file(&inner, &path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The changelogs under `dir` as pum reads them: each version directory's `*.sql`
+    /// files and `down/*.sql`, and its `APP_ONLY_RELEASE` marker; versions above
+    /// `max_version` left out. Other files (a README, editor files) do not count. A
+    /// directory that is no version counts by its name (it makes the build fail).
+    pub(crate) fn changelogs(&mut self, dir: &Path, max_version: Option<&Version>) -> Result<()> {
+        for (entry, path, is_dir) in entries(dir)? {
+            if !is_dir {
+                continue;
+            }
+            let Ok(version) = Version::parse(&entry) else {
+                self.content("not a version", &entry);
+                continue;
+            };
+            if max_version.is_some_and(|max| &version > max) {
+                continue;
+            }
+            self.content("version", &entry);
+            for (name, file, is_dir) in entries(&path)? {
+                if is_dir && name == crate::changelog::DOWN_DIR {
+                    for (down, file, is_dir) in entries(&file)? {
+                        if !is_dir && down.ends_with(".sql") && !is_noise(&down) {
+                            self.file(&format!("{entry}/{name}/{down}"), &file)?;
+                        }
+                    }
+                } else if name.ends_with(".sql") && !is_noise(&name) {
+                    self.file(&format!("{entry}/{name}"), &file)?;
+                } else if name == crate::changelog::APP_ONLY_MARKER {
+                    self.content("marker", &format!("{entry}/{name}"));
+                }
             }
         }
         Ok(())

@@ -6,8 +6,14 @@
 //! every input (see [`KeyHasher`]). Its build runs under an advisory lock of its name, so
 //! whoever comes second waits and then finds it ready; the outcome is recorded in the
 //! registry, so a failed build fails the other processes' tests at once (for
-//! [`FAILURE_MEMORY`]) instead of each rebuilding. Old templates of a spec (its *family*)
-//! and templates nobody used for [`UNUSED_TEMPLATE`] are dropped.
+//! [`FAILURE_MEMORY`]) instead of each rebuilding.
+//!
+//! Memory is bounded per *project* (the role and the canonical path of the `.pum.yaml`,
+//! or for a spec without one the directory of its first file): after each build, the
+//! project's templates and references beyond `PUM_TEST_TEMPLATES` ([`DEFAULT_TEMPLATES`])
+//! are dropped with their spares, those a newer template of the same spec (its *family*)
+//! replaced first, then the least recently used; never the one just built nor one a live
+//! runner has used. Templates nobody used for [`UNUSED_TEMPLATE`] are dropped too.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,8 +32,8 @@ use crate::lock::{AdvisoryLock, HARNESS};
 use crate::migrate::{MigrateOptions, NoProgress, Upgrader};
 use crate::version::Version;
 
-/// Templates of one spec kept besides the newest.
-const TEMPLATES_KEPT: i64 = 2;
+/// Templates (and references) kept per project by default: `PUM_TEST_TEMPLATES`.
+pub(crate) const DEFAULT_TEMPLATES: i64 = 4;
 
 /// How long a failed template build is remembered (so tests of the spec fail at once
 /// instead of each rebuilding), before it is tried again.
@@ -46,6 +52,10 @@ type Cell = Arc<OnceLock<Result<String>>>;
 pub(crate) struct Templates {
     server: ConnectionSpec,
     server_version: i32,
+    /// This runner's id: the templates it uses are never evicted while it lives.
+    runner: String,
+    /// Templates kept per project (`PUM_TEST_TEMPLATES`).
+    cap: i64,
     cells: Mutex<HashMap<String, Cell>>,
 }
 
@@ -53,25 +63,32 @@ impl Templates {
     /// The templates on the server of `server` (the registry's database), which runs
     /// `server_version`. Their keys include the role of `server`: what a template holds
     /// belongs to the role that built it.
-    pub(crate) fn new(server: ConnectionSpec, server_version: i32) -> Templates {
+    pub(crate) fn new(
+        server: ConnectionSpec,
+        server_version: i32,
+        runner: String,
+        cap: i64,
+    ) -> Templates {
         Templates {
             server,
             server_version,
+            runner,
+            cap,
             cells: Mutex::new(HashMap::new()),
         }
     }
 
     /// The name of the template of `spec`'s tests, built once per content key.
     pub(crate) fn template(&self, pool: &MaintenancePool, spec: &TestSpec) -> Result<String> {
-        let (key, family) = self.key(spec, None)?;
-        self.built(&format!("pum_tpl_{key}"), &family, |name| {
+        let key = self.key(spec, None)?;
+        self.built(&format!("pum_tpl_{}", key.content), &key, |name| {
             self.build(pool, name, spec, true)
         })
     }
 
     /// The name of `spec`'s template, built or not.
     pub(crate) fn template_name(&self, spec: &TestSpec) -> Result<String> {
-        Ok(format!("pum_tpl_{}", self.key(spec, None)?.0))
+        Ok(format!("pum_tpl_{}", self.key(spec, None)?.content))
     }
 
     /// The name of the reference database of `spec`, built once per content key.
@@ -84,8 +101,8 @@ impl Templates {
         if let ReferenceSpec::Database(name) = reference {
             return Ok(name.clone());
         }
-        let (key, family) = self.key(spec, Some(reference))?;
-        self.built(&format!("pum_ref_{key}"), &family, |name| {
+        let key = self.key(spec, Some(reference))?;
+        self.built(&format!("pum_ref_{}", key.content), &key, |name| {
             self.build_reference(pool, name, spec, reference)
         })
     }
@@ -96,7 +113,10 @@ impl Templates {
         if let Some(reference) = &spec.reference
             && !matches!(reference, ReferenceSpec::Database(_))
         {
-            names.push(format!("pum_ref_{}", self.key(spec, Some(reference))?.0));
+            names.push(format!(
+                "pum_ref_{}",
+                self.key(spec, Some(reference))?.content
+            ));
         }
         let mut session = Maintenance::on(&self.server)?;
         for name in &names {
@@ -161,45 +181,71 @@ impl Templates {
         }
     }
 
-    /// (content key, family key) of `spec`'s template, or of its `reference`.
-    fn key(&self, spec: &TestSpec, reference: Option<&ReferenceSpec>) -> Result<(String, String)> {
+    /// The keys of `spec`'s template, or of its `reference`.
+    fn key(&self, spec: &TestSpec, reference: Option<&ReferenceSpec>) -> Result<Key> {
         let mut h = KeyHasher::new(self.server_version);
         // What a template holds belongs to the role that built it, which another role's
         // tests may not use: runners of several roles on one server build their own.
         h.shape("role", self.server.user());
+        // A reference counts in its test's project.
+        let own = spec
+            .project
+            .as_ref()
+            .filter(|p| !p.config.as_os_str().is_empty());
+        let project = project_of(self.server.user(), spec, own);
+        h.family("project", &project);
+        let root = own.and_then(|p| p.config.parent()).and_then(|dir| {
+            std::fs::canonicalize(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+            .ok()
+        });
         let built_from;
         let spec = match reference {
             Some(reference) => {
-                h.shape("reference", &format!("{reference:?}"));
+                h.shape("reference", &reference_kind(reference));
                 built_from = reference_spec(spec, reference);
                 &built_from
             }
             None => spec,
         };
+        let config = spec.project_config()?;
         match &spec.base {
             Base::Empty => h.shape("base", "empty"),
             Base::Database(name) => h.shape("base database", name),
             Base::SqlFiles(files) => {
-                for file in files {
-                    h.file(file)?;
+                for (i, file) in files.iter().enumerate() {
+                    h.family("base file", &relative(root.as_deref(), file));
+                    h.input(&format!("base {i}"), file)?;
                 }
             }
-            Base::Dump(file) => h.file(file)?,
+            Base::Dump(file) => {
+                h.family("base dump", &relative(root.as_deref(), file));
+                h.input("base dump", file)?;
+            }
         }
-        if let Some((config, project)) = spec.project_config()? {
-            hash_project(&mut h, &config, project)?;
+        if let Some((config, project)) = &config {
+            hash_project(&mut h, config, project)?;
         }
-        for fixture in &spec.fixtures {
-            h.file(fixture)?;
+        for (i, fixture) in spec.fixtures.iter().enumerate() {
+            h.family("fixture", &relative(root.as_deref(), fixture));
+            h.file(&format!("fixture {i}"), fixture)?;
         }
-        Ok(h.finish())
+        let (content, family) = h.finish();
+        Ok(Key {
+            content,
+            family,
+            project,
+        })
     }
 
     /// Returns database `name`, building it with `build` unless a ready one exists.
     fn built(
         &self,
         name: &str,
-        family: &str,
+        key: &Key,
         build: impl FnOnce(&str) -> Result<()>,
     ) -> Result<String> {
         let cell = self
@@ -209,7 +255,7 @@ impl Templates {
             .entry(name.to_string())
             .or_default()
             .clone();
-        cell.get_or_init(|| self.build_once(name, family, build))
+        cell.get_or_init(|| self.build_once(name, key, build))
             .clone()
     }
 
@@ -218,7 +264,7 @@ impl Templates {
     fn build_once(
         &self,
         name: &str,
-        family: &str,
+        key: &Key,
         build: impl FnOnce(&str) -> Result<()>,
     ) -> Result<String> {
         // A session of its own: the lock is held for the whole build, and closing the
@@ -233,7 +279,8 @@ impl Templates {
         if let Some(previous) = registry::template(session.client(), name, FAILURE_MEMORY)? {
             if previous.status == "ready" && previous.complete {
                 // Best effort: a template not marked used is at worst rebuilt one day.
-                let _ = registry::touch_template(session.client(), name);
+                let _ =
+                    registry::touch_template(session.client(), name, &self.runner, &key.project);
                 return Ok(name.to_string());
             }
             if previous.status == "failed" && previous.recent {
@@ -251,15 +298,16 @@ impl Templates {
         }
         // Registered before its database exists: a build killed from here on leaves a row
         // the next sweep finds (`sweep_killed_builds`).
-        registry::begin_build(session.client(), name, family)?;
+        registry::begin_build(session.client(), name, &key.family, &key.project)?;
         let outcome = build(name);
         if outcome.is_err() {
             let _ = session.drop(name, &DropOptions::if_exists());
         }
         let failure = outcome.as_ref().err().map(Error::to_string);
-        registry::record_build(session.client(), name, family, failure.as_deref())?;
+        registry::record_build(session.client(), name, &key.family, failure.as_deref())?;
         if outcome.is_ok() {
-            collect_old(&mut session, name, family);
+            let _ = registry::touch_template(session.client(), name, &self.runner, &key.project);
+            evict(&mut session, name, &key.project, self.cap);
         }
         let _ = lock.release(session.client());
         outcome.map(|()| name.to_string())
@@ -350,11 +398,12 @@ fn reference_base(reference: &ReferenceSpec) -> Base {
     }
 }
 
-/// Drops the templates of `family` older than the newest few (best effort: one in use
+/// Drops the templates of `project` beyond the newest `cap` (with their spares): those
+/// a newer template of their spec replaced first, then the least recently used. Never
+/// `current`, nor one a live runner has used (best effort: one that cannot be dropped
 /// stays until the next time).
-fn collect_old(session: &mut Maintenance, current: &str, family: &str) {
-    let Ok(names) = registry::superseded(session.client(), family, current, TEMPLATES_KEPT - 1)
-    else {
+fn evict(session: &mut Maintenance, current: &str, project: &str, cap: i64) {
+    let Ok(names) = registry::evictable(session.client(), project, current, cap) else {
         return;
     };
     for name in names {
@@ -378,9 +427,15 @@ fn forget(session: &mut Maintenance, name: &str) {
     }
 }
 
+/// The project's part of a key: its configuration, its changelogs (up to the spec's
+/// maximum version), the application hooks' files and what they may import or read
+/// (every file under a Python or executable hook's directory but the changelogs, hidden
+/// files, caches and editor files: see [`super::spec::is_noise`]), the parameters.
 fn hash_project(h: &mut KeyHasher, config: &Config, project: &ProjectSpec) -> Result<()> {
-    h.file(&project.config)?;
-    h.tree(&config.changelogs_dir)?;
+    h.file("config", &project.config)?;
+    h.changelogs(&config.changelogs_dir, project.max_version.as_ref())?;
+    let changelogs = std::fs::canonicalize(&config.changelogs_dir).ok();
+    let mut dirs = std::collections::BTreeSet::new();
     for hook in config
         .application
         .drop
@@ -388,14 +443,89 @@ fn hash_project(h: &mut KeyHasher, config: &Config, project: &ProjectSpec) -> Re
         .chain(&config.application.create)
     {
         if let Some(file) = &hook.file {
-            h.file(&config.base_dir.join(file))?;
+            let path = config.base_dir.join(file);
+            h.file(&format!("hook {file}"), &path)?;
+            if !file.ends_with(".sql")
+                && let Some(dir) = path.parent()
+            {
+                let name = Path::new(file)
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                dirs.insert((name, dir.to_path_buf()));
+            }
         }
+    }
+    for (name, dir) in dirs {
+        h.tree(&format!("hook directory {name}"), &dir, &|path| {
+            changelogs.is_none()
+                || std::fs::canonicalize(path).ok().as_deref() != changelogs.as_deref()
+        })?;
     }
     for (name, value) in &project.parameters {
         h.shape("parameter", &format!("{name}={value}"));
     }
     h.shape("max version", &format!("{:?}", project.max_version));
     Ok(())
+}
+
+/// The keys of a template: its content, its family (the spec, whatever the contents)
+/// and its project (what the cap on templates counts by).
+struct Key {
+    content: String,
+    family: String,
+    project: String,
+}
+
+/// The kind of a reference, without paths (its files count by their contents).
+fn reference_kind(reference: &ReferenceSpec) -> String {
+    match reference {
+        ReferenceSpec::Database(name) => format!("database {name}"),
+        ReferenceSpec::SqlFiles(files) => format!("{} SQL files", files.len()),
+        ReferenceSpec::Dump(_) => "dump".to_string(),
+        ReferenceSpec::FreshInstall(version) => format!("install {version:?}"),
+    }
+}
+
+/// `path` relative to `root` when under it, else its file name: what names an input in
+/// a spec's family, the same whatever the current directory or checkout.
+fn relative(root: Option<&Path>, path: &Path) -> String {
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    match root.and_then(|root| canonical.strip_prefix(root).ok()) {
+        Some(inner) => inner.display().to_string(),
+        None => canonical
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// What the cap on templates counts by: the role and the project's configuration file
+/// (its canonical path: `./.pum.yaml` and `.pum.yaml` are one project), or, for a spec
+/// without changelogs, the directory of its first file; a hash of them.
+fn project_of(role: &str, spec: &TestSpec, project: Option<&ProjectSpec>) -> String {
+    let first = match &spec.base {
+        Base::SqlFiles(files) => files.first(),
+        Base::Dump(file) => Some(file),
+        _ => None,
+    }
+    .or(spec.fixtures.first());
+    let place = match (project, first) {
+        (Some(project), _) => {
+            std::fs::canonicalize(&project.config).unwrap_or_else(|_| project.config.clone())
+        }
+        (None, Some(file)) => std::fs::canonicalize(file)
+            .unwrap_or_else(|_| file.clone())
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        (None, None) => std::path::PathBuf::from("(no files)"),
+    };
+    let mut h = blake3::Hasher::new();
+    h.update(role.as_bytes());
+    h.update(&[0]);
+    h.update(place.to_string_lossy().as_bytes());
+    h.finalize().to_hex()[..16].to_string()
 }
 
 /// Installs (or, on a base that has a migrations table, upgrades) the changelogs.
@@ -439,7 +569,20 @@ pub(crate) fn migrate(
     }
 }
 
+/// Whether `file` is a psql script (a plain dump: pg_dump writes `\restrict` and
+/// `\connect` lines) rather than SQL: a line of its first 64 KiB starts with a backslash.
+fn is_psql_script(file: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    crate::files::open_regular(file)?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(file, e))?;
+    Ok(head.starts_with(b"\\") || head.windows(2).any(|w| w == b"\n\\"))
+}
+
 /// Runs whole SQL files (fixtures, base files) as they are; an error names file:line:column.
+/// A plain dump (a psql script) is restored with psql instead.
 pub(crate) fn run_files(target: &ConnectionSpec, files: &[impl AsRef<Path>]) -> Result<()> {
     if files.is_empty() {
         return Ok(());
@@ -447,6 +590,12 @@ pub(crate) fn run_files(target: &ConnectionSpec, files: &[impl AsRef<Path>]) -> 
     let mut client = target.connect()?;
     for file in files {
         let file = file.as_ref();
+        if is_psql_script(file)? {
+            // What pg_dump --format=plain (and `pum dump -f plain`) writes: psql runs it,
+            // after dump/plain.rs has checked it holds only what pg_dump writes.
+            crate::dump::restore(target, file, &crate::dump::RestoreOptions::default())?;
+            continue;
+        }
         let text = crate::changelog::SqlText::read(file)?.text;
         if let Err(e) = client.batch_execute(&text) {
             let (line, column) = match e.as_db_error().and_then(|d| d.position()) {

@@ -19,4 +19,5 @@ mod server;
 mod splitter;
 #[path = "../support/mod.rs"]
 mod support;
+mod templates;
 mod upgrade_paths;
