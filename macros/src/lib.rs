@@ -45,7 +45,10 @@ use project::{Project, is_version};
 ///
 /// The function takes a `TestDb` (any name) and returns `()` or `Result<(), E>`. Other
 /// parameters (rstest's `#[case]`) are kept: put `#[rstest]` on the function and each case
-/// gets its own database. An `async fn` runs on a tokio runtime (pum's `tokio` feature).
+/// gets its own database (`#[rstest]` written above `#[pum_test]` is a compile error saying
+/// so). An `async fn` runs on a tokio runtime (pum's `tokio` feature); `#[tokio::test]` is
+/// not needed, and refused. `#[should_panic]`, above or below, expects the body's panic: a
+/// failure to set the test up is printed and fails the test instead (`run_should_panic`).
 #[proc_macro_attribute]
 pub fn pum_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut args = Args::default();
