@@ -45,7 +45,10 @@ use project::{Project, is_version};
 ///
 /// The function takes a `TestDb` (any name) and returns `()` or `Result<(), E>`. Other
 /// parameters (rstest's `#[case]`) are kept: put `#[rstest]` on the function and each case
-/// gets its own database. An `async fn` runs on a tokio runtime (pum's `tokio` feature).
+/// gets its own database (`#[rstest]` written above `#[pum_test]` is a compile error saying
+/// so). An `async fn` runs on a tokio runtime (pum's `tokio` feature); `#[tokio::test]` is
+/// not needed, and refused. `#[should_panic]`, above or below, expects the body's panic: a
+/// failure to set the test up is printed and fails the test instead (`run_should_panic`).
 #[proc_macro_attribute]
 pub fn pum_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut args = Args::default();
@@ -292,8 +295,55 @@ fn path_expr(lit: &LitStr) -> Tokens {
     quote! { ::std::path::Path::new(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", #lit)) }
 }
 
+/// Whether `attr` is `#[tokio::test]` (or `#[tokio::main]`).
+fn is_tokio_attr(attr: &syn::Attribute) -> bool {
+    let segments: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    segments.len() == 2
+        && segments[0] == "tokio"
+        && (segments[1] == "test" || segments[1] == "main")
+}
+
+/// Whether `tokens` hold what `#[tokio::test]` writes in the function it expanded (it ran
+/// first: it was written above `#[pum_test]`).
+fn expanded_by_tokio(tokens: Tokens) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Literal(lit) => {
+            lit.to_string() == "\"Failed building the Runtime\""
+        }
+        proc_macro2::TokenTree::Group(group) => expanded_by_tokio(group.stream()),
+        _ => false,
+    })
+}
+
+const TOKIO_TEST: &str = "remove #[tokio::test]: #[pum_test] runs an `async fn` test on a tokio \
+     runtime of its own (pum's feature `tokio`), where the harness's blocking calls work; write \
+     `#[pum_test] async fn name(db: TestDb)`";
+
 fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
     let name = function.sig.ident.clone();
+    if let Some(attr) = function.attrs.iter().find(|a| is_tokio_attr(a)) {
+        return Err(syn::Error::new(attr.span(), TOKIO_TEST));
+    }
+    if expanded_by_tokio(function.block.to_token_stream()) {
+        return Err(syn::Error::new(
+            name.span(),
+            format!(
+                "{TOKIO_TEST} (#[tokio::test] written above #[pum_test] has already made it a sync fn)"
+            ),
+        ));
+    }
+    if !function.sig.generics.params.is_empty() || function.sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            function.sig.generics.span(),
+            "a #[pum_test] function cannot be generic: a test is one concrete function (write \
+             the types out, or call a generic helper from the test)",
+        ));
+    }
     let mut outer_inputs = Vec::new();
     let mut call_args = Vec::new();
     let mut db_seen = false;
@@ -330,10 +380,21 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
         call_args.push(quote! { #ident });
     }
     if !db_seen {
-        return Err(syn::Error::new(
-            function.sig.ident.span(),
-            "a #[pum_test] function takes a `pum::testing::TestDb` parameter",
-        ));
+        // #[rstest] written above #[pum_test] ran first: #[pum_test] sees the #[test]
+        // functions it made, which take nothing.
+        let rstest_above = function.sig.inputs.is_empty()
+            && function
+                .attrs
+                .iter()
+                .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"));
+        let message = if rstest_above {
+            "a #[pum_test] function takes a `pum::testing::TestDb` parameter; with #[rstest], \
+             write #[pum_test] above it (`#[pum_test(…)] #[rstest] fn name(db: TestDb)`): \
+             #[rstest] written above runs first and hands #[pum_test] the functions it made"
+        } else {
+            "a #[pum_test] function takes a `pum::testing::TestDb` parameter"
+        };
+        return Err(syn::Error::new(function.sig.ident.span(), message));
     }
 
     let mut spec = quote! {
@@ -400,7 +461,21 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
             .last()
             .is_some_and(|s| s.ident == "test" || s.ident == "rstest")
     };
-    let driven = function.attrs.iter().any(is_test_attr) || !outer_inputs.is_empty();
+    let driven = function.attrs.iter().any(is_test_attr);
+    if !driven && !outer_inputs.is_empty() {
+        // Nothing below gives the other parameters: #[rstest] is missing, or written above
+        // (it then ran first and took the TestDb for one of its fixtures).
+        return Err(syn::Error::new(
+            outer_inputs[0].span(),
+            "parameters besides the TestDb come from #[rstest] written below #[pum_test]: \
+             `#[pum_test(…)] #[rstest] #[case(…)] fn name(#[case] x: T, db: TestDb)` (with \
+             #[rstest] above, rstest runs first and takes the TestDb for a fixture)",
+        ));
+    }
+    let should_panic = function
+        .attrs
+        .iter()
+        .any(|a| a.path().is_ident("should_panic"));
     let test_attr = if driven {
         quote! {}
     } else {
@@ -412,10 +487,12 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
     inner.attrs.clear();
     inner.vis = syn::Visibility::Inherited;
     inner.sig.ident = format_ident!("__pum_body");
-    let run = if function.sig.asyncness.is_some() {
-        quote! { ::pum::testing::run_async }
-    } else {
-        quote! { ::pum::testing::run }
+    // A #[should_panic] test must not take pum's failure to set it up for its panic.
+    let run = match (function.sig.asyncness.is_some(), should_panic) {
+        (true, false) => quote! { ::pum::testing::run_async },
+        (true, true) => quote! { ::pum::testing::run_async_should_panic },
+        (false, false) => quote! { ::pum::testing::run },
+        (false, true) => quote! { ::pum::testing::run_should_panic },
     };
     let inner_tokens = inner.into_token_stream();
     Ok(quote! {

@@ -289,9 +289,10 @@ impl TestDb {
     #[track_caller]
     pub fn execute_file(&self, file: impl AsRef<Path>) {
         let path = manifest_path(file.as_ref());
-        or_panic(templates::run_files(&self.spec, &[path]), |e| {
-            format!("pum: {e}")
-        });
+        or_panic(
+            off_runtime(|| templates::run_files(&self.spec, &[path])),
+            |e| format!("pum: {e}"),
+        );
     }
 
     /// The reference database of the test's spec, built once and shared.
@@ -301,17 +302,19 @@ impl TestDb {
     #[track_caller]
     pub fn reference(&self) -> Reference {
         let Some(reference) = self.test.reference.as_ref() else {
-            panic!(
+            setup_failure(format!(
                 "pum: test {} has no reference (give one with reference = \"…\")",
                 self.test.name
-            )
+            ))
         };
-        let context = or_panic(context::context(), |e| format!("pum: {e}"));
-        let name = or_panic(context.reference(&self.test, reference), |e| {
-            format!("pum: reference of test {}: {e}", self.test.name)
+        let built: Result<ConnectionSpec> = off_runtime(|| {
+            let context = context::context()?;
+            let name = context.reference(&self.test, reference)?;
+            Ok(context.server.with_dbname(&name))
         });
-        Reference {
-            spec: context.server.with_dbname(&name),
+        match built {
+            Ok(spec) => Reference { spec },
+            Err(e) => setup_failure(format!("pum: reference of test {}: {e}", self.test.name)),
         }
     }
 
@@ -330,7 +333,7 @@ impl TestDb {
     /// [`Error::TestSpec`] when the test has no changelogs; the refusals and SQL errors of
     /// [`crate::Upgrader::upgrade`].
     pub fn upgrade(&self) -> Result<()> {
-        self.upgrade_until(None)
+        off_runtime(|| self.upgrade_until(None))
     }
 
     /// As [`TestDb::upgrade`], up to `version` (inclusive): afterwards the database is at
@@ -340,7 +343,8 @@ impl TestDb {
     /// [`Error::InvalidVersion`]; [`Error::TestSpec`] when the changelogs have no such
     /// version, or the database is above it; as [`TestDb::upgrade`].
     pub fn upgrade_to(&self, version: &str) -> Result<()> {
-        self.upgrade_until(Some(crate::Version::parse(version)?))
+        let version = crate::Version::parse(version)?;
+        off_runtime(|| self.upgrade_until(Some(version)))
     }
 
     fn upgrade_until(&self, max: Option<crate::Version>) -> Result<()> {
@@ -393,7 +397,8 @@ impl TestDb {
     /// # Errors
     /// Connection and catalog errors.
     pub fn check_against(&self, other: &impl SchemaSource) -> Result<Report> {
-        crate::checker::check(&self.spec, &other.schema_spec(), &self.test.check)
+        let other = other.schema_spec();
+        off_runtime(|| crate::checker::check(&self.spec, &other, &self.test.check))
     }
 }
 
@@ -466,11 +471,11 @@ pub fn assert_schema_eq(
         exclude_schemas: exclude_schemas.iter().map(|s| s.to_string()).collect(),
         ..CheckOptions::default()
     };
-    let mut report =
-        match crate::checker::check(&left.schema_spec(), &right.schema_spec(), &options) {
-            Ok(report) => report,
-            Err(e) => panic!("assert_schema_eq!: {e}"),
-        };
+    let (left, right) = (left.schema_spec(), right.schema_spec());
+    let mut report = match off_runtime(|| crate::checker::check(&left, &right, &options)) {
+        Ok(report) => report,
+        Err(e) => panic!("assert_schema_eq!: {e}"),
+    };
     report.retain(|key, attributes| !is_migrations_table(key, attributes));
     if !report.is_empty() {
         panic!("assert_schema_eq! failed: the schemas differ\n{report}");
@@ -523,21 +528,87 @@ pub fn drop_template(spec: &TestSpec) -> Result<()> {
 /// When the body fails (panics or returns `Err`), and when the database cannot be made.
 #[track_caller]
 pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
+    run_with(spec, body, Expect::Success);
+}
+
+/// [`run`] for a `#[should_panic]` test: the body's panic is the expected one, but a
+/// failure to set the test up (the template, the database, the reference) is never taken
+/// for it. Such a failure is printed on standard error and the function returns
+/// normally, so the test fails with "test did not panic as expected" above pum's
+/// message.
+#[track_caller]
+pub fn run_should_panic<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
+    run_with(spec, body, Expect::Panic);
+}
+
+/// What the test expects of its body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Success,
+    /// `#[should_panic]`: setup failures must not panic.
+    Panic,
+}
+
+thread_local! {
+    /// The message of a setup failure raised on this thread by the running body (see
+    /// [`setup_failure`]), so that a `#[should_panic]` test does not take it for its own.
+    static SETUP_FAILURE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Panics with `message`, marking the panic as the harness failing to set the test up
+/// (not the body's own panic).
+#[track_caller]
+fn setup_failure(message: String) -> ! {
+    SETUP_FAILURE.with(|f| *f.borrow_mut() = Some(message.clone()));
+    panic!("{message}")
+}
+
+/// For a `#[should_panic]` test: says what failed and returns normally, so the test
+/// fails; otherwise panics at the test's line.
+#[track_caller]
+fn fail_setup(expect: Expect, message: String) {
+    match expect {
+        Expect::Success => panic!("{message}"),
+        Expect::Panic => eprintln!(
+            "{message}\npum: the test could not be set up, so its #[should_panic] is not \
+             satisfied: this failure is not the panic it expects"
+        ),
+    }
+}
+
+#[track_caller]
+fn run_with<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R, expect: Expect) {
     let fail = |e: Error| format!("pum: test {}: {e}", spec.name);
-    let policy = or_panic(KeepPolicy::from_env(), fail);
-    let keep_max = or_panic(keep::keep_max(), fail);
-    let context = or_panic(context::context(), fail);
+    let setup = (|| {
+        let policy = KeepPolicy::from_env()?;
+        let keep_max = keep::keep_max()?;
+        let context = context::context()?;
+        Ok::<_, Error>((policy, keep_max, context))
+    })();
+    let (policy, keep_max, context) = match setup {
+        Ok(parts) => parts,
+        Err(e) => return fail_setup(expect, fail(e)),
+    };
     let _slot = context.slot();
-    let claim = or_panic(context.claim_test(), fail);
-    let template = or_panic(context.template(&spec), fail);
-    let name = or_panic(context.create_test_db(&template, &spec.name), fail);
+    let made = (|| {
+        let claim = context.claim_test()?;
+        let template = context.template(&spec)?;
+        let name = context.create_test_db(&template, &spec.name)?;
+        Ok::<_, Error>((claim, name))
+    })();
+    let (claim, name) = match made {
+        Ok(parts) => parts,
+        Err(e) => return fail_setup(expect, fail(e)),
+    };
     let db = TestDb {
         spec: context.server.with_dbname(&name),
         name: name.clone(),
         test: Arc::new(spec.clone()),
     };
     let url = db.url();
+    SETUP_FAILURE.with(|f| f.borrow_mut().take());
     let outcome = catch_unwind(AssertUnwindSafe(|| body(db)));
+    let setup_failed = SETUP_FAILURE.with(|f| f.borrow_mut().take());
     // The body's sessions are closed now (it owned the TestDb).
     drop(claim);
     let failure = match &outcome {
@@ -565,6 +636,15 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
         Err(e) => eprintln!("pum: test {}: could not clean up {name}: {e}", spec.name),
     }
     match outcome {
+        // The panic message was printed when it happened; saying why it does not count
+        // is enough.
+        Err(_) if expect == Expect::Panic && setup_failed.is_some() => fail_setup(
+            expect,
+            format!(
+                "pum: test {}: the panic above is pum's, not the test's",
+                spec.name
+            ),
+        ),
         Err(payload) => resume_unwind(payload),
         Ok(result) => {
             if let Some(message) = result.failure() {
@@ -572,6 +652,21 @@ pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
             }
         }
     }
+}
+
+/// Runs `work` (blocking work with the `postgres` crate, which starts a runtime of its
+/// own) where it may block: on a thread of its own when the caller is on a tokio runtime
+/// (a task, or an `async fn` test's body), where blocking would panic with "Cannot start a
+/// runtime from within a runtime"; here otherwise.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    #[cfg(feature = "tokio")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return std::thread::scope(|scope| match scope.spawn(work).join() {
+            Ok(value) => value,
+            Err(payload) => resume_unwind(payload),
+        });
+    }
+    work()
 }
 
 /// The command that opens a kept database: `pum server psql <name>` on the ephemeral
@@ -586,20 +681,120 @@ fn inspect_command(name: &str, url: &str) -> String {
     }
 }
 
-/// Runs an `async` test body on a fresh single-threaded tokio runtime.
+/// Runs an `async` test body (see [`run`]) on a fresh tokio runtime.
+///
+/// The runtime (current-thread) is driven by a thread of its own: it runs the body's
+/// spawned tasks, its timers and its I/O, while the body itself is polled on the test's
+/// thread inside the runtime's context (`tokio::spawn`, `Handle::current`, tokio-postgres
+/// work) but not *on* the runtime. So the blocking calls of the harness and of the
+/// `postgres` crate (`db.client()` and its queries, `execute_file`, `upgrade`,
+/// `reference`, `assert_schema_eq!`) work in the body as in a sync test: they block the
+/// test's thread, never the runtime, and cannot panic with "Cannot start a runtime from
+/// within a runtime" (which, raised while a runtime was being dropped, aborted the whole
+/// test binary).
 #[cfg(feature = "tokio")]
 #[track_caller]
 pub fn run_async<R: TestResult, F: std::future::Future<Output = R>>(
     spec: TestSpec,
     body: impl FnOnce(TestDb) -> F,
 ) {
-    run(spec, |db| {
-        tokio::runtime::Builder::new_current_thread()
+    run_with(spec, |db| block_on_runtime(body(db)), Expect::Success);
+}
+
+/// [`run_async`] for a `#[should_panic]` test (see [`run_should_panic`]).
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn run_async_should_panic<R: TestResult, F: std::future::Future<Output = R>>(
+    spec: TestSpec,
+    body: impl FnOnce(TestDb) -> F,
+) {
+    run_with(spec, |db| block_on_runtime(body(db)), Expect::Panic);
+}
+
+/// Polls `future` to its end on this thread, in the context of a runtime driven by a
+/// thread of its own (see [`run_async`]).
+#[cfg(feature = "tokio")]
+#[track_caller]
+fn block_on_runtime<F: std::future::Future>(future: F) -> F::Output {
+    let runtime = match Driven::start() {
+        Ok(runtime) => runtime,
+        Err(e) => setup_failure(format!("pum: cannot start a tokio runtime: {e}")),
+    };
+    let _context = runtime.handle.enter();
+    block_on(future)
+}
+
+/// A current-thread tokio runtime running on a thread of its own until dropped.
+#[cfg(feature = "tokio")]
+struct Driven {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(feature = "tokio")]
+impl Driven {
+    fn start() -> std::io::Result<Driven> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("pum: cannot start a tokio runtime: {e}"))
-            .block_on(body(db))
-    })
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("pum-tokio".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    // A sender dropped (the test unwinding) stops it too.
+                    let _ = stopped.await;
+                });
+                // Dropped here, outside any runtime: the body's tasks still running
+                // are cancelled.
+            })?;
+        Ok(Driven {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Drop for Driven {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // A panic there (a task's drop panicking) is not the test's: said, not raised.
+            if thread.join().is_err() {
+                warnings::warn("the tokio runtime of an async test panicked while stopping");
+            }
+        }
+    }
+}
+
+/// `future`'s output, polled on this thread, which sleeps until woken.
+#[cfg(feature = "tokio")]
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
 }
 
 /// Asserts that two databases have the same schema; on failure, panics with the checker's

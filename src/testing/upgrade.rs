@@ -21,9 +21,15 @@ use crate::version::Version;
 /// `{version}` replaced, when that tag exists), upgraded with today's changelogs and
 /// parameters, compared with a fresh install of every version.
 ///
+/// A missing tag is a version never released under the pattern when other tags of the
+/// pattern are in the repository; when none are, or the clone is shallow, or there is no
+/// repository, the check would be lost, and the test fails saying how to fetch the tags
+/// (`git fetch --tags --unshallow`, `fetch-depth: 0`), unless
+/// `PUM_TEST_ALLOW_MISSING_TAGS=1`, which warns and starts from today's files.
+///
 /// # Panics
 /// When the upgrade fails or the schemas differ (naming `from` and the differences), and
-/// when the test cannot be set up.
+/// when the test cannot be set up (a missing tag as above).
 pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>) {
     let fail = |e: Error| -> ! { panic!("pum: upgrade from {from}: {e}") };
     let version = Version::parse(from).unwrap_or_else(|e| fail(e));
@@ -34,8 +40,10 @@ pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>) {
         })
     };
     let released = match git_tag {
-        Some(pattern) => released_config(&today.config, &pattern.replace("{version}", from))
-            .unwrap_or_else(|e| fail(e)),
+        Some(pattern) => {
+            { released_config(&today.config, pattern, &pattern.replace("{version}", from)) }
+                .unwrap_or_else(|e| fail(e))
+        }
         None => None,
     };
     let from_spec = TestSpec {
@@ -88,9 +96,56 @@ pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>) {
     });
 }
 
+/// Why a missing tag means the check is lost rather than a version never tagged: the
+/// clone is shallow (CI's default checkout), or no tag of the pattern is there at all
+/// (tags not fetched). `None`: other tags of the pattern are here, so this version was
+/// never released under it.
+fn missing_reason(shallow: bool, tagged: bool) -> Option<&'static str> {
+    if shallow {
+        Some("is a shallow clone")
+    } else if !tagged {
+        Some("has no tag matching the pattern (were tags fetched?)")
+    } else {
+        None
+    }
+}
+
+/// The environment variable that lets upgrade paths run from today's files when the
+/// release tags are missing.
+pub(crate) const ALLOW_MISSING_TAGS: &str = "PUM_TEST_ALLOW_MISSING_TAGS";
+
+/// A tag the check needs is missing from the repository at `root` (`reason`): an error
+/// saying how to fetch it, or — with `PUM_TEST_ALLOW_MISSING_TAGS=1` — a warning past the
+/// test capture and today's files.
+fn missing_tag(tag: &str, pattern: &str, reason: &str, root: &Path) -> Result<Option<PathBuf>> {
+    let what = format!(
+        "git_tag = \"{pattern}\": tag {tag} is missing ({} {reason}), so the files as \
+         released cannot be compared with today's",
+        root.display()
+    );
+    let allowed = std::env::var(ALLOW_MISSING_TAGS).is_ok_and(|v| v.trim() == "1");
+    if allowed {
+        super::warnings::warn_once(
+            &format!("missing-tag {}", root.display()),
+            &format!(
+                "{what}; upgrade paths start from today's files instead ({ALLOW_MISSING_TAGS}=1)"
+            ),
+        );
+        return Ok(None);
+    }
+    Err(Error::TestSpec {
+        test: tag.to_string(),
+        message: format!(
+            "{what}. Fetch the tags and history: `git fetch --tags --unshallow` (GitHub \
+             Actions: actions/checkout with `fetch-depth: 0`); or set {ALLOW_MISSING_TAGS}=1 \
+             to start from today's files"
+        ),
+    })
+}
+
 /// The configuration of the project as released at `tag`, or `None` when the repository
-/// has no such tag.
-fn released_config(config: &Path, tag: &str) -> Result<Option<PathBuf>> {
+/// has no such tag but other tags of `pattern` (a version never released under it).
+fn released_config(config: &Path, pattern: &str, tag: &str) -> Result<Option<PathBuf>> {
     let project = config
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -114,7 +169,17 @@ fn released_config(config: &Path, tag: &str) -> Result<Option<PathBuf>> {
         &format!("refs/tags/{tag}^{{commit}}"),
     ])?
     else {
-        return Ok(None);
+        let Some(root) = git(&["rev-parse", "--show-toplevel"])? else {
+            return missing_tag(tag, pattern, "is not in a git repository", project);
+        };
+        let shallow = git(&["rev-parse", "--is-shallow-repository"])?.as_deref() == Some("true");
+        let glob = pattern.replace("{version}", "*");
+        let tagged = git(&["tag", "--list", &glob])?.is_some_and(|t| !t.is_empty());
+        return match missing_reason(shallow, tagged) {
+            Some(reason) => missing_tag(tag, pattern, reason, Path::new(&root)),
+            // Tags of the pattern are here, not this one: a version never released so.
+            None => Ok(None),
+        };
     };
     let root = git(&["rev-parse", "--show-toplevel"])?.ok_or_else(|| Error::TestSpec {
         test: tag.to_string(),
@@ -185,4 +250,21 @@ fn released_config(config: &Path, tag: &str) -> Result<Option<PathBuf>> {
         });
     }
     Ok(Some(released))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_reason;
+
+    #[test]
+    fn a_missing_tag_loses_the_check_unless_other_tags_are_there() {
+        assert_eq!(missing_reason(false, true), None);
+        assert!(missing_reason(true, true).unwrap().contains("shallow"));
+        assert!(missing_reason(true, false).unwrap().contains("shallow"));
+        assert!(
+            missing_reason(false, false)
+                .unwrap()
+                .contains("no tag matching")
+        );
+    }
 }

@@ -12,6 +12,7 @@ mod dump;
 mod embed;
 mod fleet;
 mod harness;
+mod harness_edges;
 mod migrate;
 mod registry;
 mod runners;

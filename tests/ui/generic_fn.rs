@@ -1,0 +1,8 @@
+use pum::testing::TestDb;
+
+#[pum::pum_test]
+fn generic<T: Default>(db: TestDb) {
+    let _ = (T::default(), db);
+}
+
+fn main() {}
