@@ -611,11 +611,15 @@ fn run_with<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R, expec
     let setup_failed = SETUP_FAILURE.with(|f| f.borrow_mut().take());
     // The body's sessions are closed now (it owned the TestDb).
     drop(claim);
-    let failure = match &outcome {
-        Ok(result) => result.failure(),
-        Err(_) => Some("the test panicked".to_string()),
+    // Whether the test fails: a `#[should_panic]` test passes by its body's own panic
+    // (so its database is not kept as a failure's, nor pushes a real one out of the
+    // PUM_TEST_KEEP_MAX kept), and fails when its body returns.
+    let failed = match (&outcome, expect) {
+        (Err(_), Expect::Panic) => setup_failed.is_some(),
+        (Err(_), Expect::Success) | (Ok(_), Expect::Panic) => true,
+        (Ok(result), Expect::Success) => result.failure().is_some(),
     };
-    let keep = policy.keeps(failure.is_some());
+    let keep = policy.keeps(failed);
     let teardown = if keep {
         context.keep(&name, keep_max)
     } else {

@@ -1,7 +1,8 @@
 //! Where the harness meets the rest of a test: `#[should_panic]` (a setup failure is never
 //! the expected panic), `async fn` bodies calling the harness's blocking methods, errors
-//! that are only `Debug`. The `#[ignore]`d tests here are children the others run as
-//! processes of this binary (a failing child is the point).
+//! that are only `Debug`. The `child_*` tests are also run by the others as processes of
+//! this binary, told so by `PUM_IT_CHILD` (a failing child is the point there); run as
+//! ordinary tests they pass.
 
 use std::process::{Command, Output, Stdio};
 
@@ -65,11 +66,22 @@ async fn blocking_methods_work_inside_tasks(db: TestDb) {
     assert!(task.await.unwrap());
 }
 
-/// Runs the `#[ignore]`d test `name` of this module in a child process of this binary.
+/// Whether this process runs `name` as another test's child (`PUM_IT_CHILD`).
+fn as_child(name: &str) -> bool {
+    std::env::var("PUM_IT_CHILD").is_ok_and(|child| child == name)
+}
+
+/// A server nothing listens on: a test whose setup needs it fails there.
+const NO_SERVER: &str = "postgresql://pum@127.0.0.1:9/none?connect_timeout=2";
+
+/// Runs test `name` of this module in a child process of this binary, as a child, with a
+/// server nothing listens on (so pum cannot set the test up).
 fn child(name: &str) -> Output {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", &format!("harness_edges::{name}")])
+        .args(["--exact", &format!("harness_edges::{name}")])
+        .env("PUM_IT_CHILD", name)
         .env("PUM_TEST_KEEP", "never")
+        .env("PUM_TEST_DATABASE_URL", NO_SERVER)
         .stdin(Stdio::null())
         .bounded_output()
 }
@@ -83,17 +95,17 @@ fn text(out: &Output) -> String {
 }
 
 #[pum::pum_test(config = "tests/data/shop/.pum.yaml")]
-#[ignore = "a child of async_panics_fail_one_test_not_the_binary"]
 async fn child_async_panics_holding_a_client(db: TestDb) {
     let mut client = db.client();
     client.batch_execute("SELECT 1").unwrap();
     let _task =
         tokio::spawn(async { tokio::time::sleep(std::time::Duration::from_secs(60)).await });
-    panic!("failing on purpose, a client and a task alive");
+    if as_child("child_async_") {
+        panic!("failing on purpose, a client and a task alive");
+    }
 }
 
 #[pum::pum_test(config = "tests/data/shop/.pum.yaml")]
-#[ignore = "a child of async_panics_fail_one_test_not_the_binary"]
 async fn child_async_passes(db: TestDb) {
     db.client().batch_execute("SELECT 1").unwrap();
 }
@@ -101,12 +113,8 @@ async fn child_async_passes(db: TestDb) {
 #[test]
 fn async_panics_fail_one_test_not_the_binary() {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--test-threads",
-            "1",
-            "harness_edges::child_async_",
-        ])
+        .args(["--test-threads", "1", "harness_edges::child_async_"])
+        .env("PUM_IT_CHILD", "child_async_")
         .env("PUM_TEST_KEEP", "never")
         .stdin(Stdio::null())
         .bounded_output();
@@ -120,55 +128,27 @@ fn async_panics_fail_one_test_not_the_binary() {
     );
 }
 
-// #[should_panic] tests whose setup fails: pum's failure must not count as their panic.
+// #[should_panic] tests: run as ordinary tests their body panics and they pass; run as
+// children on a server nothing listens on, pum cannot set them up, and that failure must
+// not count as their panic (with `run` instead of `run_should_panic` they would pass).
 
-#[should_panic]
-#[pum::pum_test(
-    config = "tests/data/shop/.pum.yaml",
-    fixtures("tests/data/broken_fixture.sql")
-)]
-#[ignore = "a child of should_panic_tests_fail_when_pum_cannot_set_them_up"]
-fn child_should_panic_above_broken_fixture(db: TestDb) {
-    let _ = db;
-    panic!("the body's own panic");
-}
-
-#[pum::pum_test(
-    config = "tests/data/shop/.pum.yaml",
-    fixtures("tests/data/broken_fixture.sql")
-)]
 #[should_panic(expected = "the body's own panic")]
-#[ignore = "a child of should_panic_tests_fail_when_pum_cannot_set_them_up"]
-fn child_should_panic_below_broken_fixture(db: TestDb) {
-    let _ = db;
+#[pum::pum_test(config = "tests/data/shop/.pum.yaml")]
+fn child_should_panic_above(db: TestDb) {
+    db.client().batch_execute("SELECT 1").unwrap();
     panic!("the body's own panic");
-}
-
-#[pum::pum_test(
-    config = "tests/data/shop/.pum.yaml",
-    fixtures("tests/data/broken_fixture.sql")
-)]
-#[should_panic]
-#[ignore = "a child of should_panic_tests_fail_when_pum_cannot_set_them_up"]
-async fn child_should_panic_async_broken_fixture(db: TestDb) {
-    let _ = db;
-    panic!("the body's own panic");
-}
-
-#[pum::pum_test(
-    config = "tests/data/shop/.pum.yaml",
-    reference = "tests/data/broken_fixture.sql"
-)]
-#[should_panic]
-#[ignore = "a child of should_panic_tests_fail_when_pum_cannot_set_them_up"]
-fn child_should_panic_broken_reference(db: TestDb) {
-    pum::assert_schema_eq!(db, db.reference());
 }
 
 #[pum::pum_test(config = "tests/data/shop/.pum.yaml")]
 #[should_panic(expected = "the body's own panic")]
-#[ignore = "a child of should_panic_tests_fail_when_pum_cannot_set_them_up"]
-fn child_should_panic_sound_setup(db: TestDb) {
+fn child_should_panic_below(db: TestDb) {
+    db.client().batch_execute("SELECT 1").unwrap();
+    panic!("the body's own panic");
+}
+
+#[pum::pum_test(config = "tests/data/shop/.pum.yaml")]
+#[should_panic(expected = "the body's own panic")]
+async fn child_should_panic_async(db: TestDb) {
     db.client().batch_execute("SELECT 1").unwrap();
     panic!("the body's own panic");
 }
@@ -176,43 +156,45 @@ fn child_should_panic_sound_setup(db: TestDb) {
 #[test]
 fn should_panic_tests_fail_when_pum_cannot_set_them_up() {
     for name in [
-        "child_should_panic_above_broken_fixture",
-        "child_should_panic_below_broken_fixture",
-        "child_should_panic_async_broken_fixture",
+        "child_should_panic_above",
+        "child_should_panic_below",
+        "child_should_panic_async",
     ] {
         let out = child(name);
         let text = text(&out);
         assert!(!out.status.success(), "{name} passed:\n{text}");
         assert!(
             text.contains("test did not panic as expected")
-                && text.contains("broken_fixture.sql:2")
-                && text.contains("no_such_table")
-                && text.contains("is not the panic it expects")
-                && !text.contains("the body's own panic\n"),
+                && text.contains("127.0.0.1")
+                && text.contains("is not the panic it expects"),
             "{name}:\n{text}"
         );
     }
-    let out = child("child_should_panic_broken_reference");
-    let text = text(&out);
-    assert!(!out.status.success(), "{text}");
-    assert!(
-        text.contains("test did not panic as expected")
-            && text.contains("pum: reference of test")
-            && text.contains("no_such_table")
-            && text.contains("the panic above is pum's, not the test's"),
-        "{text}"
-    );
-    // A sound setup and the body's panic: the test passes.
-    let out = child("child_should_panic_sound_setup");
-    assert!(out.status.success(), "{}", self::text(&out));
-
-    // The failed builds are this test's: forgotten (the next run builds and fails again).
-    let shop =
-        || TestSpec::new("x").config(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SHOP));
+    // In-process, the same for a broken fixture, and for a reference that fails inside
+    // the body: run_should_panic returns instead of panicking, so the test would fail.
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/broken_fixture.sql");
+    let shop =
+        || TestSpec::new("x").config(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SHOP));
+    pum::testing::run_should_panic(shop().fixture(&fixture), |_db: TestDb| -> () {
+        panic!("the body's own panic")
+    });
+    let reference = shop().reference(ReferenceSpec::SqlFiles(vec![fixture.clone()]));
+    pum::testing::run_should_panic(reference.clone(), |db: TestDb| -> () {
+        pum::assert_schema_eq!(db, db.reference());
+        panic!("the body's own panic")
+    });
+    // A sound setup and the body's panic: the expected panic.
+    let sound = std::panic::catch_unwind(|| {
+        pum::testing::run_should_panic(shop(), |_db: TestDb| -> () {
+            panic!("the body's own panic")
+        })
+    });
+    assert!(sound.is_err(), "the body's own panic goes through");
+
+    // The failed builds are this test's: forgotten (the next run builds and fails again).
     pum::testing::drop_template(&shop().fixture(&fixture)).unwrap();
-    pum::testing::drop_template(&shop().reference(ReferenceSpec::SqlFiles(vec![fixture]))).unwrap();
+    pum::testing::drop_template(&reference).unwrap();
 }
 
 /// An error that is only `Debug`, as `#[test]` accepts it (no `Display` bound).
