@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use pum::testing::{ReferenceSpec, TestDb, TestSpec};
 
-use crate::support::Bounded;
+use crate::support::{self, Bounded};
 
 const SHOP: &str = "tests/data/shop/.pum.yaml";
 
@@ -180,10 +180,22 @@ fn should_panic_tests_fail_when_pum_cannot_set_them_up() {
         panic!("the body's own panic")
     });
     let reference = shop().reference(ReferenceSpec::SqlFiles(vec![fixture.clone()]));
-    pum::testing::run_should_panic(reference.clone(), |db: TestDb| -> () {
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let name = std::sync::Arc::clone(&kept);
+    pum::testing::run_should_panic(reference.clone(), move |db: TestDb| -> () {
+        *name.lock().unwrap() = db.name().to_string();
         pum::assert_schema_eq!(db, db.reference());
         panic!("the body's own panic")
     });
+    // That test failed, so its database was kept (PUM_TEST_KEEP=failed): this one's own.
+    let kept = kept.lock().unwrap().clone();
+    pum::drop_database(&support::spec(), &kept, &pum::DropOptions::if_exists()).unwrap();
+    support::registry_client()
+        .execute(
+            "DELETE FROM pum_registry.databases WHERE name = $1",
+            &[&kept],
+        )
+        .unwrap();
     // A sound setup and the body's panic: the expected panic.
     let sound = std::panic::catch_unwind(|| {
         pum::testing::run_should_panic(shop(), |_db: TestDb| -> () {
@@ -204,4 +216,23 @@ struct OnlyDebug;
 #[pum::pum_test(config = "tests/data/shop/.pum.yaml")]
 fn errors_need_only_be_debug(db: TestDb) -> Result<(), OnlyDebug> {
     db.client().batch_execute("SELECT 1").map_err(|_| OnlyDebug)
+}
+
+#[test]
+fn a_passing_should_panic_test_keeps_no_database() {
+    // Its body's panic is its success: nothing is kept as a failure's (kept ones push real
+    // failures out of PUM_TEST_KEEP_MAX).
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "harness_edges::child_should_panic_below",
+            "--nocapture",
+        ])
+        .env("PUM_TEST_KEEP", "failed")
+        .stdin(Stdio::null())
+        .bounded_output();
+    let text = text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
+    assert!(!text.contains("pum: kept the database"), "{text}");
 }
