@@ -176,6 +176,9 @@ fn postgres_error(error: &postgres::Error) -> String {
             if let Some(hint) = db.hint() {
                 text.push_str(&format!(" (hint: {hint})"));
             }
+            if db.code().code() == templates::DUPLICATE_OBJECT {
+                text.push_str(&format!(" ({})", templates::ROLES_OUTLIVE));
+            }
             text
         }
         None => match std::error::Error::source(error) {

@@ -564,10 +564,25 @@ pub(crate) fn migrate(
                 ),
             })
         }
+        // Within a database made for the build, an object that exists already is one of
+        // the server's: a role an earlier build, another template or a test created.
+        Err(e) if e.sqlstate() == Some(DUPLICATE_OBJECT) => Err(Error::TemplateBuild {
+            template: target.dbname().to_string(),
+            message: format!("{e} ({ROLES_OUTLIVE})"),
+        }),
         Err(e) => Err(e),
         Ok(_) => Ok(()),
     }
 }
+
+/// SQLSTATE `duplicate_object`.
+pub(crate) const DUPLICATE_OBJECT: &str = "42710";
+
+/// What a `duplicate_object` error in a template build or a test usually means, and the
+/// way out.
+pub(crate) const ROLES_OUTLIVE: &str = "if it is a role: roles are the server's and outlive \
+    templates and test databases, so CREATE ROLE fails the second time; declare it in \
+    .pum.yaml (pum creates a declared role once, if missing) or create it only if missing";
 
 /// Whether `file` is a psql script (a plain dump: pg_dump writes `\restrict` and
 /// `\connect` lines) rather than SQL: a line of its first 64 KiB starts with a backslash.

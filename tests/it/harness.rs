@@ -887,6 +887,49 @@ fn templates_are_built_with_the_roles_the_project_declares() {
     };
 }
 
+#[test]
+fn a_role_created_twice_is_said_to_be_the_servers() {
+    // A changelog's CREATE ROLE: the first build makes the role; the next build (a file
+    // changed) finds it and says why, and what to write instead.
+    let prefix = support::unique_name("r");
+    let role = format!("{prefix}_made");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".pum.yaml"), "pum: {module: rolemade}\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("changelogs/1.0.0")).unwrap();
+    let changelog = dir.path().join("changelogs/1.0.0/01.sql");
+    std::fs::write(&changelog, format!("CREATE ROLE {role};\n")).unwrap();
+    let _cleanup = support::project::RolesCleanup {
+        prefix,
+        dbs: Vec::new(),
+    };
+    let test = TestSpec::new("harness::role_made").config(dir.path().join(".pum.yaml"));
+    pum::testing::run(test.clone(), |_db: TestDb| {});
+    pum::testing::drop_template(&test).unwrap();
+    std::fs::write(&changelog, format!("-- changed\nCREATE ROLE {role};\n")).unwrap();
+    let failure =
+        std::panic::catch_unwind(|| pum::testing::run(test.clone(), |_db: TestDb| {})).unwrap_err();
+    let message = failure.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains(&format!("42710: role \"{role}\" already exists"))
+            && message.contains("roles are the server's and outlive templates and test databases")
+            && message.contains("declare it in .pum.yaml"),
+        "{message}"
+    );
+    pum::testing::drop_template(&test).unwrap();
+
+    // The same from a test body that returns the error.
+    use pum::testing::TestResult;
+    let mut client = spec().connect().unwrap();
+    let again: Result<(), postgres::Error> = Err(client
+        .batch_execute(&format!("CREATE ROLE {role}"))
+        .unwrap_err());
+    let text = again.failure().unwrap();
+    assert!(
+        text.contains("ERROR 42710") && text.contains("roles are the server's"),
+        "{text}"
+    );
+}
+
 /// Where `f`'s panic is reported (file and line), when it panics on this thread.
 fn panic_location(f: impl FnOnce()) -> Option<(String, u32)> {
     let location = std::sync::Arc::new(std::sync::Mutex::new(None));
