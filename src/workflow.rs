@@ -218,13 +218,7 @@ pub fn check_changelogs(
     let (version, parameters) = Upgrader::new(config, spec)?.recorded()?;
     let scratch = ScratchDatabase::create(spec, "check")?;
     let fresh = scratch.spec();
-    let install = MigrateOptions {
-        max_version: Some(version.clone()),
-        parameters,
-        skip_roles: true,
-        ..MigrateOptions::default()
-    };
-    Upgrader::new(config, &fresh)?.install(&install, &mut NoProgress)?;
+    install_fresh(config, &fresh, Some(version.clone()), parameters)?;
     let mut report = crate::checker::check(spec, &fresh, options)?;
     report.right = format!(
         "a fresh install of {} {version} from the changelogs ({})",
@@ -232,6 +226,25 @@ pub fn check_changelogs(
         scratch.name()
     );
     Ok(report)
+}
+
+/// Installs `config`'s changelogs (up to `max_version`, with `parameters`) in the scratch
+/// database `fresh`, leaving roles as they are: what check, truncate-all and
+/// autogenerate compare with.
+fn install_fresh(
+    config: &Config,
+    fresh: &ConnectionSpec,
+    max_version: Option<crate::version::Version>,
+    parameters: Vec<(String, String)>,
+) -> Result<()> {
+    let install = MigrateOptions {
+        max_version,
+        parameters,
+        skip_roles: true,
+        ..MigrateOptions::default()
+    };
+    Upgrader::new(config, fresh)?.install(&install, &mut NoProgress)?;
+    Ok(())
 }
 
 /// What a module's changelogs make in a database, as a fresh install shows it.
@@ -266,13 +279,7 @@ pub fn module_objects(config: &Config, spec: &ConnectionSpec) -> Result<ModuleOb
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let install = MigrateOptions {
-        max_version: Some(version),
-        parameters,
-        skip_roles: true,
-        ..MigrateOptions::default()
-    };
-    Upgrader::new(config, &fresh)?.install(&install, &mut NoProgress)?;
+    install_fresh(config, &fresh, Some(version), parameters)?;
     let mut client = fresh.connect()?;
     let schemas: Vec<String> = client
         .query(schemas_sql, &[])
@@ -340,12 +347,7 @@ pub fn autogenerate(
         .unwrap_or_default();
     let scratch = ScratchDatabase::create(spec, "autogenerate")?;
     let fresh = scratch.spec();
-    let install = MigrateOptions {
-        parameters,
-        skip_roles: true,
-        ..MigrateOptions::default()
-    };
-    Upgrader::new(config, &fresh)?.install(&install, &mut NoProgress)?;
+    install_fresh(config, &fresh, None, parameters)?;
     let (mut installed, mut developed) = ddl::read_both(&fresh, spec, exclude)?;
     // Quoted as the server quotes the names of the models.
     let table_name: String = fresh

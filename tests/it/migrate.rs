@@ -216,12 +216,12 @@ fn app_project() -> Project {
     )
 }
 
+/// The columns of the application's view (none when it is dropped).
+const VIEW_COLUMNS: &str = "SELECT attname::text FROM pg_attribute \
+    WHERE attrelid = to_regclass('shop.item_view') AND attnum > 0 ORDER BY attnum";
+
 fn view_columns(db: &TestDb) -> Vec<String> {
-    strings(
-        db,
-        "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass('shop.item_view') \
-         AND attnum > 0 ORDER BY attnum",
-    )
+    strings(db, VIEW_COLUMNS)
 }
 
 #[pum::pum_test]
@@ -253,13 +253,7 @@ fn a_failed_run_never_leaves_the_application_dropped(db: TestDb) {
         .upgrade(&MigrateOptions::default(), &mut NoProgress)
         .unwrap_err();
     assert_eq!(err.sqlstate(), Some("22012"), "{err}");
-    assert_eq!(
-        fresh.strings(
-            "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass('shop.item_view') \
-             AND attnum > 0 ORDER BY attnum"
-        ),
-        ["id", "name"]
-    );
+    assert_eq!(fresh.strings(VIEW_COLUMNS), ["id", "name"]);
 
     // Fixed, the upgrade goes on and makes the application on the new schema.
     project.write(
