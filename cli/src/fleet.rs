@@ -8,14 +8,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use pum::fleet::{Outcome, Selection};
+use pum::fleet::{Installed, Outcome, Selection, Summary};
 use pum::migrate::NoProgress;
 use pum::text::printable;
-use pum::{ConnectionSpec, MigrateOptions, Upgrader};
+use pum::{Config, ConnectionSpec, MigrateOptions, Upgrader};
 use serde_json::{Value, json};
 
 use super::Output;
-use super::migrate::{Format, Project};
+use super::check::CheckArgs;
+use super::migrate::{Format, InstallArgs, Project, UpgradeArgs};
 use crate::Command;
 
 /// Which databases, and how many at once: the command line's `--databases`,
@@ -26,24 +27,27 @@ pub struct Fleet {
     pub jobs: usize,
 }
 
-/// What a command did on one database.
+/// What a command did on one database: the library's [`Summary`] (what the table shows,
+/// whether it counts as done), its report as JSON, and what it warned of.
 struct Done {
-    /// `1.2.0 → 1.4.0`, `3 pending`, …
-    detail: String,
-    /// `ok`, or what makes the database count as failed (`2 changed files`).
-    problem: Option<String>,
+    summary: Summary,
     json: Value,
     warnings: Vec<String>,
 }
 
 impl Done {
-    fn ok(detail: String, json: Value) -> Done {
+    fn new(summary: Summary, json: Value) -> Done {
         Done {
-            detail,
-            problem: None,
+            summary,
             json,
             warnings: Vec::new(),
         }
+    }
+}
+
+impl AsRef<Summary> for Done {
+    fn as_ref(&self) -> &Summary {
+        &self.summary
     }
 }
 
@@ -57,26 +61,9 @@ pub fn run(
     fleet: Fleet,
     out: Output,
 ) -> pum::Result<ExitCode> {
-    let (job, format) = job(project, command)?;
+    let (format, job) = job(project, command)?;
     let names = pum::fleet::databases(server, &fleet.selection)?;
-    let bar = (!out.is_quiet() && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(names.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({eta})") {
-            bar.set_style(style);
-        }
-        bar
-    });
-    let mut outcomes: Vec<Outcome<Done>> = Vec::with_capacity(names.len());
-    for outcome in pum::fleet::run(server, names, fleet.jobs, job) {
-        if let Some(bar) = &bar {
-            bar.set_message(printable(&outcome.database).into_owned());
-            bar.inc(1);
-        }
-        outcomes.push(outcome);
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    let mut outcomes = collect(pum::fleet::run(server, names, fleet.jobs, job), out);
     outcomes.sort_by(|a, b| a.database.cmp(&b.database));
     for outcome in &outcomes {
         if let Ok(done) = &outcome.result {
@@ -85,10 +72,7 @@ pub fn run(
             }
         }
     }
-    let failed = outcomes
-        .iter()
-        .filter(|o| o.result.as_ref().map_or(true, |d| d.problem.is_some()))
-        .count();
+    let failed = pum::fleet::failed_count(&outcomes);
     match format {
         Format::Json => println!(
             "{}",
@@ -109,13 +93,32 @@ pub fn run(
     })
 }
 
+/// The outcomes as they finish, with a progress bar on a terminal.
+fn collect(fleet: pum::fleet::Fleet<Done>, out: Output) -> Vec<Outcome<Done>> {
+    let bar = (!out.is_quiet() && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(fleet.total() as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({eta})") {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let mut outcomes = Vec::with_capacity(fleet.total());
+    for outcome in fleet {
+        if let Some(bar) = &bar {
+            bar.set_message(printable(&outcome.database).into_owned());
+            bar.inc(1);
+        }
+        outcomes.push(outcome);
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    outcomes
+}
+
 fn status(outcome: &Outcome<Done>) -> String {
     match &outcome.result {
-        Ok(Done { problem: None, .. }) => "ok".into(),
-        Ok(Done {
-            problem: Some(problem),
-            ..
-        }) => problem.clone(),
+        Ok(done) => done.summary.problem.clone().unwrap_or_else(|| "ok".into()),
         Err(e) => format!("failed: {e}"),
     }
 }
@@ -123,10 +126,10 @@ fn status(outcome: &Outcome<Done>) -> String {
 fn to_json(outcome: &Outcome<Done>) -> Value {
     let (ok, detail, result, error) = match &outcome.result {
         Ok(done) => (
-            done.problem.is_none(),
-            done.detail.clone(),
+            done.summary.is_done(),
+            done.summary.detail.clone(),
             done.json.clone(),
-            done.problem.clone(),
+            done.summary.problem.clone(),
         ),
         Err(e) => (false, String::new(), Value::Null, Some(e.to_string())),
     };
@@ -150,7 +153,7 @@ fn table(outcomes: &[Outcome<Done>]) -> String {
                 printable(&o.database).into_owned(),
                 o.result
                     .as_ref()
-                    .map(|d| printable(&d.detail).into_owned())
+                    .map(|d| printable(&d.summary.detail).into_owned())
                     .unwrap_or_default(),
                 seconds(o.elapsed),
                 printable(&status(o)).into_owned(),
@@ -186,166 +189,135 @@ fn seconds(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-/// The job `command` is on one database, and the output format asked for.
-fn job(project: &Project, command: Command) -> pum::Result<(Job, Format)> {
-    let refuse = |what: &str| {
-        Err(pum::Error::Unsupported {
+/// The output format asked for, and the job `command` is on one database.
+fn job(project: &Project, command: Command) -> pum::Result<(Format, Job)> {
+    match command {
+        Command::Upgrade(args) => Ok((args.format, upgrade_job(project.load()?, args))),
+        Command::Install(args) => Ok((args.format, install_job(project.load()?, args))),
+        Command::Info(args) => Ok((args.format, info_job(project.load()?))),
+        Command::Validate(args) => Ok((args.format, validate_job(project.load()?))),
+        Command::Current(args) => Ok((args.format, current_job(project.load()?))),
+        Command::Check(args) => check_job(project, &args),
+        other => Err(pum::Error::Unsupported {
             message: format!(
                 "--databases and --databases-from work with install, upgrade, info, \
-                 validate, current and check --changelogs, not {what}"
+                 validate, current and check --changelogs, not {}",
+                command_name(&other)
+            ),
+        }),
+    }
+}
+
+fn upgrade_job(config: Config, args: UpgradeArgs) -> Job {
+    let options = MigrateOptions {
+        force: args.force,
+        skip_baseline_check: args.skip_baseline_check,
+        strict: args.strict,
+        ..super::migrate::options(args.run)
+    };
+    Box::new(move |target| {
+        let report = Upgrader::new(&config, target)?.upgrade(&options, &mut NoProgress)?;
+        Ok(Done {
+            warnings: report.warnings.clone(),
+            ..Done::new(
+                Summary::upgrade(&report),
+                serde_json::to_value(&report).unwrap_or_default(),
+            )
+        })
+    })
+}
+
+fn install_job(config: Config, args: InstallArgs) -> Job {
+    let options = MigrateOptions {
+        allow_multiple_modules: args.allow_multiple_modules,
+        demo_data: args.demo_data,
+        ..super::migrate::options(args.run)
+    };
+    Box::new(move |target| {
+        let upgrader = Upgrader::new(&config, target)?;
+        let installed = pum::fleet::installed(upgrader.install(&options, &mut NoProgress), || {
+            upgrader.current()
+        })?;
+        let summary = Summary::install(&installed);
+        Ok(match installed {
+            Installed::Now(report) => Done {
+                warnings: report.warnings.clone(),
+                ..Done::new(summary, serde_json::to_value(&report).unwrap_or_default())
+            },
+            Installed::Already { current } => Done::new(
+                summary,
+                json!({ "installed_already": true, "current_version": current.to_string() }),
             ),
         })
-    };
-    Ok(match command {
-        Command::Upgrade(args) => {
-            let config = project.load()?;
-            let format = args.format;
-            let options = MigrateOptions {
-                force: args.force,
-                skip_baseline_check: args.skip_baseline_check,
-                strict: args.strict,
-                ..super::migrate::options(args.run)
-            };
-            let job: Job = Box::new(move |target| {
-                let report = Upgrader::new(&config, target)?.upgrade(&options, &mut NoProgress)?;
-                let from = report.from.clone().unwrap_or_else(|| "-".into());
-                let to = report
-                    .applied
-                    .last()
-                    .cloned()
-                    .unwrap_or_else(|| from.clone());
-                Ok(Done {
-                    warnings: report.warnings.clone(),
-                    ..Done::ok(
-                        format!("{from} → {to}"),
-                        serde_json::to_value(&report).unwrap_or_default(),
-                    )
-                })
-            });
-            (job, format)
-        }
-        Command::Install(args) => {
-            let config = project.load()?;
-            let format = args.format;
-            let options = MigrateOptions {
-                allow_multiple_modules: args.allow_multiple_modules,
-                demo_data: args.demo_data,
-                ..super::migrate::options(args.run)
-            };
-            let job: Job = Box::new(move |target| {
-                let upgrader = Upgrader::new(&config, target)?;
-                match upgrader.install(&options, &mut NoProgress) {
-                    Ok(report) => {
-                        let to = report.applied.last().cloned().unwrap_or_else(|| "-".into());
-                        Ok(Done {
-                            warnings: report.warnings.clone(),
-                            ..Done::ok(
-                                format!("- → {to}"),
-                                serde_json::to_value(&report).unwrap_or_default(),
-                            )
-                        })
-                    }
-                    // A rerun continues with what is not done: an installed database is
-                    // not a failure.
-                    Err(pum::Error::AlreadyInstalled { .. }) => {
-                        let current = upgrader.current()?.to_string();
-                        Ok(Done::ok(
-                            format!("{current} (installed already)"),
-                            json!({ "installed_already": true, "current_version": current }),
-                        ))
-                    }
-                    Err(e) => Err(e),
-                }
-            });
-            (job, format)
-        }
-        Command::Info(args) => {
-            let config = project.load()?;
-            let job: Job = Box::new(move |target| {
-                let info = Upgrader::new(&config, target)?.info()?;
-                let pending = info
-                    .versions
-                    .iter()
-                    .filter(|v| v.status == pum::migrate::VersionStatus::Pending)
-                    .count();
-                let detail = match &info.current_version {
-                    Some(v) => format!("{v}, {pending} pending"),
-                    None => format!("not installed, {pending} pending"),
-                };
-                Ok(Done::ok(
-                    detail,
-                    serde_json::to_value(&info).unwrap_or_default(),
-                ))
-            });
-            (job, args.format)
-        }
-        Command::Validate(args) => {
-            let config = project.load()?;
-            let job: Job = Box::new(move |target| {
-                let changed = Upgrader::new(&config, target)?.validate()?;
-                Ok(Done {
-                    problem: (!changed.is_empty())
-                        .then(|| format!("{} applied file(s) changed", changed.len())),
-                    ..Done::ok(changed.join(", "), json!(changed))
-                })
-            });
-            (job, args.format)
-        }
-        Command::Current(args) => {
-            let config = project.load()?;
-            let job: Job = Box::new(move |target| {
-                let current = Upgrader::new(&config, target)?.current()?.to_string();
-                Ok(Done::ok(current.clone(), json!(current)))
-            });
-            (job, args.format)
-        }
-        Command::Check(args) => {
-            if !args.changelogs {
-                return Err(pum::Error::Unsupported {
-                    message: "check with --databases compares each database with its \
-                              changelogs: give --changelogs"
-                        .into(),
-                });
-            }
-            if args.output.is_some() {
-                return Err(pum::Error::Unsupported {
-                    message: "check --output-file writes one report: with --databases the \
-                              reports go to standard output (--format json)"
-                        .into(),
-                });
-            }
-            let format = match args.format {
-                super::check::Format::Text => Format::Text,
-                super::check::Format::Json => Format::Json,
-                super::check::Format::Html => {
-                    return Err(pum::Error::Unsupported {
-                        message: "check --format html writes one page: with --databases use \
-                                  text or json"
-                            .into(),
-                    });
-                }
-            };
-            let options = super::check::options(&args)?;
-            let config = project.load()?;
-            let job: Job = Box::new(move |target| {
-                let report = pum::workflow::check_changelogs(&config, target, &options)?;
-                let count = report.difference_count();
-                Ok(Done {
-                    problem: (count > 0).then(|| format!("differs: {count} difference(s)")),
-                    ..Done::ok(
-                        if count == 0 {
-                            "same as its changelogs".into()
-                        } else {
-                            format!("{count} difference(s)")
-                        },
-                        report.to_json(),
-                    )
-                })
-            });
-            (job, format)
-        }
-        other => return refuse(command_name(&other)),
     })
+}
+
+fn info_job(config: Config) -> Job {
+    Box::new(move |target| {
+        let info = Upgrader::new(&config, target)?.info()?;
+        Ok(Done::new(
+            Summary::info(&info),
+            serde_json::to_value(&info).unwrap_or_default(),
+        ))
+    })
+}
+
+fn validate_job(config: Config) -> Job {
+    Box::new(move |target| {
+        let changed = Upgrader::new(&config, target)?.validate()?;
+        Ok(Done::new(Summary::validate(&changed), json!(changed)))
+    })
+}
+
+fn current_job(config: Config) -> Job {
+    Box::new(move |target| {
+        let current = Upgrader::new(&config, target)?.current()?;
+        Ok(Done::new(
+            Summary::current(&current),
+            json!(current.to_string()),
+        ))
+    })
+}
+
+/// `check --changelogs` on each database: one report each, so neither `--output-file`
+/// nor `--format html`.
+fn check_job(project: &Project, args: &CheckArgs) -> pum::Result<(Format, Job)> {
+    let refuse = |message: &str| {
+        Err(pum::Error::Unsupported {
+            message: message.into(),
+        })
+    };
+    if !args.changelogs {
+        return refuse(
+            "check with --databases compares each database with its changelogs: give \
+             --changelogs",
+        );
+    }
+    if args.output.is_some() {
+        return refuse(
+            "check --output-file writes one report: with --databases the reports go to \
+             standard output (--format json)",
+        );
+    }
+    let format = match args.format {
+        super::check::Format::Text => Format::Text,
+        super::check::Format::Json => Format::Json,
+        super::check::Format::Html => {
+            return refuse(
+                "check --format html writes one page: with --databases use text or json",
+            );
+        }
+    };
+    let options = super::check::options(args)?;
+    let config = project.load()?;
+    let job: Job = Box::new(move |target| {
+        let report = pum::workflow::check_changelogs(&config, target, &options)?;
+        Ok(Done::new(
+            Summary::check(report.difference_count()),
+            report.to_json(),
+        ))
+    });
+    Ok((format, job))
 }
 
 fn command_name(command: &Command) -> &'static str {

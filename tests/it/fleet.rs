@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pum::fleet::{self, Selection};
 
@@ -37,7 +37,12 @@ fn a_job_runs_on_every_selected_database_at_most_n_at_a_time() {
             .query_one("SELECT current_database()::text", &[])
             .map_err(|e| pum::Error::sql("ask for the database's name", &e))?
             .get(0);
-        std::thread::sleep(Duration::from_millis(50));
+        // Hold the job until another one runs beside it (observed once, the others go
+        // straight on): without that, "two at a time" would depend on timing.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while m.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         r.fetch_sub(1, Ordering::SeqCst);
         if name == broken {
             panic!("broken on purpose");
