@@ -6,11 +6,16 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use pum::ConnectionSpec;
-use pum::roles::{self, Inventory, RoleManager, Selection};
+use pum::roles::{self, RoleManager, Selection};
 use pum::text::printable;
+
+mod list;
+mod password;
 
 use super::Output;
 use super::migrate::Project;
+use list::render;
+use password::password;
 
 /// `pum role`.
 #[derive(Debug, Args)]
@@ -62,8 +67,8 @@ pub struct RoleArgs {
     #[arg(long)]
     pub password: bool,
     /// `list`: output format.
-    #[arg(short, long, value_enum, default_value_t = super::migrate::Format::Text)]
-    pub format: super::migrate::Format,
+    #[arg(short, long, value_enum, default_value_t = crate::migrate::Format::Text)]
+    pub format: crate::migrate::Format,
 }
 
 /// The actions of `pum role`.
@@ -93,205 +98,218 @@ pub enum RoleAction {
     Members,
 }
 
+/// Runs `pum role ACTION`: the actions on login roles and read-only users need no
+/// configuration; the others act on the roles `.pum.yaml` declares.
 pub fn run(
     spec: &ConnectionSpec,
     project: &Project,
     args: RoleArgs,
     out: Output,
 ) -> pum::Result<ExitCode> {
-    let usage = |message: &str| pum::Error::Refused {
-        operation: format!("pum role {}", action_name(args.action)),
-        reason: message.to_string(),
-    };
     if args.target.is_some()
         && !matches!(args.action, RoleAction::CreateReadonly | RoleAction::Drop)
     {
-        return Err(usage("it takes no role name (see pum role --help)"));
+        return Err(usage(&args, "it takes no role name (see pum role --help)"));
     }
     match args.action {
-        RoleAction::CreateReadonly => {
-            let user = args
-                .target
-                .as_deref()
-                .ok_or_else(|| usage("give the user to make: pum role create-readonly USER"))?;
-            let password = password(&args)?.ok_or_else(|| {
-                usage("a read-only user needs a password: --password-env VARIABLE or --password")
-            })?;
-            let made = roles::create_readonly(
-                spec,
-                user,
-                &password,
-                &args.schemas,
-                args.group.as_deref(),
-            )?;
-            out.info(format!(
-                "{} read-only user {} in group {} (reads {})",
-                if made.updated { "updated" } else { "created" },
-                printable(user),
-                printable(&made.group),
-                if made.schemas.is_empty() {
-                    "no schema".to_string()
-                } else {
-                    printable(&made.schemas.join(", ")).to_string()
-                }
-            ));
-            return Ok(ExitCode::SUCCESS);
-        }
-        RoleAction::Drop if args.target.is_some() => {
-            let role = args.target.as_deref().unwrap_or_default();
-            if roles::drop_role(spec, role, args.reassign_to.as_deref())? {
-                out.info(match &args.reassign_to {
-                    Some(to) => format!(
-                        "dropped role {} (what it owned is {}'s now)",
-                        printable(role),
-                        printable(to)
-                    ),
-                    None => format!("dropped role {} and what it owned here", printable(role)),
-                });
-            } else {
-                out.info(format!(
-                    "role {} does not exist; nothing dropped",
-                    printable(role)
-                ));
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        RoleAction::CreateLogin => {
-            let name = args
-                .name
-                .as_deref()
-                .ok_or_else(|| usage("--name NAME is required"))?;
-            let password = password(&args)?;
-            roles::create_login(spec, name, password.as_deref())?;
-            out.info(format!(
-                "created login role {}{}",
-                printable(name),
-                if password.is_some() {
-                    " (password sent hashed)"
-                } else {
-                    ""
-                }
-            ));
-            return Ok(ExitCode::SUCCESS);
-        }
-        RoleAction::DropLogin => {
-            let name = args
-                .name
-                .as_deref()
-                .ok_or_else(|| usage("--name NAME is required"))?;
-            if roles::drop_login(spec, name)? {
-                out.info(format!("dropped role {}", printable(name)));
-            } else {
-                out.info(format!(
-                    "role {} does not exist; nothing dropped",
-                    printable(name)
-                ));
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
+        RoleAction::CreateReadonly => create_readonly(spec, &args, out)?,
+        RoleAction::Drop if args.target.is_some() => drop_one(spec, &args, out)?,
+        RoleAction::CreateLogin => create_login(spec, &args, out)?,
+        RoleAction::DropLogin => drop_login(spec, &args, out)?,
         RoleAction::LoginRoles => {
             for name in roles::login_roles(spec)? {
                 println!("  {}", printable(&name));
             }
-            return Ok(ExitCode::SUCCESS);
         }
-        RoleAction::Members => {
-            let role = match args.roles.as_deref() {
-                Some([role]) => role,
-                _ => return Err(usage("--roles with exactly one role name is required")),
-            };
-            let members = roles::members_of(spec, role)?;
-            if members.is_empty() {
-                out.info(format!("no login member of role {}", printable(role)));
-            }
-            for name in members {
-                println!("  {}", printable(&name));
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        _ => {}
+        RoleAction::Members => members(spec, &args, out)?,
+        RoleAction::Create
+        | RoleAction::Drop
+        | RoleAction::Grant
+        | RoleAction::Revoke
+        | RoleAction::List => configured(spec, project, &args, out)?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The refusal of a command line `pum role` cannot run.
+fn usage(args: &RoleArgs, message: &str) -> pum::Error {
+    pum::Error::Refused {
+        operation: format!("pum role {}", action_name(args.action)),
+        reason: message.to_string(),
+    }
+}
+
+/// `--name NAME`, required.
+fn login_name(args: &RoleArgs) -> pum::Result<&str> {
+    args.name
+        .as_deref()
+        .ok_or_else(|| usage(args, "--name NAME is required"))
+}
+
+/// `create-readonly USER`.
+fn create_readonly(spec: &ConnectionSpec, args: &RoleArgs, out: Output) -> pum::Result<()> {
+    let user = args
+        .target
+        .as_deref()
+        .ok_or_else(|| usage(args, "give the user to make: pum role create-readonly USER"))?;
+    let password = password(args)?.ok_or_else(|| {
+        usage(
+            args,
+            "a read-only user needs a password: --password-env VARIABLE or --password",
+        )
+    })?;
+    let made = roles::create_readonly(spec, user, &password, &args.schemas, args.group.as_deref())?;
+    out.info(format!(
+        "{} read-only user {} in group {} (reads {})",
+        if made.updated { "updated" } else { "created" },
+        printable(user),
+        printable(&made.group),
+        if made.schemas.is_empty() {
+            "no schema".to_string()
+        } else {
+            printable(&made.schemas.join(", ")).to_string()
+        }
+    ));
+    Ok(())
+}
+
+/// `drop ROLE [--reassign-to ROLE]`.
+fn drop_one(spec: &ConnectionSpec, args: &RoleArgs, out: Output) -> pum::Result<()> {
+    let role = args.target.as_deref().unwrap_or_default();
+    if !roles::drop_role(spec, role, args.reassign_to.as_deref())? {
+        out.info(format!(
+            "role {} does not exist; nothing dropped",
+            printable(role)
+        ));
+        return Ok(());
+    }
+    out.info(match &args.reassign_to {
+        Some(to) => format!(
+            "dropped role {} (what it owned is {}'s now)",
+            printable(role),
+            printable(to)
+        ),
+        None => format!("dropped role {} and what it owned here", printable(role)),
+    });
+    Ok(())
+}
+
+/// `create-login --name NAME`.
+fn create_login(spec: &ConnectionSpec, args: &RoleArgs, out: Output) -> pum::Result<()> {
+    let name = login_name(args)?;
+    let password = password(args)?;
+    roles::create_login(spec, name, password.as_deref())?;
+    out.info(format!(
+        "created login role {}{}",
+        printable(name),
+        if password.is_some() {
+            " (password sent hashed)"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
+}
+
+/// `drop-login --name NAME`.
+fn drop_login(spec: &ConnectionSpec, args: &RoleArgs, out: Output) -> pum::Result<()> {
+    let name = login_name(args)?;
+    if roles::drop_login(spec, name)? {
+        out.info(format!("dropped role {}", printable(name)));
+    } else {
+        out.info(format!(
+            "role {} does not exist; nothing dropped",
+            printable(name)
+        ));
+    }
+    Ok(())
+}
+
+/// `members --roles ROLE`.
+fn members(spec: &ConnectionSpec, args: &RoleArgs, out: Output) -> pum::Result<()> {
+    let role = match args.roles.as_deref() {
+        Some([role]) => role,
+        _ => {
+            return Err(usage(
+                args,
+                "--roles with exactly one role name is required",
+            ));
+        }
+    };
+    let members = roles::members_of(spec, role)?;
+    if members.is_empty() {
+        out.info(format!("no login member of role {}", printable(role)));
+    }
+    for name in members {
+        println!("  {}", printable(&name));
+    }
+    Ok(())
+}
+
+/// `create`, `grant`, `revoke`, `drop` and `list` on the configured roles.
+fn configured(
+    spec: &ConnectionSpec,
+    project: &Project,
+    args: &RoleArgs,
+    out: Output,
+) -> pum::Result<()> {
     let config = project.load()?;
     let manager = RoleManager::new(&config.roles);
     let selection = Selection {
         roles: args.roles.clone(),
         suffix: args.suffix.clone(),
     };
-    let warnings = match args.action {
-        RoleAction::Create => {
+    let names = names(&config, &selection);
+    let warnings = match (args.action, &args.to, &args.from) {
+        (RoleAction::Create, _, _) => {
             let w = manager.create(spec, args.suffix.as_deref(), true)?;
-            out.info(format!(
-                "roles created and granted: {}",
-                names(&config, &selection)
-            ));
+            out.info(format!("roles created and granted: {names}"));
             w
         }
-        RoleAction::Grant => match &args.to {
-            Some(to) => {
-                manager.grant_to(spec, to, &selection)?;
-                out.info(format!(
-                    "granted {} to {}",
-                    names(&config, &selection),
-                    printable(to)
-                ));
-                Vec::new()
-            }
-            None => {
-                let w = manager.grant(spec, &selection)?;
-                out.info(format!(
-                    "permissions granted to {}",
-                    names(&config, &selection)
-                ));
-                w
-            }
-        },
-        RoleAction::Revoke => match &args.from {
-            Some(from) => {
-                manager.revoke_from(spec, from, &selection)?;
-                out.info(format!(
-                    "revoked {} from {}",
-                    names(&config, &selection),
-                    printable(from)
-                ));
-                Vec::new()
-            }
-            None => {
-                let w = manager.revoke(spec, &selection)?;
-                out.info(format!(
-                    "permissions revoked from {}",
-                    names(&config, &selection)
-                ));
-                w
-            }
-        },
-        RoleAction::Drop => {
+        (RoleAction::Grant, Some(to), _) => {
+            manager.grant_to(spec, to, &selection)?;
+            out.info(format!("granted {names} to {}", printable(to)));
+            Vec::new()
+        }
+        (RoleAction::Grant, None, _) => {
+            let w = manager.grant(spec, &selection)?;
+            out.info(format!("permissions granted to {names}"));
+            w
+        }
+        (RoleAction::Revoke, _, Some(from)) => {
+            manager.revoke_from(spec, from, &selection)?;
+            out.info(format!("revoked {names} from {}", printable(from)));
+            Vec::new()
+        }
+        (RoleAction::Revoke, _, None) => {
+            let w = manager.revoke(spec, &selection)?;
+            out.info(format!("permissions revoked from {names}"));
+            w
+        }
+        (RoleAction::Drop, _, _) => {
             let w = manager.drop(spec, &selection, args.force)?;
-            out.info(format!("roles dropped: {}", names(&config, &selection)));
+            out.info(format!("roles dropped: {names}"));
             w
         }
-        RoleAction::List => {
+        // `list`: the other actions do not come here.
+        _ => {
             let inventory = manager.inventory(spec, args.include_superusers)?;
             match args.format {
-                super::migrate::Format::Json => println!(
+                crate::migrate::Format::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&inventory).unwrap_or_default()
                 ),
-                super::migrate::Format::Text => {
+                crate::migrate::Format::Text => {
                     print!("{}", render(&inventory, std::io::stdout().is_terminal()))
                 }
             }
             Vec::new()
         }
-        RoleAction::CreateLogin
-        | RoleAction::CreateReadonly
-        | RoleAction::DropLogin
-        | RoleAction::LoginRoles
-        | RoleAction::Members => Vec::new(),
     };
     for warning in warnings {
         out.warn(warning);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn action_name(action: RoleAction) -> String {
@@ -326,195 +344,4 @@ fn roles_name(name: &str, suffix: Option<&str>) -> String {
         Some(s) => format!("{name}_{s}"),
         None => name.to_string(),
     }
-}
-
-/// The password of `create-login`: from the variable, the terminal, or none.
-fn password(args: &RoleArgs) -> pum::Result<Option<String>> {
-    if let Some(variable) = &args.password_env {
-        return match std::env::var(variable) {
-            Ok(value) if !value.is_empty() => Ok(Some(value)),
-            Ok(_) => Err(pum::Error::Setting {
-                variable: variable.clone(),
-                message: "empty: a login needs a password (--password-env names the variable \
-                          holding it)"
-                    .into(),
-            }),
-            Err(std::env::VarError::NotUnicode(_)) => Err(pum::Error::Setting {
-                variable: variable.clone(),
-                message: "not valid UTF-8".into(),
-            }),
-            Err(std::env::VarError::NotPresent) => Err(pum::Error::Setting {
-                variable: variable.clone(),
-                message: "not set (--password-env names the variable holding the password)".into(),
-            }),
-        };
-    }
-    if !args.password {
-        return Ok(None);
-    }
-    let term = console::Term::stderr();
-    if !std::io::stdin().is_terminal() || !term.is_term() {
-        return Err(pum::Error::Refused {
-            operation: "ask for a password".into(),
-            reason: "there is no terminal to ask on: use --password-env VARIABLE".into(),
-        });
-    }
-    let ask = |prompt: &str| -> pum::Result<String> {
-        let _ = term.write_str(prompt);
-        term.read_secure_line()
-            .map_err(|e| pum::Error::io("the terminal", e))
-    };
-    let first = ask("Password: ")?;
-    let again = ask("Password again: ")?;
-    if first != again {
-        return Err(pum::Error::Refused {
-            operation: "set the password".into(),
-            reason: "the two passwords differ".into(),
-        });
-    }
-    if first.is_empty() {
-        return Err(pum::Error::Refused {
-            operation: "set the password".into(),
-            reason: "it is empty".into(),
-        });
-    }
-    Ok(Some(first))
-}
-
-/// The `list` text, with ✓/✗ (coloured on a terminal).
-fn render(inventory: &Inventory, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    };
-    let ok = paint("32", "✓");
-    let bad = paint("31", "✗");
-    let mut text = String::new();
-    let badges = |r: &roles::RoleStatus| {
-        let mut badges = Vec::new();
-        if !r.suffix.is_empty() {
-            badges.push(paint("90", "[suffixed]"));
-        }
-        if r.login {
-            badges.push(paint("90", "[login]"));
-        }
-        if r.superuser {
-            badges.push(paint("31", "[superuser]"));
-        }
-        if badges.is_empty() {
-            String::new()
-        } else {
-            format!("  {}", badges.join(" "))
-        }
-    };
-    for role in inventory.configured() {
-        let mark = if role.satisfied() { &ok } else { &bad };
-        text.push_str(&format!(
-            "  {mark} {}{}\n",
-            printable(&role.name),
-            badges(role)
-        ));
-        if !role.member_of.is_empty() {
-            text.push_str(&format!(
-                "      {}\n",
-                paint(
-                    "90",
-                    &format!("member of: {}", printable(&role.member_of.join(", ")))
-                )
-            ));
-        }
-        for schema in &role.schemas {
-            let mut actual = Vec::new();
-            if schema.read {
-                actual.push("read");
-            }
-            if schema.write {
-                actual.push("write");
-            }
-            let actual = if actual.is_empty() {
-                "none".to_string()
-            } else {
-                actual.join(", ")
-            };
-            let missing = if schema.exists {
-                ""
-            } else {
-                ", schema missing"
-            };
-            if schema.satisfied() {
-                text.push_str(&format!(
-                    "      {ok} {}  ({actual}{missing})\n",
-                    printable(&schema.schema)
-                ));
-            } else {
-                let expected = match schema.expected {
-                    Some(pum::config::PermissionType::Read) => "read",
-                    Some(pum::config::PermissionType::Write) => "write",
-                    None => "none",
-                };
-                text.push_str(&format!(
-                    "      {bad} {}  (expected: {expected}, actual: {actual}{missing})\n",
-                    printable(&schema.schema)
-                ));
-            }
-        }
-    }
-    if !inventory.missing.is_empty() {
-        text.push('\n');
-        for name in &inventory.missing {
-            text.push_str(&format!("  {bad} {}  (missing)\n", printable(name)));
-        }
-    }
-    let schemas = |r: &roles::RoleStatus| {
-        r.schemas
-            .iter()
-            .filter(|s| s.read || s.write)
-            .map(|s| s.schema.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let grantees: Vec<_> = inventory.grantees().collect();
-    if !grantees.is_empty() {
-        text.push_str(&format!(
-            "\n  {}\n",
-            paint("36", "Grantee roles (members of configured roles):")
-        ));
-        for r in grantees {
-            text.push_str(&format!(
-                "    → {}{}  ({})\n      member of: {}\n",
-                printable(&r.name),
-                badges(r),
-                printable(&schemas(r)),
-                printable(&r.member_of.join(", "))
-            ));
-        }
-    }
-    let others: Vec<_> = inventory.others().collect();
-    if !others.is_empty() {
-        text.push_str(&format!(
-            "\n  {}\n",
-            paint("33", "Other roles with schema access:")
-        ));
-        for r in others {
-            text.push_str(&format!(
-                "    ? {}{}  ({})\n",
-                printable(&r.name),
-                badges(r),
-                printable(&schemas(r))
-            ));
-        }
-    }
-    if !inventory.other_logins.is_empty() {
-        text.push_str(&format!(
-            "\n  {}\n",
-            paint("33", "Other login roles (no schema access):")
-        ));
-        for name in &inventory.other_logins {
-            text.push_str(&format!("    - {}\n", printable(name)));
-        }
-    }
-    text
 }
