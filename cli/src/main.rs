@@ -9,13 +9,13 @@ mod check;
 mod db;
 mod dump;
 mod fleet;
-mod legacy;
 mod migrate;
 mod new;
 mod prompt;
 mod role;
 mod server;
 mod workflow;
+mod zero_x;
 
 use std::process::ExitCode;
 
@@ -220,9 +220,9 @@ fn main() -> ExitCode {
         println!("pum {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    if legacy::detect(&args) {
+    if zero_x::detect(&args) {
         let out = Output { verbosity: 0 };
-        return match legacy::run(args, out) {
+        return match zero_x::run(args, out) {
             Ok(code) => code,
             Err(err) => {
                 eprintln!("pum: error: {}", printable(&err.to_string()));

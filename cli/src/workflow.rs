@@ -1,13 +1,14 @@
 //! `pum -p PROD -d DIR test-and-upgrade --test SERVICE [--comp SERVICE]`: the 1.x form of
 //! pum 0.x's test-and-upgrade, for changelog projects.
 
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use pum::checker::{CheckOptions, Kind};
 use pum::migrate::NoProgress;
-use pum::workflow::{Project as Target, TestAndUpgrade};
+use pum::workflow::{Project as Target, Steps, TestAndUpgrade};
 use pum::{ConnectionSpec, CreateOptions, DropOptions, DumpOptions, RestoreOptions, Upgrader};
 
 use super::Output;
@@ -109,7 +110,7 @@ pub fn run(
             ..CheckOptions::default()
         },
     };
-    super::legacy::run_workflow(&workflow, prod.dbname(), args.yes, out)
+    run_workflow(&workflow, prod.dbname(), args.yes, out)
 }
 
 /// A comparison database made for one run, dropped when done.
@@ -130,4 +131,74 @@ impl Drop for Scratch {
             },
         );
     }
+}
+
+/// Runs a test-and-upgrade (the 1.x form or pum 0.x's), asking before prod is upgraded
+/// unless `yes`.
+pub fn run_workflow(
+    workflow: &TestAndUpgrade<'_>,
+    prod: &str,
+    yes: bool,
+    out: Output,
+) -> pum::Result<ExitCode> {
+    let mut confirm = || yes || ask(&format!("Apply deltas to {prod}? [n]|y: "));
+    let mut steps = StepLines { out };
+    let outcome = workflow.run(&mut confirm, &mut steps)?;
+    if let Some(report) = &outcome.differences {
+        print!("{}", report.render_text(false));
+        eprintln!(
+            "pum: error: the upgraded test database differs from the comparison database: prod \
+             ({prod}) was not upgraded"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if !outcome.upgraded {
+        out.info(format!("prod ({prod}) was not upgraded: not confirmed"));
+        return Ok(ExitCode::from(1));
+    }
+    out.info(format!(
+        "prod ({prod}) upgraded from {} to {}",
+        outcome.versions.0, outcome.versions.1
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each step on its own line.
+struct StepLines {
+    out: Output,
+}
+
+impl Steps for StepLines {
+    fn step(&mut self, what: &str) {
+        self.out.info(format!("{what}..."));
+    }
+
+    fn done(&mut self, what: &str) {
+        self.out.info(format!("  {what}"));
+    }
+}
+
+/// Asks on standard error and reads the answer from standard input (a terminal, or `yes`
+/// piped in as pum 0.x scripts do): `y` confirms, `n` or an empty line or the end of the
+/// input declines; anything else asks again.
+fn ask(prompt: &str) -> bool {
+    let stdin = std::io::stdin();
+    for _ in 0..10 {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                eprintln!();
+                return false;
+            }
+            Ok(_) => {}
+        }
+        match line.trim() {
+            "y" | "Y" => return true,
+            "" | "n" | "N" => return false,
+            _ => eprintln!("please enter y or n."),
+        }
+    }
+    false
 }
