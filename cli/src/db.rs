@@ -80,6 +80,7 @@ pub enum Strategy {
     FileCopy,
 }
 
+/// Runs `pum db COMMAND`.
 pub fn run(
     spec: &ConnectionSpec,
     project: &super::migrate::Project,
@@ -94,49 +95,21 @@ pub fn run(
             owner,
             if_not_exists,
         } => {
-            if if_not_exists && pum::database_exists(spec, &name)? {
-                out.info(format!(
-                    "database \"{name}\" exists already; nothing created"
-                ));
-                return Ok(ExitCode::SUCCESS);
-            }
             let options = CreateOptions {
-                template: template.clone(),
+                template,
                 strategy: strategy.map(|s| match s {
                     Strategy::WalLog => CreateStrategy::WalLog,
                     Strategy::FileCopy => CreateStrategy::FileCopy,
                 }),
                 owner,
             };
-            pum::create_database(spec, &name, &options)?;
-            match template {
-                Some(t) => out.info(format!("created database \"{name}\" from \"{t}\"")),
-                None => out.info(format!("created database \"{name}\"")),
-            }
+            create(spec, &name, options, if_not_exists, out)
         }
         DbCommand::Drop {
             name,
             force,
             if_exists,
-        } => {
-            // Refused before anyone is asked: --force only skips the question.
-            pum::database::check_drop(spec, &name)?;
-            if !force && !confirm_drop(spec, &name)? {
-                out.info("not dropped");
-                return Ok(ExitCode::from(1));
-            }
-            let options = DropOptions {
-                force: true,
-                if_exists,
-            };
-            if pum::drop_database(spec, &name, &options)? {
-                out.info(format!("dropped database \"{name}\""));
-            } else {
-                out.info(format!(
-                    "database \"{name}\" does not exist; nothing dropped"
-                ));
-            }
-        }
+        } => drop(spec, &name, force, if_exists, out),
         DbCommand::Access {
             name,
             grant_connect,
@@ -150,90 +123,157 @@ pub fn run(
             };
             pum::set_access(spec, &name, &options)?;
             out.info(format!("access to database \"{name}\" updated"));
+            Ok(ExitCode::SUCCESS)
         }
         DbCommand::TruncateAll { schemas, force } => {
-            let config = project.load_if_any()?;
-            let keep: Vec<String> = config
-                .iter()
-                .map(|c| format!("{}.pum_migrations", c.migration_table_schema))
-                .collect();
-            let named = !schemas.is_empty();
-            let module = match (named, &config) {
-                (true, _) => pum::workflow::ModuleObjects {
-                    schemas,
-                    tables: Vec::new(),
-                },
-                (false, Some(config)) => {
-                    out.detail("installing the changelogs in a scratch database to see what is the module's");
-                    pum::workflow::module_objects(config, spec)?
-                }
-                (false, None) => {
-                    return Err(pum::Error::Refused {
-                        operation: "truncate every table".into(),
-                        reason: "no .pum.yaml says which tables are the module's: name the \
-                                 schemas to empty (--schema)"
-                            .into(),
-                    });
-                }
-            };
-            let mut parts: Vec<String> = module
-                .schemas
-                .iter()
-                .map(|s| format!("schema {s}"))
-                .collect();
-            parts.extend(module.tables.iter().map(|(s, t)| format!("table {s}.{t}")));
-            if parts.is_empty() {
-                out.info("the module's changelogs make no table: nothing truncated");
-                return Ok(ExitCode::SUCCESS);
-            }
-            let which = format!("the tables of {}", parts.join(", "));
-            if !force
-                && !crate::prompt::confirm(
-                    &format!("truncate {which}"),
-                    &format!(
-                        "Empty {which} in database \"{}\" on {} (pum's migrations table \
-                         stays)?",
-                        spec.dbname(),
-                        spec.host()
-                    ),
-                )?
-            {
-                out.info("nothing truncated");
-                return Ok(ExitCode::from(1));
-            }
-            let tables =
-                pum::database::truncate_all(spec, &module.schemas, &module.tables, &keep, !named)?;
-            out.info(format!("truncated {} table(s)", tables.len()));
-            for table in tables {
-                out.detail(format!("  {table}"));
-            }
+            truncate_all(spec, project, schemas, force, out)
         }
-        DbCommand::DropAllSchemas { force } => {
-            if !force
-                && !crate::prompt::confirm(
-                    "drop every schema",
-                    &format!(
-                        "Drop every schema of database \"{}\" on {} and everything in them?",
-                        spec.dbname(),
-                        spec.host()
-                    ),
-                )?
-            {
-                out.info("nothing dropped");
-                return Ok(ExitCode::from(1));
-            }
-            let schemas = pum::database::drop_all_schemas(spec)?;
-            out.info(format!(
-                "dropped {} schema(s){}; public is empty",
-                schemas.len(),
-                if schemas.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", schemas.join(", "))
-                }
-            ));
-        }
+        DbCommand::DropAllSchemas { force } => drop_all_schemas(spec, force, out),
     }
+}
+
+/// `db create NAME [--template T] [--if-not-exists]`.
+fn create(
+    spec: &ConnectionSpec,
+    name: &str,
+    options: CreateOptions,
+    if_not_exists: bool,
+    out: Output,
+) -> pum::Result<ExitCode> {
+    if if_not_exists && pum::database_exists(spec, name)? {
+        out.info(format!(
+            "database \"{name}\" exists already; nothing created"
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    pum::create_database(spec, name, &options)?;
+    match &options.template {
+        Some(t) => out.info(format!("created database \"{name}\" from \"{t}\"")),
+        None => out.info(format!("created database \"{name}\"")),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `db drop NAME [--force] [--if-exists]`: asked for on a terminal unless `--force`.
+fn drop(
+    spec: &ConnectionSpec,
+    name: &str,
+    force: bool,
+    if_exists: bool,
+    out: Output,
+) -> pum::Result<ExitCode> {
+    // Refused before anyone is asked: --force only skips the question.
+    pum::database::check_drop(spec, name)?;
+    if !force && !confirm_drop(spec, name)? {
+        out.info("not dropped");
+        return Ok(ExitCode::from(1));
+    }
+    let options = DropOptions {
+        force: true,
+        if_exists,
+    };
+    if pum::drop_database(spec, name, &options)? {
+        out.info(format!("dropped database \"{name}\""));
+    } else {
+        out.info(format!(
+            "database \"{name}\" does not exist; nothing dropped"
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `db truncate-all [--schema S…] [--force]`: the named schemas, or the module's tables
+/// (what its changelogs make, found by a fresh install in a scratch database).
+fn truncate_all(
+    spec: &ConnectionSpec,
+    project: &super::migrate::Project,
+    schemas: Vec<String>,
+    force: bool,
+    out: Output,
+) -> pum::Result<ExitCode> {
+    let config = project.load_if_any()?;
+    let keep: Vec<String> = config
+        .iter()
+        .map(|c| format!("{}.pum_migrations", c.migration_table_schema))
+        .collect();
+    let named = !schemas.is_empty();
+    let module = match (named, &config) {
+        (true, _) => pum::workflow::ModuleObjects {
+            schemas,
+            tables: Vec::new(),
+        },
+        (false, Some(config)) => {
+            out.detail(
+                "installing the changelogs in a scratch database to see what is the module's",
+            );
+            pum::workflow::module_objects(config, spec)?
+        }
+        (false, None) => {
+            return Err(pum::Error::Refused {
+                operation: "truncate every table".into(),
+                reason: "no .pum.yaml says which tables are the module's: name the \
+                         schemas to empty (--schema)"
+                    .into(),
+            });
+        }
+    };
+    let mut parts: Vec<String> = module
+        .schemas
+        .iter()
+        .map(|s| format!("schema {s}"))
+        .collect();
+    parts.extend(module.tables.iter().map(|(s, t)| format!("table {s}.{t}")));
+    if parts.is_empty() {
+        out.info("the module's changelogs make no table: nothing truncated");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let which = format!("the tables of {}", parts.join(", "));
+    if !force
+        && !crate::prompt::confirm(
+            &format!("truncate {which}"),
+            &format!(
+                "Empty {which} in database \"{}\" on {} (pum's migrations table stays)?",
+                spec.dbname(),
+                spec.host()
+            ),
+        )?
+    {
+        out.info("nothing truncated");
+        return Ok(ExitCode::from(1));
+    }
+    let tables = pum::database::truncate_all(spec, &module.schemas, &module.tables, &keep, !named)?;
+    out.info(format!("truncated {} table(s)", tables.len()));
+    for table in tables {
+        out.detail(format!("  {table}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `db drop-all-schemas [--force]`.
+fn drop_all_schemas(spec: &ConnectionSpec, force: bool, out: Output) -> pum::Result<ExitCode> {
+    if !force
+        && !crate::prompt::confirm(
+            "drop every schema",
+            &format!(
+                "Drop every schema of database \"{}\" on {} and everything in them?",
+                spec.dbname(),
+                spec.host()
+            ),
+        )?
+    {
+        out.info("nothing dropped");
+        return Ok(ExitCode::from(1));
+    }
+    let schemas = pum::database::drop_all_schemas(spec)?;
+    out.info(format!(
+        "dropped {} schema(s){}; public is empty",
+        schemas.len(),
+        if schemas.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", schemas.join(", "))
+        }
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
