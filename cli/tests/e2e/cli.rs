@@ -4,6 +4,7 @@ use crate::support::Bounded;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::eventually;
 use crate::support::{self, ScratchDb, exists, unique_name};
 
 /// A directory with a service file naming `dbname` as service `pum_cli`.
@@ -336,9 +337,11 @@ fn unreachable_server_fails_fast_without_showing_the_password() {
     );
 }
 
-/// Runs `pum ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
-fn pum_on_terminal(services: &Services, args: &str, answer: &str) -> Output {
-    use std::io::Write;
+/// Runs `pum ARGS` on a pseudo-terminal (util-linux `script`), typing `answer` once the
+/// terminal shows `prompt` (so the answer is read by the prompt, not echoed before it).
+fn pum_on_terminal(services: &Services, args: &str, prompt: &str, answer: &str) -> Output {
+    use std::io::{Read, Write};
+    use std::time::Duration;
     let mut child = Command::new("script")
         .args(["--quiet", "--return", "--command"])
         .arg(format!("{} {args}", env!("CARGO_BIN_EXE_pum")))
@@ -351,15 +354,54 @@ fn pum_on_terminal(services: &Services, args: &str, answer: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Give the prompt a moment so the answer is read by it, not echoed before it.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (chunks, received) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+            if chunks.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let mut screen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&screen).contains(prompt) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match received.recv_timeout(left) {
+            Ok(chunk) => screen.extend(chunk),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the terminal never showed {prompt:?}; it shows: {}",
+                    String::from_utf8_lossy(&screen)
+                );
+            }
+        }
+    }
     child
         .stdin
         .take()
         .unwrap()
         .write_all(answer.as_bytes())
         .unwrap();
-    crate::support::child::wait_output(child)
+    let status = crate::support::child::wait(&mut child);
+    // The reader ends with the pipe; a grandchild holding it is waited for a little only.
+    while let Ok(chunk) = received.recv_timeout(Duration::from_secs(5)) {
+        screen.extend(chunk);
+    }
+    Output {
+        status,
+        stdout: screen,
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
 
 #[test]
@@ -367,7 +409,8 @@ fn drop_asks_on_a_terminal() {
     let services = Services::for_db("postgres");
     let db = ScratchDb::new("cliask", "");
 
-    let out = pum_on_terminal(&services, &format!("-p pum_cli db drop {}", db.name), "n\n");
+    let drop = format!("-p pum_cli db drop {}", db.name);
+    let out = pum_on_terminal(&services, &drop, "[y/N]", "n\n");
     let screen = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{screen}");
     assert!(
@@ -377,7 +420,7 @@ fn drop_asks_on_a_terminal() {
     assert!(screen.contains("not dropped"), "{screen}");
     assert!(exists(&db.name));
 
-    let out = pum_on_terminal(&services, &format!("-p pum_cli db drop {}", db.name), "y\n");
+    let out = pum_on_terminal(&services, &drop, "[y/N]", "y\n");
     let screen = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{screen}");
     assert!(!exists(&db.name));
@@ -633,7 +676,7 @@ fn dump_to_a_device_writes_through_it() {
 
 #[test]
 fn a_killed_dump_leaves_no_pg_dump_and_the_next_one_cleans_up() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let source = ScratchDb::new("clikill", "CREATE TABLE t (x int)");
     // pg_dump waits for this lock, so the dump is still running when it is killed.
     let mut locker = source.client();
@@ -667,17 +710,9 @@ fn a_killed_dump_leaves_no_pg_dump_and_the_next_one_cleans_up() {
             .filter_map(|p| p.parse().ok())
             .collect()
     };
-    let started = Instant::now();
-    let pg_dump = loop {
-        if let Some(pid) = children(pum_pid).first() {
-            break *pid;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "pg_dump never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let pg_dump = eventually(Duration::from_secs(10), "pg_dump to start", || {
+        children(pum_pid).first().copied()
+    });
     // Wait until it writes its temporary file, then kill pum outright.
     let temporary = || {
         std::fs::read_dir(dir.path())
@@ -686,30 +721,20 @@ fn a_killed_dump_leaves_no_pg_dump_and_the_next_one_cleans_up() {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".pum-"))
             .count()
     };
-    while temporary() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no temporary file"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(Duration::from_secs(10), "the temporary file", || {
+        (temporary() > 0).then_some(())
+    });
     child.kill().unwrap();
     crate::support::child::wait(&mut child);
-    let gone = Instant::now();
-    while std::path::Path::new(&format!("/proc/{pg_dump}")).exists() {
+    // Gone, or a zombie nobody reaps (its parent was pum): either way it ended.
+    eventually(Duration::from_secs(5), "pg_dump to end with pum", || {
         let state = std::fs::read_to_string(format!("/proc/{pg_dump}/stat")).unwrap_or_default();
-        if state
-            .rsplit_once(')')
-            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        {
-            break;
-        }
-        assert!(
-            gone.elapsed() < Duration::from_secs(5),
-            "pg_dump outlived pum"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        (state.is_empty()
+            || state
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+        .then_some(())
+    });
     assert_eq!(
         temporary(),
         1,
@@ -741,9 +766,32 @@ fn pum_backends(db: &ScratchDb, except: i32) -> Vec<String> {
         .collect()
 }
 
+/// Whether a `pum` session on `db` (other than `except`) waits for `what`: "the table's
+/// lock" (a heavyweight lock wait) or "the migration lock" (polling
+/// `pg_try_advisory_lock`, as lock.rs does).
+fn pum_waits(db: &ScratchDb, except: i32, what: &str) -> bool {
+    let condition = match what {
+        "the table's lock" => "wait_event_type = 'Lock'",
+        _ => "query LIKE '%pg_try_advisory_lock%'",
+    };
+    support::spec()
+        .connect()
+        .unwrap()
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 \
+                 AND application_name = 'pum' AND pid <> $2 AND {condition}"
+            ),
+            &[&db.name, &except],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        > 0
+}
+
 #[test]
 fn ctrl_c_leaves_nothing_waiting_on_the_server() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let db = ScratchDb::new("clictrlc", "CREATE TABLE busy (x int)");
     let project = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join(".pum.yaml"), "pum: {module: m}\n").unwrap();
@@ -756,9 +804,15 @@ fn ctrl_c_leaves_nothing_waiting_on_the_server() {
     let services = Services::for_db(&db.name);
 
     // Another session holds the table; then another run holds pum's migration lock.
-    for hold in [
-        "BEGIN; LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE",
-        "SELECT pg_advisory_lock(7370093, hashtext('public.pum_migrations'))",
+    for (hold, waiting) in [
+        (
+            "BEGIN; LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE",
+            "the table's lock",
+        ),
+        (
+            "SELECT pg_advisory_lock(7370093, hashtext('public.pum_migrations'))",
+            "the migration lock",
+        ),
     ] {
         let mut holder = db.client();
         let holder_pid: i32 = holder
@@ -787,29 +841,19 @@ fn ctrl_c_leaves_nothing_waiting_on_the_server() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while pum_backends(&db, holder_pid).is_empty() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "pum never connected"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(300)); // now waiting
+        // Interrupted while it waits: on the table's lock, or polling for pum's own.
+        eventually(Duration::from_secs(10), waiting, || {
+            pum_waits(&db, holder_pid, waiting).then_some(())
+        });
         let interrupted = Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .bounded_status();
         assert!(interrupted.success());
         crate::support::child::wait(&mut child);
-        let stopped = Instant::now();
-        while !pum_backends(&db, holder_pid).is_empty() {
-            assert!(
-                stopped.elapsed() < Duration::from_secs(5),
-                "{hold}: still on the server: {:?}",
-                pum_backends(&db, holder_pid)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let what = format!("pum's sessions to end after {hold}");
+        eventually(Duration::from_secs(5), &what, || {
+            pum_backends(&db, holder_pid).is_empty().then_some(())
+        });
         holder
             .batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()")
             .unwrap();

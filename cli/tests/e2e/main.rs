@@ -25,3 +25,20 @@ pub fn pum_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .stdin(std::process::Stdio::null())
         .bounded_output()
 }
+
+/// Waits (at most `limit`) until `probe` gives something, polling every 20 ms; returns
+/// it. Panics naming `what` at the deadline.
+pub fn eventually<T>(
+    limit: std::time::Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(started.elapsed() < limit, "waited {limit:?} for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

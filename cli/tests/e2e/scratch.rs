@@ -3,8 +3,9 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::eventually;
 use crate::support::{self, ScratchDb};
 
 /// A project whose one file sleeps `seconds` while role `slow` exists (roles are seen
@@ -54,18 +55,6 @@ fn scratch_of(pid: u32) -> Vec<String> {
         .iter()
         .map(|r| r.get(0))
         .collect()
-}
-
-/// Waits (at most `limit`) until `what` gives something; returns it.
-fn eventually<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(started.elapsed() < limit, "waited {limit:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Starts `pum check --changelogs` and waits until its install sleeps in its scratch
