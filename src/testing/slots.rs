@@ -59,8 +59,7 @@ mod tests {
                     let now = holding.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                    while most.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline
-                    {
+                    while most.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline {
                         std::thread::yield_now();
                     }
                     std::thread::sleep(std::time::Duration::from_millis(5));

@@ -287,7 +287,6 @@ fn make_schema(client: &mut postgres::Client) -> Result<()> {
     tx.commit().map_err(failed)
 }
 
-
 fn registry_error(e: postgres::Error) -> Error {
     Error::sql("use the test registry", &e)
 }

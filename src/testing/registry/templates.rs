@@ -205,4 +205,3 @@ pub(crate) fn forget_template(client: &mut impl GenericClient, name: &str) -> Re
         .map_err(registry_error)?;
     Ok(())
 }
-
