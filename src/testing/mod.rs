@@ -72,6 +72,7 @@ mod failure;
 mod keep;
 mod pool;
 mod registry;
+mod roles;
 mod run;
 #[cfg(feature = "tokio")]
 mod runtime;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::run::{off_runtime, setup_failure};
 use super::spec::TestSpec;
-use super::{context, templates};
+use super::{context, roles, templates};
 use crate::checker::Report;
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
@@ -71,6 +71,36 @@ impl TestDb {
             .connect_async()
             .await
             .unwrap_or_else(|e| panic!("pum: test database {}: {e}", self.name))
+    }
+
+    /// A role of this test's own, made now (`NOLOGIN`), to grant to and check: named
+    /// `<name>_<this database's unique suffix>` (the name returned, to write into SQL as
+    /// an identifier), so parallel tests and later runs never collide, and dropped with
+    /// this database (at teardown; a kept database keeps its roles until it is dropped;
+    /// a killed run's are dropped by a later run's sweep). Its comment,
+    /// `pum test role of database <name>`, marks it as the harness's: a role without it
+    /// is never dropped. The server's role must have `CREATEROLE`.
+    ///
+    /// ```no_run
+    /// # fn t(db: pum::testing::TestDb) {
+    /// let reader = db.role("reader");
+    /// let mut c = db.client();
+    /// c.batch_execute(&format!("GRANT SELECT ON shop.orders TO \"{reader}\"")).unwrap();
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// When the name is empty or the role's name would be over 63 bytes, or the server
+    /// refuses (no `CREATEROLE`, the role exists).
+    #[track_caller]
+    pub fn role(&self, name: &str) -> String {
+        let made = off_runtime(|| {
+            let mut client = self.spec.connect()?;
+            roles::create(&mut client, &self.name, name)
+        });
+        or_panic(made, |e| {
+            format!("pum: test database {}: role(\"{name}\"): {e}", self.name)
+        })
     }
 
     /// An r2d2 pool of at most 4 sessions on it.
