@@ -1130,3 +1130,64 @@ fn fixtures_are_read_as_changelogs_a_bom_dropped_a_nul_located() {
     let message = failure.downcast_ref::<String>().unwrap();
     assert!(message.contains("fixture.sql:3:9: a NUL byte"), "{message}");
 }
+
+/// Item 11: a build error names the file as the attribute wrote it (relative to the
+/// crate: `tests/data/…:3:1`), never the absolute path the macro hands the runtime, for a
+/// fixture, a base file and a reference file alike.
+#[test]
+fn build_errors_name_files_as_the_attribute_wrote_them() {
+    // What #[pum_test(fixtures("…"))] and the others hand the runtime: absolute paths.
+    let crate_path = |path: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    // Each failed build forgotten before and after (a remembered one is replayed).
+    let failure_of = |spec: TestSpec, reference: bool| -> String {
+        pum::testing::drop_template(&spec).unwrap();
+        let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pum::testing::run(spec.clone(), |db: TestDb| {
+                if reference {
+                    db.reference();
+                }
+            })
+        }))
+        .unwrap_err();
+        pum::testing::drop_template(&spec).unwrap();
+        failure
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let cases = [
+        (
+            failure_of(
+                TestSpec::new("harness::bad_fixture")
+                    .fixture(crate_path("tests/data/build_errors/fixture.sql")),
+                false,
+            ),
+            "tests/data/build_errors/fixture.sql:3:13: 42P01",
+        ),
+        (
+            failure_of(
+                TestSpec::new("harness::bad_base").base(Base::SqlFiles(vec![crate_path(
+                    "tests/data/build_errors/base.sql",
+                )])),
+                false,
+            ),
+            "tests/data/build_errors/base.sql:3:1: 42601",
+        ),
+        (
+            failure_of(
+                TestSpec::new("harness::bad_reference").reference(ReferenceSpec::SqlFiles(vec![
+                    crate_path("tests/data/build_errors/reference.sql"),
+                ])),
+                true,
+            ),
+            "tests/data/build_errors/reference.sql:3:25: 42703",
+        ),
+    ];
+    for (message, expected) in cases {
+        assert!(message.contains(expected), "{expected} in: {message}");
+        assert!(
+            !message.contains(env!("CARGO_MANIFEST_DIR")),
+            "no absolute path in: {message}"
+        );
+    }
+}
