@@ -317,18 +317,7 @@ impl Context {
             }
         }
         self.templates.sweep_killed_builds();
-        // The roles tests made for databases that are gone (a killed run's).
-        let stale_roles = self
-            .background
-            .with(|session| roles::sweep(session.client()));
-        for (role, e) in stale_roles.unwrap_or_else(|e| vec![("test roles".into(), e)]) {
-            warnings::warn_once(
-                &role,
-                &format!(
-                    "could not drop role {role}, made for a test database that is gone (tried again at every heartbeat): {e}"
-                ),
-            );
-        }
+        self.sweep_roles();
         // And the scratch databases of killed `check --changelogs` and autogenerate runs
         // (tests run those too), which carry their owner's liveness in a lock.
         // Best effort: tests go on when it fails.
@@ -339,6 +328,25 @@ impl Context {
             );
         }
         Ok(())
+    }
+
+    /// Drops the roles tests made ([`roles`]) for databases that are gone (a killed run's,
+    /// or one whose roles could not be dropped with it); one that cannot be dropped is
+    /// said, once per process.
+    fn sweep_roles(&self) {
+        let failed = self
+            .background
+            .with(|session| roles::sweep(session.client()))
+            .unwrap_or_else(|e| vec![("test roles".into(), e)]);
+        for (role, e) in failed {
+            warnings::warn_once(
+                &role,
+                &format!(
+                    "could not drop role {role}, made for a test database that is gone \
+                     (tried again at every heartbeat): {e}"
+                ),
+            );
+        }
     }
 
     /// Drops a test database and forgets it. For an orphan, a `CREATE DATABASE` of it still
@@ -353,7 +361,10 @@ impl Context {
             if let Err(e) = roles::drop_of(session.client(), name) {
                 warnings::warn_once(
                     &format!("roles of {name}"),
-                    &format!("could not drop a role of test database {name} (a later sweep tries again): {e}"),
+                    &format!(
+                        "could not drop a role of test database {name} (a later sweep \
+                         tries again): {e}"
+                    ),
                 );
             }
             if unfinished {

@@ -53,6 +53,11 @@
 //!   shards on many machines sharing a server included), and a live runner's never are;
 //!   a template whose build was killed (recorded as building, its lock free) goes too.
 //!   Kept databases have no lease; finished spares go after an hour untaken.
+//! - **Roles.** The roles `.pum.yaml` declares are created (if missing) before a template
+//!   is built, as `pum install` does, and stay. A role for one test comes from
+//!   [`TestDb::role`]: named for its test database, marked by its comment, and dropped
+//!   with that database (or by a later sweep once the database is gone); roles without
+//!   the mark are never dropped.
 //! - **Bounded.** At most `PUM_TEST_MAX_PARALLEL` (default 32) test databases are alive at
 //!   once per process; [`TestDb::pool`] holds at most 4 connections. All processes on a
 //!   server share one connection budget (its `max_connections`, or
