@@ -309,6 +309,54 @@ fn a_role_made_by_a_test_body_goes_with_its_database_and_the_body_passes_again()
     assert_ne!(made[0], made[1], "each run's role has a name of its own");
 }
 
+/// A failed test's database is kept (`PUM_TEST_KEEP=failed`, the default) with its
+/// roles; once it is dropped, the next sweep drops them.
+#[test]
+fn a_kept_database_keeps_its_roles_until_it_is_dropped() {
+    if std::env::var("PUM_TEST_KEEP").is_ok_and(|keep| keep != "failed") {
+        eprintln!("PUM_TEST_KEEP is set: nothing is kept as this test expects");
+        return;
+    }
+    let made = std::sync::Arc::new(std::sync::Mutex::new((String::new(), String::new())));
+    let sink = std::sync::Arc::clone(&made);
+    let failed = std::panic::catch_unwind(move || {
+        pum::testing::run(
+            TestSpec::new("harness_edges::kept_roles").config(SHOP),
+            move |db: TestDb| -> () {
+                *sink.lock().unwrap() = (db.role("kept"), db.name().to_string());
+                panic!("failing on purpose, so that the database is kept");
+            },
+        )
+    });
+    assert!(failed.is_err());
+    let (role, database) = made.lock().unwrap().clone();
+    // Dropped in the background if it were not kept: give it time to (wrongly) go.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(support::exists(&database), "{database} is kept");
+    assert!(
+        role_exists_after_waiting(&role, false),
+        "{role} stays with it"
+    );
+    pum::drop_database(&spec(), &database, &pum::DropOptions::if_exists()).unwrap();
+    support::registry_client()
+        .execute(
+            "DELETE FROM pum_registry.databases WHERE name = $1",
+            &[&database],
+        )
+        .unwrap();
+    // A new runner sweeps when it starts: this binary, running one short test.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "harness_edges::child_async_passes"])
+        .env("PUM_TEST_KEEP", "never")
+        .stdin(Stdio::null())
+        .bounded_output();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !role_exists_after_waiting(&role, true),
+        "{role} went once its database was gone"
+    );
+}
+
 #[test]
 fn a_role_name_over_63_bytes_is_a_clear_panic() {
     let failure = std::panic::catch_unwind(|| {
