@@ -84,6 +84,7 @@ mod runtime;
 mod schema_eq;
 mod slots;
 mod spec;
+mod sql_files;
 mod templates;
 mod test_db;
 mod upgrade;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::run::{off_runtime, setup_failure};
 use super::spec::TestSpec;
-use super::{context, roles, templates};
+use super::{context, roles, sql_files};
 use crate::checker::Report;
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
@@ -147,7 +147,7 @@ impl TestDb {
     pub fn execute_file(&self, file: impl AsRef<Path>) {
         let path = manifest_path(file.as_ref());
         or_panic(
-            off_runtime(|| templates::run_files(&self.spec, &[path])),
+            off_runtime(|| sql_files::run_files(&self.spec, &[path])),
             |e| format!("pum: {e}"),
         );
     }
