@@ -12,6 +12,7 @@ use super::budget::{Budget, Claim};
 use super::clones::Clones;
 use super::pool::{BACKGROUND_SESSIONS, MAX_SESSIONS, MaintenancePool};
 use super::registry::{self, Lease, Owner};
+use super::roles;
 use super::slots::{Slot, Slots};
 use super::spec::{ReferenceSpec, TestSpec};
 use super::templates::Templates;
@@ -316,6 +317,7 @@ impl Context {
             }
         }
         self.templates.sweep_killed_builds();
+        self.sweep_roles();
         // And the scratch databases of killed `check --changelogs` and autogenerate runs
         // (tests run those too), which carry their owner's liveness in a lock.
         // Best effort: tests go on when it fails.
@@ -328,13 +330,43 @@ impl Context {
         Ok(())
     }
 
+    /// Drops the roles tests made ([`roles`]) for databases that are gone (a killed run's,
+    /// or one whose roles could not be dropped with it); one that cannot be dropped is
+    /// said, once per process.
+    fn sweep_roles(&self) {
+        let failed = self
+            .background
+            .with(|session| roles::sweep(session.client()))
+            .unwrap_or_else(|e| vec![("test roles".into(), e)]);
+        for (role, e) in failed {
+            warnings::warn_once(
+                &role,
+                &format!(
+                    "could not drop role {role}, made for a test database that is gone \
+                     (tried again at every heartbeat): {e}"
+                ),
+            );
+        }
+    }
+
     /// Drops a test database and forgets it. For an orphan, a `CREATE DATABASE` of it still
     /// running for a client that died is ended first, so it cannot finish after the drop;
     /// while one may still run, the row stays (the next sweep drops what it made).
+    /// The roles a test made for it ([`roles`]) go with it; one that cannot be dropped
+    /// is said, and a later sweep tries again.
     fn drop_test_database(&self, name: &str, orphan: bool) -> Result<()> {
         self.background.with(|session| {
             let unfinished = orphan && !end_unfinished_creation(session, name)?;
             session.drop(name, &DropOptions::if_exists())?;
+            if let Err(e) = roles::drop_of(session.client(), name) {
+                warnings::warn_once(
+                    &format!("roles of {name}"),
+                    &format!(
+                        "could not drop a role of test database {name} (a later sweep \
+                         tries again): {e}"
+                    ),
+                );
+            }
             if unfinished {
                 return Ok(());
             }

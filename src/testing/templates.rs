@@ -23,11 +23,12 @@ use std::time::Duration;
 use super::pool::MaintenancePool;
 use super::registry;
 use super::spec::{Base, KeyHasher, ProjectSpec, ReferenceSpec, TestSpec};
+use super::sql_files;
 use super::warnings;
 use crate::config::Config;
 use crate::connect::ConnectionSpec;
 use crate::database::{CreateOptions, DropOptions, Maintenance, quote_identifier, quote_literal};
-use crate::error::{Error, Result, server_message};
+use crate::error::{Error, Result};
 use crate::lock::{AdvisoryLock, HARNESS};
 use crate::migrate::{MigrateOptions, NoProgress, Upgrader};
 use crate::version::Version;
@@ -338,7 +339,7 @@ impl Templates {
             )
         })?;
         match &spec.base {
-            Base::SqlFiles(files) => run_files(&target, files)?,
+            Base::SqlFiles(files) => sql_files::run_files(&target, files)?,
             Base::Dump(file) => {
                 crate::dump::restore(&target, file, &crate::dump::RestoreOptions::default())?;
             }
@@ -347,7 +348,7 @@ impl Templates {
         if let Some((config, project)) = spec.project_config()? {
             migrate(&target, &config, project, project.max_version.clone())?;
         }
-        run_files(&target, &spec.fixtures)?;
+        sql_files::run_files(&target, &spec.fixtures)?;
         pool.with(|session| {
             if template {
                 session.set_template(name, true)?;
@@ -583,56 +584,3 @@ pub(crate) const DUPLICATE_OBJECT: &str = "42710";
 pub(crate) const ROLES_OUTLIVE: &str = "if it is a role: roles are the server's and outlive \
     templates and test databases, so CREATE ROLE fails the second time; declare it in \
     .pum.yaml (pum creates a declared role once, if missing) or create it only if missing";
-
-/// Whether `file` is a psql script (a plain dump: pg_dump writes `\restrict` and
-/// `\connect` lines) rather than SQL: a line of its first 64 KiB starts with a backslash.
-fn is_psql_script(file: &Path) -> Result<bool> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(64 * 1024);
-    crate::files::open_regular(file)?
-        .take(64 * 1024)
-        .read_to_end(&mut head)
-        .map_err(|e| Error::io(file, e))?;
-    Ok(head.starts_with(b"\\") || head.windows(2).any(|w| w == b"\n\\"))
-}
-
-/// Runs whole SQL files (fixtures, base files) as they are; an error names file:line:column.
-/// A plain dump (a psql script) is restored with psql instead.
-pub(crate) fn run_files(target: &ConnectionSpec, files: &[impl AsRef<Path>]) -> Result<()> {
-    if files.is_empty() {
-        return Ok(());
-    }
-    let mut client = target.connect()?;
-    for file in files {
-        let file = file.as_ref();
-        if is_psql_script(file)? {
-            // What pg_dump --format=plain (and `pum dump -f plain`) writes: psql runs it,
-            // after dump/plain.rs has checked it holds only what pg_dump writes.
-            crate::dump::restore(target, file, &crate::dump::RestoreOptions::default())?;
-            continue;
-        }
-        let text = crate::changelog::SqlText::read(file)?.text;
-        if let Err(e) = client.batch_execute(&text) {
-            let (line, column) = match e.as_db_error().and_then(|d| d.position()) {
-                Some(postgres::error::ErrorPosition::Original(p)) => {
-                    let offset: usize = text
-                        .chars()
-                        .take((*p as usize).saturating_sub(1))
-                        .map(char::len_utf8)
-                        .sum();
-                    crate::changelog::sql::line_column(&text, offset)
-                }
-                _ => (1, 1),
-            };
-            return Err(Error::Statement {
-                file: file.display().to_string(),
-                line,
-                column,
-                message: server_message(&e),
-                code: e.code().map(|c| c.code().to_string()),
-                statement: None,
-            });
-        }
-    }
-    Ok(())
-}

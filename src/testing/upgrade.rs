@@ -86,7 +86,7 @@ pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>) {
             &today_spec.check,
         )
         .unwrap_or_else(|e| fail(e));
-        report.retain(|key, attributes| !super::is_migrations_table(key, attributes));
+        report.retain(|key, attributes| !super::schema_eq::is_migrations_table(key, attributes));
         if !report.is_empty() {
             panic!(
                 "pum: a database upgraded from {origin} differs from a fresh install of every \

@@ -85,9 +85,9 @@ fn a_differing_reference_fails_naming_the_object(db: TestDb) {
         message.starts_with("assert_schema_eq! failed: the schemas differ\n"),
         "{message}"
     );
+    // Only on the left (the test's database): marked `-`, as the checker's report does.
     assert!(
-        message.contains("  + shop.orders.note (only left)")
-            || message.contains("  - shop.orders.note (only left)"),
+        message.contains("\n  - shop.orders.note (only left)\n"),
         "{message}"
     );
     assert!(message.contains("~ shop.orders.qty"), "{message}");
@@ -887,6 +887,94 @@ fn templates_are_built_with_the_roles_the_project_declares() {
     };
 }
 
+/// Item 6: a template built while a declared role is missing and one built once it exists
+/// hold the same schema and privileges, so a reference comparison passes whatever roles
+/// the server had before (it used to depend on the order tests ran in).
+#[test]
+fn a_reference_comparison_does_not_depend_on_which_roles_exist() {
+    let prefix = support::unique_name("r");
+    let viewer = format!("{prefix}_viewer");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".pum.yaml"),
+        format!(
+            "pum: {{module: roleref}}\n\
+             roles: [{{name: {viewer}, permissions: [{{type: read, schemas: [roleref]}}]}}]\n"
+        ),
+    )
+    .unwrap();
+    let changelog = dir.path().join("changelogs/1.0.0/01.sql");
+    std::fs::create_dir_all(changelog.parent().unwrap()).unwrap();
+    let schema = |comment: &str| {
+        format!(
+            "-- {comment}\nCREATE SCHEMA roleref;\nCREATE TABLE roleref.t (id int);\n\
+             CREATE TABLE roleref.private (id int);\n\
+             GRANT INSERT ON roleref.private TO {viewer};\n"
+        )
+    };
+    std::fs::write(&changelog, schema("first")).unwrap();
+    let _cleanup = support::project::RolesCleanup {
+        prefix,
+        dbs: Vec::new(),
+    };
+    let role_exists = |client: &mut postgres::Client| -> bool {
+        client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
+                &[&viewer],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let privileges = |db: &TestDb| -> (bool, bool, bool) {
+        let row = db
+            .client()
+            .query_one(
+                "SELECT has_table_privilege($1, 'roleref.t', 'SELECT'), \
+                 has_table_privilege($1, 'roleref.private', 'INSERT'), \
+                 has_table_privilege($1, 'roleref.private', 'SELECT')",
+                &[&viewer],
+            )
+            .unwrap();
+        (row.get(0), row.get(1), row.get(2))
+    };
+    assert!(
+        !role_exists(&mut spec().connect().unwrap()),
+        "{viewer} is new"
+    );
+    let test = TestSpec::new("harness::roles_and_references")
+        .config(dir.path().join(".pum.yaml"))
+        .reference(ReferenceSpec::FreshInstall(None));
+    let first_template = pum::testing::template_name(&test).unwrap();
+    let mut compared = false;
+    pum::testing::run(test.clone(), |first: TestDb| {
+        // Built when the role did not exist; it does now.
+        assert!(role_exists(&mut first.client()));
+        pum::assert_schema_eq!(first, first.reference());
+        // Same schema, another key (a changed comment): built with the role already there.
+        std::fs::write(&changelog, schema("second")).unwrap();
+        let second_template = pum::testing::template_name(&test).unwrap();
+        assert_ne!(second_template, first_template);
+        pum::testing::run(test.clone(), |second: TestDb| {
+            pum::assert_schema_eq!(second, second.reference());
+            // Privileges compared too (nothing ignored), both ways.
+            pum::assert_schema_eq!(second, first.spec().clone());
+            pum::assert_schema_eq!(first.spec().clone(), second);
+            assert_eq!(
+                privileges(&first),
+                (true, true, true),
+                "read on the schema, and the grant"
+            );
+            assert_eq!(privileges(&second), privileges(&first));
+            compared = true;
+        });
+        pum::testing::drop_template(&test).unwrap();
+    });
+    assert!(compared);
+    std::fs::write(&changelog, schema("first")).unwrap();
+    pum::testing::drop_template(&test).unwrap();
+}
+
 #[test]
 fn a_role_created_twice_is_said_to_be_the_servers() {
     // A changelog's CREATE ROLE: the first build makes the role; the next build (a file
@@ -1041,4 +1129,65 @@ fn fixtures_are_read_as_changelogs_a_bom_dropped_a_nul_located() {
     let failure = std::panic::catch_unwind(run).unwrap_err();
     let message = failure.downcast_ref::<String>().unwrap();
     assert!(message.contains("fixture.sql:3:9: a NUL byte"), "{message}");
+}
+
+/// Item 11: a build error names the file as the attribute wrote it (relative to the
+/// crate: `tests/data/…:3:1`), never the absolute path the macro hands the runtime, for a
+/// fixture, a base file and a reference file alike.
+#[test]
+fn build_errors_name_files_as_the_attribute_wrote_them() {
+    // What #[pum_test(fixtures("…"))] and the others hand the runtime: absolute paths.
+    let crate_path = |path: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    // Each failed build forgotten before and after (a remembered one is replayed).
+    let failure_of = |spec: TestSpec, reference: bool| -> String {
+        pum::testing::drop_template(&spec).unwrap();
+        let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pum::testing::run(spec.clone(), |db: TestDb| {
+                if reference {
+                    db.reference();
+                }
+            })
+        }))
+        .unwrap_err();
+        pum::testing::drop_template(&spec).unwrap();
+        failure
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let cases = [
+        (
+            failure_of(
+                TestSpec::new("harness::bad_fixture")
+                    .fixture(crate_path("tests/data/build_errors/fixture.sql")),
+                false,
+            ),
+            "tests/data/build_errors/fixture.sql:3:13: 42P01",
+        ),
+        (
+            failure_of(
+                TestSpec::new("harness::bad_base").base(Base::SqlFiles(vec![crate_path(
+                    "tests/data/build_errors/base.sql",
+                )])),
+                false,
+            ),
+            "tests/data/build_errors/base.sql:3:1: 42601",
+        ),
+        (
+            failure_of(
+                TestSpec::new("harness::bad_reference").reference(ReferenceSpec::SqlFiles(vec![
+                    crate_path("tests/data/build_errors/reference.sql"),
+                ])),
+                true,
+            ),
+            "tests/data/build_errors/reference.sql:3:25: 42703",
+        ),
+    ];
+    for (message, expected) in cases {
+        assert!(message.contains(expected), "{expected} in: {message}");
+        assert!(
+            !message.contains(env!("CARGO_MANIFEST_DIR")),
+            "no absolute path in: {message}"
+        );
+    }
 }

@@ -1,14 +1,14 @@
 //! Where the harness meets the rest of a test: `#[should_panic]` (a setup failure is never
 //! the expected panic), `async fn` bodies calling the harness's blocking methods, errors
-//! that are only `Debug`. The `child_*` tests are also run by the others as processes of
-//! this binary, told so by `PUM_IT_CHILD` (a failing child is the point there); run as
-//! ordinary tests they pass.
+//! that are only `Debug`, roles made by test bodies (`db.role()`). The `child_*` tests are
+//! also run by the others as processes of this binary, told so by `PUM_IT_CHILD` (a
+//! failing child is the point there); run as ordinary tests they pass.
 
 use std::process::{Command, Output, Stdio};
 
 use pum::testing::{ReferenceSpec, TestDb, TestSpec};
 
-use crate::support::{self, Bounded};
+use crate::support::{self, Bounded, spec};
 
 const SHOP: &str = "tests/data/shop/.pum.yaml";
 
@@ -235,4 +235,193 @@ fn a_passing_should_panic_test_keeps_no_database() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("test result: ok. 1 passed"), "{text}");
     assert!(!text.contains("pum: kept the database"), "{text}");
+}
+
+// Roles made by test bodies (issue 21, item 6): `db.role()` makes one per test database,
+// dropped with it, so the same body passes every time it runs.
+
+/// Whether role `name` exists, waiting (at most 30 s) for it to be gone when `gone` is
+/// wanted (test databases, and their roles, are dropped in the background).
+fn role_exists_after_waiting(name: &str, gone: bool) -> bool {
+    let mut client = spec().connect().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let exists: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
+                &[&name],
+            )
+            .unwrap()
+            .get(0);
+        if exists != gone || std::time::Instant::now() > deadline {
+            return exists;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_role_made_by_a_test_body_goes_with_its_database_and_the_body_passes_again() {
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        let mut this_run = None;
+        pum::testing::run(
+            TestSpec::new("harness_edges::roles_of_a_body").config(SHOP),
+            |db: TestDb| {
+                let reader = db.role("reader");
+                assert!(reader.starts_with("reader_"), "{reader}");
+                let mut client = db.client();
+                client
+                    .batch_execute(&format!("GRANT SELECT ON shop.customer TO \"{reader}\""))
+                    .unwrap();
+                let granted: bool = client
+                    .query_one(
+                        "SELECT has_table_privilege($1, 'shop.customer', 'SELECT') \
+                         AND NOT has_table_privilege($1, 'shop.customer', 'INSERT')",
+                        &[&reader],
+                    )
+                    .unwrap()
+                    .get(0);
+                assert!(granted, "{reader} may read shop.customer, and only that");
+                let mark: Option<String> = client
+                    .query_one(
+                        "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles \
+                         WHERE rolname = $1",
+                        &[&reader],
+                    )
+                    .unwrap()
+                    .get(0);
+                assert_eq!(
+                    mark.as_deref(),
+                    Some(format!("pum test role of database {}", db.name()).as_str())
+                );
+                this_run = Some((reader, db.name().to_string()));
+            },
+        );
+        let (reader, database) = this_run.expect("the body ran");
+        assert!(
+            !role_exists_after_waiting(&reader, true),
+            "role {reader} outlived test database {database}"
+        );
+        assert!(!support::exists(&database), "{database} was dropped");
+        made.push(reader);
+    }
+    assert_ne!(made[0], made[1], "each run's role has a name of its own");
+}
+
+/// A failed test's database is kept (`PUM_TEST_KEEP=failed`, the default) with its
+/// roles; once it is dropped, the next sweep drops them.
+#[test]
+fn a_kept_database_keeps_its_roles_until_it_is_dropped() {
+    if std::env::var("PUM_TEST_KEEP").is_ok_and(|keep| keep != "failed") {
+        eprintln!("PUM_TEST_KEEP is set: nothing is kept as this test expects");
+        return;
+    }
+    let made = std::sync::Arc::new(std::sync::Mutex::new((String::new(), String::new())));
+    let sink = std::sync::Arc::clone(&made);
+    let failed = std::panic::catch_unwind(move || {
+        pum::testing::run(
+            TestSpec::new("harness_edges::kept_roles").config(SHOP),
+            move |db: TestDb| -> () {
+                *sink.lock().unwrap() = (db.role("kept"), db.name().to_string());
+                panic!("failing on purpose, so that the database is kept");
+            },
+        )
+    });
+    assert!(failed.is_err());
+    let (role, database) = made.lock().unwrap().clone();
+    // Dropped in the background if it were not kept: give it time to (wrongly) go.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(support::exists(&database), "{database} is kept");
+    assert!(
+        role_exists_after_waiting(&role, false),
+        "{role} stays with it"
+    );
+    pum::drop_database(&spec(), &database, &pum::DropOptions::if_exists()).unwrap();
+    support::registry_client()
+        .execute(
+            "DELETE FROM pum_registry.databases WHERE name = $1",
+            &[&database],
+        )
+        .unwrap();
+    // A new runner sweeps when it starts: this binary, running one short test.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "harness_edges::child_async_passes"])
+        .env("PUM_TEST_KEEP", "never")
+        .stdin(Stdio::null())
+        .bounded_output();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !role_exists_after_waiting(&role, true),
+        "{role} went once its database was gone"
+    );
+}
+
+#[test]
+fn a_role_name_over_63_bytes_is_a_clear_panic() {
+    let failure = std::panic::catch_unwind(|| {
+        pum::testing::run(
+            TestSpec::new("harness_edges::long_role").config(SHOP),
+            |db: TestDb| {
+                db.role(&"r".repeat(60));
+            },
+        )
+    })
+    .unwrap_err();
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("role(\"rrrr") && message.contains("71 bytes long"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_sweep_drops_marked_roles_whose_database_is_gone_and_nothing_else() {
+    let unique = support::unique_name("roles");
+    let gone = format!("pum_t_gone_{}", unique.trim_start_matches("pum_it_roles_"));
+    let swept = format!("{unique}_swept");
+    let live_db = support::ScratchDb::new("roles_live", "");
+    let kept_alive = format!("{unique}_live");
+    let unmarked = format!("{unique}_unmarked");
+    let other_mark = format!("{unique}_other");
+    let mut client = spec().connect().unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE \"{swept}\" NOLOGIN;
+             COMMENT ON ROLE \"{swept}\" IS 'pum test role of database {gone}';
+             CREATE ROLE \"{kept_alive}\" NOLOGIN;
+             COMMENT ON ROLE \"{kept_alive}\" IS 'pum test role of database {}';
+             CREATE ROLE \"{unmarked}\" NOLOGIN;
+             CREATE ROLE \"{other_mark}\" NOLOGIN;
+             COMMENT ON ROLE \"{other_mark}\" IS 'a role of database {gone}';",
+            live_db.spec().dbname()
+        ))
+        .unwrap();
+    // A new runner sweeps when it starts: this binary, running one short test.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "harness_edges::child_async_passes"])
+        .env("PUM_TEST_KEEP", "never")
+        .stdin(Stdio::null())
+        .bounded_output();
+    assert!(out.status.success(), "{}", text(&out));
+    let survivors: Vec<String> = client
+        .query(
+            "SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1 ORDER BY 1",
+            &[&format!("{unique}\\_%")],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for role in &survivors {
+        client
+            .batch_execute(&format!("DROP ROLE \"{role}\""))
+            .unwrap();
+    }
+    let mut expected = vec![kept_alive, other_mark, unmarked];
+    expected.sort();
+    assert_eq!(survivors, expected, "only {swept} goes");
 }

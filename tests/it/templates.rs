@@ -56,19 +56,48 @@ fn registered(name: &str) -> bool {
 
 /// Run alone it does nothing; the tests below run it as a child process on the
 /// `.pum.yaml` named by `PUM_IT_CONFIG`, printing what `PUM_IT_QUERY` returns (one text).
+/// With `PUM_IT_TWICE` set it runs two tests (the second has the template's spares made
+/// ahead), then waits until the template has a finished spare.
 #[test]
 fn child_runs_a_spec() {
     let Ok(config) = std::env::var("PUM_IT_CONFIG") else {
         return;
     };
     let query = std::env::var("PUM_IT_QUERY").unwrap_or_else(|_| "SELECT 'ok'".into());
-    pum::testing::run(
-        TestSpec::new("templates::child_runs_a_spec").config(config),
-        |db: TestDb| {
+    let twice = std::env::var_os("PUM_IT_TWICE").is_some();
+    let spec = TestSpec::new("templates::child_runs_a_spec").config(config);
+    for _ in 0..if twice { 2 } else { 1 } {
+        pum::testing::run(spec.clone(), |db: TestDb| {
             let value: String = db.client().query_one(&query, &[]).unwrap().get(0);
             println!("pum-it: {value}");
-        },
-    );
+        });
+    }
+    if twice {
+        let template = pum::testing::template_name(&spec).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while spares_of(&template).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no spare of {template} was made within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The finished spares of `template` that exist, as the registry and pg_database say.
+fn spares_of(template: &str) -> Vec<String> {
+    support::registry_client()
+        .query(
+            "SELECT r.name FROM pum_registry.databases r \
+             JOIN pg_database d ON d.datname = r.name \
+             WHERE r.spare_of = $1 AND r.ready ORDER BY 1",
+            &[&template],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// Runs [`child_runs_a_spec`] on `config` in a child process; what it printed.
@@ -208,7 +237,8 @@ fn ready_templates_like(names: &[String]) -> Vec<String> {
 }
 
 /// Item 13: a project keeps `PUM_TEST_TEMPLATES`, least recently used dropped first with
-/// their spares, whatever changed (an edit, an added file), never one a live runner uses.
+/// their spares (each had some before), whatever changed (an edit, an added file), never
+/// one a live runner uses.
 #[test]
 fn a_project_keeps_a_capped_number_of_templates_and_never_one_in_use() {
     let p = project("");
@@ -220,8 +250,14 @@ fn a_project_keeps_a_capped_number_of_templates_and_never_one_in_use() {
     });
     assert!(exists(&t1));
 
-    let cap = [("PUM_TEST_TEMPLATES", "2"), ("PUM_TEST_SPARES", "2")];
+    let cap = [
+        ("PUM_TEST_TEMPLATES", "2"),
+        ("PUM_TEST_SPARES", "2"),
+        ("PUM_IT_TWICE", "1"),
+    ];
     let mut built = vec![t1.clone()];
+    // The spares of the templates the cap is to evict, made before it does.
+    let mut evicted_spares = Vec::new();
     for step in 0..3 {
         if step == 1 {
             // An added changelog file: the same project, one more template.
@@ -230,9 +266,15 @@ fn a_project_keeps_a_capped_number_of_templates_and_never_one_in_use() {
             p.write("changelogs/1.1.0/01_name.sql", &format!("SELECT {step};\n"));
         }
         let name = key(&config);
-        // Two tests in one child: the second makes spares of the template ahead.
+        // Two tests in one child: the second makes spares of the template ahead, and
+        // the child waits until one is finished.
         assert_eq!(in_child(&config, "SELECT 'ok'", &cap), "ok");
         assert!(exists(&name), "{name}");
+        let made = spares_of(&name);
+        assert!(!made.is_empty(), "{name} has spares before it is evicted");
+        if step < 2 {
+            evicted_spares.extend(made);
+        }
         built.push(name);
     }
     // t1 is in use by this live process; the newest was just built; the two between
@@ -270,6 +312,19 @@ fn a_project_keeps_a_capped_number_of_templates_and_never_one_in_use() {
             .unwrap()
             .get(0);
         assert_eq!(spares, 0);
+    }
+    for spare in &evicted_spares {
+        let registered: bool = support::registry_client()
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pum_registry.databases WHERE name = $1)",
+                &[spare],
+            )
+            .unwrap()
+            .get(0);
+        assert!(
+            !exists(spare) && !registered,
+            "spare {spare} went with its evicted template"
+        );
     }
     let bad = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "templates::child_runs_a_spec"])

@@ -1,0 +1,177 @@
+//! Running one test: its database taken, the body run, the database dropped or kept,
+//! and the outcome told (a setup failure never taken for a `#[should_panic]` test's
+//! panic).
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+
+use super::{KeepPolicy, TestDb, TestResult, TestSpec, context, keep};
+use crate::error::Error;
+
+/// Runs a test: builds (or finds) its template, gives `body` a fresh copy, and drops or
+/// keeps the copy afterwards, whatever happened.
+///
+/// # Panics
+/// When the body fails (panics or returns `Err`), and when the database cannot be made.
+#[track_caller]
+pub fn run<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
+    run_with(spec, body, Expect::Success);
+}
+
+/// [`run`] for a `#[should_panic]` test: the body's panic is the expected one, but a
+/// failure to set the test up (the template, the database, the reference) is never taken
+/// for it. Such a failure is printed on standard error and the function returns
+/// normally, so the test fails with "test did not panic as expected" above pum's
+/// message.
+#[track_caller]
+pub fn run_should_panic<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb) -> R) {
+    run_with(spec, body, Expect::Panic);
+}
+
+/// What the test expects of its body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Expect {
+    Success,
+    /// `#[should_panic]`: setup failures must not panic.
+    Panic,
+}
+
+thread_local! {
+    /// The message of a setup failure raised on this thread by the running body (see
+    /// [`setup_failure`]), so that a `#[should_panic]` test does not take it for its own.
+    static SETUP_FAILURE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Panics with `message`, marking the panic as the harness failing to set the test up
+/// (not the body's own panic).
+#[track_caller]
+pub(super) fn setup_failure(message: String) -> ! {
+    SETUP_FAILURE.with(|f| *f.borrow_mut() = Some(message.clone()));
+    panic!("{message}")
+}
+
+/// For a `#[should_panic]` test: says what failed and returns normally, so the test
+/// fails; otherwise panics at the test's line.
+#[track_caller]
+fn fail_setup(expect: Expect, message: String) {
+    match expect {
+        Expect::Success => panic!("{message}"),
+        Expect::Panic => eprintln!(
+            "{message}\npum: the test could not be set up, so its #[should_panic] is not \
+             satisfied: this failure is not the panic it expects"
+        ),
+    }
+}
+
+#[track_caller]
+pub(super) fn run_with<R: TestResult>(
+    spec: TestSpec,
+    body: impl FnOnce(TestDb) -> R,
+    expect: Expect,
+) {
+    let fail = |e: Error| format!("pum: test {}: {e}", spec.name);
+    let setup = (|| {
+        let policy = KeepPolicy::from_env()?;
+        let keep_max = keep::keep_max()?;
+        let context = context::context()?;
+        Ok::<_, Error>((policy, keep_max, context))
+    })();
+    let (policy, keep_max, context) = match setup {
+        Ok(parts) => parts,
+        Err(e) => return fail_setup(expect, fail(e)),
+    };
+    let _slot = context.slot();
+    let made = (|| {
+        let claim = context.claim_test()?;
+        let template = context.template(&spec)?;
+        let name = context.create_test_db(&template, &spec.name)?;
+        Ok::<_, Error>((claim, name))
+    })();
+    let (claim, name) = match made {
+        Ok(parts) => parts,
+        Err(e) => return fail_setup(expect, fail(e)),
+    };
+    let db = TestDb {
+        spec: context.server.with_dbname(&name),
+        name: name.clone(),
+        test: Arc::new(spec.clone()),
+    };
+    let url = db.url();
+    SETUP_FAILURE.with(|f| f.borrow_mut().take());
+    let outcome = catch_unwind(AssertUnwindSafe(|| body(db)));
+    let setup_failed = SETUP_FAILURE.with(|f| f.borrow_mut().take());
+    // The body's sessions are closed now (it owned the TestDb).
+    drop(claim);
+    // Whether the test fails: a `#[should_panic]` test passes by its body's own panic
+    // (so its database is not kept as a failure's, nor pushes a real one out of the
+    // PUM_TEST_KEEP_MAX kept), and fails when its body returns.
+    let failed = match (&outcome, expect) {
+        (Err(_), Expect::Panic) => setup_failed.is_some(),
+        (Err(_), Expect::Success) | (Ok(_), Expect::Panic) => true,
+        (Ok(result), Expect::Success) => result.failure().is_some(),
+    };
+    let keep = policy.keeps(failed);
+    let teardown = if keep {
+        context.keep(&name, keep_max)
+    } else {
+        context.drop_later(name.clone());
+        Ok(false)
+    };
+    match teardown {
+        Ok(true) => eprintln!(
+            "pum: kept the database of test {}: {name}\n     {}",
+            spec.name,
+            inspect_command(&name, &url)
+        ),
+        Ok(false) if keep => eprintln!(
+            "pum: the database of test {} was not kept: PUM_TEST_KEEP_MAX is {keep_max}",
+            spec.name
+        ),
+        Ok(false) => {}
+        Err(e) => eprintln!("pum: test {}: could not clean up {name}: {e}", spec.name),
+    }
+    match outcome {
+        // The panic message was printed when it happened; saying why it does not count
+        // is enough.
+        Err(_) if expect == Expect::Panic && setup_failed.is_some() => fail_setup(
+            expect,
+            format!(
+                "pum: test {}: the panic above is pum's, not the test's",
+                spec.name
+            ),
+        ),
+        Err(payload) => resume_unwind(payload),
+        Ok(result) => {
+            if let Some(message) = result.failure() {
+                panic!("{message}");
+            }
+        }
+    }
+}
+
+/// Runs `work` (blocking work with the `postgres` crate, which starts a runtime of its
+/// own) where it may block: on a thread of its own when the caller is on a tokio runtime
+/// (a task, or an `async fn` test's body), where blocking would panic with "Cannot start a
+/// runtime from within a runtime"; here otherwise.
+pub(super) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    #[cfg(feature = "tokio")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return std::thread::scope(|scope| match scope.spawn(work).join() {
+            Ok(value) => value,
+            Err(payload) => resume_unwind(payload),
+        });
+    }
+    work()
+}
+
+/// The command that opens a kept database: `pum server psql <name>` on the ephemeral
+/// server (which also keeps the server from stopping while psql runs), `psql "<url>"`
+/// on a server given by `PUM_TEST_DATABASE_URL`.
+fn inspect_command(name: &str, url: &str) -> String {
+    let given = std::env::var("PUM_TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty());
+    if given {
+        format!("psql \"{url}\"   (or: pum -p test/{name} info)")
+    } else {
+        format!("pum server psql {name}   (or: psql \"{url}\", while the server runs)")
+    }
+}

@@ -1,0 +1,3 @@
+-- a fixture that fails on its third line
+CREATE TABLE fixture_ok (id int);
+INSERT INTO nowhere VALUES (1);
