@@ -60,8 +60,8 @@ pub fn drops(from: &Model, to: &Model) -> (Vec<(String, String)>, Vec<String>) {
 }
 
 /// Asks the database the script starts from (`client`, where `from` was read) what
-/// [`generate`](super::generate) needs to know: which type changes need no `USING`, which dropped columns
-/// and tables hold data.
+/// [`generate`](super::generate) needs to know: which type changes need no `USING`,
+/// which dropped columns and tables hold data.
 ///
 /// # Errors
 /// [`crate::Error::Sql`] when a query fails.

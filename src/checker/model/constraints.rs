@@ -56,7 +56,7 @@ pub(super) fn constraints() -> String {
 /// The query reading the indexes.
 pub(super) fn indexes() -> String {
     format!(
-                "SELECT jsonb_build_object(
+        "SELECT jsonb_build_object(
                    'name', format('%I.%I', n.nspname, ic.relname),
                    'table', format('%I.%I', tn.nspname, c.relname),
                    'definition', pg_get_indexdef(i.indexrelid),
@@ -68,7 +68,7 @@ pub(super) fn indexes() -> String {
                                    AND co.contype IN ('p', 'u', 'x'))
                    AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
                    AND {SCHEMAS} AND {}",
-                comment("pg_class", "ic.oid", "0"),
-                not_in_extension("pg_class", "c.oid")
-            )
+        comment("pg_class", "ic.oid", "0"),
+        not_in_extension("pg_class", "c.oid")
+    )
 }

@@ -82,7 +82,7 @@ pub(super) fn functions(version: i32) -> String {
 pub(super) fn triggers() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-                "SELECT jsonb_build_object(
+        "SELECT jsonb_build_object(
                    'table', format('%I.%I', n.nspname, c.relname),
                    'name', quote_ident(tg.tgname),
                    'definition', pg_get_triggerdef(tg.oid),
@@ -93,6 +93,6 @@ pub(super) fn triggers() -> String {
                  JOIN pg_namespace n ON n.oid = c.relnamespace
                  JOIN pg_proc p ON p.oid = tg.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
                  WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND {SCHEMAS} AND {rel_ext}",
-                comment("pg_trigger", "tg.oid", "0")
-            )
+        comment("pg_trigger", "tg.oid", "0")
+    )
 }

@@ -40,7 +40,7 @@ pub struct SequenceDef {
 pub(super) fn sequences() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-                "SELECT jsonb_build_object(
+        "SELECT jsonb_build_object(
                    'name', format('%I.%I', n.nspname, c.relname),
                    'type', format_type(s.seqtypid, NULL),
                    'start', s.seqstart::text, 'minimum', s.seqmin::text, 'maximum', s.seqmax::text,
@@ -57,7 +57,7 @@ pub(super) fn sequences() -> String {
                  WHERE {SCHEMAS} AND {rel_ext}
                    AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                                    AND d.objid = c.oid AND d.deptype = 'i')",
-                comment("pg_class", "c.oid", "0"),
-                acl("c.relacl", "s", "c.relowner")
-            )
+        comment("pg_class", "c.oid", "0"),
+        acl("c.relacl", "s", "c.relowner")
+    )
 }

@@ -73,7 +73,7 @@ pub struct TableDef {
 pub(super) fn tables() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-                "SELECT jsonb_build_object(
+        "SELECT jsonb_build_object(
                    'name', format('%I.%I', n.nspname, c.relname),
                    'kind', c.relkind::text,
                    'unlogged', c.relpersistence = 'u',
@@ -115,8 +115,8 @@ pub(super) fn tables() -> String {
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal))
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relkind IN ('r', 'p', 'f') AND {SCHEMAS} AND {rel_ext}",
-                table_comment = comment("pg_class", "c.oid", "0"),
-                table_acl = acl("c.relacl", "r", "c.relowner"),
-                column_comment = comment("pg_class", "c.oid", "a.attnum"),
-            )
+        table_comment = comment("pg_class", "c.oid", "0"),
+        table_acl = acl("c.relacl", "r", "c.relowner"),
+        column_comment = comment("pg_class", "c.oid", "a.attnum"),
+    )
 }

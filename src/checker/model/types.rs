@@ -42,7 +42,7 @@ pub struct TypeDef {
 /// The query reading the types.
 pub(super) fn types() -> String {
     format!(
-                "SELECT jsonb_build_object(
+        "SELECT jsonb_build_object(
                    'name', format('%I.%I', n.nspname, t.typname),
                    'kind', t.typtype::text,
                    'range', (SELECT concat_ws(', ',
@@ -77,8 +77,8 @@ pub(super) fn types() -> String {
                  WHERE (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c'
                         AND (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c'))
                    AND {SCHEMAS} AND {}",
-                comment("pg_type", "t.oid", "0"),
-                acl("t.typacl", "T", "t.typowner"),
-                not_in_extension("pg_type", "t.oid")
-            )
+        comment("pg_type", "t.oid", "0"),
+        acl("t.typacl", "T", "t.typowner"),
+        not_in_extension("pg_type", "t.oid")
+    )
 }

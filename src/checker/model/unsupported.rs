@@ -6,7 +6,7 @@ use super::catalog::{SCHEMAS, not_in_extension};
 /// The query reading the unsupported.
 pub(super) fn unsupported() -> String {
     format!(
-                "SELECT jsonb_build_object('kind', kind, 'name', name) FROM (
+        "SELECT jsonb_build_object('kind', kind, 'name', name) FROM (
                    SELECT 'policies' AS kind, format('%I.%I.%I %s %s %s %s', n.nspname, c.relname, p.polname,
                           p.polcmd, p.polpermissive, pg_get_expr(p.polqual, p.polrelid),
                           pg_get_expr(p.polwithcheck, p.polrelid)) AS name
@@ -21,6 +21,6 @@ pub(super) fn unsupported() -> String {
                           d.defaclacl)
                    FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
                    WHERE d.defaclnamespace = 0 OR {SCHEMAS}) u",
-                proc_ext = not_in_extension("pg_proc", "p.oid")
-            )
+        proc_ext = not_in_extension("pg_proc", "p.oid")
+    )
 }

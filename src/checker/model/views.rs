@@ -59,7 +59,7 @@ pub struct RuleDef {
 pub(super) fn views() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-                "SELECT jsonb_build_object(
+        "SELECT jsonb_build_object(
                    'name', format('%I.%I', n.nspname, c.relname),
                    'materialized', c.relkind = 'm',
                    'definition', pg_get_viewdef(c.oid),
@@ -97,9 +97,9 @@ pub(super) fn views() -> String {
                    'acl', {})
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relkind IN ('v', 'm') AND {SCHEMAS} AND {rel_ext}",
-                comment("pg_class", "c.oid", "0"),
-                acl("c.relacl", "r", "c.relowner")
-            )
+        comment("pg_class", "c.oid", "0"),
+        acl("c.relacl", "r", "c.relowner")
+    )
 }
 
 /// The query reading the rules.

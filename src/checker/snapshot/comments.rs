@@ -7,7 +7,7 @@ pub(super) fn comments() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     let type_ext = not_in_extension("pg_type", "t.oid");
     format!(
-            "WITH objects AS (
+        "WITH objects AS (
                SELECT 'pg_class'::regclass AS classid, c.oid AS objid, 0 AS objsubid,
                       CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                         WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' WHEN 'I' THEN 'index' ELSE 'table' END
@@ -120,22 +120,22 @@ pub(super) fn comments() -> String {
              FROM objects o
              LEFT JOIN pg_description d
                ON d.classoid = o.classid AND d.objoid = o.objid AND d.objsubid = o.objsubid",
-            proc_ext = not_in_extension("pg_proc", "p.oid"),
-            nsp_ext = not_in_extension("pg_namespace", "n.oid"),
-            coll_ext = not_in_extension("pg_collation", "co.oid"),
-            conv_ext = not_in_extension("pg_conversion", "co.oid"),
-            cfg_ext = not_in_extension("pg_ts_config", "cf.oid"),
-            dict_ext = not_in_extension("pg_ts_dict", "d.oid"),
-            prs_ext = not_in_extension("pg_ts_parser", "pr.oid"),
-            tmpl_ext = not_in_extension("pg_ts_template", "tm.oid"),
-            opr_ext = not_in_extension("pg_operator", "o.oid"),
-            opc_ext = not_in_extension("pg_opclass", "oc.oid"),
-            opf_ext = not_in_extension("pg_opfamily", "f.oid"),
-            cast_ext = not_in_extension("pg_cast", "ca.oid"),
-            am_ext = not_in_extension("pg_am", "am.oid"),
-            stx_ext = not_in_extension("pg_statistic_ext", "s.oid"),
-            fdw_ext = not_in_extension("pg_foreign_data_wrapper", "w.oid"),
-            srv_ext = not_in_extension("pg_foreign_server", "s.oid"),
-            evt_ext = not_in_extension("pg_event_trigger", "e.oid"),
-        )
+        proc_ext = not_in_extension("pg_proc", "p.oid"),
+        nsp_ext = not_in_extension("pg_namespace", "n.oid"),
+        coll_ext = not_in_extension("pg_collation", "co.oid"),
+        conv_ext = not_in_extension("pg_conversion", "co.oid"),
+        cfg_ext = not_in_extension("pg_ts_config", "cf.oid"),
+        dict_ext = not_in_extension("pg_ts_dict", "d.oid"),
+        prs_ext = not_in_extension("pg_ts_parser", "pr.oid"),
+        tmpl_ext = not_in_extension("pg_ts_template", "tm.oid"),
+        opr_ext = not_in_extension("pg_operator", "o.oid"),
+        opc_ext = not_in_extension("pg_opclass", "oc.oid"),
+        opf_ext = not_in_extension("pg_opfamily", "f.oid"),
+        cast_ext = not_in_extension("pg_cast", "ca.oid"),
+        am_ext = not_in_extension("pg_am", "am.oid"),
+        stx_ext = not_in_extension("pg_statistic_ext", "s.oid"),
+        fdw_ext = not_in_extension("pg_foreign_data_wrapper", "w.oid"),
+        srv_ext = not_in_extension("pg_foreign_server", "s.oid"),
+        evt_ext = not_in_extension("pg_event_trigger", "e.oid"),
+    )
 }

@@ -26,7 +26,7 @@ pub(super) fn constraints() -> String {
 pub(super) fn indexes() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-            "SELECT n.nspname || '.' || ic.relname, jsonb_build_object(
+        "SELECT n.nspname || '.' || ic.relname, jsonb_build_object(
                'table', c.oid::regclass::text,
                'definition', pg_get_indexdef(i.indexrelid),
                'constraint', co.conname,
@@ -41,5 +41,5 @@ pub(super) fn indexes() -> String {
              LEFT JOIN pg_constraint co ON co.conindid = i.indexrelid AND co.conrelid = i.indrelid
                                        AND co.contype IN ('p', 'u', 'x')
              WHERE {SCHEMAS} AND {rel_ext}"
-        )
+    )
 }

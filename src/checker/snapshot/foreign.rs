@@ -3,7 +3,8 @@
 
 use super::filters::{not_in_extension, proc_name};
 
-/// Database-wide: wrappers and servers by name, user mappings by role and server.
+/// Foreign data, database-wide: wrappers and servers by name, user mappings by role and
+/// server.
 pub(super) fn foreign_data() -> String {
     format!(
         "SELECT 'foreign data wrapper ' || w.fdwname, jsonb_build_object(
@@ -30,7 +31,7 @@ pub(super) fn foreign_data() -> String {
 /// Publications.
 pub(super) fn publications(version: i32) -> String {
     format!(
-            "SELECT p.pubname::text, jsonb_build_object(
+        "SELECT p.pubname::text, jsonb_build_object(
                'all_tables', p.puballtables,
                'publish', concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END,
                             CASE WHEN p.pubupdate THEN 'update' END, CASE WHEN p.pubdelete THEN 'delete' END,
@@ -41,20 +42,20 @@ pub(super) fn publications(version: i32) -> String {
                           FROM pg_publication_rel pr WHERE pr.prpubid = p.oid)
                {schemas})
              FROM pg_publication p",
-            table_details = if version >= 150000 {
-                "|| COALESCE(' (' || (SELECT string_agg(quote_ident(pa.attname), ', ' ORDER BY pa.attnum)
+        table_details = if version >= 150000 {
+            "|| COALESCE(' (' || (SELECT string_agg(quote_ident(pa.attname), ', ' ORDER BY pa.attnum)
                                       FROM pg_attribute pa
                                       WHERE pa.attrelid = pr.prrelid AND pa.attnum = ANY(pr.prattrs)) || ')', '')
                  || COALESCE(' WHERE ' || pg_get_expr(pr.prqual, pr.prrelid), '')"
-            } else {
-                ""
-            },
-            schemas = if version >= 150000 {
-                ", 'schemas', (SELECT string_agg(quote_ident(pn.nspname), ', ' ORDER BY pn.nspname)
+        } else {
+            ""
+        },
+        schemas = if version >= 150000 {
+            ", 'schemas', (SELECT string_agg(quote_ident(pn.nspname), ', ' ORDER BY pn.nspname)
                                FROM pg_publication_namespace pnn JOIN pg_namespace pn ON pn.oid = pnn.pnnspid
                                WHERE pnn.pnpubid = p.oid)"
-            } else {
-                ""
-            },
-        )
+        } else {
+            ""
+        },
+    )
 }

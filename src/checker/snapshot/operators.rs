@@ -5,7 +5,7 @@ use super::filters::{SCHEMAS, not_in_extension, proc_name};
 /// Operators, operator classes and operator families.
 pub(super) fn operators() -> String {
     format!(
-            "SELECT 'operator ' || o.oid::regoperator::text, jsonb_build_object(
+        "SELECT 'operator ' || o.oid::regoperator::text, jsonb_build_object(
                'function', o.oprcode::oid::regprocedure::text,
                'result', format_type(o.oprresult, NULL),
                'commutator', NULLIF(o.oprcom, 0)::regoperator::text,
@@ -45,21 +45,21 @@ pub(super) fn operators() -> String {
              FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace
              JOIN pg_am am ON am.oid = f.opfmethod
              WHERE {SCHEMAS} AND {opf_ext}",
-            restrict = proc_name("o.oprrest"),
-            join = proc_name("o.oprjoin"),
-            opr_ext = not_in_extension("pg_operator", "o.oid"),
-            opc_ext = not_in_extension("pg_opclass", "oc.oid"),
-            opf_ext = not_in_extension("pg_opfamily", "f.oid"),
-        )
+        restrict = proc_name("o.oprrest"),
+        join = proc_name("o.oprjoin"),
+        opr_ext = not_in_extension("pg_operator", "o.oid"),
+        opc_ext = not_in_extension("pg_opclass", "oc.oid"),
+        opf_ext = not_in_extension("pg_opfamily", "f.oid"),
+    )
 }
 
 /// Access methods.
 pub(super) fn access_methods() -> String {
     format!(
-            "SELECT am.amname::text, jsonb_build_object(
+        "SELECT am.amname::text, jsonb_build_object(
                'type', CASE am.amtype WHEN 't' THEN 'table' WHEN 'i' THEN 'index' ELSE am.amtype::text END,
                'handler', am.amhandler::regproc::text)
              FROM pg_am am WHERE am.oid >= 16384 AND {}",
-            not_in_extension("pg_am", "am.oid"),
-        )
+        not_in_extension("pg_am", "am.oid"),
+    )
 }

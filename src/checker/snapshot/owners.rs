@@ -7,7 +7,7 @@ pub(super) fn owners() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     let type_ext = not_in_extension("pg_type", "t.oid");
     format!(
-            "SELECT kind || ' ' || name, jsonb_build_object('owner', pg_get_userbyid(owner)::text) FROM (
+        "SELECT kind || ' ' || name, jsonb_build_object('owner', pg_get_userbyid(owner)::text) FROM (
                SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                         ELSE 'table' END AS kind, c.oid::regclass::text AS name, c.relowner AS owner
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -66,18 +66,18 @@ pub(super) fn owners() -> String {
                SELECT 'publication', p.pubname::text, p.pubowner FROM pg_publication p
                UNION ALL
                SELECT 'event trigger', e.evtname::text, e.evtowner FROM pg_event_trigger e WHERE {evt_ext}) owned",
-            proc_ext = not_in_extension("pg_proc", "p.oid"),
-            nsp_ext = not_in_extension("pg_namespace", "n.oid"),
-            coll_ext = not_in_extension("pg_collation", "co.oid"),
-            conv_ext = not_in_extension("pg_conversion", "co.oid"),
-            cfg_ext = not_in_extension("pg_ts_config", "cf.oid"),
-            dict_ext = not_in_extension("pg_ts_dict", "d.oid"),
-            opr_ext = not_in_extension("pg_operator", "o.oid"),
-            opc_ext = not_in_extension("pg_opclass", "oc.oid"),
-            opf_ext = not_in_extension("pg_opfamily", "f.oid"),
-            stx_ext = not_in_extension("pg_statistic_ext", "s.oid"),
-            fdw_ext = not_in_extension("pg_foreign_data_wrapper", "w.oid"),
-            srv_ext = not_in_extension("pg_foreign_server", "s.oid"),
-            evt_ext = not_in_extension("pg_event_trigger", "e.oid"),
-        )
+        proc_ext = not_in_extension("pg_proc", "p.oid"),
+        nsp_ext = not_in_extension("pg_namespace", "n.oid"),
+        coll_ext = not_in_extension("pg_collation", "co.oid"),
+        conv_ext = not_in_extension("pg_conversion", "co.oid"),
+        cfg_ext = not_in_extension("pg_ts_config", "cf.oid"),
+        dict_ext = not_in_extension("pg_ts_dict", "d.oid"),
+        opr_ext = not_in_extension("pg_operator", "o.oid"),
+        opc_ext = not_in_extension("pg_opclass", "oc.oid"),
+        opf_ext = not_in_extension("pg_opfamily", "f.oid"),
+        stx_ext = not_in_extension("pg_statistic_ext", "s.oid"),
+        fdw_ext = not_in_extension("pg_foreign_data_wrapper", "w.oid"),
+        srv_ext = not_in_extension("pg_foreign_server", "s.oid"),
+        evt_ext = not_in_extension("pg_event_trigger", "e.oid"),
+    )
 }

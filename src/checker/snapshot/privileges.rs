@@ -6,7 +6,7 @@ use super::filters::{SCHEMAS, not_in_extension, role_name};
 pub(super) fn policies() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-            "SELECT n.nspname || '.' || c.relname || '.' || p.polname, jsonb_build_object(
+        "SELECT n.nspname || '.' || c.relname || '.' || p.polname, jsonb_build_object(
                'command', CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
                             WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
                'permissive', p.polpermissive,
@@ -18,14 +18,15 @@ pub(super) fn policies() -> String {
              JOIN pg_class c ON c.oid = p.polrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE {SCHEMAS} AND {rel_ext}",
-            role = role_name("r"),
-        )
+        role = role_name("r"),
+    )
 }
 
-/// Its own kind (not a dependent one): default privileges describe no object, so those set on one side only are differences.
+/// Default privileges: their own kind (not a dependent one), because they describe no
+/// object, so those set on one side only are differences.
 pub(super) fn default_privileges() -> String {
     format!(
-            "SELECT 'on ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables'
+        "SELECT 'on ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables'
                         WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types'
                         WHEN 'n' THEN 'schemas' ELSE d.defaclobjtype::text END
                       || coalesce(' in schema ' || quote_ident(n.nspname), '')
@@ -37,8 +38,8 @@ pub(super) fn default_privileges() -> String {
                         FROM aclexplode(d.defaclacl) x GROUP BY x.grantee) g), '{{}}'::jsonb)
              FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
              WHERE d.defaclnamespace = 0 OR {SCHEMAS}",
-            grantee = role_name("x.grantee"),
-        )
+        grantee = role_name("x.grantee"),
+    )
 }
 
 /// Privileges on tables, columns, functions, schemas, types, wrappers and servers.
@@ -46,7 +47,7 @@ pub(super) fn privileges() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     let type_ext = not_in_extension("pg_type", "t.oid");
     format!(
-            "WITH objects AS (
+        "WITH objects AS (
                SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'
                         WHEN 'm' THEN 'materialized view' ELSE 'table' END AS kind,
                       c.oid::regclass::text AS name,
@@ -94,10 +95,10 @@ pub(super) fn privileges() -> String {
              LEFT JOIN (SELECT kind, name, jsonb_object_agg({grantee}, privileges) AS privileges
                         FROM grants GROUP BY kind, name) g
                ON g.kind = o.kind AND g.name = o.name",
-            proc_ext = not_in_extension("pg_proc", "p.oid"),
-            nsp_ext = not_in_extension("pg_namespace", "n.oid"),
-            fdw_ext = not_in_extension("pg_foreign_data_wrapper", "w.oid"),
-            srv_ext = not_in_extension("pg_foreign_server", "s.oid"),
-            grantee = role_name("grantee"),
-        )
+        proc_ext = not_in_extension("pg_proc", "p.oid"),
+        nsp_ext = not_in_extension("pg_namespace", "n.oid"),
+        fdw_ext = not_in_extension("pg_foreign_data_wrapper", "w.oid"),
+        srv_ext = not_in_extension("pg_foreign_server", "s.oid"),
+        grantee = role_name("grantee"),
+    )
 }

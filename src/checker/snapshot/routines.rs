@@ -19,7 +19,7 @@ pub(super) fn triggers() -> String {
 /// Functions, procedures and aggregates, keyed by their identity arguments.
 pub(super) fn functions(version: i32) -> String {
     format!(
-            "SELECT p.oid::regprocedure::text, jsonb_build_object(
+        "SELECT p.oid::regprocedure::text, jsonb_build_object(
                'kind', CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure'
                          WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' END,
                'result', pg_get_function_result(p.oid),
@@ -62,24 +62,24 @@ pub(super) fn functions(version: i32) -> String {
              JOIN pg_language l ON l.oid = p.prolang
              LEFT JOIN pg_aggregate ag ON ag.aggfnoid = p.oid
              WHERE {SCHEMAS} AND {} AND {}",
-            not_in_extension("pg_proc", "p.oid"),
-            not_internal("pg_proc", "p.oid"),
-            support = proc_name("p.prosupport"),
-            sfunc = proc_name("ag.aggtransfn"),
-            finalfunc = proc_name("ag.aggfinalfn"),
-            combinefunc = proc_name("ag.aggcombinefn"),
-            serialfunc = proc_name("ag.aggserialfn"),
-            deserialfunc = proc_name("ag.aggdeserialfn"),
-            msfunc = proc_name("ag.aggmtransfn"),
-            minvfunc = proc_name("ag.aggminvtransfn"),
-            mfinalfunc = proc_name("ag.aggmfinalfn"),
-            body = if version >= 140000 {
-                "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) \
+        not_in_extension("pg_proc", "p.oid"),
+        not_internal("pg_proc", "p.oid"),
+        support = proc_name("p.prosupport"),
+        sfunc = proc_name("ag.aggtransfn"),
+        finalfunc = proc_name("ag.aggfinalfn"),
+        combinefunc = proc_name("ag.aggcombinefn"),
+        serialfunc = proc_name("ag.aggserialfn"),
+        deserialfunc = proc_name("ag.aggdeserialfn"),
+        msfunc = proc_name("ag.aggmtransfn"),
+        minvfunc = proc_name("ag.aggminvtransfn"),
+        mfinalfunc = proc_name("ag.aggmfinalfn"),
+        body = if version >= 140000 {
+            "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) \
                  WHEN l.lanname = 'c' THEN NULL ELSE p.prosrc END"
-            } else {
-                "CASE WHEN l.lanname = 'c' THEN NULL ELSE p.prosrc END"
-            }
-        )
+        } else {
+            "CASE WHEN l.lanname = 'c' THEN NULL ELSE p.prosrc END"
+        }
+    )
 }
 
 /// Event triggers.

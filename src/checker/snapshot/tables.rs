@@ -6,7 +6,7 @@ use super::filters::{SCHEMAS, not_in_extension};
 pub(super) fn tables() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-            "SELECT n.nspname || '.' || c.relname, jsonb_build_object(
+        "SELECT n.nspname || '.' || c.relname, jsonb_build_object(
                'kind', CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'table' END,
                'unlogged', c.relpersistence = 'u',
                'row_security', c.relrowsecurity,
@@ -35,14 +35,14 @@ pub(super) fn tables() -> String {
                FROM pg_index x JOIN pg_class xc ON xc.oid = x.indexrelid
                WHERE x.indrelid = c.oid AND (x.indisreplident OR x.indisclustered)) ix ON true
              WHERE c.relkind IN ('r', 'p', 'f') AND {SCHEMAS} AND {rel_ext}"
-        )
+    )
 }
 
 /// Columns of tables and views (with their position when column order counts).
 pub(super) fn columns(column_order: bool, version: i32) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-            "SELECT n.nspname || '.' || c.relname || '.' || a.attname, jsonb_build_object(
+        "SELECT n.nspname || '.' || c.relname || '.' || a.attname, jsonb_build_object(
                'type', format_type(a.atttypid, a.atttypmod),
                'not_null', a.attnotnull,
                'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
@@ -64,19 +64,19 @@ pub(super) fn columns(column_order: bool, version: i32) -> String {
              LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
              WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
                AND {SCHEMAS} AND {rel_ext} AND NOT (a.attname::text LIKE ANY($3::text[]))",
-            compression = if version >= 140000 {
-                ", 'compression', NULLIF(a.attcompression::text, '')"
-            } else {
-                ""
-            },
-            // The logical position among the columns compared: dropped columns (and
-            // columns left out by pattern) leave no gap.
-            position = if column_order {
-                ", 'position', row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum)"
-            } else {
-                ""
-            }
-        )
+        compression = if version >= 140000 {
+            ", 'compression', NULLIF(a.attcompression::text, '')"
+        } else {
+            ""
+        },
+        // The logical position among the columns compared: dropped columns (and
+        // columns left out by pattern) leave no gap.
+        position = if column_order {
+            ", 'position', row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum)"
+        } else {
+            ""
+        }
+    )
 }
 
 /// Extended statistics objects.

@@ -5,7 +5,7 @@ use super::filters::{SCHEMAS, not_in_extension, proc_name};
 /// Text search configurations (with their mappings), dictionaries, parsers and templates.
 pub(super) fn text_search() -> String {
     format!(
-            "SELECT 'configuration ' || n.nspname || '.' || cf.cfgname, jsonb_build_object(
+        "SELECT 'configuration ' || n.nspname || '.' || cf.cfgname, jsonb_build_object(
                'parser', pn.nspname || '.' || pr.prsname,
                'mappings', (SELECT string_agg(COALESCE(tt.alias, m.maptokentype::text) || ' ' || m.mapdict::regdictionary::text,
                                               ', ' ORDER BY m.maptokentype, m.mapseqno)
@@ -33,16 +33,16 @@ pub(super) fn text_search() -> String {
                'init', {init}, 'lexize', {lexize})
              FROM pg_ts_template tm JOIN pg_namespace n ON n.oid = tm.tmplnamespace
              WHERE {SCHEMAS} AND {tmpl_ext}",
-            cfg_ext = not_in_extension("pg_ts_config", "cf.oid"),
-            dict_ext = not_in_extension("pg_ts_dict", "d.oid"),
-            prs_ext = not_in_extension("pg_ts_parser", "pr.oid"),
-            tmpl_ext = not_in_extension("pg_ts_template", "tm.oid"),
-            start = proc_name("pr.prsstart"),
-            gettoken = proc_name("pr.prstoken"),
-            end = proc_name("pr.prsend"),
-            headline = proc_name("pr.prsheadline"),
-            lextypes = proc_name("pr.prslextype"),
-            init = proc_name("tm.tmplinit"),
-            lexize = proc_name("tm.tmpllexize"),
-        )
+        cfg_ext = not_in_extension("pg_ts_config", "cf.oid"),
+        dict_ext = not_in_extension("pg_ts_dict", "d.oid"),
+        prs_ext = not_in_extension("pg_ts_parser", "pr.oid"),
+        tmpl_ext = not_in_extension("pg_ts_template", "tm.oid"),
+        start = proc_name("pr.prsstart"),
+        gettoken = proc_name("pr.prstoken"),
+        end = proc_name("pr.prsend"),
+        headline = proc_name("pr.prsheadline"),
+        lextypes = proc_name("pr.prslextype"),
+        init = proc_name("tm.tmplinit"),
+        lexize = proc_name("tm.tmpllexize"),
+    )
 }

@@ -6,7 +6,7 @@ use super::filters::{SCHEMAS, not_in_extension};
 pub(super) fn views() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-            "SELECT n.nspname || '.' || c.relname, jsonb_build_object(
+        "SELECT n.nspname || '.' || c.relname, jsonb_build_object(
                'kind', CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
                'definition', pg_get_viewdef(c.oid, true),
                'options', array_to_string(c.reloptions, ', '),
@@ -16,7 +16,7 @@ pub(super) fn views() -> String {
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              LEFT JOIN pg_am am ON am.oid = c.relam
              WHERE c.relkind IN ('v', 'm') AND {SCHEMAS} AND {rel_ext}"
-        )
+    )
 }
 
 /// Rules (not views' own).
