@@ -1,7 +1,7 @@
 //! The checker on real databases: one difference at a time, each found exactly once.
 
 use crate::support::Bounded;
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
 
 use pum::checker::{CheckOptions, Kind, Snapshot};
 use pum::{CreateOptions, Report};
@@ -98,24 +98,42 @@ CREATE EVENT TRIGGER pum_it_ddl ON ddl_command_start EXECUTE FUNCTION shop.on_dd
 CREATE EXTENSION fuzzystrmatch;
 "#;
 
-/// The base database, built once per test process; tests clone it.
-fn base() -> &'static str {
-    static BASE_DB: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BASE_DB.get_or_init(|| {
-        reader_role();
-        let name = unique_name("check_base");
-        pum::create_database(&spec(), &name, &CreateOptions::default()).unwrap();
-        let client = &mut spec().with_dbname(&name).connect().unwrap();
-        client.batch_execute(BASE).unwrap();
-        name
-    })
+/// The base database: built when a test first needs it, shared by the tests running at
+/// the same time, and dropped by its guard when the last of them is done (also when one
+/// fails), so that no test process leaves it behind.
+fn base() -> Arc<ScratchDb> {
+    static BASE_DB: Mutex<Weak<ScratchDb>> = Mutex::new(Weak::new());
+    let mut shared = BASE_DB.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(db) = shared.upgrade() {
+        return db;
+    }
+    reader_role();
+    let db = Arc::new(ScratchDb::new("check_base", BASE));
+    *shared = Arc::downgrade(&db);
+    db
+}
+
+/// A copy of the base database (dropped with the value), which keeps the base alive
+/// while the test that holds it runs.
+struct Variant {
+    db: ScratchDb,
+    _base: Arc<ScratchDb>,
+}
+
+impl std::ops::Deref for Variant {
+    type Target = ScratchDb;
+
+    fn deref(&self) -> &ScratchDb {
+        &self.db
+    }
 }
 
 /// A copy of the base database, with `change` applied.
-fn variant(change: &str) -> ScratchDb {
+fn variant(change: &str) -> Variant {
+    let base = base();
     let db = ScratchDb::named(unique_name("check"));
     let options = CreateOptions {
-        template: Some(base().to_string()),
+        template: Some(base.name.clone()),
         ..CreateOptions::default()
     };
     // The template must have no session; other tests clone it at the same time.
@@ -133,7 +151,7 @@ fn variant(change: &str) -> ScratchDb {
     if !change.is_empty() {
         db.client().batch_execute(change).unwrap();
     }
-    db
+    Variant { db, _base: base }
 }
 
 fn compare(left: &ScratchDb, right: &ScratchDb, options: &CheckOptions) -> Report {
@@ -1070,7 +1088,7 @@ fn pum_check_agrees_with_pg_dump() {
     let pg_dump = match pum::dump::find_tool("pg_dump", None) {
         Ok(path) => path,
         Err(e) => {
-            println!("skipped: {e}");
+            eprintln!("skipped: pum_check_agrees_with_pg_dump: {e}");
             return;
         }
     };
@@ -1082,7 +1100,10 @@ fn pum_check_agrees_with_pg_dump() {
     let server: String = left.strings("SELECT current_setting('server_version_num')")[0].clone();
     let server_major = &server[..server.len() - 4];
     if !version.contains(&format!(" {server_major}.")) {
-        println!("skipped: {version:?} is not the server's major version {server_major}");
+        eprintln!(
+            "skipped: pum_check_agrees_with_pg_dump: {version:?} is not the server's major \
+             version {server_major}"
+        );
         return;
     }
     let cases: usize = std::env::var("PUM_CHECK_DUMP_CASES")

@@ -401,3 +401,9 @@ fn a_runner_in_another_pid_namespace_of_this_host_is_not_swept() {
 fn runners_on_other_hosts_share_a_server_and_the_dead_ones_are_swept() {
     eprintln!("skipped: simulating other hosts needs Linux namespaces (unshare)");
 }
+
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn a_runner_in_another_pid_namespace_of_this_host_is_not_swept() {
+    eprintln!("skipped: a runner in another PID namespace needs Linux namespaces (unshare)");
+}

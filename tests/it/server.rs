@@ -155,6 +155,10 @@ fn status_says_where_the_data_is_and_how_big() {
 #[test]
 fn cargo_clean_under_a_running_server_leaves_no_data_in_memory() {
     if !Path::new("/dev/shm").is_dir() {
+        eprintln!(
+            "skipped: cargo_clean_under_a_running_server_leaves_no_data_in_memory: no /dev/shm, \
+             the server's data is not kept in memory"
+        );
         return;
     }
     let (_root, options) = server_dir();
@@ -179,6 +183,10 @@ fn cargo_clean_under_a_running_server_leaves_no_data_in_memory() {
 #[test]
 fn cargo_clean_of_a_stopped_server_leaves_no_data_in_memory_after_the_next_attach() {
     if !Path::new("/dev/shm").is_dir() {
+        eprintln!(
+            "skipped: cargo_clean_of_a_stopped_server_leaves_no_data_in_memory_after_the_next_attach: \
+             no /dev/shm, the server's data is not kept in memory"
+        );
         return;
     }
     let (_root, options) = server_dir();
@@ -261,7 +269,8 @@ fn unreachable_directory_is_relocated_when_running_as_root() {
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
     if !is_root {
         eprintln!(
-            "unreachable_directory_is_relocated_when_running_as_root: not root, the server runs as this user"
+            "skipped: unreachable_directory_is_relocated_when_running_as_root: not root, the server \
+             runs as this user"
         );
         return;
     }
@@ -336,7 +345,8 @@ fn only_the_user_who_started_the_server_may_connect() {
 
     if !crate::support::server::is_root() {
         eprintln!(
-            "only_the_user_who_started_the_server_may_connect: not root, cannot act as another user"
+            "skipped: the other-user half of only_the_user_who_started_the_server_may_connect: not \
+             root, cannot act as another user"
         );
         return;
     }

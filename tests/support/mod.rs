@@ -211,7 +211,8 @@ pub fn own_server_or_note(test: &str) -> bool {
     let own = target().own.is_some();
     if !own {
         eprintln!(
-            "{test}: needs password authentication, which only pum's own test server guarantees"
+            "skipped: {test}: needs password authentication, which only pum's own test server \
+             guarantees"
         );
     }
     own

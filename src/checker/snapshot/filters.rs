@@ -1,0 +1,34 @@
+//! SQL fragments every catalog query of the snapshot shares: the schema filter, objects
+//! of extensions or made internally left out, role and function names.
+
+/// The schema filter every query applies to `n.nspname`: never `pg_*` nor
+/// `information_schema`, never an excluded schema (`$1`).
+pub(super) const SCHEMAS: &str = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+                       AND n.nspname <> ALL($1::text[])";
+
+/// Leaves out objects that belong to an extension, unless `$2` asks for them.
+pub(super) fn not_in_extension(catalog: &str, oid: &str) -> String {
+    format!(
+        "($2 OR NOT EXISTS (SELECT FROM pg_depend ext WHERE ext.classid = '{catalog}'::regclass \
+         AND ext.objid = {oid} AND ext.deptype = 'e'))"
+    )
+}
+
+/// Leaves out objects PostgreSQL made as part of another (the constructors of range and
+/// multirange types, their casts), which pg_dump does not dump either.
+pub(super) fn not_internal(catalog: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT FROM pg_depend int WHERE int.classid = '{catalog}'::regclass \
+         AND int.objid = {oid} AND int.deptype = 'i')"
+    )
+}
+
+/// A role's name, `public` for 0 (`expr` is a role oid).
+pub(super) fn role_name(expr: &str) -> String {
+    format!("CASE WHEN {expr} = 0 THEN 'public' ELSE pg_get_userbyid({expr})::text END")
+}
+
+/// A function oid column (`regproc`, possibly 0) as its qualified name, NULL for none.
+pub(super) fn proc_name(expr: &str) -> String {
+    format!("NULLIF({expr}::oid, 0)::regproc::text")
+}
