@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::database::quote_literal;
+use crate::sql::quote_literal;
 use crate::error::{Error, Result};
 use crate::wire::Sql;
 

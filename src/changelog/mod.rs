@@ -23,7 +23,8 @@ pub mod params;
 mod render;
 pub mod scaffold;
 pub(crate) use render::render_percent;
-pub mod sql;
+/// The splitter, which lives in the crate's `sql` room; this path is kept for callers.
+pub use crate::sql::split as sql;
 
 /// `sql` as a changelog file must hold it so that rendering its parameters gives `sql`
 /// back: braces doubled where pum reads `{name}` (comments left alone). Autogenerate
@@ -359,7 +360,7 @@ pub(crate) fn sql_source(file: &str, mut bytes: Vec<u8>) -> Result<String> {
         bytes.drain(..BOM.len());
     }
     let at = |text: &str, offset: usize, message: String| {
-        let (line, column) = sql::line_column(text, offset);
+        let (line, column) = crate::sql::split::line_column(text, offset);
         Error::Statement {
             file: file.to_string(),
             line,

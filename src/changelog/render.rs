@@ -16,7 +16,7 @@
 //! `{{` and `}}` stand for literal braces everywhere outside comments, in strings too (as in
 //! Python pum: `'{{"a": 1}}'` is the JSON text `{"a": 1}`).
 
-use super::sql::{dollar_tag, is_word_byte, skip_block_comment};
+use crate::sql::split::{dollar_tag, is_word_byte, skip_block_comment};
 
 /// A failure: byte offset in the text, and what is wrong.
 pub(crate) type Failure = (usize, String);
@@ -344,7 +344,7 @@ fn utf8_len(first: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::quote_literal;
+    use crate::sql::quote_literal;
     use proptest::prelude::*;
 
     /// Renders with `label` = `value` (as a text literal) and `n` = 2056.
@@ -501,7 +501,7 @@ mod tests {
                     // Refused (it contained a closing tag): nothing ran.
                     continue;
                 };
-                let statements = crate::changelog::sql::split(&rendered).unwrap();
+                let statements = crate::sql::split::split(&rendered).unwrap();
                 prop_assert_eq!(statements.len(), 2, "{}", rendered);
                 prop_assert_eq!(&statements[1].sql, "SELECT 2");
             }

@@ -15,7 +15,7 @@
 use std::io::Read;
 use std::ops::ControlFlow;
 
-use crate::changelog::sql::is_word_byte;
+use crate::sql::split::is_word_byte;
 
 /// The meta-commands pg_dump writes in plain dumps.
 const ALLOWED: [&str; 2] = ["restrict", "unrestrict"];

@@ -95,7 +95,7 @@ impl Variable {
             Variable::Float(f) if f.is_infinite() => "'-Infinity'::float8".into(),
             Variable::Float(f) if *f < 0.0 => format!(" {f:?}"),
             Variable::Float(f) => format!("{f:?}"),
-            Variable::Text(text) => crate::database::quote_literal(text),
+            Variable::Text(text) => crate::sql::quote_literal(text),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::changelog::SqlText;
 use crate::changelog::params::Parameters;
-use crate::changelog::sql::{self, Statement};
+use crate::sql::split::{self as sql, Statement};
 use crate::error::{Error, Result};
 use crate::wire::{ServerError, Sql};
 

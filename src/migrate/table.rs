@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::database::{quote_identifier, quote_literal};
+use crate::sql::{quote_identifier, quote_literal};
 use crate::error::{Conflict, Error, Result};
 use crate::lock::{AdvisoryLock, MIGRATIONS};
 use crate::version::Version;

@@ -224,7 +224,7 @@ pub(crate) enum Control {
 
 /// What `sql` (one statement or several) is.
 pub(crate) fn classify(sql: &str) -> Control {
-    let Ok(statements) = crate::changelog::sql::split(sql) else {
+    let Ok(statements) = crate::sql::split::split(sql) else {
         return Control::None;
     };
     let mut controls: Vec<Control> = statements.iter().map(|s| control(&s.sql)).collect();
@@ -238,7 +238,7 @@ pub(crate) fn classify(sql: &str) -> Control {
 }
 
 fn control(statement: &str) -> Control {
-    let start = crate::changelog::sql::first_significant(statement).unwrap_or(statement.len());
+    let start = crate::sql::split::first_significant(statement).unwrap_or(statement.len());
     let words: Vec<String> = statement[start..]
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())

@@ -33,7 +33,7 @@ use postgres_protocol::message::backend::Message;
 
 use super::session::{Frame, Stream, read_frame, server_error};
 use super::{Control, RawSession, ServerError, Sql, TextRow, classify};
-use crate::database::quote_literal;
+use crate::sql::quote_literal;
 use crate::error::{Error, Result};
 
 /// The port in the socket's name (`.s.PGSQL.5432`).
