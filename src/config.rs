@@ -199,12 +199,12 @@ pub struct Config {
 }
 
 /// Where a configuration's changelogs and hook files are: on disk under `base_dir`, or
-/// compiled into the program ([`crate::embed`]).
+/// compiled into the program (`embed_changelogs!`, [`changelog::EmbeddedFiles`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) enum Source {
     #[default]
     Disk,
-    Embedded(crate::embed::Embedded),
+    Embedded(changelog::EmbeddedFiles),
 }
 
 impl Config {
@@ -214,6 +214,20 @@ impl Config {
     /// See [`Config::load`].
     pub fn from_dir(dir: &Path) -> Result<Config> {
         Config::load(&dir.join(CONFIG_FILE))
+    }
+
+    /// The configuration of a project compiled into the program: its compiled-in
+    /// `.pum.yaml`, with its changelogs and hook files read from `files`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] as [`Config::parse`].
+    pub(crate) fn embedded(files: changelog::EmbeddedFiles) -> Result<Config> {
+        let base = PathBuf::from(files.dir());
+        let path = base.join(CONFIG_FILE);
+        let text = changelog::Tree::read(&files.tree(), &path)?.text;
+        let mut config = Config::parse(&text, &path, &base)?;
+        config.source = Source::Embedded(files);
+        Ok(config)
     }
 
     /// Reads and validates a configuration file.

@@ -19,12 +19,14 @@
 
 mod decimal;
 pub mod deltas;
+mod embedded;
 pub mod params;
 mod render;
 pub mod scaffold;
-pub(crate) use render::render_percent;
 /// The splitter, which lives in the crate's `sql` room; this path is kept for callers.
 pub use crate::sql::split as sql;
+pub(crate) use embedded::EmbeddedFiles;
+pub(crate) use render::render_percent;
 
 /// `sql` as a changelog file must hold it so that rendering its parameters gives `sql`
 /// back: braces doubled where pum reads `{name}` (comments left alone). Autogenerate
@@ -106,7 +108,7 @@ pub(crate) enum EntryKind {
 }
 
 /// Where changelogs are read from: the disk, or files compiled into the program
-/// ([`crate::embed`]).
+/// ([`EmbeddedFiles`]).
 pub(crate) trait Tree {
     /// The entries directly in `dir` (name, path, kind); `None` when it does not exist.
     fn entries(&self, dir: &Path) -> Result<Option<Vec<(String, PathBuf, EntryKind)>>>;

@@ -33,8 +33,8 @@ use postgres_protocol::message::backend::Message;
 
 use super::session::{Frame, Stream, read_frame, server_error};
 use super::{Control, RawSession, ServerError, Sql, TextRow, classify};
-use crate::sql::quote_literal;
 use crate::error::{Error, Result};
+use crate::sql::quote_literal;
 
 /// The port in the socket's name (`.s.PGSQL.5432`).
 pub(crate) const PORT: u16 = 5432;
