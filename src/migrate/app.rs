@@ -18,9 +18,9 @@
 use std::path::{Path, PathBuf};
 
 use super::Progress;
-use super::apply::Prepared;
 use super::plan::HookPhase;
-use super::session::{Item, Session};
+use super::prepared::Prepared;
+use super::run_session::{Item, RunSession};
 use crate::changelog::SqlText;
 use crate::changelog::params::{ParamValue, Parameters};
 use crate::config::{Config, Hook as ConfigHook};
@@ -67,7 +67,7 @@ impl App<'_> {
     pub(crate) fn run(
         &self,
         phase: HookPhase,
-        session: &mut Session,
+        session: &mut RunSession,
         batch: &mut Vec<Item>,
         current: Option<&Version>,
         progress: &mut dyn Progress,
@@ -155,7 +155,7 @@ impl App<'_> {
         &self,
         kind: CodeKind,
         file: &Path,
-        session: &mut Session,
+        session: &mut RunSession,
         batch: &mut Vec<Item>,
         current: Option<&Version>,
         progress: &mut dyn Progress,

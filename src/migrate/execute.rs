@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::app::App;
-use super::apply::Prepared;
 use super::plan::{Plan, Step};
-use super::session::{Item, Session};
+use super::prepared::Prepared;
+use super::run_session::{Item, RunSession};
 use super::table::{MigrationsTable, NewMigration};
 use super::{MigrateOptions, Progress, Report};
 use crate::changelog::Changelog;
@@ -57,7 +57,7 @@ impl Run<'_> {
     /// back.
     pub(crate) fn execute(
         &self,
-        session: &mut Session,
+        session: &mut RunSession,
         plan: &Plan,
         progress: &mut dyn Progress,
     ) -> Result<Report> {
@@ -101,7 +101,7 @@ impl Run<'_> {
 
     fn execute_steps(
         &self,
-        session: &mut Session,
+        session: &mut RunSession,
         plan: &Plan,
         progress: &mut dyn Progress,
     ) -> Result<Report> {

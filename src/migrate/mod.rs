@@ -32,12 +32,12 @@
 //! the files on disk.
 
 mod app;
-mod apply;
 pub mod deltas;
 mod execute;
 pub mod info;
 pub mod plan;
-mod session;
+mod prepared;
+mod run_session;
 mod state;
 pub mod table;
 
@@ -54,7 +54,7 @@ use crate::wire::{RawSession, Sql};
 use execute::Run;
 pub use info::{FileInfo, Info, VersionInfo, VersionStatus};
 use plan::Plan;
-use session::Session;
+use run_session::RunSession;
 pub use state::{Applied, FileStatus};
 use table::{MigrationsTable, NewMigration};
 
@@ -362,7 +362,7 @@ impl<'a> Upgrader<'a> {
     fn locked<T>(
         &self,
         timeout: Duration,
-        work: impl FnOnce(&mut Session) -> Result<T>,
+        work: impl FnOnce(&mut RunSession) -> Result<T>,
     ) -> Result<T> {
         self.with_session(|session| {
             if session.client.is_own() {
@@ -379,15 +379,15 @@ impl<'a> Upgrader<'a> {
 
     /// Runs `work` on a session: a new one of pum's, or the application's (rolled back to
     /// where it was after an error).
-    fn with_session<T>(&self, work: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
+    fn with_session<T>(&self, work: impl FnOnce(&mut RunSession) -> Result<T>) -> Result<T> {
         match &self.target {
-            Target::Spec(spec) => work(&mut Session::new(RawSession::connect(spec)?)),
+            Target::Spec(spec) => work(&mut RunSession::new(RawSession::connect(spec)?)),
             Target::Lent(client) => {
                 let mut client = client.try_borrow_mut().map_err(|_| crate::Error::Refused {
                     operation: "use the application's client twice at once".into(),
                     reason: "a hook of this run called its own upgrader".into(),
                 })?;
-                let mut session = Session::on(crate::wire::Conn::Lent(&mut **client));
+                let mut session = RunSession::on(crate::wire::Conn::Lent(&mut **client));
                 let result = work(&mut session);
                 if result.is_err() {
                     session.rollback();
@@ -398,7 +398,7 @@ impl<'a> Upgrader<'a> {
     }
 
     /// What the migrations table records now (in the session's transaction, if open).
-    fn applied(&self, session: &mut Session, others: bool) -> Result<Applied> {
+    fn applied(&self, session: &mut RunSession, others: bool) -> Result<Applied> {
         let exists = self.table.exists(&mut session.client)?;
         Ok(Applied {
             table: self.table.name(),
@@ -771,7 +771,7 @@ impl<'a> Upgrader<'a> {
                 Some(&current),
                 progress,
             )?;
-            batch.push(session::Item::Sql {
+            batch.push(run_session::Item::Sql {
                 sql: format!("DROP TABLE IF EXISTS {}", self.table.quoted()),
                 doing: format!("drop {}", self.table.name()),
             });

@@ -15,11 +15,11 @@
 
 #[cfg(feature = "tokio")]
 pub(crate) mod proxy;
+mod raw_session;
 #[cfg(unix)]
 pub(crate) mod relay;
-mod session;
 
-pub(crate) use session::RawSession;
+pub(crate) use raw_session::RawSession;
 
 use postgres::error::ErrorPosition;
 

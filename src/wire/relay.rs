@@ -31,7 +31,7 @@ use std::time::Duration;
 use bytes::{BufMut, BytesMut};
 use postgres_protocol::message::backend::Message;
 
-use super::session::{Frame, Stream, read_frame, server_error};
+use super::raw_session::{Frame, Stream, read_frame, server_error};
 use super::{Control, RawSession, ServerError, Sql, TextRow, classify};
 use crate::error::{Error, Result};
 use crate::sql::quote_literal;

@@ -36,8 +36,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::apply::Prepared;
-use super::session::{Item, Session};
+use super::prepared::Prepared;
+use super::run_session::{Item, RunSession};
 use super::{Progress, TransactionMode};
 use crate::changelog::SqlText;
 use crate::changelog::deltas::{Delta, DeltaKind, DeltaLanguage, DeltaSet};
@@ -221,9 +221,9 @@ impl<'a> DeltaUpgrader<'a> {
     fn locked<T>(
         &self,
         timeout: Duration,
-        work: impl FnOnce(&mut Session) -> Result<T>,
+        work: impl FnOnce(&mut RunSession) -> Result<T>,
     ) -> Result<T> {
-        Session::locked(
+        RunSession::locked(
             self.spec,
             &self.table.lock(),
             timeout,
@@ -376,7 +376,7 @@ impl<'a> DeltaUpgrader<'a> {
 
     fn execute(
         &self,
-        session: &mut Session,
+        session: &mut RunSession,
         plan: &DeltaPlan,
         options: &DeltaOptions,
         progress: &mut dyn Progress,
