@@ -13,7 +13,7 @@
 //! dump with `psql`, which cannot leave schemas out, so `exclude_schemas` needs a
 //! custom-format dump. A plain file is checked before psql sees it: no meta-command other
 //! than those pg_dump writes (so no `\!` shell command), and a pg_dump dump must be
-//! complete (`plain.rs`). A plain dump is never held in memory: it is checked in
+//! complete (`plain/`). A plain dump is never held in memory: it is checked in
 //! `plain::CHUNK` pieces, then streamed to psql's standard input, checked again on the
 //! way, and psql's input is closed (its cue to commit) only when both readings match.
 

@@ -1,4 +1,4 @@
-//! Carrying out a [`Plan`] on one session ([`super::session`]): the steps between two
+//! Carrying out a [`Plan`] on one session (`run_session.rs`): the steps between two
 //! commits go to the server as one batch. Files that run outside any transaction always
 //! go one by one.
 

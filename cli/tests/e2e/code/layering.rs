@@ -104,6 +104,15 @@ fn a_planted_climb_a_missing_module_and_a_circle_each_fail_by_file_and_line() {
     let map = map.replace("| 4 | gone |\n", "");
     assert_eq!(check(&map, &files(&[])), Vec::<String>::new());
 
+    // The rooms table, further down, must agree with the floor table.
+    let rooms = format!(
+        "{map}\n## Rooms\n\n| floor | module | files |\n|---|---|---|\n| 2 | `lock` | `lock.rs` |\n"
+    );
+    assert_eq!(
+        check(&rooms, &files(&[])),
+        ["ARCHITECTURE.md:15: `lock` on floor 2, but the floor table says 3"]
+    );
+
     // A climb: the wire session takes something of the lock, a floor above it.
     let climbed = check(
         &map,
@@ -231,8 +240,7 @@ fn read_source(shown: &str, text: &str) -> SourceFile {
 
 /// The check itself: every problem, one line each; empty when the code keeps the map.
 fn check(map: &str, files: &[SourceFile]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let floors = floor_table(map);
+    let (floors, mut problems) = floor_table(map);
     if floors.is_empty() {
         return vec!["ARCHITECTURE.md: no floor table (`| floor | modules |`) found".into()];
     }
@@ -339,24 +347,29 @@ fn check(map: &str, files: &[SourceFile]) -> Vec<String> {
     problems
 }
 
-/// `floor number` by top-level module, from the table whose header is `| floor | … |`.
-fn floor_table(map: &str) -> BTreeMap<String, usize> {
-    let mut floors = BTreeMap::new();
-    let mut in_table = false;
-    for line in map.lines() {
-        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').collect();
+/// `floor number` by top-level module, from the first table whose header is
+/// `| floor | … |`; any later table of that header (the rooms, file by file) must place
+/// each module it names on the same floor, or that is a problem.
+fn floor_table(map: &str) -> (BTreeMap<String, usize>, Vec<String>) {
+    let mut floors: BTreeMap<String, usize> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut table = 0; // 0: outside; n: inside the n-th floor table
+    let mut tables = 0;
+    for (index, line) in map.lines().enumerate() {
         if !line.trim_start().starts_with('|') {
-            in_table = false;
+            table = 0;
             continue;
         }
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').collect();
         if cells
             .first()
             .is_some_and(|c| c.trim().eq_ignore_ascii_case("floor"))
         {
-            in_table = true;
+            tables += 1;
+            table = tables;
             continue;
         }
-        let (true, [number, names, ..]) = (in_table, cells.as_slice()) else {
+        let (true, [number, names, ..]) = (table > 0, cells.as_slice()) else {
             continue;
         };
         let Ok(number) = number.trim().parse::<usize>() else {
@@ -364,12 +377,21 @@ fn floor_table(map: &str) -> BTreeMap<String, usize> {
         };
         for name in names.split(',') {
             let name = name.trim().trim_matches('`').trim();
-            if !name.is_empty() {
+            if name.is_empty() {
+                continue;
+            }
+            if table == 1 {
                 floors.insert(name.to_string(), number);
+            } else if floors.get(name) != Some(&number) {
+                problems.push(format!(
+                    "ARCHITECTURE.md:{}: `{name}` on floor {number}, but the floor table says {}",
+                    index + 1,
+                    floors.get(name).map_or("none".into(), ToString::to_string)
+                ));
             }
         }
     }
-    floors
+    (floors, problems)
 }
 
 /// The names of `#[cfg(test)] mod name;` declarations.
