@@ -246,7 +246,7 @@ impl App<'_> {
             .demo_data
             .iter()
             .find(|d| d.name == name)
-            .ok_or_else(|| crate::Conflict::UnknownDemoData {
+            .ok_or_else(|| crate::error::Conflict::UnknownDemoData {
                 name: name.to_string(),
                 known: self.config.demo_data_names(),
             })?;
@@ -367,7 +367,7 @@ impl Upgrader<'_> {
     /// or another module is); hook and SQL errors (then nothing changed).
     pub fn uninstall(&self, options: &AppOptions, progress: &mut dyn Progress) -> Result<()> {
         if self.config.uninstall.is_empty() && !self.hooked().contains(&HookPhase::Uninstall) {
-            return Err(crate::Error::Refused {
+            return Err(crate::error::Error::Refused {
                 operation: "uninstall".into(),
                 reason: format!(
                     "{} declares no uninstall hooks (add an uninstall: section that drops what \

@@ -67,7 +67,7 @@ use table::{MigrationsTable, NewMigration};
 /// Changelog versions are recorded whole: a file cannot commit without its version.
 fn per_file_refused(options: &MigrateOptions) -> Result<()> {
     if options.transaction == TransactionMode::PerFile {
-        return Err(crate::Error::Unsupported {
+        return Err(crate::error::Error::Unsupported {
             message: "one transaction per file is for delta directories (pum 0.x); changelog \
                       versions commit whole: use per-version"
                 .into(),
@@ -202,10 +202,13 @@ impl<'a> Upgrader<'a> {
         match &self.target {
             Target::Spec(spec) => work(&mut RunSession::new(RawSession::connect(spec)?)),
             Target::Lent(client) => {
-                let mut client = client.try_borrow_mut().map_err(|_| crate::Error::Refused {
-                    operation: "use the application's client twice at once".into(),
-                    reason: "a hook of this run called its own upgrader".into(),
-                })?;
+                let mut client =
+                    client
+                        .try_borrow_mut()
+                        .map_err(|_| crate::error::Error::Refused {
+                            operation: "use the application's client twice at once".into(),
+                            reason: "a hook of this run called its own upgrader".into(),
+                        })?;
                 let mut session = RunSession::on(crate::wire::Conn::Lent(&mut **client));
                 let result = work(&mut session);
                 if result.is_err() {
@@ -266,7 +269,7 @@ impl<'a> Upgrader<'a> {
             return self.upgrade(options, progress);
         }
         match self.install(options, progress) {
-            Err(crate::Error::AlreadyInstalled { .. }) => self.upgrade(options, progress),
+            Err(crate::error::Error::AlreadyInstalled { .. }) => self.upgrade(options, progress),
             other => other,
         }
     }
@@ -402,16 +405,17 @@ impl<'a> Upgrader<'a> {
     pub fn current(&self) -> Result<Version> {
         let applied = self.with_session(|session| self.applied(session, false))?;
         if !applied.exists {
-            return Err(crate::Error::NotInstalled {
+            return Err(crate::error::Error::NotInstalled {
                 table: applied.table.clone(),
                 hint: "nothing is installed".into(),
             });
         }
-        let (_, current) = applied
-            .latest()?
-            .ok_or_else(|| crate::Conflict::NoVersionRecorded {
-                table: applied.table.clone(),
-            })?;
+        let (_, current) =
+            applied
+                .latest()?
+                .ok_or_else(|| crate::error::Conflict::NoVersionRecorded {
+                    table: applied.table.clone(),
+                })?;
         Ok(current)
     }
 
@@ -474,7 +478,7 @@ impl<'a> Upgrader<'a> {
     pub fn validate(&self) -> Result<Vec<String>> {
         let info = self.info()?;
         if !info.installed {
-            return Err(crate::Error::NotInstalled {
+            return Err(crate::error::Error::NotInstalled {
                 table: info.table,
                 hint: "nothing to validate".into(),
             });

@@ -67,8 +67,8 @@ impl ServerError {
 impl crate::error::Error {
     /// Builds [`crate::Error::Sql`] from an error the server sent pum's own statement,
     /// keeping the SQLSTATE.
-    pub(crate) fn server(context: impl Into<String>, err: &ServerError) -> crate::Error {
-        crate::Error::Sql {
+    pub(crate) fn server(context: impl Into<String>, err: &ServerError) -> crate::error::Error {
+        crate::error::Error::Sql {
             context: context.into(),
             message: err.describe(),
             code: err.code.clone(),
@@ -174,10 +174,10 @@ impl Conn<'_> {
     ///
     /// # Errors
     /// [`crate::Error::Unsupported`] on a lent connection.
-    pub(crate) fn raw(&mut self, what: &str) -> crate::Result<&mut RawSession> {
+    pub(crate) fn raw(&mut self, what: &str) -> crate::error::Result<&mut RawSession> {
         match self {
             Conn::Own(session) => Ok(&mut **session),
-            Conn::Lent(_) => Err(crate::Error::Unsupported {
+            Conn::Lent(_) => Err(crate::error::Error::Unsupported {
                 message: format!(
                     "{what}: Python and executable code needs a session pum opened itself                      (it is lent to the child through a socket), not the application's                      client; run this project with the pum command line or Upgrader"
                 ),
