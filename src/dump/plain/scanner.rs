@@ -327,11 +327,7 @@ impl Scanner {
                     self.sql(b)?;
                 }
             }
-            State::LineComment => {
-                if b == b'\n' {
-                    self.state = State::Sql;
-                }
-            }
+            State::LineComment if b == b'\n' => self.state = State::Sql,
             State::Block { depth, pending } => match (*pending, b) {
                 (Some(b'/'), b'*') => {
                     *depth += 1;
@@ -431,16 +427,8 @@ impl Scanner {
                     name.push(b);
                 }
             }
-            State::MetaRest => {
-                if b == b'\n' {
-                    self.state = State::Sql;
-                }
-            }
-            State::CopyLine => {
-                if b == b'\n' {
-                    self.state = State::CopyData { at: 0 };
-                }
-            }
+            State::MetaRest if b == b'\n' => self.state = State::Sql,
+            State::CopyLine if b == b'\n' => self.state = State::CopyData { at: 0 },
             State::CopyData { at } => {
                 *at = match (b, *at) {
                     (b'\n', 2) => {

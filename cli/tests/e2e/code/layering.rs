@@ -68,7 +68,11 @@ fn a_planted_climb_a_missing_module_and_a_circle_each_fail_by_file_and_line() {
                     .into(),
             ),
             ("src/error.rs".into(), "pub struct Error;\n".into()),
-            ("src/text.rs".into(), "// use crate::lock::X;\n".into()),
+            (
+                "src/text.rs".into(),
+                "// use crate::lock::X;\n#[cfg(test)]\nmod tests {\n    use crate::wire::X;\n}\n"
+                    .into(),
+            ),
             (
                 "src/wire/mod.rs".into(),
                 "mod session;\nuse crate::Error;\n/// [`crate::lock::Held`]\npub use session::Raw;\n"
@@ -139,7 +143,7 @@ fn a_planted_climb_a_missing_module_and_a_circle_each_fail_by_file_and_line() {
     );
     assert_eq!(
         same,
-        ["src/text.rs:2: text (floor 1) imports error (floor 1), which is not below it"]
+        ["src/text.rs:6: text (floor 1) imports error (floor 1), which is not below it"]
     );
 
     // A module the table does not place.
@@ -810,16 +814,13 @@ fn without_test_modules(code: &str) -> String {
         let start = from + offset;
         let after = start + "#[cfg(test)]".len();
         let rest = out[after..].trim_start();
-        let is_block = rest
-            .strip_prefix("mod ")
-            .and_then(|r| r.split_once(|c: char| c == '{' || c == ';'))
-            .is_some_and(|(name, _)| {
-                let name = name.trim();
-                !name.is_empty()
-                    && name.chars().all(|c| c.is_alphanumeric() || c == '_')
-                    && out[after..].contains('{')
-                    && rest[4 + name.len()..].trim_start().starts_with('{')
-            });
+        let rest = rest.strip_prefix("pub(crate) ").unwrap_or(rest);
+        let is_block = rest.strip_prefix("mod ").is_some_and(|r| {
+            let name_end = r
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(r.len());
+            name_end > 0 && r[name_end..].trim_start().starts_with('{')
+        });
         if !is_block {
             from = after;
             continue;
