@@ -65,7 +65,7 @@ impl Embedded {
     /// and hook files are the compiled-in ones.
     ///
     /// # Errors
-    /// [`Error::Config`] as [`Config::parse`].
+    /// [`Error::Config`](crate::Error::Config) as [`Config::parse`].
     pub fn config(&self) -> Result<Config> {
         Config::embedded(self.files)
     }

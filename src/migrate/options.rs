@@ -17,7 +17,7 @@ pub enum TransactionMode {
     PerFile,
 }
 
-/// Options of [`Upgrader::install`] and [`Upgrader::upgrade`].
+/// Options of [`Upgrader::install`](super::Upgrader::install) and [`Upgrader::upgrade`](super::Upgrader::upgrade).
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
     /// Apply versions up to this one (inclusive); all when `None`.
@@ -76,7 +76,7 @@ impl Default for MigrateOptions {
     }
 }
 
-/// Options of [`Upgrader::downgrade`].
+/// Options of [`Upgrader::downgrade`](super::Upgrader::downgrade).
 #[derive(Debug, Clone)]
 pub struct DowngradeOptions {
     /// Downgrade although the database holds beta-testing versions.
@@ -103,7 +103,7 @@ impl Default for DowngradeOptions {
     }
 }
 
-/// Options of [`Upgrader::baseline`].
+/// Options of [`Upgrader::baseline`](super::Upgrader::baseline).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BaselineOptions {
     /// Create the migrations table when it does not exist.
@@ -112,7 +112,7 @@ pub struct BaselineOptions {
     pub allow_multiple_modules: bool,
 }
 
-/// What [`Upgrader::application`] does.
+/// What [`Upgrader::application`](super::Upgrader::application) does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppAction {
     /// Run the drop hooks.
@@ -123,7 +123,7 @@ pub enum AppAction {
     Recreate,
 }
 
-/// Options of [`Upgrader::application`] and [`Upgrader::uninstall`].
+/// Options of [`Upgrader::application`](super::Upgrader::application) and [`Upgrader::uninstall`](super::Upgrader::uninstall).
 #[derive(Debug, Clone)]
 pub struct AppOptions {
     /// Parameter values given by name, as text (overriding the defaults).
