@@ -15,9 +15,9 @@
 //!     default: 2056
 //!     values: [2056, 21781]       # optional allowed values
 //!     app_only: false             # app_only parameters may change between upgrades
-//! application:                    # legacy name: migration_hooks
-//!   drop: [{file: app/drop.sql}]  # legacy name: pre; run before the changelogs
-//!   create: [{code: "SELECT 1"}]  # legacy name: post; run after them
+//! application:                    # earlier pum 1.x name: migration_hooks
+//!   drop: [{file: app/drop.sql}]  # earlier pum 1.x name: pre; run before the changelogs
+//!   create: [{code: "SELECT 1"}]  # earlier pum 1.x name: post; run after them
 //! roles: [{name: viewer, permissions: [{type: read, schemas: [shop]}]}]
 //! demo_data: [{name: some, file: demo/some.sql}]
 //! dependencies: [{name: pirogue, minimum_version: 1.0.0}]
@@ -92,10 +92,10 @@ pub struct Hook {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Application {
-    /// Run before the changelogs (legacy name `pre`).
+    /// Run before the changelogs (earlier pum 1.x name `pre`).
     #[serde(default, alias = "pre")]
     pub drop: Vec<Hook>,
-    /// Run after the changelogs (legacy name `post`).
+    /// Run after the changelogs (earlier pum 1.x name `post`).
     #[serde(default, alias = "post")]
     pub create: Vec<Hook>,
 }
@@ -199,12 +199,12 @@ pub struct Config {
 }
 
 /// Where a configuration's changelogs and hook files are: on disk under `base_dir`, or
-/// compiled into the program ([`crate::embed`]).
+/// compiled into the program (`embed_changelogs!`, [`changelog::EmbeddedFiles`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) enum Source {
     #[default]
     Disk,
-    Embedded(crate::embed::Embedded),
+    Embedded(changelog::EmbeddedFiles),
 }
 
 impl Config {
@@ -214,6 +214,20 @@ impl Config {
     /// See [`Config::load`].
     pub fn from_dir(dir: &Path) -> Result<Config> {
         Config::load(&dir.join(CONFIG_FILE))
+    }
+
+    /// The configuration of a project compiled into the program: its compiled-in
+    /// `.pum.yaml`, with its changelogs and hook files read from `files`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] as [`Config::parse`].
+    pub(crate) fn embedded(files: changelog::EmbeddedFiles) -> Result<Config> {
+        let base = PathBuf::from(files.dir());
+        let path = base.join(CONFIG_FILE);
+        let text = changelog::Tree::read(&files.tree(), &path)?.text;
+        let mut config = Config::parse(&text, &path, &base)?;
+        config.source = Source::Embedded(files);
+        Ok(config)
     }
 
     /// Reads and validates a configuration file.

@@ -6,8 +6,8 @@
 //!
 //! Names are always quoted with [`quote_identifier`]: `my "odd" db` is a fine database
 //! name, and a name PostgreSQL would silently truncate (over 63 bytes) is an error. Values
-//! written into SQL text go through [`quote_literal`]. These two are the crate's only
-//! quoting functions.
+//! written into SQL text go through [`quote_literal`]. Both live in `sql/quote.rs`, the
+//! crate's only quoting functions, and are re-exported here.
 
 use std::time::Duration;
 
@@ -15,9 +15,7 @@ use postgres::GenericClient;
 
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
-
-/// The longest identifier PostgreSQL keeps whole (NAMEDATALEN - 1), in bytes.
-pub const MAX_IDENTIFIER_BYTES: usize = 63;
+pub use crate::sql::{MAX_IDENTIFIER_BYTES, quote_identifier, quote_literal};
 
 /// The databases every server needs, which pum never drops (`force` or not).
 pub const MAINTENANCE_DATABASES: [&str; 3] = ["postgres", "template0", "template1"];
@@ -49,56 +47,6 @@ fn refuse_drop(name: &str, reason: &str) -> Error {
     Error::Refused {
         operation: format!("drop database \"{name}\""),
         reason: reason.to_string(),
-    }
-}
-
-/// Quotes `name` as an SQL identifier: `my "odd" db` becomes `"my ""odd"" db"`.
-///
-/// `kind` names what the identifier is for in the error message.
-///
-/// # Errors
-/// [`Error::InvalidIdentifier`] when `name` is empty, longer than 63 bytes (PostgreSQL
-/// would truncate it) or contains a NUL character.
-///
-/// ```
-/// assert_eq!(pum::quote_identifier("database", "my \"odd\" db").unwrap(), "\"my \"\"odd\"\" db\"");
-/// assert!(pum::quote_identifier("database", &"x".repeat(64)).is_err());
-/// ```
-pub fn quote_identifier(kind: &'static str, name: &str) -> Result<String> {
-    let invalid = |reason: String| Error::InvalidIdentifier {
-        kind,
-        name: name.to_string(),
-        reason,
-    };
-    if name.is_empty() {
-        return Err(invalid("a name cannot be empty".into()));
-    }
-    if name.len() > MAX_IDENTIFIER_BYTES {
-        return Err(invalid(format!(
-            "{} bytes long, PostgreSQL keeps at most {MAX_IDENTIFIER_BYTES}",
-            name.len()
-        )));
-    }
-    if name.contains('\0') {
-        return Err(invalid("contains a NUL character".into()));
-    }
-    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
-}
-
-/// Quotes `text` as an SQL string literal: `it's` becomes `'it''s'`. A backslash makes it
-/// an `E''` string with the backslashes doubled, which reads the same whatever
-/// `standard_conforming_strings` says.
-///
-/// ```
-/// assert_eq!(pum::quote_literal("it's"), "'it''s'");
-/// assert_eq!(pum::quote_literal(r"C:\x"), r"E'C:\\x'");
-/// ```
-pub fn quote_literal(text: &str) -> String {
-    let doubled = text.replace('\'', "''");
-    if text.contains('\\') {
-        format!("E'{}'", doubled.replace('\\', "\\\\"))
-    } else {
-        format!("'{doubled}'")
     }
 }
 
@@ -626,35 +574,6 @@ pub fn drop_all_schemas(spec: &ConnectionSpec) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotes_are_doubled() {
-        assert_eq!(quote_identifier("database", "plain").unwrap(), "\"plain\"");
-        assert_eq!(quote_identifier("database", "a\"b").unwrap(), "\"a\"\"b\"");
-    }
-
-    #[test]
-    fn sixty_three_bytes_is_fine_sixty_four_is_not() {
-        assert!(quote_identifier("database", &"a".repeat(63)).is_ok());
-        let err = quote_identifier("database", &"a".repeat(64))
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            format!(
-                "invalid database name \"{}\": 64 bytes long, PostgreSQL keeps at most 63",
-                "a".repeat(64)
-            )
-        );
-        // Bytes, not characters: 32 two-byte characters are 64 bytes.
-        assert!(quote_identifier("database", &"é".repeat(32)).is_err());
-    }
-
-    #[test]
-    fn empty_and_nul_are_refused() {
-        assert!(quote_identifier("role", "").is_err());
-        assert!(quote_identifier("role", "a\0b").is_err());
-    }
 
     #[test]
     fn public_is_the_keyword_for_grants() {

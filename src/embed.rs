@@ -35,18 +35,15 @@
 //! a build script saying `println!("cargo:rerun-if-changed=db");` makes every build after
 //! such a change (as for `sqlx::migrate!`).
 
-use std::path::{Path, PathBuf};
-
-use crate::changelog::{EntryKind, SqlText, Tree};
+use crate::changelog::EmbeddedFiles;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::migrate::{Info, MigrateOptions, NoProgress, Report, Upgrader};
 
 /// A project compiled into the program by [`embed_changelogs!`](crate::embed_changelogs).
 #[derive(Debug, Clone, Copy)]
 pub struct Embedded {
-    dir: &'static str,
-    files: &'static [(&'static str, &'static [u8])],
+    files: EmbeddedFiles,
 }
 
 impl Embedded {
@@ -54,29 +51,23 @@ impl Embedded {
     /// files in messages) and its files, by path relative to it.
     #[doc(hidden)]
     pub const fn new(dir: &'static str, files: &'static [(&'static str, &'static [u8])]) -> Self {
-        Embedded { dir, files }
+        Embedded {
+            files: EmbeddedFiles::new(dir, files),
+        }
     }
 
     /// The paths of the files compiled in, relative to the project directory.
     pub fn files(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.files
-            .iter()
-            .map(|(path, _)| *path)
-            .filter(|path| !path.ends_with('/'))
+        self.files.paths()
     }
 
     /// The project's configuration, read from the compiled-in `.pum.yaml`; its changelogs
     /// and hook files are the compiled-in ones.
     ///
     /// # Errors
-    /// [`Error::Config`] as [`Config::parse`].
+    /// [`Error::Config`](crate::Error::Config) as [`Config::parse`].
     pub fn config(&self) -> Result<Config> {
-        let base = PathBuf::from(self.dir);
-        let path = base.join(crate::config::CONFIG_FILE);
-        let text = self.tree().read(&path)?.text;
-        let mut config = Config::parse(&text, &path, &base)?;
-        config.source = crate::config::Source::Embedded(*self);
-        Ok(config)
+        Config::embedded(self.files)
     }
 
     /// Installs the project on the database of `client` (creates the migrations table and
@@ -216,71 +207,5 @@ impl Embedded {
             work(&Upgrader::on_sql(&config, proxy)?, &options)
         })
         .await
-    }
-
-    /// The files as a [`Tree`] under the project directory.
-    pub(crate) fn tree(&self) -> EmbeddedTree {
-        EmbeddedTree {
-            base: PathBuf::from(self.dir),
-            files: self.files,
-        }
-    }
-}
-
-/// The compiled-in files, seen as directories and files under the project directory.
-/// Paths ending in `/` are directories (listed so that an empty one is seen).
-pub(crate) struct EmbeddedTree {
-    base: PathBuf,
-    files: &'static [(&'static str, &'static [u8])],
-}
-
-impl EmbeddedTree {
-    fn bytes(&self, path: &Path) -> Option<&'static [u8]> {
-        self.files
-            .iter()
-            .find(|(name, _)| !name.ends_with('/') && self.base.join(name) == path)
-            .map(|(_, bytes)| *bytes)
-    }
-}
-
-impl Tree for EmbeddedTree {
-    fn entries(&self, dir: &Path) -> Result<Option<Vec<(String, PathBuf, EntryKind)>>> {
-        let mut found: Vec<(String, PathBuf, EntryKind)> = Vec::new();
-        for (name, _) in self.files {
-            let full = self.base.join(name);
-            let Ok(rest) = full.strip_prefix(dir) else {
-                continue;
-            };
-            let mut parts = rest.components();
-            let Some(first) = parts.next() else {
-                continue;
-            };
-            let first = first.as_os_str().to_string_lossy().into_owned();
-            // Directories are listed too (as `changelogs/1.2.0/`), so that an empty one is
-            // seen as it would be on disk.
-            let kind = if parts.next().is_some() || name.ends_with('/') {
-                EntryKind::Dir
-            } else {
-                EntryKind::File
-            };
-            if !found.iter().any(|(seen, _, _)| *seen == first) {
-                found.push((first.clone(), dir.join(&first), kind));
-            }
-        }
-        Ok((!found.is_empty()).then_some(found))
-    }
-
-    fn read(&self, path: &Path) -> Result<SqlText> {
-        let bytes = self.bytes(path).ok_or_else(|| {
-            Error::io(
-                path,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "not among the files compiled into the program (embed_changelogs!)",
-                ),
-            )
-        })?;
-        let text = crate::changelog::sql_source(&path.display().to_string(), bytes.to_vec())?;
-        Ok(SqlText::new(text))
     }
 }

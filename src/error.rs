@@ -258,13 +258,15 @@ pub enum Error {
     },
 
     /// A file or directory could not be read, written or created.
-    #[error("{}: {source}", path.display())]
+    ///
+    /// The message holds the I/O error's own (`/x: permission denied`), so it is not also
+    /// given as [`source`](std::error::Error::source): a chain printer says it once.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: Arc<std::io::Error>,
+        /// The underlying I/O error (in the message, not a `source()`).
+        error: Arc<std::io::Error>,
     },
 
     /// An external program pum needs (pg_dump, pg_restore, psql, initdb…) was not found.
@@ -538,7 +540,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
-            source: Arc::new(source),
+            error: Arc::new(source),
         }
     }
 
@@ -669,5 +671,22 @@ mod tests {
             conflict.clone(),
             Error::VersionConflict(Conflict::BetaTesting { .. })
         ));
+    }
+
+    #[test]
+    fn an_io_error_is_said_once_in_a_cause_chain() {
+        let err = Error::io(
+            "/x",
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+        );
+        assert!(std::error::Error::source(&err).is_none());
+        // What a chain printer (message, then each source) prints.
+        let mut chain = vec![err.to_string()];
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            chain.push(c.to_string());
+            cause = c.source();
+        }
+        assert_eq!(chain.join(": "), "/x: denied");
     }
 }

@@ -13,7 +13,7 @@ pub fn password_file(text: &str) {
     crate::connect::fuzz_pgpass(text);
 }
 
-/// A plain SQL dump, checked before psql would see it (`dump/plain.rs`).
+/// A plain SQL dump, checked before psql would see it (`dump/plain/`).
 pub fn plain_dump(text: &str) {
     let _ = crate::dump::fuzz_plain(text);
 }

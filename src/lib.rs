@@ -189,6 +189,7 @@ mod process;
 pub mod roles;
 #[cfg(feature = "server")]
 pub mod server;
+mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;
@@ -201,7 +202,7 @@ pub use config::Config;
 pub use connect::{ConnectionSpec, Environment};
 pub use database::{
     AccessOptions, CreateOptions, CreateStrategy, DropOptions, Maintenance, create_database,
-    database_exists, drop_database, quote_identifier, quote_literal, set_access,
+    database_exists, drop_database, set_access,
 };
 pub use dump::{DumpFormat, DumpOptions, RestoreOptions, RestoreSummary, dump, restore};
 pub use error::{Conflict, Error, Result};
@@ -209,6 +210,7 @@ pub use migrate::{
     AppAction, AppOptions, BaselineOptions, DowngradeOptions, MigrateOptions, TransactionMode,
     Upgrader,
 };
+pub use sql::{quote_identifier, quote_literal};
 pub use version::Version;
 
 #[cfg(feature = "embed")]

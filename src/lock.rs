@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::database::quote_literal;
 use crate::error::{Error, Result};
+use crate::sql::quote_literal;
 use crate::wire::Sql;
 
 /// The class of the migration locks (`'pum'` in ASCII): one per migrations table.

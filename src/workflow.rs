@@ -633,7 +633,7 @@ fn same_database(a: &ConnectionSpec, b: &ConnectionSpec) -> Result<bool> {
     let pid = first
         .value(&format!(
             "SELECT pg_backend_pid()::text FROM set_config('application_name', {}, false)",
-            crate::database::quote_literal(&marker)
+            crate::sql::quote_literal(&marker)
         ))
         .map_err(probe)?
         .and_then(|p| p.parse::<i64>().ok())
@@ -643,7 +643,7 @@ fn same_database(a: &ConnectionSpec, b: &ConnectionSpec) -> Result<bool> {
         .value(&format!(
             "SELECT count(*)::text FROM pg_stat_activity WHERE pid = {pid} AND \
              application_name = {} AND datname = current_database()",
-            crate::database::quote_literal(&marker)
+            crate::sql::quote_literal(&marker)
         ))
         .map_err(probe)?;
     Ok(seen.as_deref().is_some_and(|n| n != "0"))

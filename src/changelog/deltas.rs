@@ -324,8 +324,9 @@ pub(crate) fn parse_name(file: &str) -> Name {
     }
 }
 
-/// The deltas, pre-all and post-all files of one directory.
-fn read_dir(dir: &Path, index: usize) -> Result<(Vec<Delta>, Vec<Delta>, Vec<Delta>)> {
+/// The names in a delta directory, sorted, hidden files left out; a name that is not
+/// UTF-8 is refused when it would be a delta's.
+fn delta_names(dir: &Path) -> Result<Vec<String>> {
     let problem = |path: &Path, message: String| Error::Changelog {
         path: path.display().to_string(),
         message,
@@ -349,6 +350,39 @@ fn read_dir(dir: &Path, index: usize) -> Result<(Vec<Delta>, Vec<Delta>, Vec<Del
         names.push(file);
     }
     names.sort();
+    Ok(names)
+}
+
+/// How a delta file runs, from its extension (and run bit).
+fn language_of(path: &Path, extension: &str, meta: &std::fs::Metadata) -> Result<DeltaLanguage> {
+    Ok(match extension {
+        "sql" => DeltaLanguage::Sql,
+        "py" => DeltaLanguage::Python,
+        _ if executable(meta) => DeltaLanguage::Executable,
+        other => {
+            let shown = if other.is_empty() {
+                "no extension".to_string()
+            } else {
+                format!("the extension .{other}")
+            };
+            return Err(Error::Changelog {
+                path: path.display().to_string(),
+                message: format!(
+                    "looks like a delta file but has {shown}: deltas end in .sql or .py, or \
+                     are executables (set the run bit)"
+                ),
+            });
+        }
+    })
+}
+
+/// The deltas, pre-all and post-all files of one directory.
+fn read_dir(dir: &Path, index: usize) -> Result<(Vec<Delta>, Vec<Delta>, Vec<Delta>)> {
+    let problem = |path: &Path, message: String| Error::Changelog {
+        path: path.display().to_string(),
+        message,
+    };
+    let names = delta_names(dir)?;
     let (mut deltas, mut pre, mut post) = (Vec::new(), Vec::new(), Vec::new());
     for file in names {
         let path = dir.join(&file);
@@ -384,25 +418,7 @@ fn read_dir(dir: &Path, index: usize) -> Result<(Vec<Delta>, Vec<Delta>, Vec<Del
                 extension,
             ),
         };
-        let language = match extension.as_str() {
-            "sql" => DeltaLanguage::Sql,
-            "py" => DeltaLanguage::Python,
-            _ if executable(&meta) => DeltaLanguage::Executable,
-            other => {
-                let shown = if other.is_empty() {
-                    "no extension".to_string()
-                } else {
-                    format!("the extension .{other}")
-                };
-                return Err(problem(
-                    &path,
-                    format!(
-                        "looks like a delta file but has {shown}: deltas end in .sql or .py, or \
-                         are executables (set the run bit)"
-                    ),
-                ));
-            }
-        };
+        let language = language_of(&path, &extension, &meta)?;
         if language.is_code() {
             crate::files::refuse_foreign_writable(&path, &meta)?;
         }

@@ -19,11 +19,14 @@
 
 mod decimal;
 pub mod deltas;
+mod embedded;
 pub mod params;
 mod render;
 pub mod scaffold;
+/// The splitter, which lives in the crate's `sql` room; this path is kept for callers.
+pub use crate::sql::split as sql;
+pub(crate) use embedded::EmbeddedFiles;
 pub(crate) use render::render_percent;
-pub mod sql;
 
 /// `sql` as a changelog file must hold it so that rendering its parameters gives `sql`
 /// back: braces doubled where pum reads `{name}` (comments left alone). Autogenerate
@@ -105,7 +108,7 @@ pub(crate) enum EntryKind {
 }
 
 /// Where changelogs are read from: the disk, or files compiled into the program
-/// ([`crate::embed`]).
+/// ([`EmbeddedFiles`]).
 pub(crate) trait Tree {
     /// The entries directly in `dir` (name, path, kind); `None` when it does not exist.
     fn entries(&self, dir: &Path) -> Result<Option<Vec<(String, PathBuf, EntryKind)>>>;
@@ -359,7 +362,7 @@ pub(crate) fn sql_source(file: &str, mut bytes: Vec<u8>) -> Result<String> {
         bytes.drain(..BOM.len());
     }
     let at = |text: &str, offset: usize, message: String| {
-        let (line, column) = sql::line_column(text, offset);
+        let (line, column) = crate::sql::split::line_column(text, offset);
         Error::Statement {
             file: file.to_string(),
             line,

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use super::decimal::Decimal;
-use crate::database::quote_literal;
 use crate::error::{Error, Result};
+use crate::sql::quote_literal;
 
 /// A YAML scalar as written: the type of a parameter's default is checked against the
 /// parameter's declared type.

@@ -16,7 +16,7 @@
 //! `{{` and `}}` stand for literal braces everywhere outside comments, in strings too (as in
 //! Python pum: `'{{"a": 1}}'` is the JSON text `{"a": 1}`).
 
-use super::sql::{dollar_tag, is_word_byte, skip_block_comment};
+use crate::sql::split::{dollar_tag, is_word_byte, skip_block_comment};
 
 /// A failure: byte offset in the text, and what is wrong.
 pub(crate) type Failure = (usize, String);
@@ -127,49 +127,17 @@ impl<'a> Renderer<'a, '_> {
                     i = self.quoted(i, end, b'\'', escapes, Quoted::String, out)?;
                 }
                 b'"' => i = self.quoted(i, end, b'"', false, Quoted::Identifier, out)?,
-                b'$' if !(i > 0 && is_word_byte(bytes[i - 1])) => match dollar_tag(text, i) {
-                    Some(tag) => {
-                        let body = i + tag.len();
-                        let close = text[body..].find(tag).map(|n| body + n);
-                        out.push_str(tag);
-                        match close {
-                            Some(close) => {
-                                tags.push(tag);
-                                self.code(body, close, tags, out)?;
-                                tags.pop();
-                                out.push_str(tag);
-                                i = close + tag.len();
-                            }
-                            // Unterminated (the splitter reports it): copy the rest.
-                            None => {
-                                out.push_str(&text[body..end]);
-                                i = end;
-                            }
-                        }
-                    }
-                    None => {
-                        out.push('$');
-                        i += 1;
-                    }
-                },
+                b'$' if !(i > 0 && is_word_byte(bytes[i - 1])) => {
+                    i = self.dollar(i, end, tags, out)?;
+                }
                 b'%' if self.percent && next == Some(b'%') => {
                     out.push('%');
                     i += 2;
                 }
                 b'%' if self.percent => {
                     let (name, stop) = percent_placeholder(text, i)?;
-                    let literal = (self.value)(name).map_err(|m| (i, m))?;
-                    if let Some(tag) = tags.iter().find(|tag| literal.contains(*tag)) {
-                        return Err((
-                            i,
-                            format!(
-                                "the value of %({name})s contains {tag}, which would end the \
-                                 dollar-quoted body it stands in: use another tag for the body \
-                                 ($body$ … $body$)"
-                            ),
-                        ));
-                    }
-                    out.push_str(&literal);
+                    let shown = format!("%({name})s");
+                    out.push_str(&self.value_at(i, name, &shown, tags)?);
                     i = stop;
                 }
                 b'{' | b'}' if self.escape => {
@@ -188,18 +156,8 @@ impl<'a> Renderer<'a, '_> {
                 b'}' => return Err((i, "single \"}\": write }} for a literal brace".into())),
                 b'{' => {
                     let (name, stop) = placeholder(text, i)?;
-                    let literal = (self.value)(name).map_err(|m| (i, m))?;
-                    if let Some(tag) = tags.iter().find(|tag| literal.contains(*tag)) {
-                        return Err((
-                            i,
-                            format!(
-                                "the value of {{{name}}} contains {tag}, which would end the \
-                                 dollar-quoted body it stands in: use another tag for the body \
-                                 ($body$ … $body$)"
-                            ),
-                        ));
-                    }
-                    out.push_str(&literal);
+                    let shown = format!("{{{name}}}");
+                    out.push_str(&self.value_at(i, name, &shown, tags)?);
                     i = stop;
                 }
                 _ => {
@@ -210,6 +168,60 @@ impl<'a> Renderer<'a, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Copies the dollar quote opening at `i` (a `$` not inside a word), rendering its
+    /// body as code; returns where it ends.
+    fn dollar(
+        &mut self,
+        i: usize,
+        end: usize,
+        tags: &mut Vec<&'a str>,
+        out: &mut String,
+    ) -> Result<usize, Failure> {
+        let text = &self.sql[..end];
+        let Some(tag) = dollar_tag(text, i) else {
+            out.push('$');
+            return Ok(i + 1);
+        };
+        let body = i + tag.len();
+        out.push_str(tag);
+        match text[body..].find(tag).map(|n| body + n) {
+            Some(close) => {
+                tags.push(tag);
+                self.code(body, close, tags, out)?;
+                tags.pop();
+                out.push_str(tag);
+                Ok(close + tag.len())
+            }
+            // Unterminated (the splitter reports it): copy the rest.
+            None => {
+                out.push_str(&text[body..end]);
+                Ok(end)
+            }
+        }
+    }
+
+    /// The literal for placeholder `name` (written `shown`) at `i`, refused when it would
+    /// end one of the dollar-quoted bodies `tags` it stands in.
+    fn value_at(
+        &mut self,
+        i: usize,
+        name: &str,
+        shown: &str,
+        tags: &[&str],
+    ) -> Result<String, Failure> {
+        let literal = (self.value)(name).map_err(|m| (i, m))?;
+        if let Some(tag) = tags.iter().find(|tag| literal.contains(*tag)) {
+            return Err((
+                i,
+                format!(
+                    "the value of {shown} contains {tag}, which would end the dollar-quoted \
+                     body it stands in: use another tag for the body ($body$ … $body$)"
+                ),
+            ));
+        }
+        Ok(literal)
     }
 
     /// Copies a quoted string or identifier starting at `at`, turning `{{`/`}}` into braces
@@ -344,7 +356,7 @@ fn utf8_len(first: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::quote_literal;
+    use crate::sql::quote_literal;
     use proptest::prelude::*;
 
     /// Renders with `label` = `value` (as a text literal) and `n` = 2056.
@@ -501,7 +513,7 @@ mod tests {
                     // Refused (it contained a closing tag): nothing ran.
                     continue;
                 };
-                let statements = crate::changelog::sql::split(&rendered).unwrap();
+                let statements = crate::sql::split::split(&rendered).unwrap();
                 prop_assert_eq!(statements.len(), 2, "{}", rendered);
                 prop_assert_eq!(&statements[1].sql, "SELECT 2");
             }

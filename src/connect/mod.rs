@@ -45,7 +45,7 @@ use pgpass::PassFile;
 pub(crate) use conninfo::{percent_encode, quote_keyword_value};
 
 #[cfg(fuzzing)]
-pub(crate) fn fuzz_service(text: &str, name: &str, file: &Path) -> crate::Result<bool> {
+pub(crate) fn fuzz_service(text: &str, name: &str, file: &Path) -> crate::error::Result<bool> {
     Ok(service::parse_service(text, name, file)?.is_some())
 }
 

@@ -13,7 +13,7 @@
 //! dump with `psql`, which cannot leave schemas out, so `exclude_schemas` needs a
 //! custom-format dump. A plain file is checked before psql sees it: no meta-command other
 //! than those pg_dump writes (so no `\!` shell command), and a pg_dump dump must be
-//! complete (`plain.rs`). A plain dump is never held in memory: it is checked in
+//! complete (`plain/`). A plain dump is never held in memory: it is checked in
 //! `plain::CHUNK` pieces, then streamed to psql's standard input, checked again on the
 //! way, and psql's input is closed (its cue to commit) only when both readings match.
 
@@ -295,6 +295,30 @@ fn ignored_error_count(stderr: &str) -> Option<usize> {
     })
 }
 
+/// psql reading a plain dump on its standard input: quiet, no psqlrc, stopping at the
+/// first error in one transaction unless `ignore_errors`.
+fn psql_reading_stdin(spec: &ConnectionSpec, psql: &Path, ignore_errors: bool) -> Command {
+    let mut command = Command::new(psql);
+    command
+        .arg("--no-psqlrc")
+        .arg("--quiet")
+        .arg("--set")
+        .arg(if ignore_errors {
+            "ON_ERROR_STOP=0"
+        } else {
+            "ON_ERROR_STOP=1"
+        });
+    if !ignore_errors {
+        command.arg("--single-transaction");
+    }
+    command.arg("--file").arg("-");
+    command.stdout(Stdio::null());
+    spec.apply_to(&mut command);
+    crate::process::die_with_pum(&mut command);
+    command.stdin(Stdio::piped()).stderr(Stdio::piped());
+    command
+}
+
 fn restore_plain(
     spec: &ConnectionSpec,
     file: &Path,
@@ -328,26 +352,7 @@ fn restore_plain(
         .seek(std::io::SeekFrom::Start(0))
         .map_err(|e| Error::io(file, e))?;
     let psql = find_tool("psql", options.psql.as_deref())?;
-    let mut command = Command::new(&psql);
-    command
-        .arg("--no-psqlrc")
-        .arg("--quiet")
-        .arg("--set")
-        .arg(if options.ignore_errors {
-            "ON_ERROR_STOP=0"
-        } else {
-            "ON_ERROR_STOP=1"
-        });
-    if !options.ignore_errors {
-        command.arg("--single-transaction");
-    }
-    command.arg("--file").arg("-");
-    command.stdout(Stdio::null());
-    spec.apply_to(&mut command);
-    crate::process::die_with_pum(&mut command);
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
+    let mut child = psql_reading_stdin(spec, &psql, options.ignore_errors)
         .spawn()
         .map_err(|e| Error::io(&psql, e))?;
     let (Some(mut stdin), Some(stderr)) = (child.stdin.take(), child.stderr.take()) else {

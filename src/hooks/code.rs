@@ -1,17 +1,11 @@
-//! Running a Python file or an executable as a child process on the run's session: what
-//! it is told ([`Code`]); the Unix implementation is in `child.rs`.
+//! A Python file or an executable to run as a child process on the run's session: what
+//! it is told ([`Code`]). The runner is in `child.rs` (Unix) and `elsewhere.rs` (which
+//! refuses).
 
 use std::path::Path;
 
 use super::Variable;
-#[cfg(not(unix))]
-use crate::error::{Error, Result};
 use crate::version::Version;
-#[cfg(not(unix))]
-use crate::wire::RawSession;
-
-#[cfg(unix)]
-pub(crate) use super::child::Runner;
 
 /// What kind of child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,28 +49,4 @@ pub(crate) struct Code<'a> {
     /// The Python packages the project needs, checked before the file runs: a JSON list
     /// of `[name, minimum or null, maximum or null]`.
     pub dependencies: String,
-}
-
-/// Off Unix there is no private socket to lend the session through.
-#[cfg(not(unix))]
-#[derive(Default)]
-pub(crate) struct Runner;
-
-#[cfg(not(unix))]
-impl Runner {
-    /// Refuses: code runs on Unix systems only.
-    pub(crate) fn run(
-        &mut self,
-        _: &mut RawSession,
-        code: &Code<'_>,
-        _: &mut dyn FnMut(&str),
-    ) -> Result<()> {
-        Err(Error::Unsupported {
-            message: format!(
-                "{}: Python and executable code runs on Unix systems only (pum lends it its \
-                 session through a Unix socket)",
-                code.shown
-            ),
-        })
-    }
 }

@@ -26,6 +26,8 @@
 #[cfg(unix)]
 mod child;
 mod code;
+#[cfg(not(unix))]
+mod elsewhere;
 
 use std::path::{Path, PathBuf};
 
@@ -33,7 +35,11 @@ use crate::error::{Error, Result};
 use crate::version::Version;
 use crate::wire::Sql;
 
-pub(crate) use code::{Code, CodeKind, Runner};
+#[cfg(unix)]
+pub(crate) use child::Runner;
+pub(crate) use code::{Code, CodeKind};
+#[cfg(not(unix))]
+pub(crate) use elsewhere::Runner;
 
 /// A value given to code: `-v int|float|string NAME VALUE` in pum 0.x.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +101,7 @@ impl Variable {
             Variable::Float(f) if f.is_infinite() => "'-Infinity'::float8".into(),
             Variable::Float(f) if *f < 0.0 => format!(" {f:?}"),
             Variable::Float(f) => format!("{f:?}"),
-            Variable::Text(text) => crate::database::quote_literal(text),
+            Variable::Text(text) => crate::sql::quote_literal(text),
         }
     }
 

@@ -14,13 +14,17 @@
 //!   their phase.
 //!
 //! Code other users could have written is refused.
+//!
+//! [`Upgrader::application`] and [`Upgrader::uninstall`], the runs of these hooks
+//! without the changelogs, are here too.
 
 use std::path::{Path, PathBuf};
 
-use super::Progress;
-use super::apply::Prepared;
-use super::plan::HookPhase;
-use super::session::{Item, Session};
+use super::options::{AppAction, AppOptions};
+use super::plan::{self, HookPhase};
+use super::prepared::Prepared;
+use super::run_session::{Item, RunSession};
+use super::{Progress, Upgrader, run_session};
 use crate::changelog::SqlText;
 use crate::changelog::params::{ParamValue, Parameters};
 use crate::config::{Config, Hook as ConfigHook};
@@ -67,7 +71,7 @@ impl App<'_> {
     pub(crate) fn run(
         &self,
         phase: HookPhase,
-        session: &mut Session,
+        session: &mut RunSession,
         batch: &mut Vec<Item>,
         current: Option<&Version>,
         progress: &mut dyn Progress,
@@ -155,7 +159,7 @@ impl App<'_> {
         &self,
         kind: CodeKind,
         file: &Path,
-        session: &mut Session,
+        session: &mut RunSession,
         batch: &mut Vec<Item>,
         current: Option<&Version>,
         progress: &mut dyn Progress,
@@ -242,7 +246,7 @@ impl App<'_> {
             .demo_data
             .iter()
             .find(|d| d.name == name)
-            .ok_or_else(|| crate::Conflict::UnknownDemoData {
+            .ok_or_else(|| crate::error::Conflict::UnknownDemoData {
                 name: name.to_string(),
                 known: self.config.demo_data_names(),
             })?;
@@ -291,4 +295,106 @@ fn trusted(path: &Path) -> Result<()> {
         ));
     }
     crate::files::refuse_foreign_writable(path, &meta)
+}
+
+/// The application alone, and uninstall: runs of the application's hooks without the
+/// changelogs.
+impl Upgrader<'_> {
+    /// Runs the application's hooks on an installed module, in one transaction under the
+    /// migration lock: `Drop` runs the drop hooks, `Create` the create hooks then grants
+    /// the roles their permissions (which hooks that recreate schemas take away),
+    /// `Recreate` both. `app_only` parameters may differ from those recorded; the others
+    /// may not. Returns what was skipped (roles that do not exist).
+    ///
+    /// # Errors
+    /// The refusals of [`plan::application`]; hook and SQL errors (then nothing changed).
+    pub fn application(
+        &self,
+        action: AppAction,
+        options: &AppOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<String>> {
+        let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
+        self.locked(options.lock_timeout, |session| {
+            session.begin()?;
+            let applied = self.applied(session, false)?;
+            let current = plan::application(self.config, &applied, &parameters, false)?;
+            let app = self.app(&parameters);
+            let mut batch = Vec::new();
+            if action != AppAction::Create {
+                app.run(
+                    HookPhase::Drop,
+                    session,
+                    &mut batch,
+                    Some(&current),
+                    progress,
+                )?;
+            }
+            let mut warnings = Vec::new();
+            if action != AppAction::Drop {
+                app.run(
+                    HookPhase::Create,
+                    session,
+                    &mut batch,
+                    Some(&current),
+                    progress,
+                )?;
+                if !options.skip_grant && !self.config.roles.is_empty() {
+                    session.flush(&mut batch)?;
+                    let selection = crate::roles::Selection {
+                        roles: None,
+                        suffix: options.suffix.clone(),
+                    };
+                    warnings = crate::roles::RoleManager::new(&self.config.roles).grant_in(
+                        &mut session.client,
+                        &selection,
+                        true,
+                    )?;
+                }
+            }
+            session.flush(&mut batch)?;
+            session.commit()?;
+            Ok(warnings)
+        })
+    }
+
+    /// Uninstalls the module: runs the uninstall hooks, then drops the migrations table
+    /// (if the hooks left it), in one transaction under the migration lock.
+    ///
+    /// # Errors
+    /// [`crate::Error::Refused`] when the configuration declares no uninstall hook; the
+    /// refusals of [`plan::application`] (a database where the module is not installed,
+    /// or another module is); hook and SQL errors (then nothing changed).
+    pub fn uninstall(&self, options: &AppOptions, progress: &mut dyn Progress) -> Result<()> {
+        if self.config.uninstall.is_empty() && !self.hooked().contains(&HookPhase::Uninstall) {
+            return Err(crate::error::Error::Refused {
+                operation: "uninstall".into(),
+                reason: format!(
+                    "{} declares no uninstall hooks (add an uninstall: section that drops what \
+                     the module made)",
+                    self.config.path.display()
+                ),
+            });
+        }
+        let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
+        self.locked(options.lock_timeout, |session| {
+            session.begin()?;
+            let applied = self.applied(session, false)?;
+            let current = plan::application(self.config, &applied, &parameters, true)?;
+            let mut batch = Vec::new();
+            self.app(&parameters).run(
+                HookPhase::Uninstall,
+                session,
+                &mut batch,
+                Some(&current),
+                progress,
+            )?;
+            batch.push(run_session::Item::Sql {
+                sql: format!("DROP TABLE IF EXISTS {}", self.table.quoted()),
+                doing: format!("drop {}", self.table.name()),
+            });
+            session.flush(&mut batch)?;
+            session.commit()
+        })
+    }
 }

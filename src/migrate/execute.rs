@@ -1,13 +1,13 @@
-//! Carrying out a [`Plan`] on one session ([`super::session`]): the steps between two
+//! Carrying out a [`Plan`] on one session (`run_session.rs`): the steps between two
 //! commits go to the server as one batch. Files that run outside any transaction always
 //! go one by one.
 
 use std::collections::BTreeMap;
 
 use super::app::App;
-use super::apply::Prepared;
 use super::plan::{Plan, Step};
-use super::session::{Item, Session};
+use super::prepared::Prepared;
+use super::run_session::{Item, RunSession};
 use super::table::{MigrationsTable, NewMigration};
 use super::{MigrateOptions, Progress, Report};
 use crate::changelog::Changelog;
@@ -57,7 +57,7 @@ impl Run<'_> {
     /// back.
     pub(crate) fn execute(
         &self,
-        session: &mut Session,
+        session: &mut RunSession,
         plan: &Plan,
         progress: &mut dyn Progress,
     ) -> Result<Report> {
@@ -101,7 +101,7 @@ impl Run<'_> {
 
     fn execute_steps(
         &self,
-        session: &mut Session,
+        session: &mut RunSession,
         plan: &Plan,
         progress: &mut dyn Progress,
     ) -> Result<Report> {
@@ -137,24 +137,24 @@ impl Run<'_> {
                     self.app
                         .run(phase, session, &mut batch, current.as_ref(), progress)?;
                 }
-                Step::Roles => {
+                Step::Roles | Step::Grant => {
                     session.flush(&mut batch)?;
                     session.begin()?;
-                    let warnings = roles.create_in(&mut session.client, None, false)?;
-                    if Some(index) == last_roles {
-                        report.warnings.extend(warnings);
-                    }
-                }
-                Step::Grant => {
-                    session.flush(&mut batch)?;
-                    session.begin()?;
-                    // Roles left to others (skip_roles) may not exist: those are named.
-                    let warnings = roles.grant_in(
-                        &mut session.client,
-                        &Selection::default(),
-                        self.options.skip_roles,
-                    )?;
-                    if Some(index) == last_grant {
+                    let (warnings, last) = if *step == Step::Roles {
+                        (
+                            roles.create_in(&mut session.client, None, false)?,
+                            last_roles,
+                        )
+                    } else {
+                        // Roles left to others (skip_roles) may not exist: those are named.
+                        let selection = Selection::default();
+                        let skip = self.options.skip_roles;
+                        (
+                            roles.grant_in(&mut session.client, &selection, skip)?,
+                            last_grant,
+                        )
+                    };
+                    if Some(index) == last {
                         report.warnings.extend(warnings);
                     }
                 }
@@ -179,36 +179,17 @@ impl Run<'_> {
                     done.push((version, file));
                 }
                 Step::DownFile { version, file } => {
-                    let f = &self.changelogs[version].down[file];
-                    batch.push(Item::Text(Prepared::new(
-                        &f.sql,
-                        &f.name,
-                        self.parameters,
-                        true,
-                    )?));
-                    progress.undo(&self.changelogs[version].version, &f.name);
+                    batch.push(Item::Text(self.down_file(version, file, progress)?));
                     report.files += 1;
                 }
                 Step::Unrecord { version } => {
-                    let version = &self.changelogs[version].version;
-                    let texts: Vec<String> = self
-                        .recorded
-                        .iter()
-                        .filter(|t| Version::parse(t).is_ok_and(|v| &v == version))
-                        .cloned()
-                        .collect();
-                    batch.push(Item::Sql {
-                        sql: self.table.delete_sql(&texts),
-                        doing: format!("remove version {version} from {}", self.table.name()),
-                    });
-                    report.applied.push(version.to_string());
+                    batch.push(self.unrecord(version));
+                    report
+                        .applied
+                        .push(self.changelogs[version].version.to_string());
                 }
                 Step::Record { version } => {
-                    let row = self.row(version, plan.beta_testing);
-                    batch.push(Item::Sql {
-                        sql: self.table.insert_sql(&row),
-                        doing: format!("record version {} in {}", row.version, self.table.name()),
-                    });
+                    batch.push(self.record(version, plan.beta_testing));
                     report
                         .applied
                         .push(self.changelogs[version].version.to_string());
@@ -228,6 +209,43 @@ impl Run<'_> {
         self.report_done(&mut done, &mut report, progress);
         progress.end();
         Ok(report)
+    }
+
+    /// Down file `file` of `version`, made ready; `progress` is told.
+    fn down_file(
+        &self,
+        version: usize,
+        file: usize,
+        progress: &mut dyn Progress,
+    ) -> Result<Prepared> {
+        let f = &self.changelogs[version].down[file];
+        let prepared = Prepared::new(&f.sql, &f.name, self.parameters, true)?;
+        progress.undo(&self.changelogs[version].version, &f.name);
+        Ok(prepared)
+    }
+
+    /// The statement that removes `version`'s rows from the table (a downgrade).
+    fn unrecord(&self, version: usize) -> Item {
+        let version = &self.changelogs[version].version;
+        let texts: Vec<String> = self
+            .recorded
+            .iter()
+            .filter(|t| Version::parse(t).is_ok_and(|v| &v == version))
+            .cloned()
+            .collect();
+        Item::Sql {
+            sql: self.table.delete_sql(&texts),
+            doing: format!("remove version {version} from {}", self.table.name()),
+        }
+    }
+
+    /// The statement that records `version` as applied.
+    fn record(&self, version: usize, beta_testing: bool) -> Item {
+        let row = self.row(version, beta_testing);
+        Item::Sql {
+            sql: self.table.insert_sql(&row),
+            doing: format!("record version {} in {}", row.version, self.table.name()),
+        }
     }
 
     /// Tells `progress` and `report` about the files that have run.

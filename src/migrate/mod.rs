@@ -26,24 +26,26 @@
 //!   ([`MigrateOptions::demo_data`]), the application alone ([`Upgrader::application`]),
 //!   and removal ([`Upgrader::uninstall`]); all in the run's transaction.
 //!
-//! The rooms: [`plan`] decides what a run does (pure); `execute` carries a plan out on a
-//! session; `app` runs hooks and demo data; `apply` makes one SQL text ready to send;
-//! [`info`] reports; [`table`] is the migrations table; `state` compares the table with
-//! the files on disk.
+//! The rooms: `options` holds what a caller asks for and `progress` what it is told
+//! ([`Progress`], [`Report`]); [`plan`] decides what a run does (pure); `execute` carries a
+//! plan out on a `run_session` (a run's session and its batches); `app` runs hooks and
+//! demo data; `prepared` makes one SQL text ready to send; [`info`] reports; [`table`] is
+//! the migrations table; `state` compares the table with the files on disk; [`deltas`]
+//! is pum 0.x's layout.
 
 mod app;
-mod apply;
 pub mod deltas;
 mod execute;
 pub mod info;
+mod options;
 pub mod plan;
-mod session;
+mod prepared;
+mod progress;
+mod run_session;
 mod state;
 pub mod table;
 
 use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::changelog::params::Parameters;
 use crate::config::Config;
@@ -53,202 +55,19 @@ use crate::version::Version;
 use crate::wire::{RawSession, Sql};
 use execute::Run;
 pub use info::{FileInfo, Info, VersionInfo, VersionStatus};
+pub use options::{
+    AppAction, AppOptions, BaselineOptions, DowngradeOptions, MigrateOptions, TransactionMode,
+};
 use plan::Plan;
-use session::Session;
+pub use progress::{NoProgress, Progress, Report};
+use run_session::RunSession;
 pub use state::{Applied, FileStatus};
 use table::{MigrationsTable, NewMigration};
-
-/// How a run is split into transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TransactionMode {
-    /// One transaction for the whole run (the default).
-    #[default]
-    Whole,
-    /// One transaction per version.
-    PerVersion,
-    /// One transaction per file, as pum 0.x runs delta files (delta directories only).
-    PerFile,
-}
-
-/// Options of [`Upgrader::install`] and [`Upgrader::upgrade`].
-#[derive(Debug, Clone)]
-pub struct MigrateOptions {
-    /// Apply versions up to this one (inclusive); all when `None`.
-    pub max_version: Option<Version>,
-    /// Parameter values given by name, as text (overriding the defaults).
-    pub parameters: Vec<(String, String)>,
-    /// Record the versions as beta testing: later upgrades then need `force`.
-    pub beta_testing: bool,
-    /// Upgrade a database installed in beta-testing mode.
-    pub force: bool,
-    /// Do not require every version at or below the current one to be recorded.
-    pub skip_baseline_check: bool,
-    /// Fail (instead of warn) when an applied file changed since.
-    pub strict: bool,
-    /// Transactions.
-    pub transaction: TransactionMode,
-    /// How long to wait for another pum working on the same migrations table.
-    pub lock_timeout: Duration,
-    /// Do not run the application's drop hooks.
-    pub skip_drop_app: bool,
-    /// Do not run the application's create hooks.
-    pub skip_create_app: bool,
-    /// Do not create the configuration's roles (grants go to those that exist).
-    pub skip_roles: bool,
-    /// Do not grant the roles their permissions.
-    pub skip_grant: bool,
-    /// Load this demo data set after the install (install only).
-    pub demo_data: Option<String>,
-    /// Install although another schema holds a migrations table.
-    pub allow_multiple_modules: bool,
-    /// Upgrade only: record the pending versions (with their files and checksums) without
-    /// running them, their hooks or grants, for a database that holds them already (the
-    /// one `pum new --autogenerate` read; Alembic's `stamp`, Django's `--fake`).
-    pub record_only: bool,
-}
-
-impl Default for MigrateOptions {
-    fn default() -> MigrateOptions {
-        MigrateOptions {
-            max_version: None,
-            parameters: Vec::new(),
-            beta_testing: false,
-            force: false,
-            skip_baseline_check: false,
-            strict: false,
-            transaction: TransactionMode::Whole,
-            lock_timeout: Duration::from_secs(60),
-            skip_drop_app: false,
-            skip_create_app: false,
-            skip_roles: false,
-            skip_grant: false,
-            demo_data: None,
-            allow_multiple_modules: false,
-            record_only: false,
-        }
-    }
-}
-
-/// Options of [`Upgrader::downgrade`].
-#[derive(Debug, Clone)]
-pub struct DowngradeOptions {
-    /// Downgrade although the database holds beta-testing versions.
-    pub force: bool,
-    /// Do not run the application's drop hooks first.
-    pub skip_drop_app: bool,
-    /// Do not run the application's create hooks at the end.
-    pub skip_create_app: bool,
-    /// Do not grant the roles their permissions at the end.
-    pub skip_grant: bool,
-    /// How long to wait for another pum working on the same migrations table.
-    pub lock_timeout: Duration,
-}
-
-impl Default for DowngradeOptions {
-    fn default() -> DowngradeOptions {
-        DowngradeOptions {
-            force: false,
-            skip_drop_app: false,
-            skip_create_app: false,
-            skip_grant: false,
-            lock_timeout: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Options of [`Upgrader::baseline`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BaselineOptions {
-    /// Create the migrations table when it does not exist.
-    pub create_table: bool,
-    /// Create it although another schema holds a migrations table.
-    pub allow_multiple_modules: bool,
-}
-
-/// What [`Upgrader::application`] does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppAction {
-    /// Run the drop hooks.
-    Drop,
-    /// Run the create hooks, then grant.
-    Create,
-    /// Drop, then create.
-    Recreate,
-}
-
-/// Options of [`Upgrader::application`] and [`Upgrader::uninstall`].
-#[derive(Debug, Clone)]
-pub struct AppOptions {
-    /// Parameter values given by name, as text (overriding the defaults).
-    pub parameters: Vec<(String, String)>,
-    /// Do not grant the roles their permissions after the create hooks.
-    pub skip_grant: bool,
-    /// Grant the database-specific roles with this suffix instead of the generic ones.
-    pub suffix: Option<String>,
-    /// How long to wait for another pum working on the same migrations table.
-    pub lock_timeout: Duration,
-}
-
-impl Default for AppOptions {
-    fn default() -> AppOptions {
-        AppOptions {
-            parameters: Vec::new(),
-            skip_grant: false,
-            suffix: None,
-            lock_timeout: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Told about each file as it is applied (the CLI draws a progress bar with it).
-pub trait Progress {
-    /// The run is about to apply `files` files.
-    fn begin(&mut self, files: usize) {
-        let _ = files;
-    }
-    /// `name` (of `version`) is about to run.
-    fn file(&mut self, version: &Version, name: &str) {
-        let _ = (version, name);
-    }
-    /// Down file `name` (of `version`) is about to run (a downgrade).
-    fn undo(&mut self, version: &Version, name: &str) {
-        let _ = (version, name);
-    }
-    /// The run is over.
-    fn end(&mut self) {}
-    /// A delta (pum 0.x layout) is about to run: `what` is `delta 1.2.0 name` or
-    /// `pre-all.sql`.
-    fn delta(&mut self, what: &str) {
-        let _ = what;
-    }
-    /// Code that runs (a Python delta, an executable, a Rust hook) said something.
-    fn message(&mut self, text: &str) {
-        let _ = text;
-    }
-}
-
-/// A [`Progress`] that ignores everything.
-pub struct NoProgress;
-
-impl Progress for NoProgress {}
-
-/// What a run did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
-    /// The version before the run (`None` for an install).
-    pub from: Option<String>,
-    /// The versions applied, in order.
-    pub applied: Vec<String>,
-    /// How many files ran.
-    pub files: usize,
-    /// Things the user should know (changed applied files).
-    pub warnings: Vec<String>,
-}
 
 /// Changelog versions are recorded whole: a file cannot commit without its version.
 fn per_file_refused(options: &MigrateOptions) -> Result<()> {
     if options.transaction == TransactionMode::PerFile {
-        return Err(crate::Error::Unsupported {
+        return Err(crate::error::Error::Unsupported {
             message: "one transaction per file is for delta directories (pum 0.x); changelog \
                       versions commit whole: use per-version"
                 .into(),
@@ -362,7 +181,7 @@ impl<'a> Upgrader<'a> {
     fn locked<T>(
         &self,
         timeout: Duration,
-        work: impl FnOnce(&mut Session) -> Result<T>,
+        work: impl FnOnce(&mut RunSession) -> Result<T>,
     ) -> Result<T> {
         self.with_session(|session| {
             if session.client.is_own() {
@@ -379,15 +198,18 @@ impl<'a> Upgrader<'a> {
 
     /// Runs `work` on a session: a new one of pum's, or the application's (rolled back to
     /// where it was after an error).
-    fn with_session<T>(&self, work: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
+    fn with_session<T>(&self, work: impl FnOnce(&mut RunSession) -> Result<T>) -> Result<T> {
         match &self.target {
-            Target::Spec(spec) => work(&mut Session::new(RawSession::connect(spec)?)),
+            Target::Spec(spec) => work(&mut RunSession::new(RawSession::connect(spec)?)),
             Target::Lent(client) => {
-                let mut client = client.try_borrow_mut().map_err(|_| crate::Error::Refused {
-                    operation: "use the application's client twice at once".into(),
-                    reason: "a hook of this run called its own upgrader".into(),
-                })?;
-                let mut session = Session::on(crate::wire::Conn::Lent(&mut **client));
+                let mut client =
+                    client
+                        .try_borrow_mut()
+                        .map_err(|_| crate::error::Error::Refused {
+                            operation: "use the application's client twice at once".into(),
+                            reason: "a hook of this run called its own upgrader".into(),
+                        })?;
+                let mut session = RunSession::on(crate::wire::Conn::Lent(&mut **client));
                 let result = work(&mut session);
                 if result.is_err() {
                     session.rollback();
@@ -398,7 +220,7 @@ impl<'a> Upgrader<'a> {
     }
 
     /// What the migrations table records now (in the session's transaction, if open).
-    fn applied(&self, session: &mut Session, others: bool) -> Result<Applied> {
+    fn applied(&self, session: &mut RunSession, others: bool) -> Result<Applied> {
         let exists = self.table.exists(&mut session.client)?;
         Ok(Applied {
             table: self.table.name(),
@@ -447,7 +269,7 @@ impl<'a> Upgrader<'a> {
             return self.upgrade(options, progress);
         }
         match self.install(options, progress) {
-            Err(crate::Error::AlreadyInstalled { .. }) => self.upgrade(options, progress),
+            Err(crate::error::Error::AlreadyInstalled { .. }) => self.upgrade(options, progress),
             other => other,
         }
     }
@@ -583,16 +405,17 @@ impl<'a> Upgrader<'a> {
     pub fn current(&self) -> Result<Version> {
         let applied = self.with_session(|session| self.applied(session, false))?;
         if !applied.exists {
-            return Err(crate::Error::NotInstalled {
+            return Err(crate::error::Error::NotInstalled {
                 table: applied.table.clone(),
                 hint: "nothing is installed".into(),
             });
         }
-        let (_, current) = applied
-            .latest()?
-            .ok_or_else(|| crate::Conflict::NoVersionRecorded {
-                table: applied.table.clone(),
-            })?;
+        let (_, current) =
+            applied
+                .latest()?
+                .ok_or_else(|| crate::error::Conflict::NoVersionRecorded {
+                    table: applied.table.clone(),
+                })?;
         Ok(current)
     }
 
@@ -655,7 +478,7 @@ impl<'a> Upgrader<'a> {
     pub fn validate(&self) -> Result<Vec<String>> {
         let info = self.info()?;
         if !info.installed {
-            return Err(crate::Error::NotInstalled {
+            return Err(crate::error::Error::NotInstalled {
                 table: info.table,
                 hint: "nothing to validate".into(),
             });
@@ -679,104 +502,5 @@ impl<'a> Upgrader<'a> {
             options,
             &self.hooked(),
         )
-    }
-
-    /// Runs the application's hooks on an installed module, in one transaction under the
-    /// migration lock: `Drop` runs the drop hooks, `Create` the create hooks then grants
-    /// the roles their permissions (which hooks that recreate schemas take away),
-    /// `Recreate` both. `app_only` parameters may differ from those recorded; the others
-    /// may not. Returns what was skipped (roles that do not exist).
-    ///
-    /// # Errors
-    /// The refusals of [`plan::application`]; hook and SQL errors (then nothing changed).
-    pub fn application(
-        &self,
-        action: AppAction,
-        options: &AppOptions,
-        progress: &mut dyn Progress,
-    ) -> Result<Vec<String>> {
-        let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
-        self.locked(options.lock_timeout, |session| {
-            session.begin()?;
-            let applied = self.applied(session, false)?;
-            let current = plan::application(self.config, &applied, &parameters, false)?;
-            let app = self.app(&parameters);
-            let mut batch = Vec::new();
-            if action != AppAction::Create {
-                app.run(
-                    plan::HookPhase::Drop,
-                    session,
-                    &mut batch,
-                    Some(&current),
-                    progress,
-                )?;
-            }
-            let mut warnings = Vec::new();
-            if action != AppAction::Drop {
-                app.run(
-                    plan::HookPhase::Create,
-                    session,
-                    &mut batch,
-                    Some(&current),
-                    progress,
-                )?;
-                if !options.skip_grant && !self.config.roles.is_empty() {
-                    session.flush(&mut batch)?;
-                    let selection = crate::roles::Selection {
-                        roles: None,
-                        suffix: options.suffix.clone(),
-                    };
-                    warnings = crate::roles::RoleManager::new(&self.config.roles).grant_in(
-                        &mut session.client,
-                        &selection,
-                        true,
-                    )?;
-                }
-            }
-            session.flush(&mut batch)?;
-            session.commit()?;
-            Ok(warnings)
-        })
-    }
-
-    /// Uninstalls the module: runs the uninstall hooks, then drops the migrations table
-    /// (if the hooks left it), in one transaction under the migration lock.
-    ///
-    /// # Errors
-    /// [`crate::Error::Refused`] when the configuration declares no uninstall hook; the
-    /// refusals of [`plan::application`] (a database where the module is not installed,
-    /// or another module is); hook and SQL errors (then nothing changed).
-    pub fn uninstall(&self, options: &AppOptions, progress: &mut dyn Progress) -> Result<()> {
-        if self.config.uninstall.is_empty() && !self.hooked().contains(&plan::HookPhase::Uninstall)
-        {
-            return Err(crate::Error::Refused {
-                operation: "uninstall".into(),
-                reason: format!(
-                    "{} declares no uninstall hooks (add an uninstall: section that drops what \
-                     the module made)",
-                    self.config.path.display()
-                ),
-            });
-        }
-        let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
-        self.locked(options.lock_timeout, |session| {
-            session.begin()?;
-            let applied = self.applied(session, false)?;
-            let current = plan::application(self.config, &applied, &parameters, true)?;
-            let mut batch = Vec::new();
-            self.app(&parameters).run(
-                plan::HookPhase::Uninstall,
-                session,
-                &mut batch,
-                Some(&current),
-                progress,
-            )?;
-            batch.push(session::Item::Sql {
-                sql: format!("DROP TABLE IF EXISTS {}", self.table.quoted()),
-                doing: format!("drop {}", self.table.name()),
-            });
-            session.flush(&mut batch)?;
-            session.commit()
-        })
     }
 }

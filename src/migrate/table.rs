@@ -10,9 +10,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::database::{quote_identifier, quote_literal};
 use crate::error::{Conflict, Error, Result};
 use crate::lock::{AdvisoryLock, MIGRATIONS};
+use crate::sql::{quote_identifier, quote_literal};
 use crate::version::Version;
 use crate::wire::{ServerError, Sql};
 

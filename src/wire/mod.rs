@@ -15,11 +15,11 @@
 
 #[cfg(feature = "tokio")]
 pub(crate) mod proxy;
+mod raw_session;
 #[cfg(unix)]
 pub(crate) mod relay;
-mod session;
 
-pub(crate) use session::RawSession;
+pub(crate) use raw_session::RawSession;
 
 use postgres::error::ErrorPosition;
 
@@ -67,8 +67,8 @@ impl ServerError {
 impl crate::error::Error {
     /// Builds [`crate::Error::Sql`] from an error the server sent pum's own statement,
     /// keeping the SQLSTATE.
-    pub(crate) fn server(context: impl Into<String>, err: &ServerError) -> crate::Error {
-        crate::Error::Sql {
+    pub(crate) fn server(context: impl Into<String>, err: &ServerError) -> crate::error::Error {
+        crate::error::Error::Sql {
             context: context.into(),
             message: err.describe(),
             code: err.code.clone(),
@@ -174,10 +174,10 @@ impl Conn<'_> {
     ///
     /// # Errors
     /// [`crate::Error::Unsupported`] on a lent connection.
-    pub(crate) fn raw(&mut self, what: &str) -> crate::Result<&mut RawSession> {
+    pub(crate) fn raw(&mut self, what: &str) -> crate::error::Result<&mut RawSession> {
         match self {
             Conn::Own(session) => Ok(&mut **session),
-            Conn::Lent(_) => Err(crate::Error::Unsupported {
+            Conn::Lent(_) => Err(crate::error::Error::Unsupported {
                 message: format!(
                     "{what}: Python and executable code needs a session pum opened itself                      (it is lent to the child through a socket), not the application's                      client; run this project with the pum command line or Upgrader"
                 ),
@@ -224,7 +224,7 @@ pub(crate) enum Control {
 
 /// What `sql` (one statement or several) is.
 pub(crate) fn classify(sql: &str) -> Control {
-    let Ok(statements) = crate::changelog::sql::split(sql) else {
+    let Ok(statements) = crate::sql::split::split(sql) else {
         return Control::None;
     };
     let mut controls: Vec<Control> = statements.iter().map(|s| control(&s.sql)).collect();
@@ -238,7 +238,7 @@ pub(crate) fn classify(sql: &str) -> Control {
 }
 
 fn control(statement: &str) -> Control {
-    let start = crate::changelog::sql::first_significant(statement).unwrap_or(statement.len());
+    let start = crate::sql::split::first_significant(statement).unwrap_or(statement.len());
     let words: Vec<String> = statement[start..]
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())

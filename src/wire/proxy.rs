@@ -46,8 +46,8 @@ impl Sql for Proxy {
 /// statements until it ends; returns what it returned.
 pub(crate) async fn serve<T: Send + 'static>(
     client: &tokio_postgres::Client,
-    work: impl FnOnce(&mut Proxy) -> crate::Result<T> + Send + 'static,
-) -> crate::Result<T> {
+    work: impl FnOnce(&mut Proxy) -> crate::error::Result<T> + Send + 'static,
+) -> crate::error::Result<T> {
     let (requests, mut incoming) = tokio::sync::mpsc::unbounded_channel();
     let (reply, replies) = mpsc::channel();
     let (done, outcome) = tokio::sync::oneshot::channel();
@@ -57,7 +57,7 @@ pub(crate) async fn serve<T: Send + 'static>(
             let mut proxy = Proxy { requests, replies };
             let _ = done.send(work(&mut proxy));
         })
-        .map_err(|e| crate::Error::io("a thread for the run", e))?;
+        .map_err(|e| crate::error::Error::io("a thread for the run", e))?;
     while let Some(request) = incoming.recv().await {
         let result = if request.rows {
             client
@@ -89,7 +89,7 @@ pub(crate) async fn serve<T: Send + 'static>(
         }
     }
     outcome.await.unwrap_or_else(|_| {
-        Err(crate::Error::Unsupported {
+        Err(crate::error::Error::Unsupported {
             message: "the migration run ended without an outcome (its thread panicked)".into(),
         })
     })

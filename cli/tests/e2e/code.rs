@@ -1,5 +1,7 @@
 //! Code a project runs (executable and Python hooks): who may have written it, and that it
-//! never outlives pum.
+//! never outlives pum. The library's own code keeps its map: [`layering`].
+
+mod layering;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

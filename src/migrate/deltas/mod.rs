@@ -36,8 +36,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::apply::Prepared;
-use super::session::{Item, Session};
+use super::prepared::Prepared;
+use super::run_session::{Item, RunSession};
 use super::{Progress, TransactionMode};
 use crate::changelog::SqlText;
 use crate::changelog::deltas::{Delta, DeltaKind, DeltaLanguage, DeltaSet};
@@ -221,9 +221,9 @@ impl<'a> DeltaUpgrader<'a> {
     fn locked<T>(
         &self,
         timeout: Duration,
-        work: impl FnOnce(&mut Session) -> Result<T>,
+        work: impl FnOnce(&mut RunSession) -> Result<T>,
     ) -> Result<T> {
-        Session::locked(
+        RunSession::locked(
             self.spec,
             &self.table.lock(),
             timeout,
@@ -376,7 +376,7 @@ impl<'a> DeltaUpgrader<'a> {
 
     fn execute(
         &self,
-        session: &mut Session,
+        session: &mut RunSession,
         plan: &DeltaPlan,
         options: &DeltaOptions,
         progress: &mut dyn Progress,
@@ -430,63 +430,12 @@ impl<'a> DeltaUpgrader<'a> {
                 DeltaLanguage::Python | DeltaLanguage::Executable => {
                     session.flush(&mut batch)?;
                     session.begin()?;
-                    let code = Code {
-                        kind: if delta.language == DeltaLanguage::Python {
-                            CodeKind::DeltaPy
-                        } else {
-                            CodeKind::Executable
-                        },
-                        file: &delta.path,
-                        shown: &delta.script,
-                        module: &delta.name,
-                        current_version: Some(&current),
-                        target_version: Some(&plan.target),
-                        delta_dir: with_separator(delta.path.parent().unwrap_or(Path::new(""))),
-                        delta_dirs: self
-                            .set
-                            .dirs
-                            .iter()
-                            .map(|d| d.display().to_string())
-                            .collect(),
-                        service: &self.service,
-                        table: &self.table.name(),
-                        variables: &options.variables,
-                        python: self.python.as_deref(),
-                        parameters: "{}".into(),
-                        base_dir: None,
-                        dependencies: "[]".into(),
-                    };
-                    session
-                        .code
-                        .run(session.client.raw(code.shown)?, &code, &mut |line| {
-                            progress.message(line)
-                        })?;
+                    self.run_code(session, delta, &current, plan, options, progress)?;
                 }
                 DeltaLanguage::Rust => {
                     session.flush(&mut batch)?;
                     session.begin()?;
-                    let hook = self
-                        .hooks
-                        .iter()
-                        .find(|(label, _)| *label == delta.script)
-                        .map(|(_, h)| h)
-                        .ok_or_else(|| Error::Code {
-                            file: delta.script.clone(),
-                            line: None,
-                            message: "no hook registered under this name".into(),
-                        })?;
-                    let mut messages = |line: &str| progress.message(line);
-                    let mut cx = HookContext {
-                        session: &mut session.client,
-                        name: delta.script.clone(),
-                        current_version: Some(current.clone()),
-                        target_version: Some(plan.target.clone()),
-                        dir: PathBuf::new(),
-                        table: self.table.name(),
-                        variables: &options.variables,
-                        messages: &mut messages,
-                    };
-                    hook.run(&mut cx)?;
+                    self.run_hook(session, delta, &current, plan, options, progress)?;
                 }
             }
             report.files.push(delta.script.clone());
@@ -515,6 +464,84 @@ impl<'a> DeltaUpgrader<'a> {
         progress.end();
         report.to = current.to_string();
         Ok(report)
+    }
+
+    /// Runs a Python or executable delta on the run's session.
+    fn run_code(
+        &self,
+        session: &mut RunSession,
+        delta: &Delta,
+        current: &Version,
+        plan: &DeltaPlan,
+        options: &DeltaOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let code = Code {
+            kind: if delta.language == DeltaLanguage::Python {
+                CodeKind::DeltaPy
+            } else {
+                CodeKind::Executable
+            },
+            file: &delta.path,
+            shown: &delta.script,
+            module: &delta.name,
+            current_version: Some(current),
+            target_version: Some(&plan.target),
+            delta_dir: with_separator(delta.path.parent().unwrap_or(Path::new(""))),
+            delta_dirs: self
+                .set
+                .dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect(),
+            service: &self.service,
+            table: &self.table.name(),
+            variables: &options.variables,
+            python: self.python.as_deref(),
+            parameters: "{}".into(),
+            base_dir: None,
+            dependencies: "[]".into(),
+        };
+        session
+            .code
+            .run(session.client.raw(code.shown)?, &code, &mut |line| {
+                progress.message(line)
+            })?;
+        Ok(())
+    }
+
+    /// Runs the Rust hook registered under a delta's name.
+    fn run_hook(
+        &self,
+        session: &mut RunSession,
+        delta: &Delta,
+        current: &Version,
+        plan: &DeltaPlan,
+        options: &DeltaOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let hook = self
+            .hooks
+            .iter()
+            .find(|(label, _)| *label == delta.script)
+            .map(|(_, h)| h)
+            .ok_or_else(|| Error::Code {
+                file: delta.script.clone(),
+                line: None,
+                message: "no hook registered under this name".into(),
+            })?;
+        let mut messages = |line: &str| progress.message(line);
+        let mut cx = HookContext {
+            session: &mut session.client,
+            name: delta.script.clone(),
+            current_version: Some(current.clone()),
+            target_version: Some(plan.target.clone()),
+            dir: PathBuf::new(),
+            table: self.table.name(),
+            variables: &options.variables,
+            messages: &mut messages,
+        };
+        hook.run(&mut cx)
     }
 }
 

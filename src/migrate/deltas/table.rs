@@ -1,9 +1,9 @@
 //! pum 0.x's upgrades table (`-t qwat_sys.info`), in its own format: the DDL, rows and
 //! values pum 0.9.14 writes, so that both tools take turns on one database.
 
-use crate::database::{quote_identifier, quote_literal};
 use crate::error::{Error, Result};
 use crate::lock::{AdvisoryLock, MIGRATIONS};
+use crate::sql::{quote_identifier, quote_literal};
 use crate::version::Version;
 use crate::wire::Sql;
 

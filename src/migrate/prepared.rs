@@ -4,8 +4,8 @@
 
 use crate::changelog::SqlText;
 use crate::changelog::params::Parameters;
-use crate::changelog::sql::{self, Statement};
 use crate::error::{Error, Result};
+use crate::sql::split::{self as sql, Statement};
 use crate::wire::{ServerError, Sql};
 
 /// The statements of one text, rendered, with the name errors give the text.

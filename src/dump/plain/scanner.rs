@@ -1,105 +1,16 @@
-//! Plain SQL dumps, which `psql` restores: what may be in one before pum hands it to psql.
-//!
-//! psql runs backslash meta-commands found anywhere in its input, `\!` (a shell command)
-//! among them, so a plain file is read first, the way psql would read it (comments,
-//! quotes, dollar quotes, `COPY … FROM stdin` data), and refused if it holds a meta-command
-//! other than those pg_dump writes (`\restrict`, `\unrestrict`, and `\.` ending COPY data).
-//! A file that starts as a pg_dump dump must end as one (`-- PostgreSQL database dump
-//! complete`): a truncated dump is refused, not restored in part. It must be UTF-8 text.
-//!
-//! The reading is a [`Scanner`]: a state machine fed the file in pieces of any size, which
-//! keeps a few bytes of state (an open dollar-quote tag, a meta-command's name, the first
-//! bytes of the current line), never the file: a dump of any size is checked in
-//! [`CHUNK`]-sized reads, and [`stream`] hands psql exactly the bytes it has checked.
+//! The [`Scanner`]: psql's reading of a plain dump as a state machine fed in pieces of
+//! any size, keeping a few bytes of state (never the file).
 
-use std::io::Read;
-use std::ops::ControlFlow;
-
-use crate::changelog::sql::is_word_byte;
-
-/// The meta-commands pg_dump writes in plain dumps.
-const ALLOWED: [&str; 2] = ["restrict", "unrestrict"];
-
-/// The first line of a pg_dump plain dump, and the line that ends a complete one.
-const HEADER: &str = "-- PostgreSQL database dump";
-const FOOTER: &str = "-- PostgreSQL database dump complete";
-
-/// How much of a plain dump is in memory at once while it is checked and restored.
-pub(crate) const CHUNK: usize = 64 * 1024;
+use super::{COPY_ESCAPES, FOOTER, HEADER, copy_escape, meta_command};
+use crate::sql::split::is_word_byte;
 
 /// The longest meta-command name and dollar-quote tag kept: longer ones are no name
 /// pg_dump writes, and no tag anyone writes.
-const NAME_CAP: usize = 64;
-const TAG_CAP: usize = 1024;
+pub(super) const NAME_CAP: usize = 64;
+pub(super) const TAG_CAP: usize = 1024;
 
 /// How many bytes of each line are kept to recognise pg_dump's header and footer.
 const LINE_CAP: usize = 64;
-
-/// Why `text` may not be handed to psql, if it may not (the whole text at once: the fuzz
-/// target and the tests).
-#[cfg(any(test, fuzzing))]
-pub(crate) fn check(text: &str) -> Result<(), String> {
-    let mut scanner = Scanner::new();
-    scanner.feed(text.as_bytes())?;
-    scanner.finish()
-}
-
-/// What [`stream`] read: how many bytes, and their hash, which tells a second reading
-/// of a file from the first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Checked {
-    pub bytes: u64,
-    pub hash: blake3::Hash,
-}
-
-/// Why [`stream`] stopped.
-#[derive(Debug)]
-pub(crate) enum Stopped {
-    /// The input could not be read, or `sink` failed.
-    Io(std::io::Error),
-    /// The text may not be handed to psql: why.
-    Refused(String),
-    /// `sink` wanted no more (psql stopped reading): what was read up to there.
-    ByReceiver(Checked),
-}
-
-/// Reads `input` to its end in [`CHUNK`]s, checks each chunk before handing it to `sink`
-/// (so `sink` never gets a byte that comes after a refused one), and checks the end.
-///
-/// # Errors
-/// [`Stopped`]: a read or `sink` error, a refusal, or `sink` asking to stop.
-pub(crate) fn stream(
-    input: &mut impl Read,
-    mut sink: impl FnMut(&[u8]) -> std::io::Result<ControlFlow<()>>,
-) -> Result<Checked, Stopped> {
-    let mut scanner = Scanner::new();
-    let mut hasher = blake3::Hasher::new();
-    let mut bytes = 0u64;
-    let mut buffer = vec![0u8; CHUNK];
-    loop {
-        let n = match input.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Stopped::Io(e)),
-        };
-        let chunk = &buffer[..n];
-        scanner.feed(chunk).map_err(Stopped::Refused)?;
-        hasher.update(chunk);
-        bytes += n as u64;
-        if sink(chunk).map_err(Stopped::Io)?.is_break() {
-            return Err(Stopped::ByReceiver(Checked {
-                bytes,
-                hash: hasher.finalize(),
-            }));
-        }
-    }
-    scanner.finish().map_err(Stopped::Refused)?;
-    Ok(Checked {
-        bytes,
-        hash: hasher.finalize(),
-    })
-}
 
 /// Where the scanner is in the text.
 #[derive(Debug, Default)]
@@ -378,8 +289,21 @@ impl Scanner {
     }
 
     fn step(&mut self, b: u8) -> Result<(), String> {
+        match self.state {
+            State::Sql => self.sql(b),
+            State::Dash | State::Slash | State::LineComment | State::Block { .. } => {
+                self.comment(b)
+            }
+            State::Quote { .. } | State::DollarOpen { .. } | State::Dollar { .. } => self.quoted(b),
+            State::Meta { .. } | State::MetaRest | State::CopyLine | State::CopyData { .. } => {
+                self.psql_line(b)
+            }
+        }
+    }
+
+    /// A byte where a comment may start, or in one.
+    fn comment(&mut self, b: u8) -> Result<(), String> {
         match &mut self.state {
-            State::Sql => self.sql(b)?,
             State::Dash => {
                 if b == b'-' {
                     self.words.end();
@@ -403,11 +327,7 @@ impl Scanner {
                     self.sql(b)?;
                 }
             }
-            State::LineComment => {
-                if b == b'\n' {
-                    self.state = State::Sql;
-                }
-            }
+            State::LineComment if b == b'\n' => self.state = State::Sql,
             State::Block { depth, pending } => match (*pending, b) {
                 (Some(b'/'), b'*') => {
                     *depth += 1;
@@ -422,6 +342,14 @@ impl Scanner {
                 }
                 _ => *pending = matches!(b, b'/' | b'*').then_some(b),
             },
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A byte in a quoted string or identifier, or a dollar quote (or what may open one).
+    fn quoted(&mut self, b: u8) -> Result<(), String> {
+        match &mut self.state {
             State::Quote {
                 quote,
                 escapes,
@@ -476,6 +404,14 @@ impl Scanner {
                     *matched = usize::from(b == b'$');
                 }
             }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A byte of what psql reads itself: a meta-command and its line, COPY data.
+    fn psql_line(&mut self, b: u8) -> Result<(), String> {
+        match &mut self.state {
             State::Meta { name, line } => {
                 if b.is_ascii_whitespace() {
                     meta_command(name, *line)?;
@@ -491,16 +427,8 @@ impl Scanner {
                     name.push(b);
                 }
             }
-            State::MetaRest => {
-                if b == b'\n' {
-                    self.state = State::Sql;
-                }
-            }
-            State::CopyLine => {
-                if b == b'\n' {
-                    self.state = State::CopyData { at: 0 };
-                }
-            }
+            State::MetaRest if b == b'\n' => self.state = State::Sql,
+            State::CopyLine if b == b'\n' => self.state = State::CopyData { at: 0 },
             State::CopyData { at } => {
                 *at = match (b, *at) {
                     (b'\n', 2) => {
@@ -520,6 +448,7 @@ impl Scanner {
                     _ => 3,
                 };
             }
+            _ => {}
         }
         Ok(())
     }
@@ -563,228 +492,5 @@ impl Scanner {
             b => self.words.push(b),
         }
         Ok(())
-    }
-}
-
-/// What may follow a backslash in COPY data: the escapes COPY writes (`\\`, `\N`,
-/// `\b`, `\f`, `\n`, `\r`, `\t`, `\v`) and those COPY reads (octal digits, `\x`), none of
-/// which is a psql meta-command that reads or writes files or runs programs.
-const COPY_ESCAPES: &[u8] = b"\\Nbfnrtvx01234567";
-
-/// A backslash in COPY data followed by what pg_dump never writes there.
-fn copy_escape(b: u8, line: usize) -> String {
-    let what = if b == b'\n' {
-        "a backslash ending the line".to_string()
-    } else {
-        format!("\\{}", String::from_utf8_lossy(&[b]))
-    };
-    format!(
-        "line {line}: COPY data holds {what}, which pg_dump never writes there (psql would \
-         read it as a meta-command if the COPY failed); pum restores plain files only without it"
-    )
-}
-
-/// Whether the meta-command `name` (on `line`) is one pg_dump writes.
-fn meta_command(name: &[u8], line: usize) -> Result<(), String> {
-    let name = String::from_utf8_lossy(name);
-    if ALLOWED.contains(&name.as_ref()) {
-        return Ok(());
-    }
-    Err(format!(
-        "line {line}: the psql meta-command \\{name} is not one pg_dump writes; pum restores \
-         plain files only without them"
-    ))
-}
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DUMP: &str = "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc123\n\
-        SET standard_conforming_strings = on;\n\
-        CREATE TABLE public.t (id integer, note text);\n\
-        --\n-- Data for Name: t; Type: TABLE DATA\n--\n\n\
-        COPY public.t (id, note) FROM stdin;\n1\t\\\\! not a command\n2\t\\N\n\\.\n\n\
-        CREATE FUNCTION public.f() RETURNS text LANGUAGE sql AS $$ SELECT '\\! in a body' $$;\n\
-        COMMENT ON TABLE public.t IS 'back\\slash';\n\
-        --\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc123\n";
-
-    #[test]
-    fn what_pg_dump_writes_passes() {
-        assert_eq!(check(DUMP), Ok(()));
-        assert_eq!(check("SELECT 1;\n"), Ok(()), "not a dump: no marker needed");
-    }
-
-    #[test]
-    fn shell_and_other_meta_commands_are_refused_with_their_line() {
-        let hostile = DUMP.replace("CREATE TABLE", "\\! touch /tmp/owned\nCREATE TABLE");
-        assert_eq!(
-            check(&hostile).unwrap_err(),
-            "line 7: the psql meta-command \\! is not one pg_dump writes; pum restores plain \
-             files only without them"
-        );
-        assert!(check("SELECT 1; \\! id\n").is_err(), "mid-line too");
-        assert!(check("SELECT 1 \\g\n").is_err());
-        assert!(check("\\connect other\n").is_err());
-        assert!(check("\\i /etc/passwd\n").is_err());
-    }
-
-    #[test]
-    fn a_truncated_dump_is_refused() {
-        let cut = &DUMP[..DUMP.find("CREATE FUNCTION").unwrap()];
-        assert!(
-            check(cut).unwrap_err().starts_with("an incomplete dump"),
-            "{cut}"
-        );
-        let cut = &DUMP[..DUMP.find("2\t").unwrap()];
-        assert!(check(&format!("{cut}\n-- PostgreSQL database dump complete\n")).is_err());
-    }
-
-    /// `text` fed in pieces of the sizes `sizes` gives, cycled.
-    fn check_in_pieces(text: &[u8], sizes: &[usize]) -> Result<(), String> {
-        let mut scanner = Scanner::new();
-        let mut rest = text;
-        let mut sizes = sizes.iter().cycle();
-        while !rest.is_empty() {
-            let n = (*sizes.next().unwrap_or(&1)).clamp(1, rest.len());
-            scanner.feed(&rest[..n])?;
-            rest = &rest[n..];
-        }
-        scanner.finish()
-    }
-
-    #[test]
-    fn pieces_of_any_size_give_the_same_answer() {
-        let hostile = DUMP.replace("CREATE TABLE", "\\! touch /tmp/owned\nCREATE TABLE");
-        let cut = &DUMP[..DUMP.find("CREATE FUNCTION").unwrap()];
-        for text in [DUMP, hostile.as_str(), cut, "SELECT E'\\'' ; \\! id\n"] {
-            let whole = check(text);
-            for size in 1..=9 {
-                assert_eq!(
-                    check_in_pieces(text.as_bytes(), &[size]),
-                    whole,
-                    "{size}: {text}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn lines_longer_than_a_chunk_are_read_through() {
-        let long = "x".repeat(3 * CHUNK);
-        let text = DUMP.replace("1\t\\\\! not", &format!("1\t{long} \\! not"));
-        assert!(text.len() > 3 * CHUNK);
-        assert_eq!(check_in_pieces(text.as_bytes(), &[CHUNK]), Ok(()));
-        let comment = format!("-- {long}\n\\! id\n");
-        assert_eq!(
-            check_in_pieces(comment.as_bytes(), &[CHUNK, 7]).unwrap_err(),
-            "line 2: the psql meta-command \\! is not one pg_dump writes; pum restores plain \
-             files only without them"
-        );
-        let quoted = format!("SELECT '{long}\n\\! not a command';\n\\! id\n");
-        assert!(
-            check_in_pieces(quoted.as_bytes(), &[CHUNK - 1])
-                .unwrap_err()
-                .starts_with("line 3:")
-        );
-    }
-
-    #[test]
-    fn what_the_scanner_keeps_is_bounded() {
-        let tag = format!("${}$", "t".repeat(TAG_CAP + 1));
-        assert!(check(&format!("SELECT {tag} x {tag};")).is_err());
-        let name = "x".repeat(10 * NAME_CAP);
-        let err = check(&format!("\\{name}\n")).unwrap_err();
-        assert!(err.len() < 200, "{err}");
-    }
-
-    #[test]
-    fn text_must_be_utf8_also_across_pieces() {
-        let text = "SELECT 'é';\n".as_bytes();
-        assert_eq!(check_in_pieces(text, &[9, 1]), Ok(()));
-        let mut bad = text.to_vec();
-        bad[9] = 0xff;
-        assert_eq!(
-            check_in_pieces(&bad, &[3]).unwrap_err(),
-            "not UTF-8 text (byte 9)"
-        );
-        assert_eq!(
-            check_in_pieces(&text[..9], &[4]).unwrap_err(),
-            "not UTF-8 text (byte 9)",
-            "cut inside a character"
-        );
-    }
-
-    #[test]
-    fn copy_data_holds_only_the_escapes_pg_dump_writes() {
-        // What COPY writes: accepted.
-        let written = "COPY t FROM stdin;\n1\t\\N\ta\\tb\\\\c\\n\\r\\b\\f\\v\\011\n\\.\n";
-        assert_eq!(check(written), Ok(()));
-        // A line psql would run as a meta-command if the COPY failed (restore -x goes on
-        // past that): refused, at the start of a line and within one.
-        for data in [
-            "\\! touch /tmp/x",
-            "1\tx \\! touch /tmp/x",
-            "\\o /tmp/x",
-            "1\\",
-        ] {
-            let err = check(&format!("COPY t FROM stdin;\n{data}\n\\.\n")).unwrap_err();
-            assert!(err.starts_with("line 2: COPY data holds "), "{data}: {err}");
-        }
-    }
-
-    #[test]
-    fn copy_is_told_by_its_words() {
-        let data = "\\\\! data, not a command\n\\.\n";
-        assert_eq!(check(&format!("COPY t FROM stdin;\n{data}")), Ok(()));
-        assert_eq!(check(&format!("copy t (a) from/**/STDIN;\n{data}")), Ok(()));
-        assert_eq!(
-            check(&format!(
-                "/* x */ COPY \"t\" FROM stdin WITH (FORMAT text);\n{data}"
-            )),
-            Ok(())
-        );
-        for not_copy in [
-            "COPY t FROM '/tmp/stdin';",
-            "COPY t TO stdout;",
-            "SELECT 'COPY t FROM stdin';",
-            "COPY t /* FROM stdin */ FROM '/x';",
-            "SELECT copy FROM stdin;",
-        ] {
-            assert!(check(&format!("{not_copy}\n{data}")).is_err(), "{not_copy}");
-        }
-    }
-
-    #[test]
-    fn the_sink_never_gets_a_byte_of_a_refused_chunk() {
-        let mut text = DUMP.as_bytes().to_vec();
-        let filler = format!("-- {}\n", "y".repeat(CHUNK));
-        text.splice(0..0, filler.bytes());
-        let at = text.len();
-        text.extend_from_slice(b"\\! touch /tmp/owned\n");
-        let mut received = 0usize;
-        let stopped = stream(&mut text.as_slice(), |chunk| {
-            received += chunk.len();
-            Ok(ControlFlow::Continue(()))
-        });
-        assert!(matches!(stopped, Err(Stopped::Refused(_))), "{stopped:?}");
-        assert!(received < at, "{received} of {at}");
-        let whole = stream(&mut DUMP.as_bytes(), |_| Ok(ControlFlow::Continue(())));
-        assert_eq!(whole.unwrap().bytes, DUMP.len() as u64);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_text_in_any_pieces_gives_the_answer_of_the_whole(
-            tokens in proptest::collection::vec(proptest::sample::select(vec![
-                "COPY t FROM stdin;", "copy", "from", "stdin", "\n", "\\.", "\\!", "\\restrict x",
-                "'", "\"", "E'", "\\", "$$", "$a$", "$1", "--", "/*", "*/", ";", " ", "x", "é",
-                "\r", "-- PostgreSQL database dump\n", "-- PostgreSQL database dump complete\n",
-                "a line of COPY data or a comment longer than the first bytes kept of each line",
-            ]), 0..60),
-            sizes in proptest::collection::vec(1usize..20, 1..8),
-        ) {
-            let text: String = tokens.concat();
-            proptest::prop_assert_eq!(check_in_pieces(text.as_bytes(), &sizes), check(&text));
-        }
     }
 }

@@ -1,4 +1,4 @@
-//! The session of one run, and the batches it sends.
+//! [`RunSession`]: the session of one run, and the batches it sends.
 //!
 //! The steps between two commits go to the server in one round trip, behind a savepoint
 //! set in a round trip of its own (so that even a syntax error, which makes the server
@@ -7,27 +7,27 @@
 //! same statements run one by one until the failing one, which is then reported with its
 //! file, line and column.
 
-use super::apply::Prepared;
+use super::prepared::Prepared;
 use crate::error::{Error, Result};
 use crate::wire::{Conn, RawSession, Sql};
 
 /// The session of one run: its client, and whether a transaction is open.
-pub(crate) struct Session<'c> {
+pub(crate) struct RunSession<'c> {
     pub client: Conn<'c>,
     /// Runs the code (Python, executables) the run's session is lent to.
     pub code: crate::hooks::Runner,
     in_transaction: bool,
 }
 
-impl<'c> Session<'c> {
+impl<'c> RunSession<'c> {
     /// A session with no transaction open.
-    pub(crate) fn new(client: RawSession) -> Session<'c> {
-        Session::on(Conn::Own(Box::new(client)))
+    pub(crate) fn new(client: RawSession) -> RunSession<'c> {
+        RunSession::on(Conn::Own(Box::new(client)))
     }
 
     /// A session on `client`, which has no transaction open.
-    pub(crate) fn on(client: Conn<'c>) -> Session<'c> {
-        Session {
+    pub(crate) fn on(client: Conn<'c>) -> RunSession<'c> {
+        RunSession {
             client,
             code: crate::hooks::Runner::default(),
             in_transaction: false,
@@ -44,9 +44,9 @@ impl<'c> Session<'c> {
         lock: &crate::lock::AdvisoryLock,
         timeout: std::time::Duration,
         holder: &str,
-        work: impl FnOnce(&mut Session) -> Result<T>,
+        work: impl FnOnce(&mut RunSession) -> Result<T>,
     ) -> Result<T> {
-        let mut session = Session::new(RawSession::connect(spec)?);
+        let mut session = RunSession::new(RawSession::connect(spec)?);
         session.end_with_client()?;
         session.locked_with(lock, timeout, holder, work)
     }
@@ -61,7 +61,7 @@ impl<'c> Session<'c> {
         lock: &crate::lock::AdvisoryLock,
         timeout: std::time::Duration,
         holder: &str,
-        work: impl FnOnce(&mut Session) -> Result<T>,
+        work: impl FnOnce(&mut RunSession) -> Result<T>,
     ) -> Result<T> {
         lock.acquire(&mut self.client, timeout, holder)?;
         let result = work(self);

@@ -1,28 +1,10 @@
-//! Lending a run's session to a child process: the child connects to a private Unix
-//! socket as to a server; pum answers its start-up itself (no password: only this user
-//! can reach the socket), then passes what it sends to the run's session and the
-//! session's answers back, so the child's SQL runs inside the run's transaction.
-//!
-//! - **Both ways at once.** A thread reads the server's answers as they come, so a child
-//!   that sends a long pipeline (psycopg 3's `executemany`, Flush requests, COPY) never
-//!   waits on a server waiting on pum.
-//! - **The child's transactions are savepoints.** pum 0.x gave each Python delta its own
-//!   connection: what it committed stayed, what it did not commit (or rolled back) went
-//!   away. Here its `BEGIN` becomes a savepoint of the run's transaction, `COMMIT` releases
-//!   it, `ROLLBACK` (or closing the connection without committing) returns to it; the
-//!   transaction status the child sees is the one it expects (`T` after its `BEGIN`, `I`
-//!   after its `COMMIT`). The run commits everything at its end, or nothing. Prepared
-//!   transactions, and transaction control inside a string of several statements, are
-//!   refused with an error from the server.
-//! - **Turns.** A child may hold several connections; each query (or extended-protocol
-//!   sequence up to its Sync) has the session to itself.
-//! - **Left as found.** The session's settings are put back as they were before the child
-//!   (prepared statements, cursors and LISTENs are dropped), as if it had had its own.
+//! The relay at work: the child's connections ([`Client`]), the thread reading the
+//! server's answers ([`ServerReader`]), and the loop passing messages both ways in turns
+//! ([`State`]), with the child's transaction control rewritten as savepoints.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -31,160 +13,28 @@ use std::time::Duration;
 use bytes::{BufMut, BytesMut};
 use postgres_protocol::message::backend::Message;
 
-use super::session::{Frame, Stream, read_frame, server_error};
-use super::{Control, RawSession, ServerError, Sql, TextRow, classify};
-use crate::database::quote_literal;
-use crate::error::{Error, Result};
-
-/// The port in the socket's name (`.s.PGSQL.5432`).
-pub(crate) const PORT: u16 = 5432;
+use super::lost;
+use super::messages::{cstring, parse_frame, query_frame, start};
+use crate::error::Result;
+use crate::sql::quote_literal;
+use crate::wire::raw_session::{Frame, Stream, read_frame, server_error};
+use crate::wire::{Control, RawSession, ServerError, classify};
 
 /// A statement that does nothing and succeeds (`SET`), standing in for a child's
 /// transaction control that has nothing to do.
 const NOTHING: &str = "SET LOCAL pum.relay TO DEFAULT";
 
-/// A private socket lending a session.
-pub(crate) struct Relay {
-    dir: tempfile::TempDir,
-    listener: UnixListener,
-}
-
-impl Relay {
-    /// A socket in a new directory only this user can enter.
-    ///
-    /// # Errors
-    /// [`Error::Io`] when the directory or the socket cannot be made.
-    pub(crate) fn new() -> Result<Relay> {
-        sweep_abandoned(&std::env::temp_dir());
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{RELAY_PREFIX}{}-", std::process::id()))
-            .tempdir()
-            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io(dir.path(), e))?;
-        }
-        let path = dir.path().join(format!(".s.PGSQL.{PORT}"));
-        let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io(&path, e))?;
-        Ok(Relay { dir, listener })
-    }
-
-    /// The directory holding the socket (libpq's `host`), private to this user.
-    pub(crate) fn socket_dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Serves the child's connections with `session` (in a transaction) until `done`
-    /// says the child's work is over and every connection is settled, calling `tick`
-    /// every few milliseconds; returns the last error the server sent the child, if any.
-    ///
-    /// `done` is asked until it answers true: the child exited, or (a child that stays)
-    /// it said it finished. With `close_at_done`, the connections it left open are then
-    /// closed as if it had closed them (what they did not commit goes away).
-    ///
-    /// # Errors
-    /// `done`'s errors; [`Error::Io`] when the socket fails; [`Error::Sql`] when the
-    /// session broke or could not be put back.
-    pub(crate) fn serve(
-        &self,
-        session: &mut RawSession,
-        done: &mut dyn FnMut() -> Result<bool>,
-        close_at_done: bool,
-        tick: &mut dyn FnMut(),
-    ) -> Result<Option<ServerError>> {
-        let settings = session
-            .rows("SELECT name, setting FROM pg_settings WHERE source = 'session'")
-            .map_err(|e| Error::server("read the session's settings", &e))?;
-        let (sender, events) = mpsc::channel();
-        let reader = ServerReader::start(&session.stream, sender.clone())
-            .map_err(|e| Error::io("the session's socket", e))?;
-        let mut state = State {
-            session,
-            clients: Vec::new(),
-            events,
-            last_error: None,
-        };
-        let served = (|| {
-            let mut over = false;
-            loop {
-                loop {
-                    match self.listener.accept() {
-                        Ok((stream, _)) => state.add(stream, &sender),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) => return Err(Error::io(self.dir.path(), e)),
-                    }
-                }
-                let wait = if over { 20 } else { 5 };
-                state.receive(Duration::from_millis(wait))?;
-                state.work()?;
-                tick();
-                if !over {
-                    over = done()?;
-                    if over && close_at_done {
-                        state.close_all();
-                    }
-                }
-                if over && state.finished() {
-                    return Ok(());
-                }
-            }
-        })();
-        let stopped = reader.stop(&state.session.stream);
-        served?;
-        stopped.map_err(|e| lost(e.to_string()))?;
-        restore(state.session, &settings)?;
-        Ok(state.last_error)
-    }
-}
-
-/// How relay directories start: `pum-relay-<pid>-`.
-const RELAY_PREFIX: &str = "pum-relay-";
-
-/// Removes the relay directories in `tmp` that a killed pum left: named for a process
-/// that no longer runs, owned by this user, directories (not links). Best effort, and
-/// only where `/proc` tells which processes run.
-fn sweep_abandoned(tmp: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Some(me) = crate::os_user::effective_uid() else {
-        return;
-    };
-    let Ok(entries) = std::fs::read_dir(tmp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(RELAY_PREFIX))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let path = entry.path();
-        let abandoned = !Path::new(&format!("/proc/{pid}")).exists()
-            && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == me);
-        if abandoned {
-            let _ = std::fs::remove_dir_all(&path);
-        }
-    }
-}
-
 /// Reads the server's messages on a thread of its own until stopped.
-struct ServerReader {
+pub(super) struct ServerReader {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl ServerReader {
-    fn start(stream: &Stream, events: mpsc::Sender<Event>) -> std::io::Result<ServerReader> {
+    pub(super) fn start(
+        stream: &Stream,
+        events: mpsc::Sender<Event>,
+    ) -> std::io::Result<ServerReader> {
         let mut stream = stream.try_clone()?;
         // Reads wake up now and then to see whether they should stop.
         stream.set_read_timeout(Some(Duration::from_millis(20)))?;
@@ -228,7 +78,7 @@ impl ServerReader {
 
     /// Stops the thread (nothing is in flight then) and gives the session back its
     /// blocking reads.
-    fn stop(self, stream: &Stream) -> std::io::Result<()> {
+    pub(super) fn stop(self, stream: &Stream) -> std::io::Result<()> {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
         stream.set_read_timeout(None)
@@ -236,7 +86,7 @@ impl ServerReader {
 }
 
 /// One whole message at the front of `buffer`, if it holds one.
-fn take_frame(buffer: &mut BytesMut) -> Option<Frame> {
+pub(super) fn take_frame(buffer: &mut BytesMut) -> Option<Frame> {
     if buffer.len() < 5 {
         return None;
     }
@@ -252,7 +102,7 @@ fn take_frame(buffer: &mut BytesMut) -> Option<Frame> {
 }
 
 /// What the relay's threads report.
-enum Event {
+pub(super) enum Event {
     Client(usize, Frame),
     Gone(usize),
     Server(Frame),
@@ -260,7 +110,7 @@ enum Event {
 }
 
 /// One connection of the child.
-struct Client {
+pub(super) struct Client {
     /// Where answers go.
     writer: UnixStream,
     /// Frames received, not yet handled.
@@ -288,16 +138,16 @@ impl Client {
 }
 
 /// The relay at work.
-struct State<'s> {
-    session: &'s mut RawSession,
-    clients: Vec<Client>,
-    events: mpsc::Receiver<Event>,
-    last_error: Option<ServerError>,
+pub(super) struct State<'s> {
+    pub(super) session: &'s mut RawSession,
+    pub(super) clients: Vec<Client>,
+    pub(super) events: mpsc::Receiver<Event>,
+    pub(super) last_error: Option<ServerError>,
 }
 
 impl State<'_> {
     /// Takes a new connection: a thread answers its start-up, then reads its messages.
-    fn add(&mut self, stream: UnixStream, sender: &mpsc::Sender<Event>) {
+    pub(super) fn add(&mut self, stream: UnixStream, sender: &mpsc::Sender<Event>) {
         let _ = stream.set_nonblocking(false);
         let Ok(writer) = stream.try_clone() else {
             return;
@@ -336,7 +186,7 @@ impl State<'_> {
     }
 
     /// Handles what arrived, waiting at most `wait` for the first event.
-    fn receive(&mut self, wait: Duration) -> Result<()> {
+    pub(super) fn receive(&mut self, wait: Duration) -> Result<()> {
         let mut next = self.events.recv_timeout(wait).ok();
         while let Some(event) = next {
             self.event(event)?;
@@ -406,7 +256,7 @@ impl State<'_> {
     }
 
     /// Handles queued client messages: the holder's first, else the next client's.
-    fn work(&mut self) -> Result<()> {
+    pub(super) fn work(&mut self) -> Result<()> {
         loop {
             self.end_for_gone_clients()?;
             let holder = self.clients.iter().position(Client::holds_session);
@@ -550,7 +400,7 @@ impl State<'_> {
     }
 
     /// Closes the connections the child left open, once what they sent is handled.
-    fn close_all(&mut self) {
+    pub(super) fn close_all(&mut self) {
         for client in &mut self.clients {
             if !client.gone {
                 let _ = client.writer.shutdown(std::net::Shutdown::Both);
@@ -560,7 +410,7 @@ impl State<'_> {
     }
 
     /// Whether every connection is closed and settled, with nothing in flight.
-    fn finished(&self) -> bool {
+    pub(super) fn finished(&self) -> bool {
         self.clients
             .iter()
             .all(|c| c.gone && c.queue.is_empty() && c.pending == 0 && !c.in_sequence && !c.open)
@@ -568,13 +418,13 @@ impl State<'_> {
 }
 
 /// The savepoint standing for client `id`'s transaction.
-fn savepoint(id: usize) -> String {
+pub(super) fn savepoint(id: usize) -> String {
     format!("pum_child_{id}")
 }
 
 /// The statement to send instead of a child's transaction control, or `None` to send
 /// the child's own.
-fn rewrite(sql: &str, id: usize, client: &mut Client) -> Option<String> {
+pub(super) fn rewrite(sql: &str, id: usize, client: &mut Client) -> Option<String> {
     match classify(sql) {
         Control::None => None,
         Control::Begin => {
@@ -595,133 +445,5 @@ fn rewrite(sql: &str, id: usize, client: &mut Client) -> Option<String> {
             "DO $pum$ BEGIN RAISE EXCEPTION USING ERRCODE = '25000', MESSAGE = {}; END $pum$",
             quote_literal(why)
         )),
-    }
-}
-
-/// Puts the session back as it was before the child: settings, no prepared statements,
-/// cursors or LISTENs of the child's (unless the transaction failed: then the run fails).
-fn restore(session: &mut RawSession, settings: &[TextRow]) -> Result<()> {
-    if session.transaction_status() == b'E' {
-        return Ok(());
-    }
-    let mut sql = String::from(
-        "CLOSE ALL; DEALLOCATE ALL; UNLISTEN *; SET SESSION AUTHORIZATION DEFAULT; RESET ALL;",
-    );
-    for row in settings {
-        if let [Some(name), Some(value)] = row.as_slice() {
-            sql.push_str(&format!(
-                " SELECT set_config({}, {}, false);",
-                quote_literal(name),
-                quote_literal(value)
-            ));
-        }
-    }
-    session
-        .batch(&sql)
-        .map_err(|e| Error::server("put the session back after a child process", &e))
-}
-
-fn lost(why: String) -> Error {
-    Error::Sql {
-        context: "relay the session to a child process".into(),
-        message: ServerError::lost(why).describe(),
-        code: None,
-    }
-}
-
-/// Answers the child's start-up: no authentication, the session's parameters, ready.
-fn start(parameters: &[(String, String)], client: &mut UnixStream) -> std::io::Result<()> {
-    loop {
-        let mut len = [0u8; 4];
-        client.read_exact(&mut len)?;
-        let len = u32::from_be_bytes(len) as usize;
-        if !(8..=10_000).contains(&len) {
-            return Err(std::io::Error::other("a bad start-up packet"));
-        }
-        let mut body = vec![0u8; len - 4];
-        client.read_exact(&mut body)?;
-        let code = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
-        match code {
-            // SSLRequest, GSSENCRequest: no.
-            80_877_103 | 80_877_104 => client.write_all(b"N")?,
-            // CancelRequest: nothing to cancel here.
-            80_877_102 => return Err(std::io::Error::other("a cancel request")),
-            _ => break,
-        }
-    }
-    let mut messages = vec![backend(b'R', &0u32.to_be_bytes())];
-    for (name, value) in parameters {
-        let mut body = Vec::new();
-        body.extend_from_slice(name.as_bytes());
-        body.push(0);
-        body.extend_from_slice(value.as_bytes());
-        body.push(0);
-        messages.push(backend(b'S', &body));
-    }
-    messages.push(backend(b'K', &[0u8; 8]));
-    messages.push(backend(b'Z', b"I"));
-    client.write_all(&messages.concat())
-}
-
-/// A message: tag, length, body.
-fn backend(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut message = Vec::with_capacity(5 + body.len());
-    message.push(tag);
-    message.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    message.extend_from_slice(body);
-    message
-}
-
-/// A simple Query message.
-fn query_frame(sql: &str) -> Frame {
-    let mut body = sql.as_bytes().to_vec();
-    body.push(0);
-    Frame {
-        tag: b'Q',
-        bytes: BytesMut::from(&backend(b'Q', &body)[..]),
-    }
-}
-
-/// A Parse message for `sql` under the statement name `name`, with no parameter types.
-fn parse_frame(name: &[u8], sql: &str) -> Frame {
-    let mut body = name.to_vec();
-    body.push(0);
-    body.extend_from_slice(sql.as_bytes());
-    body.push(0);
-    body.extend_from_slice(&0u16.to_be_bytes());
-    Frame {
-        tag: b'P',
-        bytes: BytesMut::from(&backend(b'P', &body)[..]),
-    }
-}
-
-/// The text of a NUL-terminated string.
-fn cstring(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relay_directories_of_dead_processes_are_removed_others_kept() {
-        let tmp = tempfile::tempdir().unwrap();
-        // pid 1 always runs; a pid above the kernel's maximum never does.
-        let alive = tmp.path().join("pum-relay-1-abc");
-        let dead = tmp.path().join("pum-relay-99999999-abc");
-        let other = tmp.path().join("pum-relay-x");
-        for dir in [&alive, &dead, &other] {
-            std::fs::create_dir(dir).unwrap();
-            std::fs::write(dir.join("pg_service.conf"), "").unwrap();
-        }
-        // A link named like a dead relay is not followed nor removed.
-        let link = tmp.path().join("pum-relay-99999998-abc");
-        std::os::unix::fs::symlink(&other, &link).unwrap();
-        sweep_abandoned(tmp.path());
-        assert!(alive.exists() && other.join("pg_service.conf").exists());
-        assert!(!dead.exists());
-        assert!(std::fs::symlink_metadata(&link).is_ok());
     }
 }
