@@ -100,9 +100,9 @@ fn naming_as_written(error: Error, file: &Path) -> Error {
             code,
             statement,
         },
-        Error::Io { path, source } if path == file => Error::Io {
+        Error::Io { path, error } if path == file => Error::Io {
             path: written,
-            source,
+            error,
         },
         Error::PgRestore {
             tool,
