@@ -50,7 +50,7 @@ pub struct ScratchDatabase {
 }
 
 /// The purposes of scratch databases, the second word of their names.
-const SCRATCH_PURPOSES: [&str; 3] = ["check", "autogenerate", "module"];
+const SCRATCH_PURPOSES: [&str; 4] = ["check", "autogenerate", "module", "lint"];
 
 impl ScratchDatabase {
     /// Drops the orphaned scratch databases on the server of `spec` (see the type's docs),
@@ -177,7 +177,7 @@ pub(crate) struct Scratch {
 }
 
 /// Which of `found` are orphaned scratch databases to drop: named
-/// `pum_<check|autogenerate|module>_<pid>_<number>` (every purpose `ScratchDatabase::create`
+/// `pum_<check|autogenerate|module|lint>_<pid>_<number>` (every purpose `ScratchDatabase::create`
 /// is given), unlocked, droppable.
 pub(crate) fn scratch_orphans(found: &[Scratch]) -> Vec<String> {
     let scratch_name = |name: &str| {

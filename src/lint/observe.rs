@@ -1,0 +1,248 @@
+//! What PostgreSQL did (I/O): before a version runs, the objects of its database are
+//! written down in temporary tables of the session (`pg_temp.pum_lint_*`: schemas,
+//! relations with their relfilenode, columns with their NOT NULL, constraints); after each
+//! statement, one query compares the catalog with them and reads the locks the session
+//! holds (`pg_locks` for `pg_backend_pid()`). What is new since the statement before is the
+//! statement's doing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::rules::{Change, LockMode};
+use crate::error::{Error, Result};
+
+/// Writes down the objects of the database as they are before a version.
+const SNAPSHOT: &str = "\
+DROP TABLE IF EXISTS pg_temp.pum_lint_nsp, pg_temp.pum_lint_rel, pg_temp.pum_lint_att, \
+  pg_temp.pum_lint_con;
+CREATE TEMP TABLE pum_lint_nsp AS
+  SELECT oid AS nsp, nspname::text AS nspname FROM pg_catalog.pg_namespace
+  WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema';
+CREATE TEMP TABLE pum_lint_rel AS
+  SELECT c.oid AS rel, c.relfilenode, c.relname::text AS relname, c.relnamespace,
+         c.relkind::text AS relkind, format('%I.%I', n.nspname, c.relname) AS name
+  FROM pg_catalog.pg_class c JOIN pg_temp.pum_lint_nsp n ON n.nsp = c.relnamespace;
+CREATE TEMP TABLE pum_lint_att AS
+  SELECT a.attrelid, a.attnum, a.attname::text AS attname, a.attnotnull
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_temp.pum_lint_rel r ON r.rel = a.attrelid AND r.relkind IN ('r', 'p', 'm', 'f')
+  WHERE a.attnum > 0 AND NOT a.attisdropped;
+CREATE TEMP TABLE pum_lint_con AS
+  SELECT k.oid AS con, k.conrelid, k.conname::text AS conname
+  FROM pg_catalog.pg_constraint k JOIN pg_temp.pum_lint_rel r ON r.rel = k.conrelid;
+";
+
+/// The catalog compared with the snapshot: `(kind, key, table, a, b)`.
+const OBSERVE: &str = "\
+SELECT 'rewrite', r.rel::text, r.name, c.relfilenode::text, ''
+  FROM pg_temp.pum_lint_rel r JOIN pg_catalog.pg_class c ON c.oid = r.rel
+  WHERE r.relkind IN ('r', 'm') AND c.relfilenode <> r.relfilenode
+UNION ALL
+SELECT 'table-dropped', r.rel::text, r.name, '', ''
+  FROM pg_temp.pum_lint_rel r
+  WHERE r.relkind IN ('r', 'p', 'm', 'f')
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.rel)
+    AND EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.oid = r.relnamespace)
+UNION ALL
+SELECT 'table-renamed', r.rel::text, r.name, format('%I.%I', n.nspname, c.relname), ''
+  FROM pg_temp.pum_lint_rel r JOIN pg_catalog.pg_class c ON c.oid = r.rel
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE r.relkind IN ('r', 'p', 'm', 'v', 'f')
+    AND (c.relname::text <> r.relname OR c.relnamespace <> r.relnamespace)
+UNION ALL
+SELECT 'column-dropped', a.attrelid::text || '.' || a.attnum, r.name, format('%I', a.attname), ''
+  FROM pg_temp.pum_lint_att a JOIN pg_temp.pum_lint_rel r ON r.rel = a.attrelid
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute x
+                    WHERE x.attrelid = a.attrelid AND x.attnum = a.attnum AND NOT x.attisdropped)
+UNION ALL
+SELECT 'column-renamed', a.attrelid::text || '.' || a.attnum || '.' || x.attname, r.name,
+       format('%I', a.attname), format('%I', x.attname)
+  FROM pg_temp.pum_lint_att a JOIN pg_temp.pum_lint_rel r ON r.rel = a.attrelid
+  JOIN pg_catalog.pg_attribute x ON x.attrelid = a.attrelid AND x.attnum = a.attnum
+  WHERE NOT x.attisdropped AND x.attname::text <> a.attname
+UNION ALL
+SELECT 'not-null', a.attrelid::text || '.' || a.attnum, r.name, format('%I', x.attname),
+       (EXISTS (SELECT FROM pg_catalog.pg_constraint k
+                WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.convalidated
+                  AND pg_catalog.pg_get_constraintdef(k.oid)
+                      = format('CHECK ((%I IS NOT NULL))', x.attname)))::text
+  FROM pg_temp.pum_lint_att a JOIN pg_temp.pum_lint_rel r ON r.rel = a.attrelid
+  JOIN pg_catalog.pg_attribute x ON x.attrelid = a.attrelid AND x.attnum = a.attnum
+  WHERE x.attnotnull AND NOT a.attnotnull AND NOT x.attisdropped
+UNION ALL
+SELECT 'index', i.indexrelid::text, r.name, format('%I', ic.relname),
+       coalesce((SELECT format('%I', k.conname) FROM pg_catalog.pg_constraint k
+                 WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+                   AND k.contype IN ('p', 'u', 'x') LIMIT 1), '')
+  FROM pg_catalog.pg_index i
+  JOIN pg_temp.pum_lint_rel r ON r.rel = i.indrelid AND r.relkind IN ('r', 'p', 'm')
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+  WHERE NOT EXISTS (SELECT FROM pg_temp.pum_lint_rel o WHERE o.rel = i.indexrelid)
+    AND NOT EXISTS (SELECT FROM pg_temp.pum_lint_rel o
+                    WHERE o.relkind = 'i' AND ic.relfilenode <> 0
+                      AND o.relfilenode = ic.relfilenode)
+UNION ALL
+SELECT 'constraint', k.oid::text || '.' || k.convalidated, r.name, format('%I', k.conname),
+       k.contype::text || k.convalidated::text
+  FROM pg_catalog.pg_constraint k
+  JOIN pg_temp.pum_lint_rel r ON r.rel = k.conrelid AND r.relkind IN ('r', 'p')
+  WHERE k.contype IN ('f', 'c')
+    AND NOT EXISTS (SELECT FROM pg_temp.pum_lint_con o WHERE o.con = k.oid)
+    AND NOT EXISTS (SELECT FROM pg_temp.pum_lint_con o
+                    WHERE o.conrelid = k.conrelid AND o.conname = k.conname::text
+                      AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint y WHERE y.oid = o.con))
+UNION ALL
+SELECT 'schema-dropped', n.nsp::text, format('%I', n.nspname), '', ''
+  FROM pg_temp.pum_lint_nsp n
+  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_namespace x WHERE x.oid = n.nsp)
+UNION ALL
+SELECT 'schema-renamed', n.nsp::text || '.' || x.nspname, format('%I', n.nspname),
+       format('%I', x.nspname), ''
+  FROM pg_temp.pum_lint_nsp n JOIN pg_catalog.pg_namespace x ON x.oid = n.nsp
+  WHERE x.nspname::text <> n.nspname
+UNION ALL
+SELECT 'lock', '', r.name, l.mode, ''
+  FROM pg_catalog.pg_locks l JOIN pg_temp.pum_lint_rel r ON r.rel = l.relation
+  WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted
+    AND r.relkind IN ('r', 'p', 'm', 'v', 'f')";
+
+/// What the catalog showed after one statement.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    /// Changes not seen after an earlier statement of the version.
+    pub changes: Vec<Change>,
+    /// The strongest lock held on each table.
+    pub locks: BTreeMap<String, LockMode>,
+    /// Constraints (by key) added NOT VALID by this statement.
+    pub added_not_valid: Vec<String>,
+    /// Constraints (by key) seen validated for the first time, with their change: whether
+    /// they are a hazard depends on where they were added (decided by the caller).
+    pub validated: Vec<(String, Change)>,
+}
+
+/// The observations of one version, statement after statement.
+pub(crate) struct Observer {
+    /// `(kind, key, value)` of every change already seen in this version.
+    seen: BTreeSet<(String, String, String)>,
+}
+
+impl Observer {
+    /// Writes down the database's objects: what "existed before the version" means.
+    ///
+    /// # Errors
+    /// [`Error::Sql`].
+    pub(crate) fn start(client: &mut postgres::Client) -> Result<Observer> {
+        client
+            .batch_execute(SNAPSHOT)
+            .map_err(|e| Error::sql("write down the objects before the version", &e))?;
+        Ok(Observer {
+            seen: BTreeSet::new(),
+        })
+    }
+
+    /// Compares the catalog with the snapshot after a statement.
+    ///
+    /// # Errors
+    /// [`Error::Sql`].
+    pub(crate) fn after_statement(&mut self, client: &mut postgres::Client) -> Result<Seen> {
+        let rows = client
+            .query(OBSERVE, &[])
+            .map_err(|e| Error::sql("observe what the statement did", &e))?;
+        let mut seen = Seen::default();
+        for row in rows {
+            let kind: String = row.get(0);
+            let key: String = row.get(1);
+            let table: String = row.get(2);
+            let a: String = row.get(3);
+            let b: String = row.get(4);
+            if kind == "lock" {
+                if let Some(mode) = LockMode::from_pg_locks(&a) {
+                    let strongest = seen.locks.entry(table).or_insert(mode);
+                    *strongest = (*strongest).max(mode);
+                }
+                continue;
+            }
+            if !self.seen.insert((kind.clone(), key.clone(), a.clone())) {
+                continue;
+            }
+            let change = match kind.as_str() {
+                "rewrite" => Change::Rewritten { table },
+                "table-dropped" => Change::TableDropped { table },
+                "table-renamed" => Change::TableRenamed { table, to: a },
+                "column-dropped" => Change::ColumnDropped { table, column: a },
+                "column-renamed" => Change::ColumnRenamed {
+                    table,
+                    column: a,
+                    to: b,
+                },
+                "not-null" => Change::NotNull {
+                    table,
+                    column: a,
+                    proven: b == "true",
+                },
+                "index" => Change::IndexBuilt {
+                    table,
+                    index: a,
+                    constraint: Some(b).filter(|b| !b.is_empty()),
+                },
+                "constraint" => {
+                    let oid = key.split('.').next().unwrap_or_default().to_string();
+                    if b.ends_with("false") {
+                        seen.added_not_valid.push(oid);
+                        continue;
+                    }
+                    let change = Change::ConstraintValidated {
+                        table,
+                        constraint: a,
+                        foreign_key: b.starts_with('f'),
+                    };
+                    seen.validated.push((oid, change));
+                    continue;
+                }
+                "schema-dropped" => Change::SchemaDropped { schema: table },
+                "schema-renamed" => Change::SchemaRenamed { schema: table, to: a },
+                _ => continue,
+            };
+            seen.changes.push(change);
+        }
+        Ok(seen)
+    }
+}
+
+/// Which tables of the database `client` is on may hold rows, by `schema.table`, and
+/// which schemas hold such a table: read from `pg_class` (`reltuples`, `relpages`), never
+/// a table itself. A table never analysed may hold rows.
+///
+/// # Errors
+/// [`Error::Sql`].
+pub(crate) fn tables_with_rows(
+    client: &mut postgres::Client,
+) -> Result<(BTreeMap<String, bool>, BTreeMap<String, bool>)> {
+    let rows = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname), format('%I', n.nspname), \
+                    c.relkind NOT IN ('r', 'm') OR c.reltuples <> 0 OR c.relpages > 0 \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p', 'm', 'f') AND n.nspname NOT LIKE 'pg\\_%' \
+               AND n.nspname <> 'information_schema'",
+            &[],
+        )
+        .map_err(|e| Error::sql("read which tables hold rows", &e))?;
+    let schemas_sql = "SELECT format('%I', nspname) FROM pg_catalog.pg_namespace \
+                       WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'";
+    let mut schemas: BTreeMap<String, bool> = client
+        .query(schemas_sql, &[])
+        .map_err(|e| Error::sql("read the schemas", &e))?
+        .iter()
+        .map(|row| (row.get(0), false))
+        .collect();
+    let mut tables = BTreeMap::new();
+    for row in rows {
+        let holds: bool = row.get(2);
+        tables.insert(row.get(0), holds);
+        if holds {
+            schemas.insert(row.get(1), true);
+        }
+    }
+    Ok((tables, schemas))
+}
