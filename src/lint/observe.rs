@@ -200,7 +200,10 @@ impl Observer {
                     continue;
                 }
                 "schema-dropped" => Change::SchemaDropped { schema: table },
-                "schema-renamed" => Change::SchemaRenamed { schema: table, to: a },
+                "schema-renamed" => Change::SchemaRenamed {
+                    schema: table,
+                    to: a,
+                },
                 _ => continue,
             };
             seen.changes.push(change);

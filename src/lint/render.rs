@@ -4,30 +4,29 @@
 use super::{Finding, LintReport};
 
 impl LintReport {
-    /// One block per finding: `file:line: severity[rule]: statement`, then the table and
-    /// its lock with what happens, then the fix; an empty string without findings.
+    /// One block per finding: `file:line: severity[rule]: statement`, then what happens,
+    /// the table and its lock, and the fix; an empty string without findings.
     pub fn text(&self) -> String {
         let mut out = String::new();
         for f in &self.findings {
             out.push_str(&format!(
-                "{}:{}: {}[{}]: {}\n",
+                "{}:{}: {}[{}]: {}\n  {}\n",
                 f.file,
                 f.line,
                 f.severity.as_str(),
                 f.rule,
-                f.statement
+                f.statement,
+                f.message
             ));
             let mut about = Vec::new();
             if let Some(table) = &f.table {
-                about.push(table.clone());
+                about.push(format!("table {table}"));
             }
             if let Some(lock) = &f.lock {
-                about.push(format!("{lock} lock"));
+                about.push(format!("lock {lock}"));
             }
-            if about.is_empty() {
-                out.push_str(&format!("  {}\n", f.message));
-            } else {
-                out.push_str(&format!("  {}: {}\n", about.join(", "), f.message));
+            if !about.is_empty() {
+                out.push_str(&format!("  {}\n", about.join(", ")));
             }
             out.push_str(&format!("  fix: {}\n", f.fix));
         }
@@ -131,7 +130,7 @@ mod tests {
         assert_eq!(
             report().text(),
             "changelogs/1.1.0/01_a,b.sql:3: error[rewrite]: ALTER TABLE s.t ALTER id TYPE \
-             bigint;\n  s.t, ACCESS EXCLUSIVE lock: 100% rewritten\n  fix: add a column\n"
+             bigint;\n  100% rewritten\n  table s.t, lock ACCESS EXCLUSIVE\n  fix: add a column\n"
         );
     }
 }

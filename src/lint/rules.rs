@@ -406,7 +406,9 @@ pub(crate) fn hazards(
             Change::SchemaRenamed { schema, to } => hazard(
                 Rule::BreakingRename,
                 Some(schema),
-                format!("schema {schema} becomes {to}: running applications still use the old name"),
+                format!(
+                    "schema {schema} becomes {to}: running applications still use the old name"
+                ),
                 "keep the old schema (views of the new one) for a release",
             ),
             Change::TableDropped { .. }
@@ -473,7 +475,9 @@ mod tests {
 
     #[test]
     fn truncate_is_data_loss_not_a_rewrite_and_empty_tables_lose_nothing() {
-        let mut f = facts(vec![Change::Rewritten { table: "s.t".into() }]);
+        let mut f = facts(vec![Change::Rewritten {
+            table: "s.t".into(),
+        }]);
         f.truncate = true;
         assert_eq!(rules(&f), [Rule::DataLoss]);
         assert!(hazards(&f, &|_| false, true).is_empty());

@@ -68,10 +68,7 @@ pub(crate) fn directives(text: &str) -> Result<Allowances, BadDirective> {
                 if rules.is_empty() {
                     return Err(BadDirective {
                         line: comment.line,
-                        message: format!(
-                            "-- pum:allow names no rule (rules: {})",
-                            Rule::names()
-                        ),
+                        message: format!("-- pum:allow names no rule (rules: {})", Rule::names()),
                     });
                 }
                 for rule in rules {
@@ -249,7 +246,11 @@ mod tests {
         assert!(bad.message.contains("unknown rule"), "{}", bad.message);
         let bad = directives("-- pum:no-transaction\n\n-- pum:alow rewrite\n").unwrap_err();
         assert_eq!(bad.line, 3);
-        assert!(bad.message.contains("unknown directive -- pum:alow"), "{}", bad.message);
+        assert!(
+            bad.message.contains("unknown directive -- pum:alow"),
+            "{}",
+            bad.message
+        );
         assert_eq!(directives("-- pum:allow\n").unwrap_err().line, 1);
     }
 

@@ -298,7 +298,10 @@ fn lint_objects_made_earlier_in_the_same_version_are_never_hazards() {
 
 #[test]
 fn lint_every_version_by_default_and_above_from() {
-    let project = project(&[("01.sql", "ALTER TABLE app.item ALTER COLUMN id TYPE bigint;")]);
+    let project = project(&[(
+        "01.sql",
+        "ALTER TABLE app.item ALTER COLUMN id TYPE bigint;",
+    )]);
     project.write(
         "changelogs/1.2.0/01.sql",
         "ALTER TABLE app.owner ALTER COLUMN id TYPE bigint;",
@@ -401,7 +404,10 @@ fn lint_bad_input_names_file_and_line() {
 fn lint_pending_reads_the_database_and_changes_nothing() {
     let project = project(&[
         ("01.sql", "DROP TABLE archive.old;\n"),
-        ("02.sql", "ALTER TABLE app.item ALTER COLUMN id TYPE bigint;\n"),
+        (
+            "02.sql",
+            "ALTER TABLE app.item ALTER COLUMN id TYPE bigint;\n",
+        ),
     ]);
     let config = project.config();
     let db = ScratchDb::new("lint_pending", "");
