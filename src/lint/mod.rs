@@ -280,7 +280,7 @@ fn run_version(
             if file.in_transaction {
                 run(client, &sql, file, statement)?;
             }
-            let seen = observer.after_statement(client)?;
+            let seen = observer.after_statement(client, file.in_transaction || !outside)?;
             if !file.in_transaction && !outside {
                 control(client, "COMMIT")?;
             }

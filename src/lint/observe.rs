@@ -29,53 +29,58 @@ CREATE TEMP TABLE pum_lint_att AS
 CREATE TEMP TABLE pum_lint_con AS
   SELECT k.oid AS con, k.conrelid, k.conname::text AS conname
   FROM pg_catalog.pg_constraint k JOIN pg_temp.pum_lint_rel r ON r.rel = k.conrelid;
+CREATE INDEX ON pg_temp.pum_lint_rel (rel);
+CREATE INDEX ON pg_temp.pum_lint_att (attrelid, attnum);
+CREATE INDEX ON pg_temp.pum_lint_con (con);
+ANALYZE pg_temp.pum_lint_nsp, pg_temp.pum_lint_rel, pg_temp.pum_lint_att, pg_temp.pum_lint_con;
 ";
 
-/// The catalog compared with the snapshot: `(kind, key, table, a, b)`.
+/// The catalog compared with the snapshot: `(kind, key, table, a, b)`. `{gate}` limits the
+/// relations compared (see [`GATED`]).
 const OBSERVE: &str = "\
+WITH held AS (
+  SELECT l.relation AS rel, l.relation, l.mode FROM pg_catalog.pg_locks l
+  WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted),
+gated AS (
+  SELECT * FROM pg_temp.pum_lint_rel s WHERE {gate})
 SELECT 'rewrite', r.rel::text, r.name, c.relfilenode::text, ''
-  FROM pg_temp.pum_lint_rel r JOIN pg_catalog.pg_class c ON c.oid = r.rel
+  FROM gated r JOIN pg_catalog.pg_class c ON c.oid = r.rel
   WHERE r.relkind IN ('r', 'm') AND c.relfilenode <> r.relfilenode
 UNION ALL
 SELECT 'table-dropped', r.rel::text, r.name, '', ''
-  FROM pg_temp.pum_lint_rel r
+  FROM gated r
   WHERE r.relkind IN ('r', 'p', 'm', 'f')
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.rel)
     AND EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.oid = r.relnamespace)
 UNION ALL
 SELECT 'table-renamed', r.rel::text, r.name, format('%I.%I', n.nspname, c.relname), ''
-  FROM pg_temp.pum_lint_rel r JOIN pg_catalog.pg_class c ON c.oid = r.rel
+  FROM gated r JOIN pg_catalog.pg_class c ON c.oid = r.rel
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE r.relkind IN ('r', 'p', 'm', 'v', 'f')
     AND (c.relname::text <> r.relname OR c.relnamespace <> r.relnamespace)
 UNION ALL
-SELECT 'column-dropped', a.attrelid::text || '.' || a.attnum, r.name, format('%I', a.attname), ''
-  FROM pg_temp.pum_lint_att a JOIN pg_temp.pum_lint_rel r ON r.rel = a.attrelid
+SELECT CASE WHEN x.attnum IS NULL THEN 'column-dropped'
+            WHEN x.attname::text <> a.attname THEN 'column-renamed' ELSE 'not-null' END,
+       a.attrelid::text || '.' || a.attnum || '.' || coalesce(x.attname::text, ''), r.name,
+       format('%I', a.attname),
+       CASE WHEN x.attnum IS NULL THEN ''
+            WHEN x.attname::text <> a.attname THEN format('%I', x.attname)
+            ELSE (EXISTS (SELECT FROM pg_catalog.pg_constraint k
+                          WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.convalidated
+                            AND pg_catalog.pg_get_constraintdef(k.oid)
+                                = format('CHECK ((%I IS NOT NULL))', x.attname)))::text END
+  FROM pg_temp.pum_lint_att a JOIN gated r ON r.rel = a.attrelid
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute x
-                    WHERE x.attrelid = a.attrelid AND x.attnum = a.attnum AND NOT x.attisdropped)
-UNION ALL
-SELECT 'column-renamed', a.attrelid::text || '.' || a.attnum || '.' || x.attname, r.name,
-       format('%I', a.attname), format('%I', x.attname)
-  FROM pg_temp.pum_lint_att a JOIN pg_temp.pum_lint_rel r ON r.rel = a.attrelid
-  JOIN pg_catalog.pg_attribute x ON x.attrelid = a.attrelid AND x.attnum = a.attnum
-  WHERE NOT x.attisdropped AND x.attname::text <> a.attname
-UNION ALL
-SELECT 'not-null', a.attrelid::text || '.' || a.attnum, r.name, format('%I', x.attname),
-       (EXISTS (SELECT FROM pg_catalog.pg_constraint k
-                WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.convalidated
-                  AND pg_catalog.pg_get_constraintdef(k.oid)
-                      = format('CHECK ((%I IS NOT NULL))', x.attname)))::text
-  FROM pg_temp.pum_lint_att a JOIN pg_temp.pum_lint_rel r ON r.rel = a.attrelid
-  JOIN pg_catalog.pg_attribute x ON x.attrelid = a.attrelid AND x.attnum = a.attnum
-  WHERE x.attnotnull AND NOT a.attnotnull AND NOT x.attisdropped
+  LEFT JOIN pg_catalog.pg_attribute x
+    ON x.attrelid = a.attrelid AND x.attnum = a.attnum AND NOT x.attisdropped
+  WHERE x.attnum IS NULL OR x.attname::text <> a.attname OR (x.attnotnull AND NOT a.attnotnull)
 UNION ALL
 SELECT 'index', i.indexrelid::text, r.name, format('%I', ic.relname),
        coalesce((SELECT format('%I', k.conname) FROM pg_catalog.pg_constraint k
                  WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
                    AND k.contype IN ('p', 'u', 'x') LIMIT 1), '')
   FROM pg_catalog.pg_index i
-  JOIN pg_temp.pum_lint_rel r ON r.rel = i.indrelid AND r.relkind IN ('r', 'p', 'm')
+  JOIN gated r ON r.rel = i.indrelid AND r.relkind IN ('r', 'p', 'm')
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   WHERE NOT EXISTS (SELECT FROM pg_temp.pum_lint_rel o WHERE o.rel = i.indexrelid)
     AND NOT EXISTS (SELECT FROM pg_temp.pum_lint_rel o
@@ -85,7 +90,7 @@ UNION ALL
 SELECT 'constraint', k.oid::text || '.' || k.convalidated, r.name, format('%I', k.conname),
        k.contype::text || k.convalidated::text
   FROM pg_catalog.pg_constraint k
-  JOIN pg_temp.pum_lint_rel r ON r.rel = k.conrelid AND r.relkind IN ('r', 'p')
+  JOIN gated r ON r.rel = k.conrelid AND r.relkind IN ('r', 'p')
   WHERE k.contype IN ('f', 'c')
     AND NOT EXISTS (SELECT FROM pg_temp.pum_lint_con o WHERE o.con = k.oid)
     AND NOT EXISTS (SELECT FROM pg_temp.pum_lint_con o
@@ -101,10 +106,19 @@ SELECT 'schema-renamed', n.nsp::text || '.' || x.nspname, format('%I', n.nspname
   FROM pg_temp.pum_lint_nsp n JOIN pg_catalog.pg_namespace x ON x.oid = n.nsp
   WHERE x.nspname::text <> n.nspname
 UNION ALL
-SELECT 'lock', '', r.name, l.mode, ''
-  FROM pg_catalog.pg_locks l JOIN pg_temp.pum_lint_rel r ON r.rel = l.relation
-  WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted
-    AND r.relkind IN ('r', 'p', 'm', 'v', 'f')";
+SELECT 'lock', '', r.name, l.mode::text, ''
+  FROM held l JOIN pg_temp.pum_lint_rel r ON r.rel = l.relation
+  WHERE r.relkind IN ('r', 'p', 'm', 'v', 'f')";
+
+/// Inside a transaction, only the relations the transaction holds a lock on that
+/// conflicts with writes or schema changes (SHARE UPDATE EXCLUSIVE or stronger) can have
+/// changed: every ALTER, CREATE INDEX, DROP, TRUNCATE and RENAME of a relation takes one
+/// and keeps it until the end of the transaction, so comparing only those is exact and
+/// keeps the comparison cheap on large schemas. Schemas are always compared (renaming
+/// one locks no relation); statements that ran outside a transaction compare every
+/// relation (their locks are gone).
+const GATED: &str = "s.rel IN (SELECT held.rel FROM held \
+                     WHERE held.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock'))";
 
 /// What the catalog showed after one statement.
 #[derive(Debug, Default)]
@@ -124,6 +138,10 @@ pub(crate) struct Seen {
 pub(crate) struct Observer {
     /// `(kind, key, value)` of every change already seen in this version.
     seen: BTreeSet<(String, String, String)>,
+    /// [`OBSERVE`] over the relations locked in the transaction, prepared once a version.
+    in_transaction: postgres::Statement,
+    /// [`OBSERVE`] over every relation.
+    everything: postgres::Statement,
 }
 
 impl Observer {
@@ -135,18 +153,35 @@ impl Observer {
         client
             .batch_execute(SNAPSHOT)
             .map_err(|e| Error::sql("write down the objects before the version", &e))?;
+        let mut prepare = |gate: &str| {
+            client
+                .prepare(&OBSERVE.replace("{gate}", gate))
+                .map_err(|e| Error::sql("prepare the observation of statements", &e))
+        };
         Ok(Observer {
             seen: BTreeSet::new(),
+            in_transaction: prepare(GATED)?,
+            everything: prepare("true")?,
         })
     }
 
-    /// Compares the catalog with the snapshot after a statement.
+    /// Compares the catalog with the snapshot after a statement; `in_transaction`: the
+    /// statement ran in a transaction that is still open.
     ///
     /// # Errors
     /// [`Error::Sql`].
-    pub(crate) fn after_statement(&mut self, client: &mut postgres::Client) -> Result<Seen> {
+    pub(crate) fn after_statement(
+        &mut self,
+        client: &mut postgres::Client,
+        in_transaction: bool,
+    ) -> Result<Seen> {
+        let statement = if in_transaction {
+            &self.in_transaction
+        } else {
+            &self.everything
+        };
         let rows = client
-            .query(OBSERVE, &[])
+            .query(statement, &[])
             .map_err(|e| Error::sql("observe what the statement did", &e))?;
         let mut seen = Seen::default();
         for row in rows {
