@@ -276,14 +276,13 @@ fn run_version(
             } else {
                 statement.sql.clone()
             };
-            let outside = !file.in_transaction && run_alone(client, &sql, file, statement)?;
-            if file.in_transaction {
-                run(client, &sql, file, statement)?;
-            }
-            let seen = observer.after_statement(client, file.in_transaction || !outside)?;
-            if !file.in_transaction && !outside {
-                control(client, "COMMIT")?;
-            }
+            let seen = if file.in_transaction {
+                observer
+                    .run_in_transaction(client, &sql)
+                    .map_err(|e| refused(file, statement, &e))?
+            } else {
+                run_alone(client, &mut observer, &sql, file, statement)?
+            };
             report.statements += 1;
             let mut facts = rules::Facts {
                 changes: seen.changes,
@@ -331,36 +330,33 @@ fn run_version(
     control(client, "COMMIT")
 }
 
-/// Runs a statement of the version's transaction.
-fn run(client: &mut postgres::Client, sql: &str, file: &File, statement: &Prepared) -> Result<()> {
-    client
-        .batch_execute(sql)
-        .map_err(|e| refused(file, statement, &e))
-}
-
 /// Runs a statement of a `-- pum:no-transaction` file in a transaction of its own (so that
 /// its locks are seen), or alone when PostgreSQL refuses it in a transaction block
-/// (`CREATE INDEX CONCURRENTLY`). Returns whether it ran alone (its transaction is then
-/// over); otherwise the caller commits after observing it.
+/// (`CREATE INDEX CONCURRENTLY`), and observes it.
 fn run_alone(
     client: &mut postgres::Client,
+    observer: &mut observe::Observer,
     sql: &str,
     file: &File,
     statement: &Prepared,
-) -> Result<bool> {
-    client
-        .batch_execute("BEGIN")
-        .map_err(|e| Error::sql("begin a statement's transaction", &e))?;
-    match client.batch_execute(sql) {
-        Ok(()) => Ok(false),
+) -> Result<observe::Seen> {
+    let control = |client: &mut postgres::Client, sql: &str| {
+        client
+            .batch_execute(sql)
+            .map_err(|e| Error::sql("run a statement's transaction", &e))
+    };
+    control(client, "BEGIN")?;
+    match observer.run_in_transaction(client, sql) {
+        Ok(seen) => {
+            control(client, "COMMIT")?;
+            Ok(seen)
+        }
         Err(e) if e.code() == Some(&postgres::error::SqlState::ACTIVE_SQL_TRANSACTION) => {
-            client
-                .batch_execute("ROLLBACK")
-                .map_err(|e| Error::sql("roll back a statement's transaction", &e))?;
+            control(client, "ROLLBACK")?;
             client
                 .batch_execute(sql)
                 .map_err(|e| refused(file, statement, &e))?;
-            Ok(true)
+            observer.after_statement(client)
         }
         Err(e) => Err(refused(file, statement, &e)),
     }

@@ -120,6 +120,41 @@ SELECT 'lock', '', r.name, l.mode::text, ''
 const GATED: &str = "s.rel IN (SELECT held.rel FROM held \
                      WHERE held.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock'))";
 
+/// How many rows of the catalogs the observation reads the transaction has written so far
+/// (`pg_stat_xact_sys_tables`' counters, kept in the session): a statement after which it
+/// is unchanged changed none of them, and is not observed further (`INSERT`, `UPDATE`…).
+const CATALOG_WRITES: &str = "SELECT sum(pg_catalog.pg_stat_get_xact_tuples_inserted(c) \
+    + pg_catalog.pg_stat_get_xact_tuples_updated(c) \
+    + pg_catalog.pg_stat_get_xact_tuples_deleted(c)) \
+    FROM unnest('{pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_constraint, \
+    pg_catalog.pg_index, pg_catalog.pg_namespace}'::pg_catalog.regclass[]) c";
+
+/// The five text fields of an observation row.
+fn fields(row: &postgres::SimpleQueryRow) -> Vec<String> {
+    (0..5)
+        .map(|i| {
+            row.try_get(i)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The rows of the statements after the first of a simple query.
+fn rows_after_first_statement(
+    messages: &[postgres::SimpleQueryMessage],
+) -> impl Iterator<Item = Vec<String>> + '_ {
+    messages
+        .iter()
+        .skip_while(|m| !matches!(m, postgres::SimpleQueryMessage::CommandComplete(_)))
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(fields(row)),
+            _ => None,
+        })
+}
+
 /// What the catalog showed after one statement.
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
@@ -138,11 +173,17 @@ pub(crate) struct Seen {
 pub(crate) struct Observer {
     /// `(kind, key, value)` of every change already seen in this version.
     seen: BTreeSet<(String, String, String)>,
-    /// [`OBSERVE`] over the relations locked in the transaction, prepared once a version.
-    in_transaction: postgres::Statement,
     /// [`OBSERVE`] over every relation.
     everything: postgres::Statement,
+    /// The server counts catalog writes (`track_counts`, on by default): statements that
+    /// write none are not observed further.
+    track_counts: bool,
 }
+
+/// The name of [`OBSERVE`] over the relations locked in the transaction, prepared in SQL
+/// (`PREPARE`) so that a statement and its observation go to the server in one round
+/// trip; its plan follows the snapshot tables when they are made again.
+const GATED_NAME: &str = "pum_lint_observe";
 
 impl Observer {
     /// Writes down the database's objects: what "existed before the version" means.
@@ -158,38 +199,89 @@ impl Observer {
                 .prepare(&OBSERVE.replace("{gate}", gate))
                 .map_err(|e| Error::sql("prepare the observation of statements", &e))
         };
+        let everything = prepare("true")?;
+        let prepared = client
+            .query_opt(
+                "SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE name = $1",
+                &[&GATED_NAME],
+            )
+            .map_err(|e| Error::sql("look for the observation of statements", &e))?;
+        if prepared.is_none() {
+            client
+                .batch_execute(&format!(
+                    "PREPARE {GATED_NAME} AS {}",
+                    OBSERVE.replace("{gate}", GATED)
+                ))
+                .map_err(|e| Error::sql("prepare the observation of statements", &e))?;
+        }
+        let track_counts = client
+            .query_one("SELECT current_setting('track_counts')::bool", &[])
+            .map_err(|e| Error::sql("read track_counts", &e))?
+            .get(0);
         Ok(Observer {
             seen: BTreeSet::new(),
-            in_transaction: prepare(GATED)?,
-            everything: prepare("true")?,
+            everything,
+            track_counts,
         })
     }
 
-    /// Compares the catalog with the snapshot after a statement; `in_transaction`: the
-    /// statement ran in a transaction that is still open.
+    /// Runs `sql` (one statement, in the open transaction) and compares the catalog with
+    /// the snapshot after it, in one round trip.
+    ///
+    /// # Errors
+    /// The statement's error, as the server gave it.
+    pub(crate) fn run_in_transaction(
+        &mut self,
+        client: &mut postgres::Client,
+        sql: &str,
+    ) -> std::result::Result<Seen, postgres::Error> {
+        // The statement may end in a `--` comment: the `;` goes on a line of its own.
+        if !self.track_counts {
+            let messages = client.simple_query(&format!("{sql}\n;\nEXECUTE {GATED_NAME}"))?;
+            return Ok(self.digest(rows_after_first_statement(&messages)));
+        }
+        let messages =
+            client.simple_query(&format!("{CATALOG_WRITES};\n{sql}\n;\n{CATALOG_WRITES}"))?;
+        let mut counts = messages.iter().filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.try_get(0).ok().flatten(),
+            _ => None,
+        });
+        let before = counts.next();
+        if before.is_some() && counts.last() == before {
+            // No catalog row was written: nothing older than the version changed.
+            return Ok(Seen::default());
+        }
+        let messages = client.simple_query(&format!("EXECUTE {GATED_NAME}"))?;
+        Ok(self.digest(messages.iter().filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(fields(row)),
+            _ => None,
+        })))
+    }
+
+    /// Compares the catalog with the snapshot after a statement that ran outside a
+    /// transaction.
     ///
     /// # Errors
     /// [`Error::Sql`].
-    pub(crate) fn after_statement(
-        &mut self,
-        client: &mut postgres::Client,
-        in_transaction: bool,
-    ) -> Result<Seen> {
-        let statement = if in_transaction {
-            &self.in_transaction
-        } else {
-            &self.everything
-        };
+    pub(crate) fn after_statement(&mut self, client: &mut postgres::Client) -> Result<Seen> {
         let rows = client
-            .query(statement, &[])
+            .query(&self.everything, &[])
             .map_err(|e| Error::sql("observe what the statement did", &e))?;
+        let rows = rows
+            .iter()
+            .map(|row| (0..5).map(|i| row.get::<_, String>(i)).collect::<Vec<_>>())
+            .collect::<Vec<_>>();
+        Ok(self.digest(rows.into_iter()))
+    }
+
+    /// The changes among `rows` (`kind, key, table, a, b`) not seen before, and the locks.
+    fn digest(&mut self, rows: impl Iterator<Item = Vec<String>>) -> Seen {
         let mut seen = Seen::default();
         for row in rows {
-            let kind: String = row.get(0);
-            let key: String = row.get(1);
-            let table: String = row.get(2);
-            let a: String = row.get(3);
-            let b: String = row.get(4);
+            let [kind, key, table, a, b]: [String; 5] = match row.try_into() {
+                Ok(fields) => fields,
+                Err(_) => continue,
+            };
             if kind == "lock" {
                 if let Some(mode) = LockMode::from_pg_locks(&a) {
                     let strongest = seen.locks.entry(table).or_insert(mode);
@@ -243,7 +335,7 @@ impl Observer {
             };
             seen.changes.push(change);
         }
-        Ok(seen)
+        seen
     }
 }
 

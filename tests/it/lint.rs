@@ -255,12 +255,13 @@ fn lint_data_loss_is_reported_for_drops_and_truncation() {
 }
 
 #[test]
-fn lint_breaking_rename_is_a_warning_for_tables_views_and_columns() {
+fn lint_breaking_rename_is_a_warning_for_tables_views_columns_and_schemas() {
     let report = lint_of(&[(
         "01.sql",
         "ALTER TABLE app.item RENAME COLUMN note TO remark;\n\
          ALTER VIEW app.cheap RENAME TO bargain;\n\
-         ALTER TABLE app.owner RENAME TO holder;\n",
+         ALTER TABLE app.owner RENAME TO holder;\n\
+         ALTER SCHEMA archive RENAME TO attic;\n",
     )]);
     assert_eq!(
         found(&report),
@@ -268,10 +269,11 @@ fn lint_breaking_rename_is_a_warning_for_tables_views_and_columns() {
             rule(Rule::BreakingRename, "app.item", "ACCESS EXCLUSIVE"),
             rule(Rule::BreakingRename, "app.cheap", "ACCESS EXCLUSIVE"),
             rule(Rule::BreakingRename, "app.owner", "ACCESS EXCLUSIVE"),
+            rule(Rule::BreakingRename, "archive", ""),
         ]
     );
     assert_eq!(report.errors(), 0);
-    assert_eq!(report.warnings(), 3);
+    assert_eq!(report.warnings(), 4);
 }
 
 #[test]
