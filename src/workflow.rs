@@ -666,6 +666,7 @@ mod tests {
         let found = [
             found("pum_check_123_456", false, true),
             found("pum_autogenerate_9_1", false, true),
+            found("pum_lint_7_8", false, true),
             found("pum_check_124_456", true, true),
             found("pum_check_125_456", false, false),
             found("pum_check_x_456", false, true),
@@ -678,7 +679,7 @@ mod tests {
         ];
         assert_eq!(
             scratch_orphans(&found),
-            ["pum_check_123_456", "pum_autogenerate_9_1"]
+            ["pum_check_123_456", "pum_autogenerate_9_1", "pum_lint_7_8"]
         );
     }
 }
