@@ -1,9 +1,11 @@
 //! What PostgreSQL did (I/O): before a version runs, the objects of its database are
 //! written down in temporary tables of the session (`pg_temp.pum_lint_*`: schemas,
-//! relations with their relfilenode, columns with their NOT NULL, constraints); after each
-//! statement, one query compares the catalog with them and reads the locks the session
-//! holds (`pg_locks` for `pg_backend_pid()`). What is new since the statement before is the
-//! statement's doing.
+//! relations with their relfilenode, columns with their NOT NULL, constraints). A
+//! statement runs in the same round trip as two reads of the transaction's catalog-write
+//! counters; when they moved, one prepared query compares the catalog with the snapshot
+//! (for the relations the transaction holds a schema-changing lock on) and reads the locks
+//! the session holds (`pg_locks` for `pg_backend_pid()`). What is new since the statement
+//! before is the statement's doing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
