@@ -64,6 +64,8 @@ struct RawConfig {
     dependencies: Vec<Dependency>,
     #[serde(default)]
     uninstall: Vec<Hook>,
+    #[serde(default)]
+    lint: Option<LintConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +169,17 @@ pub struct Dependency {
     pub maximum_version: Option<Scalar>,
 }
 
+/// `lint:` (this crate only): findings of `pum lint` allowed for whole files, by file
+/// (as `pum lint` names it, `changelogs/1.2.0/01_drop.sql`) and rule id; each rule keeps
+/// its place in the file, so that `pum lint` names the line of an unknown one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintConfig {
+    /// File → rule ids allowed there.
+    #[serde(default)]
+    pub allow: std::collections::BTreeMap<String, Vec<serde_saphyr::Spanned<String>>>,
+}
+
 /// A loaded, validated `.pum.yaml`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -194,6 +207,8 @@ pub struct Config {
     pub dependencies: Vec<Dependency>,
     /// Uninstall hooks.
     pub uninstall: Vec<Hook>,
+    /// `pum lint`'s per-file allowances.
+    pub lint: LintConfig,
     /// Where the changelogs and hook files are read from.
     pub(crate) source: Source,
 }
@@ -338,6 +353,7 @@ impl Config {
             demo_data: raw.demo_data,
             dependencies: raw.dependencies,
             uninstall: raw.uninstall,
+            lint: raw.lint.unwrap_or_default(),
             source: Source::Disk,
         })
     }

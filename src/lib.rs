@@ -182,6 +182,7 @@ pub mod fleet;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 pub mod hooks;
+pub mod lint;
 mod lock;
 pub mod migrate;
 mod os_user;

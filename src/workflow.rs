@@ -50,7 +50,7 @@ pub struct ScratchDatabase {
 }
 
 /// The purposes of scratch databases, the second word of their names.
-const SCRATCH_PURPOSES: [&str; 3] = ["check", "autogenerate", "module"];
+const SCRATCH_PURPOSES: [&str; 4] = ["check", "autogenerate", "module", "lint"];
 
 impl ScratchDatabase {
     /// Drops the orphaned scratch databases on the server of `spec` (see the type's docs),
@@ -177,7 +177,7 @@ pub(crate) struct Scratch {
 }
 
 /// Which of `found` are orphaned scratch databases to drop: named
-/// `pum_<check|autogenerate|module>_<pid>_<number>` (every purpose `ScratchDatabase::create`
+/// `pum_<check|autogenerate|module|lint>_<pid>_<number>` (every purpose `ScratchDatabase::create`
 /// is given), unlocked, droppable.
 pub(crate) fn scratch_orphans(found: &[Scratch]) -> Vec<String> {
     let scratch_name = |name: &str| {
@@ -666,6 +666,7 @@ mod tests {
         let found = [
             found("pum_check_123_456", false, true),
             found("pum_autogenerate_9_1", false, true),
+            found("pum_lint_7_8", false, true),
             found("pum_check_124_456", true, true),
             found("pum_check_125_456", false, false),
             found("pum_check_x_456", false, true),
@@ -678,7 +679,7 @@ mod tests {
         ];
         assert_eq!(
             scratch_orphans(&found),
-            ["pum_check_123_456", "pum_autogenerate_9_1"]
+            ["pum_check_123_456", "pum_autogenerate_9_1", "pum_lint_7_8"]
         );
     }
 }

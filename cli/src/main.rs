@@ -9,6 +9,7 @@ mod check;
 mod db;
 mod dump;
 mod fleet;
+mod lint;
 mod migrate;
 mod new;
 mod prompt;
@@ -117,6 +118,12 @@ pub enum Command {
     Downgrade(migrate::DowngradeArgs),
     /// Compare the schema of the database with another's; exit status 1 if they differ.
     Check(check::CheckArgs),
+    /// Run each changelog file on the schema of the version before it (in a scratch
+    /// database on the ephemeral server, never on -p) and report what would hurt a live
+    /// database: rewrites, blocking index builds, validations, NOT NULL scans, data loss,
+    /// renames; exit status 1 with an error-severity finding. With -p, only the versions
+    /// it has not applied.
+    Lint(lint::LintArgs),
     /// Dump prod (-p), restore it into --test, upgrade test, compare it with --comp, then
     /// (confirmed, or --yes) upgrade prod in one transaction; exit status 1 when test and
     /// comp differ or prod is not upgraded.
@@ -301,6 +308,7 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         }
         Command::Info(args) => migrate::info(&connection(pg_connection, out)?, &project, args),
         Command::Check(args) => check::run(&connection(pg_connection, out)?, &project, args, out),
+        Command::Lint(args) => lint::run(pg_connection, &project, args, out),
         Command::New(args) => {
             let spec = if args.autogenerate {
                 Some(connection(pg_connection, out)?)
