@@ -4,7 +4,7 @@
 //!
 //! 1. **Migrate**: apply versioned changelog SQL files and record them in a migrations
 //!    table compatible with Python pum's files and tables ([`Upgrader`], [`migrate`]);
-//!    pum 0.x projects (delta directories, Python deltas) too ([`migrate::deltas`]).
+//!    pum 0.x projects (delta directories, Python deltas) too ([`migrate::zero_x`]).
 //! 2. **Check**: compare two databases' schemas and report every difference ([`fn@check`]).
 //! 3. **Test**: give every test its own freshly migrated database, cloned from a cached
 //!    template (`#[pum_test]`, `pum::testing`; feature `testing`, on by default).
@@ -66,12 +66,12 @@
 //!
 //! Delta directories (`delta_<x.y.z>_<name>[.pre|.post].{sql,py}`, `pre-all`, `post-all`)
 //! and pum 0.x's upgrades table, run as pum 0.9.14 runs them, in one transaction
-//! ([`migrate::deltas`]):
+//! ([`migrate::zero_x`]):
 //!
 //! ```
 //! use pum::hooks::Variable;
 //! use pum::migrate::NoProgress;
-//! use pum::migrate::deltas::{DeltaOptions, DeltaUpgrader};
+//! use pum::migrate::zero_x::{DeltaOptions, DeltaUpgrader};
 //! use pum::ConnectionSpec;
 //!
 //! # fn main() -> pum::Result<()> {
@@ -197,7 +197,7 @@ pub mod version;
 mod wire;
 pub mod workflow;
 
-pub use checker::{CheckOptions, Report, check};
+pub use checker::{CheckOptions, CheckReport, check};
 pub use config::Config;
 pub use connect::{ConnectionSpec, Environment};
 pub use database::{

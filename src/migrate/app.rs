@@ -27,7 +27,7 @@ use super::run_session::{Item, RunSession};
 use super::{Progress, Upgrader, run_session};
 use crate::changelog::SqlText;
 use crate::changelog::params::{ParamValue, Parameters};
-use crate::config::{Config, Hook as ConfigHook};
+use crate::config::{Config, HookEntry};
 use crate::error::{Error, Result};
 use crate::hooks::{Code, CodeKind, Hook, HookContext, Variable};
 use crate::version::Version;
@@ -58,7 +58,7 @@ enum Runs {
 
 impl App<'_> {
     /// The configured hooks of `phase`.
-    fn configured(&self, phase: HookPhase) -> &[ConfigHook] {
+    fn configured(&self, phase: HookPhase) -> &[HookEntry] {
         match phase {
             HookPhase::Drop => &self.config.application.drop,
             HookPhase::Create => &self.config.application.create,
@@ -113,7 +113,7 @@ impl App<'_> {
     }
 
     /// How `hook` runs: its SQL made ready, or the code file to start.
-    fn prepare(&self, hook: &ConfigHook, phase: HookPhase, index: usize) -> Result<Runs> {
+    fn prepare(&self, hook: &HookEntry, phase: HookPhase, index: usize) -> Result<Runs> {
         let Some(file) = &hook.file else {
             let name = format!("{}[{index}] code", phase.key());
             let text = SqlText::new(hook.code.clone().unwrap_or_default());
@@ -341,7 +341,7 @@ impl Upgrader<'_> {
                 )?;
                 if !options.skip_grant && !self.config.roles.is_empty() {
                     session.flush(&mut batch)?;
-                    let selection = crate::roles::Selection {
+                    let selection = crate::roles::RoleSelection {
                         roles: None,
                         suffix: options.suffix.clone(),
                     };

@@ -27,14 +27,13 @@
 //!   and removal ([`Upgrader::uninstall`]); all in the run's transaction.
 //!
 //! The rooms: `options` holds what a caller asks for and `progress` what it is told
-//! ([`Progress`], [`Report`]); [`plan`] decides what a run does (pure); `execute` carries a
+//! ([`Progress`], [`MigrationReport`]); [`plan`] decides what a run does (pure); `execute` carries a
 //! plan out on a `run_session` (a run's session and its batches); `app` runs hooks and
 //! demo data; `prepared` makes one SQL text ready to send; [`info`] reports; [`table`] is
-//! the migrations table; `state` compares the table with the files on disk; [`deltas`]
-//! is pum 0.x's layout.
+//! the migrations table; `state` compares the table with the files on disk; [`zero_x`]
+//! runs pum 0.x projects (delta directories, the upgrades table).
 
 mod app;
-pub mod deltas;
 mod execute;
 pub mod info;
 mod options;
@@ -44,6 +43,7 @@ mod progress;
 mod run_session;
 mod state;
 pub mod table;
+pub mod zero_x;
 
 use std::time::Duration;
 
@@ -59,7 +59,7 @@ pub use options::{
     AppAction, AppOptions, BaselineOptions, DowngradeOptions, MigrateOptions, TransactionMode,
 };
 use plan::Plan;
-pub use progress::{NoProgress, Progress, Report};
+pub use progress::{MigrationReport, NoProgress, Progress};
 use run_session::RunSession;
 pub use state::{Applied, FileStatus};
 use table::{MigrationsTable, NewMigration};
@@ -244,7 +244,11 @@ impl<'a> Upgrader<'a> {
     /// # Errors
     /// The refusals of [`plan::install`]; any changelog or SQL error (and then nothing has
     /// changed, in whole-run mode).
-    pub fn install(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+    pub fn install(
+        &self,
+        options: &MigrateOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<MigrationReport> {
         per_file_refused(options)?;
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
@@ -263,7 +267,11 @@ impl<'a> Upgrader<'a> {
     ///
     /// # Errors
     /// As [`Upgrader::install`] and [`Upgrader::upgrade`].
-    pub fn migrate(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+    pub fn migrate(
+        &self,
+        options: &MigrateOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<MigrationReport> {
         let installed = self.with_session(|session| self.table.exists(&mut session.client))?;
         if installed {
             return self.upgrade(options, progress);
@@ -280,7 +288,11 @@ impl<'a> Upgrader<'a> {
     /// # Errors
     /// The refusals of [`plan::upgrade`]; any changelog or SQL error (and then nothing has
     /// changed, in whole-run mode).
-    pub fn upgrade(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+    pub fn upgrade(
+        &self,
+        options: &MigrateOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<MigrationReport> {
         per_file_refused(options)?;
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
@@ -424,7 +436,7 @@ impl<'a> Upgrader<'a> {
     /// so that the table (and Python pum) says `target`; in one transaction under the
     /// migration lock, as [`plan::downgrade`] plans. The down files get the parameters
     /// recorded with the current version. Returns the versions undone (in
-    /// [`Report::applied`]).
+    /// [`MigrationReport::applied`]).
     ///
     /// # Errors
     /// The refusals of [`plan::downgrade`], before anything changes; SQL errors in the down
@@ -434,7 +446,7 @@ impl<'a> Upgrader<'a> {
         target: &Version,
         options: &DowngradeOptions,
         progress: &mut dyn Progress,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         let changelogs = self.config.changelogs()?;
         self.locked(options.lock_timeout, |session| {
             session.begin()?;
