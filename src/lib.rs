@@ -177,11 +177,11 @@ pub mod database;
 pub mod dump;
 pub mod embed;
 mod error;
-pub mod files;
+mod files;
 pub mod fleet;
-#[cfg(fuzzing)]
-pub mod fuzzing;
 pub mod hooks;
+#[doc(hidden)]
+pub mod internal;
 mod lock;
 pub mod migrate;
 mod os_user;
@@ -192,7 +192,7 @@ pub mod server;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod text;
+mod text;
 pub mod version;
 mod wire;
 pub mod workflow;

@@ -149,7 +149,7 @@ pub fn write(report: &CheckReport, output: Option<&Path>, format: Format) -> pum
     };
     match output {
         // Replaced only by a complete report.
-        Some(file) => pum::files::write(file, text.as_bytes())?,
+        Some(file) => pum::internal::write(file, text.as_bytes())?,
         None => print!("{text}"),
     }
     Ok(if report.is_empty() {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use pum::fleet::{DatabaseSelection, Installed, Outcome, Summary};
+use pum::internal::printable;
 use pum::migrate::NoProgress;
-use pum::text::printable;
 use pum::{Config, ConnectionSpec, MigrateOptions, Upgrader};
 use serde_json::{Value, json};
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use pum::internal::printable;
 use pum::migrate::{Info, MigrationReport, Progress, VersionStatus};
-use pum::text::printable;
 use pum::{Config, ConnectionSpec, MigrateOptions, TransactionMode, Upgrader, Version};
 
 use super::Output;

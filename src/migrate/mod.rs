@@ -27,9 +27,9 @@
 //!   and removal ([`Upgrader::uninstall`]); all in the run's transaction.
 //!
 //! The rooms: `options` holds what a caller asks for and `progress` what it is told
-//! ([`Progress`], [`MigrationReport`]); [`plan`] decides what a run does (pure); `execute` carries a
+//! ([`Progress`], [`MigrationReport`]); `plan` decides what a run does (pure); `execute` carries a
 //! plan out on a `run_session` (a run's session and its batches); `app` runs hooks and
-//! demo data; `prepared` makes one SQL text ready to send; [`info`] reports; [`table`] is
+//! demo data; `prepared` makes one SQL text ready to send; [`info`] reports; `table` is
 //! the migrations table; `state` compares the table with the files on disk; [`zero_x`]
 //! runs pum 0.x projects (delta directories, the upgrades table).
 
@@ -37,12 +37,12 @@ mod app;
 mod execute;
 pub mod info;
 mod options;
-pub mod plan;
+pub(crate) mod plan;
 mod prepared;
 mod progress;
 mod run_session;
 mod state;
-pub mod table;
+pub(crate) mod table;
 pub mod zero_x;
 
 use std::time::Duration;
@@ -58,11 +58,13 @@ pub use info::{FileInfo, Info, VersionInfo, VersionStatus};
 pub use options::{
     AppAction, AppOptions, BaselineOptions, DowngradeOptions, MigrateOptions, TransactionMode,
 };
+pub use plan::HookPhase;
 use plan::Plan;
 pub use progress::{MigrationReport, NoProgress, Progress};
 use run_session::RunSession;
 pub use state::{Applied, FileStatus};
-use table::{MigrationsTable, NewMigration};
+use table::NewMigration;
+pub use table::{Migration, MigrationsTable};
 
 /// Changelog versions are recorded whole: a file cannot commit without its version.
 fn per_file_refused(options: &MigrateOptions) -> Result<()> {
@@ -143,7 +145,7 @@ impl<'a> Upgrader<'a> {
     ///
     /// ```
     /// # fn f(config: &pum::Config, spec: &pum::ConnectionSpec) -> pum::Result<()> {
-    /// use pum::migrate::plan::HookPhase;
+    /// use pum::migrate::HookPhase;
     /// let upgrader = pum::Upgrader::new(config, spec)?.hook(
     ///     HookPhase::Create,
     ///     "refresh_views",
@@ -153,7 +155,7 @@ impl<'a> Upgrader<'a> {
     /// ```
     pub fn hook(
         mut self,
-        phase: plan::HookPhase,
+        phase: HookPhase,
         name: &str,
         hook: impl crate::hooks::Hook + 'static,
     ) -> Upgrader<'a> {
@@ -502,7 +504,7 @@ impl<'a> Upgrader<'a> {
     ///
     /// # Errors
     /// As [`Upgrader::upgrade`], before anything would be applied.
-    pub fn plan_upgrade(&self, options: &MigrateOptions) -> Result<Plan> {
+    pub(crate) fn plan_upgrade(&self, options: &MigrateOptions) -> Result<Plan> {
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         let applied = self.with_session(|session| self.applied(session, false))?;

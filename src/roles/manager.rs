@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use crate::config::RoleDef;
 use crate::connect::ConnectionSpec;
-use crate::database::quote_identifier;
 use crate::error::{Error, Result};
+use crate::sql::quote_identifier;
 use crate::wire::Sql;
 
 use super::catalog::{existing_roles, existing_schemas, grantable_types, memberships};

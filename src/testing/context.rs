@@ -19,8 +19,9 @@ use super::templates::Templates;
 use super::warnings;
 use super::worker::Worker;
 use crate::connect::ConnectionSpec;
-use crate::database::{DropOptions, Maintenance, quote_identifier};
+use crate::database::{DropOptions, Maintenance};
 use crate::error::{Error, Result};
+use crate::sql::quote_identifier;
 
 /// How many test databases one process keeps alive at once by default.
 const DEFAULT_MAX_PARALLEL: usize = 32;

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use pum::checker::{CheckOptions, Kind};
+use pum::migrate::HookPhase;
 use pum::migrate::NoProgress;
-use pum::migrate::plan::HookPhase;
 use pum::roles::{RoleManager, RoleSelection};
 use pum::testing::TestDb;
 use pum::{AppAction, AppOptions, Config, ConnectionSpec, MigrateOptions, Upgrader, Version};

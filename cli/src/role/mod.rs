@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use pum::ConnectionSpec;
+use pum::internal::printable;
 use pum::roles::{self, RoleManager, RoleSelection};
-use pum::text::printable;
 
 mod list;
 mod password;
