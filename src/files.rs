@@ -116,7 +116,7 @@ pub(crate) fn refuse_foreign_writable(path: &Path, meta: &std::fs::Metadata) -> 
     use std::os::unix::fs::MetadataExt;
     let me = crate::os_user::effective_uid();
     let foreign = |uid: u32| me.is_some_and(|me| uid != me) && uid != 0;
-    let trust = std::env::var(TRUST_WRITABLE).is_ok_and(|v| v == "1");
+    let trust = crate::settings::flag(TRUST_WRITABLE, false)?;
     let groups = Accounts::read();
     let way_out = |what: &str| {
         format!(

@@ -189,6 +189,7 @@ mod process;
 pub mod roles;
 #[cfg(feature = "server")]
 pub mod server;
+mod settings;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
