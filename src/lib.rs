@@ -21,6 +21,11 @@
 //! users name them: a service from `pg_service.conf`, a URL or a keyword string, with the
 //! `PG*` environment variables and `.pgpass` applied as libpq applies them ([`connect`]).
 //!
+//! The public surface, one line per job (what to call to migrate, check, test, do the
+//! chores and run the server), is the table "The library's API" in the README
+//! (section "Library"). `pum::internal` is hidden and not API: it serves `pum-cli`, the
+//! tests and fuzzing, and may change in any release.
+//!
 //! The examples below run as they are (they are doc tests): their hidden lines write a
 //! small project into a temporary directory and take a database on pum's ephemeral
 //! server.
