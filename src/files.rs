@@ -67,8 +67,9 @@ pub(crate) fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
 }
 
 /// The environment variable that makes pum run code others may write (a CI container's
-/// world-writable checkout): `PUM_TRUST_WRITABLE=1`.
-pub const TRUST_WRITABLE: &str = "PUM_TRUST_WRITABLE";
+/// world-writable checkout): `PUM_TRUST_WRITABLE=1` (Unix: elsewhere no file is refused).
+#[cfg(unix)]
+pub(crate) const TRUST_WRITABLE: &str = "PUM_TRUST_WRITABLE";
 
 /// Opens `path` for reading in pieces, with [`read_text`]'s refusal of anything but a
 /// regular file (and no bound on its size: the caller reads it in bounded pieces).

@@ -194,6 +194,7 @@ mod process;
 pub mod roles;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(any(unix, feature = "server"))]
 mod settings;
 mod sql;
 #[cfg(feature = "testing")]

@@ -6,13 +6,22 @@
 //! parsing is a pure function of the value (`parse_*`), unit-tested without touching the
 //! process's environment.
 //!
+//! A reader is compiled where something uses it (the server's and the harness's
+//! variables with their features; the module itself on Unix, for hooks and the file
+//! checks, or with the server), so that every build uses all it has.
+//!
 //! libpq's variables (`PG*`) are not read here: `connect::Environment` reads them as libpq
 //! does. Nor are cargo's (`CARGO_*`), which only say where files are.
 
+#[cfg(any(feature = "server", test))]
 use std::fmt::Display;
+#[cfg(any(feature = "server", test))]
 use std::ops::{Bound, RangeBounds};
+#[cfg(any(feature = "server", test))]
 use std::path::PathBuf;
+#[cfg(any(feature = "server", test))]
 use std::str::FromStr;
+#[cfg(any(feature = "server", test))]
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -34,6 +43,7 @@ fn read(name: &str) -> Result<Option<String>> {
     }
 }
 
+#[cfg(any(feature = "server", test))]
 /// A whole number in `range` (`PUM_TEST_SPARES`, `PUM_SERVER_MAX_CONNECTIONS`…), or
 /// `default` when the variable is not given.
 ///
@@ -47,6 +57,7 @@ where
     Ok(number(name, range)?.unwrap_or(default))
 }
 
+#[cfg(any(feature = "server", test))]
 /// A whole number in `range`, `None` when the variable is not given (the default is
 /// worked out later: `PUM_TEST_CONNECTIONS` asks the server).
 ///
@@ -63,6 +74,7 @@ where
     }
 }
 
+#[cfg(any(feature = "server", test))]
 /// A whole number of seconds in `range` (`PUM_TEST_LEASE`, `PUM_SERVER_IDLE`), or
 /// `default` when the variable is not given.
 ///
@@ -85,6 +97,7 @@ pub(crate) fn flag(name: &str, default: bool) -> Result<bool> {
     parse_flag(name, read(name)?.as_deref(), default)
 }
 
+#[cfg(any(feature = "testing", test))]
 /// One of `choices` by its name (`PUM_TEST_KEEP`), or `default` when the variable is
 /// not given.
 ///
@@ -102,6 +115,7 @@ pub(crate) fn text(name: &str) -> Result<Option<String>> {
     read(name)
 }
 
+#[cfg(any(feature = "server", test))]
 /// A path (`PUM_SERVER_DIR`, `PUM_PG_BINDIR`), `None` when the variable is not given; any
 /// bytes the operating system allows.
 pub(crate) fn path(name: &str) -> Option<PathBuf> {
@@ -110,6 +124,7 @@ pub(crate) fn path(name: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+#[cfg(any(feature = "server", test))]
 /// `text`, the value of `name`, as a whole number in `range` (`unit` says of what).
 fn parse_number<T, R>(name: &str, text: &str, range: &R, unit: &str) -> Result<T>
 where
@@ -135,6 +150,7 @@ where
         })
 }
 
+#[cfg(any(feature = "server", test))]
 fn parse_duration<R: RangeBounds<u64>>(
     name: &str,
     value: Option<&str>,
@@ -160,6 +176,7 @@ fn parse_flag(name: &str, value: Option<&str>, default: bool) -> Result<bool> {
     }
 }
 
+#[cfg(any(feature = "testing", test))]
 fn parse_choice<T: Copy>(
     name: &str,
     value: Option<&str>,

@@ -307,7 +307,7 @@ impl Upgrader<'_> {
     /// may not. Returns what was skipped (roles that do not exist).
     ///
     /// # Errors
-    /// The refusals of [`plan::application`]; hook and SQL errors (then nothing changed).
+    /// The [application refusals](crate::migrate#refusals); hook and SQL errors (then nothing changed).
     pub fn application(
         &self,
         action: AppAction,
@@ -363,7 +363,7 @@ impl Upgrader<'_> {
     ///
     /// # Errors
     /// [`crate::Error::Refused`] when the configuration declares no uninstall hook; the
-    /// refusals of [`plan::application`] (a database where the module is not installed,
+    /// [application refusals](crate::migrate#refusals) (a database where the module is not installed,
     /// or another module is); hook and SQL errors (then nothing changed).
     pub fn uninstall(&self, options: &AppOptions, progress: &mut dyn Progress) -> Result<()> {
         if self.config.uninstall.is_empty() && !self.hooked().contains(&HookPhase::Uninstall) {

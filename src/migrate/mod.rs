@@ -26,6 +26,37 @@
 //!   ([`MigrateOptions::demo_data`]), the application alone ([`Upgrader::application`]),
 //!   and removal ([`Upgrader::uninstall`]); all in the run's transaction.
 //!
+//! # Refusals
+//!
+//! A run is planned before anything changes; a plan that cannot run is refused with a
+//! typed error, checked in this order:
+//!
+//! - **install**: the migrations table must not exist ([`crate::Error::AlreadyInstalled`]),
+//!   nor another module's unless allowed ([`crate::Conflict::OtherModuleTables`]); something
+//!   must be at or below the maximum version ([`crate::Conflict::NothingToInstall`]); demo
+//!   data must be a set the configuration declares ([`crate::Conflict::UnknownDemoData`]).
+//! - **upgrade**: the table must exist ([`crate::Error::NotInstalled`]) and record a version
+//!   ([`crate::Conflict::NoVersionRecorded`]) of this module ([`crate::Conflict::OtherModule`]),
+//!   not in beta testing unless forced ([`crate::Conflict::BetaTesting`]); parameters other
+//!   than `app_only` ones keep their values ([`crate::Conflict::ParameterChanged`]); every
+//!   version at or below the current one is recorded unless the check is skipped
+//!   ([`crate::Conflict::MissingVersions`]); no file was added to an applied version
+//!   ([`crate::Conflict::AddedFiles`]); applied files that changed are a warning, or with
+//!   `strict` a refusal ([`crate::Conflict::ChangedFiles`]).
+//! - **baseline**: the table must not record the version or a later one
+//!   ([`crate::Conflict::BaselineNotAbove`]); without a table, `create_table` must be set
+//!   ([`crate::Error::NotInstalled`]), and not beside another module's table unless allowed
+//!   ([`crate::Conflict::OtherModuleTables`]).
+//! - **downgrade**: installed ([`crate::Error::NotInstalled`],
+//!   [`crate::Conflict::NoVersionRecorded`], [`crate::Conflict::OtherModule`]); the target
+//!   recorded ([`crate::Conflict::NotApplied`]); not in beta testing unless forced
+//!   ([`crate::Conflict::BetaTestingDowngrade`]); every version in the range has down files
+//!   ([`crate::Conflict::NoDownFiles`]; an application-only release needs none).
+//! - **application, uninstall**: installed, of this module ([`crate::Error::NotInstalled`],
+//!   [`crate::Conflict::NoVersionRecorded`], [`crate::Conflict::OtherModule`]), and (not for
+//!   uninstall) the parameters that are not `app_only` keep their recorded values
+//!   ([`crate::Conflict::ParameterChanged`]).
+//!
 //! The rooms: `options` holds what a caller asks for and `progress` what it is told
 //! ([`Progress`], [`MigrationReport`]); `plan` decides what a run does (pure); `execute` carries a
 //! plan out on a `run_session` (a run's session and its batches); `app` runs hooks and
@@ -241,10 +272,10 @@ impl<'a> Upgrader<'a> {
     }
 
     /// Installs the project on a database that has no migrations table: creates it and
-    /// applies every changelog up to `max_version`, as [`plan::install`] plans.
+    /// applies every changelog up to `max_version`.
     ///
     /// # Errors
-    /// The refusals of [`plan::install`]; any changelog or SQL error (and then nothing has
+    /// The [install refusals](self#refusals); any changelog or SQL error (and then nothing has
     /// changed, in whole-run mode).
     pub fn install(
         &self,
@@ -284,11 +315,10 @@ impl<'a> Upgrader<'a> {
         }
     }
 
-    /// Applies the changelogs above the current version (up to `max_version`), as
-    /// [`plan::upgrade`] plans.
+    /// Applies the changelogs above the current version (up to `max_version`).
     ///
     /// # Errors
-    /// The refusals of [`plan::upgrade`]; any changelog or SQL error (and then nothing has
+    /// The [upgrade refusals](self#refusals); any changelog or SQL error (and then nothing has
     /// changed, in whole-run mode).
     pub fn upgrade(
         &self,
@@ -358,7 +388,7 @@ impl<'a> Upgrader<'a> {
     /// before pum managed it). Creates the table when `options.create_table` is set.
     ///
     /// # Errors
-    /// The refusals of [`plan::baseline`].
+    /// The [baseline refusals](self#refusals).
     pub fn baseline(&self, version: &Version, options: &BaselineOptions) -> Result<()> {
         self.locked(MigrateOptions::default().lock_timeout, |session| {
             session.begin()?;
@@ -436,12 +466,12 @@ impl<'a> Upgrader<'a> {
     /// Undoes every applied version above `target`, newest first, with their down files
     /// (`changelogs/<version>/down/*.sql`, in reverse name order) and removes their rows,
     /// so that the table (and Python pum) says `target`; in one transaction under the
-    /// migration lock, as [`plan::downgrade`] plans. The down files get the parameters
+    /// migration lock. The down files get the parameters
     /// recorded with the current version. Returns the versions undone (in
     /// [`MigrationReport::applied`]).
     ///
     /// # Errors
-    /// The refusals of [`plan::downgrade`], before anything changes; SQL errors in the down
+    /// The [downgrade refusals](self#refusals), before anything changes; SQL errors in the down
     /// files (then nothing has changed).
     pub fn downgrade(
         &self,
