@@ -63,7 +63,7 @@ struct RawConfig {
     #[serde(default)]
     dependencies: Vec<Dependency>,
     #[serde(default)]
-    uninstall: Vec<Hook>,
+    uninstall: Vec<HookEntry>,
     #[serde(default)]
     lint: Option<LintConfig>,
 }
@@ -81,7 +81,7 @@ struct RawPum {
 /// SQL run around the changelogs: `file` (a `.sql` file) or `code` (SQL text).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Hook {
+pub struct HookEntry {
     /// A file, relative to the configuration's directory.
     #[serde(default)]
     pub file: Option<String>,
@@ -96,10 +96,10 @@ pub struct Hook {
 pub struct Application {
     /// Run before the changelogs (earlier pum 1.x name `pre`).
     #[serde(default, alias = "pre")]
-    pub drop: Vec<Hook>,
+    pub drop: Vec<HookEntry>,
     /// Run after the changelogs (earlier pum 1.x name `post`).
     #[serde(default, alias = "post")]
-    pub create: Vec<Hook>,
+    pub create: Vec<HookEntry>,
 }
 
 /// What a role may do in some schemas.
@@ -206,7 +206,7 @@ pub struct Config {
     /// Python dependencies.
     pub dependencies: Vec<Dependency>,
     /// Uninstall hooks.
-    pub uninstall: Vec<Hook>,
+    pub uninstall: Vec<HookEntry>,
     /// `pum lint`'s per-file allowances.
     pub lint: LintConfig,
     /// Where the changelogs and hook files are read from.

@@ -4,10 +4,10 @@
 //! work from a maintenance database, as `createdb`/`dropdb` do: `postgres`, or `template1`
 //! where `postgres` does not exist or is the database being created or dropped.
 //!
-//! Names are always quoted with [`quote_identifier`]: `my "odd" db` is a fine database
+//! Names are always quoted with [`crate::quote_identifier`]: `my "odd" db` is a fine database
 //! name, and a name PostgreSQL would silently truncate (over 63 bytes) is an error. Values
-//! written into SQL text go through [`quote_literal`]. Both live in `sql/quote.rs`, the
-//! crate's only quoting functions, and are re-exported here.
+//! written into SQL text go through [`crate::quote_literal`]. Both live in `sql/quote.rs`, the
+//! crate's only quoting functions.
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use postgres::GenericClient;
 
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
-pub use crate::sql::{MAX_IDENTIFIER_BYTES, quote_identifier, quote_literal};
+use crate::sql::quote_identifier;
 
 /// The databases every server needs, which pum never drops (`force` or not).
 pub const MAINTENANCE_DATABASES: [&str; 3] = ["postgres", "template0", "template1"];

@@ -38,7 +38,7 @@
 use crate::changelog::EmbeddedFiles;
 use crate::config::Config;
 use crate::error::Result;
-use crate::migrate::{Info, MigrateOptions, NoProgress, Report, Upgrader};
+use crate::migrate::{Info, MigrateOptions, MigrationReport, NoProgress, Upgrader};
 
 /// A project compiled into the program by [`embed_changelogs!`](crate::embed_changelogs).
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +79,7 @@ impl Embedded {
         &self,
         client: &mut postgres::Client,
         options: &MigrateOptions,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         let config = self.config()?;
         Upgrader::on_client(&config, client)?.install(options, &mut NoProgress)
     }
@@ -92,7 +92,7 @@ impl Embedded {
         &self,
         client: &mut postgres::Client,
         options: &MigrateOptions,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         let config = self.config()?;
         Upgrader::on_client(&config, client)?.upgrade(options, &mut NoProgress)
     }
@@ -106,7 +106,7 @@ impl Embedded {
         &self,
         client: &mut postgres::Client,
         options: &MigrateOptions,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         let config = self.config()?;
         Upgrader::on_client(&config, client)?.migrate(options, &mut NoProgress)
     }
@@ -130,7 +130,7 @@ impl Embedded {
         &self,
         client: &tokio_postgres::Client,
         options: &MigrateOptions,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         self.on_async(client, options, |upgrader, options| {
             upgrader.install(options, &mut NoProgress)
         })
@@ -146,7 +146,7 @@ impl Embedded {
         &self,
         client: &tokio_postgres::Client,
         options: &MigrateOptions,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         self.on_async(client, options, |upgrader, options| {
             upgrader.upgrade(options, &mut NoProgress)
         })
@@ -172,7 +172,7 @@ impl Embedded {
         &self,
         client: &tokio_postgres::Client,
         options: &MigrateOptions,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         self.on_async(client, options, |upgrader, options| {
             upgrader.migrate(options, &mut NoProgress)
         })

@@ -117,13 +117,26 @@ pub enum Error {
         message: String,
     },
 
-    /// An environment variable pum reads (`PUM_SERVER_IDLE`, `PUM_TEST_KEEP`…) has a value
-    /// it cannot use.
-    #[error("{variable}: {message}")]
-    Setting {
+    /// One of pum's environment variables (`PUM_SERVER_IDLE`, `PUM_TEST_KEEP`…) has a
+    /// value it cannot use.
+    #[error("{variable}={value:?}: expected {expected}")]
+    Environment {
         /// The variable.
         variable: String,
-        /// What is wrong with its value.
+        /// Its value.
+        value: String,
+        /// What pum accepts there.
+        expected: String,
+    },
+
+    /// A setting given elsewhere (a command-line option, a list file, a `-v` variable,
+    /// the variable `--password-env` names, what `PUM_TEST_DATABASE_URL`'s role may do) is
+    /// missing or cannot be used.
+    #[error("{variable}: {message}")]
+    Setting {
+        /// The setting: an option, a variable, a file and line.
+        variable: String,
+        /// What is wrong with it.
         message: String,
     },
 

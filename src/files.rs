@@ -67,8 +67,9 @@ pub(crate) fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
 }
 
 /// The environment variable that makes pum run code others may write (a CI container's
-/// world-writable checkout): `PUM_TRUST_WRITABLE=1`.
-pub const TRUST_WRITABLE: &str = "PUM_TRUST_WRITABLE";
+/// world-writable checkout): `PUM_TRUST_WRITABLE=1` (Unix: elsewhere no file is refused).
+#[cfg(unix)]
+pub(crate) const TRUST_WRITABLE: &str = "PUM_TRUST_WRITABLE";
 
 /// Opens `path` for reading in pieces, with [`read_text`]'s refusal of anything but a
 /// regular file (and no bound on its size: the caller reads it in bounded pieces).
@@ -116,7 +117,7 @@ pub(crate) fn refuse_foreign_writable(path: &Path, meta: &std::fs::Metadata) -> 
     use std::os::unix::fs::MetadataExt;
     let me = crate::os_user::effective_uid();
     let foreign = |uid: u32| me.is_some_and(|me| uid != me) && uid != 0;
-    let trust = std::env::var(TRUST_WRITABLE).is_ok_and(|v| v == "1");
+    let trust = crate::settings::flag(TRUST_WRITABLE, false)?;
     let groups = Accounts::read();
     let way_out = |what: &str| {
         format!(

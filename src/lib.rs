@@ -4,7 +4,7 @@
 //!
 //! 1. **Migrate**: apply versioned changelog SQL files and record them in a migrations
 //!    table compatible with Python pum's files and tables ([`Upgrader`], [`migrate`]);
-//!    pum 0.x projects (delta directories, Python deltas) too ([`migrate::deltas`]).
+//!    pum 0.x projects (delta directories, Python deltas) too ([`migrate::zero_x`]).
 //! 2. **Check**: compare two databases' schemas and report every difference ([`fn@check`]).
 //! 3. **Test**: give every test its own freshly migrated database, cloned from a cached
 //!    template (`#[pum_test]`, `pum::testing`; feature `testing`, on by default).
@@ -20,6 +20,11 @@
 //! PostgreSQL server so that all of it works with nothing to set up (`pum::server`; feature `server`, Unix). Connections are named the way `psql`
 //! users name them: a service from `pg_service.conf`, a URL or a keyword string, with the
 //! `PG*` environment variables and `.pgpass` applied as libpq applies them ([`connect`]).
+//!
+//! The public surface, one line per job (what to call to migrate, check, test, do the
+//! chores and run the server), is the table "The library's API" in the README
+//! (section "Library"). `pum::internal` is hidden and not API: it serves `pum-cli`, the
+//! tests and fuzzing, and may change in any release.
 //!
 //! The examples below run as they are (they are doc tests): their hidden lines write a
 //! small project into a temporary directory and take a database on pum's ephemeral
@@ -66,12 +71,12 @@
 //!
 //! Delta directories (`delta_<x.y.z>_<name>[.pre|.post].{sql,py}`, `pre-all`, `post-all`)
 //! and pum 0.x's upgrades table, run as pum 0.9.14 runs them, in one transaction
-//! ([`migrate::deltas`]):
+//! ([`migrate::zero_x`]):
 //!
 //! ```
 //! use pum::hooks::Variable;
 //! use pum::migrate::NoProgress;
-//! use pum::migrate::deltas::{DeltaOptions, DeltaUpgrader};
+//! use pum::migrate::zero_x::{DeltaOptions, DeltaUpgrader};
 //! use pum::ConnectionSpec;
 //!
 //! # fn main() -> pum::Result<()> {
@@ -177,11 +182,11 @@ pub mod database;
 pub mod dump;
 pub mod embed;
 mod error;
-pub mod files;
+mod files;
 pub mod fleet;
-#[cfg(fuzzing)]
-pub mod fuzzing;
 pub mod hooks;
+#[doc(hidden)]
+pub mod internal;
 pub mod lint;
 mod lock;
 pub mod migrate;
@@ -190,15 +195,17 @@ mod process;
 pub mod roles;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(any(unix, feature = "server"))]
+mod settings;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod text;
+mod text;
 pub mod version;
 mod wire;
 pub mod workflow;
 
-pub use checker::{CheckOptions, Report, check};
+pub use checker::{CheckOptions, CheckReport, check};
 pub use config::Config;
 pub use connect::{ConnectionSpec, Environment};
 pub use database::{

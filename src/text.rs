@@ -5,11 +5,6 @@
 use std::borrow::Cow;
 
 /// `text` with every control character written as an escape (`\u{1b}`, `\n`, `\r`).
-///
-/// ```
-/// assert_eq!(pum::text::printable("evil\u{1b}[2Jname\n"), "evil\\u{1b}[2Jname\\n");
-/// assert_eq!(pum::text::printable("plain é"), "plain é");
-/// ```
 pub fn printable(text: &str) -> Cow<'_, str> {
     escape(text, false)
 }
@@ -37,14 +32,6 @@ fn escape(text: &str, keep_lines: bool) -> Cow<'_, str> {
 
 /// A path as text for a message: its bytes that are not UTF-8 (a name made on a system
 /// with another encoding) as `\xNN`, control characters escaped as [`printable`] does.
-///
-/// ```
-/// # #[cfg(unix)] {
-/// use std::os::unix::ffi::OsStrExt;
-/// let path = std::path::Path::new(std::ffi::OsStr::from_bytes(b"dir/caf\xe9.sql"));
-/// assert_eq!(pum::text::path(path), "dir/caf\\xE9.sql");
-/// # }
-/// ```
 pub fn path(path: &std::path::Path) -> String {
     #[cfg(unix)]
     {
@@ -69,8 +56,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_keep_newlines_and_tabs_but_not_escapes() {
+    fn control_characters_are_escaped_and_lines_keep_newlines_and_tabs() {
         assert_eq!(printable_lines("a\n\tb\u{1b}c\r"), "a\n\tb\\u{1b}c\\r");
         assert!(matches!(printable("nothing to do"), Cow::Borrowed(_)));
+        assert_eq!(printable("evil\u{1b}[2Jname\n"), "evil\\u{1b}[2Jname\\n");
+        assert_eq!(printable("plain é"), "plain é");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_shows_its_bytes_that_are_not_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::path::Path::new(std::ffi::OsStr::from_bytes(b"dir/caf\xe9.sql"));
+        assert_eq!(path(name), "dir/caf\\xE9.sql");
     }
 }

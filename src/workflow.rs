@@ -18,14 +18,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checker::{CheckOptions, Report};
+use crate::checker::{CheckOptions, CheckReport};
 use crate::config::Config;
 use crate::connect::ConnectionSpec;
 use crate::database::{CreateOptions, DropOptions, Maintenance};
 use crate::dump::{DumpOptions, RestoreOptions};
 use crate::error::{Error, Result};
 use crate::lock::{AdvisoryLock, SCRATCH};
-use crate::migrate::deltas::{DeltaOptions, DeltaUpgrader};
+use crate::migrate::zero_x::{DeltaOptions, DeltaUpgrader};
 use crate::migrate::{MigrateOptions, NoProgress, TransactionMode, Upgrader};
 use crate::wire::{RawSession, Sql};
 
@@ -214,7 +214,7 @@ pub fn check_changelogs(
     config: &Config,
     spec: &ConnectionSpec,
     options: &CheckOptions,
-) -> Result<Report> {
+) -> Result<CheckReport> {
     let (version, parameters) = Upgrader::new(config, spec)?.recorded()?;
     let scratch = ScratchDatabase::create(spec, "check")?;
     let fresh = scratch.spec();
@@ -433,7 +433,7 @@ pub trait Steps {
 pub struct Outcome {
     /// The differences between the upgraded test database and the comparison database
     /// (`None` when they are equal).
-    pub differences: Option<Report>,
+    pub differences: Option<CheckReport>,
     /// Whether prod was upgraded.
     pub upgraded: bool,
     /// prod's version before, and after (the same when not upgraded).

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use pum::text::printable;
+use pum::internal::printable;
 use pum::{AppAction, AppOptions, ConnectionSpec, Upgrader};
 
 use super::Output;

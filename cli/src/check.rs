@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use pum::checker::{CheckOptions, Kind};
-use pum::{ConnectionSpec, Report};
+use pum::{CheckReport, ConnectionSpec};
 
 use super::Output;
 
@@ -135,7 +135,7 @@ pub(crate) fn options(args: &CheckArgs) -> pum::Result<CheckOptions> {
 }
 
 /// Prints `report` (or writes it to `output`) and says 1 when it holds differences.
-pub fn write(report: &Report, output: Option<&Path>, format: Format) -> pum::Result<ExitCode> {
+pub fn write(report: &CheckReport, output: Option<&Path>, format: Format) -> pum::Result<ExitCode> {
     let color = output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
@@ -149,7 +149,7 @@ pub fn write(report: &Report, output: Option<&Path>, format: Format) -> pum::Res
     };
     match output {
         // Replaced only by a complete report.
-        Some(file) => pum::files::write(file, text.as_bytes())?,
+        Some(file) => pum::internal::write(file, text.as_bytes())?,
         None => print!("{text}"),
     }
     Ok(if report.is_empty() {

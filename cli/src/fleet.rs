@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use pum::fleet::{Installed, Outcome, Selection, Summary};
+use pum::fleet::{DatabaseSelection, Installed, Outcome, Summary};
+use pum::internal::printable;
 use pum::migrate::NoProgress;
-use pum::text::printable;
 use pum::{Config, ConnectionSpec, MigrateOptions, Upgrader};
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ use crate::Command;
 /// `--databases-from` and `--jobs`.
 #[derive(Debug)]
 pub struct Fleet {
-    pub selection: Selection,
+    pub selection: DatabaseSelection,
     pub jobs: usize,
 }
 
@@ -338,10 +338,13 @@ fn command_name(command: &Command) -> &'static str {
 }
 
 /// `--databases-from FILE`, read.
-pub fn selection(pattern: Option<String>, from: Option<PathBuf>) -> pum::Result<Option<Selection>> {
+pub fn selection(
+    pattern: Option<String>,
+    from: Option<PathBuf>,
+) -> pum::Result<Option<DatabaseSelection>> {
     Ok(match (pattern, from) {
-        (Some(pattern), _) => Some(Selection::Like(pattern)),
-        (None, Some(file)) => Some(Selection::from_file(&file)?),
+        (Some(pattern), _) => Some(DatabaseSelection::Like(pattern)),
+        (None, Some(file)) => Some(DatabaseSelection::from_file(&file)?),
         (None, None) => None,
     })
 }

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pum::ConnectionSpec;
-use pum::text::printable;
+use pum::internal::printable;
 
 /// PostgreSQL Upgrades Manager.
 #[derive(Debug, Parser)]
@@ -364,7 +364,7 @@ pub fn resolve(input: &str, out: Output) -> pum::Result<ConnectionSpec> {
             let server = pum::server::test_server()?;
             Ok(match database {
                 Some(name) => {
-                    pum::database::quote_identifier("database", name)?;
+                    pum::quote_identifier("database", name)?;
                     server.with_dbname(name)
                 }
                 None => server,

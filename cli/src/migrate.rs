@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use pum::migrate::{Info, Progress, Report, VersionStatus};
-use pum::text::printable;
+use pum::internal::printable;
+use pum::migrate::{Info, MigrationReport, Progress, VersionStatus};
 use pum::{Config, ConnectionSpec, MigrateOptions, TransactionMode, Upgrader, Version};
 
 use super::Output;
@@ -284,7 +284,7 @@ impl Progress for Shown {
     }
 }
 
-fn report(out: Output, report: &Report, verb: &str) {
+fn report(out: Output, report: &MigrationReport, verb: &str) {
     for warning in &report.warnings {
         out.warn(warning);
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use pum::Version;
-use pum::changelog::scaffold;
+use pum::internal::scaffold;
 
 use super::Output;
 use super::migrate::{Project, parse_version};

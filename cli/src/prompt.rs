@@ -17,7 +17,7 @@ pub fn confirm(operation: &str, question: &str) -> pum::Result<bool> {
             reason: "standard input is not a terminal to confirm on".into(),
         });
     }
-    eprint!("{} [y/N] ", pum::text::printable(question));
+    eprint!("{} [y/N] ", pum::internal::printable(question));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     stdin

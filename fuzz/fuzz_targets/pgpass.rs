@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    pum::fuzzing::password_file(text);
+    pum::internal::fuzzing::password_file(text);
 });

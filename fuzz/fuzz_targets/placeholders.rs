@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pum::changelog::params::{ParamValue, Parameters};
-use pum::changelog::sql::split;
+use pum::internal::{ParamValue, Parameters};
+use pum::internal::split::split;
 
 fuzz_target!(|input: (&str, &str)| {
     let (sql, value) = input;

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    pum::fuzzing::plain_dump(text);
+    pum::internal::fuzzing::plain_dump(text);
 });

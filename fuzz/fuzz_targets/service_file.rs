@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    pum::fuzzing::service_file(text, "s");
+    pum::internal::fuzzing::service_file(text, "s");
 });

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pum::changelog::sql::{forbidden, split, split_ranges};
+use pum::internal::split::{forbidden, split, split_ranges};
 
 fuzz_target!(|text: &str| {
     if let Ok(ranges) = split_ranges(text) {

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use pum::Version;
-use pum::changelog::params::Decimal;
+use pum::internal::Decimal;
 
 fuzz_target!(|text: &str| {
     if let Ok(version) = Version::parse(text) {

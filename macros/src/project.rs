@@ -13,7 +13,7 @@ pub struct Project {
     #[serde(default)]
     pub application: Application,
     #[serde(default)]
-    pub uninstall: Vec<Hook>,
+    pub uninstall: Vec<HookEntry>,
     #[serde(default)]
     pub demo_data: Vec<DemoData>,
 }
@@ -21,13 +21,13 @@ pub struct Project {
 #[derive(Debug, Default, Deserialize)]
 pub struct Application {
     #[serde(default)]
-    pub create: Vec<Hook>,
+    pub create: Vec<HookEntry>,
     #[serde(default)]
-    pub drop: Vec<Hook>,
+    pub drop: Vec<HookEntry>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct Hook {
+pub struct HookEntry {
     #[serde(default)]
     pub file: Option<String>,
 }

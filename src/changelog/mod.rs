@@ -5,14 +5,14 @@
 //! order. A version with no SQL file is an application-only release and must say so with an
 //! empty `APP_ONLY_RELEASE` file. Other files (a README) are ignored, as in Python pum.
 //!
-//! SQL files may use parameters as `{name}` ([`params`]). A file containing the line
+//! SQL files may use parameters as `{name}` (declared in `.pum.yaml`: [`crate::config::ParameterDef`]). A file containing the line
 //! `-- pum:no-transaction` runs outside any transaction (for `CREATE INDEX CONCURRENTLY`
 //! and the like).
 //!
 //! A version may undo itself: `changelogs/<version>/down/*.sql` are its down files, run
 //! in reverse name order by a downgrade. They sit in a sub-directory, which Python pum
 //! (reading only the version directory's own `.sql` files) passes over.
-//! [`scaffold`] writes new changelog files (`pum new`).
+//! `scaffold` writes new changelog files (`pum new`).
 //!
 //! This module knows files, not configurations: [`discover`] takes the changelogs
 //! directory, and [`crate::Config::changelogs`] hands it the configured one.
@@ -20,11 +20,9 @@
 mod decimal;
 pub mod deltas;
 mod embedded;
-pub mod params;
+pub(crate) mod params;
 mod render;
-pub mod scaffold;
-/// The splitter, which lives in the crate's `sql` room; this path is kept for callers.
-pub use crate::sql::split as sql;
+pub(crate) mod scaffold;
 pub(crate) use embedded::EmbeddedFiles;
 pub(crate) use render::render_percent;
 

@@ -33,7 +33,7 @@ use std::collections::BTreeSet;
 
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
-pub use report::{Change, KindReport, Report};
+pub use report::{Change, CheckReport, KindReport};
 pub use snapshot::{Attributes, Objects, Snapshot};
 
 /// A kind of object the checker compares.
@@ -231,7 +231,7 @@ impl CheckOptions {
 }
 
 /// Compares two snapshots, kind by kind (the kinds both were taken with).
-pub fn compare(left: &Snapshot, right: &Snapshot) -> Report {
+pub fn compare(left: &Snapshot, right: &Snapshot) -> CheckReport {
     let empty = Objects::new();
     let kinds = Kind::ALL
         .into_iter()
@@ -279,7 +279,7 @@ pub fn compare(left: &Snapshot, right: &Snapshot) -> Report {
             }
         })
         .collect();
-    Report {
+    CheckReport {
         left: left.name.clone(),
         right: right.name.clone(),
         kinds,
@@ -295,7 +295,7 @@ pub fn check(
     left: &ConnectionSpec,
     right: &ConnectionSpec,
     options: &CheckOptions,
-) -> Result<Report> {
+) -> Result<CheckReport> {
     // Both databases are read at once: the work is the servers'.
     let (a, b) = std::thread::scope(|scope| {
         let right_side = scope.spawn(|| Snapshot::take(&mut right.connect()?, options));

@@ -1,4 +1,4 @@
-//! [`Report`]: what differs between two schemas, as text or as Python pum's JSON.
+//! [`CheckReport`]: what differs between two schemas, as text or as Python pum's JSON.
 
 use std::fmt::{self, Write as _};
 
@@ -41,7 +41,7 @@ impl KindReport {
 
 /// Everything that differs, kind by kind, in a fixed order.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct CheckReport {
     /// The left database (password masked).
     pub left: String,
     /// The right database.
@@ -50,7 +50,7 @@ pub struct Report {
     pub kinds: Vec<KindReport>,
 }
 
-impl Report {
+impl CheckReport {
     /// True when the schemas are the same.
     pub fn is_empty(&self) -> bool {
         self.kinds.iter().all(|k| k.difference_count() == 0)
@@ -193,7 +193,7 @@ impl Report {
     }
 }
 
-impl Report {
+impl CheckReport {
     /// The report as a self-contained HTML page (Python pum's `check -f html`): a summary,
     /// then per kind of object a table of what is only left, only right, and what differs
     /// with both values. Everything from the databases is escaped.
@@ -297,7 +297,7 @@ fn html(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for CheckReport {
     /// The text report without colours.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render_text(false))
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn html_escapes_what_comes_from_the_databases() {
-        let report = Report {
+        let report = CheckReport {
             left: "db <a>".into(),
             right: "b".into(),
             kinds: vec![KindReport {

@@ -3,14 +3,14 @@
 //! in the order they finish. A failure in one database does not stop the others.
 //!
 //! ```no_run
-//! use pum::fleet::{self, Selection};
+//! use pum::fleet::{self, DatabaseSelection};
 //! use pum::migrate::NoProgress;
 //! use pum::{Config, ConnectionSpec, MigrateOptions, Upgrader};
 //!
 //! # fn main() -> pum::Result<()> {
 //! let server = ConnectionSpec::resolve("postgresql://postgres@localhost/postgres")?;
 //! let config = Config::from_dir(std::path::Path::new("db"))?;
-//! let names = fleet::databases(&server, &Selection::Like("tenant\\_%".into()))?;
+//! let names = fleet::databases(&server, &DatabaseSelection::Like("tenant\\_%".into()))?;
 //! let upgrades = fleet::run(&server, names, 4, move |target| {
 //!     Upgrader::new(&config, target)?.upgrade(&MigrateOptions::default(), &mut NoProgress)
 //! });
@@ -45,7 +45,7 @@ pub use run::{Fleet, Outcome, run};
 
 /// Which databases of a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
+pub enum DatabaseSelection {
     /// Those whose name matches a SQL `LIKE` pattern (`tenant\_%`; `_` and `%` are
     /// wildcards, `\` escapes them). Template databases and those that refuse
     /// connections are left out.
@@ -54,7 +54,7 @@ pub enum Selection {
     Names(Vec<String>),
 }
 
-impl Selection {
+impl DatabaseSelection {
     /// The names listed in `file`, one per line; blank lines and lines starting with `#`
     /// are skipped, surrounding spaces trimmed.
     ///
@@ -62,7 +62,7 @@ impl Selection {
     /// [`Error::Io`] when the file cannot be read; [`Error::Setting`] naming the file and
     /// line of a name PostgreSQL would not accept (over 63 bytes, or a NUL), or when the
     /// file lists no database.
-    pub fn from_file(file: &Path) -> Result<Selection> {
+    pub fn from_file(file: &Path) -> Result<DatabaseSelection> {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
         let shown = file.display().to_string();
         let mut names: Vec<String> = Vec::new();
@@ -90,7 +90,7 @@ impl Selection {
                 message: "lists no database (one name per line)".into(),
             });
         }
-        Ok(Selection::Names(names))
+        Ok(DatabaseSelection::Names(names))
     }
 }
 
@@ -101,7 +101,7 @@ impl Selection {
 /// Connection errors; [`Error::DatabaseNotFound`] for a listed database the server does
 /// not have; [`Error::Setting`] when a pattern matches no database (a typo should not
 /// look like success).
-pub fn databases(server: &ConnectionSpec, selection: &Selection) -> Result<Vec<String>> {
+pub fn databases(server: &ConnectionSpec, selection: &DatabaseSelection) -> Result<Vec<String>> {
     let mut client = server.connect()?;
     let mut names =
         |sql: &str, param: &(dyn postgres::types::ToSql + Sync)| -> Result<Vec<String>> {
@@ -114,7 +114,7 @@ pub fn databases(server: &ConnectionSpec, selection: &Selection) -> Result<Vec<S
         };
     const USABLE: &str = "datallowconn AND NOT datistemplate";
     match selection {
-        Selection::Like(pattern) => {
+        DatabaseSelection::Like(pattern) => {
             let matching = names(
                 &format!(
                     "SELECT datname::text FROM pg_database WHERE datname LIKE $1 AND {USABLE} \
@@ -141,7 +141,7 @@ pub fn databases(server: &ConnectionSpec, selection: &Selection) -> Result<Vec<S
             }
             Ok(matching)
         }
-        Selection::Names(wanted) => {
+        DatabaseSelection::Names(wanted) => {
             let found = names(
                 &format!(
                     "SELECT datname::text FROM pg_database WHERE datname = ANY($1) AND {USABLE}"

@@ -9,7 +9,7 @@
 //! - Everything else that ran is done.
 
 use crate::error::{Error, Result};
-use crate::migrate::{Info, Report, VersionStatus};
+use crate::migrate::{Info, MigrationReport, VersionStatus};
 use crate::version::Version;
 
 use super::Outcome;
@@ -46,7 +46,7 @@ impl Summary {
 
     /// An upgrade: `from → to` (`-` for no version; `to` is `from` when nothing was
     /// applied).
-    pub fn upgrade(report: &Report) -> Summary {
+    pub fn upgrade(report: &MigrationReport) -> Summary {
         let from = report.from.clone().unwrap_or_else(|| "-".into());
         let to = report
             .applied
@@ -118,7 +118,7 @@ fn info_summary(current: Option<&str>, pending: usize) -> Summary {
 #[derive(Debug, Clone)]
 pub enum Installed {
     /// Installed by this run.
-    Now(Report),
+    Now(MigrationReport),
     /// The module was installed already: the database counts as done.
     Already {
         /// Its current version.
@@ -133,7 +133,7 @@ pub enum Installed {
 /// # Errors
 /// `result`'s error other than [`Error::AlreadyInstalled`]; `current`'s error.
 pub fn installed(
-    result: Result<Report>,
+    result: Result<MigrationReport>,
     current: impl FnOnce() -> Result<Version>,
 ) -> Result<Installed> {
     match result {
@@ -160,11 +160,11 @@ mod tests {
 
     use super::*;
 
-    fn report(from: Option<&str>, applied: &[&str]) -> Report {
-        Report {
+    fn report(from: Option<&str>, applied: &[&str]) -> MigrationReport {
+        MigrationReport {
             from: from.map(str::to_string),
             applied: applied.iter().map(|v| v.to_string()).collect(),
-            ..Report::default()
+            ..MigrationReport::default()
         }
     }
 

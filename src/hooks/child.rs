@@ -18,6 +18,7 @@ use super::code::{Code, CodeKind};
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
 use crate::process::Group;
+use crate::settings;
 use crate::version::Version;
 use crate::wire::relay::{PORT, Relay};
 use crate::wire::{RawSession, ServerError};
@@ -82,10 +83,7 @@ impl Runner {
 fn python(code: &Code<'_>) -> Result<PathBuf> {
     let python = match code.python {
         Some(path) => path.display().to_string(),
-        None => std::env::var("PUM_PYTHON")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "python3".into()),
+        None => settings::text("PUM_PYTHON")?.unwrap_or_else(|| "python3".into()),
     };
     which::which(&python).map_err(|_| Error::ToolNotFound {
         tool: python.clone(),

@@ -46,7 +46,7 @@ pub use rules::{LockMode, Rule, Severity};
 
 use crate::changelog::ChangelogFile;
 use crate::changelog::params::Parameters;
-use crate::changelog::sql;
+use crate::sql::split as sql;
 use crate::config::Config;
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};

@@ -27,7 +27,7 @@ use super::run_session::{Item, RunSession};
 use super::{Progress, Upgrader, run_session};
 use crate::changelog::SqlText;
 use crate::changelog::params::{ParamValue, Parameters};
-use crate::config::{Config, Hook as ConfigHook};
+use crate::config::{Config, HookEntry};
 use crate::error::{Error, Result};
 use crate::hooks::{Code, CodeKind, Hook, HookContext, Variable};
 use crate::version::Version;
@@ -58,7 +58,7 @@ enum Runs {
 
 impl App<'_> {
     /// The configured hooks of `phase`.
-    fn configured(&self, phase: HookPhase) -> &[ConfigHook] {
+    fn configured(&self, phase: HookPhase) -> &[HookEntry] {
         match phase {
             HookPhase::Drop => &self.config.application.drop,
             HookPhase::Create => &self.config.application.create,
@@ -113,7 +113,7 @@ impl App<'_> {
     }
 
     /// How `hook` runs: its SQL made ready, or the code file to start.
-    fn prepare(&self, hook: &ConfigHook, phase: HookPhase, index: usize) -> Result<Runs> {
+    fn prepare(&self, hook: &HookEntry, phase: HookPhase, index: usize) -> Result<Runs> {
         let Some(file) = &hook.file else {
             let name = format!("{}[{index}] code", phase.key());
             let text = SqlText::new(hook.code.clone().unwrap_or_default());
@@ -307,7 +307,7 @@ impl Upgrader<'_> {
     /// may not. Returns what was skipped (roles that do not exist).
     ///
     /// # Errors
-    /// The refusals of [`plan::application`]; hook and SQL errors (then nothing changed).
+    /// The [application refusals](crate::migrate#refusals); hook and SQL errors (then nothing changed).
     pub fn application(
         &self,
         action: AppAction,
@@ -341,7 +341,7 @@ impl Upgrader<'_> {
                 )?;
                 if !options.skip_grant && !self.config.roles.is_empty() {
                     session.flush(&mut batch)?;
-                    let selection = crate::roles::Selection {
+                    let selection = crate::roles::RoleSelection {
                         roles: None,
                         suffix: options.suffix.clone(),
                     };
@@ -363,7 +363,7 @@ impl Upgrader<'_> {
     ///
     /// # Errors
     /// [`crate::Error::Refused`] when the configuration declares no uninstall hook; the
-    /// refusals of [`plan::application`] (a database where the module is not installed,
+    /// [application refusals](crate::migrate#refusals) (a database where the module is not installed,
     /// or another module is); hook and SQL errors (then nothing changed).
     pub fn uninstall(&self, options: &AppOptions, progress: &mut dyn Progress) -> Result<()> {
         if self.config.uninstall.is_empty() && !self.hooked().contains(&HookPhase::Uninstall) {

@@ -9,12 +9,12 @@ use super::plan::{Plan, Step};
 use super::prepared::Prepared;
 use super::run_session::{Item, RunSession};
 use super::table::{MigrationsTable, NewMigration};
-use super::{MigrateOptions, Progress, Report};
+use super::{MigrateOptions, MigrationReport, Progress};
 use crate::changelog::Changelog;
 use crate::changelog::params::Parameters;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::roles::{RoleManager, Selection};
+use crate::roles::{RoleManager, RoleSelection};
 use crate::version::Version;
 use crate::wire::Sql;
 
@@ -60,7 +60,7 @@ impl Run<'_> {
         session: &mut RunSession,
         plan: &Plan,
         progress: &mut dyn Progress,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         self.execute_steps(session, plan, progress)
             .map_err(|err| self.explain(err, plan))
     }
@@ -104,11 +104,11 @@ impl Run<'_> {
         session: &mut RunSession,
         plan: &Plan,
         progress: &mut dyn Progress,
-    ) -> Result<Report> {
-        let mut report = Report {
+    ) -> Result<MigrationReport> {
+        let mut report = MigrationReport {
             from: plan.from.as_ref().map(ToString::to_string),
             warnings: plan.warnings.clone(),
-            ..Report::default()
+            ..MigrationReport::default()
         };
         if plan.steps.is_empty() {
             return Ok(report);
@@ -147,7 +147,7 @@ impl Run<'_> {
                         )
                     } else {
                         // Roles left to others (skip_roles) may not exist: those are named.
-                        let selection = Selection::default();
+                        let selection = RoleSelection::default();
                         let skip = self.options.skip_roles;
                         (
                             roles.grant_in(&mut session.client, &selection, skip)?,
@@ -252,7 +252,7 @@ impl Run<'_> {
     fn report_done(
         &self,
         done: &mut Vec<(usize, usize)>,
-        report: &mut Report,
+        report: &mut MigrationReport,
         progress: &mut dyn Progress,
     ) {
         for (version, file) in done.drain(..) {

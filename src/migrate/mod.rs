@@ -26,24 +26,55 @@
 //!   ([`MigrateOptions::demo_data`]), the application alone ([`Upgrader::application`]),
 //!   and removal ([`Upgrader::uninstall`]); all in the run's transaction.
 //!
+//! # Refusals
+//!
+//! A run is planned before anything changes; a plan that cannot run is refused with a
+//! typed error, checked in this order:
+//!
+//! - **install**: the migrations table must not exist ([`crate::Error::AlreadyInstalled`]),
+//!   nor another module's unless allowed ([`crate::Conflict::OtherModuleTables`]); something
+//!   must be at or below the maximum version ([`crate::Conflict::NothingToInstall`]); demo
+//!   data must be a set the configuration declares ([`crate::Conflict::UnknownDemoData`]).
+//! - **upgrade**: the table must exist ([`crate::Error::NotInstalled`]) and record a version
+//!   ([`crate::Conflict::NoVersionRecorded`]) of this module ([`crate::Conflict::OtherModule`]),
+//!   not in beta testing unless forced ([`crate::Conflict::BetaTesting`]); parameters other
+//!   than `app_only` ones keep their values ([`crate::Conflict::ParameterChanged`]); every
+//!   version at or below the current one is recorded unless the check is skipped
+//!   ([`crate::Conflict::MissingVersions`]); no file was added to an applied version
+//!   ([`crate::Conflict::AddedFiles`]); applied files that changed are a warning, or with
+//!   `strict` a refusal ([`crate::Conflict::ChangedFiles`]).
+//! - **baseline**: the table must not record the version or a later one
+//!   ([`crate::Conflict::BaselineNotAbove`]); without a table, `create_table` must be set
+//!   ([`crate::Error::NotInstalled`]), and not beside another module's table unless allowed
+//!   ([`crate::Conflict::OtherModuleTables`]).
+//! - **downgrade**: installed ([`crate::Error::NotInstalled`],
+//!   [`crate::Conflict::NoVersionRecorded`], [`crate::Conflict::OtherModule`]); the target
+//!   recorded ([`crate::Conflict::NotApplied`]); not in beta testing unless forced
+//!   ([`crate::Conflict::BetaTestingDowngrade`]); every version in the range has down files
+//!   ([`crate::Conflict::NoDownFiles`]; an application-only release needs none).
+//! - **application, uninstall**: installed, of this module ([`crate::Error::NotInstalled`],
+//!   [`crate::Conflict::NoVersionRecorded`], [`crate::Conflict::OtherModule`]), and (not for
+//!   uninstall) the parameters that are not `app_only` keep their recorded values
+//!   ([`crate::Conflict::ParameterChanged`]).
+//!
 //! The rooms: `options` holds what a caller asks for and `progress` what it is told
-//! ([`Progress`], [`Report`]); [`plan`] decides what a run does (pure); `execute` carries a
+//! ([`Progress`], [`MigrationReport`]); `plan` decides what a run does (pure); `execute` carries a
 //! plan out on a `run_session` (a run's session and its batches); `app` runs hooks and
-//! demo data; `prepared` makes one SQL text ready to send; [`info`] reports; [`table`] is
-//! the migrations table; `state` compares the table with the files on disk; [`deltas`]
-//! is pum 0.x's layout.
+//! demo data; `prepared` makes one SQL text ready to send; [`info`] reports; `table` is
+//! the migrations table; `state` compares the table with the files on disk; [`zero_x`]
+//! runs pum 0.x projects (delta directories, the upgrades table).
 
 mod app;
-pub mod deltas;
 mod execute;
 pub mod info;
 mod options;
-pub mod plan;
+pub(crate) mod plan;
 mod prepared;
 mod progress;
 mod run_session;
 mod state;
-pub mod table;
+pub(crate) mod table;
+pub mod zero_x;
 
 use std::time::Duration;
 
@@ -58,11 +89,13 @@ pub use info::{FileInfo, Info, VersionInfo, VersionStatus};
 pub use options::{
     AppAction, AppOptions, BaselineOptions, DowngradeOptions, MigrateOptions, TransactionMode,
 };
+pub use plan::HookPhase;
 use plan::Plan;
-pub use progress::{NoProgress, Progress, Report};
+pub use progress::{MigrationReport, NoProgress, Progress};
 use run_session::RunSession;
 pub use state::{Applied, FileStatus};
-use table::{MigrationsTable, NewMigration};
+use table::NewMigration;
+pub use table::{Migration, MigrationsTable};
 
 /// Changelog versions are recorded whole: a file cannot commit without its version.
 fn per_file_refused(options: &MigrateOptions) -> Result<()> {
@@ -143,7 +176,7 @@ impl<'a> Upgrader<'a> {
     ///
     /// ```
     /// # fn f(config: &pum::Config, spec: &pum::ConnectionSpec) -> pum::Result<()> {
-    /// use pum::migrate::plan::HookPhase;
+    /// use pum::migrate::HookPhase;
     /// let upgrader = pum::Upgrader::new(config, spec)?.hook(
     ///     HookPhase::Create,
     ///     "refresh_views",
@@ -153,7 +186,7 @@ impl<'a> Upgrader<'a> {
     /// ```
     pub fn hook(
         mut self,
-        phase: plan::HookPhase,
+        phase: HookPhase,
         name: &str,
         hook: impl crate::hooks::Hook + 'static,
     ) -> Upgrader<'a> {
@@ -239,12 +272,16 @@ impl<'a> Upgrader<'a> {
     }
 
     /// Installs the project on a database that has no migrations table: creates it and
-    /// applies every changelog up to `max_version`, as [`plan::install`] plans.
+    /// applies every changelog up to `max_version`.
     ///
     /// # Errors
-    /// The refusals of [`plan::install`]; any changelog or SQL error (and then nothing has
+    /// The [install refusals](self#refusals); any changelog or SQL error (and then nothing has
     /// changed, in whole-run mode).
-    pub fn install(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+    pub fn install(
+        &self,
+        options: &MigrateOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<MigrationReport> {
         per_file_refused(options)?;
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
@@ -263,7 +300,11 @@ impl<'a> Upgrader<'a> {
     ///
     /// # Errors
     /// As [`Upgrader::install`] and [`Upgrader::upgrade`].
-    pub fn migrate(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+    pub fn migrate(
+        &self,
+        options: &MigrateOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<MigrationReport> {
         let installed = self.with_session(|session| self.table.exists(&mut session.client))?;
         if installed {
             return self.upgrade(options, progress);
@@ -274,13 +315,16 @@ impl<'a> Upgrader<'a> {
         }
     }
 
-    /// Applies the changelogs above the current version (up to `max_version`), as
-    /// [`plan::upgrade`] plans.
+    /// Applies the changelogs above the current version (up to `max_version`).
     ///
     /// # Errors
-    /// The refusals of [`plan::upgrade`]; any changelog or SQL error (and then nothing has
+    /// The [upgrade refusals](self#refusals); any changelog or SQL error (and then nothing has
     /// changed, in whole-run mode).
-    pub fn upgrade(&self, options: &MigrateOptions, progress: &mut dyn Progress) -> Result<Report> {
+    pub fn upgrade(
+        &self,
+        options: &MigrateOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<MigrationReport> {
         per_file_refused(options)?;
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
@@ -344,7 +388,7 @@ impl<'a> Upgrader<'a> {
     /// before pum managed it). Creates the table when `options.create_table` is set.
     ///
     /// # Errors
-    /// The refusals of [`plan::baseline`].
+    /// The [baseline refusals](self#refusals).
     pub fn baseline(&self, version: &Version, options: &BaselineOptions) -> Result<()> {
         self.locked(MigrateOptions::default().lock_timeout, |session| {
             session.begin()?;
@@ -422,19 +466,19 @@ impl<'a> Upgrader<'a> {
     /// Undoes every applied version above `target`, newest first, with their down files
     /// (`changelogs/<version>/down/*.sql`, in reverse name order) and removes their rows,
     /// so that the table (and Python pum) says `target`; in one transaction under the
-    /// migration lock, as [`plan::downgrade`] plans. The down files get the parameters
+    /// migration lock. The down files get the parameters
     /// recorded with the current version. Returns the versions undone (in
-    /// [`Report::applied`]).
+    /// [`MigrationReport::applied`]).
     ///
     /// # Errors
-    /// The refusals of [`plan::downgrade`], before anything changes; SQL errors in the down
+    /// The [downgrade refusals](self#refusals), before anything changes; SQL errors in the down
     /// files (then nothing has changed).
     pub fn downgrade(
         &self,
         target: &Version,
         options: &DowngradeOptions,
         progress: &mut dyn Progress,
-    ) -> Result<Report> {
+    ) -> Result<MigrationReport> {
         let changelogs = self.config.changelogs()?;
         self.locked(options.lock_timeout, |session| {
             session.begin()?;
@@ -490,7 +534,7 @@ impl<'a> Upgrader<'a> {
     ///
     /// # Errors
     /// As [`Upgrader::upgrade`], before anything would be applied.
-    pub fn plan_upgrade(&self, options: &MigrateOptions) -> Result<Plan> {
+    pub(crate) fn plan_upgrade(&self, options: &MigrateOptions) -> Result<Plan> {
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         let applied = self.with_session(|session| self.applied(session, false))?;

@@ -128,6 +128,7 @@ pub struct Plan {
 /// # Errors
 /// [`Error::AlreadyInstalled`], [`Error::VersionConflict`] ([`Conflict::OtherModuleTables`],
 /// [`Conflict::NothingToInstall`], [`Conflict::UnknownDemoData`]).
+#[cfg(test)]
 pub fn install(
     config: &Config,
     changelogs: &[Changelog],
@@ -137,11 +138,12 @@ pub fn install(
     install_hooked(config, changelogs, applied, options, &[])
 }
 
-/// [`install`], with Rust hooks added to the phases `hooked` (run even when the
-/// configuration has no hook there).
+/// Plans an install of `changelogs` on a database where `applied` was read, with Rust
+/// hooks added to the phases `hooked` (run even when the configuration has no hook there).
 ///
 /// # Errors
-/// As [`install`].
+/// [`Error::AlreadyInstalled`], [`Error::VersionConflict`] ([`Conflict::OtherModuleTables`],
+/// [`Conflict::NothingToInstall`], [`Conflict::UnknownDemoData`]).
 pub fn install_hooked(
     config: &Config,
     changelogs: &[Changelog],
@@ -209,6 +211,7 @@ pub fn install_hooked(
 ///
 /// # Errors
 /// [`Error::NotInstalled`], [`Error::VersionConflict`] (see the module docs).
+#[cfg(test)]
 pub fn upgrade(
     config: &Config,
     changelogs: &[Changelog],
@@ -219,10 +222,11 @@ pub fn upgrade(
     upgrade_hooked(config, changelogs, applied, parameters, options, &[])
 }
 
-/// [`upgrade`], with Rust hooks added to the phases `hooked`.
+/// Plans an upgrade of a database where `applied` was read to `changelogs`, with Rust
+/// hooks added to the phases `hooked`.
 ///
 /// # Errors
-/// As [`upgrade`].
+/// [`Error::NotInstalled`], [`Error::VersionConflict`] (see the module docs).
 pub fn upgrade_hooked(
     config: &Config,
     changelogs: &[Changelog],

@@ -1,4 +1,4 @@
-//! What a run tells its caller: [`Progress`] as it goes, a [`Report`] when it is done.
+//! What a run tells its caller: [`Progress`] as it goes, a [`MigrationReport`] when it is done.
 
 use serde::Serialize;
 
@@ -38,7 +38,7 @@ impl Progress for NoProgress {}
 
 /// What a run did.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
+pub struct MigrationReport {
     /// The version before the run (`None` for an install).
     pub from: Option<String>,
     /// The versions applied, in order.

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::database::quote_literal;
 use crate::error::{Error, Result};
+use crate::sql::quote_literal;
 use crate::wire::Sql;
 
 /// `ARRAY['a','b']::text[]` of quoted literals.

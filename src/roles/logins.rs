@@ -2,8 +2,8 @@
 //! owns), list them, list the login members of a role.
 
 use crate::connect::ConnectionSpec;
-use crate::database::{quote_identifier, quote_literal};
 use crate::error::{Error, Result};
+use crate::sql::{quote_identifier, quote_literal};
 
 use super::catalog::{all_roles, existing_roles};
 use super::{in_transaction, run};

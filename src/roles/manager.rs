@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 
 use crate::config::RoleDef;
 use crate::connect::ConnectionSpec;
-use crate::database::quote_identifier;
 use crate::error::{Error, Result};
+use crate::sql::quote_identifier;
 use crate::wire::Sql;
 
 use super::catalog::{existing_roles, existing_schemas, grantable_types, memberships};
 use super::statements::{create_sql, grant_sql, kind_name, revoke_sql, type_privilege};
-use super::{Selection, Warnings, check_suffix, in_transaction, run, suffixed};
+use super::{RoleSelection, Warnings, check_suffix, in_transaction, run, suffixed};
 
 /// The roles of a configuration, with the operations Python pum's `RoleManager` has.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +35,7 @@ impl<'a> RoleManager<'a> {
     ///
     /// # Errors
     /// [`Error::UnknownRole`] for a name the configuration does not declare.
-    pub(super) fn selected(&self, selection: &Selection) -> Result<Vec<&'a RoleDef>> {
+    pub(super) fn selected(&self, selection: &RoleSelection) -> Result<Vec<&'a RoleDef>> {
         let Some(names) = &selection.roles else {
             return Ok(self.roles.iter().collect());
         };
@@ -126,7 +126,7 @@ impl<'a> RoleManager<'a> {
             return Ok(Vec::new());
         }
         // With a suffix only the specific roles get the permissions.
-        let selection = Selection {
+        let selection = RoleSelection {
             roles: None,
             suffix: suffix.map(str::to_string),
         };
@@ -138,7 +138,7 @@ impl<'a> RoleManager<'a> {
     ///
     /// # Errors
     /// [`Error::UnknownRole`]; server errors.
-    pub fn grant(&self, spec: &ConnectionSpec, selection: &Selection) -> Result<Warnings> {
+    pub fn grant(&self, spec: &ConnectionSpec, selection: &RoleSelection) -> Result<Warnings> {
         in_transaction(spec, |sql| self.grant_in(sql, selection, true))
     }
 
@@ -147,7 +147,7 @@ impl<'a> RoleManager<'a> {
     pub(crate) fn grant_in(
         &self,
         sql: &mut dyn Sql,
-        selection: &Selection,
+        selection: &RoleSelection,
         skip_missing: bool,
     ) -> Result<Warnings> {
         let suffix = check_suffix(selection.suffix.as_deref())?;
@@ -204,7 +204,7 @@ impl<'a> RoleManager<'a> {
     ///
     /// # Errors
     /// [`Error::UnknownRole`]; server errors.
-    pub fn revoke(&self, spec: &ConnectionSpec, selection: &Selection) -> Result<Warnings> {
+    pub fn revoke(&self, spec: &ConnectionSpec, selection: &RoleSelection) -> Result<Warnings> {
         in_transaction(spec, |sql| self.revoke_in(sql, selection, true))
     }
 
@@ -212,7 +212,7 @@ impl<'a> RoleManager<'a> {
     fn revoke_in(
         &self,
         sql: &mut dyn Sql,
-        selection: &Selection,
+        selection: &RoleSelection,
         missing: bool,
     ) -> Result<Warnings> {
         let suffix = check_suffix(selection.suffix.as_deref())?;
@@ -279,7 +279,7 @@ impl<'a> RoleManager<'a> {
     pub fn drop(
         &self,
         spec: &ConnectionSpec,
-        selection: &Selection,
+        selection: &RoleSelection,
         force: bool,
     ) -> Result<Warnings> {
         in_transaction(spec, |sql| {
@@ -314,7 +314,12 @@ impl<'a> RoleManager<'a> {
     ///
     /// # Errors
     /// [`Error::UnknownRole`]; server errors (`to` does not exist).
-    pub fn grant_to(&self, spec: &ConnectionSpec, to: &str, selection: &Selection) -> Result<()> {
+    pub fn grant_to(
+        &self,
+        spec: &ConnectionSpec,
+        to: &str,
+        selection: &RoleSelection,
+    ) -> Result<()> {
         self.membership(spec, to, selection, "GRANT", "TO")
     }
 
@@ -326,7 +331,7 @@ impl<'a> RoleManager<'a> {
         &self,
         spec: &ConnectionSpec,
         from: &str,
-        selection: &Selection,
+        selection: &RoleSelection,
     ) -> Result<()> {
         self.membership(spec, from, selection, "REVOKE", "FROM")
     }
@@ -335,7 +340,7 @@ impl<'a> RoleManager<'a> {
         &self,
         spec: &ConnectionSpec,
         member: &str,
-        selection: &Selection,
+        selection: &RoleSelection,
         verb: &str,
         preposition: &str,
     ) -> Result<()> {
@@ -375,7 +380,7 @@ mod tests {
         }];
         let manager = RoleManager::new(&roles);
         let err = manager
-            .selected(&Selection {
+            .selected(&RoleSelection {
                 roles: Some(vec!["viewr".into(), "viewer".into()]),
                 suffix: None,
             })

@@ -60,7 +60,7 @@ pub use readonly::{ReadOnly, create_readonly};
 
 /// Which configured roles an operation concerns.
 #[derive(Debug, Clone, Default)]
-pub struct Selection {
+pub struct RoleSelection {
     /// Configured role names; `None` for all of them.
     pub roles: Option<Vec<String>>,
     /// Act on the database-specific roles `<name>_<suffix>` instead of the generic ones.

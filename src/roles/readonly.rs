@@ -2,8 +2,8 @@
 //! what is created in them later.
 
 use crate::connect::ConnectionSpec;
-use crate::database::{quote_identifier, quote_literal};
 use crate::error::{Error, Result};
+use crate::sql::{quote_identifier, quote_literal};
 
 use super::catalog::{all_roles, existing_schemas};
 use super::{in_transaction, run};

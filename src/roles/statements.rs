@@ -2,8 +2,8 @@
 //! permission type on a schema. Pure: names arrive quoted or are quoted here.
 
 use crate::config::PermissionType;
-use crate::database::{quote_identifier, quote_literal};
 use crate::error::Result;
+use crate::sql::{quote_identifier, quote_literal};
 
 pub(super) fn kind_name(kind: PermissionType) -> &'static str {
     match kind {

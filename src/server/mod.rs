@@ -73,6 +73,7 @@ use std::time::Duration;
 
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
+use crate::settings;
 
 #[cfg(not(unix))]
 use elsewhere as sys;
@@ -138,38 +139,19 @@ impl ServerOptions {
     /// `PUM_SERVER_USER`, `PUM_SERVER_MEMORY` and `PUM_SERVER_MAX_CONNECTIONS`.
     ///
     /// # Errors
-    /// [`Error::Setting`] naming `PUM_SERVER_IDLE` or `PUM_SERVER_MAX_CONNECTIONS` when it
-    /// is not a whole number.
+    /// [`Error::Environment`] naming the variable whose value pum cannot use (a number
+    /// that is not one, `PUM_SERVER_MEMORY` other than 1 or 0).
     pub fn from_env() -> Result<ServerOptions> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let idle = match var("PUM_SERVER_IDLE") {
-            None => DEFAULT_IDLE,
-            Some(text) => Duration::from_secs(text.trim().parse().map_err(|_| Error::Setting {
-                variable: "PUM_SERVER_IDLE".into(),
-                message: format!("invalid value \"{text}\": expected whole seconds"),
-            })?),
-        };
-        let max_connections = match var("PUM_SERVER_MAX_CONNECTIONS") {
-            None => DEFAULT_MAX_CONNECTIONS,
-            Some(text) => text
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n >= 10)
-                .ok_or_else(|| Error::Setting {
-                    variable: "PUM_SERVER_MAX_CONNECTIONS".into(),
-                    message: format!(
-                        "invalid value \"{text}\": expected a whole number, 10 or more"
-                    ),
-                })?,
-        };
+        let idle = settings::duration("PUM_SERVER_IDLE", 0.., DEFAULT_IDLE)?;
+        let max_connections =
+            settings::bounded_number("PUM_SERVER_MAX_CONNECTIONS", 10.., DEFAULT_MAX_CONNECTIONS)?;
         Ok(ServerOptions {
             max_connections,
-            dir: var("PUM_SERVER_DIR").map(PathBuf::from),
+            dir: settings::path("PUM_SERVER_DIR"),
             idle,
-            bindir: var("PUM_PG_BINDIR").map(PathBuf::from),
-            user: var("PUM_SERVER_USER"),
-            memory: var("PUM_SERVER_MEMORY").is_none_or(|v| v != "0"),
+            bindir: settings::path("PUM_PG_BINDIR"),
+            user: settings::text("PUM_SERVER_USER")?,
+            memory: settings::flag("PUM_SERVER_MEMORY", true)?,
         })
     }
 }
@@ -204,7 +186,7 @@ impl Server {
     /// exits. A failure is remembered: every later call returns the same error at once.
     ///
     /// # Errors
-    /// As [`Server::attach`], and [`Error::Setting`] for a malformed `PUM_SERVER_*` variable.
+    /// As [`Server::attach`], and [`Error::Environment`] for a malformed `PUM_SERVER_*` variable.
     pub fn shared() -> Result<&'static Server> {
         static SHARED: OnceLock<Result<Server>> = OnceLock::new();
         SHARED
@@ -253,8 +235,8 @@ impl Server {
 /// As [`ConnectionSpec::resolve`] for `PUM_TEST_DATABASE_URL`, as [`Server::shared`]
 /// otherwise.
 pub fn test_server() -> Result<ConnectionSpec> {
-    match std::env::var("PUM_TEST_DATABASE_URL") {
-        Ok(target) if !target.trim().is_empty() => ConnectionSpec::resolve(&target),
+    match settings::text("PUM_TEST_DATABASE_URL")? {
+        Some(target) if !target.trim().is_empty() => ConnectionSpec::resolve(&target),
         _ => Ok(Server::shared()?.spec().clone()),
     }
 }

@@ -19,7 +19,7 @@ pub fn find_bindir(configured: Option<&Path>) -> Result<PathBuf> {
     let has_all = |dir: &Path| PROGRAMS.iter().all(|p| dir.join(p).is_file());
     let configured = configured
         .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("PUM_PG_BINDIR").map(PathBuf::from));
+        .or_else(|| crate::settings::path("PUM_PG_BINDIR"));
     if let Some(dir) = configured {
         if has_all(&dir) {
             return Ok(dir);

@@ -7,4 +7,4 @@
 pub mod quote;
 pub mod split;
 
-pub use quote::{MAX_IDENTIFIER_BYTES, quote_identifier, quote_literal};
+pub use quote::{quote_identifier, quote_literal};

@@ -19,6 +19,7 @@ use postgres::Client;
 
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
+use crate::settings;
 
 /// The class of the budget's advisory locks (`'pumb'`).
 const BUDGET: i32 = 0x7075_6d62;
@@ -56,22 +57,14 @@ impl Budget {
     /// units (waiting for them when other processes hold the budget).
     ///
     /// # Errors
-    /// Connection errors; [`Error::Setting`] for a malformed `PUM_TEST_CONNECTIONS`;
+    /// Connection errors; [`Error::Environment`] for a malformed `PUM_TEST_CONNECTIONS`;
     /// [`Error::Unsupported`] when the server allows too few connections for one process
     /// and one test; [`Error::LockTimeout`] after waiting too long.
     pub(crate) fn new(server: &ConnectionSpec) -> Result<Budget> {
         let mut client = server.connect()?;
-        let units = match std::env::var("PUM_TEST_CONNECTIONS") {
-            Ok(text) => text
-                .trim()
-                .parse::<i32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::Setting {
-                    variable: "PUM_TEST_CONNECTIONS".into(),
-                    message: format!("invalid value \"{text}\": expected a whole number above 0"),
-                })?,
-            Err(_) => {
+        let units = match settings::number("PUM_TEST_CONNECTIONS", 1_i32..)? {
+            Some(units) => units,
+            None => {
                 let allowed: i32 = client
                     .query_one(
                         "SELECT current_setting('max_connections')::int \

@@ -19,8 +19,10 @@ use super::templates::Templates;
 use super::warnings;
 use super::worker::Worker;
 use crate::connect::ConnectionSpec;
-use crate::database::{DropOptions, Maintenance, quote_identifier};
+use crate::database::{DropOptions, Maintenance};
 use crate::error::{Error, Result};
+use crate::settings;
+use crate::sql::quote_identifier;
 
 /// How many test databases one process keeps alive at once by default.
 const DEFAULT_MAX_PARALLEL: usize = 32;
@@ -78,44 +80,13 @@ pub(crate) fn context() -> Result<&'static Context> {
 impl Context {
     fn new() -> Result<Context> {
         let server = registry::open(&crate::server::test_server()?)?;
-        let max = match std::env::var("PUM_TEST_MAX_PARALLEL") {
-            Ok(text) => text
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::Setting {
-                    variable: "PUM_TEST_MAX_PARALLEL".into(),
-                    message: format!("invalid value \"{text}\": expected a whole number above 0"),
-                })?,
-            Err(_) => DEFAULT_MAX_PARALLEL,
-        };
-        let spares = match std::env::var("PUM_TEST_SPARES") {
-            Ok(text) => text
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=32).contains(n))
-                .ok_or_else(|| Error::Setting {
-                    variable: "PUM_TEST_SPARES".into(),
-                    message: format!("invalid value \"{text}\": expected a whole number, 0 to 32"),
-                })?,
-            Err(_) => DEFAULT_SPARES,
-        };
-        let templates = match std::env::var("PUM_TEST_TEMPLATES") {
-            Ok(text) => text
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| Error::Setting {
-                    variable: "PUM_TEST_TEMPLATES".into(),
-                    message: format!(
-                        "invalid value \"{text}\": expected a whole number, 1 to 1000"
-                    ),
-                })?,
-            Err(_) => super::templates::DEFAULT_TEMPLATES,
-        };
+        let max = settings::bounded_number("PUM_TEST_MAX_PARALLEL", 1.., DEFAULT_MAX_PARALLEL)?;
+        let spares = settings::bounded_number("PUM_TEST_SPARES", 0..=32, DEFAULT_SPARES)?;
+        let templates = settings::bounded_number(
+            "PUM_TEST_TEMPLATES",
+            1..=1000,
+            super::templates::DEFAULT_TEMPLATES,
+        )?;
         // The budget first: until this process has its share of the server's connections,
         // it holds no other session.
         let lease = Lease::from_env()?;

@@ -9,8 +9,8 @@
 
 use postgres::GenericClient;
 
-use crate::database::{quote_identifier, quote_literal};
 use crate::error::{Error, Result};
+use crate::sql::{quote_identifier, quote_literal};
 
 /// How the comment of a harness role starts; the rest is its test database's name.
 const MARK: &str = "pum test role of database ";

@@ -168,7 +168,8 @@ pub(super) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 /// server (which also keeps the server from stopping while psql runs), `psql "<url>"`
 /// on a server given by `PUM_TEST_DATABASE_URL`.
 fn inspect_command(name: &str, url: &str) -> String {
-    let given = std::env::var("PUM_TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty());
+    let given = crate::settings::text("PUM_TEST_DATABASE_URL")
+        .is_ok_and(|url| url.is_some_and(|url| !url.trim().is_empty()));
     if given {
         format!("psql \"{url}\"   (or: pum -p test/{name} info)")
     } else {

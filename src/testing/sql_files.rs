@@ -51,7 +51,7 @@ fn run_file(client: &mut postgres::Client, target: &ConnectionSpec, file: &Path)
                     .take((*p as usize).saturating_sub(1))
                     .map(char::len_utf8)
                     .sum();
-                crate::changelog::sql::line_column(&text, offset)
+                crate::sql::split::line_column(&text, offset)
             }
             _ => (1, 1),
         };

@@ -27,10 +27,11 @@ use super::sql_files;
 use super::warnings;
 use crate::config::Config;
 use crate::connect::ConnectionSpec;
-use crate::database::{CreateOptions, DropOptions, Maintenance, quote_identifier, quote_literal};
+use crate::database::{CreateOptions, DropOptions, Maintenance};
 use crate::error::{Error, Result};
 use crate::lock::{AdvisoryLock, HARNESS};
 use crate::migrate::{MigrateOptions, NoProgress, Upgrader};
+use crate::sql::{quote_identifier, quote_literal};
 use crate::version::Version;
 
 /// Templates (and references) kept per project by default: `PUM_TEST_TEMPLATES`.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::run::{off_runtime, setup_failure};
 use super::spec::TestSpec;
 use super::{context, roles, sql_files};
-use crate::checker::Report;
+use crate::checker::CheckReport;
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
 
@@ -253,7 +253,7 @@ impl TestDb {
     ///
     /// # Errors
     /// Connection and catalog errors.
-    pub fn check_against(&self, other: &impl SchemaSource) -> Result<Report> {
+    pub fn check_against(&self, other: &impl SchemaSource) -> Result<CheckReport> {
         let other = other.schema_spec();
         off_runtime(|| crate::checker::check(&self.spec, &other, &self.test.check))
     }

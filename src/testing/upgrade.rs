@@ -123,7 +123,7 @@ fn missing_tag(tag: &str, pattern: &str, reason: &str, root: &Path) -> Result<Op
          released cannot be compared with today's",
         root.display()
     );
-    let allowed = std::env::var(ALLOW_MISSING_TAGS).is_ok_and(|v| v.trim() == "1");
+    let allowed = crate::settings::flag(ALLOW_MISSING_TAGS, false)?;
     if allowed {
         super::warnings::warn_once(
             &format!("missing-tag {}", root.display()),

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use pum::checker::{CheckOptions, Kind};
+use pum::migrate::HookPhase;
 use pum::migrate::NoProgress;
-use pum::migrate::plan::HookPhase;
-use pum::roles::{RoleManager, Selection};
+use pum::roles::{RoleManager, RoleSelection};
 use pum::testing::TestDb;
 use pum::{AppAction, AppOptions, Config, ConnectionSpec, MigrateOptions, Upgrader, Version};
 
@@ -456,7 +456,7 @@ fn roles_with_a_suffix_grants_to_users_revokes_and_drops(db: TestDb) {
         .install(&MigrateOptions::default(), &mut NoProgress)
         .unwrap();
     let manager = RoleManager::new(&config.roles);
-    let lausanne = Selection {
+    let lausanne = RoleSelection {
         roles: None,
         suffix: Some("lausanne".into()),
     };
@@ -506,7 +506,7 @@ fn roles_with_a_suffix_grants_to_users_revokes_and_drops(db: TestDb) {
     );
     let err = pum::roles::create_login(&spec, &bob, None).unwrap_err();
     assert!(matches!(err, pum::Error::AlreadyExists { .. }), "{err}");
-    let viewers = Selection {
+    let viewers = RoleSelection {
         roles: Some(vec![trees.role("viewer")]),
         suffix: Some("lausanne".into()),
     };
@@ -527,7 +527,7 @@ fn roles_with_a_suffix_grants_to_users_revokes_and_drops(db: TestDb) {
     let err = manager
         .grant(
             &spec,
-            &Selection {
+            &RoleSelection {
                 roles: Some(vec!["viewr".into()]),
                 suffix: None,
             },

@@ -1003,7 +1003,7 @@ fn pair(sql_a: &str, sql_b: &str, context: &str) -> (Databases, ConnectionSpec, 
 /// rendered as pum renders a changelog, which must be the script exactly.
 fn as_pum_runs_it(script: &ddl::Script) -> String {
     let file = pum::changelog::escape_braces(&script.text());
-    let rendered = pum::changelog::params::Parameters::default()
+    let rendered = pum::internal::Parameters::default()
         .render(&file, true)
         .unwrap_or_else(|(at, message)| {
             panic!("pum refuses its own file at {at}: {message}\n{file}")

@@ -4,7 +4,7 @@ use crate::support::Bounded;
 use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
 
 use pum::checker::{CheckOptions, Kind, Snapshot};
-use pum::{CreateOptions, Report};
+use pum::{CheckReport, CreateOptions};
 
 use crate::support::{ScratchDb, spec, unique_name};
 
@@ -154,12 +154,12 @@ fn variant(change: &str) -> Variant {
     Variant { db, _base: base }
 }
 
-fn compare(left: &ScratchDb, right: &ScratchDb, options: &CheckOptions) -> Report {
+fn compare(left: &ScratchDb, right: &ScratchDb, options: &CheckOptions) -> CheckReport {
     pum::check(&left.spec(), &right.spec(), options).unwrap()
 }
 
 /// What a one-difference report says: (kind, side, key, attributes that changed).
-fn only_difference(report: &Report) -> (Kind, &'static str, String, Vec<String>) {
+fn only_difference(report: &CheckReport) -> (Kind, &'static str, String, Vec<String>) {
     assert_eq!(report.difference_count(), 1, "{report}");
     let kind = report
         .kinds
@@ -423,7 +423,7 @@ fn every_single_difference_is_reported_once_with_its_kind() {
 }
 
 /// Every difference of a report: (kind, side, key, attributes that changed), in order.
-fn differences(report: &Report) -> Vec<(Kind, &'static str, String, Vec<String>)> {
+fn differences(report: &CheckReport) -> Vec<(Kind, &'static str, String, Vec<String>)> {
     let mut all = Vec::new();
     for kind in &report.kinds {
         for (key, _) in &kind.only_left {

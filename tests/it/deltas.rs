@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use pum::hooks::{HookContext, Variable};
-use pum::migrate::deltas::{DeltaOptions, DeltaState, DeltaUpgrader};
+use pum::migrate::zero_x::{DeltaOptions, DeltaState, DeltaUpgrader};
 use pum::migrate::{NoProgress, Progress};
 use pum::testing::TestDb;
 use pum::{Error, TransactionMode};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pum::fleet::{self, Selection};
+use pum::fleet::{self, DatabaseSelection};
 
 use crate::support::{ScratchDb, spec, unique_name};
 
@@ -19,7 +19,7 @@ fn a_job_runs_on_every_selected_database_at_most_n_at_a_time() {
         })
         .collect();
     let pattern = format!("{}%", prefix.replace('_', "\\_"));
-    let names = fleet::databases(&spec(), &Selection::Like(pattern)).unwrap();
+    let names = fleet::databases(&spec(), &DatabaseSelection::Like(pattern)).unwrap();
     assert_eq!(
         names,
         dbs.iter().map(|d| d.name.clone()).collect::<Vec<_>>()
@@ -74,7 +74,7 @@ fn a_job_runs_on_every_selected_database_at_most_n_at_a_time() {
 
     let missing = fleet::databases(
         &spec(),
-        &Selection::Names(vec![dbs[0].name.clone(), "pum_it_fleet_nobody".into()]),
+        &DatabaseSelection::Names(vec![dbs[0].name.clone(), "pum_it_fleet_nobody".into()]),
     )
     .unwrap_err();
     assert!(

@@ -430,8 +430,7 @@ fn a_bad_spares_setting_fails_the_test_with_one_line() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr
-            .contains("PUM_TEST_SPARES: invalid value \"many\": expected a whole number, 0 to 32"),
+        stderr.contains("PUM_TEST_SPARES=\"many\": expected a whole number from 0 to 32"),
         "{stderr}"
     );
 }

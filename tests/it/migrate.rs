@@ -889,10 +889,10 @@ fn an_upgrade_can_be_planned_without_changing_anything(db: TestDb) {
     let spec = db.spec().clone();
     let upgrader = Upgrader::new(&config, &spec).unwrap();
     upgrader.install(&up_to("1.1.0"), &mut NoProgress).unwrap();
-    let plan = upgrader.plan_upgrade(&MigrateOptions::default()).unwrap();
+    let plan = pum::internal::plan_upgrade(&upgrader, &MigrateOptions::default()).unwrap();
     assert_eq!(plan.from, Some(Version::parse("1.1.0").unwrap()));
     assert_eq!(plan.versions.len(), 2);
-    assert_eq!(plan.steps.last(), Some(&pum::migrate::plan::Step::Commit));
+    assert_eq!(plan.steps.last(), Some(&pum::internal::Step::Commit));
     assert_eq!(
         sorted(recorded(&db)),
         ["1.0.0", "1.1.0"],

@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 
-use pum::changelog::sql::split;
+use pum::internal::split::split;
 use pum::testing::TestDb;
 
 /// Text made of the characters that matter to a lexer.

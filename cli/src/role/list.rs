@@ -1,8 +1,8 @@
 //! `pum role list` as text: the configured roles with ✓/✗ per schema, then the roles
 //! granted them, other roles with access, other login roles.
 
+use pum::internal::printable;
 use pum::roles::{Inventory, RoleStatus, SchemaAccess};
-use pum::text::printable;
 
 /// Colours on a terminal, plain text elsewhere.
 struct Paint {

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use pum::ConnectionSpec;
-use pum::roles::{self, RoleManager, Selection};
-use pum::text::printable;
+use pum::internal::printable;
+use pum::roles::{self, RoleManager, RoleSelection};
 
 mod list;
 mod password;
@@ -255,7 +255,7 @@ fn configured(
 ) -> pum::Result<()> {
     let config = project.load()?;
     let manager = RoleManager::new(&config.roles);
-    let selection = Selection {
+    let selection = RoleSelection {
         roles: args.roles.clone(),
         suffix: args.suffix.clone(),
     };
@@ -320,7 +320,7 @@ fn action_name(action: RoleAction) -> String {
 }
 
 /// The role names an operation concerns, for its message.
-fn names(config: &pum::Config, selection: &Selection) -> String {
+fn names(config: &pum::Config, selection: &RoleSelection) -> String {
     let names: Vec<String> = config
         .roles
         .iter()

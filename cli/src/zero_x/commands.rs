@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use pum::checker::{CheckOptions, Kind};
 use pum::hooks::Variable;
+use pum::internal::printable;
 use pum::migrate::Progress;
-use pum::migrate::deltas::{DeltaOptions, DeltaUpgrader};
-use pum::text::printable;
+use pum::migrate::zero_x::{DeltaOptions, DeltaUpgrader};
 use pum::workflow::{Project, TestAndUpgrade};
 use pum::{ConnectionSpec, DumpOptions, RestoreOptions};
 

@@ -1,7 +1,7 @@
 //! `info` printed as pum 0.x lays it out: the delta files, then the upgrades table.
 
-use pum::migrate::deltas::{DeltaState, DeltasInfo};
-use pum::text::printable;
+use pum::internal::printable;
+use pum::migrate::zero_x::{DeltaState, DeltasInfo};
 
 /// Prints `info` as pum 0.x lays it out: the deltas, then the table's rows.
 pub(super) fn print_info(info: &DeltasInfo) {

@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pum::text::printable;
+use pum::internal::printable;
 
 use super::Output;
 use cli::{ZeroXCli, ZeroXCommand};

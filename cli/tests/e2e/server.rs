@@ -219,7 +219,7 @@ fn bad_idle_setting_is_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "pum: error: PUM_SERVER_IDLE: invalid value \"soon\": expected whole seconds\n"
+        "pum: error: PUM_SERVER_IDLE=\"soon\": expected a whole number of seconds, 0 or more\n"
     );
 }
 

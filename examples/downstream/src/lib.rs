@@ -9,7 +9,7 @@ pub static DATAMODEL: pum::embed::Embedded = pum::embed_changelogs!(".");
 
 /// What the application runs at start-up: installs the datamodel on an empty database,
 /// upgrades an older one, does nothing to a current one.
-pub fn migrate(client: &mut postgres::Client) -> pum::Result<pum::migrate::Report> {
+pub fn migrate(client: &mut postgres::Client) -> pum::Result<pum::migrate::MigrationReport> {
     DATAMODEL.migrate(client, &pum::MigrateOptions::default())
 }
 

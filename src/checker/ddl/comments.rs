@@ -3,7 +3,7 @@
 
 use super::Generator;
 use super::routines::routine;
-use crate::database::quote_literal;
+use crate::sql::quote_literal;
 
 impl Generator<'_> {
     fn comment(&mut self, what: String, old: Option<&Option<String>>, new: &Option<String>) {

@@ -64,8 +64,12 @@ pub fn drops(from: &Model, to: &Model) -> (Vec<(String, String)>, Vec<String>) {
 /// which dropped columns and tables hold data.
 ///
 /// # Errors
-/// [`crate::Error::Sql`] when a query fails.
-pub fn context(client: &mut postgres::Client, from: &Model, to: &Model) -> crate::Result<Context> {
+/// [`crate::error::Error::Sql`] when a query fails.
+pub fn context(
+    client: &mut postgres::Client,
+    from: &Model,
+    to: &Model,
+) -> crate::error::Result<Context> {
     let mut cx = Context::default();
     for (old, new) in type_changes(from, to) {
         let row = client
@@ -78,7 +82,7 @@ pub fn context(client: &mut postgres::Client, from: &Model, to: &Model) -> crate
                      OR (SELECT t.typcategory FROM pg_type t WHERE t.oid = to_regtype($2)) = 'S'",
                 &[&old, &new],
             )
-            .map_err(|e| crate::Error::sql("look for a cast", &e))?;
+            .map_err(|e| crate::error::Error::sql("look for a cast", &e))?;
         if row.get::<_, Option<bool>>(0) == Some(true) {
             cx.assignable.insert((old, new));
         }
@@ -89,7 +93,7 @@ pub fn context(client: &mut postgres::Client, from: &Model, to: &Model) -> crate
         let sql = format!("SELECT EXISTS (SELECT FROM {table} WHERE {column} IS NOT NULL)");
         let holds: bool = client
             .query_one(&sql, &[])
-            .map_err(|e| crate::Error::sql(format!("look into {table}"), &e))?
+            .map_err(|e| crate::error::Error::sql(format!("look into {table}"), &e))?
             .get(0);
         if holds {
             cx.columns_with_data.insert((table, column));
@@ -98,7 +102,7 @@ pub fn context(client: &mut postgres::Client, from: &Model, to: &Model) -> crate
     for table in tables {
         let holds: bool = client
             .query_one(&format!("SELECT EXISTS (SELECT FROM {table})"), &[])
-            .map_err(|e| crate::Error::sql(format!("look into {table}"), &e))?
+            .map_err(|e| crate::error::Error::sql(format!("look into {table}"), &e))?
             .get(0);
         if holds {
             cx.tables_with_rows.insert(table);

@@ -3,7 +3,7 @@
 //! rules, sequence owners, comments, privileges.
 
 use super::{Generator, gone};
-use crate::database::quote_literal;
+use crate::sql::quote_literal;
 
 impl Generator<'_> {
     pub(super) fn creates(&mut self) {

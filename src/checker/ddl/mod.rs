@@ -74,10 +74,10 @@ pub fn generate(from: &Model, to: &Model, cx: &Context) -> Script {
 /// # Errors
 /// Connection and catalog errors.
 pub fn between(
-    from: &crate::ConnectionSpec,
-    to: &crate::ConnectionSpec,
+    from: &crate::connect::ConnectionSpec,
+    to: &crate::connect::ConnectionSpec,
     exclude: &[String],
-) -> crate::Result<Script> {
+) -> crate::error::Result<Script> {
     let (a, b) = read_both(from, to, exclude)?;
     let cx = context(&mut from.connect()?, &a, &b)?;
     Ok(generate(&a, &b, &cx))
@@ -88,10 +88,10 @@ pub fn between(
 /// # Errors
 /// Connection and catalog errors.
 pub fn read_both(
-    a: &crate::ConnectionSpec,
-    b: &crate::ConnectionSpec,
+    a: &crate::connect::ConnectionSpec,
+    b: &crate::connect::ConnectionSpec,
     exclude: &[String],
-) -> crate::Result<(Model, Model)> {
+) -> crate::error::Result<(Model, Model)> {
     let (left, right) = std::thread::scope(|scope| {
         let right = scope.spawn(|| Model::read(&mut b.connect()?, exclude));
         let left = a.connect().and_then(|mut c| Model::read(&mut c, exclude));

@@ -3,7 +3,7 @@
 
 use super::super::model::{TypeDef, split_qualified};
 use super::Generator;
-use crate::database::quote_literal;
+use crate::sql::quote_literal;
 
 impl Generator<'_> {
     pub(super) fn types(&mut self) {

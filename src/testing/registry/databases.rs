@@ -74,7 +74,7 @@ pub(crate) fn take_database(
     test: &str,
     lease: Lease,
 ) -> Result<Taken> {
-    use crate::database::quote_literal as q;
+    use crate::sql::quote_literal as q;
     let sql = format!(
         "SELECT claimed, coalesce(clones, 0) FROM \
          pum_registry.take_database({}, {}, {}, {}, {}, {}, {}, {}, {})",

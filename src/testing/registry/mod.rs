@@ -25,9 +25,10 @@ pub(crate) use templates::*;
 use postgres::GenericClient;
 
 use crate::connect::ConnectionSpec;
-use crate::database::{CreateOptions, Maintenance, quote_identifier};
+use crate::database::{CreateOptions, Maintenance};
 use crate::error::{Error, Result};
 use crate::lock::{AdvisoryLock, HARNESS};
+use crate::sql::quote_identifier;
 
 /// The database that holds the registry on every server: one place per server, whatever
 /// database `PUM_TEST_DATABASE_URL` names, so that every runner sees every other's

@@ -5,7 +5,8 @@
 use postgres::GenericClient;
 
 use super::registry_error;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::settings;
 
 /// How long a runner's row stays in `pum_registry.runners` after its lease ended (for
 /// whoever wants to know who ran there).
@@ -81,23 +82,13 @@ impl Lease {
     /// The lease `PUM_TEST_LEASE` asks for.
     ///
     /// # Errors
-    /// [`Error::Setting`] for anything but a whole number of seconds from 2 to 86400.
+    /// [`crate::Error::Environment`] for anything but a whole number of seconds from 2 to 86400.
     pub(crate) fn from_env() -> Result<Lease> {
-        match std::env::var("PUM_TEST_LEASE") {
-            Ok(text) => text
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (2..=86_400).contains(n))
-                .map(|seconds| Lease { seconds })
-                .ok_or_else(|| Error::Setting {
-                    variable: "PUM_TEST_LEASE".into(),
-                    message: format!(
-                        "invalid value \"{text}\": expected a whole number of seconds, 2 to 86400"
-                    ),
-                }),
-            Err(_) => Ok(Lease::DEFAULT),
-        }
+        let default = std::time::Duration::from_secs(u64::from(Lease::DEFAULT.seconds));
+        let lease = settings::duration("PUM_TEST_LEASE", 2..=86_400, default)?;
+        // At most 86400 seconds, so always a u32.
+        let seconds = u32::try_from(lease.as_secs()).unwrap_or(Lease::DEFAULT.seconds);
+        Ok(Lease { seconds })
     }
 
     /// How often the heartbeat renews it: three times per lease, so that two missed

@@ -2,7 +2,7 @@
 //! `qwat_sys.info`, run as pum 0.9.14 runs them, and better where it was wrong.
 //!
 //! ```no_run
-//! use pum::migrate::deltas::{DeltaOptions, DeltaUpgrader};
+//! use pum::migrate::zero_x::{DeltaOptions, DeltaUpgrader};
 //! use pum::ConnectionSpec;
 //!
 //! let spec = ConnectionSpec::resolve("service=qwat_prod")?;
