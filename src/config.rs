@@ -555,7 +555,12 @@ mod tests {
         assert_eq!(config.lock_retries, Some(3));
         let message = err("pum:\n  module: shop\n  lock_timeout: abc\n");
         assert!(message.contains("pum.lock_timeout"), "{message}");
-        assert!(parse("pum:\n  module: shop\n").unwrap().lock_timeout.is_none());
+        assert!(
+            parse("pum:\n  module: shop\n")
+                .unwrap()
+                .lock_timeout
+                .is_none()
+        );
     }
 
     #[test]

@@ -256,9 +256,8 @@ fn install_job(config: Config, args: InstallArgs, out: Output) -> Job {
             database: target.dbname(),
             out,
         };
-        let installed = pum::fleet::installed(upgrader.install(&options, &mut said), || {
-            upgrader.current()
-        })?;
+        let installed =
+            pum::fleet::installed(upgrader.install(&options, &mut said), || upgrader.current())?;
         let summary = Summary::install(&installed);
         Ok(match installed {
             Installed::Now(report) => Done {

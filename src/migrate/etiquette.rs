@@ -248,13 +248,19 @@ fn describe(row: &[Option<String>]) -> String {
     let query: String = field(6).split_whitespace().collect::<Vec<_>>().join(" ");
     let short: String = query.chars().take(60).collect();
     let ellipsis = if short.len() < query.len() { "…" } else { "" };
+    // An idle session shows the last statement it ran, not one that runs.
+    let state = field(3);
+    let which = if state.starts_with("idle") {
+        "last query"
+    } else {
+        "query"
+    };
     format!(
-        "pid {} (user {}, application_name '{}', {}, transaction open since {} ({} s), \
-         query: {short}{ellipsis})",
+        "pid {} (user {}, application_name '{}', {state}, transaction open since {} ({} s), \
+         {which}: {short}{ellipsis})",
         field(0),
         field(1),
         field(2),
-        field(3),
         field(4),
         field(5)
     )
@@ -361,7 +367,10 @@ mod tests {
             retries: 0,
         };
         let sql = both.session_sql();
-        assert!(sql.contains("set_config('lock_timeout', '200ms', false)"), "{sql}");
+        assert!(
+            sql.contains("set_config('lock_timeout', '200ms', false)"),
+            "{sql}"
+        );
         assert!(sql.contains("set_config('statement_timeout', '5000ms', false)"));
         assert_eq!(both.shortest(), Some(Duration::from_millis(200)));
         let lock_only = Etiquette {
@@ -388,7 +397,7 @@ mod tests {
         assert_eq!(
             describe(&row),
             "pid 4242 (user alice, application_name 'report', idle in transaction, \
-             transaction open since 2026-12-04 22:10:01 (3 s), query: LOCK TABLE shop.orders \
+             transaction open since 2026-12-04 22:10:01 (3 s), last query: LOCK TABLE shop.orders \
              IN ACCESS EXCLUSIVE MODE)"
         );
     }

@@ -193,9 +193,12 @@ impl<'a> Upgrader<'a> {
         timeout: Duration,
         mut work: impl FnMut(&mut RunSession) -> Result<T>,
     ) -> Result<T> {
-        self.polite(timeout, &Etiquette::default(), &mut NoProgress, |session, _| {
-            work(session)
-        })
+        self.polite(
+            timeout,
+            &Etiquette::default(),
+            &mut NoProgress,
+            |session, _| work(session),
+        )
     }
 
     /// As [`Upgrader::locked`], with the run's timeouts set on pum's own session (a lock
@@ -347,28 +350,33 @@ impl<'a> Upgrader<'a> {
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         let etiquette = Etiquette::of(options, self.config);
-        self.polite(options.lock_timeout, &etiquette, progress, |session, progress| {
-            session.begin()?;
-            if self.table.exists(&mut session.client)? {
-                // Tables written by older Python pum releases get today's layout first.
-                self.table
-                    .upgrade_layout(&mut session.client, &self.config.module)?;
-            }
-            let applied = self.applied(session, false)?;
-            let plan = plan::upgrade_hooked(
-                self.config,
-                &changelogs,
-                &applied,
-                &parameters,
-                options,
-                &self.hooked(),
-            )?;
-            let report = self
-                .run(&changelogs, &parameters, options)
-                .execute(session, &plan, progress)?;
-            session.commit()?;
-            Ok(report)
-        })
+        self.polite(
+            options.lock_timeout,
+            &etiquette,
+            progress,
+            |session, progress| {
+                session.begin()?;
+                if self.table.exists(&mut session.client)? {
+                    // Tables written by older Python pum releases get today's layout first.
+                    self.table
+                        .upgrade_layout(&mut session.client, &self.config.module)?;
+                }
+                let applied = self.applied(session, false)?;
+                let plan = plan::upgrade_hooked(
+                    self.config,
+                    &changelogs,
+                    &applied,
+                    &parameters,
+                    options,
+                    &self.hooked(),
+                )?;
+                let report = self
+                    .run(&changelogs, &parameters, options)
+                    .execute(session, &plan, progress)?;
+                session.commit()?;
+                Ok(report)
+            },
+        )
     }
 
     fn run<'r>(
