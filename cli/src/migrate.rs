@@ -73,7 +73,7 @@ pub struct RunArgs {
     /// PostgreSQL's lock_timeout for the run (500ms, 5s, 2min): a statement that waits
     /// longer for a table's lock fails, the run rolls back and the error names the
     /// session holding the lock (default: pum.lock_timeout of .pum.yaml, else none).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub lock_timeout: Option<Duration>,
     /// Try the whole run again this many times after a lock timeout, waiting 1 s, 2 s,
     /// 4 s… (with jitter) in between (default: pum.lock_retries, else 0).
@@ -81,7 +81,7 @@ pub struct RunArgs {
     pub lock_retries: Option<u32>,
     /// PostgreSQL's statement_timeout for the run (500ms, 5s, 2min): a statement that
     /// runs longer fails and the run rolls back (default: pum.statement_timeout, else none).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub statement_timeout: Option<Duration>,
     /// Do not run the application's drop hooks.
     #[arg(long)]

@@ -7,6 +7,7 @@ mod cli;
 mod code;
 mod daily;
 mod fleet;
+mod live;
 mod matrix;
 mod readme;
 mod scratch;
