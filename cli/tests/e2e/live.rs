@@ -221,3 +221,36 @@ fn a_failed_no_transaction_file_leaves_no_invalid_index_and_a_rerun_continues() 
     ok(&pum(dir.path(), &db, &["upgrade"]));
     assert_eq!(versions(&db), ["1.0.0", "1.1.0"]);
 }
+
+#[test]
+fn test_and_upgrade_takes_the_lock_timeout_for_prod() {
+    let dir = project("ALTER TABLE live.item ADD COLUMN note text;\n");
+    let prod = installed(dir.path(), "live_tau");
+    let test = ScratchDb::new("live_taut", "");
+    // A reader in an open transaction: pg_dump may read alongside it, ALTER TABLE may not.
+    let mut reader = prod.client();
+    reader
+        .batch_execute(
+            "SET application_name = 'long-reader'; BEGIN; SELECT count(*) FROM live.item",
+        )
+        .unwrap();
+    let out = pum(
+        dir.path(),
+        &prod,
+        &[
+            "test-and-upgrade",
+            "--test",
+            &test.spec().url(),
+            "--yes",
+            "--lock-timeout",
+            "300ms",
+        ],
+    );
+    let text = stderr(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("Upgrade prod"), "{text}");
+    assert!(text.contains("application_name 'long-reader'"), "{text}");
+    reader.batch_execute("COMMIT").unwrap();
+    assert_eq!(versions(&test), ["1.0.0", "1.1.0"]);
+    assert_eq!(versions(&prod), ["1.0.0"]);
+}
