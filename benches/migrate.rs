@@ -5,6 +5,10 @@
 //! cargo bench --bench migrate
 //! ```
 //!
+//! Then an upgrade (1.1.0 to the last version) with and without `--lock-timeout 5s
+//! --lock-retries 3` when nothing blocks: the lock etiquette's cost (target: none
+//! measurable; the timeouts ride on the statement pum sends its session anyway).
+//!
 //! Target (DESIGN §11): pum's overhead under 10 %. Uses `PUM_TEST_DATABASE_URL` when set,
 //! else the ephemeral server.
 
@@ -79,6 +83,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ours.push(started.elapsed());
         assert_eq!(report.files, VERSIONS * FILES_PER_VERSION);
     }
+    let (mut bare, mut polite) = (Vec::new(), Vec::new());
+    let first = MigrateOptions {
+        max_version: Some(pum::Version::parse("1.1.0")?),
+        ..MigrateOptions::default()
+    };
+    let timed = MigrateOptions {
+        statement_lock_timeout: Some(std::time::Duration::from_secs(5)),
+        lock_retries: Some(3),
+        ..MigrateOptions::default()
+    };
+    for round in 0..ROUNDS * 2 {
+        // Alternated, so that neither always runs on a warmer server.
+        let (options, times) = if round % 2 == 0 {
+            (&MigrateOptions::default(), &mut bare)
+        } else {
+            (&timed, &mut polite)
+        };
+        let db = fresh(&server, "pum_bench_pum")?;
+        let upgrader = Upgrader::new(&config, &db)?;
+        upgrader.install(&first, &mut NoProgress)?;
+        let started = Instant::now();
+        let report = upgrader.upgrade(options, &mut NoProgress)?;
+        times.push(started.elapsed());
+        assert_eq!(report.applied.len(), VERSIONS - 1);
+    }
     for name in ["pum_bench_plain", "pum_bench_pum"] {
         pum::drop_database(&server, name, &DropOptions::default())?;
     }
@@ -100,6 +129,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  overhead                                        {:>8.1} %   target < 10 %  {}",
         (ratio - 1.0) * 100.0,
         if ratio < 1.10 { "ok" } else { "MISSED" }
+    );
+    let (bare, polite) = (median(bare), median(polite));
+    println!(
+        "upgrade of {} versions, nothing blocking (median of {ROUNDS})",
+        VERSIONS - 1
+    );
+    println!(
+        "  pum upgrade                                     {:>8.1} ms",
+        bare.as_secs_f64() * 1e3
+    );
+    println!(
+        "  pum upgrade --lock-timeout 5s --lock-retries 3  {:>8.1} ms   ({:+.1} %)",
+        polite.as_secs_f64() * 1e3,
+        (polite.as_secs_f64() / bare.as_secs_f64() - 1.0) * 100.0
     );
     Ok(())
 }

@@ -30,6 +30,7 @@
 //! checked in the hooks' Python before the first one runs (this crate installs nothing).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -76,6 +77,15 @@ struct RawPum {
     migration_table_schema: Option<String>,
     #[serde(default)]
     minimum_version: Option<Scalar>,
+    /// PostgreSQL's `lock_timeout` for runs (`5s`): pum's own key, not Python pum's.
+    #[serde(default)]
+    lock_timeout: Option<String>,
+    /// PostgreSQL's `statement_timeout` for runs (`10min`): pum's own key.
+    #[serde(default)]
+    statement_timeout: Option<String>,
+    /// How many times a run that met a lock timeout is tried again: pum's own key.
+    #[serde(default)]
+    lock_retries: Option<u32>,
 }
 
 /// SQL run around the changelogs: `file` (a `.sql` file) or `code` (SQL text).
@@ -209,6 +219,15 @@ pub struct Config {
     pub uninstall: Vec<HookEntry>,
     /// `pum lint`'s per-file allowances.
     pub lint: LintConfig,
+    /// `pum.lock_timeout`: PostgreSQL's `lock_timeout` for install and upgrade runs, when
+    /// the caller gives none ([`crate::MigrateOptions::statement_lock_timeout`]).
+    pub lock_timeout: Option<Duration>,
+    /// `pum.statement_timeout`: PostgreSQL's `statement_timeout` for install and upgrade
+    /// runs, when the caller gives none.
+    pub statement_timeout: Option<Duration>,
+    /// `pum.lock_retries`: how many times a run that met a lock timeout is tried again,
+    /// when the caller gives no number.
+    pub lock_retries: Option<u32>,
     /// Where the changelogs and hook files are read from.
     pub(crate) source: Source,
 }
@@ -334,6 +353,14 @@ impl Config {
                     .map_err(|e| invalid(format!("dependencies ({}): {e}", dependency.name)))?;
             }
         }
+        let duration = |key: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|e| invalid(format!("pum.{key}: {e}")))
+        };
+        let lock_timeout = duration("lock_timeout", &raw.pum.lock_timeout)?;
+        let statement_timeout = duration("statement_timeout", &raw.pum.statement_timeout)?;
         let changelogs_directory = raw
             .changelogs_directory
             .unwrap_or_else(|| "changelogs".to_string());
@@ -354,6 +381,9 @@ impl Config {
             dependencies: raw.dependencies,
             uninstall: raw.uninstall,
             lint: raw.lint.unwrap_or_default(),
+            lock_timeout,
+            statement_timeout,
+            lock_retries: raw.pum.lock_retries,
             source: Source::Disk,
         })
     }
@@ -401,6 +431,50 @@ impl Config {
             Source::Disk => changelog::SqlText::read(&path),
             Source::Embedded(embedded) => changelog::Tree::read(&embedded.tree(), &path),
         }
+    }
+}
+
+/// Reads a duration as `pum.lock_timeout` and `--lock-timeout` take it: a whole number
+/// and a unit, `ms`, `s`, `min` or `h` (`500ms`, `5s`, `2min`). A bare number is refused
+/// rather than guessed (PostgreSQL reads milliseconds, pum 0.x read seconds), and so is
+/// zero (PostgreSQL's "no timeout", which is what leaving the option out means).
+///
+/// # Errors
+/// What is wrong with `text`, as one line.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let trimmed = text.trim();
+    let digits = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let wrong = |why: &str| {
+        format!(
+            "{:?} is not a duration ({why}): write a whole number and a unit, as 500ms, 5s, \
+             2min or 1h",
+            text
+        )
+    };
+    if number.is_empty() {
+        return Err(wrong(if trimmed.starts_with('-') {
+            "it is negative"
+        } else {
+            "no number"
+        }));
+    }
+    let number: u64 = number.parse().map_err(|_| wrong("too large"))?;
+    let millis = match unit.trim() {
+        "ms" => Some(number),
+        "s" => number.checked_mul(1000),
+        "min" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        "" => return Err(wrong("no unit")),
+        _ => return Err(wrong("unknown unit")),
+    };
+    match millis {
+        Some(0) => Err(wrong("zero means no timeout: leave the option out")),
+        // PostgreSQL keeps these settings in milliseconds, in an int.
+        Some(ms) if ms <= i32::MAX as u64 => Ok(Duration::from_millis(ms)),
+        _ => Err(wrong("too large")),
     }
 }
 
@@ -469,6 +543,40 @@ mod tests {
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2min"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["abc", "-5s", "5", "0s", "5 parsecs", "", "1.5s", "9999999h"] {
+            let message = parse_duration(bad).unwrap_err();
+            assert!(!message.contains('\n'), "{message}");
+            assert!(message.contains("500ms, 5s"), "{message}");
+        }
+        assert!(parse_duration("-5s").unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn live_settings_are_read_from_the_pum_section() {
+        let config = parse(
+            "pum:\n  module: shop\n  lock_timeout: 5s\n  statement_timeout: 10min\n  \
+             lock_retries: 3\n",
+        )
+        .unwrap();
+        assert_eq!(config.lock_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(config.statement_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(config.lock_retries, Some(3));
+        let message = err("pum:\n  module: shop\n  lock_timeout: abc\n");
+        assert!(message.contains("pum.lock_timeout"), "{message}");
+        assert!(
+            parse("pum:\n  module: shop\n")
+                .unwrap()
+                .lock_timeout
+                .is_none()
+        );
     }
 
     #[test]

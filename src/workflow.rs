@@ -426,6 +426,21 @@ pub trait Steps {
     fn step(&mut self, what: &str);
     /// A step ended well, with what it did.
     fn done(&mut self, what: &str);
+    /// Something said while a step runs: a retry after a lock timeout
+    /// ([`MigrateOptions::lock_retries`]).
+    fn message(&mut self, text: &str) {
+        let _ = text;
+    }
+}
+
+/// What an upgrade's [`Progress`](crate::migrate::Progress) says, passed on to the
+/// [`Steps`].
+struct Said<'s>(&'s mut dyn Steps);
+
+impl crate::migrate::Progress for Said<'_> {
+    fn message(&mut self, text: &str) {
+        self.0.message(text);
+    }
 }
 
 /// What a test-and-upgrade ended with.
@@ -489,7 +504,7 @@ impl TestAndUpgrade<'_> {
         });
 
         steps.step(&format!("Upgrade test ({})", self.test.dbname()));
-        let (from, to) = self.upgrade(self.test)?;
+        let (from, to) = self.upgrade(self.test, steps)?;
         steps.done(&format!("{from} → {to}"));
 
         steps.step(&format!(
@@ -515,7 +530,7 @@ impl TestAndUpgrade<'_> {
             });
         }
         steps.step(&format!("Upgrade prod ({})", self.prod.dbname()));
-        let versions = self.upgrade(self.prod)?;
+        let versions = self.upgrade(self.prod, steps)?;
         steps.done(&format!("{} → {}", versions.0, versions.1));
         Ok(Outcome {
             differences: None,
@@ -524,8 +539,9 @@ impl TestAndUpgrade<'_> {
         })
     }
 
-    /// Upgrades `spec` in one transaction; returns the versions before and after.
-    fn upgrade(&self, spec: &ConnectionSpec) -> Result<(String, String)> {
+    /// Upgrades `spec` in one transaction; returns the versions before and after. What
+    /// the upgrade says as it goes (retries) goes to `steps`.
+    fn upgrade(&self, spec: &ConnectionSpec, steps: &mut dyn Steps) -> Result<(String, String)> {
         match &self.project {
             Project::Deltas {
                 table,
@@ -550,7 +566,7 @@ impl TestAndUpgrade<'_> {
                     transaction: TransactionMode::Whole,
                     ..options.clone()
                 };
-                let report = upgrader.upgrade(&options, &mut NoProgress)?;
+                let report = upgrader.upgrade(&options, &mut Said(steps))?;
                 let from = report.from.unwrap_or_default();
                 let to = report
                     .applied

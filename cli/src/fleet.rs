@@ -10,7 +10,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use pum::fleet::{DatabaseSelection, Installed, Outcome, Summary};
 use pum::internal::printable;
-use pum::migrate::NoProgress;
+use pum::migrate::Progress;
 use pum::{Config, ConnectionSpec, MigrateOptions, Upgrader};
 use serde_json::{Value, json};
 
@@ -61,7 +61,7 @@ pub fn run(
     fleet: Fleet,
     out: Output,
 ) -> pum::Result<ExitCode> {
-    let (format, job) = job(project, command)?;
+    let (format, job) = job(project, command, out)?;
     let names = pum::fleet::databases(server, &fleet.selection)?;
     let mut outcomes = collect(pum::fleet::run(server, names, fleet.jobs, job), out);
     outcomes.sort_by(|a, b| a.database.cmp(&b.database));
@@ -190,10 +190,10 @@ fn seconds(d: Duration) -> String {
 }
 
 /// The output format asked for, and the job `command` is on one database.
-fn job(project: &Project, command: Command) -> pum::Result<(Format, Job)> {
+fn job(project: &Project, command: Command, out: Output) -> pum::Result<(Format, Job)> {
     match command {
-        Command::Upgrade(args) => Ok((args.format, upgrade_job(project.load()?, args))),
-        Command::Install(args) => Ok((args.format, install_job(project.load()?, args))),
+        Command::Upgrade(args) => Ok((args.format, upgrade_job(project.load()?, args, out))),
+        Command::Install(args) => Ok((args.format, install_job(project.load()?, args, out))),
         Command::Info(args) => Ok((args.format, info_job(project.load()?))),
         Command::Validate(args) => Ok((args.format, validate_job(project.load()?))),
         Command::Current(args) => Ok((args.format, current_job(project.load()?))),
@@ -208,7 +208,20 @@ fn job(project: &Project, command: Command) -> pum::Result<(Format, Job)> {
     }
 }
 
-fn upgrade_job(config: Config, args: UpgradeArgs) -> Job {
+/// What a run on one database says as it goes (a retry after a lock timeout), one line
+/// naming the database.
+struct SaidOn<'a> {
+    database: &'a str,
+    out: Output,
+}
+
+impl Progress for SaidOn<'_> {
+    fn message(&mut self, text: &str) {
+        self.out.info(format!("{}: {text}", self.database));
+    }
+}
+
+fn upgrade_job(config: Config, args: UpgradeArgs, out: Output) -> Job {
     let options = MigrateOptions {
         force: args.force,
         skip_baseline_check: args.skip_baseline_check,
@@ -216,7 +229,11 @@ fn upgrade_job(config: Config, args: UpgradeArgs) -> Job {
         ..super::migrate::options(args.run)
     };
     Box::new(move |target| {
-        let report = Upgrader::new(&config, target)?.upgrade(&options, &mut NoProgress)?;
+        let mut said = SaidOn {
+            database: target.dbname(),
+            out,
+        };
+        let report = Upgrader::new(&config, target)?.upgrade(&options, &mut said)?;
         Ok(Done {
             warnings: report.warnings.clone(),
             ..Done::new(
@@ -227,7 +244,7 @@ fn upgrade_job(config: Config, args: UpgradeArgs) -> Job {
     })
 }
 
-fn install_job(config: Config, args: InstallArgs) -> Job {
+fn install_job(config: Config, args: InstallArgs, out: Output) -> Job {
     let options = MigrateOptions {
         allow_multiple_modules: args.allow_multiple_modules,
         demo_data: args.demo_data,
@@ -235,9 +252,12 @@ fn install_job(config: Config, args: InstallArgs) -> Job {
     };
     Box::new(move |target| {
         let upgrader = Upgrader::new(&config, target)?;
-        let installed = pum::fleet::installed(upgrader.install(&options, &mut NoProgress), || {
-            upgrader.current()
-        })?;
+        let mut said = SaidOn {
+            database: target.dbname(),
+            out,
+        };
+        let installed =
+            pum::fleet::installed(upgrader.install(&options, &mut said), || upgrader.current())?;
         let summary = Summary::install(&installed);
         Ok(match installed {
             Installed::Now(report) => Done {

@@ -66,9 +66,23 @@ pub struct RunArgs {
     /// One transaction for the whole run, or one per version.
     #[arg(long, value_enum, default_value_t = Transaction::Whole)]
     pub transaction: Transaction,
-    /// Seconds to wait for another pum working on the same database.
+    /// Seconds to wait for another pum working on the same database (pum's own lock;
+    /// this was --lock-timeout before it meant PostgreSQL's).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub lock_timeout: u64,
+    pub migration_lock_wait: u64,
+    /// PostgreSQL's lock_timeout for the run (500ms, 5s, 2min): a statement that waits
+    /// longer for a table's lock fails, the run rolls back and the error names the
+    /// session holding the lock (default: pum.lock_timeout of .pum.yaml, else none).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub lock_timeout: Option<Duration>,
+    /// Try the whole run again this many times after a lock timeout, waiting 1 s, 2 s,
+    /// 4 s… (with jitter) in between (default: pum.lock_retries, else 0).
+    #[arg(long, value_name = "N")]
+    pub lock_retries: Option<u32>,
+    /// PostgreSQL's statement_timeout for the run (500ms, 5s, 2min): a statement that
+    /// runs longer fails and the run rolls back (default: pum.statement_timeout, else none).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub statement_timeout: Option<Duration>,
     /// Do not run the application's drop hooks.
     #[arg(long)]
     pub skip_drop_app: bool,
@@ -186,7 +200,7 @@ pub struct DowngradeArgs {
     pub skip_grant: bool,
     /// Seconds to wait for another pum working on the same database.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub lock_timeout: u64,
+    pub migration_lock_wait: u64,
 }
 
 /// `pum info`.
@@ -210,6 +224,21 @@ pub(crate) fn parse_version(text: &str) -> Result<Version, String> {
     Version::parse(text).map_err(|e| e.to_string())
 }
 
+/// A duration as `--lock-timeout` takes it; a bare number, which meant seconds of the
+/// migration lock before, points at `--migration-lock-wait`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    pum::config::parse_duration(text).map_err(|message| {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            format!(
+                "{message}; to wait for another pum working on the database, give \
+                 --migration-lock-wait SECONDS"
+            )
+        } else {
+            message
+        }
+    })
+}
+
 pub(crate) fn options(run: RunArgs) -> MigrateOptions {
     MigrateOptions {
         max_version: run.max_version,
@@ -220,7 +249,10 @@ pub(crate) fn options(run: RunArgs) -> MigrateOptions {
             .collect(),
         beta_testing: run.beta_testing,
         transaction: run.transaction.mode(),
-        lock_timeout: Duration::from_secs(run.lock_timeout),
+        lock_timeout: Duration::from_secs(run.migration_lock_wait),
+        statement_lock_timeout: run.lock_timeout,
+        statement_timeout: run.statement_timeout,
+        lock_retries: run.lock_retries,
         skip_drop_app: run.skip_drop_app,
         skip_create_app: run.skip_create_app,
         skip_roles: run.skip_roles,
@@ -403,7 +435,7 @@ pub fn downgrade(
         skip_drop_app: args.skip_drop_app,
         skip_create_app: args.skip_create_app,
         skip_grant: args.skip_grant,
-        lock_timeout: Duration::from_secs(args.lock_timeout),
+        lock_timeout: Duration::from_secs(args.migration_lock_wait),
     };
     let mut shown = Shown::new(out);
     let done = upgrader.downgrade(&args.to, &options, &mut shown);

@@ -176,6 +176,10 @@ impl Steps for StepLines {
     fn done(&mut self, what: &str) {
         self.out.info(format!("  {what}"));
     }
+
+    fn message(&mut self, text: &str) {
+        self.out.info(format!("  {text}"));
+    }
 }
 
 /// Asks on standard error and reads the answer from standard input (a terminal, or `yes`

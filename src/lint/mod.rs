@@ -9,7 +9,7 @@
 //! files run statement by statement inside the version's transaction (a
 //! `-- pum:no-transaction` file: each statement on its own), and after each statement one
 //! catalog query compares objects that existed before the version with what they are now
-//! ([`observe`]): a new relfilenode (rewrite, truncation), a new index or validated
+//! (`observe`): a new relfilenode (rewrite, truncation), a new index or validated
 //! constraint on an old table, a column turned NOT NULL, an old table, column or schema
 //! gone or renamed, and the locks the session holds. Objects made earlier in the same
 //! version are never hazards. The rules ([`Rule`]) decide from these facts alone (pure,
@@ -46,11 +46,11 @@ pub use rules::{LockMode, Rule, Severity};
 
 use crate::changelog::ChangelogFile;
 use crate::changelog::params::Parameters;
-use crate::sql::split as sql;
 use crate::config::Config;
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
 use crate::migrate::{MigrateOptions, NoProgress, Upgrader};
+use crate::sql::split as sql;
 use crate::version::Version;
 use crate::workflow::ScratchDatabase;
 

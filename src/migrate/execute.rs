@@ -174,8 +174,7 @@ impl Run<'_> {
                 Step::FileAlone { version, file } => {
                     session.flush(&mut batch)?;
                     session.commit()?;
-                    self.file(version, file)?
-                        .run_one_by_one(&mut session.client)?;
+                    super::alone::run_alone(&self.file(version, file)?, &mut session.client)?;
                     done.push((version, file));
                 }
                 Step::DownFile { version, file } => {

@@ -4,7 +4,13 @@
 //!   fails, the database is exactly as before. [`TransactionMode::PerVersion`] commits each
 //!   version with its row instead. A file marked `-- pum:no-transaction` runs alone outside
 //!   any transaction: what came before it is committed first, and the run is atomic only
-//!   between such files.
+//!   between such files. When one of its statements fails, an INVALID index it left (a
+//!   failed `CREATE INDEX CONCURRENTLY`) is dropped and its version is not recorded, so
+//!   that a rerun starts the file again (`alone`).
+//! - **Live databases.** [`MigrateOptions::statement_lock_timeout`] and
+//!   [`MigrateOptions::statement_timeout`] set PostgreSQL's timeouts for the run; a
+//!   timeout names the sessions that held the lock, and
+//!   [`MigrateOptions::lock_retries`] tries the run again after a backoff (`etiquette`).
 //! - **Concurrency.** A session advisory lock per migrations table, polled until
 //!   [`MigrateOptions::lock_timeout`], so two upgrades at once apply every file once: the
 //!   second waits, then finds nothing left to do.
@@ -59,12 +65,15 @@
 //!
 //! The rooms: `options` holds what a caller asks for and `progress` what it is told
 //! ([`Progress`], [`MigrationReport`]); `plan` decides what a run does (pure); `execute` carries a
-//! plan out on a `run_session` (a run's session and its batches); `app` runs hooks and
+//! plan out on a `run_session` (a run's session and its batches), `alone` runs a file
+//! outside any transaction, `etiquette` sets the timeouts and retries; `app` runs hooks and
 //! demo data; `prepared` makes one SQL text ready to send; [`info`] reports; `table` is
 //! the migrations table; `state` compares the table with the files on disk; [`zero_x`]
 //! runs pum 0.x projects (delta directories, the upgrades table).
 
+mod alone;
 mod app;
+mod etiquette;
 mod execute;
 pub mod info;
 mod options;
@@ -84,6 +93,7 @@ use crate::connect::ConnectionSpec;
 use crate::error::Result;
 use crate::version::Version;
 use crate::wire::{RawSession, Sql};
+use etiquette::Etiquette;
 use execute::Run;
 pub use info::{FileInfo, Info, VersionInfo, VersionStatus};
 pub use options::{
@@ -214,19 +224,63 @@ impl<'a> Upgrader<'a> {
     fn locked<T>(
         &self,
         timeout: Duration,
-        work: impl FnOnce(&mut RunSession) -> Result<T>,
+        mut work: impl FnMut(&mut RunSession) -> Result<T>,
     ) -> Result<T> {
-        self.with_session(|session| {
-            if session.client.is_own() {
-                session.end_with_client()?;
+        self.polite(
+            timeout,
+            &Etiquette::default(),
+            &mut NoProgress,
+            |session, _| work(session),
+        )
+    }
+
+    /// As [`Upgrader::locked`], with the run's timeouts set on pum's own session (a lock
+    /// or statement timeout then names the sessions that held the lock) and the whole run
+    /// tried again after a lock timeout, `etiquette.retries` times at most, each retry
+    /// told to `progress`.
+    fn polite<T>(
+        &self,
+        timeout: Duration,
+        etiquette: &Etiquette,
+        progress: &mut dyn Progress,
+        mut work: impl FnMut(&mut RunSession, &mut dyn Progress) -> Result<T>,
+    ) -> Result<T> {
+        let mut retry = 0;
+        loop {
+            let mut blocked = false;
+            let result = self.with_session(|session| {
+                let watcher = etiquette.prepare(session)?;
+                let result = session.locked_with(
+                    &self.table.lock(),
+                    timeout,
+                    "another pum migrating with it",
+                    |session| work(session, &mut *progress),
+                );
+                match (result, watcher) {
+                    (Err(err), Some(watcher)) => {
+                        let (err, seen) = etiquette.explain(err, watcher.finish());
+                        blocked = seen;
+                        Err(err)
+                    }
+                    (Err(err), None) => Err(etiquette.explain(err, None).0),
+                    (ok, _) => ok,
+                }
+            });
+            match result {
+                Err(err) if retry < etiquette.retries && etiquette.retries_after(&err, blocked) => {
+                    retry += 1;
+                    let wait = etiquette::backoff(retry, etiquette::jitter());
+                    progress.end();
+                    progress.message(&format!(
+                        "{err}; trying again in {:.1} s (retry {retry} of {})",
+                        wait.as_secs_f64(),
+                        etiquette.retries
+                    ));
+                    std::thread::sleep(wait);
+                }
+                other => return other,
             }
-            session.locked_with(
-                &self.table.lock(),
-                timeout,
-                "another pum migrating with it",
-                work,
-            )
-        })
+        }
     }
 
     /// Runs `work` on a session: a new one of pum's, or the application's (rolled back to
@@ -285,13 +339,24 @@ impl<'a> Upgrader<'a> {
         per_file_refused(options)?;
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
-        self.locked(options.lock_timeout, |session| {
-            let applied = self.applied(session, true)?;
-            let plan =
-                plan::install_hooked(self.config, &changelogs, &applied, options, &self.hooked())?;
-            self.run(&changelogs, &parameters, options)
-                .execute(session, &plan, progress)
-        })
+        let etiquette = Etiquette::of(options, self.config);
+        self.polite(
+            options.lock_timeout,
+            &etiquette,
+            progress,
+            |session, progress| {
+                let applied = self.applied(session, true)?;
+                let plan = plan::install_hooked(
+                    self.config,
+                    &changelogs,
+                    &applied,
+                    options,
+                    &self.hooked(),
+                )?;
+                self.run(&changelogs, &parameters, options)
+                    .execute(session, &plan, progress)
+            },
+        )
     }
 
     /// What an application wants at start-up: [`Upgrader::install`] where the migrations
@@ -328,28 +393,34 @@ impl<'a> Upgrader<'a> {
         per_file_refused(options)?;
         let changelogs = self.config.changelogs()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
-        self.locked(options.lock_timeout, |session| {
-            session.begin()?;
-            if self.table.exists(&mut session.client)? {
-                // Tables written by older Python pum releases get today's layout first.
-                self.table
-                    .upgrade_layout(&mut session.client, &self.config.module)?;
-            }
-            let applied = self.applied(session, false)?;
-            let plan = plan::upgrade_hooked(
-                self.config,
-                &changelogs,
-                &applied,
-                &parameters,
-                options,
-                &self.hooked(),
-            )?;
-            let report = self
-                .run(&changelogs, &parameters, options)
-                .execute(session, &plan, progress)?;
-            session.commit()?;
-            Ok(report)
-        })
+        let etiquette = Etiquette::of(options, self.config);
+        self.polite(
+            options.lock_timeout,
+            &etiquette,
+            progress,
+            |session, progress| {
+                session.begin()?;
+                if self.table.exists(&mut session.client)? {
+                    // Tables written by older Python pum releases get today's layout first.
+                    self.table
+                        .upgrade_layout(&mut session.client, &self.config.module)?;
+                }
+                let applied = self.applied(session, false)?;
+                let plan = plan::upgrade_hooked(
+                    self.config,
+                    &changelogs,
+                    &applied,
+                    &parameters,
+                    options,
+                    &self.hooked(),
+                )?;
+                let report = self
+                    .run(&changelogs, &parameters, options)
+                    .execute(session, &plan, progress)?;
+                session.commit()?;
+                Ok(report)
+            },
+        )
     }
 
     fn run<'r>(

@@ -34,8 +34,25 @@ pub struct MigrateOptions {
     pub strict: bool,
     /// Transactions.
     pub transaction: TransactionMode,
-    /// How long to wait for another pum working on the same migrations table.
+    /// How long to wait for another pum working on the same migrations table (pum's
+    /// advisory lock; the CLI's `--migration-lock-wait`).
     pub lock_timeout: Duration,
+    /// PostgreSQL's `lock_timeout` for the run's session (the CLI's `--lock-timeout`):
+    /// a statement that waits longer than this for a table's lock fails with SQLSTATE
+    /// 55P03, the run rolls back, and the error names the sessions that held the lock.
+    /// `None`: the configuration's `pum.lock_timeout`, else no limit. Not applied to the
+    /// application's own client ([`Upgrader::on_client`](super::Upgrader::on_client)),
+    /// whose settings pum leaves as they are.
+    pub statement_lock_timeout: Option<Duration>,
+    /// PostgreSQL's `statement_timeout` for the run's session (`--statement-timeout`):
+    /// a statement that runs longer fails with SQLSTATE 57014, and the run rolls back.
+    /// `None`: the configuration's `pum.statement_timeout`, else no limit.
+    pub statement_timeout: Option<Duration>,
+    /// How many times a run that failed on a lock timeout (or on a statement timeout while
+    /// waiting for a lock) is tried again, after an exponential backoff with jitter, each
+    /// retry told to [`Progress::message`](super::Progress::message). `None`: the
+    /// configuration's `pum.lock_retries`, else 0.
+    pub lock_retries: Option<u32>,
     /// Do not run the application's drop hooks.
     pub skip_drop_app: bool,
     /// Do not run the application's create hooks.
@@ -65,6 +82,9 @@ impl Default for MigrateOptions {
             strict: false,
             transaction: TransactionMode::Whole,
             lock_timeout: Duration::from_secs(60),
+            statement_lock_timeout: None,
+            statement_timeout: None,
+            lock_retries: None,
             skip_drop_app: false,
             skip_create_app: false,
             skip_roles: false,

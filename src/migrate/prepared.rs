@@ -153,7 +153,12 @@ fn located(name: &str, line: usize, column: usize, message: String) -> Error {
 
 /// Locates a server error: the statement's position, moved to the error's own position
 /// within it when the server gives one.
-fn statement_error(name: &str, statement: &Statement, rendered: &str, err: &ServerError) -> Error {
+pub(super) fn statement_error(
+    name: &str,
+    statement: &Statement,
+    rendered: &str,
+    err: &ServerError,
+) -> Error {
     let (mut line, mut column) = (statement.line, statement.column);
     if let Some(position) = err.position {
         let before: String = rendered

@@ -14,6 +14,7 @@ mod fleet;
 mod harness;
 mod harness_edges;
 mod lint;
+mod live;
 mod migrate;
 mod registry;
 mod runners;

@@ -8,6 +8,7 @@ mod code;
 mod daily;
 mod fleet;
 mod lint;
+mod live;
 mod matrix;
 mod readme;
 mod scratch;
