@@ -233,7 +233,7 @@ fn main() -> ExitCode {
             Ok(code) => code,
             Err(err) => {
                 eprintln!("pum: error: {}", printable(&err.to_string()));
-                ExitCode::from(2)
+                ExitCode::from(failure_status(&err))
             }
         };
     }
@@ -253,8 +253,31 @@ fn main() -> ExitCode {
         Err(err) => {
             // Names and messages may hold control characters: shown escaped.
             eprintln!("pum: error: {}", printable(&err.to_string()));
-            ExitCode::from(2)
+            ExitCode::from(failure_status(&err))
         }
+    }
+}
+
+/// The exit status of a failed command: 1 when the changelogs are fine but what the
+/// database held or was doing stopped the run, so that a rerun can succeed once that
+/// changes: rows that break a constraint or a unique index (SQLSTATE class 23, as in a
+/// `CREATE UNIQUE INDEX CONCURRENTLY` over duplicates), a lock not granted in time
+/// (55P03), a statement timeout (57014), a serialization failure or deadlock (class 40).
+/// The run was rolled back (or, for a file outside the transaction, left no invalid
+/// index) and nothing was recorded. Everything else is 2: bad input (options, a changelog
+/// the server refuses as written), or nothing could be done.
+fn failure_status(err: &pum::Error) -> u8 {
+    match err {
+        pum::Error::Statement {
+            code: Some(code), ..
+        } if code.starts_with("23")
+            || code.starts_with("40")
+            || code == "55P03"
+            || code == "57014" =>
+        {
+            1
+        }
+        _ => 2,
     }
 }
 
