@@ -95,6 +95,8 @@ struct Args {
     ignore: Vec<syn::Ident>,
     exclude_schemas: Vec<LitStr>,
     git_tag: Option<LitStr>,
+    /// `upgrade_paths!(lint = "deny" | "warn" | "off")`.
+    lint: Option<syn::Ident>,
     /// Parsing `upgrade_paths!` (not `#[pum_test]`).
     paths: bool,
 }
@@ -127,7 +129,9 @@ impl Args {
             .map(|i| i.to_string())
             .unwrap_or_default();
         let only_tests = ["base", "fixtures", "max_version", "reference"];
-        if (self.paths && only_tests.contains(&key.as_str())) || (!self.paths && key == "git_tag") {
+        if (self.paths && only_tests.contains(&key.as_str()))
+            || (!self.paths && (key == "git_tag" || key == "lint"))
+        {
             return Err(meta.error(self.unknown()));
         }
         match key.as_str() {
@@ -258,6 +262,21 @@ impl Args {
                 }
                 self.git_tag = Some(lit);
             }
+            "lint" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                let variant = match lit.value().as_str() {
+                    "deny" => "Deny",
+                    "warn" => "Warn",
+                    "off" => "Off",
+                    _ => {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            "lint is \"deny\" (a hazard fails the upgrade path), \"warn\" or \"off\"",
+                        ));
+                    }
+                };
+                self.lint = Some(syn::Ident::new(variant, lit.span()));
+            }
             _ => return Err(meta.error(self.unknown())),
         }
         Ok(())
@@ -266,7 +285,7 @@ impl Args {
     fn unknown(&self) -> &'static str {
         if self.paths {
             "unknown upgrade_paths! argument (expected config, changelogs, parameters, ignore, \
-             exclude_schemas or git_tag)"
+             exclude_schemas, git_tag or lint)"
         } else {
             "unknown pum_test argument (expected config, changelogs, base, fixtures, \
              parameters, max_version, reference, ignore or exclude_schemas)"
@@ -531,13 +550,16 @@ pub fn embed_changelogs(input: TokenStream) -> TokenStream {
 /// ```text
 /// pum::upgrade_paths!();                                  // .pum.yaml in CARGO_MANIFEST_DIR
 /// pum::upgrade_paths!(config = "db/.pum.yaml", parameters(SRID = 2056),
-///                     ignore(privileges), exclude_schemas("audit"), git_tag = "v{version}");
+///                     ignore(privileges), exclude_schemas("audit"), git_tag = "v{version}",
+///                     lint = "deny");
 /// ```
 ///
 /// Arguments: `config`/`changelogs`, `parameters(…)`, `ignore(…)` as in `#[pum_test]`;
 /// `exclude_schemas("a", …)`; `git_tag = "v{version}"`: a version with such a tag starts
 /// from the files as released at that tag (so editing a released file is caught), one
-/// without from today's files. The versions are read when the crate compiles: to see a
+/// without from today's files; `lint = "deny"` lints the files each path applies (`pum
+/// lint`) and fails the path on a hazard of error severity, `"warn"` prints the findings,
+/// `"off"` (the default) does not lint. The versions are read when the crate compiles: to see a
 /// version directory added or removed without touching a file, give the crate a build
 /// script saying `println!("cargo:rerun-if-changed=changelogs");` (as for `sqlx::migrate!`).
 #[proc_macro]
@@ -613,13 +635,17 @@ fn expand_upgrade_paths(args: Args) -> syn::Result<Tokens> {
         Some(tag) => quote! { ::core::option::Option::Some(#tag) },
         None => quote! { ::core::option::Option::None },
     };
+    let lint = args
+        .lint
+        .clone()
+        .unwrap_or_else(|| syn::Ident::new("Off", Span::call_site()));
     let tests = versions.iter().map(|version| {
         let name = format_ident!("upgrade_from_{}", version.replace('.', "_"));
         quote! {
             #[test]
             fn #name() {
                 let __pum_name = ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name));
-                ::pum::testing::upgrade_path(#spec, #version, #git_tag);
+                ::pum::testing::upgrade_path(#spec, #version, #git_tag, ::pum::testing::Lint::#lint);
             }
         }
     });

@@ -100,7 +100,7 @@ pub use runtime::{run_async, run_async_should_panic};
 pub use schema_eq::assert_schema_eq;
 pub use spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
 pub use test_db::{Reference, SchemaSource, TestDb};
-pub use upgrade::upgrade_path;
+pub use upgrade::{Lint, upgrade_path};
 
 /// The name of the template `spec`'s tests are cloned from (`pum_tpl_<key>`), whether or
 /// not it is built yet. It changes whenever an input file changes.

@@ -27,10 +27,17 @@ use crate::version::Version;
 /// (`git fetch --tags --unshallow`, `fetch-depth: 0`), unless
 /// `PUM_TEST_ALLOW_MISSING_TAGS=1`, which warns and starts from today's files.
 ///
+/// With `lint` other than [`Lint::Off`], the files this upgrade applies (today's, above
+/// `from`) are linted first ([`crate::lint::lint`], on a scratch database of the same
+/// server): [`Lint::Deny`] fails the test when a finding has error severity, printing
+/// the findings; [`Lint::Warn`] prints them on standard error and goes on.
+///
 /// # Panics
-/// When the upgrade fails or the schemas differ (naming `from` and the differences), and
-/// when the test cannot be set up (a missing tag as above).
-pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>) {
+/// When the upgrade fails or the schemas differ (naming `from` and the differences), when
+/// `lint` is [`Lint::Deny`] and a hazard is found, and when the test cannot be set up (a
+/// missing tag as above). The panic is reported at the caller's line.
+#[track_caller]
+pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>, lint: Lint) {
     let fail = |e: Error| -> ! { panic!("pum: upgrade from {from}: {e}") };
     let version = Version::parse(from).unwrap_or_else(|e| fail(e));
     let Some(today) = spec.project.clone() else {
@@ -39,6 +46,24 @@ pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>) {
             message: "upgrade paths need changelogs (config = \"…\")".into(),
         })
     };
+    if lint != Lint::Off {
+        let findings = lint_upgrade(&today, &version).unwrap_or_else(|e| fail(e));
+        if findings.errors() > 0 && lint == Lint::Deny {
+            panic!(
+                "pum: upgrade from {from}: pum lint found {} hazard(s) of error severity in the \
+                 files this upgrade applies (lint = \"deny\"; allow one with `-- pum:allow \
+                 RULE` where it is meant):\n{}",
+                findings.errors(),
+                findings.text()
+            );
+        }
+        if !findings.findings.is_empty() {
+            super::warnings::warn(&format!(
+                "upgrade from {from}: pum lint:\n{}",
+                findings.text()
+            ));
+        }
+    }
     let released = match git_tag {
         Some(pattern) => {
             { released_config(&today.config, pattern, &pattern.replace("{version}", from)) }
@@ -94,6 +119,34 @@ pub fn upgrade_path(spec: TestSpec, from: &str, git_tag: Option<&str>) {
             );
         }
     });
+}
+
+/// Whether an upgrade path lints the files it applies (`upgrade_paths!(lint = "…")`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lint {
+    /// Not linted (the default).
+    #[default]
+    Off,
+    /// Linted; findings printed on standard error, the test goes on.
+    Warn,
+    /// Linted; a finding of error severity fails the test.
+    Deny,
+}
+
+/// `pum lint` of today's changelogs above `from`, with the test's parameters, on a
+/// scratch database of the harness's server.
+fn lint_upgrade(today: &ProjectSpec, from: &Version) -> Result<crate::lint::LintReport> {
+    let config = crate::config::Config::load(&today.config)?;
+    let server = context::context()?.server.clone();
+    crate::lint::lint(
+        &config,
+        &server,
+        &crate::lint::LintOptions {
+            from: Some(from.clone()),
+            pending_on: None,
+            parameters: today.parameters.clone(),
+        },
+    )
 }
 
 /// Why a missing tag means the check is lost rather than a version never tagged: the

@@ -359,15 +359,28 @@ fn a_kept_database_keeps_its_roles_until_it_is_dropped() {
 
 #[test]
 fn a_role_name_over_63_bytes_is_a_clear_panic() {
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let name = std::sync::Arc::clone(&kept);
     let failure = std::panic::catch_unwind(|| {
         pum::testing::run(
             TestSpec::new("harness_edges::long_role").config(SHOP),
-            |db: TestDb| {
+            move |db: TestDb| {
+                *name.lock().unwrap() = db.name().to_string();
                 db.role(&"r".repeat(60));
             },
         )
     })
     .unwrap_err();
+    // The test failed as meant, so its database was kept (PUM_TEST_KEEP=failed): drop it.
+    let kept = kept.lock().unwrap().clone();
+    assert!(kept.starts_with("pum_t_long_role_"), "{kept}");
+    pum::drop_database(&support::spec(), &kept, &pum::DropOptions::if_exists()).unwrap();
+    support::registry_client()
+        .execute(
+            "DELETE FROM pum_registry.databases WHERE name = $1",
+            &[&kept],
+        )
+        .unwrap();
     let message = failure
         .downcast_ref::<String>()
         .cloned()

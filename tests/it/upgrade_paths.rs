@@ -59,10 +59,10 @@ fn a_released_file_edited_since_is_caught_through_its_tag() {
     let spec = || TestSpec::new("upgrade_paths::released").config(&config);
 
     // Today's files: the upgrade equals a fresh install, the edit unseen.
-    pum::testing::upgrade_path(spec(), "1.0.0", None);
+    pum::testing::upgrade_path(spec(), "1.0.0", None, pum::testing::Lint::Off);
     // As released: the database made from the tag lacks y, and the upgrade cannot add it.
     let failure = std::panic::catch_unwind(|| {
-        pum::testing::upgrade_path(spec(), "1.0.0", Some("v{version}"))
+        pum::testing::upgrade_path(spec(), "1.0.0", Some("v{version}"), pum::testing::Lint::Off)
     })
     .unwrap_err();
     // The failed test kept its database (PUM_TEST_KEEP=failed): this test drops it.
@@ -99,7 +99,12 @@ fn a_released_file_edited_since_is_caught_through_its_tag() {
     );
     // No tag of the pattern at all: the check would be lost, so the test fails.
     let failure = std::panic::catch_unwind(|| {
-        pum::testing::upgrade_path(spec(), "1.0.0", Some("release-{version}"))
+        pum::testing::upgrade_path(
+            spec(),
+            "1.0.0",
+            Some("release-{version}"),
+            pum::testing::Lint::Off,
+        )
     })
     .unwrap_err();
     let message = failure.downcast_ref::<String>().unwrap();
@@ -166,9 +171,10 @@ fn three_versions(root: &Path, module: &str) {
 
 fn missing_tag_failure(config: &Path, name: &str) -> String {
     let spec = TestSpec::new(name).config(config);
-    let failure =
-        std::panic::catch_unwind(|| pum::testing::upgrade_path(spec, "1.0.0", Some("v{version}")))
-            .unwrap_err();
+    let failure = std::panic::catch_unwind(|| {
+        pum::testing::upgrade_path(spec, "1.0.0", Some("v{version}"), pum::testing::Lint::Off)
+    })
+    .unwrap_err();
     failure
         .downcast_ref::<String>()
         .cloned()
@@ -185,7 +191,7 @@ fn a_clone_without_tags_fails_saying_how_to_fetch_them() {
     let config = repo.path().join("db/.pum.yaml");
     let spec = || TestSpec::new("upgrade_paths::tagless").config(&config);
     // Tags of the pattern are there, not v1.0.0: a version never released so, today's files.
-    pum::testing::upgrade_path(spec(), "1.0.0", Some("v{version}"));
+    pum::testing::upgrade_path(spec(), "1.0.0", Some("v{version}"), pum::testing::Lint::Off);
 
     // A shallow clone without tags, as actions/checkout makes by default.
     let clone = tempfile::tempdir().unwrap();
@@ -258,5 +264,67 @@ fn child_upgrade_path() {
         return;
     };
     let spec = TestSpec::new("upgrade_paths::tagless").config(config);
-    pum::testing::upgrade_path(spec, "1.0.0", Some("v{version}"));
+    pum::testing::upgrade_path(spec, "1.0.0", Some("v{version}"), pum::testing::Lint::Off);
+}
+
+/// `lint = "warn"`: the same upgrade path, its hazards said on standard error.
+mod linted {
+    pum::upgrade_paths!(config = "tests/data/shop/.pum.yaml", lint = "warn");
+}
+
+/// Issue 23, item 4: `lint = "deny"` fails an upgrade path whose files hold a hazard
+/// (tests/data/shop 1.1.0 builds an index without CONCURRENTLY), printing the finding at
+/// the caller's line; `warn` and `off` let it pass; a `-- pum:allow` lets deny pass.
+#[test]
+fn lint_deny_fails_an_upgrade_path_with_a_hazard_at_the_callers_line() {
+    let shop = || TestSpec::new("upgrade_paths::lint").config("tests/data/shop/.pum.yaml");
+    let location = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = std::sync::Arc::clone(&location);
+    let me = std::thread::current().id();
+    let previous = std::sync::Arc::new(std::panic::take_hook());
+    let others = std::sync::Arc::clone(&previous);
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == me {
+            *seen.lock().unwrap() = info.location().map(|l| l.line());
+        } else {
+            others(info);
+        }
+    }));
+    let line = line!() + 2;
+    let failed = std::panic::catch_unwind(|| {
+        pum::testing::upgrade_path(shop(), "1.0.0", None, pum::testing::Lint::Deny)
+    });
+    let _ = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    let message = failed.unwrap_err();
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("pum lint found 1 hazard(s) of error severity")
+            && message.contains(
+                "changelogs/1.1.0/01_note.sql:2: error[blocking-index]: CREATE INDEX \
+                 orders_customer ON shop.orders (customer_id);"
+            ),
+        "{message}"
+    );
+    assert_eq!(*location.lock().unwrap(), Some(line), "{message}");
+    pum::testing::upgrade_path(shop(), "1.0.0", None, pum::testing::Lint::Warn);
+    pum::testing::upgrade_path(shop(), "1.0.0", None, pum::testing::Lint::Off);
+
+    // The same hazard, allowed where it is meant: deny passes.
+    let dir = tempfile::tempdir().unwrap();
+    for file in [".pum.yaml", "changelogs/1.0.0/01_schema.sql"] {
+        let text = std::fs::read_to_string(Path::new("tests/data/shop").join(file)).unwrap();
+        write(dir.path(), file, &text);
+    }
+    let note = std::fs::read_to_string("tests/data/shop/changelogs/1.1.0/01_note.sql").unwrap();
+    write(
+        dir.path(),
+        "changelogs/1.1.0/01_note.sql",
+        &note.replace("CREATE INDEX", "-- pum:allow blocking-index\nCREATE INDEX"),
+    );
+    let allowed = TestSpec::new("upgrade_paths::lint_allowed").config(dir.path().join(".pum.yaml"));
+    pum::testing::upgrade_path(allowed, "1.0.0", None, pum::testing::Lint::Deny);
 }

@@ -1,0 +1,3 @@
+pum::upgrade_paths!(lint = "strict");
+
+fn main() {}
