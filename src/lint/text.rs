@@ -7,6 +7,7 @@
 //! `pum new --autogenerate` writes) is a plain comment.
 
 use super::rules::Rule;
+use crate::sql::split::{Token, tokens};
 
 /// A `--` comment of a file: its line and its text after the dashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +102,7 @@ pub(crate) fn directives(text: &str) -> Result<Allowances, BadDirective> {
 /// upper-cased, with their byte ranges.
 pub(crate) fn words(sql: &str) -> Vec<(String, std::ops::Range<usize>)> {
     let mut found = Vec::new();
-    scan(sql, &mut |token| {
+    tokens(sql, &mut |token| {
         if let Token::Word(range) = token {
             found.push((sql[range.clone()].to_ascii_uppercase(), range));
         }
@@ -128,7 +129,7 @@ fn comments(text: &str) -> Vec<Comment<'_>> {
     let mut found = Vec::new();
     let mut line = 1;
     let mut counted = 0;
-    scan(text, &mut |token| {
+    tokens(text, &mut |token| {
         if let Token::LineComment(range) = token {
             line += text[counted..range.start].matches('\n').count();
             counted = range.start;
@@ -139,88 +140,6 @@ fn comments(text: &str) -> Vec<Comment<'_>> {
         }
     });
     found
-}
-
-enum Token {
-    Word(std::ops::Range<usize>),
-    LineComment(std::ops::Range<usize>),
-}
-
-/// A small lexer: words and `--` comments, passing over `/* */` (nested), `'…'`, `E'…'`,
-/// `"…"` and `$tag$…$tag$`. Unterminated constructs run to the end (the splitter has
-/// refused such a file before `pum lint` reads its directives).
-fn scan(text: &str, each: &mut dyn FnMut(Token)) {
-    let bytes = text.as_bytes();
-    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let next = bytes.get(i + 1).copied();
-        match b {
-            b'-' if next == Some(b'-') => {
-                let end = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
-                each(Token::LineComment(i..end));
-                i = end;
-            }
-            b'/' if next == Some(b'*') => {
-                let mut depth = 0;
-                while i < bytes.len() {
-                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                        depth += 1;
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            b'\'' | b'"' => {
-                let escapes = b == b'\''
-                    && i > 0
-                    && matches!(bytes[i - 1], b'E' | b'e')
-                    && !(i > 1 && word_byte(bytes[i - 2]));
-                i += 1;
-                while i < bytes.len() {
-                    if escapes && bytes[i] == b'\\' {
-                        i += 2;
-                    } else if bytes[i] == b {
-                        i += 1;
-                        if bytes.get(i) != Some(&b) {
-                            break;
-                        }
-                        i += 1;
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            b'$' if !(i > 0 && word_byte(bytes[i - 1])) => {
-                let tag_end = text[i + 1..]
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .map(|n| i + 1 + n);
-                match tag_end {
-                    Some(end) if bytes[end] == b'$' && !bytes[i + 1].is_ascii_digit() => {
-                        let tag = &text[i..=end];
-                        i = text[end + 1..]
-                            .find(tag)
-                            .map_or(bytes.len(), |n| end + 1 + n + tag.len());
-                    }
-                    _ => i += 1,
-                }
-            }
-            b if word_byte(b) => {
-                let end = i + bytes[i..].iter().take_while(|c| word_byte(**c)).count();
-                each(Token::Word(i..end));
-                i = end;
-            }
-            _ => i += 1,
-        }
-    }
 }
 
 #[cfg(test)]

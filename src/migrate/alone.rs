@@ -6,6 +6,7 @@
 //! statement left, so that the database is as before the statement and a rerun starts
 //! the file again.
 
+use super::etiquette::with_note;
 use super::prepared::{Prepared, statement_error};
 use crate::error::{Error, Result};
 use crate::sql::quote_identifier;
@@ -76,7 +77,7 @@ pub(crate) fn run_alone(file: &Prepared, client: &mut impl Sql) -> Result<()> {
         }
         return Err(match drop_left_behind(client, &before) {
             Ok(dropped) if dropped.is_empty() => error,
-            Ok(dropped) => noted(
+            Ok(dropped) => with_note(
                 error,
                 &format!(
                     "; the INVALID index it left was dropped ({}); nothing of this file's \
@@ -84,7 +85,7 @@ pub(crate) fn run_alone(file: &Prepared, client: &mut impl Sql) -> Result<()> {
                     dropped.join(", ")
                 ),
             ),
-            Err(failed) => noted(
+            Err(failed) => with_note(
                 error,
                 &format!("; dropping the INVALID index it left failed too: {failed}"),
             ),
@@ -106,28 +107,6 @@ fn drop_left_behind(client: &mut impl Sql, before: &[(String, String)]) -> Resul
         dropped.push(name);
     }
     Ok(dropped)
-}
-
-/// `err` with `note` added to its message.
-fn noted(err: Error, note: &str) -> Error {
-    match err {
-        Error::Statement {
-            file,
-            line,
-            column,
-            message,
-            code,
-            statement,
-        } => Error::Statement {
-            file,
-            line,
-            column,
-            message: format!("{message}{note}"),
-            code,
-            statement,
-        },
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -148,8 +148,9 @@ fn shown(duration: Option<Duration>) -> String {
     }
 }
 
-/// `err` with `note` added to its message.
-fn with_note(err: Error, note: &str) -> Error {
+/// `err` with `note` added to its message (a statement's or the server's error; any
+/// other is returned as it is).
+pub(super) fn with_note(err: Error, note: &str) -> Error {
     match err {
         Error::Statement {
             file,

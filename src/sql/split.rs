@@ -186,6 +186,53 @@ fn unterminated(text: &str, at: usize, what: &str) -> SplitError {
     }
 }
 
+/// A piece of SQL text that stands outside strings and block comments.
+pub(crate) enum Token {
+    /// A word (keyword or unquoted identifier).
+    Word(Range<usize>),
+    /// A `--` comment, from its dashes to the end of its line (the newline left out).
+    LineComment(Range<usize>),
+}
+
+/// The words and `--` comments of `text`, in order, passing over `/* */` (nested),
+/// `'…'`, `E'…'`, `"…"` and `$tag$…$tag$` as the splitter does. An unterminated
+/// construct runs to the end of the text (the splitter refuses such a text; this only
+/// reads).
+pub(crate) fn tokens(text: &str, each: &mut dyn FnMut(Token)) {
+    let bytes = text.as_bytes();
+    let end = bytes.len();
+    let mut i = 0;
+    while i < end {
+        let b = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        i = match b {
+            b'-' if next == Some(b'-') => {
+                let stop = text[i..].find('\n').map_or(end, |n| i + n);
+                each(Token::LineComment(i..stop));
+                stop
+            }
+            b'/' if next == Some(b'*') => skip_block_comment(text, i).unwrap_or(end),
+            b'\'' => {
+                let escapes = i > 0
+                    && matches!(bytes[i - 1], b'E' | b'e')
+                    && !(i > 1 && is_word_byte(bytes[i - 2]));
+                skip_quoted(text, i, b'\'', escapes).unwrap_or(end)
+            }
+            b'"' => skip_quoted(text, i, b'"', false).unwrap_or(end),
+            b'$' if !(i > 0 && is_word_byte(bytes[i - 1])) => match dollar_tag(text, i) {
+                Some(tag) => skip_dollar_quoted(text, i, tag).unwrap_or(end),
+                None => i + 1,
+            },
+            b if is_word_start(b) => {
+                let stop = i + bytes[i..].iter().take_while(|c| is_word_byte(**c)).count();
+                each(Token::Word(i..stop));
+                stop
+            }
+            _ => i + 1,
+        };
+    }
+}
+
 /// Skips a (possibly nested) `/* */` comment starting at `at`; returns the offset after it.
 pub(crate) fn skip_block_comment(text: &str, at: usize) -> Result<usize, SplitError> {
     let bytes = text.as_bytes();

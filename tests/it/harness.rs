@@ -1018,7 +1018,7 @@ fn a_role_created_twice_is_said_to_be_the_servers() {
 }
 
 /// Where `f`'s panic is reported (file and line), when it panics on this thread.
-fn panic_location(f: impl FnOnce()) -> Option<(String, u32)> {
+pub(crate) fn panic_location(f: impl FnOnce()) -> Option<(String, u32)> {
     let location = std::sync::Arc::new(std::sync::Mutex::new(None));
     let seen = std::sync::Arc::clone(&location);
     let me = std::thread::current().id();

@@ -278,29 +278,21 @@ mod linted {
 #[test]
 fn lint_deny_fails_an_upgrade_path_with_a_hazard_at_the_callers_line() {
     let shop = || TestSpec::new("upgrade_paths::lint").config("tests/data/shop/.pum.yaml");
-    let location = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let seen = std::sync::Arc::clone(&location);
-    let me = std::thread::current().id();
-    let previous = std::sync::Arc::new(std::panic::take_hook());
-    let others = std::sync::Arc::clone(&previous);
-    std::panic::set_hook(Box::new(move |info| {
-        if std::thread::current().id() == me {
-            *seen.lock().unwrap() = info.location().map(|l| l.line());
-        } else {
-            others(info);
-        }
-    }));
-    let line = line!() + 2;
-    let failed = std::panic::catch_unwind(|| {
-        pum::testing::upgrade_path(shop(), "1.0.0", None, pum::testing::Lint::Deny)
+    let message = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let said = std::sync::Arc::clone(&message);
+    let line = line!() + 3;
+    let at = crate::harness::panic_location(move || {
+        let failed = std::panic::catch_unwind(|| {
+            pum::testing::upgrade_path(shop(), "1.0.0", None, pum::testing::Lint::Deny)
+        });
+        let failure = failed.unwrap_err();
+        *said.lock().unwrap() = failure
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        std::panic::resume_unwind(failure)
     });
-    let _ = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| previous(info)));
-    let message = failed.unwrap_err();
-    let message = message
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let message = message.lock().unwrap().clone();
     assert!(
         message.contains("pum lint found 1 hazard(s) of error severity")
             && message.contains(
@@ -309,7 +301,11 @@ fn lint_deny_fails_an_upgrade_path_with_a_hazard_at_the_callers_line() {
             ),
         "{message}"
     );
-    assert_eq!(*location.lock().unwrap(), Some(line), "{message}");
+    assert_eq!(
+        at,
+        Some(("tests/it/upgrade_paths.rs".to_string(), line)),
+        "{message}"
+    );
     pum::testing::upgrade_path(shop(), "1.0.0", None, pum::testing::Lint::Warn);
     pum::testing::upgrade_path(shop(), "1.0.0", None, pum::testing::Lint::Off);
 
