@@ -29,7 +29,7 @@ pub struct AppArgs {
     pub suffix: Option<String>,
     /// Seconds to wait for another pum working on the same database.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub lock_timeout: u64,
+    pub migration_lock_wait: u64,
 }
 
 /// The actions of `pum app`.
@@ -54,7 +54,7 @@ pub struct UninstallArgs {
     pub force: bool,
     /// Seconds to wait for another pum working on the same database.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub lock_timeout: u64,
+    pub migration_lock_wait: u64,
 }
 
 fn pairs(values: Vec<String>) -> Vec<(String, String)> {
@@ -81,7 +81,7 @@ pub fn app(
         parameters: pairs(args.parameters),
         skip_grant: args.skip_grant,
         suffix: args.suffix,
-        lock_timeout: Duration::from_secs(args.lock_timeout),
+        lock_timeout: Duration::from_secs(args.migration_lock_wait),
     };
     let mut shown = Shown::new(out);
     let warnings = upgrader.application(action, &options, &mut shown)?;
@@ -122,7 +122,7 @@ pub fn uninstall(
     }
     let options = AppOptions {
         parameters: pairs(args.parameters),
-        lock_timeout: Duration::from_secs(args.lock_timeout),
+        lock_timeout: Duration::from_secs(args.migration_lock_wait),
         ..AppOptions::default()
     };
     let mut shown = Shown::new(out);
