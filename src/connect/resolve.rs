@@ -209,84 +209,23 @@ impl ConnectionSpec {
         ConnectionSpec::from_params(&params, service, env)
     }
 
+    /// Checks the gathered settings and fills in libpq's defaults and the password file.
     fn from_params(
         params: &Params,
         service: Option<String>,
         env: &Environment,
     ) -> Result<ConnectionSpec> {
-        let bad = |key: &str, message: String| -> Error {
-            let origin = params
-                .get(key)
-                .map(|s| s.origin.clone())
-                .unwrap_or_default();
-            Error::ConnectionSetting { origin, message }
-        };
-
-        let hostaddr = params.value("hostaddr").map(str::to_string);
-        if let Some(addrs) = &hostaddr {
-            for addr in addrs.split(',') {
-                addr.trim().parse::<IpAddr>().map_err(|_| {
-                    bad(
-                        "hostaddr",
-                        format!("invalid hostaddr {}: not an IP address", shown(addr)),
-                    )
-                })?;
-            }
-        }
+        let hostaddr = checked_hostaddr(params)?;
         let host = match params.value("host") {
             Some(host) => host.to_string(),
             None if hostaddr.is_some() => String::new(),
             None => default_socket_dir(),
         };
-
-        let port = params.value("port").unwrap_or("5432").to_string();
-        for p in port.split(',') {
-            match p.trim().parse::<u16>() {
-                Ok(n) if n > 0 => {}
-                _ => return Err(bad("port", format!("invalid port {}", shown(p)))),
-            }
-        }
-
-        let user = match params.value("user") {
-            Some(user) => user.to_string(),
-            None => crate::os_user::current_name()
-                .or_else(|| env.get("USER").map(str::to_string))
-                .ok_or_else(|| Error::ConnectionSetting {
-                    origin: "user".into(),
-                    message: "cannot tell which user to connect as; set PGUSER or user=".into(),
-                })?,
-        };
+        let port = checked_port(params)?;
+        let user = user_name(params, env)?;
         let dbname = params.value("dbname").unwrap_or(&user).to_string();
-
-        let sslmode = params.value("sslmode").unwrap_or("prefer").to_string();
-        if !SSL_MODES.contains(&sslmode.as_str()) {
-            return Err(bad(
-                "sslmode",
-                format!(
-                    "invalid sslmode {} (one of {})",
-                    shown(&sslmode),
-                    SSL_MODES.join(", ")
-                ),
-            ));
-        }
-
-        let connect_timeout = match params.value("connect_timeout") {
-            None => DEFAULT_CONNECT_TIMEOUT,
-            Some(text) => match text.trim().parse::<i64>() {
-                Ok(secs) if secs <= 0 => DEFAULT_CONNECT_TIMEOUT,
-                // libpq never waits less than 2 s.
-                Ok(secs) => Duration::from_secs(secs.max(2) as u64),
-                Err(_) => {
-                    return Err(bad(
-                        "connect_timeout",
-                        format!(
-                            "invalid connect_timeout {}: not a whole number of seconds",
-                            shown(text)
-                        ),
-                    ));
-                }
-            },
-        };
+        let sslmode = checked_sslmode(params)?;
+        let connect_timeout = connect_timeout(params)?;
 
         let application_name = params
             .value("application_name")
@@ -296,11 +235,7 @@ impl ConnectionSpec {
         let password = params.value("password").map(str::to_string);
         let mut warnings = Vec::new();
         let passfile = if password.is_none() {
-            params
-                .value("passfile")
-                .map(PathBuf::from)
-                .or_else(|| env.home().map(|h| h.join(".pgpass")))
-                .map(|path| PassFile::load(&path, &mut warnings))
+            password_file(params, env, &mut warnings)
         } else {
             None
         };
@@ -321,6 +256,116 @@ impl ConnectionSpec {
             warnings,
         })
     }
+}
+
+/// The error for an invalid value of `key`, naming where the value came from.
+fn invalid(params: &Params, key: &str, message: String) -> Error {
+    let origin = params
+        .get(key)
+        .map(|s| s.origin.clone())
+        .unwrap_or_default();
+    Error::ConnectionSetting { origin, message }
+}
+
+/// `hostaddr`, once every comma-separated entry is checked to be an IP address.
+fn checked_hostaddr(params: &Params) -> Result<Option<String>> {
+    let hostaddr = params.value("hostaddr").map(str::to_string);
+    if let Some(addrs) = &hostaddr {
+        for addr in addrs.split(',') {
+            addr.trim().parse::<IpAddr>().map_err(|_| {
+                invalid(
+                    params,
+                    "hostaddr",
+                    format!("invalid hostaddr {}: not an IP address", shown(addr)),
+                )
+            })?;
+        }
+    }
+    Ok(hostaddr)
+}
+
+/// `port` (5432 by default), once every comma-separated entry is checked to be a port.
+fn checked_port(params: &Params) -> Result<String> {
+    let port = params.value("port").unwrap_or("5432").to_string();
+    for p in port.split(',') {
+        match p.trim().parse::<u16>() {
+            Ok(n) if n > 0 => {}
+            _ => {
+                return Err(invalid(
+                    params,
+                    "port",
+                    format!("invalid port {}", shown(p)),
+                ));
+            }
+        }
+    }
+    Ok(port)
+}
+
+/// `user`, else the operating system's user, else `$USER`.
+fn user_name(params: &Params, env: &Environment) -> Result<String> {
+    match params.value("user") {
+        Some(user) => Ok(user.to_string()),
+        None => crate::os_user::current_name()
+            .or_else(|| env.get("USER").map(str::to_string))
+            .ok_or_else(|| Error::ConnectionSetting {
+                origin: "user".into(),
+                message: "cannot tell which user to connect as; set PGUSER or user=".into(),
+            }),
+    }
+}
+
+/// `sslmode` (`prefer` by default), once checked to be one libpq knows.
+fn checked_sslmode(params: &Params) -> Result<String> {
+    let sslmode = params.value("sslmode").unwrap_or("prefer").to_string();
+    if !SSL_MODES.contains(&sslmode.as_str()) {
+        return Err(invalid(
+            params,
+            "sslmode",
+            format!(
+                "invalid sslmode {} (one of {})",
+                shown(&sslmode),
+                SSL_MODES.join(", ")
+            ),
+        ));
+    }
+    Ok(sslmode)
+}
+
+/// `connect_timeout` as libpq reads it: none or ≤ 0 is the default, at least 2 s.
+fn connect_timeout(params: &Params) -> Result<Duration> {
+    Ok(match params.value("connect_timeout") {
+        None => DEFAULT_CONNECT_TIMEOUT,
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(secs) if secs <= 0 => DEFAULT_CONNECT_TIMEOUT,
+            // libpq never waits less than 2 s.
+            Ok(secs) => Duration::from_secs(secs.max(2) as u64),
+            Err(_) => {
+                return Err(invalid(
+                    params,
+                    "connect_timeout",
+                    format!(
+                        "invalid connect_timeout {}: not a whole number of seconds",
+                        shown(text)
+                    ),
+                ));
+            }
+        },
+    })
+}
+
+/// The password file `passfile` names, else `~/.pgpass`, loaded (its problems go to
+/// `warnings`).
+fn password_file(
+    params: &Params,
+    env: &Environment,
+    warnings: &mut Vec<String>,
+) -> Option<PassFile> {
+    params
+        .value("passfile")
+        .map(PathBuf::from)
+        .or_else(|| env.home().map(|h| h.join(".pgpass")))
+        .map(|path| PassFile::load(&path, warnings))
 }
 
 #[cfg(test)]

@@ -237,186 +237,219 @@ pub(crate) fn hazards(
     holds_data: &dyn Fn(&str) -> bool,
     proof_skips_scan: bool,
 ) -> Vec<Hazard> {
-    let mut found = Vec::new();
-    let lock = |table: &str| facts.locks.get(table).copied();
-    let mut hazard = |rule: Rule, table: Option<&str>, message: String, fix: &str| {
-        found.push(Hazard {
-            rule,
-            table: table.map(str::to_string),
-            lock: table.and_then(lock),
-            message,
-            fix: fix.to_string(),
-        })
-    };
     if facts.concurrently && facts.in_transaction {
         // PostgreSQL refuses the statement: nothing else about it matters.
-        hazard(
+        return vec![hazard(
+            facts,
             Rule::ConcurrentlyInTransaction,
             None,
             "CONCURRENTLY cannot run inside a transaction block: the upgrade fails here".into(),
             "move the statement to a file of its own that starts with -- pum:no-transaction",
-        );
-        return found;
+        )];
     }
-    let rewritten: Vec<&str> = facts
-        .changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Rewritten { table } => Some(table.as_str()),
-            _ => None,
-        })
-        .collect();
-    let indexed: Vec<&str> = facts
-        .changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::IndexBuilt { table, .. } => Some(table.as_str()),
-            _ => None,
-        })
-        .collect();
+    let rewritten = tables_where(facts, |c| match c {
+        Change::Rewritten { table } => Some(table),
+        _ => None,
+    });
+    let indexed = tables_where(facts, |c| match c {
+        Change::IndexBuilt { table, .. } => Some(table),
+        _ => None,
+    });
     // A rewrite re-creates the table's indexes and constraints, an index build a
     // primary key's NOT NULL: the bigger hazard is the one reported.
     let covered = |table: &str, by_index: bool| {
         rewritten.contains(&table) || (by_index && indexed.contains(&table))
     };
-    let mut reported_index = Vec::new();
+    let mut found = Vec::new();
+    let mut reported_index: Vec<&str> = Vec::new();
     for change in &facts.changes {
-        match change {
-            Change::Rewritten { table } if facts.truncate => {
-                if holds_data(table) {
-                    hazard(
-                        Rule::DataLoss,
-                        Some(table),
-                        format!("TRUNCATE empties {table}, which holds data"),
-                        "delete only what must go (DELETE … WHERE), or allow it: -- pum:allow \
-                         data-loss",
-                    );
-                }
-            }
-            Change::Rewritten { table } => hazard(
-                Rule::Rewrite,
-                Some(table),
-                format!(
-                    "{table} is rewritten (new storage) while the lock blocks every read and \
-                     write"
-                ),
-                "add a new column, fill it in batches, then swap; a varchar can grow, and a \
-                 constant default (PostgreSQL 11+) needs no rewrite",
-            ),
+        let judged = match change {
+            Change::Rewritten { table } => rewrite_hazard(facts, table, holds_data),
             Change::IndexBuilt {
                 table,
                 index,
                 constraint,
             } => {
-                if covered(table, false) || facts.concurrently || reported_index.contains(index) {
+                if covered(table, false) || facts.concurrently || reported_index.contains(&&**index)
+                {
                     continue;
                 }
-                reported_index.push(index.clone());
-                match constraint {
-                    Some(constraint) => hazard(
-                        Rule::BlockingIndex,
-                        Some(table),
-                        format!(
-                            "constraint {constraint} builds index {index} on {table} while \
-                             writes wait"
-                        ),
-                        "CREATE UNIQUE INDEX CONCURRENTLY in a -- pum:no-transaction file, then \
-                         ADD CONSTRAINT … USING INDEX in a later file",
-                    ),
-                    None => hazard(
-                        Rule::BlockingIndex,
-                        Some(table),
-                        format!("index {index} is built on {table} while writes wait"),
-                        "CREATE INDEX CONCURRENTLY in a file that starts with -- \
-                         pum:no-transaction",
-                    ),
-                }
+                reported_index.push(index);
+                Some(index_hazard(facts, table, index, constraint.as_deref()))
             }
             Change::ConstraintValidated {
                 table,
                 constraint,
                 foreign_key,
-            } => {
-                if covered(table, false) {
-                    continue;
-                }
-                let kind = if *foreign_key { "foreign key" } else { "check" };
-                hazard(
-                    Rule::ValidatingConstraint,
-                    Some(table),
-                    format!("{kind} constraint {constraint} scans {table} under the lock"),
-                    "add it NOT VALID, then VALIDATE CONSTRAINT in a later file (a weaker lock)",
-                );
-            }
+            } => (!covered(table, false))
+                .then(|| validation_hazard(facts, table, constraint, *foreign_key)),
             Change::NotNull {
                 table,
                 column,
                 proven,
-            } => {
-                if covered(table, true) || (*proven && proof_skips_scan) {
-                    continue;
-                }
-                hazard(
-                    Rule::NotNullScan,
-                    Some(table),
-                    format!(
-                        "SET NOT NULL on {table}.{column} scans the table under ACCESS \
-                         EXCLUSIVE"
-                    ),
-                    "first ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID and VALIDATE \
-                     it in a later file; then SET NOT NULL skips the scan",
-                );
-            }
-            Change::TableDropped { table } if holds_data(table) => hazard(
-                Rule::DataLoss,
-                Some(table),
-                format!("{table} is dropped with its data"),
-                "stop using it in one release, drop it in a later one, and allow it: -- \
-                 pum:allow data-loss",
-            ),
-            Change::ColumnDropped { table, column } if holds_data(table) => hazard(
-                Rule::DataLoss,
-                Some(table),
-                format!("column {table}.{column} is dropped with its data"),
-                "stop using it in one release, drop it in a later one, and allow it: -- \
-                 pum:allow data-loss",
-            ),
-            Change::SchemaDropped { schema } if holds_data(schema) => hazard(
-                Rule::DataLoss,
-                Some(schema),
-                format!("schema {schema} is dropped with the data of its tables"),
-                "drop only what is no longer used, and allow it: -- pum:allow data-loss",
-            ),
-            Change::TableRenamed { table, to } => hazard(
-                Rule::BreakingRename,
-                Some(table),
-                format!("{table} becomes {to}: running applications still use the old name"),
-                "keep the old name working for a release (a view of the new table), then drop it",
-            ),
-            Change::ColumnRenamed { table, column, to } => hazard(
-                Rule::BreakingRename,
-                Some(table),
-                format!(
-                    "column {table}.{column} becomes {to}: running applications still use the \
-                     old name"
-                ),
-                "add the new column beside the old one, move the applications, drop the old \
-                 one in a later release",
-            ),
-            Change::SchemaRenamed { schema, to } => hazard(
-                Rule::BreakingRename,
-                Some(schema),
-                format!(
-                    "schema {schema} becomes {to}: running applications still use the old name"
-                ),
-                "keep the old schema (views of the new one) for a release",
-            ),
+            } => (!(covered(table, true) || (*proven && proof_skips_scan)))
+                .then(|| not_null_hazard(facts, table, column)),
             Change::TableDropped { .. }
             | Change::ColumnDropped { .. }
-            | Change::SchemaDropped { .. } => {}
-        }
+            | Change::SchemaDropped { .. } => drop_hazard(facts, change, holds_data),
+            Change::TableRenamed { .. }
+            | Change::ColumnRenamed { .. }
+            | Change::SchemaRenamed { .. } => rename_hazard(facts, change),
+        };
+        found.extend(judged);
     }
     found
+}
+
+/// A hazard of `rule` on `table` (with the lock the run holds on it).
+fn hazard(facts: &Facts, rule: Rule, table: Option<&str>, message: String, fix: &str) -> Hazard {
+    Hazard {
+        rule,
+        table: table.map(str::to_string),
+        lock: table.and_then(|table| facts.locks.get(table).copied()),
+        message,
+        fix: fix.to_string(),
+    }
+}
+
+/// The tables `pick` finds among the statement's changes.
+fn tables_where<'a>(facts: &'a Facts, pick: fn(&'a Change) -> Option<&'a String>) -> Vec<&'a str> {
+    facts
+        .changes
+        .iter()
+        .filter_map(pick)
+        .map(String::as_str)
+        .collect()
+}
+
+/// A table's new storage: data lost to a `TRUNCATE`, else a rewrite under the lock.
+fn rewrite_hazard(facts: &Facts, table: &str, holds_data: &dyn Fn(&str) -> bool) -> Option<Hazard> {
+    if facts.truncate {
+        return holds_data(table).then(|| {
+            hazard(
+                facts,
+                Rule::DataLoss,
+                Some(table),
+                format!("TRUNCATE empties {table}, which holds data"),
+                "delete only what must go (DELETE … WHERE), or allow it: -- pum:allow data-loss",
+            )
+        });
+    }
+    Some(hazard(
+        facts,
+        Rule::Rewrite,
+        Some(table),
+        format!("{table} is rewritten (new storage) while the lock blocks every read and write"),
+        "add a new column, fill it in batches, then swap; a varchar can grow, and a constant \
+         default (PostgreSQL 11+) needs no rewrite",
+    ))
+}
+
+/// An index built while writes wait, for a constraint or on its own.
+fn index_hazard(facts: &Facts, table: &str, index: &str, constraint: Option<&str>) -> Hazard {
+    match constraint {
+        Some(constraint) => hazard(
+            facts,
+            Rule::BlockingIndex,
+            Some(table),
+            format!("constraint {constraint} builds index {index} on {table} while writes wait"),
+            "CREATE UNIQUE INDEX CONCURRENTLY in a -- pum:no-transaction file, then ADD \
+             CONSTRAINT … USING INDEX in a later file",
+        ),
+        None => hazard(
+            facts,
+            Rule::BlockingIndex,
+            Some(table),
+            format!("index {index} is built on {table} while writes wait"),
+            "CREATE INDEX CONCURRENTLY in a file that starts with -- pum:no-transaction",
+        ),
+    }
+}
+
+/// A foreign key or check constraint validated by a scan under the lock.
+fn validation_hazard(facts: &Facts, table: &str, constraint: &str, foreign_key: bool) -> Hazard {
+    let kind = if foreign_key { "foreign key" } else { "check" };
+    hazard(
+        facts,
+        Rule::ValidatingConstraint,
+        Some(table),
+        format!("{kind} constraint {constraint} scans {table} under the lock"),
+        "add it NOT VALID, then VALIDATE CONSTRAINT in a later file (a weaker lock)",
+    )
+}
+
+/// A `SET NOT NULL` that scans the table under ACCESS EXCLUSIVE.
+fn not_null_hazard(facts: &Facts, table: &str, column: &str) -> Hazard {
+    hazard(
+        facts,
+        Rule::NotNullScan,
+        Some(table),
+        format!("SET NOT NULL on {table}.{column} scans the table under ACCESS EXCLUSIVE"),
+        "first ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID and VALIDATE it in a later \
+         file; then SET NOT NULL skips the scan",
+    )
+}
+
+/// A dropped table, column or schema, when it may hold data.
+fn drop_hazard(
+    facts: &Facts,
+    change: &Change,
+    holds_data: &dyn Fn(&str) -> bool,
+) -> Option<Hazard> {
+    let (table, message, fix) = match change {
+        Change::TableDropped { table } => (
+            table,
+            format!("{table} is dropped with its data"),
+            "stop using it in one release, drop it in a later one, and allow it: -- pum:allow \
+             data-loss",
+        ),
+        Change::ColumnDropped { table, column } => (
+            table,
+            format!("column {table}.{column} is dropped with its data"),
+            "stop using it in one release, drop it in a later one, and allow it: -- pum:allow \
+             data-loss",
+        ),
+        Change::SchemaDropped { schema } => (
+            schema,
+            format!("schema {schema} is dropped with the data of its tables"),
+            "drop only what is no longer used, and allow it: -- pum:allow data-loss",
+        ),
+        _ => return None,
+    };
+    holds_data(table).then(|| hazard(facts, Rule::DataLoss, Some(table), message, fix))
+}
+
+/// A renamed table, column or schema that running applications still use by its old name.
+fn rename_hazard(facts: &Facts, change: &Change) -> Option<Hazard> {
+    let (table, message, fix) = match change {
+        Change::TableRenamed { table, to } => (
+            table,
+            format!("{table} becomes {to}: running applications still use the old name"),
+            "keep the old name working for a release (a view of the new table), then drop it",
+        ),
+        Change::ColumnRenamed { table, column, to } => (
+            table,
+            format!(
+                "column {table}.{column} becomes {to}: running applications still use the old \
+                 name"
+            ),
+            "add the new column beside the old one, move the applications, drop the old one in \
+             a later release",
+        ),
+        Change::SchemaRenamed { schema, to } => (
+            schema,
+            format!("schema {schema} becomes {to}: running applications still use the old name"),
+            "keep the old schema (views of the new one) for a release",
+        ),
+        _ => return None,
+    };
+    Some(hazard(
+        facts,
+        Rule::BreakingRename,
+        Some(table),
+        message,
+        fix,
+    ))
 }
 
 #[cfg(test)]

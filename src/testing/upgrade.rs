@@ -203,38 +203,19 @@ fn released_config(config: &Path, pattern: &str, tag: &str) -> Result<Option<Pat
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let git = |args: &[&str]| -> Result<Option<String>> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(project)
-            .args(args)
-            .output()
-            .map_err(|e| Error::io("git", e))?;
-        Ok(out
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
-    };
-    let Some(commit) = git(&[
-        "rev-parse",
-        "-q",
-        "--verify",
-        &format!("refs/tags/{tag}^{{commit}}"),
-    ])?
+    let Some(commit) = git(
+        project,
+        &[
+            "rev-parse",
+            "-q",
+            "--verify",
+            &format!("refs/tags/{tag}^{{commit}}"),
+        ],
+    )?
     else {
-        let Some(root) = git(&["rev-parse", "--show-toplevel"])? else {
-            return missing_tag(tag, pattern, "is not in a git repository", project);
-        };
-        let shallow = git(&["rev-parse", "--is-shallow-repository"])?.as_deref() == Some("true");
-        let glob = pattern.replace("{version}", "*");
-        let tagged = git(&["tag", "--list", &glob])?.is_some_and(|t| !t.is_empty());
-        return match missing_reason(shallow, tagged) {
-            Some(reason) => missing_tag(tag, pattern, reason, Path::new(&root)),
-            // Tags of the pattern are here, not this one: a version never released so.
-            None => Ok(None),
-        };
+        return untagged(project, pattern, tag);
     };
-    let root = git(&["rev-parse", "--show-toplevel"])?.ok_or_else(|| Error::TestSpec {
+    let root = git(project, &["rev-parse", "--show-toplevel"])?.ok_or_else(|| Error::TestSpec {
         test: tag.to_string(),
         message: format!("{} is not in a git repository", project.display()),
     })?;
@@ -249,20 +230,93 @@ fn released_config(config: &Path, pattern: &str, tag: &str) -> Result<Option<Pat
     if released.is_file() {
         return Ok(Some(released));
     }
-    // Extracted beside, then moved in whole: a half-written copy is never used.
-    std::fs::create_dir_all(store.parent().unwrap_or(&store)).map_err(|e| Error::io(&store, e))?;
+    let tree = Tree {
+        root: Path::new(&root),
+        commit: &commit,
+        relative: &relative,
+    };
+    extract_once(&tree, &store, tag, project)?;
+    if !released.is_file() {
+        return Err(Error::TestSpec {
+            test: tag.to_string(),
+            message: format!(
+                "tag {tag} has no {} in {}",
+                file_name.to_string_lossy(),
+                relative.display()
+            ),
+        });
+    }
+    Ok(Some(released))
+}
+
+/// Runs git in `dir`: its trimmed output, or `None` when it fails.
+fn git(dir: &Path, args: &[&str]) -> Result<Option<String>> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| Error::io("git", e))?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// When `tag` is not in the repository: `None` for a version never released under
+/// `pattern` (other tags of it are here), else [`missing_tag`] says why the check is lost.
+fn untagged(project: &Path, pattern: &str, tag: &str) -> Result<Option<PathBuf>> {
+    let Some(root) = git(project, &["rev-parse", "--show-toplevel"])? else {
+        return missing_tag(tag, pattern, "is not in a git repository", project);
+    };
+    let shallow =
+        git(project, &["rev-parse", "--is-shallow-repository"])?.as_deref() == Some("true");
+    let glob = pattern.replace("{version}", "*");
+    let tagged = git(project, &["tag", "--list", &glob])?.is_some_and(|t| !t.is_empty());
+    match missing_reason(shallow, tagged) {
+        Some(reason) => missing_tag(tag, pattern, reason, Path::new(&root)),
+        // Tags of the pattern are here, not this one: a version never released so.
+        None => Ok(None),
+    }
+}
+
+/// The project's directory at a released commit: what `git archive` extracts.
+struct Tree<'a> {
+    /// The repository's top-level directory.
+    root: &'a Path,
+    /// The commit the tag names.
+    commit: &'a str,
+    /// The project's directory inside the repository (empty at its top).
+    relative: &'a Path,
+}
+
+/// Extracts `tree` into `store`, beside it first and then moved in whole, so a
+/// half-written copy is never used (another test may have extracted it first).
+fn extract_once(tree: &Tree, store: &Path, tag: &str, project: &Path) -> Result<()> {
+    std::fs::create_dir_all(store.parent().unwrap_or(store)).map_err(|e| Error::io(store, e))?;
     let staging = tempfile::Builder::new()
         .prefix(".pum-released-")
-        .tempdir_in(store.parent().unwrap_or(&store))
-        .map_err(|e| Error::io(&store, e))?;
+        .tempdir_in(store.parent().unwrap_or(store))
+        .map_err(|e| Error::io(store, e))?;
+    archive_into(tree, staging.path(), tag, project)?;
+    let staged = staging.keep();
+    if std::fs::rename(&staged, store).is_err() {
+        // Another test extracted it first.
+        let _ = std::fs::remove_dir_all(&staged);
+    }
+    Ok(())
+}
+
+/// `git archive | tar -x`: the files of `tree` written under `dir`.
+fn archive_into(tree: &Tree, dir: &Path, tag: &str, project: &Path) -> Result<()> {
     let mut archive = Command::new("git")
         .arg("-C")
-        .arg(&root)
-        .args(["archive", "--format=tar", &commit, "--"])
-        .arg(if relative.as_os_str().is_empty() {
+        .arg(tree.root)
+        .args(["archive", "--format=tar", tree.commit, "--"])
+        .arg(if tree.relative.as_os_str().is_empty() {
             Path::new(".")
         } else {
-            &relative
+            tree.relative
         })
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -270,7 +324,7 @@ fn released_config(config: &Path, pattern: &str, tag: &str) -> Result<Option<Pat
     let extracted = Command::new("tar")
         .arg("-x")
         .arg("-C")
-        .arg(staging.path())
+        .arg(dir)
         .stdin(
             archive
                 .stdout
@@ -287,22 +341,7 @@ fn released_config(config: &Path, pattern: &str, tag: &str) -> Result<Option<Pat
             stderr: format!("could not extract tag {tag} of {}", project.display()),
         });
     }
-    let staged = staging.keep();
-    if std::fs::rename(&staged, &store).is_err() {
-        // Another test extracted it first.
-        let _ = std::fs::remove_dir_all(&staged);
-    }
-    if !released.is_file() {
-        return Err(Error::TestSpec {
-            test: tag.to_string(),
-            message: format!(
-                "tag {tag} has no {} in {}",
-                file_name.to_string_lossy(),
-                relative.display()
-            ),
-        });
-    }
-    Ok(Some(released))
+    Ok(())
 }
 
 #[cfg(test)]
