@@ -140,26 +140,7 @@ impl Args {
                 existing(&lit)?;
                 self.config = Some(lit);
             }
-            "changelogs" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                let path = existing(&lit)?;
-                let config = if path.is_dir() {
-                    path.join(".pum.yaml")
-                } else {
-                    path
-                };
-                if !config.is_file() {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        format!("{} holds no .pum.yaml", lit.value()),
-                    ));
-                }
-                let relative = config
-                    .strip_prefix(manifest_dir())
-                    .map(Path::to_path_buf)
-                    .unwrap_or(config);
-                self.config = Some(LitStr::new(&relative.display().to_string(), lit.span()));
-            }
+            "changelogs" => self.config = Some(changelogs_config(meta.value()?.parse()?)?),
             "base" => {
                 let lit: LitStr = meta.value()?.parse()?;
                 if !lit.value().starts_with("db:") {
@@ -168,37 +149,13 @@ impl Args {
                 self.base = Some(lit);
             }
             "fixtures" => {
-                let content;
-                syn::parenthesized!(content in meta.input);
-                let files =
-                    syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(
-                        &content,
-                    )?;
-                for file in files {
+                for file in string_list(&meta)? {
                     existing(&file)?;
                     self.fixtures.push(file);
                 }
             }
             "parameters" => meta.parse_nested_meta(|param| {
-                let name = param
-                    .path
-                    .get_ident()
-                    .ok_or_else(|| param.error("a parameter is NAME = value"))?
-                    .to_string();
-                let value: Lit = param.value()?.parse()?;
-                let text = match &value {
-                    Lit::Str(s) => s.value(),
-                    Lit::Int(i) => i.base10_digits().to_string(),
-                    Lit::Float(f) => f.base10_digits().to_string(),
-                    Lit::Bool(b) => b.value.to_string(),
-                    other => {
-                        return Err(syn::Error::new(
-                            other.span(),
-                            "a parameter value is a string, number or boolean",
-                        ));
-                    }
-                };
-                self.parameters.push((name, text));
+                self.parameters.push(parameter(param)?);
                 Ok(())
             })?,
             "max_version" => {
@@ -211,47 +168,12 @@ impl Args {
                 }
                 self.max_version = Some(lit);
             }
-            "reference" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                let text = lit.value();
-                if let Some(version) = text.strip_prefix("install:") {
-                    if !is_version(version) {
-                        return Err(syn::Error::new(
-                            lit.span(),
-                            "install:VERSION needs a version such as \"install:1.2.0\"",
-                        ));
-                    }
-                } else if text != "install" && !text.starts_with("db:") {
-                    existing(&lit)?;
-                }
-                self.reference = Some(lit);
-            }
+            "reference" => self.reference = Some(reference(meta.value()?.parse()?)?),
             "ignore" => meta.parse_nested_meta(|kind| {
-                let ident = kind
-                    .path
-                    .get_ident()
-                    .ok_or_else(|| kind.error("a kind of object, such as privileges"))?;
-                if !KINDS.iter().any(|(name, _)| ident == name) {
-                    return Err(syn::Error::new(
-                        ident.span(),
-                        format!(
-                            "unknown kind of object `{ident}` (known: {})",
-                            KINDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                        ),
-                    ));
-                }
-                self.ignore.push(ident.clone());
+                self.ignore.push(ignored_kind(kind)?);
                 Ok(())
             })?,
-            "exclude_schemas" => {
-                let content;
-                syn::parenthesized!(content in meta.input);
-                let schemas =
-                    syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(
-                        &content,
-                    )?;
-                self.exclude_schemas.extend(schemas);
-            }
+            "exclude_schemas" => self.exclude_schemas.extend(string_list(&meta)?),
             "git_tag" => {
                 let lit: LitStr = meta.value()?.parse()?;
                 if !lit.value().contains("{version}") {
@@ -262,21 +184,7 @@ impl Args {
                 }
                 self.git_tag = Some(lit);
             }
-            "lint" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                let variant = match lit.value().as_str() {
-                    "deny" => "Deny",
-                    "warn" => "Warn",
-                    "off" => "Off",
-                    _ => {
-                        return Err(syn::Error::new(
-                            lit.span(),
-                            "lint is \"deny\" (a hazard fails the upgrade path), \"warn\" or \"off\"",
-                        ));
-                    }
-                };
-                self.lint = Some(syn::Ident::new(variant, lit.span()));
-            }
+            "lint" => self.lint = Some(lint_level(meta.value()?.parse()?)?),
             _ => return Err(meta.error(self.unknown())),
         }
         Ok(())
@@ -291,6 +199,110 @@ impl Args {
              parameters, max_version, reference, ignore or exclude_schemas)"
         }
     }
+}
+
+/// `changelogs = "dir"`: the `.pum.yaml` the directory (or file) holds, relative to the
+/// manifest directory when under it.
+fn changelogs_config(lit: LitStr) -> syn::Result<LitStr> {
+    let path = existing(&lit)?;
+    let config = if path.is_dir() {
+        path.join(".pum.yaml")
+    } else {
+        path
+    };
+    if !config.is_file() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("{} holds no .pum.yaml", lit.value()),
+        ));
+    }
+    let relative = config
+        .strip_prefix(manifest_dir())
+        .map(Path::to_path_buf)
+        .unwrap_or(config);
+    Ok(LitStr::new(&relative.display().to_string(), lit.span()))
+}
+
+/// The parenthesized strings of `key("a", "b")`.
+fn string_list(
+    meta: &syn::meta::ParseNestedMeta,
+) -> syn::Result<syn::punctuated::Punctuated<LitStr, syn::Token![,]>> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(&content)
+}
+
+/// One `NAME = value` of `parameters(…)`, the value as text.
+fn parameter(param: syn::meta::ParseNestedMeta) -> syn::Result<(String, String)> {
+    let name = param
+        .path
+        .get_ident()
+        .ok_or_else(|| param.error("a parameter is NAME = value"))?
+        .to_string();
+    let value: Lit = param.value()?.parse()?;
+    let text = match &value {
+        Lit::Str(s) => s.value(),
+        Lit::Int(i) => i.base10_digits().to_string(),
+        Lit::Float(f) => f.base10_digits().to_string(),
+        Lit::Bool(b) => b.value.to_string(),
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                "a parameter value is a string, number or boolean",
+            ));
+        }
+    };
+    Ok((name, text))
+}
+
+/// `reference = "…"`, checked: `install:VERSION` holds a version, a file exists.
+fn reference(lit: LitStr) -> syn::Result<LitStr> {
+    let text = lit.value();
+    if let Some(version) = text.strip_prefix("install:") {
+        if !is_version(version) {
+            return Err(syn::Error::new(
+                lit.span(),
+                "install:VERSION needs a version such as \"install:1.2.0\"",
+            ));
+        }
+    } else if text != "install" && !text.starts_with("db:") {
+        existing(&lit)?;
+    }
+    Ok(lit)
+}
+
+/// One kind of object of `ignore(…)`, checked against [`KINDS`].
+fn ignored_kind(kind: syn::meta::ParseNestedMeta) -> syn::Result<syn::Ident> {
+    let ident = kind
+        .path
+        .get_ident()
+        .ok_or_else(|| kind.error("a kind of object, such as privileges"))?;
+    if !KINDS.iter().any(|(name, _)| ident == name) {
+        return Err(syn::Error::new(
+            ident.span(),
+            format!(
+                "unknown kind of object `{ident}` (known: {})",
+                KINDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(ident.clone())
+}
+
+/// `lint = "deny" | "warn" | "off"`: the `pum::lint` level's variant, at the string's span.
+fn lint_level(lit: LitStr) -> syn::Result<syn::Ident> {
+    let variant = match lit.value().as_str() {
+        "deny" => "Deny",
+        "warn" => "Warn",
+        "off" => "Off",
+        _ => {
+            return Err(syn::Error::new(
+                lit.span(),
+                "lint is \"deny\" (a hazard fails the upgrade path), \"warn\" or \"off\"",
+            ));
+        }
+    };
+    Ok(syn::Ident::new(variant, lit.span()))
 }
 
 /// Whether `ty` is `TestDb` (any path ending in it).
@@ -343,14 +355,15 @@ const TOKIO_TEST: &str = "remove #[tokio::test]: #[pum_test] runs an `async fn` 
      runtime of its own (pum's feature `tokio`), where the harness's blocking calls work; write \
      `#[pum_test] async fn name(db: TestDb)`";
 
-fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
-    let name = function.sig.ident.clone();
+/// Refuses what `#[pum_test]` cannot wrap: `#[tokio::test]` (below or already expanded
+/// above) and generic functions.
+fn refuse_unsupported(function: &ItemFn) -> syn::Result<()> {
     if let Some(attr) = function.attrs.iter().find(|a| is_tokio_attr(a)) {
         return Err(syn::Error::new(attr.span(), TOKIO_TEST));
     }
     if expanded_by_tokio(function.block.to_token_stream()) {
         return Err(syn::Error::new(
-            name.span(),
+            function.sig.ident.span(),
             format!(
                 "{TOKIO_TEST} (#[tokio::test] written above #[pum_test] has already made it a sync fn)"
             ),
@@ -363,6 +376,12 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
              the types out, or call a generic helper from the test)",
         ));
     }
+    Ok(())
+}
+
+/// Splits the parameters: the outer function's (all but the `TestDb`, with their
+/// attributes, which the inner function loses) and the inner call's arguments.
+fn split_inputs(function: &mut ItemFn) -> syn::Result<(Vec<syn::PatType>, Vec<Tokens>)> {
     let mut outer_inputs = Vec::new();
     let mut call_args = Vec::new();
     let mut db_seen = false;
@@ -399,23 +418,33 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
         call_args.push(quote! { #ident });
     }
     if !db_seen {
-        // #[rstest] written above #[pum_test] ran first: #[pum_test] sees the #[test]
-        // functions it made, which take nothing.
-        let rstest_above = function.sig.inputs.is_empty()
-            && function
-                .attrs
-                .iter()
-                .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"));
-        let message = if rstest_above {
-            "a #[pum_test] function takes a `pum::testing::TestDb` parameter; with #[rstest], \
-             write #[pum_test] above it (`#[pum_test(…)] #[rstest] fn name(db: TestDb)`): \
-             #[rstest] written above runs first and hands #[pum_test] the functions it made"
-        } else {
-            "a #[pum_test] function takes a `pum::testing::TestDb` parameter"
-        };
-        return Err(syn::Error::new(function.sig.ident.span(), message));
+        return Err(no_test_db(function));
     }
+    Ok((outer_inputs, call_args))
+}
 
+/// The error for a function without a `TestDb` parameter (with a word on `#[rstest]`
+/// written above, which hands over functions that take nothing).
+fn no_test_db(function: &ItemFn) -> syn::Error {
+    // #[rstest] written above #[pum_test] ran first: #[pum_test] sees the #[test]
+    // functions it made, which take nothing.
+    let rstest_above = function.sig.inputs.is_empty()
+        && function
+            .attrs
+            .iter()
+            .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"));
+    let message = if rstest_above {
+        "a #[pum_test] function takes a `pum::testing::TestDb` parameter; with #[rstest], \
+         write #[pum_test] above it (`#[pum_test(…)] #[rstest] fn name(db: TestDb)`): \
+         #[rstest] written above runs first and hands #[pum_test] the functions it made"
+    } else {
+        "a #[pum_test] function takes a `pum::testing::TestDb` parameter"
+    };
+    syn::Error::new(function.sig.ident.span(), message)
+}
+
+/// The `pum::testing::TestSpec` expression the arguments describe, for test `name`.
+fn test_spec(args: &Args, name: &syn::Ident) -> Tokens {
     let mut spec = quote! {
         ::pum::testing::TestSpec::new(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)))
     };
@@ -430,16 +459,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
         spec.extend(quote! { .config(#path) });
     }
     if let Some(base) = &args.base {
-        let text = base.value();
-        let value = if let Some(db) = text.strip_prefix("db:") {
-            quote! { ::pum::testing::Base::Database(#db.to_string()) }
-        } else if text.ends_with(".sql") {
-            let path = path_expr(base);
-            quote! { ::pum::testing::Base::SqlFiles(::std::vec![#path.to_path_buf()]) }
-        } else {
-            let path = path_expr(base);
-            quote! { ::pum::testing::Base::Dump(#path.to_path_buf()) }
-        };
+        let value = base_expr(base);
         spec.extend(quote! { .base(#value) });
     }
     for (param, value) in &args.parameters {
@@ -473,6 +493,40 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
     for schema in &args.exclude_schemas {
         spec.extend(quote! { .exclude_schema(#schema) });
     }
+    spec
+}
+
+/// The `pum::testing::Base` that `base = "…"` names: a database, SQL files or a dump.
+fn base_expr(base: &LitStr) -> Tokens {
+    let text = base.value();
+    if let Some(db) = text.strip_prefix("db:") {
+        quote! { ::pum::testing::Base::Database(#db.to_string()) }
+    } else if text.ends_with(".sql") {
+        let path = path_expr(base);
+        quote! { ::pum::testing::Base::SqlFiles(::std::vec![#path.to_path_buf()]) }
+    } else {
+        let path = path_expr(base);
+        quote! { ::pum::testing::Base::Dump(#path.to_path_buf()) }
+    }
+}
+
+/// The `pum::testing` function that runs the body: async or not, expecting a panic or not.
+fn runner(is_async: bool, should_panic: bool) -> Tokens {
+    // A #[should_panic] test must not take pum's failure to set it up for its panic.
+    match (is_async, should_panic) {
+        (true, false) => quote! { ::pum::testing::run_async },
+        (true, true) => quote! { ::pum::testing::run_async_should_panic },
+        (false, false) => quote! { ::pum::testing::run },
+        (false, true) => quote! { ::pum::testing::run_should_panic },
+    }
+}
+
+/// Wraps the test function: the outer `#[test]` function runs the body through `pum::testing`.
+fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
+    let name = function.sig.ident.clone();
+    refuse_unsupported(&function)?;
+    let (outer_inputs, call_args) = split_inputs(&mut function)?;
+    let spec = test_spec(&args, &name);
 
     let is_test_attr = |a: &syn::Attribute| {
         a.path()
@@ -506,13 +560,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<Tokens> {
     inner.attrs.clear();
     inner.vis = syn::Visibility::Inherited;
     inner.sig.ident = format_ident!("__pum_body");
-    // A #[should_panic] test must not take pum's failure to set it up for its panic.
-    let run = match (function.sig.asyncness.is_some(), should_panic) {
-        (true, false) => quote! { ::pum::testing::run_async },
-        (true, true) => quote! { ::pum::testing::run_async_should_panic },
-        (false, false) => quote! { ::pum::testing::run },
-        (false, true) => quote! { ::pum::testing::run_should_panic },
-    };
+    let run = runner(function.sig.asyncness.is_some(), should_panic);
     let inner_tokens = inner.into_token_stream();
     Ok(quote! {
         #(#outer_attrs)*

@@ -207,80 +207,19 @@ impl Bridge {
         code: &Code<'_>,
         messages: &mut dyn FnMut(&str),
     ) -> Result<()> {
-        let dir = self.relay.socket_dir().to_path_buf();
-        crate::files::write(
-            &dir.join("pg_service.conf"),
-            service_text(code.service, &dir, spec).as_bytes(),
-        )?;
-        let mut line = context_json(code);
-        line.push('\n');
-        let failed = |line: Option<usize>, message: String| Error::Code {
-            file: code.shown.to_string(),
-            line,
-            message: crate::error::one_line(&message),
-        };
-        if self.control.write_all(line.as_bytes()).is_err() {
-            self.broken = true;
-            return Err(failed(None, self.ended()));
-        }
-        let mut result: Option<String> = None;
-        let mut ended = false;
-        let mut printed_all = false;
-        let served = {
-            let Bridge {
-                relay,
-                control,
-                pending,
-                printed,
-                child,
-                ..
-            } = self;
-            let mut deliver = || {
-                while !printed_all && let Ok(line) = printed.try_recv() {
-                    if line == END_OF_FILE {
-                        printed_all = true;
-                    } else {
-                        messages(&crate::text::printable(&line));
-                    }
-                }
-            };
-            let mut done = || -> Result<bool> {
-                if let Some(line) = take_line(control, pending)? {
-                    result = Some(line);
-                    return Ok(true);
-                }
-                if child
-                    .try_wait()
-                    .map_err(|e| Error::io("the Python bridge", e))?
-                    .is_some()
-                {
-                    ended = true;
-                    return Ok(true);
-                }
-                Ok(false)
-            };
-            relay.serve(session, &mut done, true, &mut deliver)
-        };
-        let last_error = match served {
-            Ok(last_error) => last_error,
+        self.send_file(spec, code)?;
+        let failed = |line: Option<usize>, message: String| file_failed(code, line, message);
+        let served = match self.serve_file(session, messages) {
+            Ok(served) => served,
             Err(e) => {
                 self.broken = true;
                 return Err(e);
             }
         };
-        // Every line the file printed comes before the bridge's end-of-file line.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        if !ended && !printed_all {
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match self.printed.recv_timeout(left) {
-                    Ok(line) if line == END_OF_FILE => break,
-                    Ok(line) => messages(&crate::text::printable(&line)),
-                    Err(_) => break,
-                }
-            }
+        if !served.ended && !served.printed_all {
+            self.wait_for_end_of_file(messages);
         }
-        let Some(result) = result.filter(|_| !ended) else {
+        let Some(result) = served.answer.filter(|_| !served.ended) else {
             self.broken = true;
             return Err(failed(None, self.ended()));
         };
@@ -302,7 +241,89 @@ impl Bridge {
                 .to_string();
             return Err(failed(line, message));
         }
-        went_on(session, last_error).map_err(|why| failed(None, why))
+        went_on(session, served.last_error).map_err(|why| file_failed(code, None, why))
+    }
+
+    /// Hands the bridge `code`'s file: the service file its connections read, then the
+    /// file's context on the control socket.
+    fn send_file(&mut self, spec: &ConnectionSpec, code: &Code<'_>) -> Result<()> {
+        let dir = self.relay.socket_dir().to_path_buf();
+        crate::files::write(
+            &dir.join("pg_service.conf"),
+            service_text(code.service, &dir, spec).as_bytes(),
+        )?;
+        let mut line = context_json(code);
+        line.push('\n');
+        if self.control.write_all(line.as_bytes()).is_err() {
+            self.broken = true;
+            return Err(file_failed(code, None, self.ended()));
+        }
+        Ok(())
+    }
+
+    /// Relays the file's connections to `session` until the bridge answers or ends; the
+    /// lines it prints meanwhile go to `messages`.
+    fn serve_file(
+        &mut self,
+        session: &mut RawSession,
+        messages: &mut dyn FnMut(&str),
+    ) -> Result<Served> {
+        let mut answer: Option<String> = None;
+        let mut ended = false;
+        let mut printed_all = false;
+        let Bridge {
+            relay,
+            control,
+            pending,
+            printed,
+            child,
+            ..
+        } = self;
+        let mut deliver = || {
+            while !printed_all && let Ok(line) = printed.try_recv() {
+                if line == END_OF_FILE {
+                    printed_all = true;
+                } else {
+                    messages(&crate::text::printable(&line));
+                }
+            }
+        };
+        let mut done = || -> Result<bool> {
+            if let Some(line) = take_line(control, pending)? {
+                answer = Some(line);
+                return Ok(true);
+            }
+            if child
+                .try_wait()
+                .map_err(|e| Error::io("the Python bridge", e))?
+                .is_some()
+            {
+                ended = true;
+                return Ok(true);
+            }
+            Ok(false)
+        };
+        let last_error = relay.serve(session, &mut done, true, &mut deliver)?;
+        Ok(Served {
+            answer,
+            ended,
+            printed_all,
+            last_error,
+        })
+    }
+
+    /// Passes on the lines the file printed that are still coming: every one comes before
+    /// the bridge's end-of-file line (waited for two seconds at most).
+    fn wait_for_end_of_file(&mut self, messages: &mut dyn FnMut(&str)) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.printed.recv_timeout(left) {
+                Ok(line) if line == END_OF_FILE => break,
+                Ok(line) => messages(&crate::text::printable(&line)),
+                Err(_) => break,
+            }
+        }
     }
 
     /// Why the bridge stopped: its exit status and the end of what it wrote.
@@ -409,6 +430,27 @@ fn text_of(kept: &Arc<Mutex<Vec<u8>>>) -> String {
     kept.lock()
         .map(|k| String::from_utf8_lossy(&k).into_owned())
         .unwrap_or_default()
+}
+
+/// What relaying one file's connections ended with.
+struct Served {
+    /// The bridge's answer line for the file, if it answered.
+    answer: Option<String>,
+    /// Whether the bridge process ended.
+    ended: bool,
+    /// Whether the bridge's end-of-file line has been read.
+    printed_all: bool,
+    /// The last error the server sent the file's connections.
+    last_error: Option<ServerError>,
+}
+
+/// The error for `code`'s file failing (at `line`, when known), `message` on one line.
+fn file_failed(code: &Code<'_>, line: Option<usize>, message: String) -> Error {
+    Error::Code {
+        file: code.shown.to_string(),
+        line,
+        message: crate::error::one_line(&message),
+    }
 }
 
 /// A child whose statement failed and went on as if it had not: the run's transaction

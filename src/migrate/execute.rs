@@ -14,7 +14,7 @@ use crate::changelog::Changelog;
 use crate::changelog::params::Parameters;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::roles::{RoleManager, RoleSelection};
+use crate::roles::{RoleManager, RoleSelection, Warnings};
 use crate::version::Version;
 use crate::wire::Sql;
 
@@ -50,6 +50,20 @@ pub(crate) struct Run<'a> {
     pub options: &'a MigrateOptions,
     /// The versions the table records, as written there (a downgrade removes them).
     pub recorded: Vec<String>,
+}
+
+/// What the steps of a run carry from one to the next.
+struct Steps<'a> {
+    /// Creates and grants the configuration's roles.
+    roles: RoleManager<'a>,
+    /// Items not sent yet.
+    batch: Vec<Item>,
+    /// Files applied since progress was last told (version, file).
+    done: Vec<(usize, usize)>,
+    /// The version the database is at, as far as the steps so far go.
+    current: Option<Version>,
+    /// The report so far.
+    report: MigrationReport,
 }
 
 impl Run<'_> {
@@ -99,19 +113,26 @@ impl Run<'_> {
         }
     }
 
+    /// Carries out the plan's steps on `session`, batching what lies between two commits.
     fn execute_steps(
         &self,
         session: &mut RunSession,
         plan: &Plan,
         progress: &mut dyn Progress,
     ) -> Result<MigrationReport> {
-        let mut report = MigrationReport {
-            from: plan.from.as_ref().map(ToString::to_string),
-            warnings: plan.warnings.clone(),
-            ..MigrationReport::default()
+        let mut state = Steps {
+            roles: RoleManager::new(&self.config.roles),
+            batch: Vec::new(),
+            done: Vec::new(),
+            current: plan.from.clone(),
+            report: MigrationReport {
+                from: plan.from.as_ref().map(ToString::to_string),
+                warnings: plan.warnings.clone(),
+                ..MigrationReport::default()
+            },
         };
         if plan.steps.is_empty() {
-            return Ok(report);
+            return Ok(state.report);
         }
         progress.begin(
             plan.versions
@@ -119,95 +140,125 @@ impl Run<'_> {
                 .map(|&v| self.changelogs[v].files.len())
                 .sum(),
         );
-        let mut batch: Vec<Item> = Vec::new();
-        let mut done: Vec<(usize, usize)> = Vec::new();
-        let mut current: Option<Version> = plan.from.clone();
-        let roles = RoleManager::new(&self.config.roles);
         // Roles are created and granted at every commit (the application is made again
         // there); only the last time speaks, when every schema of the run exists.
         let last_roles = plan.steps.iter().rposition(|s| *s == Step::Roles);
         let last_grant = plan.steps.iter().rposition(|s| *s == Step::Grant);
         for (index, step) in plan.steps.iter().enumerate() {
-            match *step {
-                Step::CreateTable => batch.push(Item::Sql {
-                    sql: self.table.create_sql()?,
-                    doing: format!("create {}", self.table.name()),
-                }),
-                Step::Hooks(phase) => {
-                    self.app
-                        .run(phase, session, &mut batch, current.as_ref(), progress)?;
-                }
-                Step::Roles | Step::Grant => {
-                    session.flush(&mut batch)?;
-                    session.begin()?;
-                    let (warnings, last) = if *step == Step::Roles {
-                        (
-                            roles.create_in(&mut session.client, None, false)?,
-                            last_roles,
-                        )
-                    } else {
-                        // Roles left to others (skip_roles) may not exist: those are named.
-                        let selection = RoleSelection::default();
-                        let skip = self.options.skip_roles;
-                        (
-                            roles.grant_in(&mut session.client, &selection, skip)?,
-                            last_grant,
-                        )
-                    };
-                    if Some(index) == last {
-                        report.warnings.extend(warnings);
-                    }
-                }
-                Step::Settle => {
-                    session.flush(&mut batch)?;
-                    settle(&mut session.client)?;
-                }
-                Step::DemoData => {
-                    if let Some(name) = &self.options.demo_data {
-                        self.app.demo_data(name, &mut batch)?;
-                    }
-                }
-                Step::File { version, file } => {
-                    batch.push(Item::Text(self.file(version, file)?));
-                    done.push((version, file));
-                }
-                Step::FileAlone { version, file } => {
-                    session.flush(&mut batch)?;
-                    session.commit()?;
-                    super::alone::run_alone(&self.file(version, file)?, &mut session.client)?;
-                    done.push((version, file));
-                }
-                Step::DownFile { version, file } => {
-                    batch.push(Item::Text(self.down_file(version, file, progress)?));
-                    report.files += 1;
-                }
-                Step::Unrecord { version } => {
-                    batch.push(self.unrecord(version));
-                    report
-                        .applied
-                        .push(self.changelogs[version].version.to_string());
-                }
-                Step::Record { version } => {
-                    batch.push(self.record(version, plan.beta_testing));
-                    report
-                        .applied
-                        .push(self.changelogs[version].version.to_string());
-                    current = Some(self.changelogs[version].version.clone());
-                }
-                Step::Commit => {
-                    session.flush(&mut batch)?;
-                    session.commit()?;
-                }
-            }
-            if batch.is_empty() {
-                self.report_done(&mut done, &mut report, progress);
+            let last = match step {
+                Step::Roles => last_roles,
+                Step::Grant => last_grant,
+                _ => None,
+            };
+            let speaks = Some(index) == last;
+            self.execute_step(session, plan, step, speaks, &mut state, progress)?;
+            if state.batch.is_empty() {
+                self.report_done(&mut state.done, &mut state.report, progress);
             }
         }
-        session.flush(&mut batch)?;
+        session.flush(&mut state.batch)?;
         session.commit()?;
-        self.report_done(&mut done, &mut report, progress);
+        self.report_done(&mut state.done, &mut state.report, progress);
         progress.end();
-        Ok(report)
+        Ok(state.report)
+    }
+
+    /// Creates the roles (`Step::Roles`) or grants them (`Step::Grant`) in a transaction
+    /// of their own, after the batch so far; gives what they warn of.
+    fn roles_step(
+        &self,
+        session: &mut RunSession,
+        batch: &mut Vec<Item>,
+        roles: &RoleManager,
+        step: &Step,
+    ) -> Result<Warnings> {
+        session.flush(batch)?;
+        session.begin()?;
+        if *step == Step::Roles {
+            roles.create_in(&mut session.client, None, false)
+        } else {
+            // Roles left to others (skip_roles) may not exist: those are named.
+            let selection = RoleSelection::default();
+            let skip = self.options.skip_roles;
+            roles.grant_in(&mut session.client, &selection, skip)
+        }
+    }
+
+    /// Carries out one step: adds to the batch, or sends it first. The roles' warnings are
+    /// kept when `speaks` (their last step of the run).
+    fn execute_step(
+        &self,
+        session: &mut RunSession,
+        plan: &Plan,
+        step: &Step,
+        speaks: bool,
+        state: &mut Steps,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let Steps {
+            roles,
+            batch,
+            done,
+            current,
+            report,
+        } = state;
+        match *step {
+            Step::CreateTable => batch.push(Item::Sql {
+                sql: self.table.create_sql()?,
+                doing: format!("create {}", self.table.name()),
+            }),
+            Step::Hooks(phase) => {
+                self.app
+                    .run(phase, session, batch, current.as_ref(), progress)?;
+            }
+            Step::Roles | Step::Grant => {
+                let warnings = self.roles_step(session, batch, roles, step)?;
+                if speaks {
+                    report.warnings.extend(warnings);
+                }
+            }
+            Step::Settle => {
+                session.flush(batch)?;
+                settle(&mut session.client)?;
+            }
+            Step::DemoData => {
+                if let Some(name) = &self.options.demo_data {
+                    self.app.demo_data(name, batch)?;
+                }
+            }
+            Step::File { version, file } => {
+                batch.push(Item::Text(self.file(version, file)?));
+                done.push((version, file));
+            }
+            Step::FileAlone { version, file } => {
+                session.flush(batch)?;
+                session.commit()?;
+                super::alone::run_alone(&self.file(version, file)?, &mut session.client)?;
+                done.push((version, file));
+            }
+            Step::DownFile { version, file } => {
+                batch.push(Item::Text(self.down_file(version, file, progress)?));
+                report.files += 1;
+            }
+            Step::Unrecord { version } => {
+                batch.push(self.unrecord(version));
+                report
+                    .applied
+                    .push(self.changelogs[version].version.to_string());
+            }
+            Step::Record { version } => {
+                batch.push(self.record(version, plan.beta_testing));
+                report
+                    .applied
+                    .push(self.changelogs[version].version.to_string());
+                *current = Some(self.changelogs[version].version.clone());
+            }
+            Step::Commit => {
+                session.flush(batch)?;
+                session.commit()?;
+            }
+        }
+        Ok(())
     }
 
     /// Down file `file` of `version`, made ready; `progress` is told.

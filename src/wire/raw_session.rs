@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::sasl::{self, ChannelBinding, ScramSha256};
-use postgres_protocol::message::backend::{ErrorFields, Message};
+use postgres_protocol::message::backend::{AuthenticationSaslBody, ErrorFields, Message};
 use postgres_protocol::message::frontend;
 
 use super::{ServerError, Sql, TextRow};
@@ -193,85 +193,12 @@ impl RawSession {
     fn start(&mut self, spec: &ConnectionSpec, timeout: Duration) -> Result<(), Failure> {
         self.stream.set_read_timeout(Some(timeout))?;
         self.stream.set_write_timeout(Some(timeout))?;
-        let mut params = vec![
-            ("user", spec.user()),
-            ("database", spec.dbname()),
-            ("application_name", spec.application_name().unwrap_or("pum")),
-            ("client_encoding", "UTF8"),
-        ];
-        if let Some(options) = spec.options() {
-            params.push(("options", options));
-        }
-        let mut buf = BytesMut::new();
-        frontend::startup_message(params, &mut buf)?;
-        self.send(&buf)?;
+        self.send_startup(spec)?;
         let password = spec.effective_password().map(str::as_bytes);
-        let no_password = || {
-            Failure::Auth(
-                "the server asks for a password and none was given (password=, PGPASSWORD or a \
-                 matching password file line)"
-                    .into(),
-            )
-        };
         let mut scram: Option<ScramSha256> = None;
         loop {
             let frame = read_frame(&mut self.stream)?;
             match frame.parse()? {
-                Message::AuthenticationOk => {}
-                Message::AuthenticationCleartextPassword => {
-                    let mut buf = BytesMut::new();
-                    frontend::password_message(password.ok_or_else(no_password)?, &mut buf)?;
-                    self.send(&buf)?;
-                }
-                Message::AuthenticationMd5Password(body) => {
-                    let hash = postgres_protocol::authentication::md5_hash(
-                        spec.user().as_bytes(),
-                        password.ok_or_else(no_password)?,
-                        body.salt(),
-                    );
-                    let mut buf = BytesMut::new();
-                    frontend::password_message(hash.as_bytes(), &mut buf)?;
-                    self.send(&buf)?;
-                }
-                Message::AuthenticationSasl(body) => {
-                    let mut mechanisms = body.mechanisms();
-                    let mut offered = false;
-                    while let Some(mechanism) = mechanisms.next()? {
-                        offered |= mechanism == sasl::SCRAM_SHA_256;
-                    }
-                    if !offered {
-                        return Err(Failure::Auth(
-                            "the server asks for a SASL mechanism pum does not know".into(),
-                        ));
-                    }
-                    let state = ScramSha256::new(
-                        password.ok_or_else(no_password)?,
-                        ChannelBinding::unsupported(),
-                    );
-                    let mut buf = BytesMut::new();
-                    frontend::sasl_initial_response(
-                        sasl::SCRAM_SHA_256,
-                        state.message(),
-                        &mut buf,
-                    )?;
-                    self.send(&buf)?;
-                    scram = Some(state);
-                }
-                Message::AuthenticationSaslContinue(body) => {
-                    let state = scram
-                        .as_mut()
-                        .ok_or_else(|| Failure::Auth("an unexpected SASL message".into()))?;
-                    state.update(body.data())?;
-                    let mut buf = BytesMut::new();
-                    frontend::sasl_response(state.message(), &mut buf)?;
-                    self.send(&buf)?;
-                }
-                Message::AuthenticationSaslFinal(body) => {
-                    let state = scram
-                        .as_mut()
-                        .ok_or_else(|| Failure::Auth("an unexpected SASL message".into()))?;
-                    state.finish(body.data())?;
-                }
                 Message::ParameterStatus(body) => {
                     self.parameters
                         .push((body.name()?.to_string(), body.value()?.to_string()));
@@ -287,15 +214,107 @@ impl RawSession {
                 Message::ErrorResponse(body) => {
                     return Err(Failure::Refused(server_error(body.fields())?));
                 }
-                _ => {
-                    return Err(Failure::Auth(
-                        "the server asks for an authentication method pum does not support \
-                         (GSSAPI, SSPI)"
-                            .into(),
-                    ));
-                }
+                message => self.authenticate(message, spec.user(), password, &mut scram)?,
             }
         }
+    }
+
+    /// Sends the startup message: the user, the database and the session's settings.
+    fn send_startup(&mut self, spec: &ConnectionSpec) -> Result<(), Failure> {
+        let mut params = vec![
+            ("user", spec.user()),
+            ("database", spec.dbname()),
+            ("application_name", spec.application_name().unwrap_or("pum")),
+            ("client_encoding", "UTF8"),
+        ];
+        if let Some(options) = spec.options() {
+            params.push(("options", options));
+        }
+        let mut buf = BytesMut::new();
+        frontend::startup_message(params, &mut buf)?;
+        self.send(&buf)?;
+        Ok(())
+    }
+
+    /// Answers one authentication message of the start-up (`scram` keeps a SCRAM
+    /// exchange between its messages); any other message is a method pum does not support.
+    fn authenticate(
+        &mut self,
+        message: Message,
+        user: &str,
+        password: Option<&[u8]>,
+        scram: &mut Option<ScramSha256>,
+    ) -> Result<(), Failure> {
+        match message {
+            Message::AuthenticationOk => {}
+            Message::AuthenticationCleartextPassword => {
+                let mut buf = BytesMut::new();
+                frontend::password_message(password.ok_or_else(no_password)?, &mut buf)?;
+                self.send(&buf)?;
+            }
+            Message::AuthenticationMd5Password(body) => {
+                let hash = postgres_protocol::authentication::md5_hash(
+                    user.as_bytes(),
+                    password.ok_or_else(no_password)?,
+                    body.salt(),
+                );
+                let mut buf = BytesMut::new();
+                frontend::password_message(hash.as_bytes(), &mut buf)?;
+                self.send(&buf)?;
+            }
+            Message::AuthenticationSasl(body) => {
+                *scram = Some(self.start_scram(body, password)?);
+            }
+            Message::AuthenticationSaslContinue(body) => {
+                let state = scram
+                    .as_mut()
+                    .ok_or_else(|| Failure::Auth("an unexpected SASL message".into()))?;
+                state.update(body.data())?;
+                let mut buf = BytesMut::new();
+                frontend::sasl_response(state.message(), &mut buf)?;
+                self.send(&buf)?;
+            }
+            Message::AuthenticationSaslFinal(body) => {
+                let state = scram
+                    .as_mut()
+                    .ok_or_else(|| Failure::Auth("an unexpected SASL message".into()))?;
+                state.finish(body.data())?;
+            }
+            _ => {
+                return Err(Failure::Auth(
+                    "the server asks for an authentication method pum does not support \
+                     (GSSAPI, SSPI)"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Begins a SCRAM-SHA-256 exchange, when the server offers it among its SASL mechanisms.
+    fn start_scram(
+        &mut self,
+        body: AuthenticationSaslBody,
+        password: Option<&[u8]>,
+    ) -> Result<ScramSha256, Failure> {
+        let mut mechanisms = body.mechanisms();
+        let mut offered = false;
+        while let Some(mechanism) = mechanisms.next()? {
+            offered |= mechanism == sasl::SCRAM_SHA_256;
+        }
+        if !offered {
+            return Err(Failure::Auth(
+                "the server asks for a SASL mechanism pum does not know".into(),
+            ));
+        }
+        let state = ScramSha256::new(
+            password.ok_or_else(no_password)?,
+            ChannelBinding::unsupported(),
+        );
+        let mut buf = BytesMut::new();
+        frontend::sasl_initial_response(sasl::SCRAM_SHA_256, state.message(), &mut buf)?;
+        self.send(&buf)?;
+        Ok(state)
     }
 
     fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -415,6 +434,15 @@ impl Drop for RawSession {
             let _ = self.stream.write_all(&buf);
         }
     }
+}
+
+/// The failure when the server asks for a password and none was given.
+fn no_password() -> Failure {
+    Failure::Auth(
+        "the server asks for a password and none was given (password=, PGPASSWORD or a \
+         matching password file line)"
+            .into(),
+    )
 }
 
 /// Why a start-up or a query did not go through.
