@@ -8,8 +8,25 @@ use std::time::Duration;
 #[path = "support/child.rs"]
 mod child;
 
+/// Whether the compile-fail tests are asked for: trybuild builds the crate a second time
+/// in its own directory (minutes, cold), so they are a command of their own,
+/// `PUM_UI_TESTS=1 cargo test --test macro_errors`, and say so when skipped.
+fn asked_for(test: &str) -> bool {
+    let asked = std::env::var("PUM_UI_TESTS").is_ok_and(|v| v == "1");
+    if !asked {
+        eprintln!(
+            "skipped: {test}: the compile-fail tests run with PUM_UI_TESTS=1 \
+             (cargo test --test macro_errors)"
+        );
+    }
+    asked
+}
+
 #[test]
 fn misuses_do_not_compile() {
+    if !asked_for("misuses_do_not_compile") {
+        return;
+    }
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/*.rs");
 }
@@ -20,6 +37,9 @@ fn misuses_do_not_compile() {
 /// fail with the message that says to swap the attributes.
 #[test]
 fn rstest_with_cases_above_pum_test_says_to_swap_them() {
+    if !asked_for("rstest_with_cases_above_pum_test_says_to_swap_them") {
+        return;
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
