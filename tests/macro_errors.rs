@@ -14,7 +14,10 @@ mod child;
 fn asked_for(test: &str) -> bool {
     let asked = std::env::var("PUM_UI_TESTS").is_ok_and(|v| v == "1");
     if !asked {
-        eprintln!(
+        // Written to the stream itself: past the test harness's capture of eprintln!.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "skipped: {test}: the compile-fail tests run with PUM_UI_TESTS=1 \
              (cargo test --test macro_errors)"
         );
