@@ -245,8 +245,23 @@ impl Context {
                 });
                 return Err(e);
             }
-            self.background
+            let ready = self
+                .background
                 .with(|session| registry::spare_ready(session.client(), &name))?;
+            if !ready {
+                // Its template was evicted meanwhile and its row with it: nobody else
+                // knows of this database, so it goes now (a failure stays for a human:
+                // it is said, not hidden).
+                if let Err(e) = self
+                    .pool
+                    .with(|session| session.drop(&name, &DropOptions::if_exists()))
+                {
+                    super::warnings::warn(&format!(
+                        "could not drop {name}, a spare of the evicted template {template}: {e}"
+                    ));
+                }
+                break;
+            }
         }
         Ok(())
     }

@@ -141,9 +141,11 @@ pub(crate) fn register_spare(
     Ok(inserted == 1)
 }
 
-/// Spare `name` is made: it belongs to no process now, and any may take it.
-pub(crate) fn spare_ready(client: &mut impl GenericClient, name: &str) -> Result<()> {
-    client
+/// Marks spare `name` ready (handed to nobody, free for any runner to take). False when
+/// its row is gone: its template was forgotten (evicted) while the spare was being made,
+/// and the caller drops the database it made, which nobody else knows of.
+pub(crate) fn spare_ready(client: &mut impl GenericClient, name: &str) -> Result<bool> {
+    let updated = client
         .execute(
             &format!(
                 "UPDATE pum_registry.databases SET ready = true, runner = NULL, host = '', \
@@ -153,7 +155,7 @@ pub(crate) fn spare_ready(client: &mut impl GenericClient, name: &str) -> Result
             &[&name],
         )
         .map_err(registry_error)?;
-    Ok(())
+    Ok(updated == 1)
 }
 
 /// The spares of `template` (finished or being made).
