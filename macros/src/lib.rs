@@ -13,9 +13,10 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Lit, LitStr, Pat, Type};
 
 mod embed;
+mod paths;
 mod project;
 
-use project::{Project, is_version};
+use project::is_version;
 
 /// Gives a test its own database, cloned from a cached, migrated template, and drops it
 /// afterwards.
@@ -85,7 +86,7 @@ const KINDS: &[(&str, &str)] = &[
 ];
 
 #[derive(Default)]
-struct Args {
+pub(crate) struct Args {
     config: Option<LitStr>,
     base: Option<LitStr>,
     fixtures: Vec<LitStr>,
@@ -101,7 +102,7 @@ struct Args {
     paths: bool,
 }
 
-fn manifest_dir() -> PathBuf {
+pub(crate) fn manifest_dir() -> PathBuf {
     PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default())
 }
 
@@ -319,7 +320,7 @@ fn is_test_db(ty: &Type) -> bool {
 
 /// The path `lit` names at run time: relative to `CARGO_MANIFEST_DIR`, or as written when
 /// absolute.
-fn path_expr(lit: &LitStr) -> Tokens {
+pub(crate) fn path_expr(lit: &LitStr) -> Tokens {
     if Path::new(&lit.value()).is_absolute() {
         return quote! { ::std::path::Path::new(#lit) };
     }
@@ -462,9 +463,6 @@ fn test_spec(args: &Args, name: &syn::Ident) -> Tokens {
         let value = base_expr(base);
         spec.extend(quote! { .base(#value) });
     }
-    for (param, value) in &args.parameters {
-        spec.extend(quote! { .parameter(#param, #value) });
-    }
     if let Some(version) = &args.max_version {
         spec.extend(quote! {
             .max_version(::pum::Version::parse(#version).expect("checked by #[pum_test]"))
@@ -482,18 +480,29 @@ fn test_spec(args: &Args, name: &syn::Ident) -> Tokens {
             ).expect("checked by #[pum_test]"))
         });
     }
+    spec.extend(shared_calls(args));
+    spec
+}
+
+/// The builder calls `#[pum_test]` and `upgrade_paths!` share: parameters, ignored kinds,
+/// excluded schemas.
+pub(crate) fn shared_calls(args: &Args) -> Tokens {
+    let mut calls = Tokens::new();
+    for (param, value) in &args.parameters {
+        calls.extend(quote! { .parameter(#param, #value) });
+    }
     for kind in &args.ignore {
         let variant = KINDS
             .iter()
             .find(|(n, _)| kind == n)
             .map(|(_, v)| format_ident!("{}", v))
             .unwrap_or_else(|| kind.clone());
-        spec.extend(quote! { .ignore(::pum::checker::Kind::#variant) });
+        calls.extend(quote! { .ignore(::pum::checker::Kind::#variant) });
     }
     for schema in &args.exclude_schemas {
-        spec.extend(quote! { .exclude_schema(#schema) });
+        calls.extend(quote! { .exclude_schema(#schema) });
     }
-    spec
+    calls
 }
 
 /// The `pum::testing::Base` that `base = "…"` names: a database, SQL files or a dump.
@@ -620,87 +629,10 @@ pub fn upgrade_paths(input: TokenStream) -> TokenStream {
     if let Err(e) = syn::parse::Parser::parse(parser, input) {
         return e.to_compile_error().into();
     }
-    match expand_upgrade_paths(args) {
+    match paths::expand_upgrade_paths(args) {
         Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }
-}
-
-fn expand_upgrade_paths(args: Args) -> syn::Result<Tokens> {
-    let config = args
-        .config
-        .clone()
-        .unwrap_or_else(|| LitStr::new(".pum.yaml", Span::call_site()));
-    let config_path = manifest_dir().join(config.value());
-    if !config_path.is_file() {
-        return Err(syn::Error::new(
-            config.span(),
-            format!(
-                "{} does not exist (paths are relative to CARGO_MANIFEST_DIR)",
-                config.value()
-            ),
-        ));
-    }
-    let project = Project::read(&config_path).map_err(|e| syn::Error::new(config.span(), e))?;
-    let dir = config_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(project.changelogs());
-    let mut versions = project::versions(&dir).map_err(|e| {
-        syn::Error::new(
-            config.span(),
-            format!(
-                "cannot read the changelogs directory {}: {e}",
-                dir.display()
-            ),
-        )
-    })?;
-    versions.pop();
-    // Rebuilt when a file changes (a version added needs the build script above).
-    let mut tracked = vec![config_path.clone()];
-    for version in &versions {
-        tracked.extend(project::files_in(&dir.join(version)));
-    }
-    let tracked = tracked.iter().map(|p| p.display().to_string());
-    let mut spec = quote! { ::pum::testing::TestSpec::new(__pum_name) };
-    let path = path_expr(&config);
-    spec.extend(quote! { .config(#path) });
-    for (param, value) in &args.parameters {
-        spec.extend(quote! { .parameter(#param, #value) });
-    }
-    for kind in &args.ignore {
-        let variant = KINDS
-            .iter()
-            .find(|(n, _)| kind == n)
-            .map(|(_, v)| format_ident!("{}", v))
-            .unwrap_or_else(|| kind.clone());
-        spec.extend(quote! { .ignore(::pum::checker::Kind::#variant) });
-    }
-    for schema in &args.exclude_schemas {
-        spec.extend(quote! { .exclude_schema(#schema) });
-    }
-    let git_tag = match &args.git_tag {
-        Some(tag) => quote! { ::core::option::Option::Some(#tag) },
-        None => quote! { ::core::option::Option::None },
-    };
-    let lint = args
-        .lint
-        .clone()
-        .unwrap_or_else(|| syn::Ident::new("Off", Span::call_site()));
-    let tests = versions.iter().map(|version| {
-        let name = format_ident!("upgrade_from_{}", version.replace('.', "_"));
-        quote! {
-            #[test]
-            fn #name() {
-                let __pum_name = ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name));
-                ::pum::testing::upgrade_path(#spec, #version, #git_tag, ::pum::testing::Lint::#lint);
-            }
-        }
-    });
-    Ok(quote! {
-        #( const _: &[u8] = ::core::include_bytes!(#tracked); )*
-        #(#tests)*
-    })
 }
 
 #[cfg(test)]
