@@ -232,6 +232,36 @@ impl Maintenance {
         })
     }
 
+    /// Waits up to `limit` for the sessions on database `name` to end, checking every
+    /// millisecond; returns whether none is left. A client that has just closed its
+    /// connection leaves a server process that ends a moment later, and `DROP DATABASE`
+    /// that finds one waits a tenth of a second before it looks again: a caller that closed
+    /// the last session of its own database waits here instead.
+    ///
+    /// # Errors
+    /// [`Error::Sql`] when `pg_stat_activity` cannot be read.
+    pub fn wait_for_sessions(&mut self, name: &str, limit: std::time::Duration) -> Result<bool> {
+        let started = std::time::Instant::now();
+        loop {
+            let left: i64 = self
+                .client
+                .query_one(
+                    "SELECT count(*) FROM pg_catalog.pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                    &[&name],
+                )
+                .map_err(|e| Error::sql(format!("list the sessions on \"{name}\""), &e))?
+                .get(0);
+            if left == 0 {
+                return Ok(true);
+            }
+            if started.elapsed() >= limit {
+                return Ok(false);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// Drops database `name`; see [`drop_database`].
     ///
     /// # Errors

@@ -113,7 +113,11 @@ impl Drop for ScratchDatabase {
             .keeper
             .as_mut()
             .filter(|keeper| !keeper.is_closed())
-            .map(|keeper| keeper.drop(&self.name, &DropOptions::if_exists()));
+            .map(|keeper| {
+                // The caller's sessions have just closed: their processes end in a moment.
+                let _ = keeper.wait_for_sessions(&self.name, std::time::Duration::from_millis(200));
+                keeper.drop(&self.name, &DropOptions::if_exists())
+            });
         if !matches!(dropped, Some(Ok(_))) {
             let _ =
                 crate::database::drop_database(&self.server, &self.name, &DropOptions::if_exists());

@@ -125,6 +125,9 @@ struct Prepared {
     first_line: String,
     sql: String,
     concurrently: bool,
+    /// `CREATE`, `DROP` or `REINDEX` … `CONCURRENTLY`: PostgreSQL runs it only outside a
+    /// transaction block.
+    alone_only: bool,
     truncate: bool,
 }
 
@@ -270,19 +273,11 @@ fn run_version(
             control(client, "COMMIT")?;
         }
         let mut previous_end = 0;
-        for statement in &file.statements {
-            let sql = if statement.concurrently && file.in_transaction {
-                text::without_word(&statement.sql, "CONCURRENTLY")
-            } else {
-                statement.sql.clone()
-            };
-            let seen = if file.in_transaction {
-                observer
-                    .run_in_transaction(client, &sql)
-                    .map_err(|e| refused(file, statement, &e))?
-            } else {
-                run_alone(client, &mut observer, &sql, file, statement)?
-            };
+        for (statement, seen) in file
+            .statements
+            .iter()
+            .zip(run_file(client, &mut observer, file)?)
+        {
             report.statements += 1;
             let mut facts = rules::Facts {
                 changes: seen.changes,
@@ -330,6 +325,47 @@ fn run_version(
     control(client, "COMMIT")
 }
 
+/// Runs the statements of a file and observes each: those of a file that runs in the
+/// version's transaction all at once (one by one when one fails, to name it), those of a
+/// `-- pum:no-transaction` file one by one, each on its own.
+fn run_file(
+    client: &mut postgres::Client,
+    observer: &mut observe::Observer,
+    file: &File,
+) -> Result<Vec<observe::Seen>> {
+    let texts = file.statements.iter().map(|statement| {
+        if statement.concurrently && file.in_transaction {
+            text::without_word(&statement.sql, "CONCURRENTLY")
+        } else {
+            statement.sql.clone()
+        }
+    });
+    if !file.in_transaction {
+        return file
+            .statements
+            .iter()
+            .zip(texts)
+            .map(|(statement, sql)| run_alone(client, observer, &sql, file, statement))
+            .collect();
+    }
+    let texts: Vec<String> = texts.collect();
+    let batch = observer
+        .run_file(client, &texts)
+        .map_err(|e| Error::sql("roll back a file's statements", &e))?;
+    if let Some(seen) = batch {
+        return Ok(seen);
+    }
+    file.statements
+        .iter()
+        .zip(&texts)
+        .map(|(statement, sql)| {
+            observer
+                .run_in_transaction(client, sql)
+                .map_err(|e| refused(file, statement, &e))
+        })
+        .collect()
+}
+
 /// Runs a statement of a `-- pum:no-transaction` file in a transaction of its own (so that
 /// its locks are seen), or alone when PostgreSQL refuses it in a transaction block
 /// (`CREATE INDEX CONCURRENTLY`), and observes it.
@@ -345,6 +381,12 @@ fn run_alone(
             .batch_execute(sql)
             .map_err(|e| Error::sql("run a statement's transaction", &e))
     };
+    if statement.alone_only {
+        client
+            .batch_execute(sql)
+            .map_err(|e| refused(file, statement, &e))?;
+        return observer.after_statement(client);
+    }
     control(client, "BEGIN")?;
     match observer.run_in_transaction(client, sql) {
         Ok(seen) => {
@@ -405,11 +447,16 @@ fn prepare(
                 at(line, column, message)
             })?;
         let words = text::words(&statement.sql);
+        let concurrently = words.iter().any(|(w, _)| w == "CONCURRENTLY");
         statements.push(Prepared {
             line: statement.line,
             last_line: statement.line + statement.sql.matches('\n').count(),
             first_line: first_line(&statement.sql),
-            concurrently: words.iter().any(|(w, _)| w == "CONCURRENTLY"),
+            concurrently,
+            alone_only: concurrently
+                && words
+                    .first()
+                    .is_some_and(|(w, _)| matches!(w.as_str(), "CREATE" | "DROP" | "REINDEX")),
             truncate: words.first().is_some_and(|(w, _)| w == "TRUNCATE"),
             sql: rendered,
         });

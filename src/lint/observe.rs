@@ -1,11 +1,11 @@
 //! What PostgreSQL did (I/O): before a version runs, the objects of its database are
 //! written down in temporary tables of the session (`pg_temp.pum_lint_*`: schemas,
 //! relations with their relfilenode, columns with their NOT NULL, constraints). A
-//! statement runs in the same round trip as two reads of the transaction's catalog-write
-//! counters; when they moved, one prepared query compares the catalog with the snapshot
-//! (for the relations the transaction holds a schema-changing lock on) and reads the locks
-//! the session holds (`pg_locks` for `pg_backend_pid()`). What is new since the statement
-//! before is the statement's doing.
+//! statement goes to the server in one round trip between two prepared statements: the
+//! first writes down the transaction's catalog-write counters, the second, only when they
+//! moved, compares the catalog with the snapshot (for the relations the transaction holds
+//! a schema-changing lock on) and reads the locks the session holds (`pg_locks` for
+//! `pg_backend_pid()`). What is new since the statement before is the statement's doing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,12 +40,15 @@ ANALYZE pg_temp.pum_lint_nsp, pg_temp.pum_lint_rel, pg_temp.pum_lint_att, pg_tem
 /// The catalog compared with the snapshot: `(kind, key, table, a, b)`. `{gate}` limits the
 /// relations compared (see [`GATED`]).
 const OBSERVE: &str = "\
-WITH held AS (
+WITH go AS MATERIALIZED (SELECT {changed} AS go),
+held AS (
   SELECT l.relation AS rel, l.relation, l.mode FROM pg_catalog.pg_locks l
-  WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted),
+  WHERE (SELECT go FROM go)
+    AND l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted),
 gated AS (
-  SELECT * FROM pg_temp.pum_lint_rel s WHERE {gate})
-SELECT 'rewrite', r.rel::text, r.name, c.relfilenode::text, ''
+  SELECT * FROM pg_temp.pum_lint_rel s WHERE (SELECT go FROM go) AND {gate})
+SELECT 'rewrite' AS pum_lint_kind, r.rel::text AS pum_lint_key, r.name AS pum_lint_table,
+       c.relfilenode::text AS pum_lint_a, '' AS pum_lint_b
   FROM gated r JOIN pg_catalog.pg_class c ON c.oid = r.rel
   WHERE r.relkind IN ('r', 'm') AND c.relfilenode <> r.relfilenode
 UNION ALL
@@ -101,12 +104,13 @@ SELECT 'constraint', k.oid::text || '.' || k.convalidated, r.name, format('%I', 
 UNION ALL
 SELECT 'schema-dropped', n.nsp::text, format('%I', n.nspname), '', ''
   FROM pg_temp.pum_lint_nsp n
-  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_namespace x WHERE x.oid = n.nsp)
+  WHERE (SELECT go FROM go)
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_namespace x WHERE x.oid = n.nsp)
 UNION ALL
 SELECT 'schema-renamed', n.nsp::text || '.' || x.nspname, format('%I', n.nspname),
        format('%I', x.nspname), ''
   FROM pg_temp.pum_lint_nsp n JOIN pg_catalog.pg_namespace x ON x.oid = n.nsp
-  WHERE x.nspname::text <> n.nspname
+  WHERE (SELECT go FROM go) AND x.nspname::text <> n.nspname
 UNION ALL
 SELECT 'lock', '', r.name, l.mode::text, ''
   FROM held l JOIN pg_temp.pum_lint_rel r ON r.rel = l.relation
@@ -131,6 +135,15 @@ const CATALOG_WRITES: &str = "SELECT sum(pg_catalog.pg_stat_get_xact_tuples_inse
     FROM unnest('{pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_constraint, \
     pg_catalog.pg_index, pg_catalog.pg_namespace}'::pg_catalog.regclass[]) c";
 
+/// The names of the columns of [`OBSERVE`].
+const OBSERVATION_COLUMNS: [&str; 5] = [
+    "pum_lint_kind",
+    "pum_lint_key",
+    "pum_lint_table",
+    "pum_lint_a",
+    "pum_lint_b",
+];
+
 /// The five text fields of an observation row.
 fn fields(row: &postgres::SimpleQueryRow) -> Vec<String> {
     (0..5)
@@ -144,17 +157,25 @@ fn fields(row: &postgres::SimpleQueryRow) -> Vec<String> {
         .collect()
 }
 
-/// The rows of the statements after the first of a simple query.
-fn rows_after_first_statement(
+/// The rows of the last statement of a simple query: those after the statement before it
+/// completed (a statement that returns nothing, or rows of its own, changes nothing here).
+fn rows_of_last_statement(
     messages: &[postgres::SimpleQueryMessage],
 ) -> impl Iterator<Item = Vec<String>> + '_ {
-    messages
+    let completed: Vec<usize> = messages
         .iter()
-        .skip_while(|m| !matches!(m, postgres::SimpleQueryMessage::CommandComplete(_)))
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => Some(fields(row)),
-            _ => None,
-        })
+        .enumerate()
+        .filter(|(_, m)| matches!(m, postgres::SimpleQueryMessage::CommandComplete(_)))
+        .map(|(at, _)| at)
+        .collect();
+    let start = match completed.len() {
+        0 | 1 => 0,
+        n => completed[n - 2] + 1,
+    };
+    messages[start..].iter().filter_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => Some(fields(row)),
+        _ => None,
+    })
 }
 
 /// What the catalog showed after one statement.
@@ -177,15 +198,17 @@ pub(crate) struct Observer {
     seen: BTreeSet<(String, String, String)>,
     /// [`OBSERVE`] over every relation.
     everything: postgres::Statement,
-    /// The server counts catalog writes (`track_counts`, on by default): statements that
-    /// write none are not observed further.
-    track_counts: bool,
 }
 
-/// The name of [`OBSERVE`] over the relations locked in the transaction, prepared in SQL
-/// (`PREPARE`) so that a statement and its observation go to the server in one round
-/// trip; its plan follows the snapshot tables when they are made again.
+/// The name of [`OBSERVE`] over the relations locked in the transaction, run only when the
+/// catalog-write counters moved since [`MARK_NAME`], prepared in SQL (`PREPARE`) so that
+/// a statement and its observation go to the server in one round trip; its plan follows
+/// the snapshot tables when they are made again.
 const GATED_NAME: &str = "pum_lint_observe";
+
+/// The name of the statement that writes down the catalog-write counters before a
+/// statement (in `pum.lint_before`, for the transaction: rolled back with it).
+const MARK_NAME: &str = "pum_lint_mark";
 
 impl Observer {
     /// Writes down the database's objects: what "existed before the version" means.
@@ -196,12 +219,17 @@ impl Observer {
         client
             .batch_execute(SNAPSHOT)
             .map_err(|e| Error::sql("write down the objects before the version", &e))?;
-        let mut prepare = |gate: &str| {
-            client
-                .prepare(&OBSERVE.replace("{gate}", gate))
-                .map_err(|e| Error::sql("prepare the observation of statements", &e))
-        };
-        let everything = prepare("true")?;
+        let track_counts = client
+            .query_one("SELECT current_setting('track_counts')::bool", &[])
+            .map_err(|e| Error::sql("read track_counts", &e))?
+            .get(0);
+        let everything = client
+            .prepare(
+                &OBSERVE
+                    .replace("{gate}", "true")
+                    .replace("{changed}", "true"),
+            )
+            .map_err(|e| Error::sql("prepare the observation of statements", &e))?;
         let prepared = client
             .query_opt(
                 "SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE name = $1",
@@ -209,26 +237,36 @@ impl Observer {
             )
             .map_err(|e| Error::sql("look for the observation of statements", &e))?;
         if prepared.is_none() {
+            // Without the counters, every statement is observed.
+            let changed = if track_counts {
+                format!(
+                    "({CATALOG_WRITES})::text IS DISTINCT FROM \
+                     pg_catalog.current_setting('pum.lint_before', true)"
+                )
+            } else {
+                "true".to_string()
+            };
             client
                 .batch_execute(&format!(
-                    "PREPARE {GATED_NAME} AS {}",
-                    OBSERVE.replace("{gate}", GATED)
+                    "PREPARE {GATED_NAME} AS {};\n\
+                     PREPARE {MARK_NAME} AS SELECT pg_catalog.set_config('pum.lint_before', \
+                       ({CATALOG_WRITES})::text, true) AS pum_lint_mark",
+                    OBSERVE
+                        .replace("{gate}", GATED)
+                        .replace("{changed}", &changed)
                 ))
                 .map_err(|e| Error::sql("prepare the observation of statements", &e))?;
         }
-        let track_counts = client
-            .query_one("SELECT current_setting('track_counts')::bool", &[])
-            .map_err(|e| Error::sql("read track_counts", &e))?
-            .get(0);
         Ok(Observer {
             seen: BTreeSet::new(),
             everything,
-            track_counts,
         })
     }
 
     /// Runs `sql` (one statement, in the open transaction) and compares the catalog with
-    /// the snapshot after it, in one round trip.
+    /// the snapshot after it, in one round trip: the counters of catalog writes are read
+    /// before and after it, and when they did not move (`INSERT`, `UPDATE`…), nothing
+    /// older than the version changed and the comparison reads nothing.
     ///
     /// # Errors
     /// The statement's error, as the server gave it.
@@ -238,26 +276,67 @@ impl Observer {
         sql: &str,
     ) -> std::result::Result<Seen, postgres::Error> {
         // The statement may end in a `--` comment: the `;` goes on a line of its own.
-        if !self.track_counts {
-            let messages = client.simple_query(&format!("{sql}\n;\nEXECUTE {GATED_NAME}"))?;
-            return Ok(self.digest(rows_after_first_statement(&messages)));
+        let messages = client.simple_query(&format!(
+            "EXECUTE {MARK_NAME};\n{sql}\n;\nEXECUTE {GATED_NAME}"
+        ))?;
+        Ok(self.digest(rows_of_last_statement(&messages)))
+    }
+
+    /// Runs the statements of a file (in the open transaction), each observed as
+    /// [`Observer::run_in_transaction`] does, all in one round trip. `None` when one of
+    /// them failed: nothing of the file is left then (it ran after a savepoint, rolled
+    /// back to), and the caller runs them one by one to name the statement that failed.
+    ///
+    /// # Errors
+    /// Only when the savepoint cannot be rolled back to or released.
+    pub(crate) fn run_file(
+        &mut self,
+        client: &mut postgres::Client,
+        statements: &[String],
+    ) -> std::result::Result<Option<Vec<Seen>>, postgres::Error> {
+        let mut batch = String::from("SAVEPOINT pum_lint_file;\n");
+        for sql in statements {
+            batch.push_str(&format!(
+                "EXECUTE {MARK_NAME};\n{sql}\n;\nEXECUTE {GATED_NAME};\n"
+            ));
         }
-        let messages =
-            client.simple_query(&format!("{CATALOG_WRITES};\n{sql}\n;\n{CATALOG_WRITES}"))?;
-        let mut counts = messages.iter().filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => row.try_get(0).ok().flatten(),
-            _ => None,
-        });
-        let before = counts.next();
-        if before.is_some() && counts.last() == before {
-            // No catalog row was written: nothing older than the version changed.
-            return Ok(Seen::default());
+        let messages = match client.simple_query(&batch) {
+            Ok(messages) => messages,
+            Err(_) => {
+                client.batch_execute("ROLLBACK TO SAVEPOINT pum_lint_file")?;
+                return Ok(None);
+            }
+        };
+        // The rows of each statement's observation follow its mark's row: rows are told
+        // apart by their first column's name (a statement may return rows of its own).
+        let mut observed: Vec<Vec<Vec<String>>> = Vec::with_capacity(statements.len());
+        for message in &messages {
+            let postgres::SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            let names = row.columns().iter().map(|c| c.name());
+            if names.clone().eq(["pum_lint_mark"]) {
+                observed.push(Vec::new());
+            } else if names.eq(OBSERVATION_COLUMNS) {
+                match observed.last_mut() {
+                    Some(rows) => rows.push(fields(row)),
+                    // Before any mark: not what was sent (the count below tells).
+                    None => observed.push(Vec::new()),
+                }
+            }
         }
-        let messages = client.simple_query(&format!("EXECUTE {GATED_NAME}"))?;
-        Ok(self.digest(messages.iter().filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => Some(fields(row)),
-            _ => None,
-        })))
+        if observed.len() != statements.len() {
+            // Not what was sent: the caller runs them one by one.
+            client.batch_execute("ROLLBACK TO SAVEPOINT pum_lint_file")?;
+            return Ok(None);
+        }
+        client.batch_execute("RELEASE SAVEPOINT pum_lint_file")?;
+        Ok(Some(
+            observed
+                .into_iter()
+                .map(|rows| self.digest(rows.into_iter()))
+                .collect(),
+        ))
     }
 
     /// Compares the catalog with the snapshot after a statement that ran outside a

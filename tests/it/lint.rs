@@ -355,6 +355,43 @@ fn lint_allow_directives_on_the_line_above_or_in_the_config() {
     assert_eq!(report.allowed, 1);
 }
 
+/// A file's statements go to the server at once: each finding is still the statement's
+/// whose doing it was, whatever rows the statements between return, and a file whose
+/// statements return rows shaped like pum's own is run one statement at a time.
+#[test]
+fn lint_findings_of_a_file_run_at_once_belong_to_their_statements() {
+    let text = "ALTER TABLE app.item ALTER COLUMN price TYPE bigint;\n\
+                SELECT g AS n, 'rewrite' AS kind FROM generate_series(1, 3) g;\n\
+                INSERT INTO app.tag VALUES (1, 'a');\n\
+                CREATE INDEX item_note ON app.item (note);\n\
+                SELECT 1;\n\
+                ALTER TABLE app.owner ALTER COLUMN item_id SET NOT NULL;\n";
+    let lines = |report: &LintReport| -> Vec<(Rule, usize)> {
+        report.findings.iter().map(|f| (f.rule, f.line)).collect()
+    };
+    let expected = vec![
+        (Rule::Rewrite, 1),
+        (Rule::BlockingIndex, 4),
+        (Rule::NotNullScan, 6),
+    ];
+    assert_eq!(lines(&lint_of(&[("01.sql", text)])), expected);
+    let lookalike = text.replace(
+        "SELECT 1;",
+        "SELECT 'x' AS pum_lint_mark;\nSELECT 'rewrite' AS pum_lint_kind, '1' AS pum_lint_key, \
+         'app.tag' AS pum_lint_table, '' AS pum_lint_a, '' AS pum_lint_b;",
+    );
+    let report = lint_of(&[("01.sql", &lookalike)]);
+    assert_eq!(
+        lines(&report),
+        vec![
+            (Rule::Rewrite, 1),
+            (Rule::BlockingIndex, 4),
+            (Rule::NotNullScan, 7)
+        ]
+    );
+    assert_eq!(report.statements, 7);
+}
+
 #[test]
 fn lint_bad_input_names_file_and_line() {
     let unknown_rule = project(&[("01.sql", "SELECT 1;\n-- pum:allow rewrites\nSELECT 2;\n")]);
