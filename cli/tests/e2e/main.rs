@@ -7,12 +7,14 @@ mod cli;
 mod code;
 mod daily;
 mod fleet;
+mod json;
 mod lint;
 mod live;
 mod matrix;
 mod readme;
 mod scratch;
 mod server;
+mod shell;
 mod sql_files;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
