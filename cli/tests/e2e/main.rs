@@ -3,6 +3,7 @@
 
 mod app;
 mod big_dump;
+mod ci_recipes;
 mod cli;
 mod code;
 mod daily;
