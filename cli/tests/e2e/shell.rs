@@ -16,11 +16,16 @@ fn pum(args: &[&str]) -> Output {
 
 /// Whether `program` runs here (`program --version`).
 fn installed(program: &str) -> bool {
-    Command::new(program)
+    let Ok(child) = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|out| out.status.success())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    crate::support::child::wait_output(child).status.success()
 }
 
 /// Runs `program args…` with `input` on standard input.
