@@ -1,6 +1,5 @@
 //! `pum check`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -136,9 +135,7 @@ pub(crate) fn options(args: &CheckArgs) -> pum::Result<CheckOptions> {
 
 /// Prints `report` (or writes it to `output`) and says 1 when it holds differences.
 pub fn write(report: &CheckReport, output: Option<&Path>, format: Format) -> pum::Result<ExitCode> {
-    let color = output.is_none()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    let color = output.is_none() && crate::style::escapes(crate::style::Stream::Stdout);
     let text = match format {
         Format::Text => report.render_text(color),
         Format::Json => format!(

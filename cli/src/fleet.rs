@@ -2,7 +2,6 @@
 //! --changelogs`: one command on every matching database of the server, N at a time, a
 //! progress bar on a terminal, then a table (or JSON) of what each did.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -95,7 +94,7 @@ pub fn run(
 
 /// The outcomes as they finish, with a progress bar on a terminal.
 fn collect(fleet: pum::fleet::Fleet<Done>, out: Output) -> Vec<Outcome<Done>> {
-    let bar = (!out.is_quiet() && std::io::stderr().is_terminal()).then(|| {
+    let bar = (!out.is_quiet() && crate::style::escapes(crate::style::Stream::Stderr)).then(|| {
         let bar = ProgressBar::new(fleet.total() as u64);
         if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({eta})") {
             bar.set_style(style);

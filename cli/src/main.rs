@@ -15,6 +15,8 @@ mod new;
 mod prompt;
 mod role;
 mod server;
+mod shell;
+mod style;
 mod workflow;
 mod zero_x;
 
@@ -148,6 +150,10 @@ pub enum Command {
         #[command(subcommand)]
         command: server::ServerCommand,
     },
+    /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions(shell::CompletionsArgs),
+    /// Print a command's manual page (roff: pum man | man -l -), or write them all.
+    Man(shell::ManArgs),
 }
 
 /// How much to print, from `-q`/`-v`.
@@ -303,7 +309,6 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
     let table_format = match &cli.command {
         Command::Install(args) => Some(args.format),
         Command::Upgrade(args) => Some(args.format),
-        Command::Validate(args) | Command::Current(args) => Some(args.format),
         _ => None,
     };
     if table_format == Some(migrate::Format::Json) {
@@ -320,6 +325,8 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         Command::Dump(args) => dump::run_dump(&connection(pg_connection, out)?, args, out),
         Command::Restore(args) => dump::run_restore(&connection(pg_connection, out)?, args, out),
         Command::Server { command } => server::run(command, out),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args, out),
         Command::Baseline(args) => {
             migrate::baseline(&connection(pg_connection, out)?, &project, args, out)
         }
@@ -340,14 +347,18 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
             };
             new::run(spec.as_ref(), &project, args, out)
         }
-        Command::Current(_) => migrate::current(&connection(pg_connection, out)?, &project),
+        Command::Current(args) => {
+            migrate::current(&connection(pg_connection, out)?, &project, args.format)
+        }
         Command::Downgrade(args) => {
             migrate::downgrade(&connection(pg_connection, out)?, &project, args, out)
         }
         Command::TestAndUpgrade(args) => {
             workflow::run(&connection(pg_connection, out)?, &project, args, out)
         }
-        Command::Validate(_) => migrate::validate(&connection(pg_connection, out)?, &project, out),
+        Command::Validate(args) => {
+            migrate::validate(&connection(pg_connection, out)?, &project, args.format, out)
+        }
         Command::Role(args) => role::run(&connection(pg_connection, out)?, &project, args, out),
         Command::App(args) => app::app(&connection(pg_connection, out)?, &project, args, out),
         Command::Uninstall(args) => {

@@ -1,6 +1,5 @@
 //! `pum baseline|install|upgrade|info|validate`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -161,7 +160,8 @@ pub struct UpgradeArgs {
 /// `pum validate` and `pum current`.
 #[derive(Debug, Args)]
 pub struct FormatArgs {
-    /// The final table's format, with --databases (text or json).
+    /// Output format: text, or json (one object; with --databases, the table as an
+    /// array).
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -275,7 +275,7 @@ impl Shown {
 
 impl Progress for Shown {
     fn begin(&mut self, files: usize) {
-        if self.out.is_quiet() || !std::io::stderr().is_terminal() {
+        if self.out.is_quiet() || !crate::style::escapes(crate::style::Stream::Stderr) {
             return;
         }
         let bar = ProgressBar::new(files as u64);
@@ -407,19 +407,46 @@ pub fn info(spec: &ConnectionSpec, project: &Project, args: InfoArgs) -> pum::Re
     let config = project.load()?;
     let info = Upgrader::new(&config, spec)?.info()?;
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&info).unwrap_or_default()
-        ),
+        Format::Json => print_json(&serde_json::to_value(&info).unwrap_or_default()),
         Format::Text => print!("{}", render_info(&info, &config.base_dir)),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn current(spec: &ConnectionSpec, project: &Project) -> pum::Result<ExitCode> {
+/// `pum current`: the version alone, or with `--format json`
+/// `{"table", "installed", "version"}`; nothing installed is still exit status 2 (the
+/// error on standard error), with `installed: false` and `version: null` in JSON.
+pub fn current(spec: &ConnectionSpec, project: &Project, format: Format) -> pum::Result<ExitCode> {
     let config = project.load()?;
-    println!("{}", Upgrader::new(&config, spec)?.current()?);
+    let upgrader = Upgrader::new(&config, spec)?;
+    let current = upgrader.current();
+    if format == Format::Json {
+        let installed = match &current {
+            Ok(_) | Err(pum::Error::VersionConflict(_)) => Some(true),
+            Err(pum::Error::NotInstalled { .. }) => Some(false),
+            Err(_) => None,
+        };
+        if let Some(installed) = installed {
+            print_json(&serde_json::json!({
+                "table": upgrader.table().name(),
+                "installed": installed,
+                "version": current.as_ref().ok().map(Version::to_string),
+            }));
+        }
+    }
+    let current = current?;
+    if format == Format::Text {
+        println!("{current}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `value` on standard output, indented, with a final newline.
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 pub fn downgrade(
@@ -457,15 +484,46 @@ pub fn downgrade(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn validate(spec: &ConnectionSpec, project: &Project, out: Output) -> pum::Result<ExitCode> {
+/// `pum validate`: the files that changed, one a line, or with `--format json`
+/// `{"table", "installed", "valid", "files": [{"file", "status"}]}` (status: changed,
+/// missing or added); exit status 1 when one did, 2 when nothing is installed.
+pub fn validate(
+    spec: &ConnectionSpec,
+    project: &Project,
+    format: Format,
+    out: Output,
+) -> pum::Result<ExitCode> {
     let config = project.load()?;
-    let changed = Upgrader::new(&config, spec)?.validate()?;
+    let upgrader = Upgrader::new(&config, spec)?;
+    let changed = upgrader.validate();
+    if format == Format::Json {
+        let files: Vec<_> = changed
+            .iter()
+            .flatten()
+            .map(|line| {
+                // The library's `name (status)`.
+                let (file, status) = line.rsplit_once(" (").unwrap_or((line, "changed)"));
+                serde_json::json!({"file": file, "status": status.trim_end_matches(')')})
+            })
+            .collect();
+        if matches!(&changed, Ok(_) | Err(pum::Error::NotInstalled { .. })) {
+            print_json(&serde_json::json!({
+                "table": upgrader.table().name(),
+                "installed": changed.is_ok(),
+                "valid": changed.as_ref().is_ok_and(Vec::is_empty),
+                "files": files,
+            }));
+        }
+    }
+    let changed = changed?;
     if changed.is_empty() {
         out.info("every applied file is unchanged");
         return Ok(ExitCode::SUCCESS);
     }
-    for file in &changed {
-        println!("{}", printable(file));
+    if format == Format::Text {
+        for file in &changed {
+            println!("{}", printable(file));
+        }
     }
     out.info(format!("{} applied file(s) changed since", changed.len()));
     Ok(ExitCode::from(1))

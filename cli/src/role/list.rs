@@ -4,7 +4,7 @@
 use pum::internal::printable;
 use pum::roles::{Inventory, RoleStatus, SchemaAccess};
 
-/// Colours on a terminal, plain text elsewhere.
+/// Colours when `crate::style::escapes` allows them, plain text elsewhere.
 struct Paint {
     color: bool,
 }

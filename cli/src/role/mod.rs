@@ -1,7 +1,6 @@
 //! `pum role ACTION`: the roles `.pum.yaml` declares, and login roles, as Python pum 1.9's
 //! `pum role` has them (the options may come before or after the action).
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -300,7 +299,13 @@ fn configured(
                     serde_json::to_string_pretty(&inventory).unwrap_or_default()
                 ),
                 crate::migrate::Format::Text => {
-                    print!("{}", render(&inventory, std::io::stdout().is_terminal()))
+                    print!(
+                        "{}",
+                        render(
+                            &inventory,
+                            crate::style::escapes(crate::style::Stream::Stdout)
+                        )
+                    )
                 }
             }
             Vec::new()

@@ -3,16 +3,19 @@
 
 mod app;
 mod big_dump;
+mod ci_recipes;
 mod cli;
 mod code;
 mod daily;
 mod fleet;
+mod json;
 mod lint;
 mod live;
 mod matrix;
 mod readme;
 mod scratch;
 mod server;
+mod shell;
 mod sql_files;
 #[path = "../../../tests/support/mod.rs"]
 mod support;

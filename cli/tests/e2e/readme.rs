@@ -9,12 +9,12 @@ use std::process::{Command, Stdio};
 
 /// What the README holds: files to write and commands to run, in order.
 #[derive(Default)]
-struct Steps {
-    files: Vec<(String, String)>,
-    commands: Vec<String>,
+pub(crate) struct Steps {
+    pub(crate) files: Vec<(String, String)>,
+    pub(crate) commands: Vec<String>,
 }
 
-fn readme_steps() -> Steps {
+pub(crate) fn readme_steps() -> Steps {
     let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let text = std::fs::read_to_string(readme).unwrap();
     let mut steps = Steps::default();
@@ -42,7 +42,7 @@ fn readme_steps() -> Steps {
 }
 
 /// The directory of this build's `pum`, and the target directory its server lives in.
-fn build_dirs() -> (PathBuf, PathBuf) {
+pub(crate) fn build_dirs() -> (PathBuf, PathBuf) {
     let bin = Path::new(env!("CARGO_BIN_EXE_pum"))
         .parent()
         .unwrap()
