@@ -129,6 +129,7 @@ struct Prepared {
     /// transaction block.
     alone_only: bool,
     truncate: bool,
+    once_only: bool,
 }
 
 /// One file ready to run.
@@ -285,6 +286,7 @@ fn run_version(
                 in_transaction: file.in_transaction,
                 concurrently: statement.concurrently,
                 truncate: statement.truncate,
+                once_only: statement.once_only,
             };
             for oid in seen.added_not_valid {
                 not_valid.insert(oid, index);
@@ -458,6 +460,7 @@ fn prepare(
                     .first()
                     .is_some_and(|(w, _)| matches!(w.as_str(), "CREATE" | "DROP" | "REINDEX")),
             truncate: words.first().is_some_and(|(w, _)| w == "TRUNCATE"),
+            once_only: concurrently && text::fails_when_run_again(&words),
             sql: rendered,
         });
     }

@@ -29,6 +29,11 @@ pub enum Rule {
     /// `concurrently-in-transaction`: `CONCURRENTLY` in a file that runs inside the
     /// transaction (PostgreSQL refuses it there).
     ConcurrentlyInTransaction,
+    /// `not-rerunnable`: in a `-- pum:no-transaction` file, which runs again from its first
+    /// statement after a failure or an interruption, a statement that fails the second
+    /// time: `CREATE INDEX CONCURRENTLY` without `IF NOT EXISTS`, `DROP INDEX
+    /// CONCURRENTLY` without `IF EXISTS`.
+    NotRerunnable,
 }
 
 /// How bad a finding is: an error fails `pum lint` (exit status 1), a warning does not.
@@ -52,7 +57,7 @@ impl Severity {
 
 impl Rule {
     /// Every rule, in the order the README lists them.
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 8] = [
         Rule::Rewrite,
         Rule::BlockingIndex,
         Rule::ValidatingConstraint,
@@ -60,6 +65,7 @@ impl Rule {
         Rule::DataLoss,
         Rule::BreakingRename,
         Rule::ConcurrentlyInTransaction,
+        Rule::NotRerunnable,
     ];
 
     /// Its id, as findings and `-- pum:allow` name it.
@@ -72,6 +78,7 @@ impl Rule {
             Rule::DataLoss => "data-loss",
             Rule::BreakingRename => "breaking-rename",
             Rule::ConcurrentlyInTransaction => "concurrently-in-transaction",
+            Rule::NotRerunnable => "not-rerunnable",
         }
     }
 
@@ -89,10 +96,11 @@ impl Rule {
 
     /// Its severity. Everything that makes a live database wait on a scan or rewrite, loses
     /// data, or fails the upgrade is an error; a rename, which breaks only the clients
-    /// still using the old name, is a warning.
+    /// still using the old name, and a statement that fails only when its file runs again
+    /// after a failure, are warnings.
     pub fn severity(self) -> Severity {
         match self {
-            Rule::BreakingRename => Severity::Warning,
+            Rule::BreakingRename | Rule::NotRerunnable => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -217,6 +225,9 @@ pub(crate) struct Facts {
     pub concurrently: bool,
     /// It is a `TRUNCATE`.
     pub truncate: bool,
+    /// It fails when it runs a second time: `CREATE INDEX CONCURRENTLY` without `IF NOT
+    /// EXISTS`, `DROP INDEX CONCURRENTLY` without `IF EXISTS`.
+    pub once_only: bool,
 }
 
 /// One hazard of one statement, before it is placed in its file.
@@ -297,6 +308,21 @@ pub(crate) fn hazards(
             | Change::SchemaRenamed { .. } => rename_hazard(facts, change),
         };
         found.extend(judged);
+    }
+    if facts.once_only && !facts.in_transaction {
+        let table = tables_where(facts, |c| match c {
+            Change::IndexBuilt { table, .. } => Some(table),
+            _ => None,
+        });
+        found.push(hazard(
+            facts,
+            Rule::NotRerunnable,
+            table.first().copied(),
+            "the file runs again from its first statement after a failure or an interruption, \
+             and this statement then fails: the index exists (or is gone) already"
+                .into(),
+            "write CREATE INDEX CONCURRENTLY IF NOT EXISTS (DROP INDEX CONCURRENTLY IF EXISTS)",
+        ));
     }
     found
 }

@@ -110,6 +110,19 @@ pub(crate) fn words(sql: &str) -> Vec<(String, std::ops::Range<usize>)> {
     found
 }
 
+/// Whether a statement (its [`words`]) fails when it runs a second time: `CREATE [UNIQUE]
+/// INDEX CONCURRENTLY` without `IF NOT EXISTS`, `DROP INDEX CONCURRENTLY` without `IF
+/// EXISTS`.
+pub(crate) fn fails_when_run_again(words: &[(String, std::ops::Range<usize>)]) -> bool {
+    let words: Vec<&str> = words.iter().map(|(w, _)| w.as_str()).collect();
+    let has = |sequence: &[&str]| words.windows(sequence.len()).any(|w| w == sequence);
+    match words.first() {
+        Some(&"CREATE") => has(&["INDEX", "CONCURRENTLY"]) && !has(&["IF", "NOT", "EXISTS"]),
+        Some(&"DROP") => has(&["INDEX", "CONCURRENTLY"]) && !has(&["IF", "EXISTS"]),
+        _ => false,
+    }
+}
+
 /// `sql` without the word `word` (outside comments and strings): what a statement written
 /// with `CONCURRENTLY` does inside a transaction, where PostgreSQL refuses the word.
 pub(crate) fn without_word(sql: &str, word: &str) -> String {
@@ -178,6 +191,18 @@ mod tests {
         let text = "-- pum: WARNING: it loses data\nSELECT '-- pum:nope', $x$ -- pum:nope $x$;\n\
                     /* -- pum:nope */ SELECT 1;\n";
         assert_eq!(directives(text).unwrap(), Allowances::default());
+    }
+
+    #[test]
+    fn statements_that_fail_when_run_again() {
+        let once = |sql: &str| fails_when_run_again(&words(sql));
+        assert!(once("CREATE INDEX CONCURRENTLY i ON t (x)"));
+        assert!(once("create unique index concurrently i on t (x)"));
+        assert!(once("DROP INDEX CONCURRENTLY s.i"));
+        assert!(!once("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (x)"));
+        assert!(!once("DROP INDEX CONCURRENTLY IF EXISTS s.i"));
+        assert!(!once("REINDEX INDEX CONCURRENTLY s.i"));
+        assert!(!once("CREATE INDEX i ON t (x)"));
     }
 
     #[test]

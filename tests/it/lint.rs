@@ -133,8 +133,8 @@ fn lint_blocking_index_is_not_reported_concurrently_outside_the_transaction() {
         (
             "01_index.sql",
             "-- pum:no-transaction\n\
-             CREATE INDEX CONCURRENTLY item_price ON app.item (price);\n\
-             CREATE UNIQUE INDEX CONCURRENTLY owner_item_key ON app.owner (item_id);\n",
+             CREATE INDEX CONCURRENTLY IF NOT EXISTS item_price ON app.item (price);\n\
+             CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS owner_item_key ON app.owner (item_id);\n",
         ),
         (
             "02_key.sql",
@@ -147,6 +147,39 @@ fn lint_blocking_index_is_not_reported_concurrently_outside_the_transaction() {
     assert_eq!(
         one("-- pum:no-transaction\nCREATE INDEX item_price ON app.item (price);"),
         [rule(Rule::BlockingIndex, "app.item", "SHARE")]
+    );
+}
+
+/// A no-transaction file runs again from its first statement after a failure: a
+/// concurrent build or drop that would then fail is a warning (exit status 0), and its
+/// `IF [NOT] EXISTS` form is not reported.
+#[test]
+fn lint_not_rerunnable_warns_of_concurrent_builds_without_if_not_exists() {
+    let report = lint_of(&[(
+        "01_index.sql",
+        "-- pum:no-transaction\n\
+             CREATE INDEX CONCURRENTLY item_price ON app.item (price);\n\
+             CREATE INDEX CONCURRENTLY IF NOT EXISTS item_note ON app.item (note);\n\
+             DROP INDEX CONCURRENTLY app.item_name;\n\
+             DROP INDEX CONCURRENTLY IF EXISTS app.item_note;\n",
+    )]);
+    let lines: Vec<(Rule, usize, Option<String>)> = report
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.line, f.table.clone()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (Rule::NotRerunnable, 2, Some("app.item".to_string())),
+            (Rule::NotRerunnable, 4, None),
+        ]
+    );
+    assert_eq!((report.errors(), report.warnings()), (0, 2));
+    // In a plain file the statement fails outright: that rule alone.
+    assert_eq!(
+        one("CREATE INDEX CONCURRENTLY item_price ON app.item (price);"),
+        [rule(Rule::ConcurrentlyInTransaction, "", "")]
     );
 }
 
