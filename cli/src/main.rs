@@ -15,6 +15,7 @@ mod new;
 mod prompt;
 mod role;
 mod server;
+mod test_cache;
 mod workflow;
 mod zero_x;
 
@@ -147,6 +148,11 @@ pub enum Command {
     Server {
         #[command(subcommand)]
         command: server::ServerCommand,
+    },
+    /// See and clean what the test harness keeps on a server: pum test list, pum test prune.
+    Test {
+        #[command(subcommand)]
+        command: test_cache::TestCommand,
     },
 }
 
@@ -320,6 +326,7 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         Command::Dump(args) => dump::run_dump(&connection(pg_connection, out)?, args, out),
         Command::Restore(args) => dump::run_restore(&connection(pg_connection, out)?, args, out),
         Command::Server { command } => server::run(command, out),
+        Command::Test { command } => test_cache::run(pg_connection, command, out),
         Command::Baseline(args) => {
             migrate::baseline(&connection(pg_connection, out)?, &project, args, out)
         }
