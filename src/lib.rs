@@ -198,7 +198,8 @@ pub mod server;
 #[cfg(any(unix, feature = "server"))]
 mod settings;
 mod sql;
-#[cfg(feature = "testing")]
+// With `server` alone: `testing::cache` (what `pum test list|prune` need), not the harness.
+#[cfg(feature = "server")]
 pub mod testing;
 mod text;
 pub mod version;

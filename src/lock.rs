@@ -21,7 +21,7 @@ pub(crate) const MIGRATIONS: i32 = 0x0070_756d;
 pub(crate) const SCRATCH: i32 = 0x7075_6d73;
 
 /// The class of the test harness's locks (`'pumt'`): the registry and each template.
-#[cfg(feature = "testing")]
+#[cfg(feature = "server")]
 pub(crate) const HARNESS: i32 = 0x7075_6d74;
 
 /// How often a waiting process tries again.
@@ -93,7 +93,7 @@ impl AdvisoryLock {
 
     /// Takes the lock until the end of the transaction `client` is in, waiting as long as
     /// it takes (for short critical sections only).
-    #[cfg(feature = "testing")]
+    #[cfg(feature = "server")]
     pub(crate) fn acquire_for_transaction(&self, client: &mut impl Sql) -> Result<()> {
         client
             .batch(&format!(

@@ -17,6 +17,7 @@ mod role;
 mod server;
 mod shell;
 mod style;
+mod test_cache;
 mod workflow;
 mod zero_x;
 
@@ -154,6 +155,11 @@ pub enum Command {
     Completions(shell::CompletionsArgs),
     /// Print a command's manual page (roff: pum man | man -l -), or write them all.
     Man(shell::ManArgs),
+    /// See and clean what the test harness keeps on a server: pum test list, pum test prune.
+    Test {
+        #[command(subcommand)]
+        command: test_cache::TestCommand,
+    },
 }
 
 /// How much to print, from `-q`/`-v`.
@@ -327,6 +333,7 @@ fn run(cli: Cli, out: Output) -> pum::Result<ExitCode> {
         Command::Server { command } => server::run(command, out),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args, out),
+        Command::Test { command } => test_cache::run(pg_connection, command, out),
         Command::Baseline(args) => {
             migrate::baseline(&connection(pg_connection, out)?, &project, args, out)
         }

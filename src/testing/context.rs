@@ -6,9 +6,10 @@
 //! and the advisory locks (template builds, the connection budget) are one per server.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::budget::{Budget, Claim};
+use super::cache;
 use super::clones::Clones;
 use super::pool::{BACKGROUND_SESSIONS, MAX_SESSIONS, MaintenancePool};
 use super::registry::{self, Lease, Owner};
@@ -22,7 +23,6 @@ use crate::connect::ConnectionSpec;
 use crate::database::{DropOptions, Maintenance};
 use crate::error::{Error, Result};
 use crate::settings;
-use crate::sql::quote_identifier;
 
 /// How many test databases one process keeps alive at once by default.
 const DEFAULT_MAX_PARALLEL: usize = 32;
@@ -323,8 +323,11 @@ impl Context {
         let failed = self
             .background
             .with(|session| roles::sweep(session.client()))
-            .unwrap_or_else(|e| vec![("test roles".into(), e)]);
-        for (role, e) in failed {
+            .unwrap_or_else(|e| vec![("test roles".into(), Err(e))]);
+        for (role, e) in failed
+            .into_iter()
+            .filter_map(|(role, result)| Some((role, result.err()?)))
+        {
             warnings::warn_once(
                 &role,
                 &format!(
@@ -342,9 +345,7 @@ impl Context {
     /// is said, and a later sweep tries again.
     fn drop_test_database(&self, name: &str, orphan: bool) -> Result<()> {
         self.background.with(|session| {
-            let unfinished = orphan && !end_unfinished_creation(session, name)?;
-            session.drop(name, &DropOptions::if_exists())?;
-            if let Err(e) = roles::drop_of(session.client(), name) {
+            if let Some(e) = cache::drop_test_database(session, name, orphan)? {
                 warnings::warn_once(
                     &format!("roles of {name}"),
                     &format!(
@@ -353,10 +354,7 @@ impl Context {
                     ),
                 );
             }
-            if unfinished {
-                return Ok(());
-            }
-            registry::unregister(session.client(), name)
+            Ok(())
         })
     }
 
@@ -391,33 +389,6 @@ impl Context {
             }
         }
         Ok(stayed)
-    }
-}
-
-/// Ends a `CREATE DATABASE` of `name` still running for a client that died (one of this
-/// role's: others' sessions cannot be ended), and waits (at most 10 s) for it to be gone.
-/// Returns whether none runs any more.
-fn end_unfinished_creation(session: &mut Maintenance, name: &str) -> Result<bool> {
-    let creating = format!("CREATE DATABASE {} %", quote_identifier("database", name)?);
-    let started = Instant::now();
-    loop {
-        let running: i64 = session
-            .client()
-            .query_one(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1 \
-                 AND pg_has_role(usesysid, 'MEMBER')",
-                &[&creating],
-            )
-            .map_err(|e| Error::sql("end unfinished creations", &e))?
-            .get(0);
-        if running == 0 {
-            return Ok(true);
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            return Ok(false);
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -70,38 +70,70 @@
 //!   cannot be ended, another role's) never fails a test: it stays registered, is tried
 //!   again at every heartbeat, and is said once per process on standard error, written
 //!   past cargo test's output capture (as every warning of the background threads).
+//! - **Caches.** [`cache`] sees and cleans what the harness leaves on a server
+//!   (`pum test list`, `pum test prune`). With the feature `server` alone (the command
+//!   line's), this module holds [`cache`] only; the harness needs the feature `testing`.
+#[cfg(feature = "testing")]
 mod budget;
+pub mod cache;
+#[cfg(feature = "testing")]
 mod clones;
+#[cfg(feature = "testing")]
 mod context;
+#[cfg(feature = "testing")]
 mod failure;
+#[cfg(feature = "testing")]
 mod keep;
+#[cfg(feature = "testing")]
 mod pool;
+// Without the harness, only what the cache needs of the registry and roles is used.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 mod registry;
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 mod roles;
+#[cfg(feature = "testing")]
 mod run;
-#[cfg(feature = "tokio")]
+#[cfg(all(feature = "testing", feature = "tokio"))]
 mod runtime;
+#[cfg(feature = "testing")]
 mod schema_eq;
+#[cfg(feature = "testing")]
 mod slots;
+#[cfg(feature = "testing")]
 mod spec;
+#[cfg(feature = "testing")]
 mod sql_files;
+#[cfg(feature = "testing")]
 mod templates;
+#[cfg(feature = "testing")]
 mod test_db;
+#[cfg(feature = "testing")]
 mod upgrade;
+#[cfg(feature = "testing")]
 mod warnings;
+#[cfg(feature = "testing")]
 mod worker;
 
+#[cfg(feature = "testing")]
 use crate::error::Result;
+#[cfg(feature = "testing")]
 pub use failure::TestResult;
+#[cfg(feature = "testing")]
 pub use keep::KeepPolicy;
+#[cfg(feature = "testing")]
 pub use run::{run, run_should_panic};
-#[cfg(feature = "tokio")]
+#[cfg(all(feature = "testing", feature = "tokio"))]
 pub use runtime::{run_async, run_async_should_panic};
+#[cfg(feature = "testing")]
 pub use schema_eq::assert_schema_eq;
+#[cfg(feature = "testing")]
 pub use spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
+#[cfg(feature = "testing")]
 pub use test_db::{Reference, SchemaSource, TestDb};
+#[cfg(feature = "testing")]
 pub use upgrade::{Lint, upgrade_path};
 
+#[cfg(feature = "testing")]
 /// The name of the template `spec`'s tests are cloned from (`pum_tpl_<key>`), whether or
 /// not it is built yet. It changes whenever an input file changes.
 ///
@@ -111,6 +143,7 @@ pub fn template_name(spec: &TestSpec) -> Result<String> {
     context::context()?.template_name(spec)
 }
 
+#[cfg(feature = "testing")]
 /// Drops `spec`'s current template and reference (they are rebuilt when next needed);
 /// for tests of temporary projects that clean up after themselves.
 ///

@@ -81,11 +81,11 @@ pub(crate) fn drop_of(client: &mut impl GenericClient, database: &str) -> Result
 
 /// Drops the harness's roles whose test database no longer exists (a killed run's, or
 /// one whose drop failed at teardown) and which this session's role may drop; returns
-/// those that could not be dropped, with why.
+/// each role tried, with whether it was dropped.
 ///
 /// # Errors
 /// When the catalog cannot be read.
-pub(crate) fn sweep(client: &mut impl GenericClient) -> Result<Vec<(String, Error)>> {
+pub(crate) fn sweep(client: &mut impl GenericClient) -> Result<Vec<(String, Result<()>)>> {
     let roles: Vec<String> = client
         .query(
             "SELECT r.rolname::text FROM pg_roles r,
@@ -103,10 +103,7 @@ pub(crate) fn sweep(client: &mut impl GenericClient) -> Result<Vec<(String, Erro
         .iter()
         .map(|r| r.get(0))
         .collect();
-    Ok(drop_all(client, roles)
-        .into_iter()
-        .filter_map(|(role, result)| result.err().map(|e| (role, e)))
-        .collect())
+    Ok(drop_all(client, roles))
 }
 
 /// Drops each of `roles` (`IF EXISTS`: another runner's sweep may be first).

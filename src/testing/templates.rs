@@ -195,6 +195,7 @@ impl Templates {
             .as_ref()
             .filter(|p| !p.config.as_os_str().is_empty());
         let project = project_of(self.server.user(), spec, own);
+        let source = source_of(spec, own);
         h.family("project", &project);
         let root = own.and_then(|p| p.config.parent()).and_then(|dir| {
             std::fs::canonicalize(if dir.as_os_str().is_empty() {
@@ -240,6 +241,7 @@ impl Templates {
             content,
             family,
             project,
+            source,
         })
     }
 
@@ -300,7 +302,13 @@ impl Templates {
         }
         // Registered before its database exists: a build killed from here on leaves a row
         // the next sweep finds (`sweep_killed_builds`).
-        registry::begin_build(session.client(), name, &key.family, &key.project)?;
+        registry::begin_build(
+            session.client(),
+            name,
+            &key.family,
+            &key.project,
+            &key.source,
+        )?;
         let outcome = build(name);
         if outcome.is_err() {
             let _ = session.drop(name, &DropOptions::if_exists());
@@ -413,20 +421,9 @@ fn evict(session: &mut Maintenance, current: &str, project: &str, cap: i64) {
     }
 }
 
-/// Drops a template (or reference) and its registry entry; best effort.
+/// Drops a template (or reference) with its spares and its registry entry; best effort.
 fn forget(session: &mut Maintenance, name: &str) {
-    // Its spares first: nobody will take them once it is gone.
-    for spare in registry::spares_of(session.client(), name).unwrap_or_default() {
-        if session.drop(&spare, &DropOptions::if_exists()).is_ok() {
-            let _ = registry::unregister(session.client(), &spare);
-        }
-    }
-    // A template database cannot be dropped until it stops being one.
-    let _ = session.set_template(name, false);
-    let dropped = session.drop(name, &DropOptions::if_exists());
-    if dropped.is_ok() {
-        let _ = registry::forget_template(session.client(), name);
-    }
+    let _ = super::cache::drop_template(session, name);
 }
 
 /// The project's part of a key: its configuration, its changelogs (up to the spec's
@@ -477,6 +474,8 @@ struct Key {
     content: String,
     family: String,
     project: String,
+    /// What it is built from, for people (`pum test list`).
+    source: String,
 }
 
 /// The kind of a reference, without paths (its files count by their contents).
@@ -506,13 +505,24 @@ fn relative(root: Option<&Path>, path: &Path) -> String {
 /// (its canonical path: `./.pum.yaml` and `.pum.yaml` are one project), or, for a spec
 /// without changelogs, the directory of its first file; a hash of them.
 fn project_of(role: &str, spec: &TestSpec, project: Option<&ProjectSpec>) -> String {
+    let place = place_of(spec, project);
+    let mut h = blake3::Hasher::new();
+    h.update(role.as_bytes());
+    h.update(&[0]);
+    h.update(place.to_string_lossy().as_bytes());
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// Where a spec's files are: the canonical path of its project's configuration file, or
+/// the directory of its first file (`(no files)` when it has none).
+fn place_of(spec: &TestSpec, project: Option<&ProjectSpec>) -> std::path::PathBuf {
     let first = match &spec.base {
         Base::SqlFiles(files) => files.first(),
         Base::Dump(file) => Some(file),
         _ => None,
     }
     .or(spec.fixtures.first());
-    let place = match (project, first) {
+    match (project, first) {
         (Some(project), _) => {
             std::fs::canonicalize(&project.config).unwrap_or_else(|_| project.config.clone())
         }
@@ -522,12 +532,19 @@ fn project_of(role: &str, spec: &TestSpec, project: Option<&ProjectSpec>) -> Str
             .map(Path::to_path_buf)
             .unwrap_or_default(),
         (None, None) => std::path::PathBuf::from("(no files)"),
-    };
-    let mut h = blake3::Hasher::new();
-    h.update(role.as_bytes());
-    h.update(&[0]);
-    h.update(place.to_string_lossy().as_bytes());
-    h.finalize().to_hex()[..16].to_string()
+    }
+}
+
+/// What `pum test list` says a template is built from: its project's configuration
+/// file, else the directory of its files, else the database it copies (or `empty`).
+fn source_of(spec: &TestSpec, project: Option<&ProjectSpec>) -> String {
+    match (&spec.base, place_of(spec, project)) {
+        (Base::Database(name), place) if place.as_os_str() == "(no files)" => {
+            format!("database {name}")
+        }
+        (_, place) if place.as_os_str() == "(no files)" => "empty".to_string(),
+        (_, place) => place.display().to_string(),
+    }
 }
 
 /// Installs (or, on a base that has a migrations table, upgrades) the changelogs.

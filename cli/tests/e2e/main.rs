@@ -19,6 +19,7 @@ mod shell;
 mod sql_files;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
+mod test_cache;
 mod zero_x;
 
 /// Runs the `pum` binary in `dir` with `args`, standard input closed.

@@ -231,6 +231,64 @@ pub(crate) fn keep(client: &mut impl GenericClient, name: &str, max: i64) -> Res
         .collect())
 }
 
+/// A test database, spare or kept database as `pum test list` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct DatabaseRow {
+    pub name: String,
+    pub kept: bool,
+    /// The template of a spare.
+    pub spare_of: Option<String>,
+    /// A finished spare (it belongs to no runner).
+    pub ready: bool,
+    /// The test it was made for.
+    pub test: Option<String>,
+    pub owner: Owner,
+    /// Whether its lease, or its runner's, runs (how a runner of another host is judged).
+    pub lease_live: bool,
+    /// Seconds since it was registered.
+    pub age: i64,
+    /// Its size in bytes; `None` when the database does not exist (or may not be read).
+    pub size: Option<i64>,
+}
+
+/// Every test database, spare and kept database of the registry, by name.
+pub(crate) fn database_rows(client: &mut impl GenericClient) -> Result<Vec<DatabaseRow>> {
+    Ok(client
+        .query(
+            "SELECT r.name, r.kept, r.spare_of, r.ready, r.test, r.runner, r.host, r.boot_id, \
+             r.pid, r.started, \
+             coalesce(r.lease_until > now(), false) OR coalesce(u.lease_until > now(), false), \
+             extract(epoch FROM now() - r.created_at)::bigint, \
+             CASE WHEN has_database_privilege(p.oid, 'CONNECT') \
+                  THEN pg_database_size(p.oid) END \
+             FROM pum_registry.databases r \
+             LEFT JOIN pg_database p ON p.datname = r.name \
+             LEFT JOIN pum_registry.runners u ON u.id = r.runner \
+             ORDER BY r.name",
+            &[],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| DatabaseRow {
+            name: r.get(0),
+            kept: r.get(1),
+            spare_of: r.get(2),
+            ready: r.get(3),
+            test: r.get(4),
+            owner: Owner {
+                runner: r.get::<_, Option<String>>(5).unwrap_or_default(),
+                host: r.get(6),
+                boot_id: r.get(7),
+                pid: r.get(8),
+                started: r.get(9),
+            },
+            lease_live: r.get(10),
+            age: r.get(11),
+            size: r.get(12),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

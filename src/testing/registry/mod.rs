@@ -35,8 +35,10 @@ use crate::sql::quote_identifier;
 /// databases (and advisory locks, which are per database, are shared too).
 pub(crate) const DATABASE: &str = "pum_registry";
 
-/// The registry's layout; a registry of another layout is made again.
-const FORMAT: i32 = 2;
+/// The registry's layout; a registry of an older layout is brought up to it (every
+/// statement of [`make_schema`] may run again: columns are only ever added).
+/// 3: `templates.source`, what a template is built from (`pum test list` shows it).
+const FORMAT: i32 = 3;
 
 /// SQLSTATE insufficient_privilege.
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
@@ -78,6 +80,33 @@ pub(crate) fn open(server: &ConnectionSpec) -> Result<ConnectionSpec> {
     }
     make(&mut client, &user)?;
     Ok(registry)
+}
+
+/// The settings of the registry's database on the server of `server` when there is a
+/// registry there, `None` when there is none (no database `pum_registry`, or one without
+/// the registry's tables). Makes nothing: what reads or cleans the caches of a server
+/// (`pum test list`, `pum test prune`) must not leave a registry where there was none.
+///
+/// # Errors
+/// Connection errors other than a missing database; SQL errors.
+pub(crate) fn existing(server: &ConnectionSpec) -> Result<Option<ConnectionSpec>> {
+    let registry = server.with_dbname(DATABASE);
+    let mut client = match registry.connect() {
+        Ok(client) => client,
+        Err(e) if e.sqlstate() == Some(UNDEFINED_DATABASE) => return Ok(None),
+        Err(e) => return Err(refused_connect(server, e)),
+    };
+    let made: bool = client
+        .query_one(
+            "SELECT to_regclass('pum_registry.databases') IS NOT NULL \
+             AND to_regclass('pum_registry.templates') IS NOT NULL \
+             AND to_regclass('pum_registry.runners') IS NOT NULL \
+             AND to_regclass('pum_registry.template_users') IS NOT NULL",
+            &[],
+        )
+        .map_err(registry_error)?
+        .get(0);
+    Ok(made.then_some(registry))
 }
 
 /// An error naming what the role of `PUM_TEST_DATABASE_URL` (or of the server) lacks.
@@ -155,7 +184,7 @@ fn layout(client: &mut impl GenericClient) -> Result<i32> {
 /// Makes the registry (once, whoever comes first), usable by every role: runners of
 /// different roles share a server. Checks that `user` may use it.
 pub(crate) fn make(client: &mut postgres::Client, user: &str) -> Result<()> {
-    if layout(client)? != FORMAT {
+    if layout(client)? < FORMAT {
         make_schema(client).map_err(|e| {
             if e.sqlstate() == Some(INSUFFICIENT_PRIVILEGE) {
                 lacking(format!(
@@ -194,7 +223,7 @@ fn make_schema(client: &mut postgres::Client) -> Result<()> {
     let failed = |e: postgres::Error| Error::sql("make the test registry", &e);
     let mut tx = client.transaction().map_err(failed)?;
     AdvisoryLock::new(HARNESS, "pum_registry").acquire_for_transaction(&mut tx)?;
-    if layout(&mut tx)? == FORMAT {
+    if layout(&mut tx)? >= FORMAT {
         return Ok(());
     }
     tx.batch_execute(
@@ -231,6 +260,7 @@ fn make_schema(client: &mut postgres::Client) -> Result<()> {
            started_at timestamptz NOT NULL DEFAULT now(),
            lease_until timestamptz NOT NULL);
          ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS project text;
+         ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS source text;
          CREATE TABLE IF NOT EXISTS pum_registry.template_users (
            template text NOT NULL,
            runner text NOT NULL,

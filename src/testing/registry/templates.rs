@@ -79,23 +79,24 @@ pub(crate) fn touch_template(
     Ok(())
 }
 
-/// Registers template (or reference) `name` of `family` as being built, before its
-/// database is made: a build killed midway leaves a row the sweep finds
-/// ([`unfinished_builds`]), never a database nobody knows of. The builder holds the
-/// template's advisory lock meanwhile.
+/// Registers template (or reference) `name` of `family` as being built from `source`
+/// (what `pum test list` says it is made of), before its database is made: a build
+/// killed midway leaves a row the sweep finds ([`unfinished_builds`]), never a database
+/// nobody knows of. The builder holds the template's advisory lock meanwhile.
 pub(crate) fn begin_build(
     client: &mut impl GenericClient,
     name: &str,
     family: &str,
     project: &str,
+    source: &str,
 ) -> Result<()> {
     client
         .execute(
-            "INSERT INTO pum_registry.templates (name, family, project, status, builds) \
-             VALUES ($1, $2, $3, 'building', 0) \
+            "INSERT INTO pum_registry.templates (name, family, project, status, builds, source) \
+             VALUES ($1, $2, $3, 'building', 0, $4) \
              ON CONFLICT (name) DO UPDATE SET status = 'building', family = excluded.family, \
-             project = excluded.project",
-            &[&name, &family, &project],
+             project = excluded.project, source = excluded.source",
+            &[&name, &family, &project, &source],
         )
         .map_err(registry_error)?;
     Ok(())
@@ -204,4 +205,67 @@ pub(crate) fn forget_template(client: &mut impl GenericClient, name: &str) -> Re
         )
         .map_err(registry_error)?;
     Ok(())
+}
+
+/// A template or reference as `pum test list` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct TemplateRow {
+    pub name: String,
+    /// `ready`, `failed` or `building`.
+    pub status: String,
+    /// What it is built from; `None` when a pum before the column built it.
+    pub source: Option<String>,
+    /// Seconds since it was built (or its build started).
+    pub age: i64,
+    /// Its size in bytes; `None` when the database does not exist (or may not be read).
+    pub size: Option<i64>,
+    /// The runners whose lease runs that used it (`host:pid`): a live runner may clone it.
+    pub users: Vec<String>,
+}
+
+/// Every template and reference of the registry, by name.
+pub(crate) fn template_rows(client: &mut impl GenericClient) -> Result<Vec<TemplateRow>> {
+    Ok(client
+        .query(
+            // `source` read through the row's JSON: a registry made before the column
+            // (by a runner of an older pum) is read as it is, never altered.
+            "SELECT t.name, t.status, to_jsonb(t) ->> 'source', \
+             extract(epoch FROM now() - t.built_at)::bigint, \
+             (SELECT CASE WHEN has_database_privilege(d.oid, 'CONNECT') \
+                     THEN pg_database_size(d.oid) END \
+              FROM pg_database d WHERE d.datname = t.name), \
+             ARRAY(SELECT r.host || ':' || r.pid FROM pum_registry.template_users u \
+                   JOIN pum_registry.runners r ON r.id = u.runner \
+                   WHERE u.template = t.name AND r.lease_until > now() \
+                   ORDER BY r.host, r.pid) \
+             FROM pum_registry.templates t ORDER BY t.name",
+            &[],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| TemplateRow {
+            name: r.get(0),
+            status: r.get(1),
+            source: r.get(2),
+            age: r.get(3),
+            size: r.get(4),
+            users: r.get(5),
+        })
+        .collect())
+}
+
+/// The live runners (lease running) that used template `name`, as `host:pid`: asked
+/// again under the template's advisory lock before it is dropped.
+pub(crate) fn live_users(client: &mut impl GenericClient, name: &str) -> Result<Vec<String>> {
+    Ok(client
+        .query(
+            "SELECT r.host || ':' || r.pid FROM pum_registry.template_users u \
+             JOIN pum_registry.runners r ON r.id = u.runner \
+             WHERE u.template = $1 AND r.lease_until > now() ORDER BY r.host, r.pid",
+            &[&name],
+        )
+        .map_err(registry_error)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
