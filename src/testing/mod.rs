@@ -96,6 +96,7 @@ pub use failure::TestResult;
 pub use keep::KeepPolicy;
 pub use run::{run, run_should_panic};
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use runtime::{run_async, run_async_should_panic};
 pub use schema_eq::assert_schema_eq;
 pub use spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
