@@ -126,6 +126,7 @@ impl Embedded {
     /// # Errors
     /// As [`Upgrader::install`].
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn install_async(
         &self,
         client: &tokio_postgres::Client,
@@ -142,6 +143,7 @@ impl Embedded {
     /// # Errors
     /// As [`Upgrader::upgrade`].
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn upgrade_async(
         &self,
         client: &tokio_postgres::Client,
@@ -168,6 +170,7 @@ impl Embedded {
     /// # Errors
     /// As [`Embedded::migrate`].
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn migrate_async(
         &self,
         client: &tokio_postgres::Client,
@@ -184,6 +187,7 @@ impl Embedded {
     /// # Errors
     /// As [`Upgrader::info`].
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn info_async(&self, client: &tokio_postgres::Client) -> Result<Info> {
         self.on_async(client, &MigrateOptions::default(), |upgrader, _| {
             upgrader.info()

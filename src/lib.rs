@@ -167,12 +167,18 @@
 //!   `pum::testing`) and what it needs: the ephemeral server, `pum-macros`, r2d2.
 //! - `server`: the ephemeral server alone (`pum::server`), for tools such as the `pum`
 //!   command line. Unix only: elsewhere it says to set `PUM_TEST_DATABASE_URL`.
-//! - `tokio`: `async fn` bodies for `#[pum_test]`.
+//! - `embed` (with `testing`): `embed_changelogs!`, a project's changelogs compiled into
+//!   an application (`pum::embed` itself is always there).
+//! - `tokio`: `async fn` bodies for `#[pum_test]` and `TestDb::async_client`,
+//!   `Embedded::migrate_async` and its kin, `ConnectionSpec::connect_async`.
 //!
-//! An application that only migrates depends on `pum` with `default-features = false`.
-//! The command line is the separate package `pum-cli` (`cargo install --path cli`).
+//! An application that only migrates depends on `pum` with `default-features = false`
+//! (and `features = ["embed"]` for `embed_changelogs!`). The command line is the separate
+//! package `pum-cli` (`cargo install pum-cli`).
 
 #![warn(missing_docs)]
+// docs.rs (nightly) marks what a feature brings: `[package.metadata.docs.rs]` in Cargo.toml.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod changelog;
 pub mod checker;
@@ -194,12 +200,14 @@ mod os_user;
 mod process;
 pub mod roles;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 #[cfg(any(unix, feature = "server"))]
 mod settings;
 mod sql;
 // With `server` alone: `testing::cache` (what `pum test list|prune` need), not the harness.
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod testing;
 mod text;
 pub mod version;
@@ -223,8 +231,10 @@ pub use sql::{quote_identifier, quote_literal};
 pub use version::Version;
 
 #[cfg(feature = "embed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embed")))]
 pub use pum_macros::embed_changelogs;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use pum_macros::{pum_test, upgrade_paths};
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.

@@ -102,6 +102,7 @@ impl ConnectionSpec {
 
 /// The reason a connection failed, with a hint when the client had no password to give.
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl ConnectionSpec {
     /// A `tokio_postgres::Config` with every setting applied (as [`ConnectionSpec::config`]).
     ///

@@ -123,6 +123,7 @@ pub use keep::KeepPolicy;
 #[cfg(feature = "testing")]
 pub use run::{run, run_should_panic};
 #[cfg(all(feature = "testing", feature = "tokio"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "testing", feature = "tokio"))))]
 pub use runtime::{run_async, run_async_should_panic};
 #[cfg(feature = "testing")]
 pub use schema_eq::assert_schema_eq;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::run::{Expect, run_with, setup_failure};
 use super::{TestDb, TestResult, TestSpec, warnings};
 
-/// Runs an `async` test body (see [`run`]) on a fresh tokio runtime.
+/// Runs an `async` test body (see [`run`](super::run)) on a fresh tokio runtime.
 ///
 /// The runtime (current-thread) is driven by a thread of its own: it runs the body's
 /// spawned tasks, its timers and its I/O, while the body itself is polled on the test's
@@ -25,7 +25,7 @@ pub fn run_async<R: TestResult, F: std::future::Future<Output = R>>(
     run_with(spec, |db| block_on_runtime(body(db)), Expect::Success);
 }
 
-/// [`run_async`] for a `#[should_panic]` test (see [`run_should_panic`]).
+/// [`run_async`] for a `#[should_panic]` test (see [`run_should_panic`](super::run_should_panic)).
 #[track_caller]
 pub fn run_async_should_panic<R: TestResult, F: std::future::Future<Output = R>>(
     spec: TestSpec,

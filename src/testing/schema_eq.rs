@@ -69,6 +69,7 @@ pub(super) fn is_migrations_table(key: &str, attributes: &crate::checker::Attrib
 ///
 /// Tables named `pum_migrations` are left out of the comparison.
 #[macro_export]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 macro_rules! assert_schema_eq {
     ($left:expr, $right:expr $(,)?) => {
         $crate::testing::assert_schema_eq(&$left, &$right, &[], &[])

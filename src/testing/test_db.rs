@@ -66,6 +66,7 @@ impl TestDb {
     /// # Panics
     /// When the server cannot be reached, or outside a tokio runtime.
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn async_client(&self) -> tokio_postgres::Client {
         self.spec
             .connect_async()
