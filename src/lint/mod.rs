@@ -130,6 +130,9 @@ struct Prepared {
     alone_only: bool,
     truncate: bool,
     once_only: bool,
+    /// `INSERT`, `UPDATE` or `DELETE`: changes rows only (unless a trigger runs DDL, which
+    /// the observation after it sees).
+    rows_only: bool,
 }
 
 /// One file ready to run.
@@ -350,7 +353,10 @@ fn run_file(
             .map(|(statement, sql)| run_alone(client, observer, &sql, file, statement))
             .collect();
     }
-    let texts: Vec<String> = texts.collect();
+    let texts: Vec<(String, bool)> = texts
+        .zip(&file.statements)
+        .map(|(sql, statement)| (sql, statement.rows_only))
+        .collect();
     let batch = observer
         .run_file(client, &texts)
         .map_err(|e| Error::sql("roll back a file's statements", &e))?;
@@ -360,7 +366,7 @@ fn run_file(
     file.statements
         .iter()
         .zip(&texts)
-        .map(|(statement, sql)| {
+        .map(|(statement, (sql, _))| {
             observer
                 .run_in_transaction(client, sql)
                 .map_err(|e| refused(file, statement, &e))
@@ -461,6 +467,9 @@ fn prepare(
                     .is_some_and(|(w, _)| matches!(w.as_str(), "CREATE" | "DROP" | "REINDEX")),
             truncate: words.first().is_some_and(|(w, _)| w == "TRUNCATE"),
             once_only: concurrently && text::fails_when_run_again(&words),
+            rows_only: words
+                .first()
+                .is_some_and(|(w, _)| matches!(w.as_str(), "INSERT" | "UPDATE" | "DELETE")),
             sql: rendered,
         });
     }

@@ -1,10 +1,10 @@
 //! What PostgreSQL did (I/O): before a version runs, the objects of its database are
 //! written down in temporary tables of the session (`pg_temp.pum_lint_*`: schemas,
-//! relations with their relfilenode, columns with their NOT NULL, constraints). A
-//! statement goes to the server in one round trip between two prepared statements: the
-//! first writes down the transaction's catalog-write counters, the second, only when they
-//! moved, compares the catalog with the snapshot (for the relations the transaction holds
-//! a schema-changing lock on) and reads the locks the session holds (`pg_locks` for
+//! relations with their relfilenode, columns with their NOT NULL, constraints). The
+//! statements of a file go to the server at once, each followed by a prepared observation
+//! that, only when the transaction's catalog-write counters moved since the one before,
+//! compares the catalog with the snapshot (for the relations the transaction holds a
+//! schema-changing lock on) and reads the locks the session holds (`pg_locks` for
 //! `pg_backend_pid()`). What is new since the statement before is the statement's doing.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// Writes down the objects of the database as they are before a version.
 const SNAPSHOT: &str = "\
 DROP TABLE IF EXISTS pg_temp.pum_lint_nsp, pg_temp.pum_lint_rel, pg_temp.pum_lint_att, \
-  pg_temp.pum_lint_con;
+  pg_temp.pum_lint_cols, pg_temp.pum_lint_con;
 CREATE TEMP TABLE pum_lint_nsp AS
   SELECT oid AS nsp, nspname::text AS nspname FROM pg_catalog.pg_namespace
   WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema';
@@ -28,25 +28,44 @@ CREATE TEMP TABLE pum_lint_att AS
   FROM pg_catalog.pg_attribute a
   JOIN pg_temp.pum_lint_rel r ON r.rel = a.attrelid AND r.relkind IN ('r', 'p', 'm', 'f')
   WHERE a.attnum > 0 AND NOT a.attisdropped;
+CREATE TEMP TABLE pum_lint_cols AS
+  SELECT attrelid AS rel,
+         string_agg(attnum::text || ':' || attname || ':' || attnotnull::text, ',' ORDER BY attnum)
+           AS cols
+  FROM pg_temp.pum_lint_att GROUP BY attrelid;
 CREATE TEMP TABLE pum_lint_con AS
   SELECT k.oid AS con, k.conrelid, k.conname::text AS conname
   FROM pg_catalog.pg_constraint k JOIN pg_temp.pum_lint_rel r ON r.rel = k.conrelid;
 CREATE INDEX ON pg_temp.pum_lint_rel (rel);
 CREATE INDEX ON pg_temp.pum_lint_att (attrelid, attnum);
+CREATE INDEX ON pg_temp.pum_lint_rel (relfilenode);
+CREATE INDEX ON pg_temp.pum_lint_cols (rel);
 CREATE INDEX ON pg_temp.pum_lint_con (con);
-ANALYZE pg_temp.pum_lint_nsp, pg_temp.pum_lint_rel, pg_temp.pum_lint_att, pg_temp.pum_lint_con;
+CREATE INDEX ON pg_temp.pum_lint_con (conrelid, conname);
+ANALYZE pg_temp.pum_lint_nsp, pg_temp.pum_lint_rel, pg_temp.pum_lint_att, pg_temp.pum_lint_cols,
+  pg_temp.pum_lint_con;
 ";
 
-/// The catalog compared with the snapshot: `(kind, key, table, a, b)`. `{gate}` limits the
+/// The catalog compared with the snapshot: `(kind, key, table, a, b)`. `{go}` says whether
+/// to compare at all (see [`WRITES_MOVED`]), `{locks}` whether to read `pg_locks` (not
+/// when nothing but schemas existed before the version: its cost grows with the locks the
+/// version's transaction holds, one per object it made), and `{gate}` limits the
 /// relations compared (see [`GATED`]).
 const OBSERVE: &str = "\
-WITH go AS MATERIALIZED (SELECT {changed} AS go),
+WITH go AS MATERIALIZED ({go}),
 held AS (
   SELECT l.relation AS rel, l.relation, l.mode FROM pg_catalog.pg_locks l
-  WHERE (SELECT go FROM go)
+  WHERE (SELECT go FROM go) AND {locks}
     AND l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted),
 gated AS (
-  SELECT * FROM pg_temp.pum_lint_rel s WHERE (SELECT go FROM go) AND {gate})
+  SELECT * FROM pg_temp.pum_lint_rel s WHERE (SELECT go FROM go) AND {gate}),
+reshaped AS (
+  SELECT g.* FROM gated g JOIN pg_temp.pum_lint_cols s ON s.rel = g.rel
+  WHERE s.cols IS DISTINCT FROM (
+    SELECT string_agg(x.attnum::text || ':' || x.attname::text || ':' || x.attnotnull::text, ','
+                      ORDER BY x.attnum)
+    FROM pg_catalog.pg_attribute x
+    WHERE x.attrelid = g.rel AND x.attnum > 0 AND NOT x.attisdropped))
 SELECT 'rewrite' AS pum_lint_kind, r.rel::text AS pum_lint_key, r.name AS pum_lint_table,
        c.relfilenode::text AS pum_lint_a, '' AS pum_lint_b
   FROM gated r JOIN pg_catalog.pg_class c ON c.oid = r.rel
@@ -74,7 +93,7 @@ SELECT CASE WHEN x.attnum IS NULL THEN 'column-dropped'
                           WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.convalidated
                             AND pg_catalog.pg_get_constraintdef(k.oid)
                                 = format('CHECK ((%I IS NOT NULL))', x.attname)))::text END
-  FROM pg_temp.pum_lint_att a JOIN gated r ON r.rel = a.attrelid
+  FROM pg_temp.pum_lint_att a JOIN reshaped r ON r.rel = a.attrelid
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   LEFT JOIN pg_catalog.pg_attribute x
     ON x.attrelid = a.attrelid AND x.attnum = a.attnum AND NOT x.attisdropped
@@ -111,6 +130,8 @@ SELECT 'schema-renamed', n.nsp::text || '.' || x.nspname, format('%I', n.nspname
        format('%I', x.nspname), ''
   FROM pg_temp.pum_lint_nsp n JOIN pg_catalog.pg_namespace x ON x.oid = n.nsp
   WHERE (SELECT go FROM go) AND x.nspname::text <> n.nspname
+UNION ALL
+SELECT 'moved', '', '', '', '' WHERE (SELECT go FROM go)
 UNION ALL
 SELECT 'lock', '', r.name, l.mode::text, ''
   FROM held l JOIN pg_temp.pum_lint_rel r ON r.rel = l.relation
@@ -178,6 +199,31 @@ fn rows_of_last_statement(
     })
 }
 
+/// The rows of each observation among the messages of a simple query. Each observation
+/// starts with the description of its five columns (sent even when it returns no row); a
+/// statement's own rows come with a description of their own.
+fn observations(messages: &[postgres::SimpleQueryMessage]) -> Vec<Vec<Vec<String>>> {
+    let mut observed: Vec<Vec<Vec<String>>> = Vec::new();
+    let mut in_observation = false;
+    for message in messages {
+        match message {
+            postgres::SimpleQueryMessage::RowDescription(columns) => {
+                in_observation = columns.iter().map(|c| c.name()).eq(OBSERVATION_COLUMNS);
+                if in_observation {
+                    observed.push(Vec::new());
+                }
+            }
+            postgres::SimpleQueryMessage::Row(row) if in_observation => {
+                if let Some(rows) = observed.last_mut() {
+                    rows.push(fields(row));
+                }
+            }
+            _ => {}
+        }
+    }
+    observed
+}
+
 /// What the catalog showed after one statement.
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
@@ -198,17 +244,28 @@ pub(crate) struct Observer {
     seen: BTreeSet<(String, String, String)>,
     /// [`OBSERVE`] over every relation.
     everything: postgres::Statement,
+    /// The name of the prepared observation after a statement in a transaction.
+    observe: &'static str,
 }
 
-/// The name of [`OBSERVE`] over the relations locked in the transaction, run only when the
-/// catalog-write counters moved since [`MARK_NAME`], prepared in SQL (`PREPARE`) so that
-/// a statement and its observation go to the server in one round trip; its plan follows
-/// the snapshot tables when they are made again.
+/// `{go}` of [`OBSERVE`] after a statement in a transaction: whether the counters of
+/// catalog writes moved since the observation before (kept in `pum.lint_writes`, for the
+/// transaction only: at the first statement of a transaction it is unset, and the
+/// statement is observed). A statement after which they did not move (`INSERT`,
+/// `UPDATE`…) changed nothing older than the version, and the comparison reads nothing.
+const WRITES_MOVED: &str = "SELECT n.now IS DISTINCT FROM \
+    pg_catalog.current_setting('pum.lint_writes', true) AS go, \
+    pg_catalog.set_config('pum.lint_writes', n.now, true) AS noted \
+    FROM (SELECT ({CATALOG_WRITES})::text AS now) n";
+
+/// The name of [`OBSERVE`] over the relations locked in the transaction, after a statement
+/// in a transaction, prepared in SQL (`PREPARE`) so that statements and their observations
+/// go to the server at once; its plan follows the snapshot tables when they are made
+/// again. [`NEW_NAME`]: the same where nothing but schemas existed before the version.
 const GATED_NAME: &str = "pum_lint_observe";
 
-/// The name of the statement that writes down the catalog-write counters before a
-/// statement (in `pum.lint_before`, for the transaction: rolled back with it).
-const MARK_NAME: &str = "pum_lint_mark";
+/// See [`GATED_NAME`].
+const NEW_NAME: &str = "pum_lint_observe_new";
 
 impl Observer {
     /// Writes down the database's objects: what "existed before the version" means.
@@ -216,18 +273,20 @@ impl Observer {
     /// # Errors
     /// [`Error::Sql`].
     pub(crate) fn start(client: &mut postgres::Client) -> Result<Observer> {
-        client
-            .batch_execute(SNAPSHOT)
+        let started = client
+            .simple_query(&format!(
+                "{SNAPSHOT};\nSELECT EXISTS (SELECT FROM pg_temp.pum_lint_rel)"
+            ))
             .map_err(|e| Error::sql("write down the objects before the version", &e))?;
-        let track_counts = client
-            .query_one("SELECT current_setting('track_counts')::bool", &[])
-            .map_err(|e| Error::sql("read track_counts", &e))?
-            .get(0);
+        let relations_before = rows_of_last_statement(&started)
+            .next()
+            .is_some_and(|row| row[0] == "t");
         let everything = client
             .prepare(
                 &OBSERVE
-                    .replace("{gate}", "true")
-                    .replace("{changed}", "true"),
+                    .replace("{go}", "SELECT true AS go")
+                    .replace("{locks}", "true")
+                    .replace("{gate}", "true"),
             )
             .map_err(|e| Error::sql("prepare the observation of statements", &e))?;
         let prepared = client
@@ -237,36 +296,43 @@ impl Observer {
             )
             .map_err(|e| Error::sql("look for the observation of statements", &e))?;
         if prepared.is_none() {
+            let track_counts: bool = client
+                .query_one("SELECT current_setting('track_counts')::bool", &[])
+                .map_err(|e| Error::sql("read track_counts", &e))?
+                .get(0);
             // Without the counters, every statement is observed.
-            let changed = if track_counts {
-                format!(
-                    "({CATALOG_WRITES})::text IS DISTINCT FROM \
-                     pg_catalog.current_setting('pum.lint_before', true)"
-                )
+            let go = if track_counts {
+                WRITES_MOVED.replace("{CATALOG_WRITES}", CATALOG_WRITES)
             } else {
-                "true".to_string()
+                "SELECT true AS go".to_string()
+            };
+            let observe = |locks: &str| {
+                OBSERVE
+                    .replace("{go}", &go)
+                    .replace("{locks}", locks)
+                    .replace("{gate}", GATED)
             };
             client
                 .batch_execute(&format!(
-                    "PREPARE {GATED_NAME} AS {};\n\
-                     PREPARE {MARK_NAME} AS SELECT pg_catalog.set_config('pum.lint_before', \
-                       ({CATALOG_WRITES})::text, true) AS pum_lint_mark",
-                    OBSERVE
-                        .replace("{gate}", GATED)
-                        .replace("{changed}", &changed)
+                    "PREPARE {GATED_NAME} AS {};\nPREPARE {NEW_NAME} AS {}",
+                    observe("true"),
+                    observe("false")
                 ))
                 .map_err(|e| Error::sql("prepare the observation of statements", &e))?;
         }
         Ok(Observer {
             seen: BTreeSet::new(),
             everything,
+            observe: if relations_before {
+                GATED_NAME
+            } else {
+                NEW_NAME
+            },
         })
     }
 
     /// Runs `sql` (one statement, in the open transaction) and compares the catalog with
-    /// the snapshot after it, in one round trip: the counters of catalog writes are read
-    /// before and after it, and when they did not move (`INSERT`, `UPDATE`…), nothing
-    /// older than the version changed and the comparison reads nothing.
+    /// the snapshot after it, in one round trip.
     ///
     /// # Errors
     /// The statement's error, as the server gave it.
@@ -276,29 +342,49 @@ impl Observer {
         sql: &str,
     ) -> std::result::Result<Seen, postgres::Error> {
         // The statement may end in a `--` comment: the `;` goes on a line of its own.
-        let messages = client.simple_query(&format!(
-            "EXECUTE {MARK_NAME};\n{sql}\n;\nEXECUTE {GATED_NAME}"
-        ))?;
+        let messages = client.simple_query(&format!("{sql}\n;\nEXECUTE {}", self.observe))?;
         Ok(self.digest(rows_of_last_statement(&messages)))
     }
 
-    /// Runs the statements of a file (in the open transaction), each observed as
-    /// [`Observer::run_in_transaction`] does, all in one round trip. `None` when one of
-    /// them failed: nothing of the file is left then (it ran after a savepoint, rolled
-    /// back to), and the caller runs them one by one to name the statement that failed.
+    /// Runs the statements of a file (in the open transaction), observed as
+    /// [`Observer::run_in_transaction`] does, all in one round trip. A run of statements
+    /// that only change rows (`quiet`: `INSERT`, `UPDATE`, `DELETE`) is observed once,
+    /// after its last; when the catalog-write counters moved during such a run (a trigger
+    /// that runs DDL), the file is run again one statement at a time. `None` when a
+    /// statement failed or the file must run again: nothing of the file is left then (it
+    /// ran after a savepoint, rolled back to), and the caller runs its statements one by
+    /// one (naming the statement that failed).
     ///
     /// # Errors
     /// Only when the savepoint cannot be rolled back to or released.
     pub(crate) fn run_file(
         &mut self,
         client: &mut postgres::Client,
-        statements: &[String],
+        statements: &[(String, bool)],
     ) -> std::result::Result<Option<Vec<Seen>>, postgres::Error> {
-        let mut batch = String::from("SAVEPOINT pum_lint_file;\n");
-        for sql in statements {
-            batch.push_str(&format!(
-                "EXECUTE {MARK_NAME};\n{sql}\n;\nEXECUTE {GATED_NAME};\n"
-            ));
+        // The observation first notes the counters as they are before the file.
+        let mut batch = format!("SAVEPOINT pum_lint_file;\nEXECUTE {};\n", self.observe);
+        // Where nothing but schemas existed before the version, the whole file is one run,
+        // observed at its end: what a schema goes through inside the transaction, no other
+        // session sees, and only what it is at the end (gone, renamed) is a hazard.
+        let schemas_only = self.observe == NEW_NAME;
+        let quiet = |i: usize| {
+            statements
+                .get(i)
+                .is_some_and(|(_, quiet)| schemas_only || *quiet)
+        };
+        // Per observation: how many statements it covers.
+        let mut covers = Vec::new();
+        let mut since = 0;
+        for (i, (sql, _)) in statements.iter().enumerate() {
+            batch.push_str(sql);
+            batch.push_str("\n;\n");
+            since += 1;
+            if !(quiet(i) && quiet(i + 1)) {
+                batch.push_str(&format!("EXECUTE {};\n", self.observe));
+                covers.push(since);
+                since = 0;
+            }
         }
         let messages = match client.simple_query(&batch) {
             Ok(messages) => messages,
@@ -307,36 +393,31 @@ impl Observer {
                 return Ok(None);
             }
         };
-        // The rows of each statement's observation follow its mark's row: rows are told
-        // apart by their first column's name (a statement may return rows of its own).
-        let mut observed: Vec<Vec<Vec<String>>> = Vec::with_capacity(statements.len());
-        for message in &messages {
-            let postgres::SimpleQueryMessage::Row(row) = message else {
-                continue;
-            };
-            let names = row.columns().iter().map(|c| c.name());
-            if names.clone().eq(["pum_lint_mark"]) {
-                observed.push(Vec::new());
-            } else if names.eq(OBSERVATION_COLUMNS) {
-                match observed.last_mut() {
-                    Some(rows) => rows.push(fields(row)),
-                    // Before any mark: not what was sent (the count below tells).
-                    None => observed.push(Vec::new()),
-                }
-            }
-        }
-        if observed.len() != statements.len() {
-            // Not what was sent: the caller runs them one by one.
+        let observed = observations(&messages);
+        // A run that changed the catalog (rows only: a trigger's DDL; schemas only: a
+        // schema dropped or renamed) is run again one statement at a time, to say which.
+        let moved_in_a_run = || {
+            observed.iter().skip(1).zip(&covers).any(|(rows, covered)| {
+                *covered > 1
+                    && rows.iter().any(|row| match row[0].as_str() {
+                        "moved" => !schemas_only,
+                        "lock" => false,
+                        _ => schemas_only,
+                    })
+            })
+        };
+        if observed.len() != covers.len() + 1 || moved_in_a_run() {
+            // Not what was sent, or DDL inside a run: the caller runs them one by one.
             client.batch_execute("ROLLBACK TO SAVEPOINT pum_lint_file")?;
             return Ok(None);
         }
         client.batch_execute("RELEASE SAVEPOINT pum_lint_file")?;
-        Ok(Some(
-            observed
-                .into_iter()
-                .map(|rows| self.digest(rows.into_iter()))
-                .collect(),
-        ))
+        let mut seen = Vec::with_capacity(statements.len());
+        for (rows, covered) in observed.into_iter().skip(1).zip(covers) {
+            seen.extend((1..covered).map(|_| Seen::default()));
+            seen.push(self.digest(rows.into_iter()));
+        }
+        Ok(Some(seen))
     }
 
     /// Compares the catalog with the snapshot after a statement that ran outside a

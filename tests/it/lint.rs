@@ -425,6 +425,53 @@ fn lint_findings_of_a_file_run_at_once_belong_to_their_statements() {
     assert_eq!(report.statements, 7);
 }
 
+/// Rows changed by a run of INSERTs are observed once, after the run: a trigger that runs
+/// DDL inside the run is still found, at the statement that fired it.
+#[test]
+fn lint_a_trigger_running_ddl_inside_a_run_of_inserts_is_found_at_its_insert() {
+    let text = "CREATE FUNCTION app.widen() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                BEGIN\n\
+                  IF NEW.id = 2 THEN ALTER TABLE app.item ALTER COLUMN price TYPE bigint; END IF;\n\
+                  RETURN NEW;\n\
+                END $$;\n\
+                CREATE TRIGGER tag_widen AFTER INSERT ON app.tag FOR EACH ROW \
+                EXECUTE FUNCTION app.widen();\n\
+                INSERT INTO app.tag VALUES (1, 'a');\n\
+                INSERT INTO app.tag VALUES (2, 'b');\n\
+                UPDATE app.tag SET label = 'c' WHERE id = 1;\n\
+                DELETE FROM app.tag WHERE id = 1;\n";
+    let report = lint_of(&[("01.sql", text)]);
+    let lines: Vec<(Rule, usize)> = report.findings.iter().map(|f| (f.rule, f.line)).collect();
+    assert_eq!(lines, [(Rule::Rewrite, 8)]);
+    assert_eq!(report.statements, 6);
+}
+
+/// The first version runs where nothing but schemas existed: each file is observed once,
+/// at its end, and run again statement by statement when a schema was dropped or renamed,
+/// to name the statement.
+#[test]
+fn lint_first_version_finds_a_renamed_schema_at_its_statement() {
+    let project = Project::new(
+        YAML,
+        &[(
+            "changelogs/1.0.0/01.sql",
+            "CREATE SCHEMA app;\nCREATE TABLE app.t (id integer);\n\
+             ALTER SCHEMA public RENAME TO old_public;\nCREATE TABLE app.u (id integer);\n",
+        )],
+    );
+    let report = lint(&project.config(), &spec(), &LintOptions::default()).unwrap();
+    let lines: Vec<(Rule, usize, Option<String>)> = report
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.line, f.table.clone()))
+        .collect();
+    assert_eq!(
+        lines,
+        [(Rule::BreakingRename, 3, Some("public".to_string()))]
+    );
+    assert_eq!(report.statements, 4);
+}
+
 #[test]
 fn lint_bad_input_names_file_and_line() {
     let unknown_rule = project(&[("01.sql", "SELECT 1;\n-- pum:allow rewrites\nSELECT 2;\n")]);
