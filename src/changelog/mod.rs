@@ -400,8 +400,19 @@ pub(crate) fn sql_source(file: &str, mut bytes: Vec<u8>) -> Result<String> {
 
 /// `blake3:<hex>` of `text` with `\r\n` and `\r` line endings read as `\n`.
 pub fn checksum(text: &str) -> String {
-    let normalised = text.replace("\r\n", "\n").replace('\r', "\n");
-    format!("blake3:{}", blake3::hash(normalised.as_bytes()).to_hex())
+    // Hashed as it is read, without a normalised copy of the text (a file can be large).
+    let mut hasher = blake3::Hasher::new();
+    let mut rest = text.as_bytes();
+    while let Some(cr) = rest.iter().position(|&b| b == b'\r') {
+        hasher.update(&rest[..cr]);
+        hasher.update(b"\n");
+        rest = &rest[cr + 1..];
+        if let Some(after) = rest.strip_prefix(b"\n") {
+            rest = after;
+        }
+    }
+    hasher.update(rest);
+    format!("blake3:{}", hasher.finalize().to_hex())
 }
 
 #[cfg(test)]
@@ -410,6 +421,11 @@ mod tests {
     #[test]
     fn checksum_ignores_line_endings() {
         assert_eq!(checksum("a\r\nb\r\n"), checksum("a\nb\n"));
+        assert_eq!(checksum("a\r\r\nb\rc"), checksum("a\n\nb\nc"));
+        assert_eq!(
+            checksum("a\nb\n"),
+            format!("blake3:{}", blake3::hash(b"a\nb\n").to_hex())
+        );
         assert_ne!(checksum("a\nb\n"), checksum("a\nc\n"));
         assert!(checksum("").starts_with("blake3:"));
     }
