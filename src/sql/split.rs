@@ -555,6 +555,23 @@ mod tests {
     }
 
     #[test]
+    fn statements_come_one_at_a_time_up_to_an_unterminated_quote() {
+        let text = "SELECT 1;\n  SELECT 2;\nSELECT 'open;\nSELECT 3;";
+        let mut statements = statements(text);
+        let first = statements.next().unwrap().unwrap();
+        assert_eq!((first.sql, first.line, first.column), ("SELECT 1;", 1, 1));
+        let second = statements.next().unwrap().unwrap();
+        assert_eq!(
+            (second.sql, second.line, second.column),
+            ("SELECT 2;", 2, 3)
+        );
+        let err = statements.next().unwrap().unwrap_err();
+        assert_eq!((err.line, err.column), (3, 8));
+        assert!(statements.next().is_none());
+        assert_eq!(split(text).unwrap_err(), err);
+    }
+
+    #[test]
     fn semicolons_inside_quotes_and_comments_do_not_split() {
         let text = r#"SELECT 'a;b', E'c\';d', "e;f" FROM t; -- g;h
 /* i; /* nested; */ j; */ SELECT $$k;l$$, $fn$ m; $$ ; $fn$;
@@ -671,6 +688,13 @@ SELECT $1;"#;
                     prop_assert_eq!((s.line, s.column), line_column(&text, s.offset));
                 }
             }
+        }
+
+        #[test]
+        fn statements_one_at_a_time_are_those_split_gives(text in sqlish()) {
+            let one_by_one: Vec<Statement> =
+                statements(&text).map(|s| s.unwrap().to_statement()).collect();
+            prop_assert_eq!(one_by_one, split(&text).unwrap());
         }
 
         #[test]
