@@ -70,9 +70,9 @@ impl<'t> Pieces<'t> {
         }
     }
 
-    /// The end of the piece starting at `self.start`: just after its `;`, or the end of
-    /// the text.
-    fn end_of_piece(&self) -> Result<usize, SplitError> {
+    /// The end of the piece starting at `self.start`: just after its `;` (and `true`), or
+    /// the end of the text (and `false`).
+    fn end_of_piece(&self) -> Result<(usize, bool), SplitError> {
         let (text, bytes) = (self.text, self.text.as_bytes());
         let mut i = self.start;
         let mut words = WordTracker::default();
@@ -97,7 +97,7 @@ impl<'t> Pieces<'t> {
                     Some(tag) => i = skip_dollar_quoted(text, i, tag)?,
                     None => i += 1,
                 },
-                b';' if !words.in_atomic_body() => return Ok(i + 1),
+                b';' if !words.in_atomic_body() => return Ok((i + 1, true)),
                 b if is_word_start(b) => {
                     let end = i + bytes[i..].iter().take_while(|c| is_word_byte(**c)).count();
                     words.word(&text[i..end]);
@@ -106,7 +106,25 @@ impl<'t> Pieces<'t> {
                 _ => i += 1,
             }
         }
-        Ok(bytes.len())
+        Ok((bytes.len(), false))
+    }
+
+    /// The next piece, and whether its `;` ended it (rather than the end of the text).
+    fn next_piece(&mut self) -> Option<Result<(Range<usize>, bool), SplitError>> {
+        if self.failed || self.start >= self.text.len() {
+            return None;
+        }
+        match self.end_of_piece() {
+            Ok((end, terminated)) => {
+                let piece = self.start..end;
+                self.start = end;
+                Some(Ok((piece, terminated)))
+            }
+            Err(err) => {
+                self.failed = true;
+                Some(Err(err))
+            }
+        }
     }
 }
 
@@ -114,20 +132,7 @@ impl Iterator for Pieces<'_> {
     type Item = Result<Range<usize>, SplitError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.start >= self.text.len() {
-            return None;
-        }
-        match self.end_of_piece() {
-            Ok(end) => {
-                let piece = self.start..end;
-                self.start = end;
-                Some(Ok(piece))
-            }
-            Err(err) => {
-                self.failed = true;
-                Some(Err(err))
-            }
-        }
+        Some(self.next_piece()?.map(|(piece, _)| piece))
     }
 }
 
@@ -197,22 +202,110 @@ impl<'t> Iterator for Statements<'t> {
                 Ok(range) => range,
                 Err(err) => return Some(Err(err)),
             };
-            let piece = &text[range.clone()];
-            let Some(lead) = first_significant(piece) else {
-                continue;
-            };
-            if piece[lead..].trim_end() == ";" {
-                continue;
+            if let Some(statement) = statement_in(text, range, &mut self.lines, 0) {
+                return Some(Ok(statement));
             }
-            let offset = range.start + lead;
-            let (line, column) = self.lines.at(text, offset);
-            return Some(Ok(StatementRef {
-                sql: text[offset..range.end].trim_end(),
-                offset,
-                line,
-                column,
-            }));
         }
+    }
+}
+
+/// The statement of the piece `range` of `text`, unless it holds only whitespace,
+/// comments and a `;`; `lines` counts up to it; `base` is the byte offset of `text` in
+/// its file.
+fn statement_in<'t>(
+    text: &'t str,
+    range: Range<usize>,
+    lines: &mut Lines,
+    base: usize,
+) -> Option<StatementRef<'t>> {
+    let piece = &text[range.clone()];
+    let lead = first_significant(piece)?;
+    if piece[lead..].trim_end() == ";" {
+        return None;
+    }
+    let offset = range.start + lead;
+    let (line, column) = lines.at(text, offset);
+    Some(StatementRef {
+        sql: text[offset..range.end].trim_end(),
+        offset: base + offset,
+        line,
+        column,
+    })
+}
+
+/// The statements of a text that comes in parts (a file read a block at a time), each
+/// given as soon as its `;` has come, as [`statements`] gives them: only the statement
+/// not ended yet is kept.
+#[derive(Default)]
+pub struct StatementFeed {
+    /// The text from the start of the statement not ended yet.
+    pending: String,
+    /// Byte offset of `pending` in the whole text.
+    base: usize,
+    /// Lines and columns counted up to the start of `pending` (offsets in `pending`).
+    lines: Lines,
+}
+
+impl StatementFeed {
+    /// Adds `text` and calls `each` with every statement it ends.
+    ///
+    /// # Errors
+    /// `each`'s.
+    pub fn push<E>(
+        &mut self,
+        text: &str,
+        each: &mut dyn FnMut(StatementRef) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.pending.push_str(text);
+        let pending = self.pending.as_str();
+        let mut pieces = Pieces::new(pending);
+        let mut ended = 0;
+        // An unterminated construct, or a piece the end of the text ends, may yet be
+        // ended by what comes next: it waits, whole, for more.
+        while let Some(Ok((range, true))) = pieces.next_piece() {
+            ended = range.end;
+            if let Some(statement) = statement_in(pending, range, &mut self.lines, self.base) {
+                each(statement)?;
+            }
+        }
+        self.lines.at(pending, ended);
+        self.lines.offset = 0;
+        self.pending.drain(..ended);
+        self.base += ended;
+        Ok(())
+    }
+
+    /// Ends the text: calls `each` with the last statement if it has no `;`.
+    ///
+    /// # Errors
+    /// An unterminated string, identifier, comment or dollar quote, located in the whole
+    /// text; `each`'s.
+    pub fn finish<E: From<SplitError>>(
+        mut self,
+        each: &mut dyn FnMut(StatementRef) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let pending = self.pending.as_str();
+        let mut pieces = Pieces::new(pending);
+        while let Some(piece) = pieces.next_piece() {
+            match piece {
+                Ok((range, _)) => {
+                    if let Some(statement) =
+                        statement_in(pending, range, &mut self.lines, self.base)
+                    {
+                        each(statement)?;
+                    }
+                }
+                Err(mut err) => {
+                    // Located in `pending`, which starts where `lines` counted to.
+                    if err.line == 1 {
+                        err.column += self.lines.column;
+                    }
+                    err.line += self.lines.newlines;
+                    return Err(err.into());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -568,7 +661,21 @@ mod tests {
         let err = statements.next().unwrap().unwrap_err();
         assert_eq!((err.line, err.column), (3, 8));
         assert!(statements.next().is_none());
-        assert_eq!(split(text).unwrap_err(), err);
+        assert_eq!(split(text).unwrap_err(), err.clone());
+        let mut feed = StatementFeed::default();
+        let mut got = Vec::new();
+        for part in ["SELECT 1;\n  SEL", "ECT 2;\nSELECT 'op", "en;\nSELECT 3;"] {
+            feed.push(part, &mut |s| {
+                got.push((s.sql.to_string(), s.offset, s.line, s.column));
+                Ok::<_, SplitError>(())
+            })
+            .unwrap();
+        }
+        assert_eq!(
+            got,
+            [("SELECT 1;".into(), 0, 1, 1), ("SELECT 2;".into(), 12, 2, 3)]
+        );
+        assert_eq!(feed.finish(&mut |_| Ok(())), Err(err));
     }
 
     #[test]
@@ -695,6 +802,39 @@ SELECT $1;"#;
             let one_by_one: Vec<Statement> =
                 statements(&text).map(|s| s.unwrap().to_statement()).collect();
             prop_assert_eq!(one_by_one, split(&text).unwrap());
+        }
+
+        #[test]
+        fn a_text_fed_in_parts_gives_the_statements_of_the_whole(
+            text in sqlish(),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+        ) {
+            let mut feed = StatementFeed::default();
+            let mut got = Vec::new();
+            let mut at = 0;
+            for cut in cuts {
+                let mut end = (at + cut).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                feed.push(&text[at..end], &mut |s| {
+                    got.push(s.to_statement());
+                    Ok::<_, SplitError>(())
+                })
+                .unwrap();
+                at = end;
+            }
+            feed.push(&text[at..], &mut |s| {
+                got.push(s.to_statement());
+                Ok::<_, SplitError>(())
+            })
+            .unwrap();
+            feed.finish(&mut |s| {
+                got.push(s.to_statement());
+                Ok::<_, SplitError>(())
+            })
+            .unwrap();
+            prop_assert_eq!(got, split(&text).unwrap());
         }
 
         #[test]
