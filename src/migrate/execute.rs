@@ -269,7 +269,7 @@ impl<'a> Run<'a> {
         progress: &mut dyn Progress,
     ) -> Result<Prepared<'a>> {
         let f = &self.changelogs[version].down[file];
-        let prepared = Prepared::new(f.sql.text.as_str(), &f.name, self.parameters, true)?;
+        let prepared = Prepared::changelog_file(f, self.parameters)?;
         progress.undo(&self.changelogs[version].version, &f.name);
         Ok(prepared)
     }
@@ -313,8 +313,7 @@ impl<'a> Run<'a> {
     }
 
     fn file(&self, version: usize, file: usize) -> Result<Prepared<'a>> {
-        let f = &self.changelogs[version].files[file];
-        Prepared::new(f.sql.text.as_str(), &f.name, self.parameters, true)
+        Prepared::changelog_file(&self.changelogs[version].files[file], self.parameters)
     }
 
     /// The row recording changelog `version`.

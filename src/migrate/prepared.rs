@@ -5,11 +5,14 @@
 //! A text is checked whole before anything of it is sent (an unterminated quote at its
 //! end is reported before the server sees its first statement), and then gone through
 //! again, statement by statement, as it is sent: nothing holds its statements or their
-//! rendered copies all at once, so that a file of a million `INSERT`s costs the memory
-//! of one statement besides its own text.
+//! rendered copies all at once. A large changelog file is not even held: it is read
+//! again, a block at a time, each time (`changelog::stream`), so that a file of a million
+//! `INSERT`s costs the memory of one statement.
 
 use std::borrow::Cow;
+use std::path::Path;
 
+use crate::changelog::ChangelogFile;
 use crate::changelog::params::Parameters;
 use crate::error::{Error, Result};
 use crate::hooks::Variable;
@@ -21,9 +24,18 @@ pub(crate) struct Prepared<'a> {
     /// `changelogs/1.0.0/01_schema.sql`, a hook's file, or `hook code`.
     pub name: String,
     /// The text, as written.
-    text: Cow<'a, str>,
+    source: Source<'a>,
     /// What its statements become when sent.
     render: Render<'a>,
+}
+
+/// Where the text is.
+enum Source<'a> {
+    /// In memory.
+    Text(Cow<'a, str>),
+    /// In a large file read as it runs, whose checksum was `checksum` when the run read
+    /// it first.
+    File { path: &'a Path, checksum: &'a str },
 }
 
 /// How a text's statements become what is sent.
@@ -52,9 +64,39 @@ impl<'a> Prepared<'a> {
         parameters: &'a Parameters,
         changelog: bool,
     ) -> Result<Prepared<'a>> {
+        Prepared::checked(Source::Text(text.into()), name, parameters, changelog)
+    }
+
+    /// Splits, checks and renders changelog file `file`, which is read again, a block at
+    /// a time, when it is not held.
+    ///
+    /// # Errors
+    /// As [`Prepared::new`]; [`Error::Changelog`] when the file changed since the run
+    /// read it first.
+    pub(crate) fn changelog_file(
+        file: &'a ChangelogFile,
+        parameters: &'a Parameters,
+    ) -> Result<Prepared<'a>> {
+        let source = if file.sql.is_held() {
+            Source::Text(Cow::Borrowed(&file.sql.text))
+        } else {
+            Source::File {
+                path: &file.path,
+                checksum: &file.sql.checksum,
+            }
+        };
+        Prepared::checked(source, &file.name, parameters, true)
+    }
+
+    fn checked(
+        source: Source<'a>,
+        name: &str,
+        parameters: &'a Parameters,
+        changelog: bool,
+    ) -> Result<Prepared<'a>> {
         let prepared = Prepared {
             name: name.to_string(),
-            text: text.into(),
+            source,
             render: Render::Parameters {
                 parameters,
                 changelog,
@@ -80,7 +122,7 @@ impl<'a> Prepared<'a> {
     ) -> Result<(Prepared<'a>, Vec<String>)> {
         let prepared = Prepared {
             name: name.to_string(),
-            text: text.into(),
+            source: Source::Text(text.into()),
             render: Render::Delta(variables),
         };
         let mut warnings = Vec::new();
@@ -104,18 +146,37 @@ impl<'a> Prepared<'a> {
     /// each statement a delta file leaves out.
     fn check(&self, left_out: &mut dyn FnMut(&StatementRef)) -> Result<()> {
         let mut refused = None;
-        for statement in sql::statements(&self.text) {
-            let statement = statement.map_err(|e| self.at(e.line, e.column, e.message))?;
-            if refused.is_some() {
-                continue;
+        self.statements(&mut |statement| {
+            if refused.is_none() {
+                match self.rendered(&statement, true) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => left_out(&statement),
+                    Err(err) => refused = Some(err),
+                }
             }
-            match self.rendered(&statement, true) {
-                Ok(Some(_)) => {}
-                Ok(None) => left_out(&statement),
-                Err(err) => refused = Some(err),
+            Ok(())
+        })?;
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// Calls `each` with the statements of the text, until it fails.
+    ///
+    /// # Errors
+    /// An unterminated construct, located; a file changed since the run read it first;
+    /// `each`'s.
+    fn statements(&self, each: &mut dyn FnMut(StatementRef) -> Result<()>) -> Result<()> {
+        let unterminated = |e: sql::SplitError| self.at(e.line, e.column, e.message);
+        match &self.source {
+            Source::Text(text) => {
+                for statement in sql::statements(text) {
+                    each(statement.map_err(unterminated)?)?;
+                }
+                Ok(())
+            }
+            Source::File { path, checksum } => {
+                crate::changelog::stream::each_statement(path, checksum, each, unterminated)
             }
         }
-        refused.map_or(Ok(()), Err)
     }
 
     /// What `statement` becomes when sent, or `None` when it is left out; `checking` also
@@ -155,7 +216,11 @@ impl<'a> Prepared<'a> {
             _ => return Ok(Some(Cow::Borrowed(text))),
         };
         let rendered = rendering.map_err(|(offset, message)| {
-            let (line, column) = sql::line_column(&self.text, statement.offset + offset);
+            // Counted from the statement's own place: the text may not be held.
+            let (line, column) = match sql::line_column(text, offset) {
+                (1, column) => (statement.line, statement.column + column - 1),
+                (line, column) => (statement.line + line - 1, column),
+            };
             self.at(line, column, message)
         })?;
         Ok(Some(Cow::Owned(rendered)))
@@ -170,13 +235,12 @@ impl<'a> Prepared<'a> {
         &self,
         each: &mut dyn FnMut(&StatementRef, &str) -> Result<()>,
     ) -> Result<()> {
-        for statement in sql::statements(&self.text) {
-            let statement = statement.map_err(|e| self.at(e.line, e.column, e.message))?;
+        self.statements(&mut |statement| {
             if let Some(sql) = self.rendered(&statement, false)? {
                 each(&statement, &sql)?;
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Runs the statements one by one, so that a failure names its statement.

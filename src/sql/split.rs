@@ -275,14 +275,20 @@ impl StatementFeed {
         Ok(())
     }
 
+    /// How many bytes wait for the end of their statement.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Ends the text: calls `each` with the last statement if it has no `;`.
     ///
     /// # Errors
     /// An unterminated string, identifier, comment or dollar quote, located in the whole
-    /// text; `each`'s.
-    pub fn finish<E: From<SplitError>>(
+    /// text and made an `E` by `unterminated`; `each`'s.
+    pub fn finish<E>(
         mut self,
         each: &mut dyn FnMut(StatementRef) -> Result<(), E>,
+        unterminated: impl FnOnce(SplitError) -> E,
     ) -> Result<(), E> {
         let pending = self.pending.as_str();
         let mut pieces = Pieces::new(pending);
@@ -301,7 +307,7 @@ impl StatementFeed {
                         err.column += self.lines.column;
                     }
                     err.line += self.lines.newlines;
-                    return Err(err.into());
+                    return Err(unterminated(err));
                 }
             }
         }
@@ -673,9 +679,12 @@ mod tests {
         }
         assert_eq!(
             got,
-            [("SELECT 1;".into(), 0, 1, 1), ("SELECT 2;".into(), 12, 2, 3)]
+            [
+                ("SELECT 1;".into(), 0, 1, 1),
+                ("SELECT 2;".into(), 12, 2, 3)
+            ]
         );
-        assert_eq!(feed.finish(&mut |_| Ok(())), Err(err));
+        assert_eq!(feed.finish(&mut |_| Ok(()), |e| e), Err(err));
     }
 
     #[test]
@@ -829,10 +838,13 @@ SELECT $1;"#;
                 Ok::<_, SplitError>(())
             })
             .unwrap();
-            feed.finish(&mut |s| {
-                got.push(s.to_statement());
-                Ok::<_, SplitError>(())
-            })
+            feed.finish(
+                &mut |s| {
+                    got.push(s.to_statement());
+                    Ok::<_, SplitError>(())
+                },
+                |e| e,
+            )
             .unwrap();
             prop_assert_eq!(got, split(&text).unwrap());
         }

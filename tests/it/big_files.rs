@@ -1,6 +1,7 @@
 //! Changelog files larger than one round trip: pum sends a run's statements in chunks of
 //! about a MiB, so a file of a few MiB goes in several, and what happens in a later chunk
-//! must read as it would in the first.
+//! must read as it would in the first. Files larger than 8 MiB are not even held: the
+//! run reads them again, a block at a time, to check them and to send them.
 
 use pum::migrate::NoProgress;
 use pum::testing::TestDb;
@@ -15,6 +16,9 @@ const YAML: &str = "pum:\n  module: big\n  migration_table_schema: big\n\
 fn filler() -> String {
     "x".repeat(1000)
 }
+
+/// Rows enough for a file larger than 8 MiB, which a run reads as it goes.
+const ROWS: usize = 9000;
 
 /// `rows` INSERTs into `big.item` after its `CREATE TABLE` (line 2), the statement of
 /// row `n` on line `n + 2`; `replace` puts another statement in place of some rows'.
@@ -37,6 +41,7 @@ fn inserts(rows: usize, replace: &dyn Fn(usize) -> Option<String>) -> String {
 }
 
 fn install(db: &TestDb, text: &str) -> pum::Result<pum::migrate::MigrationReport> {
+    assert!(text.len() > 8 << 20, "the file is larger than pum holds");
     let project = Project::new(YAML, &[("changelogs/1.0.0/01_data.sql", text)]);
     let config = project.config();
     Upgrader::new(&config, db.spec())
@@ -67,16 +72,15 @@ fn a_file_of_several_chunks_installs_whole_with_its_parameters_rendered(db: Test
     // A parameter stands in the last rows (the last chunk), and one statement is larger
     // than a chunk on its own.
     let big = "y".repeat(3 << 20);
-    let text = inserts(5000, &|n| match n {
+    let text = inserts(ROWS, &|n| match n {
         2500 => Some(format!(
             "INSERT INTO big.item VALUES ({n}, 'big', '{big}');"
         )),
-        4990.. => Some(format!(
+        8990.. => Some(format!(
             "INSERT INTO big.item VALUES ({n}, {{label}}, NULL);"
         )),
         _ => None,
     });
-    assert!(text.len() > 5 << 20, "the file spans several chunks");
     let report = install(&db, &text).unwrap();
     assert_eq!(report.applied, ["1.0.0"]);
     assert_eq!(
@@ -85,7 +89,7 @@ fn a_file_of_several_chunks_installs_whole_with_its_parameters_rendered(db: Test
             "SELECT count(*)::text || ' ' || count(DISTINCT id)::text || ' ' || \
              sum(length(filler))::text FROM big.item"
         ),
-        [format!("5000 5000 {}", 4988 * 1000 + (3 << 20))]
+        [format!("{ROWS} {ROWS} {}", (ROWS - 12) * 1000 + (3 << 20))]
     );
     assert_eq!(
         strings(
@@ -104,7 +108,7 @@ fn a_file_of_several_chunks_installs_whole_with_its_parameters_rendered(db: Test
 fn an_error_in_a_later_chunk_names_its_line_and_leaves_nothing(db: TestDb) {
     // Row 4000 is in the fourth chunk or so: a failure there, while running, rolls back
     // the chunks before it too.
-    let text = inserts(5000, &|n| {
+    let text = inserts(ROWS, &|n| {
         (n == 4000).then(|| format!("INSERT INTO big.item VALUES ({n}, 'row', 1 / 0);"))
     });
     let err = install(&db, &text).unwrap_err();
@@ -120,7 +124,7 @@ fn an_error_in_a_later_chunk_names_its_line_and_leaves_nothing(db: TestDb) {
 fn a_syntax_error_in_a_later_chunk_names_its_line_and_leaves_nothing(db: TestDb) {
     // The server refuses a chunk with a syntax error before running any of it: the
     // chunks before it ran, and are rolled back with the rest.
-    let text = inserts(5000, &|n| {
+    let text = inserts(ROWS, &|n| {
         (n == 3500).then(|| "INSERT INTO big.item VALUS (1);".into())
     });
     let err = install(&db, &text).unwrap_err();
@@ -130,4 +134,41 @@ fn a_syntax_error_in_a_later_chunk_names_its_line_and_leaves_nothing(db: TestDb)
          (in: INSERT INTO big.item VALUS (1);)"
     );
     assert!(nothing_applied(&db));
+}
+
+#[pum::pum_test]
+fn what_is_wrong_at_the_end_of_a_large_file_is_said_before_anything_runs(db: TestDb) {
+    // A run reads a large file through before it sends any of it: the statement that
+    // would fail on the server (row 10) is never sent.
+    for (last, expected) in [
+        (
+            "SELECT 'open;",
+            format!(
+                "changelogs/1.0.0/01_data.sql:{}:8: unterminated quoted string",
+                ROWS + 3
+            ),
+        ),
+        (
+            "COMMIT;",
+            format!(
+                "changelogs/1.0.0/01_data.sql:{}:1: transaction control (BEGIN, COMMIT, \
+                 ROLLBACK…) is not allowed in changelog files: pum runs them in its own \
+                 transaction (mark a file that must run outside one with -- pum:no-transaction)",
+                ROWS + 3
+            ),
+        ),
+        (
+            "SELECT\n  {nope};",
+            format!(
+                "changelogs/1.0.0/01_data.sql:{}:3: unknown parameter {{nope}}",
+                ROWS + 4
+            ),
+        ),
+    ] {
+        let mut text = inserts(ROWS, &|n| (n == 10).then(|| "SELECT 1 / 0;".into()));
+        text.push_str(last);
+        let err = install(&db, &text).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        assert!(nothing_applied(&db));
+    }
 }
