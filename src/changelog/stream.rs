@@ -12,7 +12,8 @@ use std::path::Path;
 
 use super::{NO_TRANSACTION_DIRECTIVE, SqlText};
 use crate::error::{Error, Result};
-use crate::sql::split::{SplitError, StatementFeed, StatementRef};
+use crate::sql::feed::StatementFeed;
+use crate::sql::split::{SplitError, StatementRef};
 
 /// Files up to this size are held in memory, as every file of other commands is; larger
 /// ones (and only files on disk, not compiled in, that run in a transaction) are read as

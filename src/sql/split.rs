@@ -53,7 +53,7 @@ pub fn split_ranges(text: &str) -> Result<Vec<Range<usize>>, SplitError> {
 /// The pieces of a text one after the other, as [`split_ranges`] gives them all: a
 /// piece is known as soon as its `;` is read, so a caller may work on it before the rest
 /// of the text is read. After an error, nothing more.
-struct Pieces<'t> {
+pub(super) struct Pieces<'t> {
     text: &'t str,
     /// Where the next piece starts.
     start: usize,
@@ -62,7 +62,7 @@ struct Pieces<'t> {
 }
 
 impl<'t> Pieces<'t> {
-    fn new(text: &'t str) -> Pieces<'t> {
+    pub(super) fn new(text: &'t str) -> Pieces<'t> {
         Pieces {
             text,
             start: 0,
@@ -110,7 +110,7 @@ impl<'t> Pieces<'t> {
     }
 
     /// The next piece, and whether its `;` ended it (rather than the end of the text).
-    fn next_piece(&mut self) -> Option<Result<(Range<usize>, bool), SplitError>> {
+    pub(super) fn next_piece(&mut self) -> Option<Result<(Range<usize>, bool), SplitError>> {
         if self.failed || self.start >= self.text.len() {
             return None;
         }
@@ -212,7 +212,7 @@ impl<'t> Iterator for Statements<'t> {
 /// The statement of the piece `range` of `text`, unless it holds only whitespace,
 /// comments and a `;`; `lines` counts up to it; `base` is the byte offset of `text` in
 /// its file.
-fn statement_in<'t>(
+pub(super) fn statement_in<'t>(
     text: &'t str,
     range: Range<usize>,
     lines: &mut Lines,
@@ -233,91 +233,9 @@ fn statement_in<'t>(
     })
 }
 
-/// The statements of a text that comes in parts (a file read a block at a time), each
-/// given as soon as its `;` has come, as [`statements`] gives them: only the statement
-/// not ended yet is kept.
-#[derive(Default)]
-pub struct StatementFeed {
-    /// The text from the start of the statement not ended yet.
-    pending: String,
-    /// Byte offset of `pending` in the whole text.
-    base: usize,
-    /// Lines and columns counted up to the start of `pending` (offsets in `pending`).
-    lines: Lines,
-}
-
-impl StatementFeed {
-    /// Adds `text` and calls `each` with every statement it ends.
-    ///
-    /// # Errors
-    /// `each`'s.
-    pub fn push<E>(
-        &mut self,
-        text: &str,
-        each: &mut dyn FnMut(StatementRef) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.pending.push_str(text);
-        let pending = self.pending.as_str();
-        let mut pieces = Pieces::new(pending);
-        let mut ended = 0;
-        // An unterminated construct, or a piece the end of the text ends, may yet be
-        // ended by what comes next: it waits, whole, for more.
-        while let Some(Ok((range, true))) = pieces.next_piece() {
-            ended = range.end;
-            if let Some(statement) = statement_in(pending, range, &mut self.lines, self.base) {
-                each(statement)?;
-            }
-        }
-        self.lines.at(pending, ended);
-        self.lines.offset = 0;
-        self.pending.drain(..ended);
-        self.base += ended;
-        Ok(())
-    }
-
-    /// How many bytes wait for the end of their statement.
-    pub fn pending_len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Ends the text: calls `each` with the last statement if it has no `;`.
-    ///
-    /// # Errors
-    /// An unterminated string, identifier, comment or dollar quote, located in the whole
-    /// text and made an `E` by `unterminated`; `each`'s.
-    pub fn finish<E>(
-        mut self,
-        each: &mut dyn FnMut(StatementRef) -> Result<(), E>,
-        unterminated: impl FnOnce(SplitError) -> E,
-    ) -> Result<(), E> {
-        let pending = self.pending.as_str();
-        let mut pieces = Pieces::new(pending);
-        while let Some(piece) = pieces.next_piece() {
-            match piece {
-                Ok((range, _)) => {
-                    if let Some(statement) =
-                        statement_in(pending, range, &mut self.lines, self.base)
-                    {
-                        each(statement)?;
-                    }
-                }
-                Err(mut err) => {
-                    // Located in `pending`, which starts where `lines` counted to.
-                    if err.line == 1 {
-                        err.column += self.lines.column;
-                    }
-                    err.line += self.lines.newlines;
-                    return Err(unterminated(err));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Line and column of offsets asked for in increasing order, each counted from the last.
 #[derive(Default)]
-struct Lines {
+pub(super) struct Lines {
     /// The offset counted up to.
     offset: usize,
     /// Newlines before it.
@@ -328,7 +246,7 @@ struct Lines {
 
 impl Lines {
     /// As [`line_column`], for an `offset` at or after the previous one.
-    fn at(&mut self, text: &str, offset: usize) -> (usize, usize) {
+    pub(super) fn at(&mut self, text: &str, offset: usize) -> (usize, usize) {
         let offset = offset.clamp(self.offset, text.len());
         let between = &text[self.offset..offset];
         match between.rfind('\n') {
@@ -340,6 +258,21 @@ impl Lines {
         }
         self.offset = offset;
         (self.newlines + 1, self.column + 1)
+    }
+
+    /// Forgets the text before the offset counted to: offsets count from there on.
+    pub(super) fn drop_counted(&mut self) {
+        self.offset = 0;
+    }
+
+    /// Line and column in the whole text of `line`:`column` of the text that starts at
+    /// the offset counted to.
+    pub(super) fn from_counted(&self, line: usize, column: usize) -> (usize, usize) {
+        if line == 1 {
+            (self.newlines + 1, self.column + column)
+        } else {
+            (self.newlines + line, column)
+        }
     }
 }
 
@@ -608,7 +541,7 @@ fn first_word(statement: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -667,24 +600,7 @@ mod tests {
         let err = statements.next().unwrap().unwrap_err();
         assert_eq!((err.line, err.column), (3, 8));
         assert!(statements.next().is_none());
-        assert_eq!(split(text).unwrap_err(), err.clone());
-        let mut feed = StatementFeed::default();
-        let mut got = Vec::new();
-        for part in ["SELECT 1;\n  SEL", "ECT 2;\nSELECT 'op", "en;\nSELECT 3;"] {
-            feed.push(part, &mut |s| {
-                got.push((s.sql.to_string(), s.offset, s.line, s.column));
-                Ok::<_, SplitError>(())
-            })
-            .unwrap();
-        }
-        assert_eq!(
-            got,
-            [
-                ("SELECT 1;".into(), 0, 1, 1),
-                ("SELECT 2;".into(), 12, 2, 3)
-            ]
-        );
-        assert_eq!(feed.finish(&mut |_| Ok(()), |e| e), Err(err));
+        assert_eq!(split(text).unwrap_err(), err);
     }
 
     #[test]
@@ -777,7 +693,7 @@ SELECT $1;"#;
     }
 
     /// Text made of SQL-ish fragments, including every kind of quote.
-    fn sqlish() -> impl Strategy<Value = String> {
+    pub(in crate::sql) fn sqlish() -> impl Strategy<Value = String> {
         let fragment = prop_oneof![
             Just("SELECT 1".to_string()),
             Just(";".to_string()),
@@ -811,42 +727,6 @@ SELECT $1;"#;
             let one_by_one: Vec<Statement> =
                 statements(&text).map(|s| s.unwrap().to_statement()).collect();
             prop_assert_eq!(one_by_one, split(&text).unwrap());
-        }
-
-        #[test]
-        fn a_text_fed_in_parts_gives_the_statements_of_the_whole(
-            text in sqlish(),
-            cuts in proptest::collection::vec(0usize..200, 0..6),
-        ) {
-            let mut feed = StatementFeed::default();
-            let mut got = Vec::new();
-            let mut at = 0;
-            for cut in cuts {
-                let mut end = (at + cut).min(text.len());
-                while !text.is_char_boundary(end) {
-                    end += 1;
-                }
-                feed.push(&text[at..end], &mut |s| {
-                    got.push(s.to_statement());
-                    Ok::<_, SplitError>(())
-                })
-                .unwrap();
-                at = end;
-            }
-            feed.push(&text[at..], &mut |s| {
-                got.push(s.to_statement());
-                Ok::<_, SplitError>(())
-            })
-            .unwrap();
-            feed.finish(
-                &mut |s| {
-                    got.push(s.to_statement());
-                    Ok::<_, SplitError>(())
-                },
-                |e| e,
-            )
-            .unwrap();
-            prop_assert_eq!(got, split(&text).unwrap());
         }
 
         #[test]
