@@ -73,7 +73,7 @@ impl StatementFeed {
                 }
                 Err(mut err) => {
                     // Located in `pending`, which starts where `lines` counted to.
-                    (err.line, err.column) = self.lines.from_counted(err.line, err.column);
+                    (err.line, err.column) = self.lines.beyond_counted(err.line, err.column);
                     return Err(unterminated(err));
                 }
             }

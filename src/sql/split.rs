@@ -267,7 +267,7 @@ impl Lines {
 
     /// Line and column in the whole text of `line`:`column` of the text that starts at
     /// the offset counted to.
-    pub(super) fn from_counted(&self, line: usize, column: usize) -> (usize, usize) {
+    pub(super) fn beyond_counted(&self, line: usize, column: usize) -> (usize, usize) {
         if line == 1 {
             (self.newlines + 1, self.column + column)
         } else {
