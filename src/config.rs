@@ -420,6 +420,20 @@ impl Config {
         }
     }
 
+    /// [`Config::changelogs`] for a migration: a large file on disk is not held but read
+    /// again as it runs ([`changelog::SqlText::is_held`]).
+    ///
+    /// # Errors
+    /// As [`changelog::discover`].
+    pub(crate) fn changelogs_for_run(&self) -> Result<Vec<Changelog>> {
+        match &self.source {
+            Source::Disk => {
+                changelog::discover_for_run(&self.changelogs_dir, &self.changelogs_directory)
+            }
+            Source::Embedded(_) => self.changelogs(),
+        }
+    }
+
     /// Reads the SQL file `file` of the project (a hook's, demo data's), relative to
     /// `base_dir`.
     ///

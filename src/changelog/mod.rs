@@ -23,6 +23,7 @@ mod embedded;
 pub(crate) mod params;
 mod render;
 pub(crate) mod scaffold;
+pub(crate) mod stream;
 pub(crate) use embedded::EmbeddedFiles;
 pub(crate) use render::render_percent;
 
@@ -92,6 +93,15 @@ pub fn discover(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
     discover_in(&Disk, root, recorded_as)
 }
 
+/// [`discover`] for a migration, which reads its large files again as they run rather
+/// than hold them ([`SqlText::is_held`]).
+///
+/// # Errors
+/// As [`discover`].
+pub(crate) fn discover_for_run(root: &Path, recorded_as: &str) -> Result<Vec<Changelog>> {
+    discover_in(&DiskForRun, root, recorded_as)
+}
+
 /// What is in a directory of a [`Tree`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EntryKind {
@@ -148,6 +158,19 @@ impl Tree for Disk {
 
     fn read(&self, path: &Path) -> Result<SqlText> {
         SqlText::read(path)
+    }
+}
+
+/// The file system, for a migration: large files are not held.
+struct DiskForRun;
+
+impl Tree for DiskForRun {
+    fn entries(&self, dir: &Path) -> Result<Option<Vec<(String, PathBuf, EntryKind)>>> {
+        Disk.entries(dir)
+    }
+
+    fn read(&self, path: &Path) -> Result<SqlText> {
+        stream::read_for_run(path)
     }
 }
 
@@ -310,12 +333,15 @@ const DANGLING_LINK: &str = "a symbolic link to nothing: restore its target or r
 /// A file's text, read for applying.
 #[derive(Debug, Clone)]
 pub struct SqlText {
-    /// The text.
+    /// The text; empty when it is not held ([`SqlText::is_held`]).
     pub text: String,
     /// `blake3:<hex>` of the text with line endings normalised to `\n`.
     pub checksum: String,
     /// Whether the file asks to run outside a transaction.
     pub no_transaction: bool,
+    /// Whether `text` holds the text: a run does not hold a large file, which it reads
+    /// again as it runs.
+    held: bool,
 }
 
 impl SqlText {
@@ -340,7 +366,14 @@ impl SqlText {
             checksum: checksum(&text),
             text,
             no_transaction,
+            held: true,
         }
+    }
+
+    /// Whether [`SqlText::text`] holds the text. Only the changelogs a migration reads
+    /// leave large files on disk, to read them again as they run.
+    pub fn is_held(&self) -> bool {
+        self.held
     }
 }
 
@@ -400,8 +433,10 @@ pub(crate) fn sql_source(file: &str, mut bytes: Vec<u8>) -> Result<String> {
 
 /// `blake3:<hex>` of `text` with `\r\n` and `\r` line endings read as `\n`.
 pub fn checksum(text: &str) -> String {
-    let normalised = text.replace("\r\n", "\n").replace('\r', "\n");
-    format!("blake3:{}", blake3::hash(normalised.as_bytes()).to_hex())
+    // Hashed as it is read, without a normalised copy of the text (a file can be large).
+    let mut checksum = stream::Checksum::default();
+    checksum.update(text);
+    checksum.finish()
 }
 
 #[cfg(test)]
@@ -410,6 +445,11 @@ mod tests {
     #[test]
     fn checksum_ignores_line_endings() {
         assert_eq!(checksum("a\r\nb\r\n"), checksum("a\nb\n"));
+        assert_eq!(checksum("a\r\r\nb\rc"), checksum("a\n\nb\nc"));
+        assert_eq!(
+            checksum("a\nb\n"),
+            format!("blake3:{}", blake3::hash(b"a\nb\n").to_hex())
+        );
         assert_ne!(checksum("a\nb\n"), checksum("a\nc\n"));
         assert!(checksum("").starts_with("blake3:"));
     }

@@ -61,7 +61,7 @@ fn invalid_indexes(client: &mut impl Sql) -> Result<Vec<(String, String)>> {
 /// [`Error::Statement`] naming the file, line, column and SQLSTATE of the statement that
 /// failed; the note of what was dropped, or what could not be, is part of its message.
 pub(crate) fn run_alone(file: &Prepared, client: &mut impl Sql) -> Result<()> {
-    for (statement, sql) in &file.statements {
+    file.each(&mut |statement, sql| {
         let concurrent = builds_concurrently(sql);
         let before = if concurrent {
             invalid_indexes(client)?
@@ -69,13 +69,13 @@ pub(crate) fn run_alone(file: &Prepared, client: &mut impl Sql) -> Result<()> {
             Vec::new()
         };
         let Err(err) = client.batch(sql) else {
-            continue;
+            return Ok(());
         };
         let error = statement_error(&file.name, statement, sql, &err);
         if !concurrent {
             return Err(error);
         }
-        return Err(match drop_left_behind(client, &before) {
+        Err(match drop_left_behind(client, &before) {
             Ok(dropped) if dropped.is_empty() => error,
             Ok(dropped) => with_note(
                 error,
@@ -89,9 +89,8 @@ pub(crate) fn run_alone(file: &Prepared, client: &mut impl Sql) -> Result<()> {
                 error,
                 &format!("; dropping the INVALID index it left failed too: {failed}"),
             ),
-        });
-    }
-    Ok(())
+        })
+    })
 }
 
 /// Drops the INVALID indexes that are not in `before`; their names.

@@ -50,13 +50,13 @@ pub(crate) struct App<'a> {
 }
 
 /// How one configured hook runs.
-enum Runs {
-    Sql(Prepared),
+enum Runs<'a> {
+    Sql(Prepared<'a>),
     Python(PathBuf),
     Executable(PathBuf),
 }
 
-impl App<'_> {
+impl<'a> App<'a> {
     /// The configured hooks of `phase`.
     fn configured(&self, phase: HookPhase) -> &[HookEntry] {
         match phase {
@@ -72,7 +72,7 @@ impl App<'_> {
         &self,
         phase: HookPhase,
         session: &mut RunSession,
-        batch: &mut Vec<Item>,
+        batch: &mut Vec<Item<'a>>,
         current: Option<&Version>,
         progress: &mut dyn Progress,
     ) -> Result<()> {
@@ -113,12 +113,12 @@ impl App<'_> {
     }
 
     /// How `hook` runs: its SQL made ready, or the code file to start.
-    fn prepare(&self, hook: &HookEntry, phase: HookPhase, index: usize) -> Result<Runs> {
+    fn prepare(&self, hook: &HookEntry, phase: HookPhase, index: usize) -> Result<Runs<'a>> {
         let Some(file) = &hook.file else {
             let name = format!("{}[{index}] code", phase.key());
             let text = SqlText::new(hook.code.clone().unwrap_or_default());
             return Ok(Runs::Sql(Prepared::new(
-                &text,
+                text.text,
                 &name,
                 self.parameters,
                 false,
@@ -129,7 +129,7 @@ impl App<'_> {
             Some("sql") => {
                 let text = self.config.read_sql(file)?;
                 Ok(Runs::Sql(Prepared::new(
-                    &text,
+                    text.text,
                     file,
                     self.parameters,
                     false,
@@ -240,7 +240,7 @@ impl App<'_> {
     }
 
     /// The files of demo data set `name`, made ready, into `batch`.
-    pub(crate) fn demo_data(&self, name: &str, batch: &mut Vec<Item>) -> Result<()> {
+    pub(crate) fn demo_data(&self, name: &str, batch: &mut Vec<Item<'a>>) -> Result<()> {
         let set = self
             .config
             .demo_data
@@ -253,7 +253,7 @@ impl App<'_> {
         for file in set.file.iter().chain(set.files.iter().flatten()) {
             let text = self.config.read_sql(file)?;
             batch.push(Item::Text(Prepared::new(
-                &text,
+                text.text,
                 file,
                 self.parameters,
                 false,

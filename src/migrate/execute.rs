@@ -57,7 +57,7 @@ struct Steps<'a> {
     /// Creates and grants the configuration's roles.
     roles: RoleManager<'a>,
     /// Items not sent yet.
-    batch: Vec<Item>,
+    batch: Vec<Item<'a>>,
     /// Files applied since progress was last told (version, file).
     done: Vec<(usize, usize)>,
     /// The version the database is at, as far as the steps so far go.
@@ -66,7 +66,7 @@ struct Steps<'a> {
     report: MigrationReport,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
     /// Carries `plan` out; on error the open transaction is left for the caller to roll
     /// back.
     pub(crate) fn execute(
@@ -192,7 +192,7 @@ impl Run<'_> {
         plan: &Plan,
         step: &Step,
         speaks: bool,
-        state: &mut Steps,
+        state: &mut Steps<'a>,
         progress: &mut dyn Progress,
     ) -> Result<()> {
         let Steps {
@@ -267,15 +267,15 @@ impl Run<'_> {
         version: usize,
         file: usize,
         progress: &mut dyn Progress,
-    ) -> Result<Prepared> {
+    ) -> Result<Prepared<'a>> {
         let f = &self.changelogs[version].down[file];
-        let prepared = Prepared::new(&f.sql, &f.name, self.parameters, true)?;
+        let prepared = Prepared::changelog_file(f, self.parameters)?;
         progress.undo(&self.changelogs[version].version, &f.name);
         Ok(prepared)
     }
 
     /// The statement that removes `version`'s rows from the table (a downgrade).
-    fn unrecord(&self, version: usize) -> Item {
+    fn unrecord(&self, version: usize) -> Item<'a> {
         let version = &self.changelogs[version].version;
         let texts: Vec<String> = self
             .recorded
@@ -290,7 +290,7 @@ impl Run<'_> {
     }
 
     /// The statement that records `version` as applied.
-    fn record(&self, version: usize, beta_testing: bool) -> Item {
+    fn record(&self, version: usize, beta_testing: bool) -> Item<'a> {
         let row = self.row(version, beta_testing);
         Item::Sql {
             sql: self.table.insert_sql(&row),
@@ -312,9 +312,8 @@ impl Run<'_> {
         }
     }
 
-    fn file(&self, version: usize, file: usize) -> Result<Prepared> {
-        let f = &self.changelogs[version].files[file];
-        Prepared::new(&f.sql, &f.name, self.parameters, true)
+    fn file(&self, version: usize, file: usize) -> Result<Prepared<'a>> {
+        Prepared::changelog_file(&self.changelogs[version].files[file], self.parameters)
     }
 
     /// The row recording changelog `version`.

@@ -337,7 +337,7 @@ impl<'a> Upgrader<'a> {
         progress: &mut dyn Progress,
     ) -> Result<MigrationReport> {
         per_file_refused(options)?;
-        let changelogs = self.config.changelogs()?;
+        let changelogs = self.config.changelogs_for_run()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         let etiquette = Etiquette::of(options, self.config);
         self.polite(
@@ -391,7 +391,7 @@ impl<'a> Upgrader<'a> {
         progress: &mut dyn Progress,
     ) -> Result<MigrationReport> {
         per_file_refused(options)?;
-        let changelogs = self.config.changelogs()?;
+        let changelogs = self.config.changelogs_for_run()?;
         let parameters = Parameters::resolve(&self.config.parameters, &options.parameters)?;
         let etiquette = Etiquette::of(options, self.config);
         self.polite(
@@ -550,7 +550,7 @@ impl<'a> Upgrader<'a> {
         options: &DowngradeOptions,
         progress: &mut dyn Progress,
     ) -> Result<MigrationReport> {
-        let changelogs = self.config.changelogs()?;
+        let changelogs = self.config.changelogs_for_run()?;
         self.locked(options.lock_timeout, |session| {
             session.begin()?;
             if self.table.exists(&mut session.client)? {

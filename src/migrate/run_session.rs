@@ -1,15 +1,24 @@
 //! [`RunSession`]: the session of one run, and the batches it sends.
 //!
-//! The steps between two commits go to the server in one round trip, behind a savepoint
-//! set in a round trip of its own (so that even a syntax error, which makes the server
-//! refuse the whole string before running any of it, leaves the savepoint to return to).
-//! When the server refuses the batch, the transaction goes back to the savepoint and the
-//! same statements run one by one until the failing one, which is then reported with its
-//! file, line and column.
+//! The steps between two commits go to the server behind a savepoint set in a round trip
+//! of its own (so that even a syntax error, which makes the server refuse the whole string
+//! before running any of it, leaves the savepoint to return to), in chunks of about
+//! [`CHUNK_BYTES`], each in one round trip. When the server refuses a chunk, the
+//! transaction goes back to the savepoint, the chunks before it are sent again, and its
+//! statements run one by one until the failing one, which is then reported with its file,
+//! line and column.
 
 use super::prepared::Prepared;
 use crate::error::{Error, Result};
+use crate::sql::split::StatementRef;
 use crate::wire::{Conn, RawSession, Sql};
+
+/// How many bytes of statements go to the server in one round trip, about (a statement
+/// larger than that goes alone). The server parses a whole query string before it runs
+/// any of it, taking some fifteen times the string's size: a file of a million `INSERT`s
+/// (58 MB) sent in one would cost the server 900 MB, and pum as much again to assemble.
+/// A round trip per MiB costs nothing that can be measured beside the statements'.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// The session of one run: its client, and whether a transaction is open.
 pub(crate) struct RunSession<'c> {
@@ -107,8 +116,9 @@ impl<'c> RunSession<'c> {
         Ok(())
     }
 
-    /// Sends the batch in one round trip in the transaction; if the server refuses it,
-    /// returns to the savepoint and runs it piece by piece to name what failed.
+    /// Sends the batch in the transaction, a chunk per round trip; if the server refuses
+    /// a chunk, returns to the savepoint and sends it again, the refused chunk piece by
+    /// piece to name what failed.
     pub(crate) fn flush(&mut self, batch: &mut Vec<Item>) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
@@ -118,28 +128,15 @@ impl<'c> RunSession<'c> {
         client
             .batch("SAVEPOINT pum_batch")
             .map_err(|e| Error::server("set a savepoint", &e))?;
-        let mut sql = String::new();
-        for item in batch.iter() {
-            match item {
-                Item::Text(prepared) => prepared.append_to(&mut sql),
-                Item::Sql { sql: statement, .. } => {
-                    sql.push_str(statement);
-                    sql.push_str(";\n");
-                }
-            }
-        }
-        if client.batch(&sql).is_err() {
+        // A chunk the server took before and refuses when sent again (which only a
+        // change made elsewhere meanwhile could cause) goes piece by piece in its turn:
+        // the chunk sent piece by piece comes earlier each time, so this ends.
+        let mut careful = usize::MAX;
+        while let Some(refused) = send(client, batch, careful)? {
             client
                 .batch("ROLLBACK TO SAVEPOINT pum_batch")
                 .map_err(|e| Error::server("return to the start of the batch", &e))?;
-            for item in batch.iter() {
-                match item {
-                    Item::Text(prepared) => prepared.run_one_by_one(client)?,
-                    Item::Sql { sql, doing } => {
-                        client.batch(sql).map_err(|e| Error::server(doing, &e))?
-                    }
-                }
-            }
+            careful = refused;
         }
         client
             .batch("RELEASE SAVEPOINT pum_batch")
@@ -159,7 +156,114 @@ impl<'c> RunSession<'c> {
 
 /// One piece of a batch: statements located in their text, or a statement of pum's own
 /// (with what it does, for its error).
-pub(crate) enum Item {
-    Text(Prepared),
+pub(crate) enum Item<'a> {
+    Text(Prepared<'a>),
     Sql { sql: String, doing: String },
+}
+
+/// One statement of a batch: located in its text, or pum's own.
+enum Unit<'u> {
+    Located {
+        prepared: &'u Prepared<'u>,
+        statement: &'u StatementRef<'u>,
+        sql: &'u str,
+    },
+    Own {
+        sql: &'u str,
+        doing: &'u str,
+    },
+}
+
+impl Unit<'_> {
+    /// Appends the statement to `chunk`, ended so that it stays one statement even when
+    /// it ends in a `--` comment; how many bytes that is.
+    fn append_to(&self, chunk: &mut String) -> usize {
+        let before = chunk.len();
+        match self {
+            Unit::Located { sql, .. } => {
+                chunk.push_str(sql);
+                chunk.push_str("\n;\n");
+            }
+            Unit::Own { sql, .. } => {
+                chunk.push_str(sql);
+                chunk.push_str(";\n");
+            }
+        }
+        chunk.len() - before
+    }
+
+    /// The bytes [`Unit::append_to`] appends.
+    fn len(&self) -> usize {
+        match self {
+            Unit::Located { sql, .. } => sql.len() + 3,
+            Unit::Own { sql, .. } => sql.len() + 2,
+        }
+    }
+
+    /// Runs the statement alone; its error names it.
+    fn run(&self, client: &mut impl Sql) -> Result<()> {
+        match *self {
+            Unit::Located {
+                prepared,
+                statement,
+                sql,
+            } => prepared.run_one(client, statement, sql),
+            Unit::Own { sql, doing } => client.batch(sql).map_err(|e| Error::server(doing, &e)),
+        }
+    }
+}
+
+/// Calls `each` with the statements of `batch`, in order, until it fails.
+fn walk(batch: &[Item], each: &mut dyn FnMut(Unit) -> Result<()>) -> Result<()> {
+    for item in batch {
+        match item {
+            Item::Text(prepared) => prepared.each(&mut |statement, sql| {
+                each(Unit::Located {
+                    prepared,
+                    statement,
+                    sql,
+                })
+            })?,
+            Item::Sql { sql, doing } => each(Unit::Own { sql, doing })?,
+        }
+    }
+    Ok(())
+}
+
+/// Sends the statements of `batch` in chunks of about [`CHUNK_BYTES`], each in one round
+/// trip, except the chunks from number `careful` on, whose statements run one by one. The
+/// number of the chunk the server refused, if it refused one (the transaction is then
+/// aborted, and nothing more is sent).
+///
+/// # Errors
+/// The located error of a statement that failed alone; connection errors.
+fn send(client: &mut impl Sql, batch: &[Item], careful: usize) -> Result<Option<usize>> {
+    let mut chunk = String::new();
+    // Where chunks end depends on the statements' sizes only, so that chunk `n` is the
+    // same statements every time the batch is sent.
+    let (mut index, mut size) = (0, 0);
+    let mut refused = None;
+    walk(batch, &mut |unit| {
+        if refused.is_some() {
+            return Ok(());
+        }
+        if index >= careful {
+            unit.run(client)?;
+            size += unit.len();
+        } else {
+            size += unit.append_to(&mut chunk);
+        }
+        if size >= CHUNK_BYTES {
+            if !chunk.is_empty() && client.batch(&chunk).is_err() {
+                refused = Some(index);
+            }
+            chunk.clear();
+            (index, size) = (index + 1, 0);
+        }
+        Ok(())
+    })?;
+    if refused.is_none() && !chunk.is_empty() && client.batch(&chunk).is_err() {
+        refused = Some(index);
+    }
+    Ok(refused)
 }

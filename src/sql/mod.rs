@@ -4,6 +4,7 @@
 //! A floor low in the house: changelogs, the wire session, advisory locks, dumps and the
 //! 0.x table all take their SQL knowledge from here, and it uses nothing but [`crate::error`].
 
+pub mod feed;
 pub mod quote;
 pub mod split;
 

@@ -47,50 +47,93 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// # Errors
 /// An unterminated string, identifier, comment or dollar quote.
 pub fn split_ranges(text: &str) -> Result<Vec<Range<usize>>, SplitError> {
-    let bytes = text.as_bytes();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    let mut words = WordTracker::default();
-    while i < bytes.len() {
-        let b = bytes[i];
-        let next = bytes.get(i + 1).copied();
-        match b {
-            b'-' if next == Some(b'-') => {
-                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
-            }
-            b'/' if next == Some(b'*') => {
-                i = skip_block_comment(text, i)?;
-            }
-            b'\'' => {
-                let escapes = i > 0
-                    && matches!(bytes[i - 1], b'E' | b'e')
-                    && !(i > 1 && is_word_byte(bytes[i - 2]));
-                i = skip_quoted(text, i, b'\'', escapes)?;
-            }
-            b'"' => i = skip_quoted(text, i, b'"', false)?,
-            b'$' if !(i > 0 && is_word_byte(bytes[i - 1])) => match dollar_tag(text, i) {
-                Some(tag) => i = skip_dollar_quoted(text, i, tag)?,
-                None => i += 1,
-            },
-            b';' if !words.in_atomic_body() => {
-                i += 1;
-                pieces.push(start..i);
-                start = i;
-                words = WordTracker::default();
-            }
-            b if is_word_start(b) => {
-                let end = i + bytes[i..].iter().take_while(|c| is_word_byte(**c)).count();
-                words.word(&text[i..end]);
-                i = end;
-            }
-            _ => i += 1,
+    Pieces::new(text).collect()
+}
+
+/// The pieces of a text one after the other, as [`split_ranges`] gives them all: a
+/// piece is known as soon as its `;` is read, so a caller may work on it before the rest
+/// of the text is read. After an error, nothing more.
+pub(super) struct Pieces<'t> {
+    text: &'t str,
+    /// Where the next piece starts.
+    start: usize,
+    /// Whether an error ended the pieces.
+    failed: bool,
+}
+
+impl<'t> Pieces<'t> {
+    pub(super) fn new(text: &'t str) -> Pieces<'t> {
+        Pieces {
+            text,
+            start: 0,
+            failed: false,
         }
     }
-    if start < bytes.len() {
-        pieces.push(start..bytes.len());
+
+    /// The end of the piece starting at `self.start`: just after its `;` (and `true`), or
+    /// the end of the text (and `false`).
+    fn end_of_piece(&self) -> Result<(usize, bool), SplitError> {
+        let (text, bytes) = (self.text, self.text.as_bytes());
+        let mut i = self.start;
+        let mut words = WordTracker::default();
+        while i < bytes.len() {
+            let b = bytes[i];
+            let next = bytes.get(i + 1).copied();
+            match b {
+                b'-' if next == Some(b'-') => {
+                    i = text[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
+                }
+                b'/' if next == Some(b'*') => {
+                    i = skip_block_comment(text, i)?;
+                }
+                b'\'' => {
+                    let escapes = i > 0
+                        && matches!(bytes[i - 1], b'E' | b'e')
+                        && !(i > 1 && is_word_byte(bytes[i - 2]));
+                    i = skip_quoted(text, i, b'\'', escapes)?;
+                }
+                b'"' => i = skip_quoted(text, i, b'"', false)?,
+                b'$' if !(i > 0 && is_word_byte(bytes[i - 1])) => match dollar_tag(text, i) {
+                    Some(tag) => i = skip_dollar_quoted(text, i, tag)?,
+                    None => i += 1,
+                },
+                b';' if !words.in_atomic_body() => return Ok((i + 1, true)),
+                b if is_word_start(b) => {
+                    let end = i + bytes[i..].iter().take_while(|c| is_word_byte(**c)).count();
+                    words.word(&text[i..end]);
+                    i = end;
+                }
+                _ => i += 1,
+            }
+        }
+        Ok((bytes.len(), false))
     }
-    Ok(pieces)
+
+    /// The next piece, and whether its `;` ended it (rather than the end of the text).
+    pub(super) fn next_piece(&mut self) -> Option<Result<(Range<usize>, bool), SplitError>> {
+        if self.failed || self.start >= self.text.len() {
+            return None;
+        }
+        match self.end_of_piece() {
+            Ok((end, terminated)) => {
+                let piece = self.start..end;
+                self.start = end;
+                Some(Ok((piece, terminated)))
+            }
+            Err(err) => {
+                self.failed = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
+impl Iterator for Pieces<'_> {
+    type Item = Result<Range<usize>, SplitError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.next_piece()?.map(|(piece, _)| piece))
+    }
 }
 
 /// The statements of `text`, pieces holding only whitespace and comments left out.
@@ -98,33 +141,101 @@ pub fn split_ranges(text: &str) -> Result<Vec<Range<usize>>, SplitError> {
 /// # Errors
 /// See [`split_ranges`].
 pub fn split(text: &str) -> Result<Vec<Statement>, SplitError> {
-    let mut statements = Vec::new();
-    // Lines and columns are counted on from the last statement, never from the start of
-    // the file again: splitting stays linear in the file's size.
-    let mut lines = Lines::default();
-    for range in split_ranges(text)? {
-        let piece = &text[range.clone()];
-        let Some(lead) = first_significant(piece) else {
-            continue;
-        };
-        if piece[lead..].trim_end() == ";" {
-            continue;
+    statements(text)
+        .map(|s| s.map(|s| s.to_statement()))
+        .collect()
+}
+
+/// One statement of a text, borrowed from it: what [`statements`] gives, one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementRef<'t> {
+    /// The statement's text, as [`Statement::sql`].
+    pub sql: &'t str,
+    /// Byte offset of the statement's first character in the text.
+    pub offset: usize,
+    /// Line (1-based) of the statement's first character.
+    pub line: usize,
+    /// Column (1-based, in characters) of the statement's first character.
+    pub column: usize,
+}
+
+impl StatementRef<'_> {
+    /// The statement with a text of its own.
+    pub fn to_statement(&self) -> Statement {
+        Statement {
+            sql: self.sql.to_string(),
+            offset: self.offset,
+            line: self.line,
+            column: self.column,
         }
-        let offset = range.start + lead;
-        let (line, column) = lines.at(text, offset);
-        statements.push(Statement {
-            sql: text[offset..range.end].trim_end().to_string(),
-            offset,
-            line,
-            column,
-        });
     }
-    Ok(statements)
+}
+
+/// The statements of `text` one after the other, as [`split`] gives them all, without
+/// copying any: a text of a million statements is gone through holding one. An
+/// unterminated construct is an error where the text reaches it, after the statements
+/// before it, and ends the statements.
+pub fn statements(text: &str) -> Statements<'_> {
+    Statements {
+        text,
+        pieces: Pieces::new(text),
+        lines: Lines::default(),
+    }
+}
+
+/// The iterator of [`statements`].
+pub struct Statements<'t> {
+    text: &'t str,
+    pieces: Pieces<'t>,
+    /// Lines and columns are counted on from the last statement, never from the start of
+    /// the text again: going through the text stays linear in its size.
+    lines: Lines,
+}
+
+impl<'t> Iterator for Statements<'t> {
+    type Item = Result<StatementRef<'t>, SplitError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let text = self.text;
+        loop {
+            let range = match self.pieces.next()? {
+                Ok(range) => range,
+                Err(err) => return Some(Err(err)),
+            };
+            if let Some(statement) = statement_in(text, range, &mut self.lines, 0) {
+                return Some(Ok(statement));
+            }
+        }
+    }
+}
+
+/// The statement of the piece `range` of `text`, unless it holds only whitespace,
+/// comments and a `;`; `lines` counts up to it; `base` is the byte offset of `text` in
+/// its file.
+pub(super) fn statement_in<'t>(
+    text: &'t str,
+    range: Range<usize>,
+    lines: &mut Lines,
+    base: usize,
+) -> Option<StatementRef<'t>> {
+    let piece = &text[range.clone()];
+    let lead = first_significant(piece)?;
+    if piece[lead..].trim_end() == ";" {
+        return None;
+    }
+    let offset = range.start + lead;
+    let (line, column) = lines.at(text, offset);
+    Some(StatementRef {
+        sql: text[offset..range.end].trim_end(),
+        offset: base + offset,
+        line,
+        column,
+    })
 }
 
 /// Line and column of offsets asked for in increasing order, each counted from the last.
 #[derive(Default)]
-struct Lines {
+pub(super) struct Lines {
     /// The offset counted up to.
     offset: usize,
     /// Newlines before it.
@@ -135,7 +246,7 @@ struct Lines {
 
 impl Lines {
     /// As [`line_column`], for an `offset` at or after the previous one.
-    fn at(&mut self, text: &str, offset: usize) -> (usize, usize) {
+    pub(super) fn at(&mut self, text: &str, offset: usize) -> (usize, usize) {
         let offset = offset.clamp(self.offset, text.len());
         let between = &text[self.offset..offset];
         match between.rfind('\n') {
@@ -147,6 +258,21 @@ impl Lines {
         }
         self.offset = offset;
         (self.newlines + 1, self.column + 1)
+    }
+
+    /// Forgets the text before the offset counted to: offsets count from there on.
+    pub(super) fn drop_counted(&mut self) {
+        self.offset = 0;
+    }
+
+    /// Line and column in the whole text of `line`:`column` of the text that starts at
+    /// the offset counted to.
+    pub(super) fn beyond_counted(&self, line: usize, column: usize) -> (usize, usize) {
+        if line == 1 {
+            (self.newlines + 1, self.column + column)
+        } else {
+            (self.newlines + line, column)
+        }
     }
 }
 
@@ -415,7 +541,7 @@ fn first_word(statement: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -458,6 +584,23 @@ mod tests {
                 ("SELECT 2", 5, 1),
             ]
         );
+    }
+
+    #[test]
+    fn statements_come_one_at_a_time_up_to_an_unterminated_quote() {
+        let text = "SELECT 1;\n  SELECT 2;\nSELECT 'open;\nSELECT 3;";
+        let mut statements = statements(text);
+        let first = statements.next().unwrap().unwrap();
+        assert_eq!((first.sql, first.line, first.column), ("SELECT 1;", 1, 1));
+        let second = statements.next().unwrap().unwrap();
+        assert_eq!(
+            (second.sql, second.line, second.column),
+            ("SELECT 2;", 2, 3)
+        );
+        let err = statements.next().unwrap().unwrap_err();
+        assert_eq!((err.line, err.column), (3, 8));
+        assert!(statements.next().is_none());
+        assert_eq!(split(text).unwrap_err(), err);
     }
 
     #[test]
@@ -550,7 +693,7 @@ SELECT $1;"#;
     }
 
     /// Text made of SQL-ish fragments, including every kind of quote.
-    fn sqlish() -> impl Strategy<Value = String> {
+    pub(in crate::sql) fn sqlish() -> impl Strategy<Value = String> {
         let fragment = prop_oneof![
             Just("SELECT 1".to_string()),
             Just(";".to_string()),
@@ -577,6 +720,13 @@ SELECT $1;"#;
                     prop_assert_eq!((s.line, s.column), line_column(&text, s.offset));
                 }
             }
+        }
+
+        #[test]
+        fn statements_one_at_a_time_are_those_split_gives(text in sqlish()) {
+            let one_by_one: Vec<Statement> =
+                statements(&text).map(|s| s.unwrap().to_statement()).collect();
+            prop_assert_eq!(one_by_one, split(&text).unwrap());
         }
 
         #[test]

@@ -3,6 +3,7 @@
 
 mod app;
 mod autogenerate;
+mod big_files;
 mod check;
 mod connect;
 mod daily;

@@ -415,10 +415,14 @@ impl<'a> DeltaUpgrader<'a> {
             });
             match delta.language {
                 DeltaLanguage::Sql => {
-                    let text = SqlText::read(&delta.path)?;
-                    let (prepared, warnings) = Prepared::delta(&text, &delta.script, variables)?;
+                    let SqlText {
+                        text,
+                        no_transaction,
+                        ..
+                    } = SqlText::read(&delta.path)?;
+                    let (prepared, warnings) = Prepared::delta(text, &delta.script, variables)?;
                     report.warnings.extend(warnings);
-                    if text.no_transaction {
+                    if no_transaction {
                         session.flush(&mut batch)?;
                         session.commit()?;
                         prepared.run_one_by_one(&mut session.client)?;
