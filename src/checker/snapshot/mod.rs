@@ -58,7 +58,7 @@ fn query(kind: Kind, column_order: bool, version: i32) -> String {
         Kind::Constraints => constraints::constraints(),
         Kind::Views => views::views(),
         Kind::Sequences => sequences::sequences(),
-        Kind::Indexes => constraints::indexes(),
+        Kind::Indexes => constraints::indexes(version),
         Kind::Triggers => routines::triggers(),
         Kind::Functions => routines::functions(version),
         Kind::Rules => views::rules(),

@@ -41,13 +41,17 @@ pub(super) fn tables() -> String {
 }
 
 /// Columns of tables and views (with their position when column order counts).
+///
+/// A default cannot refer to a column, so it is written without its table
+/// (`pg_get_expr(…, 0)`, the same text), which spares PostgreSQL opening the table;
+/// generation expressions refer to columns and need it.
 pub(super) fn columns(column_order: bool, version: i32) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
         "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
                format_type(a.atttypid, a.atttypmod) AS \"type\",
                a.attnotnull AS \"not_null\",
-               CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS \"default\",
+               CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) END AS \"default\",
                CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS \"generated\",
                CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS \"identity\",
                CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END AS \"collation\",
