@@ -4,6 +4,7 @@
 mod app;
 mod autogenerate;
 mod check;
+mod check_catalog;
 mod connect;
 mod daily;
 mod database;
