@@ -59,7 +59,11 @@ fn pairs(db: &ScratchDb, sql: &str) -> BTreeMap<String, String> {
 fn index_definitions_are_written_as_pg_get_indexdef_writes_them() {
     let nulls_not_distinct = "CREATE UNIQUE INDEX nnd ON \"Odd Schema\".ix (h) NULLS NOT DISTINCT";
     let db = ScratchDb::new("check_indexes", INDEXES);
-    if db.strings("SHOW server_version_num")[0].parse::<i32>().unwrap() >= 150000 {
+    if db.strings("SHOW server_version_num")[0]
+        .parse::<i32>()
+        .unwrap()
+        >= 150000
+    {
         db.client().batch_execute(nulls_not_distinct).unwrap();
     }
     let snapshot = Snapshot::take(&mut db.client(), &CheckOptions::default()).unwrap();

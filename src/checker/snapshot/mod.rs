@@ -19,7 +19,8 @@ mod views;
 use std::collections::BTreeMap;
 
 use postgres::Client;
-use postgres::types::Type;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{ToSql, Type};
 
 use super::{CheckOptions, Kind};
 use crate::database::server_version_num;
@@ -131,20 +132,17 @@ impl Snapshot {
                 format!("SELECT k::text, a::text FROM ({inner}) q(k, a)")
             };
             // Every query is given the three parameters, typed, whichever it mentions, in
-            // one round trip (an unnamed statement).
-            let rows = tx
-                .query_typed(
-                    &sql,
-                    &[
-                        (&excluded, Type::TEXT_ARRAY),
-                        (&options.include_extension_objects, Type::BOOL),
-                        (&patterns, Type::TEXT_ARRAY),
-                    ],
-                )
-                .map_err(|e| Error::sql(format!("read the {}", kind.name()), &e))?;
+            // one round trip (an unnamed statement); rows are read as they come.
+            let failed = |e: postgres::Error| Error::sql(format!("read the {}", kind.name()), &e);
+            let params: [(&(dyn ToSql + Sync), Type); 3] = [
+                (&excluded, Type::TEXT_ARRAY),
+                (&options.include_extension_objects, Type::BOOL),
+                (&patterns, Type::TEXT_ARRAY),
+            ];
+            let mut rows = tx.query_typed_raw(&sql, params).map_err(failed)?;
             snapshot.queries += 1;
             let mut objects = Objects::new();
-            for row in rows {
+            while let Some(row) = rows.next().map_err(failed)? {
                 let (key, attributes) = if columns {
                     read_columns(&row, kind)?
                 } else {
