@@ -127,3 +127,56 @@ fn column_defaults_are_written_as_pg_get_expr_writes_them() {
     assert_eq!(columns["public.d.a"]["not_null"].as_deref(), Some("false"));
     assert_eq!(columns["public.d.i"]["default"], None);
 }
+
+#[test]
+fn constraint_definitions_are_written_as_pg_get_constraintdef_writes_them() {
+    let db = ScratchDb::new(
+        "check_constraints",
+        r#"CREATE SCHEMA "Odd Schema";
+         CREATE TABLE "Odd Schema"."Parent" ("Id" int, b text, c int, PRIMARY KEY ("Id"),
+           UNIQUE (b, c), UNIQUE ("Id", c), UNIQUE (c) INCLUDE (b), UNIQUE (b) DEFERRABLE INITIALLY DEFERRED,
+           CHECK (c > 0));
+         CREATE TABLE "Odd Schema".child (id int PRIMARY KEY, p int, q text, r int,
+           FOREIGN KEY (p) REFERENCES "Odd Schema"."Parent" ("Id"),
+           CONSTRAINT cascade FOREIGN KEY (p) REFERENCES "Odd Schema"."Parent" ON DELETE CASCADE ON UPDATE SET NULL,
+           CONSTRAINT pair FOREIGN KEY (q, r) REFERENCES "Odd Schema"."Parent" (b, c) MATCH FULL,
+           CONSTRAINT restrict FOREIGN KEY (r) REFERENCES "Odd Schema"."Parent" (c) ON UPDATE RESTRICT ON DELETE SET DEFAULT,
+           CONSTRAINT later FOREIGN KEY (p) REFERENCES "Odd Schema"."Parent" DEFERRABLE,
+           EXCLUDE USING btree (id WITH =));
+         ALTER TABLE "Odd Schema".child ADD CONSTRAINT unchecked FOREIGN KEY (r)
+           REFERENCES "Odd Schema"."Parent" (c) NOT VALID;
+         CREATE TABLE public.other (x int UNIQUE WITH (fillfactor = 50),
+           y int REFERENCES "Odd Schema".child);"#,
+    );
+    if db.strings("SHOW server_version_num")[0]
+        .parse::<i32>()
+        .unwrap()
+        >= 150000
+    {
+        db.client()
+            .batch_execute(
+                "ALTER TABLE public.other ADD CONSTRAINT nnd UNIQUE NULLS NOT DISTINCT (y);
+                 ALTER TABLE public.other ADD CONSTRAINT set_null FOREIGN KEY (x, y)
+                   REFERENCES \"Odd Schema\".\"Parent\" (\"Id\", c) ON DELETE SET NULL (y)",
+            )
+            .unwrap();
+    }
+    let snapshot = Snapshot::take(&mut db.client(), &CheckOptions::default()).unwrap();
+    let expected = pairs(
+        &db,
+        "SELECT n.nspname || '.' || c.relname || '.' || co.conname, pg_get_constraintdef(co.oid, true)
+         FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname IN ('Odd Schema', 'public')",
+    );
+    let read: BTreeMap<String, String> = snapshot.objects[&Kind::Constraints]
+        .iter()
+        .map(|(key, attributes)| (key.clone(), attributes["definition"].clone().unwrap()))
+        .collect();
+    assert!(expected.len() >= 15, "{expected:#?}");
+    assert_eq!(read, expected);
+    assert_eq!(
+        read["Odd Schema.child.cascade"],
+        "FOREIGN KEY (p) REFERENCES \"Odd Schema\".\"Parent\"(\"Id\") ON UPDATE SET NULL ON DELETE CASCADE"
+    );
+}

@@ -56,7 +56,7 @@ fn query(kind: Kind, column_order: bool, version: i32) -> String {
         Kind::Schemas => namespaces::schemas(),
         Kind::Tables => tables::tables(),
         Kind::Columns => tables::columns(column_order, version),
-        Kind::Constraints => constraints::constraints(),
+        Kind::Constraints => constraints::constraints(version),
         Kind::Views => views::views(),
         Kind::Sequences => sequences::sequences(),
         Kind::Indexes => constraints::indexes(version),
