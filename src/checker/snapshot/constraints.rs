@@ -104,7 +104,7 @@ pub(super) fn indexes(version: i32) -> String {
                HAVING bool_and(k.n > k.indnkeyatts OR (oc.opcdefault AND oc.opcintype = a.atttypid
                                AND k.collation = a.attcollation AND k.option = 0)))
              SELECT n.nspname || '.' || ic.relname,
-               c.oid::regclass::text AS \"table\",
+               quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS \"table\",
                CASE WHEN ic.relkind = 'i' AND ic.reloptions IS NULL AND plain.columns IS NOT NULL {distinct}
                  THEN 'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
                       || quote_ident(ic.relname) || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname)
