@@ -15,7 +15,8 @@
 //! than migra, in the same run; the 5,000-table pair in at most 5 times the 1,000-table
 //! time. Also the library's compare alone, and the number of catalog queries, which does
 //! not depend on the schema's size. Uses `PUM_TEST_DATABASE_URL` when set, else the
-//! ephemeral server. The `pum` binary is target/release/pum (built by the first command).
+//! ephemeral server. The `pum` binary is target/release/pum (built by the first command),
+//! or `PUM_BENCH_BINARY`.
 
 mod common;
 use common::median;
@@ -89,6 +90,10 @@ fn pair(
     right
         .connect()?
         .batch_execute("ALTER TABLE big.t500 ALTER COLUMN c2 SET DEFAULT 1")?;
+    // As a database in use has them: statistics on its catalog (the planner's input).
+    for spec in [&left, &right] {
+        spec.connect()?.batch_execute("ANALYZE")?;
+    }
     Ok((left, right))
 }
 
@@ -113,26 +118,17 @@ fn time_process(runs: usize, ok: &[i32], mut command: impl FnMut() -> Command) -
     median(samples)
 }
 
-/// target/release/pum, when it is there and newer than this benchmark.
+/// The `pum` binary timed: `PUM_BENCH_BINARY` when set (to compare two builds in one
+/// run), else target/release/pum (built by `cargo build --release -p pum-cli`), when it
+/// is there.
 fn pum_binary() -> Option<PathBuf> {
+    if let Some(binary) = std::env::var_os("PUM_BENCH_BINARY") {
+        return Some(PathBuf::from(binary));
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let pum = target.join("release/pum");
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let ours = std::env::current_exe().ok().and_then(|p| modified(&p));
-    match (modified(&pum), ours) {
-        (Some(binary), Some(bench)) if binary < bench => {
-            println!(
-                "{} is older than this benchmark: build it again \
-                 (cargo build --release -p pum-cli)",
-                pum.display()
-            );
-            Some(pum)
-        }
-        (Some(_), _) => Some(pum),
-        (None, _) => None,
-    }
+    Some(target.join("release/pum")).filter(|pum| pum.exists())
 }
 
 /// A URL migra (SQLAlchemy) can use for `spec`.
