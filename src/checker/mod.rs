@@ -298,12 +298,15 @@ fn changes(left: &Attributes, right: &Attributes) -> Vec<Change> {
         .collect()
 }
 
+/// One entry of a sorted map, on one side (`None`: the key is not on that side).
+type Side<'a, V> = Option<(&'a String, &'a V)>;
+
 /// The entries of two sorted maps side by side, in key order: `(Some, Some)` for a key in
 /// both, `(Some, None)` for one only on the left, `(None, Some)` only on the right.
 fn merge<'a, V>(
     left: &'a BTreeMap<String, V>,
     right: &'a BTreeMap<String, V>,
-) -> impl Iterator<Item = (Option<(&'a String, &'a V)>, Option<(&'a String, &'a V)>)> {
+) -> impl Iterator<Item = (Side<'a, V>, Side<'a, V>)> {
     let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
     std::iter::from_fn(move || {
         let order = match (l.peek(), r.peek()) {
