@@ -18,7 +18,10 @@
 //! Each database is read by [`Snapshot::take`]: one read-only `REPEATABLE READ`
 //! transaction, one bulk catalog query per kind of object (so the number of queries does
 //! not grow with the schema), definitions rendered by PostgreSQL's own `pg_get_*def`
-//! functions with an empty `search_path`, so every name is schema-qualified alike.
+//! functions with an empty `search_path`, so every name is schema-qualified alike (the
+//! plain indexes, keys and defaults that make up most of a large schema are written from
+//! the catalog in the same words, which spares a lookup per object). [`check`] reads
+//! both databases at once, one thread and one session each.
 //! `pg_*` schemas and `information_schema` are never compared, nor (unless asked) objects
 //! that belong to an extension. Column order is ignored unless asked for, and owners are
 //! compared only when asked. Privileges, comments and owners are compared on objects
@@ -29,7 +32,8 @@ pub mod model;
 mod report;
 mod snapshot;
 
-use std::collections::BTreeSet;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
@@ -231,52 +235,40 @@ impl CheckOptions {
 }
 
 /// Compares two snapshots, kind by kind (the kinds both were taken with).
+///
+/// Each kind's objects, and each object's attributes, are walked in key order on both
+/// sides at once: linear in the size of the schemas, and nothing is copied but what
+/// differs.
 pub fn compare(left: &Snapshot, right: &Snapshot) -> CheckReport {
-    let empty = Objects::new();
     let kinds = Kind::ALL
         .into_iter()
-        .filter(|kind| left.objects.contains_key(kind) && right.objects.contains_key(kind))
-        .map(|kind| {
-            let a = left.objects.get(&kind).unwrap_or(&empty);
-            let b = right.objects.get(&kind).unwrap_or(&empty);
+        .filter_map(|kind| {
+            let (a, b) = (left.objects.get(&kind)?, right.objects.get(&kind)?);
             let dependent = kind.is_dependent();
-            let only_left = a
-                .iter()
-                .filter(|(key, _)| !dependent && !b.contains_key(*key))
-                .map(|(key, attrs)| (key.clone(), attrs.clone()))
-                .collect();
-            let only_right = b
-                .iter()
-                .filter(|(key, _)| !dependent && !a.contains_key(*key))
-                .map(|(key, attrs)| (key.clone(), attrs.clone()))
-                .collect();
-            let changed = a
-                .iter()
-                .filter_map(|(key, left_attrs)| {
-                    let right_attrs = b.get(key)?;
-                    let names: BTreeSet<&String> =
-                        left_attrs.keys().chain(right_attrs.keys()).collect();
-                    let changes: Vec<Change> = names
-                        .into_iter()
-                        .filter_map(|name| {
-                            let l = left_attrs.get(name).cloned().flatten();
-                            let r = right_attrs.get(name).cloned().flatten();
-                            (l != r).then(|| Change {
-                                attribute: name.clone(),
-                                left: l,
-                                right: r,
-                            })
-                        })
-                        .collect();
-                    (!changes.is_empty()).then(|| (key.clone(), changes))
-                })
-                .collect();
-            KindReport {
+            let mut report = KindReport {
                 kind,
-                only_left,
-                only_right,
-                changed,
+                only_left: Vec::new(),
+                only_right: Vec::new(),
+                changed: Vec::new(),
+            };
+            for pair in merge(a, b) {
+                match pair {
+                    (Some((key, attrs)), None) if !dependent => {
+                        report.only_left.push((key.clone(), attrs.clone()));
+                    }
+                    (None, Some((key, attrs))) if !dependent => {
+                        report.only_right.push((key.clone(), attrs.clone()));
+                    }
+                    (Some((key, l)), Some((_, r))) => {
+                        let changes = changes(l, r);
+                        if !changes.is_empty() {
+                            report.changed.push((key.clone(), changes));
+                        }
+                    }
+                    _ => {}
+                }
             }
+            Some(report)
         })
         .collect();
     CheckReport {
@@ -284,6 +276,51 @@ pub fn compare(left: &Snapshot, right: &Snapshot) -> CheckReport {
         right: right.name.clone(),
         kinds,
     }
+}
+
+/// The attributes that differ between two versions of an object (an attribute missing on
+/// one side counts as NULL there).
+fn changes(left: &Attributes, right: &Attributes) -> Vec<Change> {
+    merge(left, right)
+        .filter_map(|pair| {
+            let (name, l, r) = match pair {
+                (Some((name, l)), Some((_, r))) => (name, l.as_ref(), r.as_ref()),
+                (Some((name, l)), None) => (name, l.as_ref(), None),
+                (None, Some((name, r))) => (name, None, r.as_ref()),
+                (None, None) => return None,
+            };
+            (l != r).then(|| Change {
+                attribute: name.clone(),
+                left: l.cloned(),
+                right: r.cloned(),
+            })
+        })
+        .collect()
+}
+
+/// One entry of a sorted map, on one side (`None`: the key is not on that side).
+type Side<'a, V> = Option<(&'a String, &'a V)>;
+
+/// The entries of two sorted maps side by side, in key order: `(Some, Some)` for a key in
+/// both, `(Some, None)` for one only on the left, `(None, Some)` only on the right.
+fn merge<'a, V>(
+    left: &'a BTreeMap<String, V>,
+    right: &'a BTreeMap<String, V>,
+) -> impl Iterator<Item = (Side<'a, V>, Side<'a, V>)> {
+    let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
+    std::iter::from_fn(move || {
+        let order = match (l.peek(), r.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+        };
+        Some(match order {
+            Ordering::Less => (l.next(), None),
+            Ordering::Greater => (None, r.next()),
+            Ordering::Equal => (l.next(), r.next()),
+        })
+    })
 }
 
 /// Reads both databases and compares them.
@@ -311,7 +348,12 @@ pub fn check(
     a.name = left.to_string();
     b.name = right.to_string();
     same_major_version(&a, &b, options)?;
-    Ok(compare(&a, &b))
+    let report = compare(&a, &b);
+    // Freeing a large catalog's millions of strings takes as long as comparing them: done
+    // aside, the report is at hand at once (and a process that exits just after does not
+    // wait for it).
+    std::thread::spawn(move || drop((a, b)));
+    Ok(report)
 }
 
 /// Refuses snapshots of different major versions unless the options allow it.

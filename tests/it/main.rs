@@ -5,6 +5,7 @@ mod app;
 mod autogenerate;
 mod big_files;
 mod check;
+mod check_catalog;
 mod connect;
 mod daily;
 mod database;

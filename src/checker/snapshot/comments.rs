@@ -116,7 +116,7 @@ pub(super) fn comments() -> String {
                UNION ALL
                SELECT 'pg_event_trigger'::regclass, e.oid, 0, 'event trigger ' || e.evtname
                FROM pg_event_trigger e WHERE {evt_ext})
-             SELECT o.key, jsonb_build_object('comment', d.description)
+             SELECT o.key, d.description AS \"comment\"
              FROM objects o
              LEFT JOIN pg_description d
                ON d.classoid = o.classid AND d.objoid = o.objid AND d.objsubid = o.objsubid",

@@ -3,43 +3,134 @@
 use super::filters::{SCHEMAS, not_in_extension};
 
 /// Table constraints.
-pub(super) fn constraints() -> String {
+///
+/// As for indexes, the definitions of plain primary keys, unique constraints and foreign
+/// keys (not deferrable, validated, no `INCLUDE`, `NULLS NOT DISTINCT`, `MATCH` nor
+/// `SET NULL (…)` columns) are written here from the catalog in one pass, as
+/// `pg_get_constraintdef` writes them, sparing PostgreSQL a lookup of each column, index
+/// and referenced table by itself; every other constraint (checks, exclusions, and all of
+/// them before PostgreSQL 11 or from 18 on, whose constraints say more) is left to it.
+pub(super) fn constraints(version: i32) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
+    let names = |keys: &str, table: &str, kinds: &str| {
+        format!(
+            "SELECT co.oid, string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) AS list
+             FROM pg_constraint co, unnest(co.{keys}) WITH ORDINALITY k(attnum, n), pg_attribute a
+             WHERE co.contype IN ({kinds}) AND a.attrelid = co.{table} AND a.attnum = k.attnum
+             GROUP BY co.oid"
+        )
+    };
+    let action = |column: &str, clause: &str| {
+        format!(
+            "CASE co.{column} WHEN 'r' THEN ' {clause} RESTRICT' WHEN 'c' THEN ' {clause} CASCADE'
+                  WHEN 'n' THEN ' {clause} SET NULL' WHEN 'd' THEN ' {clause} SET DEFAULT' ELSE '' END"
+        )
+    };
+    let plain = if (110000..180000).contains(&version) {
+        format!(
+            "NOT co.condeferrable AND co.convalidated AND keys.list IS NOT NULL AND CASE co.contype
+               WHEN 'f' THEN co.confmatchtype = 's' AND refs.list IS NOT NULL {set_columns}
+               WHEN 'p' THEN ix.indnatts = ix.indnkeyatts
+               WHEN 'u' THEN ix.indnatts = ix.indnkeyatts {distinct} END",
+            set_columns = if version >= 150000 {
+                "AND co.confdelsetcols IS NULL"
+            } else {
+                ""
+            },
+            distinct = if version >= 150000 {
+                "AND NOT ix.indnullsnotdistinct"
+            } else {
+                ""
+            },
+        )
+    } else {
+        "false".to_string()
+    };
     format!(
-        "SELECT n.nspname || '.' || c.relname || '.' || co.conname, jsonb_build_object(
-               'type', CASE co.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key'
+        "SELECT n.nspname || '.' || c.relname || '.' || co.conname,
+               CASE co.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key'
                          WHEN 'u' THEN 'unique' WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion'
-                         WHEN 't' THEN 'trigger' ELSE co.contype::text END,
-               'definition', pg_get_constraintdef(co.oid, true),
-               'deferrable', co.condeferrable,
-               'deferred', co.condeferred,
-               'validated', co.convalidated,
-               'local', CASE WHEN co.coninhcount > 0 THEN co.conislocal END)
+                         WHEN 't' THEN 'trigger' ELSE co.contype::text END AS \"type\",
+               CASE WHEN {plain} THEN CASE co.contype
+                   WHEN 'p' THEN 'PRIMARY KEY (' || keys.list || ')'
+                   WHEN 'u' THEN 'UNIQUE (' || keys.list || ')'
+                   ELSE 'FOREIGN KEY (' || keys.list || ') REFERENCES ' || quote_ident(fn.nspname) || '.'
+                        || quote_ident(fc.relname) || '(' || refs.list || ')'
+                        || {on_update} || {on_delete} END
+                 ELSE pg_get_constraintdef(co.oid, true) END AS \"definition\",
+               co.condeferrable AS \"deferrable\",
+               co.condeferred AS \"deferred\",
+               co.convalidated AS \"validated\",
+               CASE WHEN co.coninhcount > 0 THEN co.conislocal END AS \"local\"
              FROM pg_constraint co
              JOIN pg_class c ON c.oid = co.conrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE {SCHEMAS} AND {rel_ext}"
+             LEFT JOIN pg_index ix ON ix.indexrelid = co.conindid
+             LEFT JOIN pg_class fc ON fc.oid = co.confrelid
+             LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+             LEFT JOIN ({keys}) keys ON keys.oid = co.oid
+             LEFT JOIN ({refs}) refs ON refs.oid = co.oid
+             WHERE {SCHEMAS} AND {rel_ext}",
+        keys = names("conkey", "conrelid", "'p', 'u', 'f'"),
+        refs = names("confkey", "confrelid", "'f'"),
+        on_update = action("confupdtype", "ON UPDATE"),
+        on_delete = action("confdeltype", "ON DELETE"),
     )
 }
 
 /// Indexes.
-pub(super) fn indexes() -> String {
+///
+/// `pg_get_indexdef` costs more than the rest of the query together (it opens the table
+/// and looks up each part by itself), so the definitions of plain indexes (columns only,
+/// each with its default operator class, collation and order, no predicate, options nor
+/// `NULLS NOT DISTINCT`, not on a partitioned table) are written here from the catalog in
+/// one pass, as `pg_get_indexdef` writes them; every other index is left to it.
+pub(super) fn indexes(version: i32) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-        "SELECT n.nspname || '.' || ic.relname, jsonb_build_object(
-               'table', c.oid::regclass::text,
-               'definition', pg_get_indexdef(i.indexrelid),
-               'constraint', co.conname,
-               'valid', i.indisvalid,
-               'parent', (SELECT ih.inhparent::regclass::text FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid),
-               'statistics', (SELECT string_agg(ia.attnum || ' ' || ia.attstattarget, ', ' ORDER BY ia.attnum)
-                              FROM pg_attribute ia WHERE ia.attrelid = i.indexrelid AND ia.attstattarget >= 0))
+        "WITH keys AS MATERIALIZED (
+               SELECT i.indexrelid, i.indrelid, i.indnkeyatts, k.attnum, k.n, i.indclass[k.n - 1] AS opclass,
+                      i.indcollation[k.n - 1] AS collation, i.indoption[k.n - 1] AS option
+               FROM pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n)
+               WHERE i.indexprs IS NULL AND i.indpred IS NULL),
+             plain AS (
+               SELECT k.indexrelid,
+                      string_agg(CASE WHEN k.n = k.indnkeyatts + 1 THEN ') INCLUDE (' WHEN k.n > 1 THEN ', ' ELSE '' END
+                                 || quote_ident(a.attname), '' ORDER BY k.n) AS columns
+               FROM keys k
+               JOIN pg_attribute a ON a.attrelid = k.indrelid AND a.attnum = k.attnum
+               LEFT JOIN pg_opclass oc ON oc.oid = k.opclass
+               GROUP BY k.indexrelid
+               HAVING bool_and(k.n > k.indnkeyatts OR (oc.opcdefault AND oc.opcintype = a.atttypid
+                               AND k.collation = a.attcollation AND k.option = 0)))
+             SELECT n.nspname || '.' || ic.relname,
+               quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS \"table\",
+               CASE WHEN ic.relkind = 'i' AND ic.reloptions IS NULL AND plain.columns IS NOT NULL {distinct}
+                 THEN 'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
+                      || quote_ident(ic.relname) || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                      || ' USING ' || quote_ident(am.amname) || ' (' || plain.columns || ')'
+                 ELSE pg_get_indexdef(i.indexrelid) END AS \"definition\",
+               co.conname AS \"constraint\",
+               i.indisvalid AS \"valid\",
+               ih.inhparent::regclass::text AS \"parent\",
+               st.targets AS \"statistics\"
              FROM pg_index i
              JOIN pg_class ic ON ic.oid = i.indexrelid
              JOIN pg_class c ON c.oid = i.indrelid
              JOIN pg_namespace n ON n.oid = ic.relnamespace
              LEFT JOIN pg_constraint co ON co.conindid = i.indexrelid AND co.conrelid = i.indrelid
                                        AND co.contype IN ('p', 'u', 'x')
-             WHERE {SCHEMAS} AND {rel_ext}"
+             JOIN pg_am am ON am.oid = ic.relam
+             LEFT JOIN plain ON plain.indexrelid = i.indexrelid
+             LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
+             LEFT JOIN (SELECT ia.attrelid, string_agg(ia.attnum || ' ' || ia.attstattarget, ', ' ORDER BY ia.attnum) AS targets
+                        FROM pg_attribute ia WHERE ia.attstattarget >= 0 GROUP BY ia.attrelid) st
+               ON st.attrelid = i.indexrelid
+             WHERE {SCHEMAS} AND {rel_ext}",
+        distinct = if version >= 150000 {
+            "AND NOT i.indnullsnotdistinct"
+        } else {
+            ""
+        },
     )
 }

@@ -50,13 +50,13 @@ pub(super) fn privileges() -> String {
         "WITH objects AS (
                SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'
                         WHEN 'm' THEN 'materialized view' ELSE 'table' END AS kind,
-                      c.oid::regclass::text AS name,
+                      quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name,
                       COALESCE(c.relacl, acldefault((CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::\"char\", c.relowner)) AS acl,
                       c.relowner AS owner
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {SCHEMAS} AND {rel_ext}
                UNION ALL
-               SELECT 'column', c.oid::regclass::text || '.' || quote_ident(a.attname),
+               SELECT 'column', quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname),
                       a.attacl, c.relowner
                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -90,9 +90,9 @@ pub(super) fn privileges() -> String {
                FROM objects o, aclexplode(o.acl) x
                WHERE x.grantee <> o.owner
                GROUP BY o.kind, o.name, x.grantee)
-             SELECT o.kind || ' ' || o.name, COALESCE(g.privileges, '{{}}'::jsonb)
+             SELECT o.kind || ' ' || o.name, COALESCE(g.privileges, '{{}}'::json)
              FROM objects o
-             LEFT JOIN (SELECT kind, name, jsonb_object_agg({grantee}, privileges) AS privileges
+             LEFT JOIN (SELECT kind, name, json_object_agg({grantee}, privileges) AS privileges
                         FROM grants GROUP BY kind, name) g
                ON g.kind = o.kind AND g.name = o.name",
         proc_ext = not_in_extension("pg_proc", "p.oid"),

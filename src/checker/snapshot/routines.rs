@@ -6,9 +6,9 @@ use super::filters::{SCHEMAS, not_in_extension, not_internal, proc_name};
 pub(super) fn triggers() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     format!(
-        "SELECT n.nspname || '.' || c.relname || '.' || tg.tgname, jsonb_build_object(
-               'definition', pg_get_triggerdef(tg.oid, true),
-               'enabled', tg.tgenabled::text)
+        "SELECT n.nspname || '.' || c.relname || '.' || tg.tgname,
+               pg_get_triggerdef(tg.oid, true) AS \"definition\",
+               tg.tgenabled::text AS \"enabled\"
              FROM pg_trigger tg
              JOIN pg_class c ON c.oid = tg.tgrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -19,22 +19,22 @@ pub(super) fn triggers() -> String {
 /// Functions, procedures and aggregates, keyed by their identity arguments.
 pub(super) fn functions(version: i32) -> String {
     format!(
-        "SELECT p.oid::regprocedure::text, jsonb_build_object(
-               'kind', CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure'
-                         WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' END,
-               'result', pg_get_function_result(p.oid),
-               'arguments', pg_get_function_arguments(p.oid),
-               'language', l.lanname,
-               'volatility', CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END,
-               'strict', p.proisstrict,
-               'security_definer', p.prosecdef,
-               'parallel', p.proparallel::text,
-               'leakproof', p.proleakproof,
-               'settings', array_to_string(p.proconfig, ', '),
-               'cost', p.procost::text,
-               'rows', p.prorows::text,
-               'support', {support},
-               'aggregate', CASE WHEN ag.aggfnoid IS NOT NULL THEN concat_ws(', ',
+        "SELECT p.oid::regprocedure::text,
+               CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure'
+                         WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' END AS \"kind\",
+               pg_get_function_result(p.oid) AS \"result\",
+               pg_get_function_arguments(p.oid) AS \"arguments\",
+               l.lanname AS \"language\",
+               CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END AS \"volatility\",
+               p.proisstrict AS \"strict\",
+               p.prosecdef AS \"security_definer\",
+               p.proparallel::text AS \"parallel\",
+               p.proleakproof AS \"leakproof\",
+               array_to_string(p.proconfig, ', ') AS \"settings\",
+               p.procost::text AS \"cost\",
+               p.prorows::text AS \"rows\",
+               {support} AS \"support\",
+               CASE WHEN ag.aggfnoid IS NOT NULL THEN concat_ws(', ',
                   'kind = ' || ag.aggkind::text,
                   'direct arguments = ' || NULLIF(ag.aggnumdirectargs, 0)::text,
                   'sfunc = ' || {sfunc},
@@ -55,8 +55,8 @@ pub(super) fn functions(version: i32) -> String {
                   CASE WHEN ag.aggmfinalextra THEN 'mfinalfunc_extra' END,
                   'mfinalfunc_modify = ' || CASE WHEN ag.aggmtranstype <> 0 THEN ag.aggmfinalmodify::text END,
                   'minitcond = ' || quote_literal(ag.aggminitval),
-                  'sortop = ' || NULLIF(ag.aggsortop, 0)::regoperator::text) END,
-               'body', {body})
+                  'sortop = ' || NULLIF(ag.aggsortop, 0)::regoperator::text) END AS \"aggregate\",
+               {body} AS \"body\"
              FROM pg_proc p
              JOIN pg_namespace n ON n.oid = p.pronamespace
              JOIN pg_language l ON l.oid = p.prolang

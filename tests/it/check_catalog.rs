@@ -1,0 +1,182 @@
+//! What the checker reads from the catalog by itself, to spare PostgreSQL a function call
+//! per object, is what those functions write: index definitions (`pg_get_indexdef`) and
+//! column defaults (`pg_get_expr`).
+
+use std::collections::BTreeMap;
+
+use pum::checker::{CheckOptions, Kind, Snapshot};
+
+use crate::support::ScratchDb;
+
+/// Indexes of every shape: those the checker writes itself and those it leaves to
+/// `pg_get_indexdef`.
+const INDEXES: &str = r#"
+CREATE SCHEMA "Odd Schema";
+CREATE TABLE "Odd Schema".ix (a int NOT NULL, b text, c text COLLATE "C", "D d" int NOT NULL,
+  e tsvector, f int4range, g varchar(10), h bigint);
+CREATE INDEX plain ON "Odd Schema".ix (a);
+CREATE INDEX "Mixed Case" ON "Odd Schema".ix ("D d", b);
+CREATE UNIQUE INDEX uniq ON "Odd Schema".ix (a, c);
+CREATE INDEX partial ON "Odd Schema".ix (a) WHERE a > 5;
+CREATE INDEX expr ON "Odd Schema".ix (lower(b), (a + 1));
+CREATE INDEX ordered ON "Odd Schema".ix (a DESC NULLS LAST, b NULLS FIRST);
+CREATE INDEX included ON "Odd Schema".ix (a) INCLUDE (b, "D d");
+CREATE INDEX opclass ON "Odd Schema".ix (b text_pattern_ops);
+CREATE INDEX collated ON "Odd Schema".ix (b COLLATE "C");
+CREATE INDEX default_collated ON "Odd Schema".ix (c COLLATE "default");
+CREATE INDEX same_collation ON "Odd Schema".ix (c COLLATE "C");
+CREATE INDEX varchar_col ON "Odd Schema".ix (g);
+CREATE INDEX with_options ON "Odd Schema".ix (h) WITH (fillfactor = 70);
+CREATE INDEX gin ON "Odd Schema".ix USING gin (e);
+CREATE INDEX gist ON "Odd Schema".ix USING gist (f);
+CREATE INDEX hashed ON "Odd Schema".ix USING hash ("D d");
+CREATE INDEX brin ON "Odd Schema".ix USING brin (a);
+CREATE INDEX "select" ON "Odd Schema".ix (a, h) INCLUDE (c);
+ALTER TABLE "Odd Schema".ix ADD CONSTRAINT ix_pk PRIMARY KEY (a, "D d");
+ALTER TABLE "Odd Schema".ix ADD CONSTRAINT ix_uq UNIQUE (b, c) INCLUDE (h) DEFERRABLE;
+ALTER TABLE "Odd Schema".ix ADD CONSTRAINT ix_excl EXCLUDE USING gist (f WITH &&);
+CREATE TABLE "Odd Schema".parted (id int, k text) PARTITION BY LIST (k);
+CREATE TABLE "Odd Schema".parted_a PARTITION OF "Odd Schema".parted FOR VALUES IN ('a');
+CREATE UNIQUE INDEX parted_idx ON "Odd Schema".parted (id, k);
+CREATE INDEX parted_only ON ONLY "Odd Schema".parted (id);
+CREATE MATERIALIZED VIEW "Odd Schema".mv AS SELECT 1 AS x;
+CREATE INDEX mv_x ON "Odd Schema".mv (x);
+"#;
+
+/// The rows of a two-column text query, as a map.
+fn pairs(db: &ScratchDb, sql: &str) -> BTreeMap<String, String> {
+    let mut client = db.client();
+    client.batch_execute("SET search_path = ''").unwrap();
+    client
+        .query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+#[test]
+fn index_definitions_are_written_as_pg_get_indexdef_writes_them() {
+    let nulls_not_distinct = "CREATE UNIQUE INDEX nnd ON \"Odd Schema\".ix (h) NULLS NOT DISTINCT";
+    let db = ScratchDb::new("check_indexes", INDEXES);
+    if db.strings("SHOW server_version_num")[0]
+        .parse::<i32>()
+        .unwrap()
+        >= 150000
+    {
+        db.client().batch_execute(nulls_not_distinct).unwrap();
+    }
+    let snapshot = Snapshot::take(&mut db.client(), &CheckOptions::default()).unwrap();
+    let expected = pairs(
+        &db,
+        "SELECT n.nspname || '.' || c.relname, pg_get_indexdef(c.oid)
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('i', 'I') AND n.nspname = 'Odd Schema'",
+    );
+    let read: BTreeMap<String, String> = snapshot.objects[&Kind::Indexes]
+        .iter()
+        .map(|(key, attributes)| (key.clone(), attributes["definition"].clone().unwrap()))
+        .collect();
+    assert!(expected.len() >= 25, "{expected:#?}");
+    assert_eq!(read, expected);
+    assert_eq!(
+        read["Odd Schema.Mixed Case"],
+        "CREATE INDEX \"Mixed Case\" ON \"Odd Schema\".ix USING btree (\"D d\", b)"
+    );
+    assert_eq!(
+        read["Odd Schema.select"],
+        "CREATE INDEX \"select\" ON \"Odd Schema\".ix USING btree (a, h) INCLUDE (c)"
+    );
+    let plain = &snapshot.objects[&Kind::Indexes]["Odd Schema.plain"];
+    assert_eq!(plain["valid"].as_deref(), Some("true"));
+    assert_eq!(plain["table"].as_deref(), Some("\"Odd Schema\".ix"));
+}
+
+#[test]
+fn column_defaults_are_written_as_pg_get_expr_writes_them() {
+    let db = ScratchDb::new(
+        "check_defaults",
+        "CREATE TYPE public.mood AS ENUM ('sad', 'ok');
+         CREATE SEQUENCE public.counter;
+         CREATE TABLE public.d (
+           a int DEFAULT 0, b text DEFAULT 'x''y', c timestamptz DEFAULT now(),
+           d public.mood DEFAULT 'ok', e bigint DEFAULT nextval('public.counter'),
+           f numeric DEFAULT (1.5 * 2), g int[] DEFAULT '{1,2}', h boolean DEFAULT (NOT false),
+           i int GENERATED ALWAYS AS (a * 2) STORED, j serial)",
+    );
+    let snapshot = Snapshot::take(&mut db.client(), &CheckOptions::default()).unwrap();
+    let expected = pairs(
+        &db,
+        "SELECT 'public.d.' || a.attname, pg_get_expr(ad.adbin, ad.adrelid)
+         FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+         WHERE ad.adrelid = 'public.d'::regclass",
+    );
+    let columns = &snapshot.objects[&Kind::Columns];
+    let read: BTreeMap<String, String> = expected
+        .keys()
+        .map(|key| {
+            let attributes = &columns[key];
+            let value = attributes["default"]
+                .clone()
+                .or_else(|| attributes["generated"].clone());
+            (key.clone(), value.unwrap())
+        })
+        .collect();
+    assert_eq!(expected.len(), 10);
+    assert_eq!(read, expected);
+    assert_eq!(columns["public.d.a"]["not_null"].as_deref(), Some("false"));
+    assert_eq!(columns["public.d.i"]["default"], None);
+}
+
+#[test]
+fn constraint_definitions_are_written_as_pg_get_constraintdef_writes_them() {
+    let db = ScratchDb::new(
+        "check_constraints",
+        r#"CREATE SCHEMA "Odd Schema";
+         CREATE TABLE "Odd Schema"."Parent" ("Id" int, b text, c int, PRIMARY KEY ("Id"),
+           UNIQUE (b, c), UNIQUE ("Id", c), UNIQUE (c) INCLUDE (b), UNIQUE (b) DEFERRABLE INITIALLY DEFERRED,
+           CHECK (c > 0));
+         CREATE TABLE "Odd Schema".child (id int PRIMARY KEY, p int, q text, r int,
+           FOREIGN KEY (p) REFERENCES "Odd Schema"."Parent" ("Id"),
+           CONSTRAINT cascade FOREIGN KEY (p) REFERENCES "Odd Schema"."Parent" ON DELETE CASCADE ON UPDATE SET NULL,
+           CONSTRAINT pair FOREIGN KEY (q, r) REFERENCES "Odd Schema"."Parent" (b, c) MATCH FULL,
+           CONSTRAINT restrict FOREIGN KEY (r) REFERENCES "Odd Schema"."Parent" (c) ON UPDATE RESTRICT ON DELETE SET DEFAULT,
+           CONSTRAINT later FOREIGN KEY (p) REFERENCES "Odd Schema"."Parent" DEFERRABLE,
+           EXCLUDE USING btree (id WITH =));
+         ALTER TABLE "Odd Schema".child ADD CONSTRAINT unchecked FOREIGN KEY (r)
+           REFERENCES "Odd Schema"."Parent" (c) NOT VALID;
+         CREATE TABLE public.other (x int UNIQUE WITH (fillfactor = 50),
+           y int REFERENCES "Odd Schema".child);"#,
+    );
+    if db.strings("SHOW server_version_num")[0]
+        .parse::<i32>()
+        .unwrap()
+        >= 150000
+    {
+        db.client()
+            .batch_execute(
+                "ALTER TABLE public.other ADD CONSTRAINT nnd UNIQUE NULLS NOT DISTINCT (y);
+                 ALTER TABLE public.other ADD CONSTRAINT set_null FOREIGN KEY (x, y)
+                   REFERENCES \"Odd Schema\".\"Parent\" (\"Id\", c) ON DELETE SET NULL (y)",
+            )
+            .unwrap();
+    }
+    let snapshot = Snapshot::take(&mut db.client(), &CheckOptions::default()).unwrap();
+    let expected = pairs(
+        &db,
+        "SELECT n.nspname || '.' || c.relname || '.' || co.conname, pg_get_constraintdef(co.oid, true)
+         FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname IN ('Odd Schema', 'public')",
+    );
+    let read: BTreeMap<String, String> = snapshot.objects[&Kind::Constraints]
+        .iter()
+        .map(|(key, attributes)| (key.clone(), attributes["definition"].clone().unwrap()))
+        .collect();
+    assert!(expected.len() >= 15, "{expected:#?}");
+    assert_eq!(read, expected);
+    assert_eq!(
+        read["Odd Schema.child.cascade"],
+        "FOREIGN KEY (p) REFERENCES \"Odd Schema\".\"Parent\"(\"Id\") ON UPDATE SET NULL ON DELETE CASCADE"
+    );
+}
