@@ -14,6 +14,7 @@ use super::clones::Clones;
 use super::pool::{BACKGROUND_SESSIONS, MAX_SESSIONS, MaintenancePool};
 use super::registry::{self, Lease, Owner};
 use super::roles;
+use super::shared::IdleSessions;
 use super::slots::{Slot, Slots};
 use super::spec::{ReferenceSpec, TestSpec};
 use super::templates::Templates;
@@ -53,6 +54,8 @@ pub(crate) struct Context {
     /// How long this runner's databases outlive its last heartbeat.
     lease: Lease,
     slots: Slots,
+    /// Sessions on shared databases (transaction isolation) between tests.
+    pub idle_shared: IdleSessions,
 }
 
 static CONTEXT: OnceLock<Result<Context>> = OnceLock::new();
@@ -108,6 +111,7 @@ impl Context {
             owner,
             lease,
             slots: Slots::new(max),
+            idle_shared: IdleSessions::default(),
         };
         // A sweep that fails is said, and tried again at the next heartbeat: a database
         // that cannot be dropped must not stop every test of every run.
@@ -155,6 +159,46 @@ impl Context {
     /// any process, hold the budget); held while the test runs.
     pub(crate) fn claim_test(&self) -> Result<Claim<'_>> {
         self.budget.claim_test()
+    }
+
+    /// One unit of the server's connections, for a session kept between tests.
+    pub(crate) fn claim_session(&'static self) -> Result<Claim<'static>> {
+        self.budget.claim_session()
+    }
+
+    /// Registers shared database `name` of `template` (or renews its life), and makes it
+    /// when `create` (a concurrent creation of the same name is no error).
+    pub(crate) fn make_shared(&self, name: &str, template: &str, create: bool) -> Result<()> {
+        self.pool.with(|session| {
+            registry::register_shared(session.client(), name, template)?;
+            if !create {
+                return Ok(());
+            }
+            match self.clones.create(session, name, template) {
+                Ok(()) | Err(Error::AlreadyExists { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Drops shared database `name`, first closed to new sessions while `held` (the
+    /// session holding its slot, if any) still keeps others out, so no test takes it
+    /// meanwhile; and forgets it.
+    pub(crate) fn drop_shared(&self, name: &str, held: Option<postgres::Client>) -> Result<()> {
+        let quoted = crate::sql::quote_identifier("database", name)?;
+        self.pool.with(|session| {
+            match session
+                .client()
+                .batch_execute(&format!("ALTER DATABASE {quoted} ALLOW_CONNECTIONS false"))
+            {
+                Err(e) if e.code().map(|c| c.code()) != Some(UNDEFINED_DATABASE) => {
+                    Err(Error::sql(format!("close {name} to new sessions"), &e))
+                }
+                _ => Ok(()),
+            }
+        })?;
+        drop(held);
+        self.drop_test_database(name, false)
     }
 
     /// The template of `spec`, built once per content key across processes.

@@ -5,7 +5,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
-use super::{KeepPolicy, TestDb, TestResult, TestSpec, context, keep};
+use super::{Isolation, KeepPolicy, TestDb, TestResult, TestSpec, context, keep};
 use crate::error::Error;
 
 /// Runs a test: builds (or finds) its template, gives `body` a fresh copy, and drops or
@@ -42,6 +42,11 @@ thread_local! {
     static SETUP_FAILURE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The setup failure raised on this thread since the last call, if any.
+pub(super) fn take_setup_failure() -> Option<String> {
+    SETUP_FAILURE.with(|f| f.borrow_mut().take())
+}
+
 /// Panics with `message`, marking the panic as the harness failing to set the test up
 /// (not the body's own panic).
 #[track_caller]
@@ -53,7 +58,7 @@ pub(super) fn setup_failure(message: String) -> ! {
 /// For a `#[should_panic]` test: says what failed and returns normally, so the test
 /// fails; otherwise panics at the test's line.
 #[track_caller]
-fn fail_setup(expect: Expect, message: String) {
+pub(super) fn fail_setup(expect: Expect, message: String) {
     match expect {
         Expect::Success => panic!("{message}"),
         Expect::Panic => eprintln!(
@@ -69,6 +74,9 @@ pub(super) fn run_with<R: TestResult>(
     body: impl FnOnce(TestDb) -> R,
     expect: Expect,
 ) {
+    if spec.isolation == Isolation::Transaction {
+        return super::shared::run_with(spec, body, expect);
+    }
     let fail = |e: Error| format!("pum: test {}: {e}", spec.name);
     let setup = (|| {
         let policy = KeepPolicy::from_env()?;
@@ -95,11 +103,12 @@ pub(super) fn run_with<R: TestResult>(
         spec: context.server.with_dbname(&name),
         name: name.clone(),
         test: Arc::new(spec.clone()),
+        shared: None,
     };
     let url = db.url();
-    SETUP_FAILURE.with(|f| f.borrow_mut().take());
+    take_setup_failure();
     let outcome = catch_unwind(AssertUnwindSafe(|| body(db)));
-    let setup_failed = SETUP_FAILURE.with(|f| f.borrow_mut().take());
+    let setup_failed = take_setup_failure();
     // The body's sessions are closed now (it owned the TestDb).
     drop(claim);
     // Whether the test fails: a `#[should_panic]` test passes by its body's own panic
@@ -130,15 +139,24 @@ pub(super) fn run_with<R: TestResult>(
         Ok(false) => {}
         Err(e) => eprintln!("pum: test {}: could not clean up {name}: {e}", spec.name),
     }
+    conclude(&spec.name, outcome, setup_failed, expect);
+}
+
+/// Ends test `name` as its body's `outcome` says: the body's panic raised again (unless
+/// it was the harness's, `setup_failed`, under `#[should_panic]`), its `Err` a panic.
+#[track_caller]
+pub(super) fn conclude<R: TestResult>(
+    name: &str,
+    outcome: std::thread::Result<R>,
+    setup_failed: Option<String>,
+    expect: Expect,
+) {
     match outcome {
         // The panic message was printed when it happened; saying why it does not count
         // is enough.
         Err(_) if expect == Expect::Panic && setup_failed.is_some() => fail_setup(
             expect,
-            format!(
-                "pum: test {}: the panic above is pum's, not the test's",
-                spec.name
-            ),
+            format!("pum: test {name}: the panic above is pum's, not the test's"),
         ),
         Err(payload) => resume_unwind(payload),
         Ok(result) => {

@@ -13,6 +13,7 @@ mod embed;
 mod fleet;
 mod harness;
 mod harness_edges;
+mod isolation;
 mod lint;
 mod live;
 mod migrate;
