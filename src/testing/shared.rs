@@ -81,18 +81,28 @@ impl IdleSessions {
     }
 }
 
-/// A session on a shared database of `template`: one of this process's idle ones, else
-/// the first free slot's (its database made when missing).
-fn session(context: &'static Context, template: &str) -> Result<Session> {
-    while let Some(session) = context.idle_shared.pop(template) {
-        if !session.client.is_closed() {
-            return Ok(session);
+/// A session on a shared database of `template` inside a transaction begun for a test,
+/// and the transaction's id: one of this process's idle sessions, else the first free
+/// slot's (its database made when missing). An idle session that no longer answers (its
+/// database dropped with its template, say) is left for the next.
+fn begin(context: &'static Context, template: &str) -> Result<(Session, String)> {
+    let begin = |session: &mut Session| {
+        last_value(session.client.simple_query(&format!(
+            "BEGIN; SELECT pg_catalog.txid_current(); SAVEPOINT {SAVEPOINT}"
+        )))
+        .map(Option::unwrap_or_default)
+    };
+    while let Some(mut session) = context.idle_shared.pop(template) {
+        if let Ok(txid) = begin(&mut session) {
+            return Ok((session, txid));
         }
     }
     for slot in 0..MAX_SLOTS {
         let name = shared_name(template, slot);
-        if let Some(session) = open(context, template, &name)? {
-            return Ok(session);
+        if let Some(mut session) = open(context, template, &name)? {
+            let txid =
+                begin(&mut session).map_err(|e| Error::sql("begin the test's transaction", &e))?;
+            return Ok((session, txid));
         }
     }
     Err(Error::Unsupported {
@@ -263,12 +273,7 @@ pub(super) fn run_with<R: TestResult>(
     let _slot = context.slot();
     let opened = (|| {
         let template = context.template(&spec)?;
-        let mut session = session(context, &template)?;
-        let txid = last_value(session.client.simple_query(&format!(
-            "BEGIN; SELECT pg_catalog.txid_current(); SAVEPOINT {SAVEPOINT}"
-        )))
-        .map_err(|e| Error::sql("begin the test's transaction", &e))?
-        .unwrap_or_default();
+        let (session, txid) = begin(context, &template)?;
         Ok::<_, Error>((template, session, txid))
     })();
     let (template, session, txid) = match opened {

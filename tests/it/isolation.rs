@@ -309,3 +309,37 @@ fn processes_at_once_take_different_shared_databases() {
     }
     assert_ne!(names[0], names[1]);
 }
+
+#[test]
+fn shared_databases_go_with_their_template_and_come_back() {
+    let project = support::project::Project::new(
+        "pum:\n  module: iso\n",
+        &[(
+            "changelogs/1.0.0/01.sql",
+            "CREATE TABLE public.thing (id int PRIMARY KEY);",
+        )],
+    );
+    let spec = TestSpec::new("comes_back")
+        .config(project.path().join(".pum.yaml"))
+        .isolation(Isolation::Transaction);
+    let count = |db: &TestDb| -> i64 {
+        db.session()
+            .query_one("SELECT count(*) FROM public.thing", &[])
+            .unwrap()
+            .get(0)
+    };
+    let mut first = String::new();
+    pum::testing::run(spec.clone(), |db: TestDb| {
+        first = db.name().to_string();
+        db.session()
+            .batch_execute("INSERT INTO public.thing VALUES (1)")
+            .unwrap();
+    });
+    assert!(support::exists(&first));
+    // The template and its shared databases dropped (this process's idle session on it
+    // ended with it): the next test gets both made again.
+    pum::testing::drop_template(&spec).unwrap();
+    assert!(!support::exists(&first), "{first} outlived its template");
+    pum::testing::run(spec.clone(), |db: TestDb| assert_eq!(count(&db), 0));
+    pum::testing::drop_template(&spec).unwrap();
+}
