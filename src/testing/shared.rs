@@ -11,10 +11,10 @@
 //!   parallel tests never share a database nor wait for one. A process keeps its sessions
 //!   (and their slots) for its next tests of the same template; each holds one unit of
 //!   the connection budget.
-//! - **Per test.** `BEGIN` and `txid_current()` (one round trip), the body, then a check
-//!   that the session is still in that transaction, `ROLLBACK` and the undoing of what a
-//!   rollback leaves (SQL prepared statements, session advisory locks, sequences'
-//!   `currval`): one round trip more.
+//! - **Per test.** `BEGIN`, `txid_current()` and a savepoint (one round trip), the body,
+//!   then a check that the session is still in that transaction (its id; after an error,
+//!   its savepoint), `ROLLBACK` and the undoing of what a rollback leaves (SQL prepared
+//!   statements, session advisory locks, sequences' `currval`): two round trips more.
 //! - **A test that left its transaction** (COMMIT, ROLLBACK, a `client.transaction()`
 //!   committed) may have written to the shared database: it is closed to connections at
 //!   once, dropped, and made again for the next test; the test fails saying why. A lost
@@ -164,6 +164,9 @@ fn last_value(
 enum Verdict {
     /// In it (maybe failed): rolled back and the session ready for the next test.
     Clean(postgres::Client),
+    /// In it, rolled back, but the session cannot serve again (it could not be reset, or
+    /// lost its slot): closed, the database untouched.
+    Discard,
     /// Out of it, or the session lost: the shared database may hold the test's writes.
     /// The session, if any, still holds the slot.
     Dirty(&'static str, Option<postgres::Client>),
@@ -203,15 +206,15 @@ fn finish(client: Option<postgres::Client>, txid: &str) -> Verdict {
             AND NOT (classid = {} AND objid = {} AND objsubid = 2))",
         SLOT.0 as u32, SLOT.1
     ));
+    // The transaction was the harness's: whatever fails now, the server rolls it back.
     match last_value(reset) {
         Ok(Some(left)) if left == "0" => Verdict::Clean(client),
         Ok(_) => match undo_session_state(&mut client) {
             Ok(true) => Verdict::Clean(client),
             // The slot was taken by another session meanwhile: this one goes.
-            Ok(false) => Verdict::Dirty("its session lost its slot", None),
-            Err(_) => Verdict::Dirty("its session could not be reset", Some(client)),
+            Ok(false) | Err(_) => Verdict::Discard,
         },
-        Err(_) => Verdict::Dirty("its session could not be reset", Some(client)),
+        Err(_) => Verdict::Discard,
     }
 }
 
@@ -227,8 +230,10 @@ fn undo_session_state(client: &mut postgres::Client) -> std::result::Result<bool
         .map(|r| r.get(0))
         .collect();
     for name in prepared {
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        client.batch_execute(&format!("DEALLOCATE {quoted}"))?;
+        // A name the server gave back: a quoting failure (over 63 bytes) cannot happen.
+        if let Ok(quoted) = crate::sql::quote_identifier("prepared statement", &name) {
+            client.batch_execute(&format!("DEALLOCATE {quoted}"))?;
+        }
     }
     let held = last_value(client.simple_query(&format!(
         "SELECT pg_advisory_unlock_all(); SELECT pg_try_advisory_lock({}, {})",
@@ -304,6 +309,7 @@ pub(super) fn run_with<R: TestResult>(
                 _claim: claim,
             },
         ),
+        Verdict::Discard => drop(claim),
         Verdict::Dirty(why, client) => {
             let dropped = context.drop_shared(&name, client).err();
             drop(claim);

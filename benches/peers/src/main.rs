@@ -7,6 +7,8 @@
 //! - a bare `CREATE DATABASE … TEMPLATE` + `DROP DATABASE` per test (from a template
 //!   migrated once, the faster strategy, maintenance sessions shared);
 //! - one transaction rolled back per test, on one migrated database;
+//! - pum with `isolation = "transaction"` (the test's body in a transaction on a shared
+//!   database per parallel slot, rolled back);
 //! - `#[sqlx::test]` (sqlx 0.8) with the same SQL as its migrations;
 //!
 //! the cost of `pum::upgrade_paths!` on the same changelog (49 upgrade tests), cold
@@ -76,7 +78,13 @@ fn main() -> Result<()> {
     let waits_file = std::env::temp_dir().join(format!("pum-peers-waits-{}", std::process::id()));
 
     // Warm up each kind once (pum builds its template, sqlx makes its bookkeeping).
-    for kind in ["pum_tests", "sqlx_tests", "bare_tests", "rollback_tests"] {
+    for kind in [
+        "pum_tests",
+        "transaction_tests",
+        "sqlx_tests",
+        "bare_tests",
+        "rollback_tests",
+    ] {
         run(&binaries[kind], "t_000", &env, &[])?;
     }
     // `cargo run --release -- waits` (or `shards`): only that section.
@@ -104,6 +112,7 @@ fn main() -> Result<()> {
                 vec![("PUM_TEST_SPARES", "0")],
                 RUNS,
             ),
+            ("pum, transaction", "transaction_tests", vec![], RUNS),
             ("bare clone", "bare_tests", vec![], RUNS),
             ("rollback", "rollback_tests", vec![], RUNS),
             ("sqlx::test", "sqlx_tests", vec![], 1),
@@ -151,6 +160,14 @@ fn main() -> Result<()> {
              (target ≥ 10)",
                 ratio(pum, get("bare clone")),
                 ratio(get("sqlx::test"), pum)
+            );
+            let transaction = get("pum, transaction");
+            println!(
+                "{tests} tests: pum, transaction {:.2} ms per test (target ≤ 5 ms), \
+                 sqlx::test / pum, transaction = {:.0} (target ≥ 50), / rollback = {:.2}",
+                ms(transaction),
+                ratio(get("sqlx::test"), transaction),
+                ratio(transaction, get("rollback"))
             );
             for (label, samples) in waits {
                 println!(
@@ -366,7 +383,8 @@ fn drop_templates(server: &pum::ConnectionSpec) -> Result<()> {
     let names: Vec<String> = client
         .query(
             "SELECT datname::text FROM pg_database WHERE datname LIKE 'pum\\_tpl\\_%' \
-             OR datname LIKE 'pum\\_ref\\_%' OR datname LIKE 'pum\\_t\\_%'",
+             OR datname LIKE 'pum\\_ref\\_%' OR datname LIKE 'pum\\_t\\_%' \
+             OR datname LIKE 'pum\\_shared\\_%'",
             &[],
         )?
         .iter()
