@@ -153,11 +153,14 @@ fn open(context: &'static Context, template: &str, name: &str) -> Result<Option<
 fn last_value(
     answer: std::result::Result<Vec<postgres::SimpleQueryMessage>, postgres::Error>,
 ) -> std::result::Result<Option<String>, postgres::Error> {
-    Ok(answer?.into_iter().rev().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
-        _ => None,
-    }))
-    .map(Option::flatten)
+    Ok(answer?
+        .into_iter()
+        .rev()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
+            _ => None,
+        })
+        .flatten())
 }
 
 /// Whether the session is still in the transaction `txid` the harness began, else why not.

@@ -87,9 +87,11 @@ fn main() -> Result<()> {
     ] {
         run(&binaries[kind], "t_000", &env, &[])?;
     }
-    // `cargo run --release -- waits` (or `shards`): only that section.
+    // `cargo run --release -- waits` (or `shards`, or `table`: the per-test table): only
+    // that section.
     let section = std::env::args().nth(1);
     let only_waits = section.as_deref() == Some("waits");
+    let only_table = section.as_deref() == Some("table");
     let only_shards = section.as_deref() == Some("shards");
     if only_shards {
         return shards(&binaries["pum_tests"], &env);
@@ -178,6 +180,13 @@ fn main() -> Result<()> {
                 );
             }
         }
+    }
+
+    if only_table {
+        for name in [template, shared] {
+            pum::drop_database(&server, name, &pum::DropOptions::if_exists())?;
+        }
+        return Ok(());
     }
 
     // Tests that take a while (bodies of 300 ms that leave the cores free): spares are
