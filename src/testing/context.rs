@@ -14,7 +14,6 @@ use super::clones::Clones;
 use super::pool::{BACKGROUND_SESSIONS, MAX_SESSIONS, MaintenancePool};
 use super::registry::{self, Lease, Owner};
 use super::roles;
-use super::shared::IdleSessions;
 use super::slots::{Slot, Slots};
 use super::spec::{ReferenceSpec, TestSpec};
 use super::templates::Templates;
@@ -54,8 +53,6 @@ pub(crate) struct Context {
     /// How long this runner's databases outlive its last heartbeat.
     lease: Lease,
     slots: Slots,
-    /// Sessions on shared databases (transaction isolation) between tests.
-    pub idle_shared: IdleSessions,
 }
 
 static CONTEXT: OnceLock<Result<Context>> = OnceLock::new();
@@ -111,7 +108,6 @@ impl Context {
             owner,
             lease,
             slots: Slots::new(max),
-            idle_shared: IdleSessions::default(),
         };
         // A sweep that fails is said, and tried again at the next heartbeat: a database
         // that cannot be dropped must not stop every test of every run.

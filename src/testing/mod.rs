@@ -87,6 +87,8 @@ mod failure;
 #[cfg(feature = "testing")]
 mod keep;
 #[cfg(feature = "testing")]
+mod outcome;
+#[cfg(feature = "testing")]
 mod pool;
 // Without the harness, only what the cache needs of the registry and roles is used.
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use super::budget::Claim;
 use super::client::SharedSession;
 use super::context::{self, Context};
-use super::run::{Expect, conclude, fail_setup, take_setup_failure};
+use super::outcome::{Expect, conclude, fail_setup, take_setup_failure};
 use super::{TestDb, TestResult, TestSpec};
 use crate::error::{Error, Result};
 
@@ -66,19 +66,21 @@ pub(crate) struct Session {
 }
 
 /// The sessions of this process not in use, by template.
-#[derive(Default)]
-pub(crate) struct IdleSessions(Mutex<HashMap<String, Vec<Session>>>);
+static IDLE: Mutex<Option<HashMap<String, Vec<Session>>>> = Mutex::new(None);
 
-impl IdleSessions {
-    fn pop(&self, template: &str) -> Option<Session> {
-        let mut idle = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        idle.get_mut(template)?.pop()
-    }
+/// An idle session of this process on a shared database of `template`.
+fn pop_idle(template: &str) -> Option<Session> {
+    let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    idle.as_mut()?.get_mut(template)?.pop()
+}
 
-    fn push(&self, template: &str, session: Session) {
-        let mut idle = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        idle.entry(template.to_string()).or_default().push(session);
-    }
+/// Keeps `session` for this process's next test of `template`.
+fn push_idle(template: &str, session: Session) {
+    let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    idle.get_or_insert_with(HashMap::new)
+        .entry(template.to_string())
+        .or_default()
+        .push(session);
 }
 
 /// A session on a shared database of `template` inside a transaction begun for a test,
@@ -92,7 +94,7 @@ fn begin(context: &'static Context, template: &str) -> Result<(Session, String)>
         )))
         .map(Option::unwrap_or_default)
     };
-    while let Some(mut session) = context.idle_shared.pop(template) {
+    while let Some(mut session) = pop_idle(template) {
         if let Ok(txid) = begin(&mut session) {
             return Ok((session, txid));
         }
@@ -304,7 +306,7 @@ pub(super) fn run_with<R: TestResult>(
     let outcome = catch_unwind(AssertUnwindSafe(|| body(db)));
     let setup_failed = take_setup_failure();
     match finish(shared.take(), &txid) {
-        Verdict::Clean(client) => context.idle_shared.push(
+        Verdict::Clean(client) => push_idle(
             &template,
             Session {
                 name,

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::client::{SharedSession, TestClient};
-use super::run::{off_runtime, setup_failure};
+use super::outcome::setup_failure;
+use super::run::off_runtime;
 use super::spec::TestSpec;
 use super::{context, roles, sql_files};
 use crate::checker::CheckReport;

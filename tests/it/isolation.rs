@@ -12,12 +12,12 @@ use rstest::rstest;
 
 use crate::support;
 
-const SHOP: &str = "tests/data/shop/.pum.yaml";
+const PROJECT: &str = "tests/data/isolation/.pum.yaml";
 
-/// A transaction-isolated test of the shop project, as `#[pum_test]` writes it.
+/// A transaction-isolated test of the isolation tests' project, as `#[pum_test]` writes it.
 fn spec(name: &str) -> TestSpec {
     TestSpec::new(name)
-        .config(format!("{}/{SHOP}", env!("CARGO_MANIFEST_DIR")))
+        .config(format!("{}/{PROJECT}", env!("CARGO_MANIFEST_DIR")))
         .isolation(Isolation::Transaction)
 }
 
@@ -43,7 +43,7 @@ fn failure_of(name: &str, body: impl FnOnce(TestDb)) -> String {
         .unwrap_or_default()
 }
 
-#[pum::pum_test(config = "tests/data/shop/.pum.yaml", isolation = "transaction")]
+#[pum::pum_test(config = "tests/data/isolation/.pum.yaml", isolation = "transaction")]
 fn the_body_runs_inside_a_transaction_on_a_shared_database(db: TestDb) {
     assert!(db.name().starts_with("pum_shared_"), "{}", db.name());
     let mut session = db.session();
@@ -60,7 +60,7 @@ fn the_body_runs_inside_a_transaction_on_a_shared_database(db: TestDb) {
     assert_eq!(customers(&db, "macro"), 1);
 }
 
-#[pum::pum_test(config = "tests/data/shop/.pum.yaml", isolation = "transaction")]
+#[pum::pum_test(config = "tests/data/isolation/.pum.yaml", isolation = "transaction")]
 async fn async_bodies_use_the_session_too(db: TestDb) -> Result<(), postgres::Error> {
     tokio::task::yield_now().await;
     db.session()
@@ -69,7 +69,7 @@ async fn async_bodies_use_the_session_too(db: TestDb) -> Result<(), postgres::Er
     Ok(())
 }
 
-#[pum::pum_test(config = "tests/data/shop/.pum.yaml", isolation = "transaction")]
+#[pum::pum_test(config = "tests/data/isolation/.pum.yaml", isolation = "transaction")]
 #[rstest]
 #[case("first case")]
 #[case("second case")]
@@ -255,7 +255,7 @@ fn what_needs_another_session_or_no_transaction_fails_clearly() {
 /// Run as a child process (`PUM_IT_CHILD`): prints its shared database, and waits (at
 /// most a minute) until the other child's body runs too (a file each in
 /// `PUM_IT_RENDEZVOUS`).
-#[pum::pum_test(config = "tests/data/shop/.pum.yaml", isolation = "transaction")]
+#[pum::pum_test(config = "tests/data/isolation/.pum.yaml", isolation = "transaction")]
 fn child_process_per_test(db: TestDb) {
     db.session()
         .batch_execute("INSERT INTO shop.customer (name) VALUES ('child')")
@@ -312,11 +312,15 @@ fn processes_at_once_take_different_shared_databases() {
 
 #[test]
 fn shared_databases_go_with_their_template_and_come_back() {
+    // A template of this run's own (its name in a comment): no other run shares it.
     let project = support::project::Project::new(
         "pum:\n  module: iso\n",
         &[(
             "changelogs/1.0.0/01.sql",
-            "CREATE TABLE public.thing (id int PRIMARY KEY);",
+            &format!(
+                "-- {}\nCREATE TABLE public.thing (id int PRIMARY KEY);",
+                support::unique_name("iso")
+            ),
         )],
     );
     let spec = TestSpec::new("comes_back")
