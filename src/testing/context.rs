@@ -177,6 +177,27 @@ impl Context {
         })
     }
 
+    /// The databases named as `first` but for its last `_<n>` (the shared databases of
+    /// one template) in which a session holds advisory lock `lock`.
+    pub(crate) fn held_slots(&self, first: &str, lock: (i32, i32)) -> Result<Vec<String>> {
+        let prefix = first.trim_end_matches(|c: char| c.is_ascii_digit());
+        self.pool.with(|session| {
+            Ok(session
+                .client()
+                .query(
+                    "SELECT d.datname::text FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+                     AND l.classid = $1::int8::oid AND l.objid = $2::int8::oid \
+                     AND left(d.datname, length($3)) = $3",
+                    &[&i64::from(lock.0), &i64::from(lock.1), &prefix],
+                )
+                .map_err(|e| Error::sql("find the shared databases in use", &e))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+
     /// Drops shared database `name`, first closed to new sessions while `held` (the
     /// session holding its slot, if any) still keeps others out, so no test takes it
     /// meanwhile; and forgets it.

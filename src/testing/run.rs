@@ -2,7 +2,7 @@
 //! and the outcome told (a setup failure never taken for a `#[should_panic]` test's
 //! panic).
 
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use super::outcome::{Expect, conclude, fail_setup, take_setup_failure};
@@ -112,7 +112,7 @@ pub(super) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_ok() {
         return std::thread::scope(|scope| match scope.spawn(work).join() {
             Ok(value) => value,
-            Err(payload) => resume_unwind(payload),
+            Err(payload) => std::panic::resume_unwind(payload),
         });
     }
     work()
