@@ -1,12 +1,15 @@
 //! What a test's database costs: (a) a bare `CREATE DATABASE … TEMPLATE` + `DROP DATABASE`,
-//! (b) pum's per-test cost (TestDb ready + dropped, registry included), and (c) the
-//! sqlx::test way: an empty database and the whole changelog applied for every test.
+//! (b) pum's per-test cost (TestDb ready + dropped, registry included), (c) the
+//! sqlx::test way: an empty database and the whole changelog applied for every test, and
+//! (d) a test under `isolation = "transaction"` (a trivial body in a transaction on the
+//! shared database, rolled back).
 //!
 //! ```text
 //! cargo bench --bench testdb
 //! ```
 //!
-//! Targets (DESIGN §11): (b)/(a) ≤ 1.3 and (c)/(b) ≥ 5 for a 50-file changelog. Uses
+//! Targets (DESIGN §11): (b)/(a) ≤ 1.3 and (c)/(b) ≥ 5 for a 50-file changelog; (d) ≤ 5 ms
+//! and (c)/(d) ≥ 50. Uses
 //! `PUM_TEST_DATABASE_URL` when set, else the ephemeral server.
 
 mod common;
@@ -16,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pum::migrate::NoProgress;
-use pum::testing::{TestDb, TestSpec};
+use pum::testing::{Isolation, TestDb, TestSpec};
 use pum::{Config, CreateOptions, DropOptions, MigrateOptions, Upgrader};
 
 const VERSIONS: usize = 10;
@@ -86,6 +89,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let b = median(ours);
 
+    // (d) the same test under transaction isolation (its shared database made first).
+    let transaction = spec.clone().isolation(Isolation::Transaction);
+    pum::testing::run(transaction.clone(), |_db: TestDb| {});
+    let mut rolled_back = Vec::new();
+    for _ in 0..ROUNDS * 10 {
+        let started = Instant::now();
+        pum::testing::run(transaction.clone(), |db: TestDb| {
+            db.session().simple_query("SELECT 1").unwrap();
+        });
+        rolled_back.push(started.elapsed());
+    }
+    let d = median(rolled_back);
+
     // (c) an empty database and the whole changelog, every time.
     let config = Config::load(&config_path)?;
     let mut fresh = Vec::new();
@@ -123,6 +139,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  (c) empty database + changelog each test     {:>7.1} ms",
         ms(c)
     );
+    println!(
+        "  (d) isolation = \"transaction\" (median of {})  {:>7.2} ms",
+        ROUNDS * 10,
+        ms(d)
+    );
     let ba = b.as_secs_f64() / a.as_secs_f64();
     let cb = c.as_secs_f64() / b.as_secs_f64();
     println!(
@@ -132,6 +153,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  (c)/(b) = {cb:.1}  target ≥ 5    {}",
         if cb >= 5.0 { "ok" } else { "MISSED" }
+    );
+    let cd = c.as_secs_f64() / d.as_secs_f64();
+    println!(
+        "  (d) = {:.2} ms  target ≤ 5 ms  {}",
+        ms(d),
+        if ms(d) <= 5.0 { "ok" } else { "MISSED" }
+    );
+    println!(
+        "  (c)/(d) = {cd:.0}  target ≥ 50   {}",
+        if cd >= 50.0 { "ok" } else { "MISSED" }
     );
     Ok(())
 }

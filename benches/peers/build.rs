@@ -49,8 +49,13 @@ fn main() {
         .expect("the target directory must be inside benches/peers (unset CARGO_TARGET_DIR)")
         .display()
         .to_string();
-    let (mut pum, mut sqlx, mut bare, mut rollback) =
-        (String::new(), String::new(), String::new(), String::new());
+    let (mut pum, mut sqlx, mut bare, mut rollback, mut transaction) = (
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    );
     for i in 0..TESTS {
         let name = format!("t_{i:03}");
         writeln!(
@@ -70,6 +75,11 @@ fn main() {
         )
         .unwrap();
         writeln!(
+            transaction,
+            "#[test] fn {name}() {{ common::pum_transaction_test(\"{name}\", {config:?}) }}"
+        )
+        .unwrap();
+        writeln!(
             rollback,
             "#[test] fn {name}() {{ common::rollback_test() }}"
         )
@@ -79,6 +89,7 @@ fn main() {
     write(&out.join("sqlx_tests.rs"), &sqlx);
     write(&out.join("bare_tests.rs"), &bare);
     write(&out.join("rollback_tests.rs"), &rollback);
+    write(&out.join("transaction_tests.rs"), &transaction);
     write(
         &out.join("upgrade_paths.rs"),
         &format!("pum::upgrade_paths!(config = {config:?});\n"),

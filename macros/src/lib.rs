@@ -42,7 +42,12 @@ use project::is_version;
 /// - `parameters(NAME = value, …)`, `max_version = "1.2.0"`;
 /// - `reference = "file.sql" | "file.dump" | "db:NAME" | "install" | "install:1.2.0"`;
 /// - `ignore(privileges, comments, …)`, `exclude_schemas("audit", …)`: left out of
-///   `check_against`.
+///   `check_against`;
+/// - `isolation = "database"` (the default: a database of the test's own, dropped
+///   afterwards) or `isolation = "transaction"`: the body runs in one session
+///   (`db.session()`) inside a transaction rolled back at the end, on a database shared
+///   by the tests of its template, one per parallel slot; much faster, for tests that
+///   neither commit nor need a second session (see `pum::testing::Isolation`).
 ///
 /// The function takes a `TestDb` (any name) and returns `()` or `Result<(), E>`. Other
 /// parameters (rstest's `#[case]`) are kept: put `#[rstest]` on the function and each case
@@ -96,6 +101,9 @@ pub(crate) struct Args {
     ignore: Vec<syn::Ident>,
     exclude_schemas: Vec<LitStr>,
     git_tag: Option<LitStr>,
+    /// `#[pum_test(isolation = "database" | "transaction")]`: the variant of
+    /// `pum::testing::Isolation`, at the string's span.
+    isolation: Option<syn::Ident>,
     /// `upgrade_paths!(lint = "deny" | "warn" | "off")`.
     lint: Option<syn::Ident>,
     /// Parsing `upgrade_paths!` (not `#[pum_test]`).
@@ -129,7 +137,7 @@ impl Args {
             .get_ident()
             .map(|i| i.to_string())
             .unwrap_or_default();
-        let only_tests = ["base", "fixtures", "max_version", "reference"];
+        let only_tests = ["base", "fixtures", "max_version", "reference", "isolation"];
         if (self.paths && only_tests.contains(&key.as_str()))
             || (!self.paths && (key == "git_tag" || key == "lint"))
         {
@@ -186,6 +194,7 @@ impl Args {
                 self.git_tag = Some(lit);
             }
             "lint" => self.lint = Some(lint_level(meta.value()?.parse()?)?),
+            "isolation" => self.isolation = Some(isolation(meta.value()?.parse()?)?),
             _ => return Err(meta.error(self.unknown())),
         }
         Ok(())
@@ -197,7 +206,7 @@ impl Args {
              exclude_schemas, git_tag or lint)"
         } else {
             "unknown pum_test argument (expected config, changelogs, base, fixtures, \
-             parameters, max_version, reference, ignore or exclude_schemas)"
+             parameters, max_version, reference, ignore, exclude_schemas or isolation)"
         }
     }
 }
@@ -300,6 +309,24 @@ fn lint_level(lit: LitStr) -> syn::Result<syn::Ident> {
             return Err(syn::Error::new(
                 lit.span(),
                 "lint is \"deny\" (a hazard fails the upgrade path), \"warn\" or \"off\"",
+            ));
+        }
+    };
+    Ok(syn::Ident::new(variant, lit.span()))
+}
+
+/// `isolation = "database" | "transaction"`: the `pum::testing::Isolation` variant, at the
+/// string's span.
+fn isolation(lit: LitStr) -> syn::Result<syn::Ident> {
+    let variant = match lit.value().as_str() {
+        "database" => "Database",
+        "transaction" => "Transaction",
+        _ => {
+            return Err(syn::Error::new(
+                lit.span(),
+                "isolation is \"database\" (the default: a database of the test's own) or \
+                 \"transaction\" (one session in a transaction rolled back at the end, on a \
+                 database shared by the tests of the same template)",
             ));
         }
     };
@@ -479,6 +506,9 @@ fn test_spec(args: &Args, name: &syn::Ident) -> Tokens {
                 ::std::path::Path::new(::core::env!("CARGO_MANIFEST_DIR")),
             ).expect("checked by #[pum_test]"))
         });
+    }
+    if let Some(isolation) = &args.isolation {
+        spec.extend(quote! { .isolation(::pum::testing::Isolation::#isolation) });
     }
     spec.extend(shared_calls(args));
     spec

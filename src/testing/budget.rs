@@ -105,6 +105,15 @@ impl Budget {
         self.claim_from(PER_TEST, 0)
     }
 
+    /// Takes one unit, for a session a process keeps between tests (a shared database's
+    /// under transaction isolation), waiting until the server has it.
+    ///
+    /// # Errors
+    /// As [`Budget::claim_test`].
+    pub(crate) fn claim_session(&self) -> Result<Claim<'_>> {
+        self.claim_from(1, 0)
+    }
+
     /// Takes `n` units numbered `from` or more, waiting until the server has them.
     fn claim_from(&self, n: i32, from: i32) -> Result<Claim<'_>> {
         let started = Instant::now();

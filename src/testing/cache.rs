@@ -33,6 +33,9 @@ pub enum Kind {
     Reference,
     /// A clone of a template made ahead of a test that will want it.
     Spare,
+    /// A clone of a template that tests with `isolation = "transaction"` share, one per
+    /// parallel slot (`pum_shared_…`), kept between runs.
+    Shared,
     /// The database of a test, kept after it (`PUM_TEST_KEEP`).
     Kept,
     /// The database of a test still running, or of a runner that died (a sweep drops it).
@@ -40,12 +43,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Its name in `pum test list`: `template`, `reference`, `spare`, `kept` or `test`.
+    /// Its name in `pum test list`: `template`, `reference`, `spare`, `shared`, `kept` or
+    /// `test`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Template => "template",
             Kind::Reference => "reference",
             Kind::Spare => "spare",
+            Kind::Shared => "shared",
             Kind::Kept => "kept",
             Kind::Test => "test",
         }
@@ -76,7 +81,8 @@ pub struct Entry {
     /// directory of its SQL files…; `None` when an older pum built it).
     pub of: Option<String>,
     /// Templates and references: `ready`, `failed` or `building`; spares: `ready` or
-    /// `making`; kept databases: `kept`; test databases: `running` or `orphaned`.
+    /// `making`; shared databases: `ready` or `in use`; kept databases: `kept`; test
+    /// databases: `running` or `orphaned`.
     pub status: String,
     /// Since it was made (for a template, since it was last built).
     pub age: Duration,
@@ -159,6 +165,19 @@ fn template_entry(row: TemplateRow) -> Entry {
 }
 
 fn database_entry(row: DatabaseRow, me: &Owner, start_time: impl Fn(u32) -> Option<i64>) -> Entry {
+    if let Some(template) = &row.shared_of {
+        // Nobody's: in use while a session holds its slot.
+        return Entry {
+            kind: Kind::Shared,
+            of: Some(template.clone()),
+            status: if row.held { "in use" } else { "ready" }.to_string(),
+            age: seconds(row.age),
+            size: row.size.and_then(|s| u64::try_from(s).ok()),
+            runner: None,
+            in_use: row.held,
+            name: row.name,
+        };
+    }
     let finished_spare = row.spare_of.is_some() && row.ready;
     let alive = !finished_spare && alive(&row.owner, row.lease_live, me, start_time);
     let (kind, of, status) = match (&row.spare_of, row.kept) {
@@ -282,7 +301,7 @@ pub fn prune(server: &ConnectionSpec, options: &PruneOptions) -> Result<Option<P
     for entry in chosen {
         let outcome = match entry.kind {
             Kind::Template | Kind::Reference => drop_unused_template(&mut session, &entry.name),
-            Kind::Spare | Kind::Kept | Kind::Test => {
+            Kind::Spare | Kind::Shared | Kind::Kept | Kind::Test => {
                 // A dead runner's database may still be being created for it.
                 let orphan = entry.status == "orphaned" || entry.status == "making";
                 drop_test_database(&mut session, &entry.name, orphan).map(|roles| {
@@ -454,6 +473,8 @@ mod tests {
             name: name.into(),
             kept: false,
             spare_of: None,
+            shared_of: None,
+            held: false,
             ready: false,
             test: Some("suite::a_test".into()),
             owner,
@@ -502,6 +523,25 @@ mod tests {
             ..row("pum_t_spare_f", owner("here", 20, 200), false)
         });
         assert_eq!((making.status.as_str(), making.in_use), ("making", true));
+        let shared = |held| {
+            entry(DatabaseRow {
+                shared_of: Some("pum_tpl_x".into()),
+                held,
+                ready: true,
+                ..row("pum_shared_x_0", owner("", 0, 0), true)
+            })
+        };
+        let (idle, busy) = (shared(false), shared(true));
+        assert_eq!(
+            (
+                idle.kind,
+                idle.of.as_deref(),
+                idle.status.as_str(),
+                idle.in_use
+            ),
+            (Kind::Shared, Some("pum_tpl_x"), "ready", false)
+        );
+        assert_eq!((busy.status.as_str(), busy.in_use), ("in use", true));
     }
 
     fn entry(kind: Kind, name: &str, age: u64, in_use: bool) -> Entry {

@@ -157,6 +157,67 @@ impl Context {
         self.budget.claim_test()
     }
 
+    /// One unit of the server's connections, for a session kept between tests.
+    pub(crate) fn claim_session(&'static self) -> Result<Claim<'static>> {
+        self.budget.claim_session()
+    }
+
+    /// Registers shared database `name` of `template` (or renews its life), and makes it
+    /// when `create` (a concurrent creation of the same name is no error).
+    pub(crate) fn make_shared(&self, name: &str, template: &str, create: bool) -> Result<()> {
+        self.pool.with(|session| {
+            registry::register_shared(session.client(), name, template)?;
+            if !create {
+                return Ok(());
+            }
+            match self.clones.create(session, name, template) {
+                Ok(()) | Err(Error::AlreadyExists { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// The databases named as `first` but for its last `_<n>` (the shared databases of
+    /// one template) in which a session holds advisory lock `lock`.
+    pub(crate) fn held_slots(&self, first: &str, lock: (i32, i32)) -> Result<Vec<String>> {
+        let prefix = first.trim_end_matches(|c: char| c.is_ascii_digit());
+        self.pool.with(|session| {
+            Ok(session
+                .client()
+                .query(
+                    "SELECT d.datname::text FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+                     AND l.classid = $1::int8::oid AND l.objid = $2::int8::oid \
+                     AND left(d.datname, length($3)) = $3",
+                    &[&i64::from(lock.0), &i64::from(lock.1), &prefix],
+                )
+                .map_err(|e| Error::sql("find the shared databases in use", &e))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+
+    /// Drops shared database `name`, first closed to new sessions while `held` (the
+    /// session holding its slot, if any) still keeps others out, so no test takes it
+    /// meanwhile; and forgets it.
+    pub(crate) fn drop_shared(&self, name: &str, held: Option<postgres::Client>) -> Result<()> {
+        let quoted = crate::sql::quote_identifier("database", name)?;
+        self.pool.with(|session| {
+            match session
+                .client()
+                .batch_execute(&format!("ALTER DATABASE {quoted} ALLOW_CONNECTIONS false"))
+            {
+                Err(e) if e.code().map(|c| c.code()) != Some(UNDEFINED_DATABASE) => {
+                    Err(Error::sql(format!("close {name} to new sessions"), &e))
+                }
+                _ => Ok(()),
+            }
+        })?;
+        drop(held);
+        self.drop_test_database(name, false)
+    }
+
     /// The template of `spec`, built once per content key across processes.
     pub(crate) fn template(&self, spec: &TestSpec) -> Result<String> {
         self.templates.template(&self.pool, spec)

@@ -77,6 +77,8 @@
 mod budget;
 pub mod cache;
 #[cfg(feature = "testing")]
+mod client;
+#[cfg(feature = "testing")]
 mod clones;
 #[cfg(feature = "testing")]
 mod context;
@@ -84,6 +86,8 @@ mod context;
 mod failure;
 #[cfg(feature = "testing")]
 mod keep;
+#[cfg(feature = "testing")]
+mod outcome;
 #[cfg(feature = "testing")]
 mod pool;
 // Without the harness, only what the cache needs of the registry and roles is used.
@@ -97,6 +101,8 @@ mod run;
 mod runtime;
 #[cfg(feature = "testing")]
 mod schema_eq;
+#[cfg(feature = "testing")]
+mod shared;
 #[cfg(feature = "testing")]
 mod slots;
 #[cfg(feature = "testing")]
@@ -117,6 +123,8 @@ mod worker;
 #[cfg(feature = "testing")]
 use crate::error::Result;
 #[cfg(feature = "testing")]
+pub use client::TestClient;
+#[cfg(feature = "testing")]
 pub use failure::TestResult;
 #[cfg(feature = "testing")]
 pub use keep::KeepPolicy;
@@ -128,7 +136,7 @@ pub use runtime::{run_async, run_async_should_panic};
 #[cfg(feature = "testing")]
 pub use schema_eq::assert_schema_eq;
 #[cfg(feature = "testing")]
-pub use spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
+pub use spec::{Base, Isolation, ProjectSpec, ReferenceSpec, TestSpec};
 #[cfg(feature = "testing")]
 pub use test_db::{Reference, SchemaSource, TestDb};
 #[cfg(feature = "testing")]

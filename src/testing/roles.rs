@@ -42,15 +42,31 @@ pub(crate) fn role_name(database: &str, name: &str) -> Result<String> {
 /// An invalid name; the server's refusal (no `CREATEROLE`, the role exists).
 pub(crate) fn create(client: &mut postgres::Client, database: &str, name: &str) -> Result<String> {
     let role = role_name(database, name)?;
-    let quoted = quote_identifier("role", &role)?;
     let failed = |e: postgres::Error| Error::sql(format!("create role {role} for the test"), &e);
     let mut tx = client.transaction().map_err(failed)?;
-    tx.batch_execute(&format!(
-        "CREATE ROLE {quoted} NOLOGIN; COMMENT ON ROLE {quoted} IS {}",
-        quote_literal(&mark(database))
-    ))
-    .map_err(failed)?;
+    create_in(&mut tx, database, name)?;
     tx.commit().map_err(failed)?;
+    Ok(role)
+}
+
+/// [`create`] inside the transaction `client` is in (`isolation = "transaction"`: the
+/// role goes when the test's transaction is rolled back).
+///
+/// # Errors
+/// As [`create`].
+pub(crate) fn create_in(
+    client: &mut impl GenericClient,
+    database: &str,
+    name: &str,
+) -> Result<String> {
+    let role = role_name(database, name)?;
+    let quoted = quote_identifier("role", &role)?;
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE {quoted} NOLOGIN; COMMENT ON ROLE {quoted} IS {}",
+            quote_literal(&mark(database))
+        ))
+        .map_err(|e| Error::sql(format!("create role {role} for the test"), &e))?;
     Ok(role)
 }
 

@@ -2,10 +2,11 @@
 //! and the outcome told (a setup failure never taken for a `#[should_panic]` test's
 //! panic).
 
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use super::{KeepPolicy, TestDb, TestResult, TestSpec, context, keep};
+use super::outcome::{Expect, conclude, fail_setup, take_setup_failure};
+use super::{Isolation, KeepPolicy, TestDb, TestResult, TestSpec, context, keep};
 use crate::error::Error;
 
 /// Runs a test: builds (or finds) its template, gives `body` a fresh copy, and drops or
@@ -28,47 +29,15 @@ pub fn run_should_panic<R: TestResult>(spec: TestSpec, body: impl FnOnce(TestDb)
     run_with(spec, body, Expect::Panic);
 }
 
-/// What the test expects of its body.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Expect {
-    Success,
-    /// `#[should_panic]`: setup failures must not panic.
-    Panic,
-}
-
-thread_local! {
-    /// The message of a setup failure raised on this thread by the running body (see
-    /// [`setup_failure`]), so that a `#[should_panic]` test does not take it for its own.
-    static SETUP_FAILURE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Panics with `message`, marking the panic as the harness failing to set the test up
-/// (not the body's own panic).
-#[track_caller]
-pub(super) fn setup_failure(message: String) -> ! {
-    SETUP_FAILURE.with(|f| *f.borrow_mut() = Some(message.clone()));
-    panic!("{message}")
-}
-
-/// For a `#[should_panic]` test: says what failed and returns normally, so the test
-/// fails; otherwise panics at the test's line.
-#[track_caller]
-fn fail_setup(expect: Expect, message: String) {
-    match expect {
-        Expect::Success => panic!("{message}"),
-        Expect::Panic => eprintln!(
-            "{message}\npum: the test could not be set up, so its #[should_panic] is not \
-             satisfied: this failure is not the panic it expects"
-        ),
-    }
-}
-
 #[track_caller]
 pub(super) fn run_with<R: TestResult>(
     spec: TestSpec,
     body: impl FnOnce(TestDb) -> R,
     expect: Expect,
 ) {
+    if spec.isolation == Isolation::Transaction {
+        return super::shared::run_with(spec, body, expect);
+    }
     let fail = |e: Error| format!("pum: test {}: {e}", spec.name);
     let setup = (|| {
         let policy = KeepPolicy::from_env()?;
@@ -95,11 +64,12 @@ pub(super) fn run_with<R: TestResult>(
         spec: context.server.with_dbname(&name),
         name: name.clone(),
         test: Arc::new(spec.clone()),
+        shared: None,
     };
     let url = db.url();
-    SETUP_FAILURE.with(|f| f.borrow_mut().take());
+    take_setup_failure();
     let outcome = catch_unwind(AssertUnwindSafe(|| body(db)));
-    let setup_failed = SETUP_FAILURE.with(|f| f.borrow_mut().take());
+    let setup_failed = take_setup_failure();
     // The body's sessions are closed now (it owned the TestDb).
     drop(claim);
     // Whether the test fails: a `#[should_panic]` test passes by its body's own panic
@@ -130,23 +100,7 @@ pub(super) fn run_with<R: TestResult>(
         Ok(false) => {}
         Err(e) => eprintln!("pum: test {}: could not clean up {name}: {e}", spec.name),
     }
-    match outcome {
-        // The panic message was printed when it happened; saying why it does not count
-        // is enough.
-        Err(_) if expect == Expect::Panic && setup_failed.is_some() => fail_setup(
-            expect,
-            format!(
-                "pum: test {}: the panic above is pum's, not the test's",
-                spec.name
-            ),
-        ),
-        Err(payload) => resume_unwind(payload),
-        Ok(result) => {
-            if let Some(message) = result.failure() {
-                panic!("{message}");
-            }
-        }
-    }
+    conclude(&spec.name, outcome, setup_failed, expect);
 }
 
 /// Runs `work` (blocking work with the `postgres` crate, which starts a runtime of its
@@ -158,7 +112,7 @@ pub(super) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_ok() {
         return std::thread::scope(|scope| match scope.spawn(work).join() {
             Ok(value) => value,
-            Err(payload) => resume_unwind(payload),
+            Err(payload) => std::panic::resume_unwind(payload),
         });
     }
     work()

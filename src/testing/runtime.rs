@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::run::{Expect, run_with, setup_failure};
+use super::outcome::{Expect, setup_failure};
+use super::run::run_with;
 use super::{TestDb, TestResult, TestSpec, warnings};
 
 /// Runs an `async` test body (see [`run`](super::run)) on a fresh tokio runtime.

@@ -92,6 +92,21 @@ pub struct TestSpec {
     pub(crate) fixtures: Vec<PathBuf>,
     pub(crate) reference: Option<ReferenceSpec>,
     pub(crate) check: CheckOptions,
+    pub(crate) isolation: Isolation,
+}
+
+/// How a test is kept apart from the others (`#[pum_test(isolation = "…")]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// A database of its own, cloned from the template and dropped afterwards (the
+    /// default): the test may do anything.
+    #[default]
+    Database,
+    /// One session inside a transaction on a database shared by the tests of its template
+    /// and parallel slot, rolled back at the end: much faster, for tests that do not
+    /// commit, run `CREATE DATABASE` or `VACUUM`, or need a second session (see the
+    /// README's "Transaction isolation").
+    Transaction,
 }
 
 impl TestSpec {
@@ -107,6 +122,12 @@ impl TestSpec {
     /// The test's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Runs the test with `isolation` (default: [`Isolation::Database`]).
+    pub fn isolation(mut self, isolation: Isolation) -> TestSpec {
+        self.isolation = isolation;
+        self
     }
 
     /// Starts from `base`.

@@ -29,16 +29,46 @@ pub(crate) fn run_files(target: &ConnectionSpec, files: &[impl AsRef<Path>]) -> 
     let mut client = target.connect()?;
     for file in files {
         let file = file.as_ref();
-        run_file(&mut client, target, file).map_err(|e| naming_as_written(e, file))?;
+        run_file(&mut client, Some(target), file).map_err(|e| naming_as_written(e, file))?;
     }
     Ok(())
 }
 
-/// Runs one file of [`run_files`].
-fn run_file(client: &mut postgres::Client, target: &ConnectionSpec, file: &Path) -> Result<()> {
+/// Runs whole SQL files in `client`'s session as [`run_files`] does, inside whatever
+/// transaction it is in (`isolation = "transaction"`); a psql script, which psql runs in
+/// a session of its own, is refused.
+pub(crate) fn run_files_in(
+    client: &mut postgres::Client,
+    files: &[impl AsRef<Path>],
+) -> Result<()> {
+    for file in files {
+        let file = file.as_ref();
+        run_file(client, None, file).map_err(|e| naming_as_written(e, file))?;
+    }
+    Ok(())
+}
+
+/// Runs one file of [`run_files`]: a psql script with psql on `target` (refused without
+/// one).
+fn run_file(
+    client: &mut postgres::Client,
+    target: Option<&ConnectionSpec>,
+    file: &Path,
+) -> Result<()> {
     if is_psql_script(file)? {
         // What pg_dump --format=plain (and `pum dump -f plain`) writes: psql runs it,
         // after dump/plain.rs has checked it holds only what pg_dump writes.
+        let Some(target) = target else {
+            return Err(Error::Unsupported {
+                message: format!(
+                    "{} is a psql script (a plain dump), which psql runs in a session of its \
+                     own: it cannot run inside the test's transaction (isolation = \
+                     \"transaction\"); give the test the default isolation, or make it a \
+                     fixture of the template",
+                    file.display()
+                ),
+            });
+        };
         crate::dump::restore(target, file, &crate::dump::RestoreOptions::default())?;
         return Ok(());
     }

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::run::{off_runtime, setup_failure};
+use super::client::{SharedSession, TestClient};
+use super::outcome::setup_failure;
+use super::run::off_runtime;
 use super::spec::TestSpec;
 use super::{context, roles, sql_files};
 use crate::checker::CheckReport;
@@ -24,33 +26,108 @@ fn or_panic<T>(result: Result<T>, what: impl FnOnce(Error) -> String) -> T {
 
 /// A test's own database, made from its spec's template; dropped when the test ends
 /// (unless kept, see [`KeepPolicy`](super::KeepPolicy)).
+///
+/// Under `isolation = "transaction"` ([`Isolation::Transaction`](super::Isolation)) it is
+/// the test's one session, inside a transaction on a database shared with the other tests
+/// of its template and parallel slot: [`TestDb::session`] lends that session, and what
+/// would need another session ([`TestDb::client`], [`TestDb::spec`], [`TestDb::url`], [`TestDb::config`],
+/// [`TestDb::pool`], `async_client`, [`TestDb::upgrade`], [`TestDb::check_against`],
+/// `assert_schema_eq!` on it) panics or fails saying so.
 #[derive(Debug, Clone)]
 pub struct TestDb {
     pub(super) name: String,
     pub(super) spec: ConnectionSpec,
     pub(super) test: Arc<TestSpec>,
+    /// The test's one session (transaction isolation).
+    pub(super) shared: Option<SharedSession>,
 }
 
 impl TestDb {
-    /// The database's name (`pum_t_<test>_<unique>`).
+    /// The database's name (`pum_t_<test>_<unique>`; under transaction isolation the
+    /// shared database's, `pum_shared_<key>_<slot>`).
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Connection settings for it.
+    ///
+    /// # Panics
+    /// Under `isolation = "transaction"`: a session made with them would not see the
+    /// test's writes.
+    #[track_caller]
     pub fn spec(&self) -> &ConnectionSpec {
+        self.refuse_other_sessions("spec()");
         &self.spec
     }
 
     /// A new session on it.
     ///
     /// # Panics
-    /// When the server cannot be reached (the test cannot go on without it).
+    /// When the server cannot be reached (the test cannot go on without it); under
+    /// `isolation = "transaction"`, where the test has one session: [`TestDb::session`].
     #[track_caller]
     pub fn client(&self) -> postgres::Client {
+        if self.shared.is_some() {
+            panic!(
+                "pum: test {}: client() opens a session of its own, which cannot see the \
+                 test's writes under isolation = \"transaction\": use db.session(), the \
+                 test's one session inside its transaction (`&mut *session` where a \
+                 `&mut postgres::Client` or `impl GenericClient` is wanted)",
+                self.test.name
+            );
+        }
         or_panic(self.spec.connect(), |e| {
             format!("pum: test database {}: {e}", self.name)
         })
+    }
+
+    /// The test's session: under `isolation = "transaction"` its one session, inside the
+    /// transaction rolled back at the end, lent to the [`TestClient`] until it is dropped;
+    /// otherwise a new session, as [`TestDb::client`]. Works the same in both isolations,
+    /// so a test can switch with one word of its attribute.
+    ///
+    /// ```no_run
+    /// # fn t(db: pum::testing::TestDb) {
+    /// let mut session = db.session();
+    /// session.batch_execute("INSERT INTO shop.orders DEFAULT VALUES").unwrap();
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// When the server cannot be reached; under transaction isolation, while another
+    /// `TestClient` of the test is alive.
+    #[track_caller]
+    pub fn session(&self) -> TestClient {
+        let Some(shared) = &self.shared else {
+            return TestClient::own(self.client());
+        };
+        TestClient::lent(shared).unwrap_or_else(|| {
+            panic!(
+                "pum: test {}: session() while another TestClient of the test is alive: under \
+                 isolation = \"transaction\" a test has one session (a second one would not \
+                 see its writes); use the first, or drop it before asking again",
+                self.test.name
+            )
+        })
+    }
+
+    /// Panics, saying why, when the test runs under transaction isolation: `what` would
+    /// open a session of its own, which cannot see the test's uncommitted writes.
+    #[track_caller]
+    fn refuse_other_sessions(&self, what: &str) {
+        if self.shared.is_some() {
+            panic!("{}", self.other_session_message(what));
+        }
+    }
+
+    fn other_session_message(&self, what: &str) -> String {
+        format!(
+            "pum: test {}: {what} cannot be used under isolation = \"transaction\": the test \
+             runs in one session inside a transaction that is rolled back, and another session \
+             would not see its writes; use db.session(), or the default isolation (a database \
+             per test)",
+            self.test.name
+        )
     }
 
     /// A new tokio-postgres session on it, its connection driven by a task on the current
@@ -68,6 +145,7 @@ impl TestDb {
     #[cfg(feature = "tokio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn async_client(&self) -> tokio_postgres::Client {
+        self.refuse_other_sessions("async_client()");
         self.spec
             .connect_async()
             .await
@@ -95,6 +173,13 @@ impl TestDb {
     /// refuses (no `CREATEROLE`, the role exists).
     #[track_caller]
     pub fn role(&self, name: &str) -> String {
+        if self.shared.is_some() {
+            // In the test's transaction: rolled back with it.
+            let mut client = self.session();
+            return or_panic(roles::create_in(&mut *client, &self.name, name), |e| {
+                format!("pum: test database {}: role(\"{name}\"): {e}", self.name)
+            });
+        }
         let made = off_runtime(|| {
             let mut client = self.spec.connect()?;
             roles::create(&mut client, &self.name, name)
@@ -110,6 +195,7 @@ impl TestDb {
     /// When the settings cannot make a pool.
     #[track_caller]
     pub fn pool(&self) -> r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>> {
+        self.refuse_other_sessions("pool()");
         let config = self.config();
         let pool = r2d2::Pool::builder()
             .max_size(4)
@@ -125,7 +211,12 @@ impl TestDb {
     }
 
     /// A URL for sqlx, diesel, tokio-postgres or `psql` (no password in it).
+    ///
+    /// # Panics
+    /// Under `isolation = "transaction"` (see [`TestDb::spec`]).
+    #[track_caller]
     pub fn url(&self) -> String {
+        self.refuse_other_sessions("url()");
         self.spec.url()
     }
 
@@ -135,6 +226,7 @@ impl TestDb {
     /// When the settings need TLS, which pum does not include.
     #[track_caller]
     pub fn config(&self) -> postgres::Config {
+        self.refuse_other_sessions("config()");
         or_panic(self.spec.config(), |e| {
             format!("pum: test database {}: {e}", self.name)
         })
@@ -147,6 +239,11 @@ impl TestDb {
     #[track_caller]
     pub fn execute_file(&self, file: impl AsRef<Path>) {
         let path = manifest_path(file.as_ref());
+        if self.shared.is_some() {
+            let mut client = self.session();
+            let ran = off_runtime(|| sql_files::run_files_in(&mut client, &[path]));
+            return or_panic(ran, |e| format!("pum: {e}"));
+        }
         or_panic(
             off_runtime(|| sql_files::run_files(&self.spec, &[path])),
             |e| format!("pum: {e}"),
@@ -206,6 +303,7 @@ impl TestDb {
     }
 
     fn upgrade_until(&self, max: Option<crate::Version>) -> Result<()> {
+        self.other_sessions_allowed("upgrade")?;
         let Some((config, project)) = self.test.project_config()? else {
             return Err(Error::TestSpec {
                 test: self.test.name.clone(),
@@ -255,8 +353,25 @@ impl TestDb {
     /// # Errors
     /// Connection and catalog errors.
     pub fn check_against(&self, other: &impl SchemaSource) -> Result<CheckReport> {
+        self.other_sessions_allowed("check_against()")?;
         let other = other.schema_spec();
         off_runtime(|| crate::checker::check(&self.spec, &other, &self.test.check))
+    }
+}
+
+impl TestDb {
+    /// [`Error::Unsupported`] under transaction isolation: `what` works in sessions of
+    /// its own.
+    fn other_sessions_allowed(&self, what: &str) -> Result<()> {
+        match &self.shared {
+            Some(_) => Err(Error::Unsupported {
+                message: self
+                    .other_session_message(what)
+                    .trim_start_matches("pum: ")
+                    .to_string(),
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -281,7 +396,11 @@ pub trait SchemaSource {
 }
 
 impl SchemaSource for TestDb {
+    /// # Panics
+    /// Under `isolation = "transaction"` (see [`TestDb::spec`]).
+    #[track_caller]
     fn schema_spec(&self) -> ConnectionSpec {
+        self.refuse_other_sessions("comparing its schema");
         self.spec.clone()
     }
 }

@@ -15,6 +15,7 @@ mod embed;
 mod fleet;
 mod harness;
 mod harness_edges;
+mod isolation;
 mod lint;
 mod live;
 mod migrate;

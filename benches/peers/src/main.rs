@@ -7,6 +7,8 @@
 //! - a bare `CREATE DATABASE … TEMPLATE` + `DROP DATABASE` per test (from a template
 //!   migrated once, the faster strategy, maintenance sessions shared);
 //! - one transaction rolled back per test, on one migrated database;
+//! - pum with `isolation = "transaction"` (the test's body in a transaction on a shared
+//!   database per parallel slot, rolled back);
 //! - `#[sqlx::test]` (sqlx 0.8) with the same SQL as its migrations;
 //!
 //! the cost of `pum::upgrade_paths!` on the same changelog (49 upgrade tests), cold
@@ -76,12 +78,20 @@ fn main() -> Result<()> {
     let waits_file = std::env::temp_dir().join(format!("pum-peers-waits-{}", std::process::id()));
 
     // Warm up each kind once (pum builds its template, sqlx makes its bookkeeping).
-    for kind in ["pum_tests", "sqlx_tests", "bare_tests", "rollback_tests"] {
+    for kind in [
+        "pum_tests",
+        "transaction_tests",
+        "sqlx_tests",
+        "bare_tests",
+        "rollback_tests",
+    ] {
         run(&binaries[kind], "t_000", &env, &[])?;
     }
-    // `cargo run --release -- waits` (or `shards`): only that section.
+    // `cargo run --release -- waits` (or `shards`, or `table`: the per-test table): only
+    // that section.
     let section = std::env::args().nth(1);
     let only_waits = section.as_deref() == Some("waits");
+    let only_table = section.as_deref() == Some("table");
     let only_shards = section.as_deref() == Some("shards");
     if only_shards {
         return shards(&binaries["pum_tests"], &env);
@@ -104,6 +114,7 @@ fn main() -> Result<()> {
                 vec![("PUM_TEST_SPARES", "0")],
                 RUNS,
             ),
+            ("pum, transaction", "transaction_tests", vec![], RUNS),
             ("bare clone", "bare_tests", vec![], RUNS),
             ("rollback", "rollback_tests", vec![], RUNS),
             ("sqlx::test", "sqlx_tests", vec![], 1),
@@ -152,6 +163,14 @@ fn main() -> Result<()> {
                 ratio(pum, get("bare clone")),
                 ratio(get("sqlx::test"), pum)
             );
+            let transaction = get("pum, transaction");
+            println!(
+                "{tests} tests: pum, transaction {:.2} ms per test (target ≤ 5 ms), \
+                 sqlx::test / pum, transaction = {:.0} (target ≥ 50), / rollback = {:.2}",
+                ms(transaction),
+                ratio(get("sqlx::test"), transaction),
+                ratio(transaction, get("rollback"))
+            );
             for (label, samples) in waits {
                 println!(
                     "  wait for the database, {label}: p50 {:.2} ms, p95 {:.2} ms{}",
@@ -161,6 +180,13 @@ fn main() -> Result<()> {
                 );
             }
         }
+    }
+
+    if only_table {
+        for name in [template, shared] {
+            pum::drop_database(&server, name, &pum::DropOptions::if_exists())?;
+        }
+        return Ok(());
     }
 
     // Tests that take a while (bodies of 300 ms that leave the cores free): spares are
@@ -366,7 +392,8 @@ fn drop_templates(server: &pum::ConnectionSpec) -> Result<()> {
     let names: Vec<String> = client
         .query(
             "SELECT datname::text FROM pg_database WHERE datname LIKE 'pum\\_tpl\\_%' \
-             OR datname LIKE 'pum\\_ref\\_%' OR datname LIKE 'pum\\_t\\_%'",
+             OR datname LIKE 'pum\\_ref\\_%' OR datname LIKE 'pum\\_t\\_%' \
+             OR datname LIKE 'pum\\_shared\\_%'",
             &[],
         )?
         .iter()

@@ -35,6 +35,20 @@ pub fn pum_test(name: &str, config: &str) {
     );
 }
 
+/// A pum test under `isolation = "transaction"`, as `#[pum_test(isolation =
+/// "transaction")]` expands: the same trivial body in the test's session, inside a
+/// transaction on the shared database, rolled back.
+pub fn pum_transaction_test(name: &str, config: &str) {
+    pum::testing::run(
+        pum::testing::TestSpec::new(name)
+            .config(config)
+            .isolation(pum::testing::Isolation::Transaction),
+        |db: pum::testing::TestDb| {
+            db.session().simple_query("SELECT 1").unwrap();
+        },
+    );
+}
+
 /// Maintenance sessions shared by the bare tests (as pum shares its own).
 static SESSIONS: Mutex<Vec<postgres::Client>> = Mutex::new(Vec::new());
 

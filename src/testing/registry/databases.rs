@@ -11,6 +11,14 @@ use crate::error::{Error, Result};
 /// How long a finished spare waits to be taken before a sweep drops it.
 const SPARE_LIFE: &str = "1 hour";
 
+/// How long a shared database (`isolation = "transaction"`) outlives its last use.
+const SHARED_LIFE: &str = "1 day";
+
+/// SQL: whether a session holds an advisory lock in database `r.name`: a shared
+/// database's slot is taken (see `testing/shared.rs`).
+const HELD: &str = "EXISTS (SELECT FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                    WHERE l.locktype = 'advisory' AND l.granted AND d.datname = r.name)";
+
 /// A registered test database, as the registry has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Registered {
@@ -18,7 +26,8 @@ pub(crate) struct Registered {
     pub owner: Owner,
     /// Whether its lease has expired; `None` for a kept database (no lease).
     pub lease_expired: Option<bool>,
-    /// A finished spare: it belongs to no process, and goes when its lease ends.
+    /// A finished spare, or a shared database: it belongs to no process, and goes when
+    /// its lease ends (a shared database in use never does).
     pub spare_ready: bool,
     /// The role owning the database when it exists and this session's role may not drop
     /// it (runners of several roles share the server): left for a runner of that role.
@@ -158,17 +167,40 @@ pub(crate) fn spare_ready(client: &mut impl GenericClient, name: &str) -> Result
     Ok(updated == 1)
 }
 
-/// The spares of `template` (finished or being made).
+/// The spares (finished or being made) and shared databases of `template`: they go
+/// with it.
 pub(crate) fn spares_of(client: &mut impl GenericClient, template: &str) -> Result<Vec<String>> {
     Ok(client
         .query(
-            "SELECT name FROM pum_registry.databases WHERE spare_of = $1",
+            "SELECT name FROM pum_registry.databases WHERE spare_of = $1 OR shared_of = $1",
             &[&template],
         )
         .map_err(registry_error)?
         .iter()
         .map(|r| r.get(0))
         .collect())
+}
+
+/// Registers shared database `name` of `template` (before it is made), or renews its
+/// life when it is registered: it belongs to no process, and a sweep drops it
+/// [`SHARED_LIFE`] after its last registration, unless a session uses it then.
+pub(crate) fn register_shared(
+    client: &mut impl GenericClient,
+    name: &str,
+    template: &str,
+) -> Result<()> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO pum_registry.databases \
+                 (name, runner, host, boot_id, pid, started, lease_until, shared_of, ready) \
+                 VALUES ($1, NULL, '', '', 0, 0, now() + interval '{SHARED_LIFE}', $2, true) \
+                 ON CONFLICT (name) DO UPDATE SET lease_until = EXCLUDED.lease_until"
+            ),
+            &[&name, &template],
+        )
+        .map_err(registry_error)?;
+    Ok(())
 }
 
 /// Forgets test database `name` (after it is dropped).
@@ -186,10 +218,13 @@ pub(crate) fn unregister(client: &mut impl GenericClient, name: &str) -> Result<
 pub(crate) fn survey(client: &mut impl GenericClient) -> Result<Vec<Registered>> {
     Ok(client
         .query(
-            "SELECT r.name, r.host, r.boot_id, r.pid, r.started, r.lease_until < now(), \
-             r.spare_of IS NOT NULL AND r.ready, r.runner, \
-             CASE WHEN NOT pg_has_role(p.datdba, 'MEMBER') THEN pg_get_userbyid(p.datdba)::text END \
-             FROM pum_registry.databases r LEFT JOIN pg_database p ON p.datname = r.name",
+            &format!(
+                "SELECT r.name, r.host, r.boot_id, r.pid, r.started, \
+                 r.lease_until < now() AND NOT (r.shared_of IS NOT NULL AND {HELD}), \
+                 (r.spare_of IS NOT NULL OR r.shared_of IS NOT NULL) AND r.ready, r.runner, \
+                 CASE WHEN NOT pg_has_role(p.datdba, 'MEMBER') THEN pg_get_userbyid(p.datdba)::text END \
+                 FROM pum_registry.databases r LEFT JOIN pg_database p ON p.datname = r.name"
+            ),
             &[],
         )
         .map_err(registry_error)?
@@ -238,6 +273,10 @@ pub(crate) struct DatabaseRow {
     pub kept: bool,
     /// The template of a spare.
     pub spare_of: Option<String>,
+    /// The template of a shared database (`isolation = "transaction"`).
+    pub shared_of: Option<String>,
+    /// Whether a session holds its slot (shared databases).
+    pub held: bool,
     /// A finished spare (it belongs to no runner).
     pub ready: bool,
     /// The test it was made for.
@@ -255,16 +294,19 @@ pub(crate) struct DatabaseRow {
 pub(crate) fn database_rows(client: &mut impl GenericClient) -> Result<Vec<DatabaseRow>> {
     Ok(client
         .query(
-            "SELECT r.name, r.kept, r.spare_of, r.ready, r.test, r.runner, r.host, r.boot_id, \
-             r.pid, r.started, \
-             coalesce(r.lease_until > now(), false) OR coalesce(u.lease_until > now(), false), \
-             extract(epoch FROM now() - r.created_at)::bigint, \
-             CASE WHEN has_database_privilege(p.oid, 'CONNECT') \
-                  THEN pg_database_size(p.oid) END \
-             FROM pum_registry.databases r \
-             LEFT JOIN pg_database p ON p.datname = r.name \
-             LEFT JOIN pum_registry.runners u ON u.id = r.runner \
-             ORDER BY r.name",
+            &format!(
+                "SELECT r.name, r.kept, r.spare_of, r.ready, r.test, r.runner, r.host, \
+                 r.boot_id, r.pid, r.started, \
+                 coalesce(r.lease_until > now(), false) OR coalesce(u.lease_until > now(), false), \
+                 extract(epoch FROM now() - r.created_at)::bigint, \
+                 CASE WHEN has_database_privilege(p.oid, 'CONNECT') \
+                      THEN pg_database_size(p.oid) END, \
+                 r.shared_of, {HELD} \
+                 FROM pum_registry.databases r \
+                 LEFT JOIN pg_database p ON p.datname = r.name \
+                 LEFT JOIN pum_registry.runners u ON u.id = r.runner \
+                 ORDER BY r.name"
+            ),
             &[],
         )
         .map_err(registry_error)?
@@ -285,6 +327,8 @@ pub(crate) fn database_rows(client: &mut impl GenericClient) -> Result<Vec<Datab
             lease_live: r.get(10),
             age: r.get(11),
             size: r.get(12),
+            shared_of: r.get(13),
+            held: r.get(14),
         })
         .collect())
 }

@@ -38,7 +38,8 @@ pub(crate) const DATABASE: &str = "pum_registry";
 /// The registry's layout; a registry of an older layout is brought up to it (every
 /// statement of [`make_schema`] may run again: columns are only ever added).
 /// 3: `templates.source`, what a template is built from (`pum test list` shows it).
-const FORMAT: i32 = 3;
+/// 4: `databases.shared_of`, the template of a shared database (`isolation = "transaction"`).
+const FORMAT: i32 = 4;
 
 /// SQLSTATE insufficient_privilege.
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
@@ -261,6 +262,7 @@ fn make_schema(client: &mut postgres::Client) -> Result<()> {
            lease_until timestamptz NOT NULL);
          ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS project text;
          ALTER TABLE pum_registry.templates ADD COLUMN IF NOT EXISTS source text;
+         ALTER TABLE pum_registry.databases ADD COLUMN IF NOT EXISTS shared_of text;
          CREATE TABLE IF NOT EXISTS pum_registry.template_users (
            template text NOT NULL,
            runner text NOT NULL,
