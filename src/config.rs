@@ -456,38 +456,18 @@ impl Config {
 /// # Errors
 /// What is wrong with `text`, as one line.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let trimmed = text.trim();
-    let digits = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(digits);
+    const EXAMPLES: &str = "500ms, 5s, 2min or 1h";
+    let units = [("ms", 1), ("s", 1000), ("min", 60_000), ("h", 3_600_000)];
+    let duration = crate::text::duration(text, &units, EXAMPLES)?;
     let wrong = |why: &str| {
         format!(
-            "{:?} is not a duration ({why}): write a whole number and a unit, as 500ms, 5s, \
-             2min or 1h",
-            text
+            "{text:?} is not a duration ({why}): write a whole number and a unit, as {EXAMPLES}"
         )
     };
-    if number.is_empty() {
-        return Err(wrong(if trimmed.starts_with('-') {
-            "it is negative"
-        } else {
-            "no number"
-        }));
-    }
-    let number: u64 = number.parse().map_err(|_| wrong("too large"))?;
-    let millis = match unit.trim() {
-        "ms" => Some(number),
-        "s" => number.checked_mul(1000),
-        "min" => number.checked_mul(60_000),
-        "h" => number.checked_mul(3_600_000),
-        "" => return Err(wrong("no unit")),
-        _ => return Err(wrong("unknown unit")),
-    };
-    match millis {
-        Some(0) => Err(wrong("zero means no timeout: leave the option out")),
+    match duration.as_millis() {
+        0 => Err(wrong("zero means no timeout: leave the option out")),
         // PostgreSQL keeps these settings in milliseconds, in an int.
-        Some(ms) if ms <= i32::MAX as u64 => Ok(Duration::from_millis(ms)),
+        ms if ms <= i32::MAX as u128 => Ok(duration),
         _ => Err(wrong("too large")),
     }
 }

@@ -71,3 +71,43 @@ mod tests {
         assert_eq!(path(name), "dir/caf\\xE9.sql");
     }
 }
+
+/// Reads a whole number and a unit (`500ms`, `7d`), the units given in milliseconds; the
+/// error says what is wrong with `text` in one line, with `examples` of what to write. A
+/// bare number is refused rather than guessed.
+pub(crate) fn duration(
+    text: &str,
+    units: &[(&str, u64)],
+    examples: &str,
+) -> std::result::Result<std::time::Duration, String> {
+    let trimmed = text.trim();
+    let digits = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let wrong = |why: &str| {
+        format!(
+            "{text:?} is not a duration ({why}): write a whole number and a unit, as {examples}"
+        )
+    };
+    if number.is_empty() {
+        return Err(wrong(if trimmed.starts_with('-') {
+            "it is negative"
+        } else {
+            "no number"
+        }));
+    }
+    let number: u64 = number.parse().map_err(|_| wrong("too large"))?;
+    let unit = unit.trim();
+    if unit.is_empty() {
+        return Err(wrong("no unit"));
+    }
+    let Some((_, millis)) = units.iter().find(|(name, _)| *name == unit) else {
+        let names: Vec<&str> = units.iter().map(|(name, _)| *name).collect();
+        return Err(wrong(&format!("unknown unit: {}", names.join(", "))));
+    };
+    number
+        .checked_mul(*millis)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| wrong("too large"))
+}

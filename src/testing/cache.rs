@@ -421,37 +421,15 @@ fn end_unfinished_creation(session: &mut Maintenance, name: &str) -> Result<bool
 /// # Errors
 /// What is wrong with `text`, as one line.
 pub fn parse_age(text: &str) -> std::result::Result<Duration, String> {
-    let trimmed = text.trim();
-    let digits = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(digits);
-    let wrong = |why: &str| {
-        format!(
-            "{text:?} is not a duration ({why}): write a whole number and a unit, as 30m, 12h or 7d"
-        )
-    };
-    if number.is_empty() {
-        return Err(wrong(if trimmed.starts_with('-') {
-            "it is negative"
-        } else {
-            "no number"
-        }));
-    }
-    let number: u64 = number.parse().map_err(|_| wrong("too large"))?;
-    let unit = match unit.trim() {
-        "s" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        "" => return Err(wrong("no unit")),
-        _ => return Err(wrong("unknown unit: s, m, h, d or w")),
-    };
-    number
-        .checked_mul(unit)
-        .map(Duration::from_secs)
-        .ok_or_else(|| wrong("too large"))
+    let units = [
+        ("s", 1000),
+        ("m", 60_000),
+        ("min", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 7 * 86_400_000),
+    ];
+    crate::text::duration(text, &units, "30m, 12h or 7d")
 }
 
 #[cfg(test)]
