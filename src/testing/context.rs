@@ -313,8 +313,9 @@ impl Context {
                 // Its template was evicted meanwhile and its row with it: nobody else
                 // knows of this database, so it goes now (a failure stays for a human:
                 // it is said, not hidden).
+                // On the maker's own sessions: the tests' may all be busy.
                 if let Err(e) = self
-                    .pool
+                    .background
                     .with(|session| session.drop(&name, &DropOptions::if_exists()))
                 {
                     super::warnings::warn(&format!(
