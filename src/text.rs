@@ -51,27 +51,6 @@ pub fn path(path: &std::path::Path) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_escaped_and_lines_keep_newlines_and_tabs() {
-        assert_eq!(printable_lines("a\n\tb\u{1b}c\r"), "a\n\tb\\u{1b}c\\r");
-        assert!(matches!(printable("nothing to do"), Cow::Borrowed(_)));
-        assert_eq!(printable("evil\u{1b}[2Jname\n"), "evil\\u{1b}[2Jname\\n");
-        assert_eq!(printable("plain é"), "plain é");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_path_shows_its_bytes_that_are_not_utf8() {
-        use std::os::unix::ffi::OsStrExt;
-        let name = std::path::Path::new(std::ffi::OsStr::from_bytes(b"dir/caf\xe9.sql"));
-        assert_eq!(path(name), "dir/caf\\xE9.sql");
-    }
-}
-
 /// Reads a whole number and a unit (`500ms`, `7d`), the units given in milliseconds; the
 /// error says what is wrong with `text` in one line, with `examples` of what to write. A
 /// bare number is refused rather than guessed.
@@ -110,4 +89,25 @@ pub(crate) fn duration(
         .checked_mul(*millis)
         .map(std::time::Duration::from_millis)
         .ok_or_else(|| wrong("too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_lines_keep_newlines_and_tabs() {
+        assert_eq!(printable_lines("a\n\tb\u{1b}c\r"), "a\n\tb\\u{1b}c\\r");
+        assert!(matches!(printable("nothing to do"), Cow::Borrowed(_)));
+        assert_eq!(printable("evil\u{1b}[2Jname\n"), "evil\\u{1b}[2Jname\\n");
+        assert_eq!(printable("plain é"), "plain é");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_shows_its_bytes_that_are_not_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::path::Path::new(std::ffi::OsStr::from_bytes(b"dir/caf\xe9.sql"));
+        assert_eq!(path(name), "dir/caf\\xE9.sql");
+    }
 }
