@@ -355,14 +355,24 @@ fn drop_unused_template(session: &mut Maintenance, name: &str) -> Result<Option<
 /// # Errors
 /// The template's drop, or its registry row's removal.
 pub(crate) fn drop_template(session: &mut Maintenance, name: &str) -> Result<()> {
+    // A spare whose database is not there may be being made (its CREATE DATABASE not yet
+    // committed): its row stays until the template is gone, or its maker, finding it,
+    // would keep a database that nobody forgets.
     for spare in registry::spares_of(session.client(), name)? {
-        if session.drop(&spare, &DropOptions::if_exists()).is_ok() {
+        if matches!(session.drop(&spare, &DropOptions::if_exists()), Ok(true)) {
             let _ = registry::unregister(session.client(), &spare);
         }
     }
     // A template database cannot be dropped until it stops being one.
     let _ = session.set_template(name, false);
     session.drop(name, &DropOptions::if_exists())?;
+    // Its drop waited for every CREATE DATABASE copying it: the spares made meanwhile
+    // exist now (and their makers, finding no row, drop what they made after this).
+    for spare in registry::spares_of(session.client(), name)? {
+        if session.drop(&spare, &DropOptions::if_exists()).is_ok() {
+            let _ = registry::unregister(session.client(), &spare);
+        }
+    }
     registry::forget_template(session.client(), name)
 }
 
