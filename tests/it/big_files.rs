@@ -8,6 +8,7 @@ use pum::testing::TestDb;
 use pum::{MigrateOptions, Upgrader};
 
 use crate::support::project::Project;
+use crate::support::strings;
 
 const YAML: &str = "pum:\n  module: big\n  migration_table_schema: big\n\
                     parameters:\n  - name: label\n    default: plain\n";
@@ -47,15 +48,6 @@ fn install(db: &TestDb, text: &str) -> pum::Result<pum::migrate::MigrationReport
     Upgrader::new(&config, db.spec())
         .unwrap()
         .install(&MigrateOptions::default(), &mut NoProgress)
-}
-
-fn strings(db: &TestDb, sql: &str) -> Vec<String> {
-    db.client()
-        .query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 /// Nothing of the run is left: neither the schema of the file nor the migrations table.

@@ -6,19 +6,11 @@ use pum::testing::TestDb;
 use pum::{DowngradeOptions, MigrateOptions, Upgrader, Version};
 
 use crate::support::project::shop;
+use crate::support::strings;
 use crate::support::{self, ScratchDb, spec};
 
 fn v(text: &str) -> Version {
     Version::parse(text).unwrap()
-}
-
-fn strings(db: &TestDb, sql: &str) -> Vec<String> {
-    db.client()
-        .query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 /// The shop project with down files for 1.9.0 and 1.10.0.

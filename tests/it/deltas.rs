@@ -9,6 +9,7 @@ use pum::testing::TestDb;
 use pum::{Error, TransactionMode};
 
 use crate::support::python;
+use crate::support::strings;
 
 /// A delta directory in a temporary directory.
 struct Deltas {
@@ -35,15 +36,6 @@ impl Deltas {
     fn path(&self, sub: &str) -> PathBuf {
         self.dir.path().join(sub)
     }
-}
-
-fn strings(db: &TestDb, sql: &str) -> Vec<String> {
-    db.client()
-        .query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 fn md5(text: &str) -> String {

@@ -10,6 +10,7 @@ use pum::testing::TestDb;
 use pum::{Error, MigrateOptions, Upgrader, Version};
 
 use crate::support::project::Project;
+use crate::support::strings;
 
 const YAML: &str = "pum:\n  module: shop\n  migration_table_schema: shop\n";
 
@@ -34,15 +35,6 @@ fn up_to(version: &str) -> MigrateOptions {
         max_version: Some(Version::parse(version).unwrap()),
         ..MigrateOptions::default()
     }
-}
-
-fn strings(db: &TestDb, sql: &str) -> Vec<String> {
-    db.client()
-        .query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 fn recorded(db: &TestDb) -> Vec<String> {

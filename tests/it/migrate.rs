@@ -6,6 +6,7 @@ use pum::{Config, MigrateOptions, TransactionMode, Upgrader, Version};
 use pum::testing::TestDb;
 
 use crate::support::project::{Project, YAML, shop};
+use crate::support::strings;
 
 fn up_to(version: &str) -> MigrateOptions {
     MigrateOptions {
@@ -720,15 +721,6 @@ fn tables_written_by_older_python_pum_are_upgraded_in_place(db: TestDb) {
 }
 
 /// The rows of a one-column text query.
-fn strings(db: &TestDb, sql: &str) -> Vec<String> {
-    db.client()
-        .query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
 #[pum::pum_test]
 fn a_syntax_error_is_reported_where_it_is_in_every_transaction_mode(db: TestDb) {
     let spec = db.spec().clone();

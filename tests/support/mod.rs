@@ -295,3 +295,13 @@ pub fn output_within(
         stderr: stderr.join().unwrap(),
     }
 }
+
+/// The first column of every row `sql` returns on `db`, as text.
+pub fn strings(db: &pum::testing::TestDb, sql: &str) -> Vec<String> {
+    db.client()
+        .query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
