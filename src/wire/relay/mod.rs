@@ -26,7 +26,7 @@
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{RawSession, ServerError, Sql, TextRow};
 use crate::error::{Error, Result};
@@ -100,33 +100,44 @@ impl Relay {
             .map_err(|e| Error::io("the session's socket", e))?;
         let mut state = State {
             session,
+            to_server: bytes::BytesMut::new(),
             clients: Vec::new(),
             events,
             last_error: None,
         };
         let served = (|| {
             let mut over = false;
+            // New connections, the child's end and `tick` are looked at when nothing
+            // arrived or a millisecond passed, not after every message.
+            let mut polled = Instant::now();
+            let mut poll = true;
             loop {
-                loop {
-                    match self.listener.accept() {
-                        Ok((stream, _)) => state.add(stream, &sender),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) => return Err(Error::io(self.dir.path(), e)),
+                if poll {
+                    loop {
+                        match self.listener.accept() {
+                            Ok((stream, _)) => state.add(stream, &sender),
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(e) => return Err(Error::io(self.dir.path(), e)),
+                        }
                     }
                 }
                 let wait = if over { 20 } else { 5 };
-                state.receive(Duration::from_millis(wait))?;
+                let got = state.receive(Duration::from_millis(wait))?;
                 state.work()?;
-                tick();
-                if !over {
-                    over = done()?;
-                    if over && close_at_done {
-                        state.close_all();
+                if poll {
+                    polled = Instant::now();
+                    tick();
+                    if !over {
+                        over = done()?;
+                        if over && close_at_done {
+                            state.close_all();
+                        }
                     }
                 }
                 if over && state.finished() {
                     return Ok(());
                 }
+                poll = !got || polled.elapsed() >= Duration::from_millis(1);
             }
         })();
         let stopped = reader.stop(&state.session.stream);

@@ -3,7 +3,7 @@
 //! ([`State`]), with the child's transaction control rewritten as savepoints.
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,12 +44,15 @@ impl ServerReader {
             .name("pum-relay-server".into())
             .spawn(move || {
                 let mut buffer = BytesMut::new();
-                let mut chunk = [0u8; 16 * 1024];
+                let mut chunk = vec![0u8; 64 * 1024];
                 loop {
+                    // What one read brought goes on as one event.
+                    let mut frames = Vec::new();
                     while let Some(frame) = take_frame(&mut buffer) {
-                        if events.send(Event::Server(frame)).is_err() {
-                            return;
-                        }
+                        frames.push(frame);
+                    }
+                    if !frames.is_empty() && events.send(Event::Server(frames)).is_err() {
+                        return;
                     }
                     if stopping.load(Ordering::SeqCst) && buffer.is_empty() {
                         return;
@@ -105,7 +108,8 @@ pub(super) fn take_frame(buffer: &mut BytesMut) -> Option<Frame> {
 pub(super) enum Event {
     Client(usize, Frame),
     Gone(usize),
-    Server(Frame),
+    /// The whole messages one read brought.
+    Server(Vec<Frame>),
     ServerLost(String),
 }
 
@@ -113,6 +117,9 @@ pub(super) enum Event {
 pub(super) struct Client {
     /// Where answers go.
     writer: UnixStream,
+    /// Answers not yet written: the server's messages that arrived together go to the
+    /// child in one write, so it wakes once per batch, not once per message.
+    out: BytesMut,
     /// Frames received, not yet handled.
     queue: VecDeque<Frame>,
     /// Queries and Syncs sent to the server whose ReadyForQuery has not come back.
@@ -140,6 +147,9 @@ impl Client {
 /// The relay at work.
 pub(super) struct State<'s> {
     pub(super) session: &'s mut RawSession,
+    /// Messages for the server not yet written (a child's Parse, Bind, Execute and Sync
+    /// go in one write, so the server wakes once).
+    pub(super) to_server: BytesMut,
     pub(super) clients: Vec<Client>,
     pub(super) events: mpsc::Receiver<Event>,
     pub(super) last_error: Option<ServerError>,
@@ -155,6 +165,7 @@ impl State<'_> {
         let id = self.clients.len();
         self.clients.push(Client {
             writer,
+            out: BytesMut::new(),
             queue: VecDeque::new(),
             pending: 0,
             pending_syncs: false,
@@ -171,6 +182,7 @@ impl State<'_> {
             .spawn(move || {
                 let mut stream = stream;
                 if start(&parameters, &mut stream).is_ok() {
+                    let mut stream = BufReader::with_capacity(64 * 1024, stream);
                     while let Ok(frame) = read_frame(&mut stream) {
                         let last = frame.tag == b'X';
                         if sender.send(Event::Client(id, frame)).is_err() || last {
@@ -185,21 +197,41 @@ impl State<'_> {
         }
     }
 
-    /// Handles what arrived, waiting at most `wait` for the first event.
-    pub(super) fn receive(&mut self, wait: Duration) -> Result<()> {
+    /// Handles what arrived, waiting at most `wait` for the first event; whether
+    /// anything did.
+    pub(super) fn receive(&mut self, wait: Duration) -> Result<bool> {
         let mut next = self.events.recv_timeout(wait).ok();
+        let got = next.is_some();
         while let Some(event) = next {
             self.event(event)?;
             next = self.events.try_recv().ok();
         }
-        Ok(())
+        self.flush_clients();
+        Ok(got)
+    }
+
+    /// Writes the answers gathered for each client.
+    fn flush_clients(&mut self) {
+        for client in &mut self.clients {
+            if client.out.is_empty() {
+                continue;
+            }
+            if !client.gone && client.writer.write_all(&client.out).is_err() {
+                client.gone = true;
+            }
+            client.out.clear();
+        }
     }
 
     fn event(&mut self, event: Event) -> Result<()> {
         match event {
             Event::Client(id, frame) => self.clients[id].queue.push_back(frame),
             Event::Gone(id) => self.clients[id].gone = true,
-            Event::Server(frame) => self.pass_to_client(frame),
+            Event::Server(frames) => {
+                for frame in frames {
+                    self.pass_to_client(frame);
+                }
+            }
             Event::ServerLost(why) => {
                 self.session.mark_broken();
                 return Err(lost(why));
@@ -250,13 +282,19 @@ impl State<'_> {
             _ => {}
         }
         let client = &mut self.clients[id];
-        if !client.gone && client.writer.write_all(&frame.bytes).is_err() {
-            client.gone = true;
+        if !client.gone {
+            client.out.extend_from_slice(&frame.bytes);
         }
     }
 
     /// Handles queued client messages: the holder's first, else the next client's.
     pub(super) fn work(&mut self) -> Result<()> {
+        let worked = self.pass_queued();
+        let flushed = self.flush_server();
+        worked.and(flushed)
+    }
+
+    fn pass_queued(&mut self) -> Result<()> {
         loop {
             self.end_for_gone_clients()?;
             let holder = self.clients.iter().position(Client::holds_session);
@@ -339,8 +377,20 @@ impl State<'_> {
         self.send(&frame.bytes)
     }
 
+    /// Queues `bytes` for the server (written by [`State::flush_server`]).
     fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        self.session.stream.write_all(bytes).map_err(|e| {
+        self.to_server.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Writes what is queued for the server.
+    fn flush_server(&mut self) -> Result<()> {
+        if self.to_server.is_empty() {
+            return Ok(());
+        }
+        let written = self.session.stream.write_all(&self.to_server);
+        self.to_server.clear();
+        written.map_err(|e| {
             self.session.mark_broken();
             lost(e.to_string())
         })
@@ -383,14 +433,17 @@ impl State<'_> {
     /// here, not passed on.
     fn internal(&mut self, sql: &str) -> Result<()> {
         self.send(&query_frame(sql).bytes)?;
+        self.flush_server()?;
         loop {
             match self.events.recv_timeout(Duration::from_secs(3600)) {
-                Ok(Event::Server(frame)) if frame.tag == b'Z' => {
-                    self.session
-                        .set_transaction_status(*frame.bytes.last().unwrap_or(&b'E'));
-                    return Ok(());
+                Ok(Event::Server(frames)) => {
+                    // Nothing else is in flight: what follows its ReadyForQuery is nothing.
+                    if let Some(ready) = frames.iter().find(|f| f.tag == b'Z') {
+                        self.session
+                            .set_transaction_status(*ready.bytes.last().unwrap_or(&b'E'));
+                        return Ok(());
+                    }
                 }
-                Ok(Event::Server(_)) => {}
                 Ok(Event::Client(id, frame)) => self.clients[id].queue.push_back(frame),
                 Ok(Event::Gone(id)) => self.clients[id].gone = true,
                 Ok(Event::ServerLost(why)) => return Err(lost(why)),
