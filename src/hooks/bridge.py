@@ -393,20 +393,56 @@ def _check_dependencies(dependencies):
                 name, wanted, sys.executable, found))
 
 
-def _run_hook(context):
-    _check_dependencies(context["dependencies"])
+# Hook files imported ahead of their run (pum sends "preload" at the start of a run, as
+# Python pum imports them when it reads the configuration): path -> (module, None) or
+# (None, the exception the import raised, raised again when the file runs).
+_preloaded = {}
+
+
+def _hook_paths(context):
     path = os.path.abspath(context["file"])
     parent = os.path.dirname(path)
     # Local imports in hook files: the file's directory, then the project's.
     for entry in reversed([parent, context["base_dir"]]):
         if entry and entry not in sys.path[:2]:
             sys.path.insert(0, entry)
+    return path, parent
+
+
+def _import_hook(context):
+    path, parent = _hook_paths(context)
     name = os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=[parent])
     module = importlib.util.module_from_spec(spec)
     module.__path__ = [parent]
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def _preload(context):
+    """Imports a hook file now; what its run will use. Its errors wait for its run."""
+    path = os.path.abspath(context["file"])
+    try:
+        import psycopg  # noqa: F401 - imported now, while pum runs the changelogs
+    except ImportError:
+        pass
+    try:
+        _preloaded[path] = (_import_hook(context), None)
+    except BaseException as error:  # noqa: B902 - raised again when the file runs
+        _preloaded[path] = (None, error)
+
+
+def _run_hook(context):
+    _check_dependencies(context["dependencies"])
+    path = os.path.abspath(context["file"])
+    module, error = _preloaded.pop(path, (None, None))
+    if error is not None:
+        raise error
+    if module is None:
+        module = _import_hook(context)
+    else:
+        _hook_paths(context)
     hook_class = getattr(module, "Hook", None)
     if not inspect.isclass(hook_class):
         raise _Refused("a Python hook defines a class named Hook")
@@ -484,7 +520,12 @@ def main():
     for line in requests:
         if not line.strip():
             continue
-        answer = _run(json.loads(line))
+        context = json.loads(line)
+        if context.get("preload"):
+            # No answer: pum goes on with the changelogs meanwhile.
+            _preload(context)
+            continue
+        answer = _run(context)
         # Every line the file printed comes before this one (pum waits for it).
         sys.stdout.write("\n\x1epum-bridge-end\n" if _unfinished_line() else "\x1epum-bridge-end\n")
         sys.stdout.flush()

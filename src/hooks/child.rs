@@ -65,16 +65,50 @@ impl Runner {
                 if self.python.as_ref().is_some_and(|b| b.program != program) {
                     self.python = None;
                 }
-                if self.python.is_none() {
-                    self.python = Some(Bridge::start(program, spec, code)?);
-                }
-                let bridge = self.python.as_mut().expect("started above");
+                let bridge = self.bridge(program, spec, code)?;
                 let result = bridge.run(session, spec, code, messages);
                 if bridge.broken {
                     self.python = None;
                 }
                 result
             }
+        }
+    }
+}
+
+impl Runner {
+    /// Starts the bridge now and has it import `code`'s hook file (a `HookBase` file;
+    /// others are left alone), as Python pum imports hook files when it reads the
+    /// configuration: the interpreter's start and the file's imports happen while the
+    /// changelogs run, not after them. Nothing is reported here: the file's run reports
+    /// what went wrong (the interpreter missing, the import failing), as without this.
+    pub(crate) fn preload(&mut self, spec: &ConnectionSpec, code: &Code<'_>) {
+        if code.kind != CodeKind::HookBase {
+            return;
+        }
+        let Ok(program) = python(code) else {
+            return;
+        };
+        if let Ok(bridge) = self.bridge(program, spec, code)
+            && bridge.write_service(spec, code).is_ok()
+        {
+            bridge.send(code, true);
+        }
+    }
+
+    /// The bridge running `program`, started when there is none yet.
+    fn bridge(
+        &mut self,
+        program: PathBuf,
+        spec: &ConnectionSpec,
+        code: &Code<'_>,
+    ) -> Result<&mut Bridge> {
+        if self.python.as_ref().is_some_and(|b| b.program != program) {
+            self.python = None;
+        }
+        match &mut self.python {
+            Some(bridge) => Ok(bridge),
+            slot => Ok(slot.insert(Bridge::start(program, spec, code)?)),
         }
     }
 }
@@ -247,18 +281,29 @@ impl Bridge {
     /// Hands the bridge `code`'s file: the service file its connections read, then the
     /// file's context on the control socket.
     fn send_file(&mut self, spec: &ConnectionSpec, code: &Code<'_>) -> Result<()> {
-        let dir = self.relay.socket_dir().to_path_buf();
-        crate::files::write(
-            &dir.join("pg_service.conf"),
-            service_text(code.service, &dir, spec).as_bytes(),
-        )?;
-        let mut line = context_json(code);
-        line.push('\n');
-        if self.control.write_all(line.as_bytes()).is_err() {
+        self.write_service(spec, code)?;
+        if !self.send(code, false) {
             self.broken = true;
             return Err(file_failed(code, None, self.ended()));
         }
         Ok(())
+    }
+
+    /// Writes the service file `code`'s connections read.
+    fn write_service(&self, spec: &ConnectionSpec, code: &Code<'_>) -> Result<()> {
+        let dir = self.relay.socket_dir();
+        crate::files::write(
+            &dir.join("pg_service.conf"),
+            service_text(code.service, dir, spec).as_bytes(),
+        )
+    }
+
+    /// Sends `code`'s context on the control socket, to run the file or (`preload`) to
+    /// import it; whether it was written.
+    fn send(&mut self, code: &Code<'_>, preload: bool) -> bool {
+        let mut line = context_json(code, preload);
+        line.push('\n');
+        self.control.write_all(line.as_bytes()).is_ok()
     }
 
     /// Relays the file's connections to `session` until the bridge answers or ends; the
@@ -590,7 +635,7 @@ fn service_text(service: &str, socket_dir: &Path, spec: &ConnectionSpec) -> Stri
 }
 
 /// The context the bridge reads: the file and what it is told.
-fn context_json(code: &Code<'_>) -> String {
+fn context_json(code: &Code<'_>, preload: bool) -> String {
     let variables: serde_json::Map<String, serde_json::Value> = code
         .variables
         .iter()
@@ -620,6 +665,7 @@ fn context_json(code: &Code<'_>) -> String {
         "parameters": parse(&code.parameters),
         "base_dir": code.base_dir.map(|d| absolute(d).display().to_string()),
         "dependencies": parse(&code.dependencies),
+        "preload": preload,
     })
     .to_string()
 }

@@ -166,6 +166,43 @@ impl<'a> App<'a> {
     ) -> Result<()> {
         session.flush(batch)?;
         session.begin()?;
+        self.with_code(kind, file, current, |code| {
+            session
+                .code
+                .run(session.client.raw(code.shown)?, code, &mut |line| {
+                    progress.message(line)
+                })
+        })
+    }
+
+    /// Has the Python bridge import the Python hook files of `phase` now, while the
+    /// changelogs run (see [`crate::hooks::Runner::preload`]); their runs report any
+    /// error.
+    pub(crate) fn preload(&self, phase: HookPhase, session: &mut RunSession) {
+        let Ok(spec) = session
+            .client
+            .raw("the Python hooks")
+            .map(|s| s.spec().clone())
+        else {
+            return;
+        };
+        for (index, hook) in self.configured(phase).iter().enumerate() {
+            if let Ok(Runs::Python(file)) = self.prepare(hook, phase, index) {
+                self.with_code(CodeKind::HookBase, &file, None, |code| {
+                    session.code.preload(&spec, code)
+                });
+            }
+        }
+    }
+
+    /// What `file` is told when it runs as `kind`, handed to `f`.
+    fn with_code<T>(
+        &self,
+        kind: CodeKind,
+        file: &Path,
+        current: Option<&Version>,
+        f: impl FnOnce(&Code) -> T,
+    ) -> T {
         let shown = file
             .strip_prefix(&self.config.base_dir)
             .unwrap_or(file)
@@ -176,7 +213,7 @@ impl<'a> App<'a> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let variables = self.variables();
-        let code = Code {
+        f(&Code {
             kind,
             file,
             shown: &shown,
@@ -192,12 +229,7 @@ impl<'a> App<'a> {
             parameters: self.parameters.json_text(),
             base_dir: Some(&self.config.base_dir),
             dependencies: self.dependencies(),
-        };
-        session
-            .code
-            .run(session.client.raw(code.shown)?, &code, &mut |line| {
-                progress.message(line)
-            })
+        })
     }
 
     /// The parameters as variables (for executables' `PUM_PARAM_<NAME>` and Rust hooks).

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::app::App;
-use super::plan::{Plan, Step};
+use super::plan::{HookPhase, Plan, Step};
 use super::prepared::Prepared;
 use super::run_session::{Item, RunSession};
 use super::table::{MigrationsTable, NewMigration};
@@ -140,6 +140,10 @@ impl<'a> Run<'a> {
                 .map(|&v| self.changelogs[v].files.len())
                 .sum(),
         );
+        // Python create hooks are imported while the changelogs run.
+        if plan.steps.contains(&Step::Hooks(HookPhase::Create)) {
+            self.app.preload(HookPhase::Create, session);
+        }
         // Roles are created and granted at every commit (the application is made again
         // there); only the last time speaks, when every schema of the run exists.
         let last_roles = plan.steps.iter().rposition(|s| *s == Step::Roles);

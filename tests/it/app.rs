@@ -299,6 +299,60 @@ fn a_raising_python_hook_names_the_file_and_changes_nothing(db: TestDb) {
 }
 
 #[pum::pum_test]
+fn python_hooks_are_imported_while_the_changelogs_run_and_their_import_errors_wait(db: TestDb) {
+    let spec = db.spec().clone();
+    let trees = Trees::new(&[&spec]);
+    // The last changelog file ends 0.4 s after it starts; the hook file notes when it was
+    // imported, and its run writes that down: before the changelogs' end, as Python pum
+    // imports hook files when it reads the configuration.
+    trees.write(
+        "changelogs/2.0.0/02_slow.sql",
+        "SELECT pg_sleep(0.4);\nCREATE TABLE trees_od.finished AS SELECT \
+         extract(epoch FROM clock_timestamp())::float8 AS at;\n",
+    );
+    trees.write(
+        "app/views.py",
+        "import time\n\nfrom pum import HookBase\n\nIMPORTED = time.time()\n\n\n\
+         class Hook(HookBase):\n    def run_hook(self, connection):\n        \
+         self.execute('CREATE TABLE trees_app.imported AS SELECT %r::float8 AS at' % IMPORTED)\n",
+    );
+    let config = trees.config();
+    upgrader(&config, &spec)
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap();
+    assert_eq!(
+        one(
+            &spec,
+            "SELECT ((SELECT at FROM trees_app.imported) < (SELECT at FROM trees_od.finished) - 0.2)::text"
+        ),
+        "true"
+    );
+
+    // A file that cannot be imported fails at its turn, after the changelogs, naming
+    // its line, and nothing is left.
+    let scratch = ScratchDb::new("preload", "");
+    let other_spec = scratch.spec();
+    let other = Trees::new(&[&other_spec]);
+    other.write(
+        "app/views.py",
+        "from pum import HookBase\nimport pum_no_such_module\n\n\nclass Hook(HookBase):\n    \
+         def run_hook(self, connection):\n        pass\n",
+    );
+    let config = other.config();
+    let err = upgrader(&config, &other_spec)
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "app/views.py:2: ModuleNotFoundError: No module named 'pum_no_such_module'"
+        ),
+        "{err}"
+    );
+    assert_eq!(footprint(&other_spec), Vec::<String>::new());
+}
+
+#[pum::pum_test]
 fn a_failing_demo_data_file_or_sql_hook_leaves_nothing(db: TestDb) {
     let spec = db.spec().clone();
     let trees = Trees::new(&[&spec]);
