@@ -312,7 +312,9 @@ fn python_hooks_are_imported_while_the_changelogs_run_and_their_import_errors_wa
     );
     trees.write(
         "app/views.py",
-        "import time\n\nfrom pum import HookBase\n\nIMPORTED = time.time()\n\n\n\
+        "import atexit, os, time\n\nfrom pum import HookBase\n\nIMPORTED = time.time()\n\
+         atexit.register(lambda: open(os.path.join(os.path.dirname(__file__), 'exited'), 'w')\
+         .write('bye'))\n\n\n\
          class Hook(HookBase):\n    def run_hook(self, connection):\n        \
          self.execute('CREATE TABLE trees_app.imported AS SELECT %r::float8 AS at' % IMPORTED)\n",
     );
@@ -326,6 +328,11 @@ fn python_hooks_are_imported_while_the_changelogs_run_and_their_import_errors_wa
             "SELECT ((SELECT at FROM trees_app.imported) < (SELECT at FROM trees_od.finished) - 0.2)::text"
         ),
         "true"
+    );
+    // The interpreter ended with the run, its exit handlers run.
+    assert_eq!(
+        std::fs::read_to_string(trees.path().join("app/exited")).unwrap(),
+        "bye"
     );
 
     // A file that cannot be imported fails at its turn, after the changelogs, naming
