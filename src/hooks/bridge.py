@@ -14,7 +14,6 @@ import inspect
 import re
 import socket
 import copy
-import gc
 import json
 import os
 import sys
@@ -497,8 +496,8 @@ def _run(context):
             _run_hook(context)
         else:
             _run_deltapy(context)
-        # Connections the file left open close now, as they would at its exit.
-        gc.collect()
+        # Connections the file left open are closed by pum when the file's turn ends
+        # (what they did not commit goes away), as they would be at its exit.
         return {"ok": True}
     except SystemExit as error:
         if error.code in (0, None):
@@ -514,6 +513,9 @@ def main():
     JSON line each, until pum closes it."""
     _install_modules()
     sys.dont_write_bytecode = True
+    # Hook files to import before anything else, while pum runs the changelogs.
+    for context in json.loads(os.environ.pop("PUM_BRIDGE_PRELOAD", "[]")):
+        _preload(context)
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.connect(os.environ["PUM_BRIDGE_CONTROL"])
     requests = control.makefile("r", encoding="utf-8")

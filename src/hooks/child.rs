@@ -77,22 +77,33 @@ impl Runner {
 }
 
 impl Runner {
-    /// Starts the bridge now and has it import `code`'s hook file (a `HookBase` file;
-    /// others are left alone), as Python pum imports hook files when it reads the
-    /// configuration: the interpreter's start and the file's imports happen while the
-    /// changelogs run, not after them. Nothing is reported here: the file's run reports
-    /// what went wrong (the interpreter missing, the import failing), as without this.
-    pub(crate) fn preload(&mut self, spec: &ConnectionSpec, code: &Code<'_>) {
-        if code.kind != CodeKind::HookBase {
-            return;
-        }
-        let Ok(program) = python(code) else {
+    /// Starts the bridge now, having it import `codes`' hook files (`HookBase` files;
+    /// others are left alone) before anything else, as Python pum imports hook files when
+    /// it reads the configuration: the interpreter's start and the files' imports happen
+    /// while the changelogs run, and pum does not wait for them. Nothing is reported here:
+    /// a file's run reports what went wrong (the interpreter missing, the import failing),
+    /// as without this.
+    pub(crate) fn preload(&mut self, spec: &ConnectionSpec, codes: &[Code<'_>]) {
+        let codes: Vec<&Code> = codes
+            .iter()
+            .filter(|c| c.kind == CodeKind::HookBase)
+            .collect();
+        let Some(first) = codes.first() else {
             return;
         };
-        if let Ok(bridge) = self.bridge(program, spec, code)
-            && bridge.write_service(spec, code).is_ok()
-        {
-            bridge.send(code, true);
+        let Ok(program) = python(first) else {
+            return;
+        };
+        let lines: Vec<String> = codes.iter().map(|c| context_json(c, true)).collect();
+        if let Some(bridge) = self.python.as_mut().filter(|b| b.program == program) {
+            // Already running (an earlier hook): the lines go before the next file's.
+            for line in lines {
+                bridge.queue(line);
+            }
+            return;
+        }
+        if let Ok(bridge) = Bridge::start(program, spec, first, &lines) {
+            self.python = Some(bridge);
         }
     }
 
@@ -108,7 +119,7 @@ impl Runner {
         }
         match &mut self.python {
             Some(bridge) => Ok(bridge),
-            slot => Ok(slot.insert(Bridge::start(program, spec, code)?)),
+            slot => Ok(slot.insert(Bridge::start(program, spec, code, &[])?)),
         }
     }
 }
@@ -145,7 +156,13 @@ struct Bridge {
     #[allow(dead_code)]
     group: Group,
     relay: Relay,
-    control: UnixStream,
+    /// Where the bridge connects back to take files.
+    listener: UnixListener,
+    /// The connection it made, once taken (when the first file is sent): the bridge
+    /// starts, and imports what it was given to preload, without pum waiting for it.
+    control: Option<UnixStream>,
+    /// Lines for the bridge waiting for its connection.
+    queued: Vec<String>,
     /// What arrived on the control socket after the last full line.
     pending: Vec<u8>,
     /// Lines the bridge printed.
@@ -157,14 +174,24 @@ struct Bridge {
 }
 
 impl Bridge {
-    /// Starts the bridge and waits for it to connect back; its connections (the `PG*`
-    /// variables, the service file) lead to the relay.
-    fn start(program: PathBuf, spec: &ConnectionSpec, code: &Code<'_>) -> Result<Bridge> {
+    /// Starts the bridge, which first imports the files of `preload` (their contexts as
+    /// the control socket carries them), then connects back; its connections (the `PG*`
+    /// variables, the service file) lead to the relay. Does not wait for it.
+    fn start(
+        program: PathBuf,
+        spec: &ConnectionSpec,
+        code: &Code<'_>,
+        preload: &[String],
+    ) -> Result<Bridge> {
         let relay = Relay::new()?;
         let dir = relay.socket_dir().to_path_buf();
         let relayed = ConnectionSpec::unix_socket(&dir, PORT, spec.user(), spec.dbname());
         let bridge = dir.join("pum_bridge.py");
         crate::files::write(&bridge, BRIDGE.as_bytes())?;
+        crate::files::write(
+            &dir.join("pg_service.conf"),
+            service_text(code.service, &dir, spec).as_bytes(),
+        )?;
         let control_path = dir.join("pum_bridge.sock");
         let listener =
             UnixListener::bind(&control_path).map_err(|e| Error::io(&control_path, e))?;
@@ -176,6 +203,7 @@ impl Bridge {
         command
             .arg(&bridge)
             .env("PUM_BRIDGE_CONTROL", &control_path)
+            .env("PUM_BRIDGE_PRELOAD", format!("[{}]", preload.join(",")))
             .env("PGSERVICEFILE", dir.join("pg_service.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -191,46 +219,75 @@ impl Bridge {
         let group = Group::of(child.id());
         let printed = read_lines(child.stdout.take());
         let stderr = keep_tail(child.stderr.take());
-        let deadline = Instant::now() + BRIDGE_START;
-        let control = loop {
-            match listener.accept() {
-                Ok((stream, _)) => break stream,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(Error::io(&control_path, e)),
-            }
-            let exited = child
-                .try_wait()
-                .map_err(|e| Error::io("the Python bridge", e))?;
-            if exited.is_some() || Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                std::thread::sleep(Duration::from_millis(20));
-                let tail = tail_lines(&text_of(&stderr), 3);
-                return Err(Error::Code {
-                    file: code.shown.to_string(),
-                    line: None,
-                    message: format!(
-                        "{} could not run pum's Python bridge: {tail}",
-                        program.display()
-                    ),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        control
-            .set_nonblocking(true)
-            .map_err(|e| Error::io(&control_path, e))?;
         Ok(Bridge {
             program,
             child,
             group,
             relay,
-            control,
+            listener,
+            control: None,
+            queued: Vec::new(),
             pending: Vec::new(),
             printed,
             stderr,
             broken: false,
         })
+    }
+
+    /// Waits for the bridge to connect back (once), then sends what was queued.
+    fn connect(&mut self, code: &Code<'_>) -> Result<()> {
+        if self.control.is_some() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + BRIDGE_START;
+        let control = loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::io("the Python bridge's socket", e)),
+            }
+            let exited = self
+                .child
+                .try_wait()
+                .map_err(|e| Error::io("the Python bridge", e))?;
+            if exited.is_some() || Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.broken = true;
+                std::thread::sleep(Duration::from_millis(20));
+                let tail = tail_lines(&text_of(&self.stderr), 3);
+                return Err(Error::Code {
+                    file: code.shown.to_string(),
+                    line: None,
+                    message: format!(
+                        "{} could not run pum's Python bridge: {tail}",
+                        self.program.display()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        control
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("the Python bridge's socket", e))?;
+        self.control = Some(control);
+        for line in std::mem::take(&mut self.queued) {
+            self.queue(line);
+        }
+        Ok(())
+    }
+
+    /// Sends `line` (a context) now, or once the bridge has connected back.
+    fn queue(&mut self, mut line: String) {
+        line.push('\n');
+        match &mut self.control {
+            Some(control) => {
+                if control.write_all(line.as_bytes()).is_err() {
+                    self.broken = true;
+                }
+            }
+            None => self.queued.push(line.trim_end().to_string()),
+        }
     }
 
     /// Runs one file in the bridge, lending it `session`.
@@ -281,29 +338,17 @@ impl Bridge {
     /// Hands the bridge `code`'s file: the service file its connections read, then the
     /// file's context on the control socket.
     fn send_file(&mut self, spec: &ConnectionSpec, code: &Code<'_>) -> Result<()> {
-        self.write_service(spec, code)?;
-        if !self.send(code, false) {
-            self.broken = true;
+        let dir = self.relay.socket_dir().to_path_buf();
+        crate::files::write(
+            &dir.join("pg_service.conf"),
+            service_text(code.service, &dir, spec).as_bytes(),
+        )?;
+        self.connect(code)?;
+        self.queue(context_json(code, false));
+        if self.broken {
             return Err(file_failed(code, None, self.ended()));
         }
         Ok(())
-    }
-
-    /// Writes the service file `code`'s connections read.
-    fn write_service(&self, spec: &ConnectionSpec, code: &Code<'_>) -> Result<()> {
-        let dir = self.relay.socket_dir();
-        crate::files::write(
-            &dir.join("pg_service.conf"),
-            service_text(code.service, dir, spec).as_bytes(),
-        )
-    }
-
-    /// Sends `code`'s context on the control socket, to run the file or (`preload`) to
-    /// import it; whether it was written.
-    fn send(&mut self, code: &Code<'_>, preload: bool) -> bool {
-        let mut line = context_json(code, preload);
-        line.push('\n');
-        self.control.write_all(line.as_bytes()).is_ok()
     }
 
     /// Relays the file's connections to `session` until the bridge answers or ends; the
@@ -334,7 +379,9 @@ impl Bridge {
             }
         };
         let mut done = || -> Result<bool> {
-            if let Some(line) = take_line(control, pending)? {
+            if let Some(control) = control.as_mut()
+                && let Some(line) = take_line(control, pending)?
+            {
                 answer = Some(line);
                 return Ok(true);
             }
@@ -399,9 +446,14 @@ impl Bridge {
 
 impl Drop for Bridge {
     /// Ends the bridge: it exits when the control socket closes; one that does not is
-    /// killed.
+    /// killed, as is one that never ran a file (it was only importing files ahead).
     fn drop(&mut self) {
-        let _ = self.control.shutdown(std::net::Shutdown::Both);
+        let Some(control) = &self.control else {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return;
+        };
+        let _ = control.shutdown(std::net::Shutdown::Both);
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -13,7 +13,7 @@ pub(crate) struct Runner;
 #[cfg(not(unix))]
 impl Runner {
     /// Nothing to start ahead: the run refuses the code.
-    pub(crate) fn preload(&mut self, _: &crate::connect::ConnectionSpec, _: &Code<'_>) {}
+    pub(crate) fn preload(&mut self, _: &crate::connect::ConnectionSpec, _: &[Code<'_>]) {}
 
     /// Refuses: code runs on Unix systems only.
     pub(crate) fn run(

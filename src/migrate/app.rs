@@ -186,13 +186,25 @@ impl<'a> App<'a> {
         else {
             return;
         };
-        for (index, hook) in self.configured(phase).iter().enumerate() {
-            if let Ok(Runs::Python(file)) = self.prepare(hook, phase, index) {
-                self.with_code(CodeKind::HookBase, &file, None, |code| {
-                    session.code.preload(&spec, code)
-                });
-            }
-        }
+        let files: Vec<PathBuf> = self
+            .configured(phase)
+            .iter()
+            .enumerate()
+            .filter_map(|(index, hook)| match self.prepare(hook, phase, index) {
+                Ok(Runs::Python(file)) => Some(file),
+                _ => None,
+            })
+            .collect();
+        let variables = self.variables();
+        let named: Vec<(String, String)> = files.iter().map(|f| self.names(f)).collect();
+        let codes: Vec<Code> = files
+            .iter()
+            .zip(&named)
+            .map(|(file, (shown, module))| {
+                self.code_of(CodeKind::HookBase, file, shown, module, None, &variables)
+            })
+            .collect();
+        session.code.preload(&spec, &codes);
     }
 
     /// What `file` is told when it runs as `kind`, handed to `f`.
@@ -203,6 +215,13 @@ impl<'a> App<'a> {
         current: Option<&Version>,
         f: impl FnOnce(&Code) -> T,
     ) -> T {
+        let (shown, module) = self.names(file);
+        let variables = self.variables();
+        f(&self.code_of(kind, file, &shown, &module, current, &variables))
+    }
+
+    /// How errors name `file`, and its Python module name.
+    fn names(&self, file: &Path) -> (String, String) {
         let shown = file
             .strip_prefix(&self.config.base_dir)
             .unwrap_or(file)
@@ -212,24 +231,36 @@ impl<'a> App<'a> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let variables = self.variables();
-        f(&Code {
+        (shown, module)
+    }
+
+    /// What `file` is told when it runs as `kind`.
+    fn code_of<'c>(
+        &'c self,
+        kind: CodeKind,
+        file: &'c Path,
+        shown: &'c str,
+        module: &'c str,
+        current: Option<&'c Version>,
+        variables: &'c [(String, Variable)],
+    ) -> Code<'c> {
+        Code {
             kind,
             file,
-            shown: &shown,
-            module: &module,
+            shown,
+            module,
             current_version: current,
             target_version: None,
             delta_dir: self.config.base_dir.display().to_string(),
             delta_dirs: Vec::new(),
             service: "pum",
             table: &self.table,
-            variables: &variables,
+            variables,
             python: self.python,
             parameters: self.parameters.json_text(),
             base_dir: Some(&self.config.base_dir),
             dependencies: self.dependencies(),
-        })
+        }
     }
 
     /// The parameters as variables (for executables' `PUM_PARAM_<NAME>` and Rust hooks).

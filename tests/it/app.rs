@@ -360,6 +360,36 @@ fn python_hooks_are_imported_while_the_changelogs_run_and_their_import_errors_wa
 }
 
 #[pum::pum_test]
+fn an_interpreter_that_cannot_run_the_bridge_is_named_and_nothing_is_left(db: TestDb) {
+    use std::os::unix::fs::PermissionsExt;
+    let spec = db.spec().clone();
+    let trees = Trees::new(&[&spec]);
+    // Started at the run's start to import the hooks, it fails there; the hook's turn
+    // reports it.
+    let python = trees.path().join("not-python");
+    trees.write(
+        "not-python",
+        "#!/bin/sh\necho 'this is not Python' >&2\nexit 3\n",
+    );
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let config = trees.config();
+    let err = Upgrader::new(&config, &spec)
+        .unwrap()
+        .python(&python)
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "app/views.py: {} could not run pum's Python bridge: this is not Python",
+            python.display()
+        )
+    );
+    assert_eq!(footprint(&spec), Vec::<String>::new());
+}
+
+#[pum::pum_test]
 fn a_failing_demo_data_file_or_sql_hook_leaves_nothing(db: TestDb) {
     let spec = db.spec().clone();
     let trees = Trees::new(&[&spec]);

@@ -121,7 +121,7 @@ impl Relay {
                         }
                     }
                 }
-                let wait = if over { 20 } else { 5 };
+                let wait = if over { 20 } else { 2 };
                 let got = state.receive(Duration::from_millis(wait))?;
                 state.work()?;
                 if poll {
