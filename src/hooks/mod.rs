@@ -25,9 +25,13 @@
 
 #[cfg(unix)]
 mod child;
+#[cfg(unix)]
+mod child_io;
 mod code;
 #[cfg(not(unix))]
 mod elsewhere;
+#[cfg(unix)]
+mod interpreter;
 
 use std::path::{Path, PathBuf};
 
