@@ -14,6 +14,20 @@ pub fn server() -> pum::Result<ConnectionSpec> {
     }
 }
 
+/// The virtual environment holding Python pum 1.9.2 (and pirogue), made by
+/// `.ci/python-pum19` in pum's cache when missing; `workspace` is the repository's root.
+pub fn python_pum19(workspace: &std::path::Path) -> std::path::PathBuf {
+    let made = std::process::Command::new(workspace.join(".ci/python-pum19"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run .ci/python-pum19");
+    assert!(
+        made.status.success(),
+        "Python pum 1.9.2 could not be installed (.ci/python-pum19)"
+    );
+    std::path::PathBuf::from(String::from_utf8_lossy(&made.stdout).trim())
+}
+
 /// The median of some timings.
 pub fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

@@ -13,7 +13,7 @@
 
 #[path = "../../benches/common/mod.rs"]
 mod common;
-use common::{median, server};
+use common::{median, python_pum19, server};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,14 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parent()
         .unwrap()
         .to_path_buf();
-    let made = Command::new(workspace.join(".ci/python-pum19"))
-        .stderr(std::process::Stdio::inherit())
-        .output()?;
-    assert!(
-        made.status.success(),
-        "Python pum 1.9.2 could not be installed (.ci/python-pum19)"
-    );
-    let venv = PathBuf::from(String::from_utf8_lossy(&made.stdout).trim());
+    let venv = python_pum19(&workspace);
     let trees = workspace.join("examples/trees");
     let server = server()?;
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_pum"));
