@@ -19,6 +19,7 @@ mod isolation;
 mod lint;
 mod live;
 mod migrate;
+mod python_hooks;
 mod registry;
 mod runners;
 mod server;
