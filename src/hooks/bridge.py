@@ -513,11 +513,13 @@ def main():
     JSON line each, until pum closes it."""
     _install_modules()
     sys.dont_write_bytecode = True
-    # Hook files to import before anything else, while pum runs the changelogs.
-    for context in json.loads(os.environ.pop("PUM_BRIDGE_PRELOAD", "[]")):
-        _preload(context)
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.connect(os.environ["PUM_BRIDGE_CONTROL"])
+    # Hook files to import first, while pum runs the changelogs. Connected already: a
+    # file that connects to the database as it is imported waits for pum to serve it,
+    # which pum does once it hands over the first file (it never waits for an import).
+    for context in json.loads(os.environ.pop("PUM_BRIDGE_PRELOAD", "[]")):
+        _preload(context)
     requests = control.makefile("r", encoding="utf-8")
     for line in requests:
         if not line.strip():
