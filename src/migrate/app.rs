@@ -135,10 +135,7 @@ impl<'a> App<'a> {
                     false,
                 )?))
             }
-            Some("py") => {
-                trusted(&path)?;
-                Ok(Runs::Python(path))
-            }
+            Some("py") => self.python_file(file).map(Runs::Python),
             _ if is_executable(&path) => {
                 trusted(&path)?;
                 Ok(Runs::Executable(path))
@@ -152,6 +149,14 @@ impl<'a> App<'a> {
                 ),
             }),
         }
+    }
+
+    /// The Python hook file `file` (relative to the project), unless another user could
+    /// have written it.
+    fn python_file(&self, file: &str) -> Result<PathBuf> {
+        let path = self.config.base_dir.join(file);
+        trusted(&path)?;
+        Ok(path)
     }
 
     /// Runs a Python hook or an executable as a child on the run's session.
@@ -186,14 +191,14 @@ impl<'a> App<'a> {
         else {
             return;
         };
+        // Only the Python files (the SQL ones are read when they run, not twice), and only
+        // those that may be run.
         let files: Vec<PathBuf> = self
             .configured(phase)
             .iter()
-            .enumerate()
-            .filter_map(|(index, hook)| match self.prepare(hook, phase, index) {
-                Ok(Runs::Python(file)) => Some(file),
-                _ => None,
-            })
+            .filter_map(|hook| hook.file.as_deref())
+            .filter(|file| Path::new(file).extension().and_then(|e| e.to_str()) == Some("py"))
+            .filter_map(|file| self.python_file(file).ok())
             .collect();
         let variables = self.variables();
         let named: Vec<(String, String)> = files.iter().map(|f| self.names(f)).collect();
