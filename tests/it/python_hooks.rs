@@ -9,6 +9,17 @@ use pum::{AppAction, AppOptions, MigrateOptions, Upgrader};
 use crate::app::{Trees, footprint, one, roles_like, upgrader, with_demo};
 use crate::support::ScratchDb;
 
+/// Writes `views` as the project's Python hook (app/views.py) and installs the project on
+/// `spec`; the error, as pum says it.
+fn install_with_hook(trees: &Trees, spec: &pum::ConnectionSpec, views: &str) -> Result<(), String> {
+    trees.write("app/views.py", views);
+    let config = trees.config();
+    upgrader(&config, spec)
+        .install(&MigrateOptions::default(), &mut NoProgress)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 #[pum::pum_test]
 fn a_raising_python_hook_names_the_file_and_changes_nothing(db: TestDb) {
     let spec = db.spec().clone();
@@ -30,25 +41,18 @@ fn a_raising_python_hook_names_the_file_and_changes_nothing(db: TestDb) {
     assert_eq!(roles_like(&spec, &trees.prefix), Vec::<String>::new());
 
     // A hook that does not fit the API is named too.
-    trees.write(
-        "app/views.py",
+    let err = install_with_hook(
+        &trees,
+        &spec,
         "from pum import HookBase\n\nclass Hook(HookBase):\n    def run_hook(self, connection, colour):\n        pass\n",
     );
-    let err = upgrader(&config, &spec)
-        .install(&MigrateOptions::default(), &mut NoProgress)
-        .unwrap_err()
-        .to_string();
     assert_eq!(
-        err,
+        err.unwrap_err(),
         "app/views.py: run_hook takes colour, which is not a parameter of the project"
     );
-    trees.write("app/views.py", "class Hook:\n    pass\n");
-    let err = upgrader(&config, &spec)
-        .install(&MigrateOptions::default(), &mut NoProgress)
-        .unwrap_err()
-        .to_string();
+    let err = install_with_hook(&trees, &spec, "class Hook:\n    pass\n");
     assert_eq!(
-        err,
+        err.unwrap_err(),
         "app/views.py: its class Hook must inherit from HookBase (from pum import HookBase)"
     );
     assert_eq!(footprint(&spec), Vec::<String>::new());
@@ -63,19 +67,17 @@ fn python_hooks_are_imported_while_the_changelogs_run_and_their_import_errors_wa
     // hook files when it reads the configuration (a file imported at its turn would run
     // at once).
     trees.write("changelogs/2.0.0/02_slow.sql", "SELECT pg_sleep(2);\n");
-    trees.write(
-        "app/views.py",
+    install_with_hook(
+        &trees,
+        &spec,
         "import atexit, os, time\n\nfrom pum import HookBase\n\nIMPORTED = time.time()\n\
          atexit.register(lambda: open(os.path.join(os.path.dirname(__file__), 'exited'), 'w')\
          .write('bye'))\n\n\n\
          class Hook(HookBase):\n    def run_hook(self, connection):\n        \
          self.execute('CREATE TABLE trees_app.waited AS SELECT %r::float8 AS s' \
          % (time.time() - IMPORTED))\n",
-    );
-    let config = trees.config();
-    upgrader(&config, &spec)
-        .install(&MigrateOptions::default(), &mut NoProgress)
-        .unwrap();
+    )
+    .unwrap();
     let waited: f64 = one(&spec, "SELECT s::text FROM trees_app.waited")
         .parse()
         .unwrap();
@@ -91,17 +93,15 @@ fn python_hooks_are_imported_while_the_changelogs_run_and_their_import_errors_wa
     let scratch = ScratchDb::new("preload_reads", "");
     let reads_spec = scratch.spec();
     let reads = Trees::new(&[&reads_spec]);
-    reads.write(
-        "app/views.py",
+    install_with_hook(
+        &reads,
+        &reads_spec,
         "import psycopg\n\nfrom pum import HookBase\n\nwith psycopg.connect('') as c:\n    \
          TABLES = c.execute(\"SELECT count(*) FROM pg_tables WHERE schemaname = 'trees_od'\")\
          .fetchone()[0]\n\n\nclass Hook(HookBase):\n    def run_hook(self, connection):\n        \
          self.execute('CREATE TABLE trees_app.seen AS SELECT %d AS tables' % TABLES)\n",
-    );
-    let config = reads.config();
-    upgrader(&config, &reads_spec)
-        .install(&MigrateOptions::default(), &mut NoProgress)
-        .unwrap();
+    )
+    .unwrap();
     assert_eq!(
         one(&reads_spec, "SELECT tables::text FROM trees_app.seen"),
         one(
@@ -115,16 +115,13 @@ fn python_hooks_are_imported_while_the_changelogs_run_and_their_import_errors_wa
     let scratch = ScratchDb::new("preload", "");
     let other_spec = scratch.spec();
     let other = Trees::new(&[&other_spec]);
-    other.write(
-        "app/views.py",
+    let err = install_with_hook(
+        &other,
+        &other_spec,
         "from pum import HookBase\nimport pum_no_such_module\n\n\nclass Hook(HookBase):\n    \
          def run_hook(self, connection):\n        pass\n",
-    );
-    let config = other.config();
-    let err = upgrader(&config, &other_spec)
-        .install(&MigrateOptions::default(), &mut NoProgress)
-        .unwrap_err()
-        .to_string();
+    )
+    .unwrap_err();
     assert!(
         err.starts_with(
             "app/views.py:2: ModuleNotFoundError: No module named 'pum_no_such_module'"
