@@ -33,7 +33,7 @@ mod report;
 mod snapshot;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
@@ -251,7 +251,7 @@ pub fn compare(left: &Snapshot, right: &Snapshot) -> CheckReport {
                 only_right: Vec::new(),
                 changed: Vec::new(),
             };
-            for pair in merge(a, b) {
+            for pair in merge(a.iter(), b.iter()) {
                 match pair {
                     (Some((key, attrs)), None) if !dependent => {
                         report.only_left.push((key.clone(), attrs.clone()));
@@ -281,7 +281,7 @@ pub fn compare(left: &Snapshot, right: &Snapshot) -> CheckReport {
 /// The attributes that differ between two versions of an object (an attribute missing on
 /// one side counts as NULL there).
 fn changes(left: &Attributes, right: &Attributes) -> Vec<Change> {
-    merge(left, right)
+    merge(left.iter(), right.iter())
         .filter_map(|pair| {
             let (name, l, r) = match pair {
                 (Some((name, l)), Some((_, r))) => (name, l.as_ref(), r.as_ref()),
@@ -290,7 +290,7 @@ fn changes(left: &Attributes, right: &Attributes) -> Vec<Change> {
                 (None, None) => return None,
             };
             (l != r).then(|| Change {
-                attribute: name.clone(),
+                attribute: name.to_string(),
                 left: l.cloned(),
                 right: r.cloned(),
             })
@@ -298,16 +298,17 @@ fn changes(left: &Attributes, right: &Attributes) -> Vec<Change> {
         .collect()
 }
 
-/// One entry of a sorted map, on one side (`None`: the key is not on that side).
-type Side<'a, V> = Option<(&'a String, &'a V)>;
+/// One entry of a sorted sequence, on one side (`None`: the key is not on that side).
+type Side<'a, K, V> = Option<(&'a K, &'a V)>;
 
-/// The entries of two sorted maps side by side, in key order: `(Some, Some)` for a key in
-/// both, `(Some, None)` for one only on the left, `(None, Some)` only on the right.
-fn merge<'a, V>(
-    left: &'a BTreeMap<String, V>,
-    right: &'a BTreeMap<String, V>,
-) -> impl Iterator<Item = (Side<'a, V>, Side<'a, V>)> {
-    let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
+/// The entries of two sequences sorted by key side by side, in key order: `(Some, Some)`
+/// for a key in both, `(Some, None)` for one only on the left, `(None, Some)` only on the
+/// right.
+fn merge<'a, K: Ord + ?Sized + 'a, V: 'a>(
+    left: impl Iterator<Item = (&'a K, &'a V)>,
+    right: impl Iterator<Item = (&'a K, &'a V)>,
+) -> impl Iterator<Item = (Side<'a, K, V>, Side<'a, K, V>)> {
+    let (mut l, mut r) = (left.peekable(), right.peekable());
     std::iter::from_fn(move || {
         let order = match (l.peek(), r.peek()) {
             (None, None) => return None,

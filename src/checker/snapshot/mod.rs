@@ -1,6 +1,7 @@
 //! [`Snapshot`]: one database's schema, read in one transaction with a fixed number of
 //! bulk catalog queries (one per kind of object), whatever the schema's size.
 
+mod attributes;
 mod comments;
 mod constraints;
 mod filters;
@@ -17,6 +18,7 @@ mod types;
 mod views;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
@@ -26,8 +28,7 @@ use super::{CheckOptions, Kind};
 use crate::database::server_version_num;
 use crate::error::{Error, Result};
 
-/// One object's attributes: name → value (`None` for SQL NULL).
-pub type Attributes = BTreeMap<String, Option<String>>;
+pub use attributes::Attributes;
 
 /// The objects of one kind, by key (`schema.table.column`, …).
 pub type Objects = BTreeMap<String, Attributes>;
@@ -142,12 +143,13 @@ impl Snapshot {
             let mut rows = tx.query_typed_raw(&sql, params).map_err(failed)?;
             snapshot.queries += 1;
             let mut objects = Objects::new();
+            let mut names = Names::default();
             while let Some(row) = rows.next().map_err(failed)? {
                 let (key, attributes) = if columns {
-                    read_columns(&row, kind)?
+                    read_columns(&row, kind, &mut names)?
                 } else {
                     let attributes: &str = row.get(1);
-                    (row.get(0), parse_attributes(attributes)?)
+                    (row.get(0), parse_attributes(attributes, &mut names)?)
                 };
                 objects.insert(key, attributes);
             }
@@ -183,14 +185,46 @@ fn in_columns(kind: Kind) -> bool {
     )
 }
 
+/// The attribute names of one query, shared by its rows: for a query that gives its
+/// attributes as columns, the columns' places in name order with their names; for one
+/// that gives JSON, the names seen so far.
+#[derive(Default)]
+struct Names {
+    columns: Vec<(usize, Arc<str>)>,
+    seen: Vec<Arc<str>>,
+}
+
+impl Names {
+    /// The shared name equal to `name`.
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.seen.iter().find(|n| ***n == *name) {
+            return known.clone();
+        }
+        let name: Arc<str> = name.into();
+        self.seen.push(name.clone());
+        name
+    }
+}
+
 /// One row of a query that gives its attributes as columns: text as is, booleans and
 /// integers written as JSON writes them (`true`, `42`), so that both forms read alike.
-fn read_columns(row: &postgres::Row, kind: Kind) -> Result<(String, Attributes)> {
+fn read_columns(
+    row: &postgres::Row,
+    kind: Kind,
+    names: &mut Names,
+) -> Result<(String, Attributes)> {
     let unreadable = |e: postgres::Error| Error::sql(format!("read the {}", kind.name()), &e);
     let key: String = row.try_get(0).map_err(unreadable)?;
-    let mut attributes = Attributes::new();
-    for (i, column) in row.columns().iter().enumerate().skip(1) {
-        let value = match *column.type_() {
+    if names.columns.is_empty() {
+        names.columns = (row.columns().iter().enumerate().skip(1))
+            .map(|(i, column)| (i, Arc::from(column.name())))
+            .collect();
+        names.columns.sort_by(|a, b| a.1.cmp(&b.1));
+    }
+    let mut attributes = Attributes::with_capacity(names.columns.len());
+    for (i, name) in &names.columns {
+        let i = *i;
+        let value = match *row.columns()[i].type_() {
             Type::BOOL => row
                 .try_get::<_, Option<bool>>(i)
                 .map(|v| v.map(|b| b.to_string())),
@@ -206,27 +240,27 @@ fn read_columns(row: &postgres::Row, kind: Kind) -> Result<(String, Attributes)>
             _ => row.try_get::<_, Option<String>>(i),
         }
         .map_err(unreadable)?;
-        attributes.insert(column.name().to_string(), value);
+        attributes.insert(name.clone(), value);
     }
     Ok((key, attributes))
 }
 
-fn parse_attributes(text: &str) -> Result<Attributes> {
+/// The attributes of a query that gives them as one JSON object.
+fn parse_attributes(text: &str, names: &mut Names) -> Result<Attributes> {
     let value: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(text).map_err(|e| Error::Sql {
             context: "read the catalog".into(),
             message: format!("unreadable row: {e}"),
             code: None,
         })?;
-    Ok(value
-        .into_iter()
-        .map(|(k, v)| {
-            let v = match v {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) => Some(s),
-                other => Some(other.to_string()),
-            };
-            (k, v)
-        })
-        .collect())
+    let mut attributes = Attributes::with_capacity(value.len());
+    for (k, v) in value {
+        let v = match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        };
+        attributes.insert(names.intern(&k), v);
+    }
+    Ok(attributes)
 }
