@@ -47,6 +47,12 @@ impl Attributes {
         }
     }
 
+    /// Takes the attribute `name` out, returning its value if it was there.
+    pub(crate) fn remove(&mut self, name: &str) -> Option<Option<String>> {
+        let i = self.position(name).ok()?;
+        Some(self.0.remove(i).1)
+    }
+
     /// Whether the attribute `name` is there (NULL or not).
     pub fn contains_key(&self, name: &str) -> bool {
         self.position(name).is_ok()

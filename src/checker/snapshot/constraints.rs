@@ -10,6 +10,8 @@ use super::filters::{SCHEMAS, not_in_extension};
 /// `pg_get_constraintdef` writes them, sparing PostgreSQL a lookup of each column, index
 /// and referenced table by itself; every other constraint (checks, exclusions, and all of
 /// them before PostgreSQL 11 or from 18 on, whose constraints say more) is left to it.
+/// On PostgreSQL 15, valid inheritable check constraints come with their expression and
+/// the names of the columns it mentions instead, for [`super::checks`] to write.
 pub(super) fn constraints(version: i32) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     let names = |keys: &str, table: &str, kinds: &str| {
@@ -46,12 +48,17 @@ pub(super) fn constraints(version: i32) -> String {
     } else {
         "false".to_string()
     };
+    let check = if (150000..160000).contains(&version) {
+        "co.contype = 'c' AND co.convalidated AND NOT co.connoinherit"
+    } else {
+        "false"
+    };
     format!(
         "SELECT n.nspname || '.' || c.relname || '.' || co.conname,
                CASE co.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key'
                          WHEN 'u' THEN 'unique' WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion'
                          WHEN 't' THEN 'trigger' ELSE co.contype::text END AS \"type\",
-               CASE WHEN {plain} THEN CASE co.contype
+               CASE WHEN {check} THEN NULL WHEN {plain} THEN CASE co.contype
                    WHEN 'p' THEN 'PRIMARY KEY (' || keys.list || ')'
                    WHEN 'u' THEN 'UNIQUE (' || keys.list || ')'
                    ELSE 'FOREIGN KEY (' || keys.list || ') REFERENCES ' || quote_ident(fn.nspname) || '.'
@@ -61,7 +68,13 @@ pub(super) fn constraints(version: i32) -> String {
                co.condeferrable AS \"deferrable\",
                co.condeferred AS \"deferred\",
                co.convalidated AS \"validated\",
-               CASE WHEN co.coninhcount > 0 THEN co.conislocal END AS \"local\"
+               CASE WHEN co.coninhcount > 0 THEN co.conislocal END AS \"local\",
+               CASE WHEN {check} THEN co.oid::int8 END AS \"{oid}\",
+               CASE WHEN {check} THEN co.conbin::text END AS \"{expression}\",
+               CASE WHEN {check} THEN (SELECT json_object_agg(a.attnum, quote_ident(a.attname))::text
+                                       FROM pg_attribute a
+                                       WHERE a.attrelid = co.conrelid AND a.attnum = ANY (co.conkey))
+                 END AS \"{columns}\"
              FROM pg_constraint co
              JOIN pg_class c ON c.oid = co.conrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -75,6 +88,9 @@ pub(super) fn constraints(version: i32) -> String {
         refs = names("confkey", "confrelid", "'f'"),
         on_update = action("confupdtype", "ON UPDATE"),
         on_delete = action("confdeltype", "ON DELETE"),
+        oid = super::checks::OID,
+        expression = super::checks::EXPRESSION,
+        columns = super::checks::COLUMNS,
     )
 }
 

@@ -2,6 +2,7 @@
 //! bulk catalog queries (one per kind of object), whatever the schema's size.
 
 mod attributes;
+mod checks;
 mod comments;
 mod constraints;
 mod filters;
@@ -140,19 +141,25 @@ impl Snapshot {
                 (&options.include_extension_objects, Type::BOOL),
                 (&patterns, Type::TEXT_ARRAY),
             ];
+            // Rows are read as they come (while the server writes the next ones).
             let mut rows = tx.query_typed_raw(&sql, params).map_err(failed)?;
             snapshot.queries += 1;
-            let mut objects = Objects::new();
+            let mut objects = Vec::new();
             let mut names = Names::default();
             while let Some(row) = rows.next().map_err(failed)? {
-                let (key, attributes) = if columns {
+                objects.push(if columns {
                     read_columns(&row, kind, &mut names)?
                 } else {
                     let attributes: &str = row.get(1);
                     (row.get(0), parse_attributes(attributes, &mut names)?)
-                };
-                objects.insert(key, attributes);
+                });
             }
+            drop(rows);
+            if kind == Kind::Constraints {
+                checks::write_definitions(&mut tx, &mut objects, &mut snapshot.queries)?;
+            }
+            // Sorted once and built in one pass (rows come mostly in key order already).
+            let objects: Objects = objects.into_iter().collect();
             snapshot.objects.insert(kind, objects);
         }
         tx.commit()
@@ -240,7 +247,11 @@ fn read_columns(
             _ => row.try_get::<_, Option<String>>(i),
         }
         .map_err(unreadable)?;
-        attributes.insert(name.clone(), value);
+        // A column named `_…` is no attribute: a value for what reads the rows after,
+        // left out when NULL.
+        if value.is_some() || !name.starts_with('_') {
+            attributes.insert(name.clone(), value);
+        }
     }
     Ok((key, attributes))
 }
