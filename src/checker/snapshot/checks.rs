@@ -309,12 +309,10 @@ fn expression(node: &Node, parent: Parent, cx: &Context) -> Option<String> {
         "NULLTEST" => (null_test(node, cx)?, parent != Parent::Operator),
         "BOOLEXPR" => {
             let op = node.token("boolop")?;
-            let simple = match (op, parent) {
-                ("and" | "not", Parent::And | Parent::Or) => true,
-                ("or", Parent::Or) => true,
-                (_, Parent::Top) => true,
-                _ => false,
-            };
+            let simple = matches!(
+                (op, parent),
+                ("and" | "not", Parent::And | Parent::Or) | ("or", Parent::Or) | (_, Parent::Top)
+            );
             (boolean(node, op, cx)?, simple)
         }
         _ => return None,
