@@ -14,14 +14,6 @@ use super::filters::{SCHEMAS, not_in_extension};
 /// the names of the columns it mentions instead, for [`super::checks`] to write.
 pub(super) fn constraints(version: i32) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
-    let names = |keys: &str, table: &str, kinds: &str| {
-        format!(
-            "SELECT co.oid, string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) AS list
-             FROM pg_constraint co, unnest(co.{keys}) WITH ORDINALITY k(attnum, n), pg_attribute a
-             WHERE co.contype IN ({kinds}) AND a.attrelid = co.{table} AND a.attnum = k.attnum
-             GROUP BY co.oid"
-        )
-    };
     let action = |column: &str, clause: &str| {
         format!(
             "CASE co.{column} WHEN 'r' THEN ' {clause} RESTRICT' WHEN 'c' THEN ' {clause} CASCADE'
@@ -30,8 +22,8 @@ pub(super) fn constraints(version: i32) -> String {
     };
     let plain = if (110000..180000).contains(&version) {
         format!(
-            "NOT co.condeferrable AND co.convalidated AND keys.list IS NOT NULL AND CASE co.contype
-               WHEN 'f' THEN co.confmatchtype = 's' AND refs.list IS NOT NULL {set_columns}
+            "NOT co.condeferrable AND co.convalidated AND names.keys IS NOT NULL AND CASE co.contype
+               WHEN 'f' THEN co.confmatchtype = 's' AND names.refs IS NOT NULL {set_columns}
                WHEN 'p' THEN ix.indnatts = ix.indnkeyatts
                WHEN 'u' THEN ix.indnatts = ix.indnkeyatts {distinct} END",
             set_columns = if version >= 150000 {
@@ -59,10 +51,10 @@ pub(super) fn constraints(version: i32) -> String {
                          WHEN 'u' THEN 'unique' WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion'
                          WHEN 't' THEN 'trigger' ELSE co.contype::text END AS \"type\",
                CASE WHEN {check} THEN NULL WHEN {plain} THEN CASE co.contype
-                   WHEN 'p' THEN 'PRIMARY KEY (' || keys.list || ')'
-                   WHEN 'u' THEN 'UNIQUE (' || keys.list || ')'
-                   ELSE 'FOREIGN KEY (' || keys.list || ') REFERENCES ' || quote_ident(fn.nspname) || '.'
-                        || quote_ident(fc.relname) || '(' || refs.list || ')'
+                   WHEN 'p' THEN 'PRIMARY KEY (' || names.keys || ')'
+                   WHEN 'u' THEN 'UNIQUE (' || names.keys || ')'
+                   ELSE 'FOREIGN KEY (' || names.keys || ') REFERENCES ' || quote_ident(fn.nspname) || '.'
+                        || quote_ident(fc.relname) || '(' || names.refs || ')'
                         || {on_update} || {on_delete} END
                  ELSE pg_get_constraintdef(co.oid, true) END AS \"definition\",
                co.condeferrable AS \"deferrable\",
@@ -81,11 +73,19 @@ pub(super) fn constraints(version: i32) -> String {
              LEFT JOIN pg_index ix ON ix.indexrelid = co.conindid
              LEFT JOIN pg_class fc ON fc.oid = co.confrelid
              LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-             LEFT JOIN ({keys}) keys ON keys.oid = co.oid
-             LEFT JOIN ({refs}) refs ON refs.oid = co.oid
+             LEFT JOIN (SELECT k.oid,
+                          string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) FILTER (WHERE NOT k.ref) AS keys,
+                          string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) FILTER (WHERE k.ref) AS refs
+                        FROM (SELECT co.oid, false AS ref, co.conrelid AS rel, u.attnum, u.n
+                              FROM pg_constraint co, unnest(co.conkey) WITH ORDINALITY u(attnum, n)
+                              WHERE co.contype IN ('p', 'u', 'f')
+                              UNION ALL
+                              SELECT co.oid, true, co.confrelid, u.attnum, u.n
+                              FROM pg_constraint co, unnest(co.confkey) WITH ORDINALITY u(attnum, n)
+                              WHERE co.contype = 'f') k
+                        JOIN pg_attribute a ON a.attrelid = k.rel AND a.attnum = k.attnum
+                        GROUP BY k.oid) names ON names.oid = co.oid
              WHERE {SCHEMAS} AND {rel_ext}",
-        keys = names("conkey", "conrelid", "'p', 'u', 'f'"),
-        refs = names("confkey", "confrelid", "'f'"),
         on_update = action("confupdtype", "ON UPDATE"),
         on_delete = action("confdeltype", "ON DELETE"),
         oid = super::checks::OID,
@@ -107,8 +107,10 @@ pub(super) fn indexes(version: i32) -> String {
         "WITH keys AS MATERIALIZED (
                SELECT i.indexrelid, i.indrelid, i.indnkeyatts, k.attnum, k.n, i.indclass[k.n - 1] AS opclass,
                       i.indcollation[k.n - 1] AS collation, i.indoption[k.n - 1] AS option
-               FROM pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n)
-               WHERE i.indexprs IS NULL AND i.indpred IS NULL),
+               FROM pg_index i JOIN pg_class kc ON kc.oid = i.indexrelid
+               JOIN pg_namespace n ON n.oid = kc.relnamespace,
+               unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n)
+               WHERE i.indexprs IS NULL AND i.indpred IS NULL AND {SCHEMAS}),
              plain AS (
                SELECT k.indexrelid,
                       string_agg(CASE WHEN k.n = k.indnkeyatts + 1 THEN ') INCLUDE (' WHEN k.n > 1 THEN ', ' ELSE '' END
@@ -129,7 +131,9 @@ pub(super) fn indexes(version: i32) -> String {
                co.conname AS \"constraint\",
                i.indisvalid AS \"valid\",
                ih.inhparent::regclass::text AS \"parent\",
-               st.targets AS \"statistics\"
+               (SELECT string_agg(ia.attnum || ' ' || ia.attstattarget, ', ' ORDER BY ia.attnum)
+                FROM pg_attribute ia WHERE ia.attrelid = i.indexrelid AND ia.attstattarget >= 0)
+                 AS \"statistics\"
              FROM pg_index i
              JOIN pg_class ic ON ic.oid = i.indexrelid
              JOIN pg_class c ON c.oid = i.indrelid
@@ -139,9 +143,6 @@ pub(super) fn indexes(version: i32) -> String {
              JOIN pg_am am ON am.oid = ic.relam
              LEFT JOIN plain ON plain.indexrelid = i.indexrelid
              LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
-             LEFT JOIN (SELECT ia.attrelid, string_agg(ia.attnum || ' ' || ia.attstattarget, ', ' ORDER BY ia.attnum) AS targets
-                        FROM pg_attribute ia WHERE ia.attstattarget >= 0 GROUP BY ia.attrelid) st
-               ON st.attrelid = i.indexrelid
              WHERE {SCHEMAS} AND {rel_ext}",
         distinct = if version >= 150000 {
             "AND NOT i.indnullsnotdistinct"
