@@ -17,11 +17,14 @@
 //!
 //! Each database is read by [`Snapshot::take`]: one read-only `REPEATABLE READ`
 //! transaction, one bulk catalog query per kind of object (so the number of queries does
-//! not grow with the schema), definitions rendered by PostgreSQL's own `pg_get_*def`
-//! functions with an empty `search_path`, so every name is schema-qualified alike (the
-//! plain indexes, keys and defaults that make up most of a large schema are written from
-//! the catalog in the same words, which spares a lookup per object). [`check`] reads
-//! both databases at once, one thread and one session each.
+//! not grow with the schema; on PostgreSQL 15, up to two more for check constraints),
+//! definitions rendered by PostgreSQL's own `pg_get_*def` functions with an empty
+//! `search_path`, so every name is schema-qualified alike (the plain indexes, keys,
+//! defaults and simple check constraints that make up most of a large schema are written
+//! from the catalog in the same words, which spares a lookup per object, and tests compare
+//! both on the server). The columns query also brings each column's comment and
+//! privileges when those kinds are compared. [`check`] reads both databases at once, one
+//! thread and one session each.
 //! `pg_*` schemas and `information_schema` are never compared, nor (unless asked) objects
 //! that belong to an extension. Column order is ignored unless asked for, and owners are
 //! compared only when asked. Privileges, comments and owners are compared on objects

@@ -316,3 +316,60 @@ fn checks_pum_writes_take_no_query_of_their_own() {
         println!("skipped: pum writes check constraints itself on PostgreSQL 15 only");
     }
 }
+
+/// Column comments and privileges come with the columns query when columns are read
+/// too, and from the comments and privileges queries when they are not: the same objects
+/// either way.
+#[test]
+fn column_comments_and_privileges_are_the_same_whichever_query_reads_them() {
+    let db = ScratchDb::new(
+        "check_column_extras",
+        r#"CREATE SCHEMA "Odd Schema";
+         DO $$ BEGIN CREATE ROLE pum_it_column_reader;
+               EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         CREATE TABLE "Odd Schema"."T t" (id int, "select" text, plain text, secret text);
+         COMMENT ON COLUMN "Odd Schema"."T t"."select" IS 'a keyword';
+         COMMENT ON COLUMN "Odd Schema"."T t".plain IS '';
+         GRANT SELECT ("select", plain), UPDATE (plain) ON "Odd Schema"."T t" TO pum_it_column_reader;
+         GRANT INSERT (id) ON "Odd Schema"."T t" TO pum_it_column_reader WITH GRANT OPTION;
+         GRANT SELECT (id) ON "Odd Schema"."T t" TO PUBLIC;
+         CREATE VIEW "Odd Schema".v AS SELECT id, plain FROM "Odd Schema"."T t";
+         COMMENT ON COLUMN "Odd Schema".v.plain IS 'through the view';
+         CREATE TYPE "Odd Schema".pair AS (x int, y int);
+         COMMENT ON COLUMN "Odd Schema".pair.y IS 'an attribute';"#,
+    );
+    let both = Snapshot::take(&mut db.client(), &CheckOptions::default()).unwrap();
+    let alone = CheckOptions {
+        ignore: [Kind::Columns].into(),
+        ..CheckOptions::default()
+    };
+    let alone = Snapshot::take(&mut db.client(), &alone).unwrap();
+    db.client()
+        .batch_execute("DROP OWNED BY pum_it_column_reader; DROP ROLE pum_it_column_reader")
+        .unwrap();
+    for kind in [Kind::Comments, Kind::Privileges] {
+        assert_eq!(both.objects[&kind], alone.objects[&kind], "{kind:?}");
+    }
+    let comments = &both.objects[&Kind::Comments];
+    assert_eq!(
+        comments["column Odd Schema.T t.select"]["comment"].as_deref(),
+        Some("a keyword")
+    );
+    assert_eq!(comments["column Odd Schema.T t.id"]["comment"], None);
+    assert_eq!(
+        comments["attribute Odd Schema.pair.y"]["comment"].as_deref(),
+        Some("an attribute")
+    );
+    let grants = &both.objects[&Kind::Privileges]["column \"Odd Schema\".\"T t\".plain"];
+    assert_eq!(
+        grants["pum_it_column_reader"].as_deref(),
+        Some("SELECT, UPDATE")
+    );
+    let id = &both.objects[&Kind::Privileges]["column \"Odd Schema\".\"T t\".id"];
+    assert_eq!(id["public"].as_deref(), Some("SELECT"));
+    assert_eq!(
+        id["pum_it_column_reader"].as_deref(),
+        Some("INSERT (grantable)")
+    );
+    assert!(both.objects[&Kind::Privileges]["column \"Odd Schema\".\"T t\".secret"].is_empty());
+}

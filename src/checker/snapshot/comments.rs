@@ -2,8 +2,9 @@
 
 use super::filters::{SCHEMAS, not_in_extension};
 
-/// Comments on every kind of object.
-pub(super) fn comments() -> String {
+/// Comments on every kind of object; those on columns of tables and views only when the
+/// columns query did not bring them (`columns_read`), attributes of composite types always.
+pub(super) fn comments(columns_read: bool) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     let type_ext = not_in_extension("pg_type", "t.oid");
     format!(
@@ -19,7 +20,7 @@ pub(super) fn comments() -> String {
                       CASE c.relkind WHEN 'c' THEN 'attribute ' ELSE 'column ' END
                       || n.nspname || '.' || c.relname || '.' || a.attname
                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'c')
+               WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ({relkinds})
                  AND {SCHEMAS} AND {rel_ext} AND NOT (a.attname::text LIKE ANY($3::text[]))
                UNION ALL
                SELECT 'pg_proc'::regclass, p.oid, 0, 'function ' || p.oid::regprocedure::text
@@ -120,6 +121,11 @@ pub(super) fn comments() -> String {
              FROM objects o
              LEFT JOIN pg_description d
                ON d.classoid = o.classid AND d.objoid = o.objid AND d.objsubid = o.objsubid",
+        relkinds = if columns_read {
+            "'c'"
+        } else {
+            "'r', 'p', 'f', 'v', 'm', 'c'"
+        },
         proc_ext = not_in_extension("pg_proc", "p.oid"),
         nsp_ext = not_in_extension("pg_namespace", "n.oid"),
         coll_ext = not_in_extension("pg_collation", "co.oid"),

@@ -1,5 +1,6 @@
 //! [`Snapshot`]: one database's schema, read in one transaction with a fixed number of
-//! bulk catalog queries (one per kind of object), whatever the schema's size.
+//! bulk catalog queries (one per kind of object, and on PostgreSQL 15 up to two for check
+//! constraints: see `checks`), whatever the schema's size.
 
 mod attributes;
 mod checks;
@@ -46,18 +47,21 @@ pub struct Snapshot {
     pub database: String,
     /// Objects per kind (only the kinds that were read).
     pub objects: BTreeMap<Kind, Objects>,
-    /// How many queries reading it took.
+    /// How many queries reading it took (one per kind and one to start; on PostgreSQL 15,
+    /// one more when a check constraint is to be written by pum and one when one is left
+    /// to PostgreSQL).
     pub queries: usize,
 }
 
 /// The query reading one kind of object: rows of (key, attributes as JSON), given the
 /// excluded schemas (`$1`), whether objects of extensions count (`$2`) and the column
-/// name patterns left out (`$3`).
-fn query(kind: Kind, column_order: bool, version: i32) -> String {
+/// name patterns left out (`$3`). `extras`: what the columns query brings for the
+/// comments and privileges kinds (when columns are read, and those kinds too).
+fn query(kind: Kind, column_order: bool, version: i32, extras: tables::Extras) -> String {
     match kind {
         Kind::Schemas => namespaces::schemas(),
         Kind::Tables => tables::tables(),
-        Kind::Columns => tables::columns(column_order, version),
+        Kind::Columns => tables::columns(column_order, version, extras),
         Kind::Constraints => constraints::constraints(version),
         Kind::Views => views::views(),
         Kind::Sequences => sequences::sequences(),
@@ -80,8 +84,8 @@ fn query(kind: Kind, column_order: bool, version: i32) -> String {
         Kind::EventTriggers => routines::event_triggers(),
         Kind::Policies => privileges::policies(),
         Kind::DefaultPrivileges => privileges::default_privileges(),
-        Kind::Privileges => privileges::privileges(),
-        Kind::Comments => comments::comments(),
+        Kind::Privileges => privileges::privileges(extras.privileges),
+        Kind::Comments => comments::comments(extras.comments),
         Kind::Owners => owners::owners(),
     }
 }
@@ -125,8 +129,20 @@ impl Snapshot {
             .iter()
             .map(String::as_str)
             .collect();
-        for kind in options.kinds() {
-            let inner = query(kind, options.column_order, snapshot.server_version_num);
+        let kinds = options.kinds();
+        let extras = tables::Extras {
+            comments: kinds.contains(&Kind::Columns) && kinds.contains(&Kind::Comments),
+            privileges: kinds.contains(&Kind::Columns) && kinds.contains(&Kind::Privileges),
+        };
+        // What the columns query brought for later kinds.
+        let mut brought: BTreeMap<Kind, Vec<(String, Attributes)>> = BTreeMap::new();
+        for kind in kinds {
+            let inner = query(
+                kind,
+                options.column_order,
+                snapshot.server_version_num,
+                extras,
+            );
             let columns = in_columns(kind);
             let sql = if columns {
                 inner
@@ -155,8 +171,12 @@ impl Snapshot {
                 });
             }
             drop(rows);
-            if kind == Kind::Constraints {
-                checks::write_definitions(&mut tx, &mut objects, &mut snapshot.queries)?;
+            match kind {
+                Kind::Constraints => {
+                    checks::write_definitions(&mut tx, &mut objects, &mut snapshot.queries)?;
+                }
+                Kind::Columns => column_extras(&mut objects, extras, &mut brought)?,
+                _ => objects.extend(brought.remove(&kind).unwrap_or_default()),
             }
             // Sorted once and built in one pass (rows come mostly in key order already).
             let objects: Objects = objects.into_iter().collect();
@@ -190,6 +210,44 @@ fn in_columns(kind: Kind) -> bool {
             | Kind::Rules
             | Kind::Comments
     )
+}
+
+/// Takes each column's comment and privileges out of its attributes (see
+/// [`tables::Extras`]), as the objects of the comments and privileges kinds: keyed as
+/// those queries key them, with the attributes they give.
+fn column_extras(
+    columns: &mut [(String, Attributes)],
+    extras: tables::Extras,
+    brought: &mut BTreeMap<Kind, Vec<(String, Attributes)>>,
+) -> Result<()> {
+    let mut names = Names::default();
+    let comment: Arc<str> = Arc::from("comment");
+    for (key, attributes) in columns {
+        if extras.comments {
+            let value = attributes.remove(tables::COMMENT).flatten();
+            let entry = (
+                format!("column {key}"),
+                [(comment.clone(), value)].into_iter().collect(),
+            );
+            brought.entry(Kind::Comments).or_default().push(entry);
+        }
+        if extras.privileges {
+            let quoted = attributes
+                .remove(tables::QUOTED)
+                .flatten()
+                .unwrap_or_default();
+            let grants = attributes
+                .remove(tables::PRIVILEGES)
+                .flatten()
+                .unwrap_or_default();
+            let entry = (
+                format!("column {quoted}"),
+                parse_attributes(&grants, &mut names)?,
+            );
+            brought.entry(Kind::Privileges).or_default().push(entry);
+        }
+    }
+    Ok(())
 }
 
 /// The attribute names of one query, shared by its rows: for a query that gives its

@@ -42,8 +42,9 @@ pub(super) fn default_privileges() -> String {
     )
 }
 
-/// Privileges on tables, columns, functions, schemas, types, wrappers and servers.
-pub(super) fn privileges() -> String {
+/// Privileges on tables, columns (unless the columns query brought them: `columns_read`),
+/// functions, schemas, types, wrappers and servers.
+pub(super) fn privileges(columns_read: bool) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
     let type_ext = not_in_extension("pg_type", "t.oid");
     format!(
@@ -55,12 +56,7 @@ pub(super) fn privileges() -> String {
                       c.relowner AS owner
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {SCHEMAS} AND {rel_ext}
-               UNION ALL
-               SELECT 'column', quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname),
-                      a.attacl, c.relowner
-               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                 AND {SCHEMAS} AND {rel_ext} AND NOT (a.attname::text LIKE ANY($3::text[]))
+               {columns}
                UNION ALL
                SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
                       p.oid::regprocedure::text, COALESCE(p.proacl, acldefault('f'::\"char\", p.proowner)), p.proowner
@@ -95,10 +91,36 @@ pub(super) fn privileges() -> String {
              LEFT JOIN (SELECT kind, name, json_object_agg({grantee}, privileges) AS privileges
                         FROM grants GROUP BY kind, name) g
                ON g.kind = o.kind AND g.name = o.name",
+        columns = if columns_read {
+            String::new()
+        } else {
+            format!(
+                "UNION ALL
+               SELECT 'column', quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname),
+                      a.attacl, c.relowner
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                 AND {SCHEMAS} AND {rel_ext} AND NOT (a.attname::text LIKE ANY($3::text[]))"
+            )
+        },
         proc_ext = not_in_extension("pg_proc", "p.oid"),
         nsp_ext = not_in_extension("pg_namespace", "n.oid"),
         fdw_ext = not_in_extension("pg_foreign_data_wrapper", "w.oid"),
         srv_ext = not_in_extension("pg_foreign_server", "s.oid"),
         grantee = role_name("grantee"),
+    )
+}
+
+/// The privileges on one column (`a`, of table `c`) as the privileges query gives them:
+/// a JSON object of grantee → privileges, `{}` for none but the owner's.
+pub(super) fn column_privileges() -> String {
+    format!(
+        "CASE WHEN a.attacl IS NULL THEN '{{}}' ELSE COALESCE((
+           SELECT json_object_agg(g.grantee, g.privileges)::text FROM (
+             SELECT {grantee} AS grantee,
+                    string_agg(x.privilege_type || CASE WHEN x.is_grantable THEN ' (grantable)' ELSE '' END,
+                               ', ' ORDER BY x.privilege_type) AS privileges
+             FROM aclexplode(a.attacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee) g), '{{}}') END",
+        grantee = role_name("x.grantee"),
     )
 }

@@ -40,13 +40,30 @@ pub(super) fn tables() -> String {
     )
 }
 
-/// Columns of tables and views (with their position when column order counts).
+/// Columns of tables and views (with their position when column order counts), and,
+/// when those kinds are read too, each column's comment and privileges, which would
+/// otherwise take the comments and privileges queries another pass over every column:
+/// not attributes, taken out by [`super::column_extras`].
 ///
 /// A default cannot refer to a column, so it is written without its table
 /// (`pg_get_expr(…, 0)`, the same text), which spares PostgreSQL opening the table;
 /// generation expressions refer to columns and need it.
-pub(super) fn columns(column_order: bool, version: i32) -> String {
+pub(super) fn columns(column_order: bool, version: i32, extras: Extras) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
+    let mut extra_columns = String::new();
+    let mut extra_joins = "";
+    if extras.comments {
+        extra_columns.push_str(&format!(", d.description AS \"{COMMENT}\""));
+        extra_joins = "LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass
+               AND d.objoid = a.attrelid AND d.objsubid = a.attnum";
+    }
+    if extras.privileges {
+        extra_columns.push_str(&format!(
+            ", quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname)
+               AS \"{QUOTED}\", {} AS \"{PRIVILEGES}\"",
+            super::privileges::column_privileges()
+        ));
+    }
     format!(
         "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
                format_type(a.atttypid, a.atttypmod) AS \"type\",
@@ -62,12 +79,14 @@ pub(super) fn columns(column_order: bool, version: i32) -> String {
                CASE WHEN a.attinhcount > 0 THEN a.attislocal END AS \"local\"
                {compression}
                {position}
+               {extra_columns}
              FROM pg_attribute a
              JOIN pg_class c ON c.oid = a.attrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
              JOIN pg_type t ON t.oid = a.atttypid
              LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
              LEFT JOIN pg_collation co ON co.oid = a.attcollation
+             {extra_joins}
              WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
                AND {SCHEMAS} AND {rel_ext} AND NOT (a.attname::text LIKE ANY($3::text[]))",
         compression = if version >= 140000 {
@@ -84,6 +103,20 @@ pub(super) fn columns(column_order: bool, version: i32) -> String {
         }
     )
 }
+
+/// What the columns query brings besides the columns.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Extras {
+    /// Each column's comment ([`COMMENT`]).
+    pub comments: bool,
+    /// Each column's privileges ([`PRIVILEGES`], JSON) and quoted name ([`QUOTED`]).
+    pub privileges: bool,
+}
+
+/// The columns query's extra columns.
+pub(super) const COMMENT: &str = "_comment";
+pub(super) const QUOTED: &str = "_quoted";
+pub(super) const PRIVILEGES: &str = "_privileges";
 
 /// Extended statistics objects.
 pub(super) fn statistics() -> String {
