@@ -102,95 +102,152 @@ impl Snapshot {
     /// # Errors
     /// [`Error::Sql`] when a catalog query fails.
     pub fn take(client: &mut Client, options: &CheckOptions) -> Result<Snapshot> {
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(|e| Error::sql("start the snapshot transaction", &e))?;
-        let database: String = tx
-            .query_one(
-                "SELECT current_database()::text, pg_catalog.set_config('search_path', '', true), \
-                 pg_catalog.set_config('jit', 'off', true)",
-                &[],
-            )
-            .map_err(|e| Error::sql("empty search_path", &e))?
-            .get(0);
-        let mut snapshot = Snapshot {
-            name: database.clone(),
-            server_version_num: server_version_num(&mut tx)?,
-            database,
-            objects: BTreeMap::new(),
-            queries: 1,
-        };
-        let excluded: Vec<&str> = options.exclude_schemas.iter().map(String::as_str).collect();
-        let patterns: Vec<&str> = options
-            .exclude_column_patterns
-            .iter()
-            .map(String::as_str)
-            .collect();
-        let kinds = options.kinds();
-        let extras = tables::Extras {
-            comments: kinds.contains(&Kind::Columns) && kinds.contains(&Kind::Comments),
-            privileges: kinds.contains(&Kind::Columns) && kinds.contains(&Kind::Privileges),
-        };
-        // What the columns query brought for later kinds.
-        let mut brought: BTreeMap<Kind, Vec<(String, Attributes)>> = BTreeMap::new();
-        for kind in kinds {
-            let inner = query(
-                kind,
-                options.column_order,
-                snapshot.server_version_num,
-                extras,
-            );
-            let columns = in_columns(kind);
-            let sql = if columns {
-                inner
-            } else {
-                format!("SELECT k::text, a::text FROM ({inner}) q(k, a)")
-            };
-            // Every query is given the three parameters, typed, whichever it mentions, in
-            // one round trip (an unnamed statement); rows are read as they come.
-            let failed = |e: postgres::Error| Error::sql(format!("read the {}", kind.name()), &e);
-            let params: [(&(dyn ToSql + Sync), Type); 3] = [
-                (&excluded, Type::TEXT_ARRAY),
-                (&options.include_extension_objects, Type::BOOL),
-                (&patterns, Type::TEXT_ARRAY),
-            ];
-            // Rows are read as they come (while the server writes the next ones).
-            let mut rows = tx.query_typed_raw(&sql, params).map_err(failed)?;
-            snapshot.queries += 1;
-            let mut objects = Vec::new();
-            let mut names = Names::default();
-            while let Some(row) = rows.next().map_err(failed)? {
-                objects.push(if columns {
-                    read_columns(&row, kind, &mut names)?
-                } else {
-                    let attributes: &str = row.get(1);
-                    (row.get(0), parse_attributes(attributes, &mut names)?)
-                });
-            }
-            drop(rows);
-            match kind {
-                Kind::Constraints => {
-                    checks::write_definitions(&mut tx, &mut objects, &mut snapshot.queries)?;
-                }
-                Kind::Columns => column_extras(&mut objects, extras, &mut brought)?,
-                _ => objects.extend(brought.remove(&kind).unwrap_or_default()),
-            }
-            // Sorted once and built in one pass (rows come mostly in key order already).
-            let objects: Objects = objects.into_iter().collect();
-            snapshot.objects.insert(kind, objects);
-        }
+        let (mut tx, database) = begin(client, None)?;
+        let version = server_version_num(&mut tx)?;
+        let read = read_kinds(&mut tx, &options.kinds(), options, version)?;
         tx.commit()
             .map_err(|e| Error::sql("end the snapshot transaction", &e))?;
-        Ok(snapshot)
+        Ok(Snapshot::assemble(database, version, options, [read]))
+    }
+
+    /// A snapshot of what `reads` read, every kind of `options` there (empty if none).
+    fn assemble(
+        database: String,
+        version: i32,
+        options: &CheckOptions,
+        reads: impl IntoIterator<Item = Read>,
+    ) -> Snapshot {
+        let mut rows: BTreeMap<Kind, Vec<(String, Attributes)>> = options
+            .kinds()
+            .into_iter()
+            .map(|k| (k, Vec::new()))
+            .collect();
+        let mut queries = 1;
+        for read in reads {
+            queries += read.queries;
+            for (kind, objects) in read.objects {
+                rows.entry(kind).or_default().extend(objects);
+            }
+        }
+        Snapshot {
+            name: database.clone(),
+            server_version_num: version,
+            database,
+            // Sorted once and built in one pass (rows come mostly in key order already).
+            objects: rows
+                .into_iter()
+                .map(|(kind, objects)| (kind, objects.into_iter().collect()))
+                .collect(),
+            queries,
+        }
     }
 
     /// The server's major version (`15`).
     pub fn major_version(&self) -> i32 {
         self.server_version_num / 10000
     }
+}
+
+/// What reading some kinds gave: each kind's rows (what the columns query brings for the
+/// comments and privileges filed under those kinds), and how many queries it took.
+struct Read {
+    objects: BTreeMap<Kind, Vec<(String, Attributes)>>,
+    queries: usize,
+}
+
+/// Starts the snapshot transaction on `client` (`REPEATABLE READ READ ONLY`, on the
+/// snapshot another session exported when `imported`, `search_path` emptied, JIT off)
+/// and gives the database's name.
+fn begin<'c>(
+    client: &'c mut Client,
+    imported: Option<&str>,
+) -> Result<(postgres::Transaction<'c>, String)> {
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|e| Error::sql("start the snapshot transaction", &e))?;
+    if let Some(id) = imported {
+        tx.batch_execute(&format!(
+            "SET TRANSACTION SNAPSHOT {}",
+            crate::sql::quote_literal(id)
+        ))
+        .map_err(|e| Error::sql("share the snapshot", &e))?;
+    }
+    let database: String = tx
+        .query_one(
+            "SELECT current_database()::text, pg_catalog.set_config('search_path', '', true), \
+             pg_catalog.set_config('jit', 'off', true)",
+            &[],
+        )
+        .map_err(|e| Error::sql("empty search_path", &e))?
+        .get(0);
+    Ok((tx, database))
+}
+
+/// Reads `kinds` (some of `options.kinds()`) in `tx`, one query each.
+fn read_kinds(
+    tx: &mut postgres::Transaction,
+    kinds: &[Kind],
+    options: &CheckOptions,
+    version: i32,
+) -> Result<Read> {
+    let excluded: Vec<&str> = options.exclude_schemas.iter().map(String::as_str).collect();
+    let patterns: Vec<&str> = options
+        .exclude_column_patterns
+        .iter()
+        .map(String::as_str)
+        .collect();
+    // Whether the columns query brings the comments and privileges of columns depends on
+    // every kind read, whichever session reads which.
+    let all = options.kinds();
+    let extras = tables::Extras {
+        comments: all.contains(&Kind::Columns) && all.contains(&Kind::Comments),
+        privileges: all.contains(&Kind::Columns) && all.contains(&Kind::Privileges),
+    };
+    let mut read = Read {
+        objects: BTreeMap::new(),
+        queries: 0,
+    };
+    for &kind in kinds {
+        let inner = query(kind, options.column_order, version, extras);
+        let columns = in_columns(kind);
+        let sql = if columns {
+            inner
+        } else {
+            format!("SELECT k::text, a::text FROM ({inner}) q(k, a)")
+        };
+        // Every query is given the three parameters, typed, whichever it mentions, in
+        // one round trip (an unnamed statement); rows are read as they come (while the
+        // server writes the next ones).
+        let failed = |e: postgres::Error| Error::sql(format!("read the {}", kind.name()), &e);
+        let params: [(&(dyn ToSql + Sync), Type); 3] = [
+            (&excluded, Type::TEXT_ARRAY),
+            (&options.include_extension_objects, Type::BOOL),
+            (&patterns, Type::TEXT_ARRAY),
+        ];
+        let mut rows = tx.query_typed_raw(&sql, params).map_err(failed)?;
+        read.queries += 1;
+        let mut objects = Vec::new();
+        let mut names = Names::default();
+        while let Some(row) = rows.next().map_err(failed)? {
+            objects.push(if columns {
+                read_columns(&row, kind, &mut names)?
+            } else {
+                let attributes: &str = row.get(1);
+                (row.get(0), parse_attributes(attributes, &mut names)?)
+            });
+        }
+        drop(rows);
+        match kind {
+            Kind::Constraints => checks::write_definitions(tx, &mut objects, &mut read.queries)?,
+            Kind::Columns => column_extras(&mut objects, extras, &mut read.objects)?,
+            _ => {}
+        }
+        read.objects.entry(kind).or_default().extend(objects);
+    }
+    Ok(read)
 }
 
 /// Whether the query of `kind` gives its attributes as columns (the key first, then one
