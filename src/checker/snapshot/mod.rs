@@ -20,15 +20,15 @@ mod types;
 mod views;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use postgres::Client;
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 
 use super::{CheckOptions, Kind};
 use crate::database::server_version_num;
 use crate::error::{Error, Result};
+use tables::Extras;
 
 pub use attributes::Attributes;
 
@@ -57,7 +57,7 @@ pub struct Snapshot {
 /// excluded schemas (`$1`), whether objects of extensions count (`$2`) and the column
 /// name patterns left out (`$3`). `extras`: what the columns query brings for the
 /// comments and privileges kinds (when columns are read, and those kinds too).
-fn query(kind: Kind, column_order: bool, version: i32, extras: tables::Extras) -> String {
+fn query(kind: Kind, column_order: bool, version: i32, extras: Extras) -> String {
     match kind {
         Kind::Schemas => namespaces::schemas(),
         Kind::Tables => tables::tables(),
@@ -104,42 +104,30 @@ impl Snapshot {
     pub fn take(client: &mut Client, options: &CheckOptions) -> Result<Snapshot> {
         let (mut tx, database) = begin(client, None)?;
         let version = server_version_num(&mut tx)?;
-        let read = read_kinds(&mut tx, &options.kinds(), options, version)?;
+        let kinds = options.kinds();
+        let extras = Extras::of(&kinds);
+        // The rows of each query are turned into objects and sorted by a second thread
+        // while this one reads the next query's.
+        let (objects, queries) = std::thread::scope(|scope| {
+            let (sink, parts) = mpsc::channel();
+            let builder = scope.spawn(move || build(parts, extras));
+            let queries = read_kinds(&mut tx, &kinds, options, version, extras, &sink);
+            drop(sink);
+            let objects = builder
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (objects, queries)
+        });
+        let (objects, queries) = (objects?, queries?);
         tx.commit()
             .map_err(|e| Error::sql("end the snapshot transaction", &e))?;
-        Ok(Snapshot::assemble(database, version, options, [read]))
-    }
-
-    /// A snapshot of what `reads` read, every kind of `options` there (empty if none).
-    fn assemble(
-        database: String,
-        version: i32,
-        options: &CheckOptions,
-        reads: impl IntoIterator<Item = Read>,
-    ) -> Snapshot {
-        let mut rows: BTreeMap<Kind, Vec<(String, Attributes)>> = options
-            .kinds()
-            .into_iter()
-            .map(|k| (k, Vec::new()))
-            .collect();
-        let mut queries = 1;
-        for read in reads {
-            queries += read.queries;
-            for (kind, objects) in read.objects {
-                rows.entry(kind).or_default().extend(objects);
-            }
-        }
-        Snapshot {
+        Ok(Snapshot {
             name: database.clone(),
             server_version_num: version,
             database,
-            // Sorted once and built in one pass (rows come mostly in key order already).
-            objects: rows
-                .into_iter()
-                .map(|(kind, objects)| (kind, objects.into_iter().collect()))
-                .collect(),
-            queries,
-        }
+            objects,
+            queries: 1 + queries,
+        })
     }
 
     /// The server's major version (`15`).
@@ -148,11 +136,46 @@ impl Snapshot {
     }
 }
 
-/// What reading some kinds gave: each kind's rows (what the columns query brings for the
-/// comments and privileges filed under those kinds), and how many queries it took.
-struct Read {
-    objects: BTreeMap<Kind, Vec<(String, Attributes)>>,
-    queries: usize,
+/// The rows of one query, for the builder: as they came, or already made objects (the
+/// constraints, whose definitions take more queries in the transaction).
+enum Part {
+    Rows(Kind, Vec<postgres::Row>),
+    Objects(Kind, Vec<(String, Attributes)>),
+}
+
+/// Makes each kind's objects from its rows (with what the columns query brought for the
+/// comments and privileges) and sorts them, as the parts come.
+fn build(parts: mpsc::Receiver<Part>, extras: Extras) -> Result<BTreeMap<Kind, Objects>> {
+    let mut brought: BTreeMap<Kind, Vec<(String, Attributes)>> = BTreeMap::new();
+    let mut built = BTreeMap::new();
+    for part in parts {
+        let (kind, mut objects) = match part {
+            Part::Objects(kind, objects) => (kind, objects),
+            Part::Rows(kind, rows) => (kind, objects_of(kind, &rows)?),
+        };
+        if kind == Kind::Columns {
+            column_extras(&mut objects, extras, &mut brought)?;
+        }
+        objects.extend(brought.remove(&kind).unwrap_or_default());
+        // Sorted once and built in one pass.
+        built.insert(kind, objects.into_iter().collect());
+    }
+    Ok(built)
+}
+
+/// The objects of one query's rows.
+fn objects_of(kind: Kind, rows: &[postgres::Row]) -> Result<Vec<(String, Attributes)>> {
+    let mut names = Names::default();
+    rows.iter()
+        .map(|row| {
+            if in_columns(kind) {
+                read_columns(row, kind, &mut names)
+            } else {
+                let attributes: &str = row.get(1);
+                Ok((row.get(0), parse_attributes(attributes, &mut names)?))
+            }
+        })
+        .collect()
 }
 
 /// Starts the snapshot transaction on `client` (`REPEATABLE READ READ ONLY`, on the
@@ -186,68 +209,53 @@ fn begin<'c>(
     Ok((tx, database))
 }
 
-/// Reads `kinds` (some of `options.kinds()`) in `tx`, one query each.
+/// Reads `kinds` in `tx`, one query each, and hands their rows to the builder; gives
+/// how many queries it took.
 fn read_kinds(
     tx: &mut postgres::Transaction,
     kinds: &[Kind],
     options: &CheckOptions,
     version: i32,
-) -> Result<Read> {
+    extras: Extras,
+    sink: &mpsc::Sender<Part>,
+) -> Result<usize> {
     let excluded: Vec<&str> = options.exclude_schemas.iter().map(String::as_str).collect();
     let patterns: Vec<&str> = options
         .exclude_column_patterns
         .iter()
         .map(String::as_str)
         .collect();
-    // Whether the columns query brings the comments and privileges of columns depends on
-    // every kind read, whichever session reads which.
-    let all = options.kinds();
-    let extras = tables::Extras {
-        comments: all.contains(&Kind::Columns) && all.contains(&Kind::Comments),
-        privileges: all.contains(&Kind::Columns) && all.contains(&Kind::Privileges),
-    };
-    let mut read = Read {
-        objects: BTreeMap::new(),
-        queries: 0,
-    };
+    let mut queries = 0;
     for &kind in kinds {
         let inner = query(kind, options.column_order, version, extras);
-        let columns = in_columns(kind);
-        let sql = if columns {
+        let sql = if in_columns(kind) {
             inner
         } else {
             format!("SELECT k::text, a::text FROM ({inner}) q(k, a)")
         };
         // Every query is given the three parameters, typed, whichever it mentions, in
-        // one round trip (an unnamed statement); rows are read as they come (while the
-        // server writes the next ones).
+        // one round trip (an unnamed statement).
         let failed = |e: postgres::Error| Error::sql(format!("read the {}", kind.name()), &e);
         let params: [(&(dyn ToSql + Sync), Type); 3] = [
             (&excluded, Type::TEXT_ARRAY),
             (&options.include_extension_objects, Type::BOOL),
             (&patterns, Type::TEXT_ARRAY),
         ];
-        let mut rows = tx.query_typed_raw(&sql, params).map_err(failed)?;
-        read.queries += 1;
-        let mut objects = Vec::new();
-        let mut names = Names::default();
-        while let Some(row) = rows.next().map_err(failed)? {
-            objects.push(if columns {
-                read_columns(&row, kind, &mut names)?
-            } else {
-                let attributes: &str = row.get(1);
-                (row.get(0), parse_attributes(attributes, &mut names)?)
-            });
+        let rows = tx.query_typed(&sql, &params).map_err(failed)?;
+        queries += 1;
+        let part = if kind == Kind::Constraints {
+            let mut objects = objects_of(kind, &rows)?;
+            checks::write_definitions(tx, &mut objects, &mut queries)?;
+            Part::Objects(kind, objects)
+        } else {
+            Part::Rows(kind, rows)
+        };
+        // A builder gone has failed: its error is the one to report.
+        if sink.send(part).is_err() {
+            break;
         }
-        drop(rows);
-        match kind {
-            Kind::Constraints => checks::write_definitions(tx, &mut objects, &mut read.queries)?,
-            Kind::Columns => column_extras(&mut objects, extras, &mut read.objects)?,
-            _ => {}
-        }
-        read.objects.entry(kind).or_default().extend(objects);
     }
-    Ok(read)
+    Ok(queries)
 }
 
 /// Whether the query of `kind` gives its attributes as columns (the key first, then one
@@ -274,7 +282,7 @@ fn in_columns(kind: Kind) -> bool {
 /// those queries key them, with the attributes they give.
 fn column_extras(
     columns: &mut [(String, Attributes)],
-    extras: tables::Extras,
+    extras: Extras,
     brought: &mut BTreeMap<Kind, Vec<(String, Attributes)>>,
 ) -> Result<()> {
     let mut names = Names::default();

@@ -1,6 +1,7 @@
 //! Tables, their columns and extended statistics.
 
 use super::filters::{SCHEMAS, not_in_extension};
+use crate::checker::Kind;
 
 /// Tables (regular, partitioned, foreign) and how they are stored.
 pub(super) fn tables() -> String {
@@ -111,6 +112,18 @@ pub(super) struct Extras {
     pub comments: bool,
     /// Each column's privileges ([`PRIVILEGES`], JSON) and quoted name ([`QUOTED`]).
     pub privileges: bool,
+}
+
+impl Extras {
+    /// What the columns query brings when `kinds` are read: the comments and privileges
+    /// of columns when those kinds are read along with the columns.
+    pub(super) fn of(kinds: &[Kind]) -> Extras {
+        let columns = kinds.contains(&Kind::Columns);
+        Extras {
+            comments: columns && kinds.contains(&Kind::Comments),
+            privileges: columns && kinds.contains(&Kind::Privileges),
+        }
+    }
 }
 
 /// The columns query's extra columns.
