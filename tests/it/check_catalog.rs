@@ -232,6 +232,12 @@ const WRITTEN: &[&str] = &[
     "g <> 'x'",
     "g::text = 'x'",
     "a BETWEEN 1 AND 3",
+    "c = '3'",
+    "c <> '-3'",
+    "b = '5'",
+    "b IN ('1', '-2')",
+    "e = 'f'",
+    "d = 'x' OR d IS NULL",
     "1 > 0",
     "true",
 ];

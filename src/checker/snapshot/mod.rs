@@ -102,7 +102,7 @@ impl Snapshot {
     /// # Errors
     /// [`Error::Sql`] when a catalog query fails.
     pub fn take(client: &mut Client, options: &CheckOptions) -> Result<Snapshot> {
-        let (mut tx, database) = begin(client, None)?;
+        let (mut tx, database) = begin(client)?;
         let version = server_version_num(&mut tx)?;
         let kinds = options.kinds();
         let extras = Extras::of(&kinds);
@@ -178,26 +178,15 @@ fn objects_of(kind: Kind, rows: &[postgres::Row]) -> Result<Vec<(String, Attribu
         .collect()
 }
 
-/// Starts the snapshot transaction on `client` (`REPEATABLE READ READ ONLY`, on the
-/// snapshot another session exported when `imported`, `search_path` emptied, JIT off)
-/// and gives the database's name.
-fn begin<'c>(
-    client: &'c mut Client,
-    imported: Option<&str>,
-) -> Result<(postgres::Transaction<'c>, String)> {
+/// Starts the snapshot transaction on `client` (`REPEATABLE READ READ ONLY`,
+/// `search_path` emptied, JIT off) and gives the database's name.
+fn begin(client: &mut Client) -> Result<(postgres::Transaction<'_>, String)> {
     let mut tx = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
         .map_err(|e| Error::sql("start the snapshot transaction", &e))?;
-    if let Some(id) = imported {
-        tx.batch_execute(&format!(
-            "SET TRANSACTION SNAPSHOT {}",
-            crate::sql::quote_literal(id)
-        ))
-        .map_err(|e| Error::sql("share the snapshot", &e))?;
-    }
     let database: String = tx
         .query_one(
             "SELECT current_database()::text, pg_catalog.set_config('search_path', '', true), \
