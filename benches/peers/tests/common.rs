@@ -22,7 +22,11 @@ pub fn pum_test(name: &str, config: &str) {
                     .append(true)
                     .open(path)
                     .unwrap();
-                writeln!(file, "{}", waited.as_micros()).unwrap();
+                // One write per line: tests running at once append to the same file, and
+                // a number and its newline written apart can interleave with another
+                // test's (two waits read as one of hours).
+                file.write_all(format!("{}\n", waited.as_micros()).as_bytes())
+                    .unwrap();
             }
             db.client().simple_query("SELECT 1").unwrap();
             if let Some(ms) = std::env::var("PUM_BENCH_BODY_MS")
