@@ -5,7 +5,7 @@
 //! tables, 500 functions, 300 views and 200 triggers. The two databases differ in one
 //! column default. Side by side, migra on the same pairs when it is installed in
 //! target/python-migra (`python3 -m venv target/python-migra && target/python-migra/bin/pip
-//! install migra psycopg2-binary 'sqlalchemy<2'`).
+//! install migra psycopg2-binary 'sqlalchemy<2'`), its runs alternating with pum's.
 //!
 //! ```text
 //! cargo build --release -p pum-cli && cargo bench --bench check
@@ -97,25 +97,19 @@ fn pair(
     Ok((left, right))
 }
 
-/// The median time of `runs` runs of a command, which must exit with one of `ok`.
-fn time_process(runs: usize, ok: &[i32], mut command: impl FnMut() -> Command) -> Duration {
-    let samples = (0..runs)
-        .map(|_| {
-            let mut command = command();
-            let started = Instant::now();
-            let out = command.output().expect("the command runs");
-            let took = started.elapsed();
-            if !out.status.code().is_some_and(|c| ok.contains(&c)) {
-                panic!(
-                    "{command:?} failed ({}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            took
-        })
-        .collect();
-    median(samples)
+/// The time one run of `command` took; it must exit with one of `ok`.
+fn time_once(ok: &[i32], mut command: Command) -> Duration {
+    let started = Instant::now();
+    let out = command.output().expect("the command runs");
+    let took = started.elapsed();
+    if !out.status.code().is_some_and(|c| ok.contains(&c)) {
+        panic!(
+            "{command:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    took
 }
 
 /// The `pum` binary timed: `PUM_BENCH_BINARY` when set (to compare two builds in one
@@ -141,6 +135,9 @@ fn migra_url(spec: &ConnectionSpec) -> String {
         spec.port()
     )
 }
+
+/// Runs of `pum check` per pair.
+const PUM_RUNS: usize = 5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = common::server()?;
@@ -183,22 +180,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })
                 .collect(),
         );
-        // `pum check` exits with 1 when the databases differ.
-        let process = pum.as_ref().map(|pum| {
-            time_process(5, &[1], || {
+        // pum's runs and migra's alternate, so that both see the machine alike (its
+        // speed drifts over a minute). `pum check` exits with 1 when the databases
+        // differ; migra exits with 2 when it writes statements.
+        let (mut pum_samples, mut migra_samples) = (Vec::new(), Vec::new());
+        for round in 0..PUM_RUNS.max(migra_runs) {
+            if let Some(pum) = pum.as_ref().filter(|_| round < PUM_RUNS) {
                 let mut command = Command::new(pum);
                 command.args(["-p", &a.url(), "check", &b.url()]);
-                command
-            })
-        });
-        // migra exits with 2 when it writes statements.
-        let peer = migra.as_ref().map(|migra| {
-            time_process(migra_runs, &[2], || {
+                pum_samples.push(time_once(&[1], command));
+            }
+            if let Some(migra) = migra.as_ref().filter(|_| round < migra_runs) {
                 let mut command = Command::new(migra);
                 command.args(["--unsafe", &migra_url(&a), &migra_url(&b)]);
-                command
-            })
-        });
+                migra_samples.push(time_once(&[2], command));
+            }
+        }
+        let process = pum.as_ref().map(|_| median(pum_samples));
+        let peer = migra.as_ref().map(|_| median(migra_samples));
         rows.push((n, library, process, peer, migra_runs));
         for name in [a.dbname(), b.dbname()] {
             pum::drop_database(&server, name, &DropOptions::default())?;
