@@ -539,7 +539,9 @@ fn varlena_text(bytes: &[u8]) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn context() -> (HashMap<i16, String>, HashMap<u32, Operator>) {
+    /// `check_definition` with columns 1 `a` and 4 `"Weird Col"`, operators 525 (`>=` on
+    /// integers) and 98 (`=` on text).
+    fn written(conbin: &str) -> Option<String> {
         let columns = HashMap::from([(1, "a".to_string()), (4, "\"Weird Col\"".to_string())]);
         let op = |name: &str, left, right| Operator {
             name: name.into(),
@@ -547,26 +549,22 @@ mod tests {
             right,
         };
         let operators = HashMap::from([(525, op(">=", INT4, INT4)), (98, op("=", TEXT, TEXT))]);
-        (columns, operators)
+        let context = Context {
+            columns: &columns,
+            operators: &operators,
+        };
+        check_definition(conbin, &context)
     }
 
     #[test]
     fn simple_checks_are_written_as_postgresql_writes_them() {
-        let (columns, operators) = context();
-        let cx = Context {
-            columns: &columns,
-            operators: &operators,
-        };
         let ge = "{OPEXPR :opno 525 :opfuncid 150 :opresulttype 16 :opretset false :opcollid 0 \
                   :inputcollid 0 :args ({VAR :varno 1 :varattno 1 :vartype 23 :vartypmod -1 \
                   :varcollid 0 :varlevelsup 0 :varnosyn 1 :varattnosyn 1 :location 129} {CONST \
                   :consttype 23 :consttypmod -1 :constcollid 0 :constlen 4 :constbyval true \
                   :constisnull false :location 134 :constvalue 4 [ -5 -1 -1 -1 -1 -1 -1 -1 ]}) \
                   :location 131}";
-        assert_eq!(
-            check_definition(ge, &cx).as_deref(),
-            Some("CHECK (a >= '-5'::integer)")
-        );
+        assert_eq!(written(ge).as_deref(), Some("CHECK (a >= '-5'::integer)"));
         let any = "{SCALARARRAYOPEXPR :opno 98 :opfuncid 67 :hashfuncid 0 :negfuncid 0 :useOr true \
                    :inputcollid 100 :args ({VAR :varno 1 :varattno 4 :vartype 25 :vartypmod -1 \
                    :varcollid 100 :varlevelsup 0 :varnosyn 1 :varattnosyn 4 :location 497} \
@@ -577,18 +575,13 @@ mod tests {
                    :constisnull false :location 507 :constvalue 8 [ 32 0 0 0 105 116 39 115 ]}) \
                    :multidims false :location -1}) :location 499}";
         assert_eq!(
-            check_definition(any, &cx).as_deref(),
+            written(any).as_deref(),
             Some("CHECK (\"Weird Col\" = ANY (ARRAY['a'::text, 'it''s'::text]))")
         );
     }
 
     #[test]
     fn anything_unknown_is_left_to_postgresql() {
-        let (columns, operators) = context();
-        let cx = Context {
-            columns: &columns,
-            operators: &operators,
-        };
         for conbin in [
             "",
             "{",
@@ -607,7 +600,7 @@ mod tests {
             // Trailing tokens.
             "{VAR :varno 1 :varattno 1 :vartype 16 :varlevelsup 0} x",
         ] {
-            assert_eq!(check_definition(conbin, &cx), None, "{conbin}");
+            assert_eq!(written(conbin), None, "{conbin}");
         }
     }
 }
