@@ -2,6 +2,11 @@
 
 use super::filters::{SCHEMAS, not_in_extension, role_name};
 
+/// One grantee's privileges from `aclexplode(…) x`, grouped by grantee: `SELECT, UPDATE
+/// (grantable)`, in name order (the privileges of every kind of object read alike).
+const GRANTS: &str = "string_agg(x.privilege_type || CASE WHEN x.is_grantable THEN ' (grantable)' \
+                      ELSE '' END, ', ' ORDER BY x.privilege_type)";
+
 /// Row-level security policies.
 pub(super) fn policies() -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
@@ -33,12 +38,12 @@ pub(super) fn default_privileges() -> String {
                       || ' for ' || pg_get_userbyid(d.defaclrole)::text,
                     COALESCE((SELECT jsonb_object_agg(g.grantee, g.privileges) FROM (
                         SELECT {grantee} AS grantee,
-                               string_agg(x.privilege_type || CASE WHEN x.is_grantable THEN ' (grantable)' ELSE '' END,
-                                          ', ' ORDER BY x.privilege_type) AS privileges
+                               {grants} AS privileges
                         FROM aclexplode(d.defaclacl) x GROUP BY x.grantee) g), '{{}}'::jsonb)
              FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
              WHERE d.defaclnamespace = 0 OR {SCHEMAS}",
         grantee = role_name("x.grantee"),
+        grants = GRANTS,
     )
 }
 
@@ -81,8 +86,7 @@ pub(super) fn privileges(columns_read: bool) -> String {
                FROM pg_foreign_server s WHERE {srv_ext}),
              grants AS (
                SELECT o.kind, o.name, x.grantee,
-                      string_agg(x.privilege_type || CASE WHEN x.is_grantable THEN ' (grantable)' ELSE '' END,
-                                 ', ' ORDER BY x.privilege_type) AS privileges
+                      {grants} AS privileges
                FROM objects o, aclexplode(o.acl) x
                WHERE x.grantee <> o.owner
                GROUP BY o.kind, o.name, x.grantee)
@@ -108,6 +112,7 @@ pub(super) fn privileges(columns_read: bool) -> String {
         fdw_ext = not_in_extension("pg_foreign_data_wrapper", "w.oid"),
         srv_ext = not_in_extension("pg_foreign_server", "s.oid"),
         grantee = role_name("grantee"),
+        grants = GRANTS,
     )
 }
 
@@ -118,9 +123,9 @@ pub(super) fn column_privileges() -> String {
         "CASE WHEN a.attacl IS NULL THEN '{{}}' ELSE COALESCE((
            SELECT json_object_agg(g.grantee, g.privileges)::text FROM (
              SELECT {grantee} AS grantee,
-                    string_agg(x.privilege_type || CASE WHEN x.is_grantable THEN ' (grantable)' ELSE '' END,
-                               ', ' ORDER BY x.privilege_type) AS privileges
+                    {grants} AS privileges
              FROM aclexplode(a.attacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee) g), '{{}}') END",
         grantee = role_name("x.grantee"),
+        grants = GRANTS,
     )
 }
