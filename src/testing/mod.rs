@@ -87,6 +87,8 @@ mod failure;
 #[cfg(feature = "testing")]
 mod keep;
 #[cfg(feature = "testing")]
+mod key;
+#[cfg(feature = "testing")]
 mod outcome;
 #[cfg(feature = "testing")]
 mod pool;

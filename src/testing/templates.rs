@@ -20,9 +20,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use super::key::{KeyHasher, Witness};
 use super::pool::MaintenancePool;
 use super::registry;
-use super::spec::{Base, KeyHasher, ProjectSpec, ReferenceSpec, TestSpec};
+use super::spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
 use super::sql_files;
 use super::warnings;
 use crate::config::Config;
@@ -59,6 +60,10 @@ pub(crate) struct Templates {
     /// Templates kept per project (`PUM_TEST_TEMPLATES`).
     cap: i64,
     cells: Mutex<HashMap<String, Cell>>,
+    /// The keys computed, by what a spec is made of (its name aside) and the current
+    /// directory, with what they were made of: the next test of a spec only looks at its
+    /// files (see [`Templates::key`]).
+    keys: Mutex<HashMap<String, (Key, Witness)>>,
 }
 
 impl Templates {
@@ -77,6 +82,7 @@ impl Templates {
             runner,
             cap,
             cells: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
         }
     }
 
@@ -183,8 +189,52 @@ impl Templates {
         }
     }
 
-    /// The keys of `spec`'s template, or of its `reference`.
+    /// The keys of `spec`'s template, or of its `reference`. Every test computes them
+    /// (a file edited between two tests gives the second a new template), but the files
+    /// are read once: while each file and directory read for a spec's key shows the same
+    /// stamp ([`Witness::holds`]), the key is the one computed before. A key read from a
+    /// file changed within the last seconds is not kept (its stamp may not show the next
+    /// change): computed again each time until the file settles.
     fn key(&self, spec: &TestSpec, reference: Option<&ReferenceSpec>) -> Result<Key> {
+        // What the key depends on besides the files: the spec but its name (and what only
+        // the comparison uses), and the current directory relative paths start from.
+        let id = format!(
+            "{:?}",
+            (
+                &spec.base,
+                &spec.project,
+                &spec.fixtures,
+                reference,
+                std::env::current_dir().ok()
+            )
+        );
+        let known = self
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        if let Some((key, witness)) = known
+            && witness.holds()
+        {
+            return Ok(key);
+        }
+        let (key, witness) = self.compute_key(spec, reference)?;
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        match witness {
+            Some(witness) => keys.insert(id, (key.clone(), witness)),
+            None => keys.remove(&id),
+        };
+        Ok(key)
+    }
+
+    /// The keys of `spec`'s template, or of its `reference`, hashed from their files, and
+    /// what they were made of when it can be trusted to tell a change.
+    fn compute_key(
+        &self,
+        spec: &TestSpec,
+        reference: Option<&ReferenceSpec>,
+    ) -> Result<(Key, Option<Witness>)> {
         let mut h = KeyHasher::new(self.server_version);
         // What a template holds belongs to the role that built it, which another role's
         // tests may not use: runners of several roles on one server build their own.
@@ -236,13 +286,14 @@ impl Templates {
             h.family("fixture", &relative(root.as_deref(), fixture));
             h.file(&format!("fixture {i}"), fixture)?;
         }
-        let (content, family) = h.finish();
-        Ok(Key {
+        let (content, family, witness) = h.finish();
+        let key = Key {
             content,
             family,
             project,
             source,
-        })
+        };
+        Ok((key, witness))
     }
 
     /// Returns database `name`, building it with `build` unless a ready one exists.
@@ -429,7 +480,7 @@ fn forget(session: &mut Maintenance, name: &str) {
 /// The project's part of a key: its configuration, its changelogs (up to the spec's
 /// maximum version), the application hooks' files and what they may import or read
 /// (every file under a Python or executable hook's directory but the changelogs, hidden
-/// files, caches and editor files: see [`super::spec::is_noise`]), the parameters.
+/// files, caches and editor files: see [`super::key::is_noise`]), the parameters.
 fn hash_project(h: &mut KeyHasher, config: &Config, project: &ProjectSpec) -> Result<()> {
     h.file("config", &project.config)?;
     h.changelogs(&config.changelogs_dir, project.max_version.as_ref())?;
@@ -470,6 +521,7 @@ fn hash_project(h: &mut KeyHasher, config: &Config, project: &ProjectSpec) -> Re
 
 /// The keys of a template: its content, its family (the spec, whatever the contents)
 /// and its project (what the cap on templates counts by).
+#[derive(Debug, Clone)]
 struct Key {
     content: String,
     family: String,

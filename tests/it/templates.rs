@@ -222,6 +222,38 @@ fn keys_count_changelogs_only_by_contents_relative_to_the_project() {
     assert_ne!(capped(&config), at_1_0);
 }
 
+/// Every test computes its template's key, but once the files have settled (two seconds
+/// unchanged) it only looks at them: a file edited in place (same length, same
+/// modification time), added, or removed between two tests still gives the second a new
+/// key.
+#[test]
+fn a_settled_projects_key_is_kept_until_a_file_changes() {
+    let p = project("");
+    let config = p.path().join(".pum.yaml");
+    let file = p.path().join("changelogs/1.1.0/01_name.sql");
+    // Files written less than two seconds ago are read again at every test; these
+    // settle first, so their key is kept.
+    std::thread::sleep(Duration::from_millis(2_100));
+    let kept = key(&config);
+    assert_eq!(key(&config), kept);
+    // The same length, the old modification time: only the change time says so.
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    std::fs::write(&file, "ALTER TABLE tpl.item ADD COLUMN nick text;\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let edited = key(&config);
+    assert_ne!(edited, kept, "an edit in place gives a new key");
+    p.write("changelogs/1.1.0/02_more.sql", "SELECT 1;\n");
+    let added = key(&config);
+    assert_ne!(added, edited, "an added file gives a new key");
+    std::fs::remove_file(p.path().join("changelogs/1.1.0/02_more.sql")).unwrap();
+    assert_eq!(key(&config), edited, "the file removed: the key before it");
+}
+
 fn ready_templates_like(names: &[String]) -> Vec<String> {
     support::registry_client()
         .query(
