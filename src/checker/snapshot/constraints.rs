@@ -83,7 +83,7 @@ pub(super) fn constraints(version: i32) -> String {
                               SELECT co.oid, true, co.confrelid, u.attnum, u.n
                               FROM pg_constraint co, unnest(co.confkey) WITH ORDINALITY u(attnum, n)
                               WHERE co.contype = 'f') k
-                        JOIN pg_attribute a ON a.attrelid = k.rel AND a.attnum = k.attnum
+                        JOIN pg_attribute a ON a.attrelid = k.rel AND a.attnum = k.attnum AND a.attnum > 0
                         GROUP BY k.oid) names ON names.oid = co.oid
              WHERE {SCHEMAS} AND {rel_ext}",
         on_update = action("confupdtype", "ON UPDATE"),
@@ -116,7 +116,7 @@ pub(super) fn indexes(version: i32) -> String {
                       string_agg(CASE WHEN k.n = k.indnkeyatts + 1 THEN ') INCLUDE (' WHEN k.n > 1 THEN ', ' ELSE '' END
                                  || quote_ident(a.attname), '' ORDER BY k.n) AS columns
                FROM keys k
-               JOIN pg_attribute a ON a.attrelid = k.indrelid AND a.attnum = k.attnum
+               JOIN pg_attribute a ON a.attrelid = k.indrelid AND a.attnum = k.attnum AND a.attnum > 0
                LEFT JOIN pg_opclass oc ON oc.oid = k.opclass
                GROUP BY k.indexrelid
                HAVING bool_and(k.n > k.indnkeyatts OR (oc.opcdefault AND oc.opcintype = a.atttypid
