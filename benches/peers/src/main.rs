@@ -186,10 +186,9 @@ fn main() -> Result<()> {
             );
             for (label, samples) in waits {
                 println!(
-                    "  wait for the database, {label}: p50 {:.2} ms, p95 {:.2} ms{}",
+                    "  wait for the database, {label}: p50 {:.2} ms, p95 {:.2} ms",
                     percentile(samples, 50),
                     percentile(samples, 95),
-                    ""
                 );
             }
         }
