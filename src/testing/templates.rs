@@ -63,7 +63,7 @@ pub(crate) struct Templates {
     /// The keys computed, by what a spec is made of (its name aside) and the current
     /// directory, with what they were made of: the next test of a spec only looks at its
     /// files (see [`Templates::key`]).
-    keys: Mutex<HashMap<String, (Key, Witness)>>,
+    keys: Mutex<HashMap<String, Arc<(Key, Witness)>>>,
 }
 
 impl Templates {
@@ -214,15 +214,15 @@ impl Templates {
             .unwrap_or_else(|e| e.into_inner())
             .get(&id)
             .cloned();
-        if let Some((key, witness)) = known
-            && witness.holds()
+        if let Some(known) = known
+            && known.1.holds()
         {
-            return Ok(key);
+            return Ok(known.0.clone());
         }
         let (key, witness) = self.compute_key(spec, reference)?;
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         match witness {
-            Some(witness) => keys.insert(id, (key.clone(), witness)),
+            Some(witness) => keys.insert(id, Arc::new((key.clone(), witness))),
             None => keys.remove(&id),
         };
         Ok(key)
