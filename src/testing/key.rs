@@ -2,7 +2,9 @@
 //! of, hashed, and what it was read from ([`Witness`]), so that the next test of the same
 //! spec can tell by looking at the files, without reading them, that the key still holds.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::spec::HARNESS_FORMAT;
@@ -211,6 +213,45 @@ impl Witness {
     }
 }
 
+/// The keys computed in this process, by what they depend on besides the files (an id
+/// the caller makes), each with its [`Witness`].
+pub(crate) struct KeyCache<K>(Mutex<HashMap<String, Arc<(K, Witness)>>>);
+
+impl<K> Default for KeyCache<K> {
+    fn default() -> Self {
+        KeyCache(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Clone> KeyCache<K> {
+    /// The key kept for `id` while its witness holds; else what `compute` gives (the key,
+    /// and its witness when its files had settled), kept for next time when it has one.
+    pub(crate) fn get_or_compute(
+        &self,
+        id: String,
+        compute: impl FnOnce() -> Result<(K, Option<Witness>)>,
+    ) -> Result<K> {
+        let known = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        if let Some(known) = known
+            && known.1.holds()
+        {
+            return Ok(known.0.clone());
+        }
+        let (key, witness) = compute()?;
+        let mut keys = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match witness {
+            Some(witness) => keys.insert(id, Arc::new((key.clone(), witness))),
+            None => keys.remove(&id),
+        };
+        Ok(key)
+    }
+}
+
 impl KeyHasher {
     pub(crate) fn new(server_version: i32) -> KeyHasher {
         KeyHasher::at(server_version, SystemTime::now())
@@ -384,6 +425,33 @@ mod tests {
     /// Later than every stamp of the test's files by more than [`SETTLED`].
     fn later() -> SystemTime {
         SystemTime::now() + Duration::from_secs(60)
+    }
+
+    #[test]
+    fn a_kept_key_is_computed_again_only_when_its_witness_fails_or_it_had_none() {
+        let dir = project();
+        let cache = KeyCache::default();
+        let computed = std::cell::Cell::new(0);
+        let key = |now: SystemTime| {
+            cache
+                .get_or_compute("spec".into(), || {
+                    computed.set(computed.get() + 1);
+                    Ok(key_at(dir.path(), now))
+                })
+                .unwrap()
+        };
+        // Not settled: no witness, computed every time.
+        let first = key(SystemTime::now());
+        assert_eq!(key(SystemTime::now()), first);
+        assert_eq!(computed.get(), 2);
+        // Settled: kept, and only looked at.
+        assert_eq!(key(later()), first);
+        assert_eq!(key(later()), first);
+        assert_eq!(computed.get(), 3);
+        // A file added: the witness fails, a new key.
+        std::fs::write(dir.path().join("1.1.0/02_d.sql"), "SELECT 1;\n").unwrap();
+        assert_ne!(key(later()), first);
+        assert_eq!(computed.get(), 4);
     }
 
     #[test]

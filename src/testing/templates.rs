@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use super::key::{KeyHasher, Witness};
+use super::key::{KeyCache, KeyHasher, Witness};
 use super::pool::MaintenancePool;
 use super::registry;
 use super::spec::{Base, ProjectSpec, ReferenceSpec, TestSpec};
@@ -63,7 +63,7 @@ pub(crate) struct Templates {
     /// The keys computed, by what a spec is made of (its name aside) and the current
     /// directory, with what they were made of: the next test of a spec only looks at its
     /// files (see [`Templates::key`]).
-    keys: Mutex<HashMap<String, Arc<(Key, Witness)>>>,
+    keys: KeyCache<Key>,
 }
 
 impl Templates {
@@ -82,7 +82,7 @@ impl Templates {
             runner,
             cap,
             cells: Mutex::new(HashMap::new()),
-            keys: Mutex::new(HashMap::new()),
+            keys: KeyCache::default(),
         }
     }
 
@@ -208,24 +208,8 @@ impl Templates {
                 std::env::current_dir().ok()
             )
         );
-        let known = self
-            .keys
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
-        if let Some(known) = known
-            && known.1.holds()
-        {
-            return Ok(known.0.clone());
-        }
-        let (key, witness) = self.compute_key(spec, reference)?;
-        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        match witness {
-            Some(witness) => keys.insert(id, Arc::new((key.clone(), witness))),
-            None => keys.remove(&id),
-        };
-        Ok(key)
+        self.keys
+            .get_or_compute(id, || self.compute_key(spec, reference))
     }
 
     /// The keys of `spec`'s template, or of its `reference`, hashed from their files, and
