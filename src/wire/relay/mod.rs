@@ -111,6 +111,7 @@ impl Relay {
             // arrived or a millisecond passed, not after every message.
             let mut polled = Instant::now();
             let mut poll = true;
+            let mut wait = QUICK;
             loop {
                 if poll {
                     loop {
@@ -121,8 +122,7 @@ impl Relay {
                         }
                     }
                 }
-                let wait = if over { 20 } else { 2 };
-                let got = state.receive(Duration::from_millis(wait))?;
+                let got = state.receive(if over { SETTLING } else { wait })?;
                 state.work()?;
                 if poll {
                     polled = Instant::now();
@@ -138,15 +138,33 @@ impl Relay {
                     return Ok(());
                 }
                 poll = !got || polled.elapsed() >= Duration::from_millis(1);
+                // With no connection open the child is starting, between connections or
+                // ending its file: its next connection or its end is looked for soon,
+                // then less and less often. A connection's messages wake the loop.
+                wait = if state.connected() {
+                    IDLE
+                } else if got {
+                    QUICK
+                } else {
+                    (wait * 2).min(IDLE)
+                };
             }
         })();
-        let stopped = reader.stop(&state.session.stream);
+        let stopped = reader.stop(&mut state.session.stream, served.is_ok());
         served?;
         stopped.map_err(|e| lost(e.to_string()))?;
         restore(state.session, &settings)?;
         Ok(state.last_error)
     }
 }
+
+/// How long the relay waits for a message before looking at new connections, the
+/// child's end and `tick`: at first after the child's last connection closed…
+const QUICK: Duration = Duration::from_micros(100);
+/// … and at most (while a connection is open, its messages wake the relay).
+const IDLE: Duration = Duration::from_millis(2);
+/// … once the child is over, while its connections settle.
+const SETTLING: Duration = Duration::from_millis(20);
 
 /// How relay directories start: `pum-relay-<pid>-`.
 const RELAY_PREFIX: &str = "pum-relay-";

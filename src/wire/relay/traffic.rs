@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -26,9 +26,16 @@ const NOTHING: &str = "SET LOCAL pum.relay TO DEFAULT";
 
 /// Reads the server's messages on a thread of its own until stopped.
 pub(super) struct ServerReader {
-    stop: Arc<AtomicBool>,
+    /// How many ReadyForQuery messages it has read (counted before they are passed on).
+    ready: Arc<AtomicU64>,
+    /// The count of ReadyForQuery messages after which it ends (`u64::MAX`: none yet).
+    last: Arc<AtomicU64>,
     thread: std::thread::JoinHandle<()>,
 }
+
+/// A Sync message: outside an extended-protocol sequence, the server answers it with a
+/// ReadyForQuery and does nothing else.
+const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
 
 impl ServerReader {
     pub(super) fn start(
@@ -36,10 +43,12 @@ impl ServerReader {
         events: mpsc::Sender<Event>,
     ) -> std::io::Result<ServerReader> {
         let mut stream = stream.try_clone()?;
-        // Reads wake up now and then to see whether they should stop.
+        // Reads wake up now and then to see whether they should stop (a stop without the
+        // Sync; see `stop`).
         stream.set_read_timeout(Some(Duration::from_millis(20)))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
+        let ready = Arc::new(AtomicU64::new(0));
+        let last = Arc::new(AtomicU64::new(u64::MAX));
+        let (counted, ending) = (Arc::clone(&ready), Arc::clone(&last));
         let thread = std::thread::Builder::new()
             .name("pum-relay-server".into())
             .spawn(move || {
@@ -49,12 +58,16 @@ impl ServerReader {
                     // What one read brought goes on as one event.
                     let mut frames = Vec::new();
                     while let Some(frame) = take_frame(&mut buffer) {
+                        if frame.tag == b'Z' {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                        }
                         frames.push(frame);
                     }
                     if !frames.is_empty() && events.send(Event::Server(frames)).is_err() {
                         return;
                     }
-                    if stopping.load(Ordering::SeqCst) && buffer.is_empty() {
+                    let read = counted.load(Ordering::SeqCst);
+                    if read >= ending.load(Ordering::SeqCst) && buffer.is_empty() {
                         return;
                     }
                     match stream.read(&mut chunk) {
@@ -76,13 +89,33 @@ impl ServerReader {
                     }
                 }
             })?;
-        Ok(ServerReader { stop, thread })
+        Ok(ServerReader {
+            ready,
+            last,
+            thread,
+        })
     }
 
-    /// Stops the thread (nothing is in flight then) and gives the session back its
-    /// blocking reads.
-    pub(super) fn stop(self, stream: &Stream) -> std::io::Result<()> {
-        self.stop.store(true, Ordering::SeqCst);
+    /// Stops the thread and gives the session back its blocking reads.
+    ///
+    /// `settled`: nothing is in flight, every ReadyForQuery the server sent has been
+    /// passed on. Then the thread is woken at once: a Sync is sent, whose ReadyForQuery
+    /// it takes as its last message, leaving the session's stream in step (a socket's
+    /// read timeout ends only at the kernel's next tick, 4 to 8 ms later on a 250 Hz
+    /// kernel: a small project's hook phase paid that per file). Otherwise (the relay
+    /// failed) it ends at its next read timeout.
+    pub(super) fn stop(self, stream: &mut Stream, settled: bool) -> std::io::Result<()> {
+        let woken = settled && {
+            self.last
+                .store(self.ready.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+            stream
+                .write_all(&SYNC)
+                .and_then(|()| stream.flush())
+                .is_ok()
+        };
+        if !woken {
+            self.last.store(0, Ordering::SeqCst);
+        }
         let _ = self.thread.join();
         stream.set_read_timeout(None)
     }
@@ -460,6 +493,11 @@ impl State<'_> {
                 client.gone = true;
             }
         }
+    }
+
+    /// Whether the child has a connection open.
+    pub(super) fn connected(&self) -> bool {
+        self.clients.iter().any(|c| !c.gone)
     }
 
     /// Whether every connection is closed and settled, with nothing in flight.
