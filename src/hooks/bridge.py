@@ -427,6 +427,12 @@ def _preload(context):
     except ImportError:
         pass
     try:
+        # Warms importlib.metadata (its first lookup costs milliseconds): the check that
+        # counts is made again when the file runs.
+        _check_dependencies(context.get("dependencies") or [])
+    except Exception:  # noqa: B902 - reported when the file runs
+        pass
+    try:
         _preloaded[path] = (_import_hook(context), None)
     except BaseException as error:  # noqa: B902 - raised again when the file runs
         _preloaded[path] = (None, error)
