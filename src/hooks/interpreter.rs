@@ -364,11 +364,14 @@ impl Drop for Bridge {
         };
         let _ = control.shutdown(std::net::Shutdown::Both);
         let deadline = Instant::now() + Duration::from_secs(2);
+        // Its exit handlers take a millisecond or two: looked at soon, then less often.
+        let mut pause = Duration::from_micros(250);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
