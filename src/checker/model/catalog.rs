@@ -6,11 +6,12 @@
 pub(super) const SCHEMAS: &str = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
                        AND n.nspname <> ALL($1::text[])";
 
-/// Leaves out objects that belong to an extension.
+/// Leaves out objects that belong to an extension (found by index among the extensions'
+/// dependencies, as the snapshot's queries do).
 pub(super) fn not_in_extension(catalog: &str, oid: &str) -> String {
     format!(
-        "NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = '{catalog}'::regclass \
-         AND d.objid = {oid} AND d.deptype = 'e')"
+        "NOT EXISTS (SELECT FROM pg_depend d WHERE d.refclassid = 'pg_extension'::regclass \
+         AND d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')"
     )
 }
 

@@ -119,7 +119,8 @@ pub(super) fn comments(columns_read: bool) -> String {
              FROM objects o
              LEFT JOIN pg_description d
                ON d.classoid = o.classid AND d.objoid = o.objid AND d.objsubid = o.objsubid
-             WHERE NOT EXISTS (SELECT FROM pg_depend ext WHERE NOT $2 AND ext.classid = o.owner_class
+             WHERE NOT EXISTS (SELECT FROM pg_depend ext WHERE NOT $2
+                               AND ext.refclassid = 'pg_extension'::regclass AND ext.classid = o.owner_class
                                AND ext.objid = o.owner AND ext.deptype = 'e')",
         relkinds = if columns_read {
             "'c'"

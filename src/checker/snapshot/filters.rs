@@ -11,10 +11,14 @@ pub(super) const SCHEMAS: &str = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> '
 /// `$2` is inside the `NOT EXISTS`, not beside it (`$2 OR NOT EXISTS …`): PostgreSQL
 /// then plans the test as an anti-join, with row estimates, rather than a sub-plan run
 /// per row with a guessed selectivity, which misled the plans of the largest queries
-/// (the columns of 5,000 tables: 420 ms against 85 ms).
+/// (the columns of 5,000 tables: 420 ms against 85 ms). A membership (`deptype` `e`)
+/// always refers to an extension: saying so (`refclassid`) lets PostgreSQL read only the
+/// extensions' dependencies, by index, instead of every dependency of the catalog's
+/// objects (8,000 rows and 1–2 ms a query for 1,000 tables).
 pub(super) fn not_in_extension(catalog: &str, oid: &str) -> String {
     format!(
-        "NOT EXISTS (SELECT FROM pg_depend ext WHERE NOT $2 AND ext.classid = '{catalog}'::regclass \
+        "NOT EXISTS (SELECT FROM pg_depend ext WHERE NOT $2 \
+         AND ext.refclassid = 'pg_extension'::regclass AND ext.classid = '{catalog}'::regclass \
          AND ext.objid = {oid} AND ext.deptype = 'e')"
     )
 }
