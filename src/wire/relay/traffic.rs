@@ -37,6 +37,9 @@ pub(super) struct ServerReader {
 /// ReadyForQuery and does nothing else.
 const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
 
+/// How many read timeouts (of 20 ms) the reader waits for the Sync's answer once stopped.
+const STOP_PATIENCE: u32 = 250;
+
 impl ServerReader {
     pub(super) fn start(
         stream: &Stream,
@@ -54,6 +57,9 @@ impl ServerReader {
             .spawn(move || {
                 let mut buffer = BytesMut::new();
                 let mut chunk = vec![0u8; 64 * 1024];
+                // Reads that timed out since the stop: a server that never answers the
+                // Sync does not keep the thread (and pum) waiting past a few seconds.
+                let mut idle_since_stop = 0;
                 loop {
                     // What one read brought goes on as one event.
                     let mut frames = Vec::new();
@@ -66,8 +72,11 @@ impl ServerReader {
                     if !frames.is_empty() && events.send(Event::Server(frames)).is_err() {
                         return;
                     }
-                    let read = counted.load(Ordering::SeqCst);
-                    if read >= ending.load(Ordering::SeqCst) && buffer.is_empty() {
+                    let (read, last) = (
+                        counted.load(Ordering::SeqCst),
+                        ending.load(Ordering::SeqCst),
+                    );
+                    if (read >= last && buffer.is_empty()) || idle_since_stop > STOP_PATIENCE {
                         return;
                     }
                     match stream.read(&mut chunk) {
@@ -81,7 +90,12 @@ impl ServerReader {
                             if matches!(
                                 e.kind(),
                                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                            ) => {}
+                            ) =>
+                        {
+                            if last != u64::MAX {
+                                idle_since_stop += 1;
+                            }
+                        }
                         Err(e) => {
                             let _ = events.send(Event::ServerLost(e.to_string()));
                             return;
