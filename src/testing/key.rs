@@ -99,6 +99,13 @@ fn file_digest(path: &Path, now: SystemTime) -> Result<([u8; 32], Stamp)> {
     Ok((digest, stamp))
 }
 
+/// Feeds `h` a labelled value, its length first (so that no two values run together).
+fn labelled(h: &mut blake3::Hasher, label: &str, value: &str) {
+    h.update(label.as_bytes());
+    h.update(&(value.len() as u64).to_le_bytes());
+    h.update(value.as_bytes());
+}
+
 /// The error for an input that is neither a regular file nor a directory-format dump.
 fn not_an_input(path: &Path) -> Error {
     Error::io(
@@ -290,25 +297,18 @@ impl KeyHasher {
 
     /// A value that identifies the spec (and its content).
     pub(crate) fn shape(&mut self, label: &str, value: &str) {
-        for h in [&mut self.content, &mut self.family] {
-            h.update(label.as_bytes());
-            h.update(&(value.len() as u64).to_le_bytes());
-            h.update(value.as_bytes());
-        }
+        labelled(&mut self.content, label, value);
+        labelled(&mut self.family, label, value);
     }
 
     /// A value of the family only (not of what the database holds).
     pub(crate) fn family(&mut self, label: &str, value: &str) {
-        self.family.update(label.as_bytes());
-        self.family.update(&(value.len() as u64).to_le_bytes());
-        self.family.update(value.as_bytes());
+        labelled(&mut self.family, label, value);
     }
 
     /// A value of the contents only.
     pub(crate) fn content(&mut self, label: &str, value: &str) {
-        self.content.update(label.as_bytes());
-        self.content.update(&(value.len() as u64).to_le_bytes());
-        self.content.update(value.as_bytes());
+        labelled(&mut self.content, label, value);
     }
 
     /// A file's contents, under `name` (its path relative to its project).
