@@ -262,8 +262,6 @@ pub fn compare(left: &Snapshot, right: &Snapshot) -> CheckReport {
                     (None, Some((key, attrs))) if !dependent => {
                         report.only_right.push((key.clone(), attrs.clone()));
                     }
-                    // Most objects are alike: one pass over both tells.
-                    (Some((_, l)), Some((_, r))) if l == r => {}
                     (Some((key, l)), Some((_, r))) => {
                         let changes = changes(l, r);
                         if !changes.is_empty() {
