@@ -257,6 +257,7 @@ const LEFT: &[&str] = &[
     "h > now() - interval '1 day'",
     "a > NULL::int",
     "e IS TRUE",
+    "tableoid IS NOT NULL AND a > 0",
 ];
 
 /// A table `public.t` with the checks `checks`.
