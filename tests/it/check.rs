@@ -804,6 +804,23 @@ fn ignore_and_exclude_options() {
     };
     assert!(compare(&left, &right, &options).is_empty());
 
+    // Columns not read: the comments and privileges queries leave the column out too
+    // (a column on both sides, its comment and privilege on one).
+    let plain = variant("ALTER TABLE shop.customer ADD COLUMN note_tmp text;");
+    let commented = variant(
+        "ALTER TABLE shop.customer ADD COLUMN note_tmp text;
+         COMMENT ON COLUMN shop.customer.note_tmp IS 'scratch';
+         GRANT SELECT (note_tmp) ON shop.customer TO pum_it_check_reader;",
+    );
+    let mut options = CheckOptions {
+        ignore: [Kind::Columns].into(),
+        ..CheckOptions::default()
+    };
+    let report = compare(&plain, &commented, &options);
+    assert_eq!(report.difference_count(), 2, "{report}");
+    options.exclude_column_patterns = vec!["%\\_tmp".into()];
+    assert!(compare(&plain, &commented, &options).is_empty());
+
     let options = CheckOptions {
         ignore: [Kind::Columns, Kind::Schemas, Kind::Tables].into(),
         exclude_schemas: vec!["scratch".into()],

@@ -1,6 +1,6 @@
 //! Comments, on every kind of object the checker reads.
 
-use super::filters::SCHEMAS;
+use super::filters::{COLUMN_PATTERNS, SCHEMAS};
 
 /// Comments on every kind of object; those on columns of tables and views only when the
 /// columns query did not bring them (`columns_read`), attributes of composite types always.
@@ -19,7 +19,7 @@ pub(super) fn comments(columns_read: bool) -> String {
                       || n.nspname || '.' || c.relname || '.' || a.attname
                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ({relkinds})
-                 AND {SCHEMAS} AND NOT (a.attname::text LIKE ANY($3::text[]))
+                 AND {SCHEMAS} AND {COLUMN_PATTERNS}
                UNION ALL
                SELECT 'pg_proc'::regclass, p.oid, 'pg_proc'::regclass, p.oid, 0, 'function ' || p.oid::regprocedure::text
                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

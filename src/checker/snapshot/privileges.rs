@@ -1,6 +1,6 @@
 //! Who may do what: row-level security policies, default privileges, privileges.
 
-use super::filters::{SCHEMAS, not_in_extension, role_name};
+use super::filters::{COLUMN_PATTERNS, SCHEMAS, not_in_extension, role_name};
 
 /// One grantee's privileges from `aclexplode(…) x`, grouped by grantee: `SELECT, UPDATE
 /// (grantable)`, in name order (the privileges of every kind of object read alike).
@@ -104,7 +104,7 @@ pub(super) fn privileges(columns_read: bool) -> String {
                       a.attacl, c.relowner
                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                 AND {SCHEMAS} AND {rel_ext} AND NOT (a.attname::text LIKE ANY($3::text[]))"
+                 AND {SCHEMAS} AND {rel_ext} AND {COLUMN_PATTERNS}"
             )
         },
         proc_ext = not_in_extension("pg_proc", "p.oid"),

@@ -1,6 +1,6 @@
 //! Tables, their columns and extended statistics.
 
-use super::filters::{SCHEMAS, not_in_extension};
+use super::filters::{COLUMN_PATTERNS, SCHEMAS, not_in_extension};
 use crate::checker::Kind;
 
 /// Tables (regular, partitioned, foreign) and how they are stored.
@@ -89,7 +89,7 @@ pub(super) fn columns(column_order: bool, version: i32, extras: Extras) -> Strin
              LEFT JOIN pg_collation co ON co.oid = a.attcollation
              {extra_joins}
              WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
-               AND {SCHEMAS} AND {rel_ext} AND NOT (a.attname::text LIKE ANY($3::text[]))",
+               AND {SCHEMAS} AND {rel_ext} AND {COLUMN_PATTERNS}",
         compression = if version >= 140000 {
             ", NULLIF(a.attcompression::text, '') AS \"compression\""
         } else {
