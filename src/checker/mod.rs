@@ -284,33 +284,37 @@ pub fn compare(left: &Snapshot, right: &Snapshot) -> CheckReport {
 /// The attributes that differ between two versions of an object (an attribute missing on
 /// one side counts as NULL there).
 fn changes(left: &Attributes, right: &Attributes) -> Vec<Change> {
+    // Most objects are the same on both sides: one comparison of their values says so.
+    if left == right {
+        return Vec::new();
+    }
     merge(left.iter(), right.iter())
         .filter_map(|pair| {
             let (name, l, r) = match pair {
-                (Some((name, l)), Some((_, r))) => (name, l.as_ref(), r.as_ref()),
-                (Some((name, l)), None) => (name, l.as_ref(), None),
-                (None, Some((name, r))) => (name, None, r.as_ref()),
+                (Some((name, l)), Some((_, r))) => (name, l, r),
+                (Some((name, l)), None) => (name, l, None),
+                (None, Some((name, r))) => (name, None, r),
                 (None, None) => return None,
             };
             (l != r).then(|| Change {
                 attribute: name.to_string(),
-                left: l.cloned(),
-                right: r.cloned(),
+                left: l.map(str::to_string),
+                right: r.map(str::to_string),
             })
         })
         .collect()
 }
 
 /// One entry of a sorted sequence, on one side (`None`: the key is not on that side).
-type Side<'a, K, V> = Option<(&'a K, &'a V)>;
+type Side<K, V> = Option<(K, V)>;
 
 /// The entries of two sequences sorted by key side by side, in key order: `(Some, Some)`
 /// for a key in both, `(Some, None)` for one only on the left, `(None, Some)` only on the
 /// right.
-fn merge<'a, K: Ord + ?Sized + 'a, V: 'a>(
-    left: impl Iterator<Item = (&'a K, &'a V)>,
-    right: impl Iterator<Item = (&'a K, &'a V)>,
-) -> impl Iterator<Item = (Side<'a, K, V>, Side<'a, K, V>)> {
+fn merge<K: Ord, V>(
+    left: impl Iterator<Item = (K, V)>,
+    right: impl Iterator<Item = (K, V)>,
+) -> impl Iterator<Item = (Side<K, V>, Side<K, V>)> {
     let (mut l, mut r) = (left.peekable(), right.peekable());
     std::iter::from_fn(move || {
         let order = match (l.peek(), r.peek()) {

@@ -48,11 +48,7 @@ pub(super) fn is_migrations_table(key: &str, attributes: &crate::checker::Attrib
         text.split([' ', '.'])
             .any(|part| part == "pum_migrations" || part == "pum_migrations_pkey")
     };
-    mentions(key)
-        || attributes
-            .get("table")
-            .and_then(|t| t.as_deref())
-            .is_some_and(mentions)
+    mentions(key) || attributes.get("table").flatten().is_some_and(mentions)
 }
 
 /// Asserts that two databases have the same schema; on failure, panics with the checker's

@@ -58,17 +58,18 @@ pub(super) fn write_definitions(
     let mut left_to_postgresql = Vec::new();
     for &i in &pending {
         let attributes = &mut objects[i].1;
-        let take = |attributes: &mut Attributes, name| attributes.remove(name).flatten();
-        let oid = take(attributes, OID).and_then(|o| o.parse::<u32>().ok());
-        let expression = take(attributes, EXPRESSION).unwrap_or_default();
-        let columns: HashMap<i16, String> = take(attributes, COLUMNS)
-            .and_then(|json| serde_json::from_str(&json).ok())
+        let value = |name| attributes.get(name).flatten();
+        let oid = value(OID).and_then(|o| o.parse::<u32>().ok());
+        let columns: HashMap<i16, String> = value(COLUMNS)
+            .and_then(|json| serde_json::from_str(json).ok())
             .unwrap_or_default();
         let context = Context {
             columns: &columns,
             operators: &operators,
         };
-        match check_definition(&expression, &context) {
+        let definition = check_definition(value(EXPRESSION).unwrap_or_default(), &context);
+        attributes.remove_all(&[OID, EXPRESSION, COLUMNS]);
+        match definition {
             Some(definition) => {
                 attributes.insert("definition", Some(definition));
             }

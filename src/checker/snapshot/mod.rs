@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use tables::Extras;
 
 pub use attributes::Attributes;
+use attributes::Values;
 
 /// The objects of one kind, by key (`schema.table.column`, …).
 pub type Objects = BTreeMap<String, Attributes>;
@@ -181,11 +182,11 @@ fn build(parts: mpsc::Receiver<Part>, extras: Extras) -> Result<BTreeMap<Kind, O
     for part in parts {
         let (kind, mut objects) = match part {
             Part::Objects(kind, objects) => (kind, objects),
+            Part::Rows(Kind::Columns, rows) => {
+                (Kind::Columns, columns_of(&rows, extras, &mut brought)?)
+            }
             Part::Rows(kind, rows) => (kind, objects_of(kind, &rows)?),
         };
-        if kind == Kind::Columns {
-            column_extras(&mut objects, extras, &mut brought)?;
-        }
         objects.extend(brought.remove(&kind).unwrap_or_default());
         // Sorted once and built in one pass.
         built.insert(kind, objects.into_iter().collect());
@@ -297,62 +298,127 @@ fn in_columns(kind: Kind) -> bool {
     )
 }
 
-/// Takes each column's comment and privileges out of its attributes (see
-/// [`tables::Extras`]), as the objects of the comments and privileges kinds: keyed as
-/// those queries key them, with the attributes they give.
-fn column_extras(
-    columns: &mut [(String, Attributes)],
+/// The columns, and what their query brought besides (see [`tables::Extras`]): each
+/// column's comment and privileges, as the objects of the comments and privileges kinds
+/// (keyed as those queries key them, with the attributes they give), which are no
+/// attributes of the column.
+fn columns_of(
+    rows: &[postgres::Row],
     extras: Extras,
     brought: &mut BTreeMap<Kind, Vec<(String, Attributes)>>,
-) -> Result<()> {
-    let mut names = Names::default();
-    let comment: Arc<str> = Arc::from("comment");
-    for (key, attributes) in columns {
+) -> Result<Vec<(String, Attributes)>> {
+    let mut names = Names {
+        aside: vec![tables::COMMENT, tables::QUOTED, tables::PRIVILEGES],
+        ..Names::default()
+    };
+    let mut grant_names = Names::default();
+    let comment: Arc<[Arc<str>]> = Arc::from([Arc::from("comment")]);
+    let unreadable = |e: postgres::Error| Error::sql("read the columns", &e);
+    let place = |name: &str| {
+        rows.first()
+            .and_then(|row| row.columns().iter().position(|c| c.name() == name))
+            .unwrap_or(usize::MAX)
+    };
+    let (comment_at, quoted_at, grants_at) = (
+        place(tables::COMMENT),
+        place(tables::QUOTED),
+        place(tables::PRIVILEGES),
+    );
+    let mut comments = Vec::new();
+    let mut privileges = Vec::new();
+    let mut columns = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (key, attributes) = read_columns(row, Kind::Columns, &mut names)?;
         if extras.comments {
-            let value = attributes.remove(tables::COMMENT).flatten();
-            let entry = (
-                format!("column {key}"),
-                [(comment.clone(), value)].into_iter().collect(),
-            );
-            brought.entry(Kind::Comments).or_default().push(entry);
+            let text: Option<&str> = row.try_get(comment_at).map_err(unreadable)?;
+            let mut value = Values::with_capacity(1);
+            value.push(text);
+            comments.push((format!("column {key}"), value.named(comment.clone())));
         }
         if extras.privileges {
-            let quoted = attributes
-                .remove(tables::QUOTED)
-                .flatten()
-                .unwrap_or_default();
-            let grants = attributes
-                .remove(tables::PRIVILEGES)
-                .flatten()
-                .unwrap_or_default();
-            let entry = (
-                format!("column {quoted}"),
-                parse_attributes(&grants, &mut names)?,
-            );
-            brought.entry(Kind::Privileges).or_default().push(entry);
+            let quoted: Option<&str> = row.try_get(quoted_at).map_err(unreadable)?;
+            let grants: Option<&str> = row.try_get(grants_at).map_err(unreadable)?;
+            privileges.push((
+                format!("column {}", quoted.unwrap_or_default()),
+                parse_attributes(grants.unwrap_or("{}"), &mut grant_names)?,
+            ));
         }
+        columns.push((key, attributes));
     }
-    Ok(())
+    if extras.comments {
+        brought.entry(Kind::Comments).or_default().extend(comments);
+    }
+    if extras.privileges {
+        brought
+            .entry(Kind::Privileges)
+            .or_default()
+            .extend(privileges);
+    }
+    Ok(columns)
 }
 
 /// The attribute names of one query, shared by its rows: for a query that gives its
-/// attributes as columns, the columns' places in name order with their names; for one
-/// that gives JSON, the names seen so far.
+/// attributes as columns, the columns' places in name order with their names (but those
+/// set `aside`); the lists of names made so far, each shared by the objects that have
+/// those names.
 #[derive(Default)]
 struct Names {
     columns: Vec<(usize, Arc<str>)>,
-    seen: Vec<Arc<str>>,
+    aside: Vec<&'static str>,
+    /// For a query that gives its attributes as columns: the lists by which of the
+    /// columns are left out (bit `i`: `columns[i]`).
+    by_mask: Vec<(u64, Arc<[Arc<str>]>)>,
+    /// For a query that gives JSON: the first lists seen.
+    lists: Vec<Arc<[Arc<str>]>>,
 }
 
 impl Names {
-    /// The shared name equal to `name`.
-    fn intern(&mut self, name: &str) -> Arc<str> {
-        if let Some(known) = self.seen.iter().find(|n| ***n == *name) {
-            return known.clone();
+    /// The attribute columns of `row`'s query (on its first row).
+    fn columns_of(&mut self, row: &postgres::Row, kind: Kind) -> Result<()> {
+        let mut columns: Vec<(usize, Arc<str>)> = (row.columns().iter().enumerate().skip(1))
+            .filter(|(_, column)| !self.aside.contains(&column.name()))
+            .map(|(i, column)| (i, Arc::from(column.name())))
+            .collect();
+        if columns.len() > 64 {
+            return Err(Error::Sql {
+                context: format!("read the {}", kind.name()),
+                message: format!("{} attribute columns (64 at most)", columns.len()),
+                code: None,
+            });
         }
-        let name: Arc<str> = name.into();
-        self.seen.push(name.clone());
-        name
+        columns.sort_by(|a, b| a.1.cmp(&b.1));
+        self.columns = columns;
+        Ok(())
+    }
+
+    /// The shared list of the columns' names but those in `left_out`.
+    fn for_mask(&mut self, left_out: u64) -> Arc<[Arc<str>]> {
+        if let Some((_, list)) = self.by_mask.iter().find(|(mask, _)| *mask == left_out) {
+            return list.clone();
+        }
+        let list: Arc<[Arc<str>]> = (self.columns.iter().enumerate())
+            .filter(|(i, _)| left_out & (1 << i) == 0)
+            .map(|(_, (_, name))| name.clone())
+            .collect();
+        self.by_mask.push((left_out, list.clone()));
+        list
+    }
+
+    /// The shared list equal to `names`.
+    fn for_names(&mut self, names: &[&str]) -> Arc<[Arc<str>]> {
+        let same = |list: &Arc<[Arc<str>]>| {
+            list.len() == names.len() && list.iter().zip(names).all(|(a, b)| **a == **b)
+        };
+        if let Some(list) = self.lists.iter().find(|list| same(list)) {
+            return list.clone();
+        }
+        let list: Arc<[Arc<str>]> = names.iter().map(|name| Arc::from(*name)).collect();
+        // Few lists recur (the same grantees, the same keys): past a handful, a list is
+        // not looked for, so that many different ones cost no quadratic search.
+        if self.lists.len() < 32 {
+            self.lists.push(list.clone());
+        }
+        list
     }
 }
 
@@ -366,37 +432,42 @@ fn read_columns(
     let unreadable = |e: postgres::Error| Error::sql(format!("read the {}", kind.name()), &e);
     let key: String = row.try_get(0).map_err(unreadable)?;
     if names.columns.is_empty() {
-        names.columns = (row.columns().iter().enumerate().skip(1))
-            .map(|(i, column)| (i, Arc::from(column.name())))
-            .collect();
-        names.columns.sort_by(|a, b| a.1.cmp(&b.1));
+        names.columns_of(row, kind)?;
     }
-    let mut attributes = Attributes::with_capacity(names.columns.len());
-    for (i, name) in &names.columns {
+    let mut values = Values::with_capacity(names.columns.len());
+    let mut left_out = 0u64;
+    for (n, (i, name)) in names.columns.iter().enumerate() {
         let i = *i;
-        let value = match *row.columns()[i].type_() {
+        let read = match *row.columns()[i].type_() {
             Type::BOOL => row
                 .try_get::<_, Option<bool>>(i)
-                .map(|v| v.map(|b| b.to_string())),
+                .map(|v| v.map(|b| values.push_display(b)).is_some()),
             Type::INT2 => row
                 .try_get::<_, Option<i16>>(i)
-                .map(|v| v.map(|n| n.to_string())),
+                .map(|v| v.map(|n| values.push_display(n)).is_some()),
             Type::INT4 => row
                 .try_get::<_, Option<i32>>(i)
-                .map(|v| v.map(|n| n.to_string())),
+                .map(|v| v.map(|n| values.push_display(n)).is_some()),
             Type::INT8 => row
                 .try_get::<_, Option<i64>>(i)
-                .map(|v| v.map(|n| n.to_string())),
-            _ => row.try_get::<_, Option<String>>(i),
+                .map(|v| v.map(|n| values.push_display(n)).is_some()),
+            _ => row
+                .try_get::<_, Option<&str>>(i)
+                .map(|v| v.map(|text| values.push(Some(text))).is_some()),
         }
         .map_err(unreadable)?;
-        // A column named `_…` is no attribute: a value for what reads the rows after,
-        // left out when NULL.
-        if value.is_some() || !name.starts_with('_') {
-            attributes.insert(name.clone(), value);
+        if !read {
+            // A column named `_…` is no attribute: a value for what reads the rows
+            // after, left out when NULL.
+            if name.starts_with('_') {
+                left_out |= 1 << n;
+            } else {
+                values.push(None);
+            }
         }
     }
-    Ok((key, attributes))
+    let list = names.for_mask(left_out);
+    Ok((key, values.named(list)))
 }
 
 /// The attributes of a query that gives them as one JSON object.
@@ -407,14 +478,16 @@ fn parse_attributes(text: &str, names: &mut Names) -> Result<Attributes> {
             message: format!("unreadable row: {e}"),
             code: None,
         })?;
-    let mut attributes = Attributes::with_capacity(value.len());
-    for (k, v) in value {
-        let v = match v {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(s),
-            other => Some(other.to_string()),
-        };
-        attributes.insert(names.intern(&k), v);
+    let mut entries: Vec<(&String, &serde_json::Value)> = value.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let mut values = Values::with_capacity(entries.len());
+    for (_, v) in &entries {
+        match v {
+            serde_json::Value::Null => values.push(None),
+            serde_json::Value::String(s) => values.push(Some(s)),
+            other => values.push_display(other),
+        }
     }
-    Ok(attributes)
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    Ok(values.named(names.for_names(&keys)))
 }
