@@ -1,6 +1,6 @@
 //! Comments, on every kind of object the checker reads.
 
-use super::filters::{COLUMN_PATTERNS, SCHEMAS};
+use super::filters::{COLUMN_PATTERNS, FREE_COMPOSITE, SCHEMAS};
 
 /// Comments on every kind of object; those on columns of tables and views only when the
 /// columns query did not bring them (`columns_read`), attributes of composite types always.
@@ -31,7 +31,7 @@ pub(super) fn comments(columns_read: bool) -> String {
                SELECT 'pg_type'::regclass, t.oid, 'pg_type'::regclass, t.oid, 0, 'type ' || n.nspname || '.' || t.typname
                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
                WHERE (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c'
-                      AND (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c'))
+                      AND {FREE_COMPOSITE}))
                  AND {SCHEMAS}
                UNION ALL
                SELECT 0::oid::regclass, 0::oid, 'pg_constraint'::regclass, co.oid, 0,

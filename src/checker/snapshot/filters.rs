@@ -13,6 +13,13 @@ pub(super) const SCHEMAS: &str = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> '
 pub(super) const COLUMN_PATTERNS: &str =
     "($3::text[] = '{}' OR NOT (a.attname::text LIKE ANY($3::text[])))";
 
+/// A composite type `t` that stands by itself (`CREATE TYPE … AS (…)`), not the row type
+/// of a table: its class is of kind `c`. Tested against the set of those classes (one
+/// hashed sub-plan), not by a lookup per type: every table has a row type (2 ms of the
+/// comments query's 17 at 1,000 tables).
+pub(super) const FREE_COMPOSITE: &str =
+    "t.typrelid IN (SELECT rc.oid FROM pg_class rc WHERE rc.relkind = 'c')";
+
 /// Leaves out objects that belong to an extension, unless `$2` asks for them.
 ///
 /// `$2` is inside the `NOT EXISTS`, not beside it (`$2 OR NOT EXISTS …`): PostgreSQL

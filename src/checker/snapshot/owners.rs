@@ -1,6 +1,6 @@
 //! Owners, of every kind of object that has one.
 
-use super::filters::{SCHEMAS, not_in_extension};
+use super::filters::{FREE_COMPOSITE, SCHEMAS, not_in_extension};
 
 /// Owners of every kind of object.
 pub(super) fn owners() -> String {
@@ -20,7 +20,7 @@ pub(super) fn owners() -> String {
                SELECT 'type', t.oid::regtype::text, t.typowner
                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
                WHERE (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c'
-                      AND (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c'))
+                      AND {FREE_COMPOSITE}))
                  AND {SCHEMAS} AND {type_ext}
                UNION ALL
                SELECT 'schema', quote_ident(n.nspname), n.nspowner FROM pg_namespace n

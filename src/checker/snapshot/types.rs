@@ -1,7 +1,7 @@
 //! Enums, domains, composite and range types, collations, conversions and casts.
 
 use super::super::Kind;
-use super::filters::{SCHEMAS, not_in_extension, not_internal, proc_name};
+use super::filters::{FREE_COMPOSITE, SCHEMAS, not_in_extension, not_internal, proc_name};
 
 /// Enums, domains or free-standing composite types (`kind` says which).
 pub(super) fn enums_domains_composites(kind: Kind) -> String {
@@ -33,9 +33,9 @@ pub(super) fn enums_domains_composites(kind: Kind) -> String {
     };
     let composite = if typtype == "c" {
         // Only free-standing composite types, not the row types of tables.
-        "AND (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c'"
+        format!("AND {FREE_COMPOSITE}")
     } else {
-        ""
+        String::new()
     };
     format!(
         "SELECT n.nspname || '.' || t.typname, jsonb_build_object({attributes})
