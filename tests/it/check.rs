@@ -781,6 +781,29 @@ fn statement_and_column_order_do_not_matter_unless_asked() {
     assert_eq!(report.difference_count(), 2);
 }
 
+/// An index's statistics targets (on its expression columns) are compared, read only for
+/// the indexes that have one.
+#[test]
+fn an_index_statistics_target_is_a_difference() {
+    let index = "CREATE INDEX orders_price ON shop.orders ((price * 2));";
+    let left = variant(index);
+    let right = variant(&format!(
+        "{index} ALTER INDEX shop.orders_price ALTER COLUMN 1 SET STATISTICS 100"
+    ));
+    let report = compare(&left, &right, &CheckOptions::default());
+    let (kind, side, key, attributes) = only_difference(&report);
+    assert_eq!(
+        (kind, side, key.as_str()),
+        (Kind::Indexes, "changed", "shop.orders_price")
+    );
+    assert_eq!(attributes, ["statistics"]);
+    let changed = &report.kind(Kind::Indexes).unwrap().changed[0].1[0];
+    assert_eq!(
+        (changed.left.as_deref(), changed.right.as_deref()),
+        (None, Some("1 100"))
+    );
+}
+
 #[test]
 fn ignore_and_exclude_options() {
     let left = variant("");
