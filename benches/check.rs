@@ -138,7 +138,16 @@ fn migra_url(spec: &ConnectionSpec) -> String {
 }
 
 /// Runs of `pum check` per pair.
-const PUM_RUNS: usize = 5;
+const PUM_RUNS: usize = 7;
+
+/// How many of `runs` runs go before each of `others` runs of the peer, and after the
+/// last: as even as they divide, the first groups the larger.
+fn spread(runs: usize, others: usize) -> Vec<usize> {
+    let groups = others + 1;
+    (0..groups)
+        .map(|g| runs / groups + usize::from(g < runs % groups))
+        .collect()
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = common::server()?;
@@ -181,17 +190,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })
                 .collect(),
         );
-        // pum's runs and migra's alternate, so that both see the machine alike (its
-        // speed drifts over a minute). `pum check` exits with 1 when the databases
-        // differ; migra exits with 2 when it writes statements.
+        // pum's runs are spread before, between and after migra's, so that both see the
+        // machine alike (its speed drifts over a minute, and one of migra's runs lasts as
+        // long as all of pum's). `pum check` exits with 1 when the databases differ;
+        // migra exits with 2 when it writes statements.
         let (mut pum_samples, mut migra_samples) = (Vec::new(), Vec::new());
-        for round in 0..PUM_RUNS.max(migra_runs) {
-            if let Some(pum) = pum.as_ref().filter(|_| round < PUM_RUNS) {
-                let mut command = Command::new(pum);
-                command.args(["-p", &a.url(), "check", &b.url()]);
-                pum_samples.push(time_once(&[1], command));
+        for runs_of_pum in spread(PUM_RUNS, migra_runs) {
+            if let Some(pum) = pum.as_ref() {
+                for _ in 0..runs_of_pum {
+                    let mut command = Command::new(pum);
+                    command.args(["-p", &a.url(), "check", &b.url()]);
+                    pum_samples.push(time_once(&[1], command));
+                }
             }
-            if let Some(migra) = migra.as_ref().filter(|_| round < migra_runs) {
+            if let Some(migra) = migra.as_ref().filter(|_| migra_samples.len() < migra_runs) {
                 let mut command = Command::new(migra);
                 command.args(["--unsafe", &migra_url(&a), &migra_url(&b)]);
                 migra_samples.push(time_once(&[2], command));
@@ -214,7 +226,7 @@ type Row = (usize, Duration, Option<Duration>, Option<Duration>, usize);
 fn print_table(rows: &[Row], have_pum: bool) {
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
     println!();
-    println!("tables  pum check (process, median of 5)  compare in-process  migra  migra / pum");
+    println!("tables  pum check (process, median of 7)  compare in-process  migra  migra / pum");
     for (n, library, process, peer, migra_runs) in rows {
         println!(
             "{n:>6}  {:>33}  {:>18}  {:>5}  {}",
