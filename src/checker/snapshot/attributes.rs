@@ -225,6 +225,40 @@ impl Serialize for Attributes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// Entries as a map: what `Attributes` stands for.
+    fn entries() -> impl Strategy<Value = BTreeMap<String, Option<String>>> {
+        prop::collection::btree_map("[a-d_]{1,3}", prop::option::of(".{0,4}"), 0..6)
+    }
+
+    proptest! {
+        #[test]
+        fn attributes_read_back_the_entries_they_were_made_of(
+            a in entries(), b in entries(), name in "[a-d_]{1,3}", value in prop::option::of(".{0,4}")
+        ) {
+            let made = |m: &BTreeMap<String, Option<String>>| -> Attributes {
+                m.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
+            };
+            let (x, y) = (made(&a), made(&b));
+            let read: BTreeMap<String, Option<String>> =
+                x.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect();
+            prop_assert_eq!(&read, &a);
+            prop_assert_eq!(x == y, a == b);
+            for (k, v) in &a {
+                prop_assert_eq!(x.get(k), Some(v.as_deref()));
+            }
+            // Changed in place, as after a fresh make.
+            let (mut changed, mut expected) = (x.clone(), a.clone());
+            prop_assert_eq!(changed.insert(name.as_str(), value.clone()), expected.insert(name.clone(), value));
+            prop_assert_eq!(&changed, &made(&expected));
+            changed.remove_all(&[name.as_str(), "a"]);
+            expected.remove(&name);
+            expected.remove("a");
+            prop_assert_eq!(&changed, &made(&expected));
+        }
+    }
 
     #[test]
     fn attributes_stay_in_name_order_whatever_the_insertion_order() {
