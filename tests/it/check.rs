@@ -181,6 +181,18 @@ fn only_difference(report: &CheckReport) -> (Kind, &'static str, String, Vec<Str
     )
 }
 
+/// Asserts that the one difference of `report` is `key` of `kind` changed in `attributes`.
+#[track_caller]
+fn assert_only_change(report: &CheckReport, kind: Kind, key: &str, attributes: &[&str]) {
+    let (got_kind, side, got_key, got) = only_difference(report);
+    assert_eq!(
+        (got_kind, side, got_key.as_str()),
+        (kind, "changed", key),
+        "{report}"
+    );
+    assert_eq!(got, attributes, "{report}");
+}
+
 #[test]
 fn identical_databases_report_nothing() {
     let (a, b) = (variant(""), variant(""));
@@ -732,12 +744,7 @@ fn a_policy_role_list_is_a_set() {
     assert!(report.is_empty(), "{report}");
     let c = ScratchDb::new("policy_c", &policy(READER));
     let report = compare(&a, &c, &CheckOptions::default());
-    let (kind, side, key, attributes) = only_difference(&report);
-    assert_eq!(
-        (kind, side, key.as_str()),
-        (Kind::Policies, "changed", "public.t.p")
-    );
-    assert_eq!(attributes, ["roles"]);
+    assert_only_change(&report, Kind::Policies, "public.t.p", &["roles"]);
 }
 
 #[test]
@@ -791,12 +798,7 @@ fn an_index_statistics_target_is_a_difference() {
         "{index} ALTER INDEX shop.orders_price ALTER COLUMN 1 SET STATISTICS 100"
     ));
     let report = compare(&left, &right, &CheckOptions::default());
-    let (kind, side, key, attributes) = only_difference(&report);
-    assert_eq!(
-        (kind, side, key.as_str()),
-        (Kind::Indexes, "changed", "shop.orders_price")
-    );
-    assert_eq!(attributes, ["statistics"]);
+    assert_only_change(&report, Kind::Indexes, "shop.orders_price", &["statistics"]);
     let changed = &report.kind(Kind::Indexes).unwrap().changed[0].1[0];
     assert_eq!(
         (changed.left.as_deref(), changed.right.as_deref()),
@@ -851,12 +853,7 @@ fn ignore_and_exclude_options() {
         ..CheckOptions::default()
     };
     let report = compare(&left, &right, &options);
-    let (kind, side, key, attributes) = only_difference(&report);
-    assert_eq!(
-        (kind, side, key.as_str()),
-        (Kind::Owners, "changed", "sequence shop.counter")
-    );
-    assert_eq!(attributes, ["owner"]);
+    assert_only_change(&report, Kind::Owners, "sequence shop.counter", &["owner"]);
     assert!(report.kind(Kind::Columns).is_none());
 }
 
