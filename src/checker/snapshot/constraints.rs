@@ -14,7 +14,7 @@ use super::filters::{SCHEMAS, not_in_extension};
 /// the names of the columns it mentions instead, for [`super::checks`] to write. Every
 /// name comes from one join of the constraints' column numbers with `pg_attribute`
 /// (keys, referenced columns, and a check's columns, told apart by `part`): a lookup per
-/// check constraint cost a fifth of the query's time at 1,000 tables. A check that
+/// check constraint cost a tenth of the query's time at 1,000 tables. A check that
 /// mentions a system column (`tableoid`) finds no name for it and is left to PostgreSQL.
 pub(super) fn constraints(version: i32) -> String {
     let rel_ext = not_in_extension("pg_class", "c.oid");
