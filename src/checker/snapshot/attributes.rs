@@ -75,13 +75,21 @@ impl Attributes {
         former
     }
 
-    /// Takes the attributes `names` out (those that are there), at once.
-    pub(crate) fn remove_all(&mut self, names: &[&str]) {
-        if names.iter().any(|name| self.contains_key(name)) {
-            let mut entries = self.entries();
-            entries.retain(|(name, _)| !names.contains(&&**name));
-            *self = Attributes::of_entries(entries);
+    /// Takes the attributes `out` out (those that are there) and then sets `set`, if
+    /// given, in one go (the attributes are made once, not once per change).
+    pub(crate) fn change(&mut self, out: &[&str], set: Option<(&str, Option<String>)>) {
+        if set.is_none() && !out.iter().any(|name| self.contains_key(name)) {
+            return;
         }
+        let mut entries = self.entries();
+        entries.retain(|(name, _)| !out.contains(&&**name));
+        if let Some((name, value)) = set {
+            match entries.binary_search_by(|(n, _)| (**n).cmp(name)) {
+                Ok(i) => entries[i].1 = value,
+                Err(i) => entries.insert(i, (Arc::from(name), value)),
+            }
+        }
+        *self = Attributes::of_entries(entries);
     }
 
     /// Whether the attribute `name` is there (NULL or not).
@@ -253,9 +261,13 @@ mod tests {
             let (mut changed, mut expected) = (x.clone(), a.clone());
             prop_assert_eq!(changed.insert(name.as_str(), value.clone()), expected.insert(name.clone(), value));
             prop_assert_eq!(&changed, &made(&expected));
-            changed.remove_all(&[name.as_str(), "a"]);
+            changed.change(&[name.as_str(), "a"], None);
             expected.remove(&name);
             expected.remove("a");
+            prop_assert_eq!(&changed, &made(&expected));
+            changed.change(&["b"], Some(("a", Some("x".into()))));
+            expected.remove("b");
+            expected.insert("a".into(), Some("x".into()));
             prop_assert_eq!(&changed, &made(&expected));
         }
     }
@@ -284,7 +296,7 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(a, b);
-        a.remove_all(&["not_null", "collation"]);
+        a.change(&["not_null", "collation"], None);
         let names: Vec<&str> = a.iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["default", "type"]);
     }

@@ -68,13 +68,11 @@ pub(super) fn write_definitions(
             operators: &operators,
         };
         let definition = check_definition(value(EXPRESSION).unwrap_or_default(), &context);
-        attributes.remove_all(&[OID, EXPRESSION, COLUMNS]);
-        match definition {
-            Some(definition) => {
-                attributes.insert("definition", Some(definition));
-            }
-            None => left_to_postgresql.push((oid.unwrap_or(0), i)),
+        if definition.is_none() {
+            left_to_postgresql.push((oid.unwrap_or(0), i));
         }
+        let written = definition.map(|definition| ("definition", Some(definition)));
+        attributes.change(&[OID, EXPRESSION, COLUMNS], written);
     }
     if left_to_postgresql.is_empty() {
         return Ok(());
