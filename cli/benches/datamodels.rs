@@ -3,7 +3,10 @@
 //! roles, the changelogs, grants) and the **hook phase** (the application's create hooks,
 //! whose Python code pirogue-style view generators run through pum's bridge here and
 //! in-process in Python pum), the hook phase being the whole install's time less the
-//! changelog phase's, each tool on fresh databases in the same round. Then the **relay's
+//! changelog phase's, each tool on fresh databases in the same round; beside them, how long
+//! the server itself was busy running each tool's statements (`pg_stat_database.active_time`,
+//! PostgreSQL 14 and later), which no client can go below: the best ratio a pum paying
+//! nothing but the server could reach on this machine. Then the **relay's
 //! cost per statement**: the same psycopg loop run as a hook through the bridge and as a
 //! plain Python script connected to the server.
 //!
@@ -73,31 +76,51 @@ fn main() -> Result<()> {
 /// One project's changelog and hook phases, both tools.
 fn phases(server: &ConnectionSpec, tools: &Tools, dir: &Path) -> Result<()> {
     let module = Config::from_dir(dir)?.module;
-    let install = |program: &Path, whole: bool| -> Result<Duration> {
+    let busy_known = server_reports_busy_time(server)?;
+    // How long the install took, and how long the server was busy running its statements.
+    let install = |program: &Path, whole: bool| -> Result<(Duration, Duration)> {
         fresh(server, &module)?;
         let mut args = vec!["install"];
         if !whole {
             args.push("--skip-create-app");
         }
-        run(server, tools, program, dir, &args)
+        let took = run(server, tools, program, dir, &args)?;
+        let busy = if busy_known {
+            server_busy(server)?
+        } else {
+            Duration::ZERO
+        };
+        Ok((took, busy))
     };
     let mut samples: [Vec<Duration>; 4] = Default::default();
+    let mut busy: [Vec<Duration>; 4] = Default::default();
     // A small project's hook phase (a difference of two installs) needs more rounds.
-    let first = install(&tools.theirs, true)?;
+    let (first, _) = install(&tools.theirs, true)?;
     let rounds = if first < Duration::from_secs(3) {
         3 * ROUNDS
     } else {
         ROUNDS
     };
     for _ in 0..rounds {
-        samples[0].push(install(&tools.ours, false)?);
-        samples[1].push(install(&tools.theirs, false)?);
-        samples[2].push(install(&tools.ours, true)?);
-        samples[3].push(install(&tools.theirs, true)?);
+        for (i, (program, whole)) in [
+            (&tools.ours, false),
+            (&tools.theirs, false),
+            (&tools.ours, true),
+            (&tools.theirs, true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (took, server_busy) = install(program, whole)?;
+            samples[i].push(took);
+            busy[i].push(server_busy);
+        }
     }
     fresh(server, &module)?;
     pum::drop_database(server, DB, &gone())?;
     let [rs_log, py_log, rs_all, py_all] = samples.map(|s| median(s).as_secs_f64());
+    let [rs_log_busy, py_log_busy, rs_all_busy, py_all_busy] =
+        busy.map(|s| median(s).as_secs_f64());
     let (rs_hook, py_hook) = (rs_all - rs_log, py_all - py_log);
     println!(
         "{} ({module}): install, median of {rounds} rounds",
@@ -132,7 +155,68 @@ fn phases(server: &ConnectionSpec, tools: &Tools, dir: &Path) -> Result<()> {
         rs_all / py_all,
         "(pum/Python; target <= 0.5)",
     );
+    if !busy_known {
+        println!("  (the server does not report its busy time: PostgreSQL 14 or later does)");
+        return Ok(());
+    }
+    // What no client can go below: the time the server itself spends on the statements.
+    println!("  server busy (pg_stat_database.active_time), the floor of any client:");
+    row(
+        "changelog phase",
+        py_log_busy,
+        rs_log_busy,
+        py_log / rs_log_busy,
+        "(Python/pum's server busy: the best changelog ratio here)",
+    );
+    let (rs_hook_busy, py_hook_busy) = (rs_all_busy - rs_log_busy, py_all_busy - py_log_busy);
+    row(
+        "hook phase",
+        py_hook_busy,
+        rs_hook_busy,
+        rs_hook_busy / py_hook,
+        "(pum's server busy/Python: the best hook ratio here)",
+    );
+    row(
+        "whole install",
+        py_all_busy,
+        rs_all_busy,
+        rs_all_busy / py_all,
+        "(pum's server busy/Python: the best whole ratio here)",
+    );
     Ok(())
+}
+
+/// Whether the server reports how long it ran each database's statements
+/// (`pg_stat_database.active_time`, PostgreSQL 14 and later).
+fn server_reports_busy_time(server: &ConnectionSpec) -> Result<bool> {
+    let version: i32 = server
+        .connect()?
+        .query_one("SELECT current_setting('server_version_num')::int", &[])?
+        .get(0);
+    Ok(version >= 140_000)
+}
+
+/// How long the server ran statements in [`DB`] (made afresh for each install, so since
+/// the install began), summed over its sessions: read once they have ended, when each
+/// has reported its time (the figure then stops moving).
+fn server_busy(server: &ConnectionSpec) -> Result<Duration> {
+    let mut client = server.connect()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut last = None;
+    loop {
+        let row = client.query_one(
+            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = $1), \
+             (SELECT active_time FROM pg_stat_database WHERE datname = $1)",
+            &[&DB],
+        )?;
+        let (sessions, busy): (i64, Option<f64>) = (row.get(0), row.get(1));
+        let busy = Duration::from_secs_f64(busy.unwrap_or(0.0) / 1e3);
+        if sessions == 0 && last == Some(busy) || Instant::now() > deadline {
+            return Ok(busy);
+        }
+        last = (sessions == 0).then_some(busy);
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The relay's cost per statement: a hook running `statement` `n` times through pum's
