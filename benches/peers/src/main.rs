@@ -106,9 +106,7 @@ fn main() -> Result<()> {
         &[(100, "t_0"), (400, "t_")]
     };
     for &(tests, filter) in sizes {
-        let mut row: Vec<(String, Duration)> = Vec::new();
-        let mut waits = HashMap::new();
-        for (label, kind, extra, runs) in [
+        let kinds = [
             ("pum", "pum_tests", vec![], RUNS),
             (
                 "pum, no spares",
@@ -120,21 +118,41 @@ fn main() -> Result<()> {
             ("bare clone", "bare_tests", vec![], RUNS),
             ("rollback", "rollback_tests", vec![], RUNS),
             ("sqlx::test", "sqlx_tests", vec![], 1),
-        ] {
-            let mut samples = Vec::new();
-            for _ in 0..runs {
+        ];
+        // Round by round, each kind once per round: a slow minute of the machine (or the
+        // server's work left by the previous kind) falls on every kind alike, not on
+        // whichever ran then.
+        let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+        let mut waits: HashMap<&str, Vec<u64>> = HashMap::new();
+        for round in 0..RUNS {
+            for (k, (label, kind, extra, runs)) in kinds.iter().enumerate() {
+                if round >= *runs {
+                    continue;
+                }
                 let _ = std::fs::remove_file(&waits_file);
+                // Each run starts with no spare: none left by an earlier run with spares
+                // for a run without (a gift), nor for the next run with (its own cost).
+                drop_spares(&server)?;
                 let mut extra: Vec<(&str, String)> =
                     extra.iter().map(|(k, v)| (*k, v.to_string())).collect();
                 extra.push(("PUM_BENCH_WAITS", waits_file.display().to_string()));
-                samples.push(run(&binaries[kind], filter, &env, &extra)?);
+                samples[k].push(run(&binaries[*kind], filter, &env, &extra)?);
+                if *kind == "pum_tests" {
+                    waits
+                        .entry(label)
+                        .or_default()
+                        .extend(read_waits(&waits_file));
+                }
             }
-            if kind == "pum_tests" {
-                waits.insert(label, read_waits(&waits_file));
-            }
-            samples.sort();
-            row.push((label.to_string(), samples[samples.len() / 2] / tests as u32));
         }
+        let row: Vec<(String, Duration)> = kinds
+            .iter()
+            .zip(samples)
+            .map(|((label, ..), mut samples)| {
+                samples.sort();
+                (label.to_string(), samples[samples.len() / 2] / tests as u32)
+            })
+            .collect();
         rows.push((tests, row, waits));
     }
 
@@ -212,6 +230,7 @@ fn main() -> Result<()> {
         ),
     ] {
         let _ = std::fs::remove_file(&waits_file);
+        drop_spares(&server)?;
         let mut extra: Vec<(&str, String)> =
             extra.iter().map(|(k, v)| (*k, v.to_string())).collect();
         extra.push(("PUM_BENCH_WAITS", waits_file.display().to_string()));
@@ -400,6 +419,29 @@ fn faster_strategy(
         }
     }
     Ok(best)
+}
+
+/// Drops the spare clones the harness's runs left ready (no run is going on meanwhile).
+fn drop_spares(server: &pum::ConnectionSpec) -> Result<()> {
+    let Ok(mut registry) = server.with_dbname("pum_registry").connect() else {
+        return Ok(()); // no registry yet: no spare
+    };
+    let spares: Vec<String> = registry
+        .query(
+            "SELECT name FROM pum_registry.databases WHERE spare_of IS NOT NULL AND ready",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for name in spares {
+        pum::drop_database(server, &name, &pum::DropOptions::if_exists())?;
+        registry.execute(
+            "DELETE FROM pum_registry.databases WHERE name = $1",
+            &[&name],
+        )?;
+    }
+    Ok(())
 }
 
 /// Drops every template and reference of the harness on this (private) server.
