@@ -1,5 +1,6 @@
-//! Per-test databases: their names, and which `CREATE DATABASE … STRATEGY` clones a given
-//! template faster, learnt from the first clones of this process.
+//! Per-test databases: their names, which `CREATE DATABASE … STRATEGY` clones a given
+//! template faster, and whether spare clones of it pay, learnt from the clones and tests
+//! of this process.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -44,6 +45,49 @@ impl StrategyStats {
     }
 }
 
+/// Whether making spare clones of a template ahead of its tests pays, from how long its
+/// clones and its tests' bodies take (each a moving average, the latest weighing an
+/// eighth). A spare is made while a test runs; it pays when the server has time for it
+/// then, that is while the bodies last at least as long as a clone. Shorter bodies (a
+/// test that runs one query) keep the server busy with the tests' own clones: a spare
+/// is then seldom ready before the next test wants one, which clones for itself, and the
+/// spare only competes with that clone (on 2 cores, such tests ran 3–10 % slower with
+/// spares than without). Until a body has been timed, spares are made.
+#[derive(Debug, Default)]
+pub(crate) struct SparePolicy {
+    clone: Option<Duration>,
+    body: Option<Duration>,
+}
+
+impl SparePolicy {
+    /// A clone of the template took `took`.
+    pub(crate) fn cloned(&mut self, took: Duration) {
+        self.clone = Some(moving_average(self.clone, took));
+    }
+
+    /// A test's body on a clone of the template took `took`.
+    pub(crate) fn ran(&mut self, took: Duration) {
+        self.body = Some(moving_average(self.body, took));
+    }
+
+    /// Whether spares should be made for the next tests.
+    pub(crate) fn spares_pay(&self) -> bool {
+        match (self.clone, self.body) {
+            (Some(clone), Some(body)) => body >= clone,
+            _ => true,
+        }
+    }
+}
+
+/// `average` moved an eighth of the way to `sample` (the first sample as it is).
+fn moving_average(average: Option<Duration>, sample: Duration) -> Duration {
+    match average {
+        None => sample,
+        Some(average) if sample >= average => average + (sample - average) / 8,
+        Some(average) => average - (average - sample) / 8,
+    }
+}
+
 /// `pum_t_<test>_<unique>`: the test's last path segment (32 characters at most, lower
 /// case, other characters as `_`) and a hash unique to this owner, counter and moment;
 /// always under PostgreSQL's 63 bytes.
@@ -82,8 +126,15 @@ pub(crate) fn test_database_name(owner: &Owner, n: u64, test: &str) -> String {
 /// Makes the clones of this process.
 #[derive(Default)]
 pub(crate) struct Clones {
-    strategies: Mutex<HashMap<String, StrategyStats>>,
+    templates: Mutex<HashMap<String, Learnt>>,
     counter: AtomicU64,
+}
+
+/// What this process has learnt of a template's clones.
+#[derive(Debug, Default)]
+struct Learnt {
+    strategy: StrategyStats,
+    spares: SparePolicy,
 }
 
 impl Clones {
@@ -100,14 +151,8 @@ impl Clones {
         name: &str,
         template: &str,
     ) -> Result<()> {
-        let strategy = (session.server_version() >= 150000).then(|| {
-            self.strategies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(template.to_string())
-                .or_default()
-                .choose()
-        });
+        let strategy = (session.server_version() >= 150000)
+            .then(|| self.learnt(template, |learnt| learnt.strategy.choose()));
         let started = Instant::now();
         session.create(
             name,
@@ -117,15 +162,33 @@ impl Clones {
                 owner: None,
             },
         )?;
-        if let Some(strategy) = strategy {
-            self.strategies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(template.to_string())
-                .or_default()
-                .record(strategy, started.elapsed());
-        }
+        let took = started.elapsed();
+        self.learnt(template, |learnt| {
+            if let Some(strategy) = strategy {
+                learnt.strategy.record(strategy, took);
+            }
+            learnt.spares.cloned(took);
+        });
         Ok(())
+    }
+
+    /// A test's body on a clone of `template` took `took`.
+    pub(crate) fn body_ran(&self, template: &str, took: Duration) {
+        self.learnt(template, |learnt| learnt.spares.ran(took));
+    }
+
+    /// Whether spare clones of `template` pay (see [`SparePolicy`]).
+    pub(crate) fn spares_pay(&self, template: &str) -> bool {
+        self.learnt(template, |learnt| learnt.spares.spares_pay())
+    }
+
+    fn learnt<T>(&self, template: &str, f: impl FnOnce(&mut Learnt) -> T) -> T {
+        f(self
+            .templates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(template.to_string())
+            .or_default())
     }
 }
 
@@ -148,6 +211,48 @@ mod tests {
         assert_eq!(stats.choose(), FileCopy);
         stats.record(FileCopy, ms(200));
         assert_eq!(stats.choose(), WalLog);
+    }
+
+    #[test]
+    fn spares_are_made_while_bodies_last_as_long_as_a_clone() {
+        let ms = Duration::from_millis;
+        let mut policy = SparePolicy::default();
+        // Nothing timed yet, or only clones: spares.
+        assert!(policy.spares_pay());
+        policy.cloned(ms(40));
+        assert!(policy.spares_pay());
+        // Bodies of a query each: the tests' own clones keep the server busy.
+        for _ in 0..3 {
+            policy.ran(ms(1));
+        }
+        assert!(!policy.spares_pay());
+        // Bodies that work a while leave the server time to make the next databases;
+        // the average follows them in a few tests.
+        let mut tests = 0;
+        while !policy.spares_pay() {
+            policy.ran(ms(300));
+            policy.cloned(ms(40));
+            tests += 1;
+        }
+        assert!((1..=3).contains(&tests), "{tests}");
+        // A body as long as a clone is enough.
+        let mut even = SparePolicy::default();
+        even.cloned(ms(40));
+        even.ran(ms(40));
+        assert!(even.spares_pay());
+        // Slower clones (a busy server) raise the bar.
+        for _ in 0..20 {
+            even.cloned(ms(120));
+        }
+        assert!(!even.spares_pay());
+    }
+
+    #[test]
+    fn the_moving_average_moves_an_eighth_of_the_way() {
+        let ms = Duration::from_millis;
+        assert_eq!(moving_average(None, ms(80)), ms(80));
+        assert_eq!(moving_average(Some(ms(80)), ms(160)), ms(90));
+        assert_eq!(moving_average(Some(ms(80)), ms(0)), ms(70));
     }
 
     #[test]

@@ -241,7 +241,8 @@ impl Context {
     /// A test database copied from `template`, registered to this process: a spare taken
     /// when there is one (one round trip in all), else a clone made now. Once a template
     /// has had a second test (in any process), spares of it are made in the background
-    /// for the next ones; a template only one test uses gets none.
+    /// for the next ones while they pay ([`SparePolicy`](super::clones::SparePolicy): the
+    /// tests' bodies last as long as a clone); a template only one test uses gets none.
     pub(crate) fn create_test_db(&'static self, template: &str, test: &str) -> Result<String> {
         let name = self.clones.name(&self.owner, test);
         let taken = self.pool.with(|session| {
@@ -258,7 +259,10 @@ impl Context {
             }
             Ok(taken)
         })?;
-        if self.spares > 0 && (taken.claimed || taken.clones >= 2) {
+        if self.spares > 0
+            && (taken.claimed || taken.clones >= 2)
+            && self.clones.spares_pay(template)
+        {
             finish_at_exit();
             self.spare_maker
                 .push("pum-spares", template.to_string(), true, |template| {
@@ -271,6 +275,11 @@ impl Context {
                 });
         }
         Ok(name)
+    }
+
+    /// A test's body on a clone of `template` took `took` (whether spares pay).
+    pub(crate) fn body_ran(&self, template: &str, took: Duration) {
+        self.clones.body_ran(template, took);
     }
 
     /// Makes spare clones of `template` until the registry holds [`Context::spares`] of

@@ -54,9 +54,9 @@ pub(super) fn run_with<R: TestResult>(
         let claim = context.claim_test()?;
         let template = context.template(&spec)?;
         let name = context.create_test_db(&template, &spec.name)?;
-        Ok::<_, Error>((claim, name))
+        Ok::<_, Error>((claim, template, name))
     })();
-    let (claim, name) = match made {
+    let (claim, template, name) = match made {
         Ok(parts) => parts,
         Err(e) => return fail_setup(expect, fail(e)),
     };
@@ -68,7 +68,9 @@ pub(super) fn run_with<R: TestResult>(
     };
     let url = db.url();
     take_setup_failure();
+    let started = std::time::Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| body(db)));
+    context.body_ran(&template, started.elapsed());
     let setup_failed = take_setup_failure();
     // The body's sessions are closed now (it owned the TestDb).
     drop(claim);
