@@ -47,17 +47,25 @@ impl StrategyStats {
 
 /// Whether making spare clones of a template ahead of its tests pays, from how long its
 /// clones and its tests' bodies take (each a moving average, the latest weighing an
-/// eighth). A spare is made while a test runs; it pays when the server has time for it
-/// then, that is while the bodies last at least as long as a clone. Shorter bodies (a
-/// test that runs one query) keep the server busy with the tests' own clones: a spare
-/// is then seldom ready before the next test wants one, which clones for itself, and the
-/// spare only competes with that clone (on 2 cores, such tests ran 3–10 % slower with
-/// spares than without). Until a body has been timed, spares are made.
+/// eighth) and how many tests the process runs at once. A spare is made while tests
+/// run; it pays when the server has time for it then: when the process runs fewer tests
+/// at once than this machine has cores (the server is the ephemeral one here, or a CI service beside the tests), or
+/// while the bodies last at least as long as a clone. Otherwise (as many tests as cores,
+/// each running a query) the tests' own clones keep the server busy: a spare is seldom
+/// ready before the next test wants one, which clones for itself, and the spare only
+/// competes with that clone (on 2 cores, such tests ran 3–10 % slower with spares than
+/// without). A process judges once it has timed [`JUDGED_AFTER`] bodies of the template:
+/// before that, spares are made (so a test run as its own process, as cargo nextest does,
+/// makes them for the next).
 #[derive(Debug, Default)]
 pub(crate) struct SparePolicy {
     clone: Option<Duration>,
     body: Option<Duration>,
+    bodies: u32,
 }
+
+/// How many bodies of a template a process times before it judges whether spares pay.
+pub(crate) const JUDGED_AFTER: u32 = 4;
 
 impl SparePolicy {
     /// A clone of the template took `took`.
@@ -68,10 +76,15 @@ impl SparePolicy {
     /// A test's body on a clone of the template took `took`.
     pub(crate) fn ran(&mut self, took: Duration) {
         self.body = Some(moving_average(self.body, took));
+        self.bodies = self.bodies.saturating_add(1);
     }
 
-    /// Whether spares should be made for the next tests.
-    pub(crate) fn spares_pay(&self) -> bool {
+    /// Whether spares should be made for the next tests, when the process runs `at_once`
+    /// tests at once and this machine has `cores` cores.
+    pub(crate) fn spares_pay(&self, at_once: usize, cores: usize) -> bool {
+        if self.bodies < JUDGED_AFTER || at_once < cores {
+            return true;
+        }
         match (self.clone, self.body) {
             (Some(clone), Some(body)) => body >= clone,
             _ => true,
@@ -177,9 +190,11 @@ impl Clones {
         self.learnt(template, |learnt| learnt.spares.ran(took));
     }
 
-    /// Whether spare clones of `template` pay (see [`SparePolicy`]).
-    pub(crate) fn spares_pay(&self, template: &str) -> bool {
-        self.learnt(template, |learnt| learnt.spares.spares_pay())
+    /// Whether spare clones of `template` pay when the process runs `at_once` tests at
+    /// once (see [`SparePolicy`]).
+    pub(crate) fn spares_pay(&self, template: &str, at_once: usize) -> bool {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.learnt(template, |learnt| learnt.spares.spares_pay(at_once, cores))
     }
 
     fn learnt<T>(&self, template: &str, f: impl FnOnce(&mut Learnt) -> T) -> T {
@@ -214,22 +229,29 @@ mod tests {
     }
 
     #[test]
-    fn spares_are_made_while_bodies_last_as_long_as_a_clone() {
+    fn spares_are_made_while_a_core_is_free_or_bodies_last_as_long_as_a_clone() {
         let ms = Duration::from_millis;
+        // Two tests at once on two cores: the server has no core to spare.
+        let busy = |policy: &SparePolicy| policy.spares_pay(2, 2);
         let mut policy = SparePolicy::default();
         // Nothing timed yet, or only clones: spares.
-        assert!(policy.spares_pay());
+        assert!(busy(&policy));
         policy.cloned(ms(40));
-        assert!(policy.spares_pay());
-        // Bodies of a query each: the tests' own clones keep the server busy.
-        for _ in 0..3 {
+        assert!(busy(&policy));
+        // Bodies of a query each: judged after four of them; then the tests' own clones
+        // keep the server busy.
+        for _ in 0..JUDGED_AFTER - 1 {
             policy.ran(ms(1));
+            assert!(busy(&policy));
         }
-        assert!(!policy.spares_pay());
+        policy.ran(ms(1));
+        assert!(!busy(&policy));
+        // With a core left (one test at a time on two cores), spares all the same.
+        assert!(policy.spares_pay(1, 2));
         // Bodies that work a while leave the server time to make the next databases;
         // the average follows them in a few tests.
         let mut tests = 0;
-        while !policy.spares_pay() {
+        while !busy(&policy) {
             policy.ran(ms(300));
             policy.cloned(ms(40));
             tests += 1;
@@ -238,13 +260,15 @@ mod tests {
         // A body as long as a clone is enough.
         let mut even = SparePolicy::default();
         even.cloned(ms(40));
-        even.ran(ms(40));
-        assert!(even.spares_pay());
+        for _ in 0..JUDGED_AFTER {
+            even.ran(ms(40));
+        }
+        assert!(busy(&even));
         // Slower clones (a busy server) raise the bar.
         for _ in 0..20 {
             even.cloned(ms(120));
         }
-        assert!(!even.spares_pay());
+        assert!(!busy(&even));
     }
 
     #[test]

@@ -241,8 +241,9 @@ impl Context {
     /// A test database copied from `template`, registered to this process: a spare taken
     /// when there is one (one round trip in all), else a clone made now. Once a template
     /// has had a second test (in any process), spares of it are made in the background
-    /// for the next ones while they pay ([`SparePolicy`](super::clones::SparePolicy): the
-    /// tests' bodies last as long as a clone); a template only one test uses gets none.
+    /// for the next ones while they pay ([`SparePolicy`](super::clones::SparePolicy): a
+    /// core is free, or the tests' bodies last as long as a clone); a template only one
+    /// test uses gets none.
     pub(crate) fn create_test_db(&'static self, template: &str, test: &str) -> Result<String> {
         let name = self.clones.name(&self.owner, test);
         let taken = self.pool.with(|session| {
@@ -261,7 +262,7 @@ impl Context {
         })?;
         if self.spares > 0
             && (taken.claimed || taken.clones >= 2)
-            && self.clones.spares_pay(template)
+            && self.clones.spares_pay(template, self.slots.peak())
         {
             finish_at_exit();
             self.spare_maker

@@ -26,11 +26,12 @@
 //!   round trip. Once a template has had a second test (in any process: the count is in
 //!   the registry), a background thread keeps `PUM_TEST_SPARES` (default 2, 0 for none)
 //!   spares of it ready, for the next tests of this process, of the other processes of
-//!   the run (cargo nextest's process per test) and of the next run — while they pay: a
-//!   process stops making them once its tests' bodies take less time, on average, than a
-//!   clone of their template (tests that run a query each keep the server busy with
-//!   their own clones, and a spare would only compete with them), and makes them again
-//!   when the bodies grow longer. A spare being made
+//!   the run (cargo nextest's process per test) and of the next run — while they pay:
+//!   once a process has timed four tests of a template, it makes them only while fewer
+//!   of its tests run at once than the machine has cores, or while the tests' bodies
+//!   last, on average, at least as long as a clone (as many tests as cores, each running
+//!   a query, keep the server busy with their own clones, and a spare would only compete
+//!   with them). A spare being made
 //!   is registered to its maker (a killed maker's is an orphan, swept as any); a finished
 //!   one belongs to no process and lives an hour unless taken; dropping a template
 //!   drops its spares.

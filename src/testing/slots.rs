@@ -6,7 +6,9 @@ use std::sync::{Condvar, Mutex};
 
 /// The free places.
 pub(crate) struct Slots {
-    free: Mutex<usize>,
+    count: usize,
+    /// The free places, and the most ever taken at once.
+    free: Mutex<(usize, usize)>,
     freed: Condvar,
 }
 
@@ -17,7 +19,8 @@ impl Slots {
     /// `count` places.
     pub(crate) fn new(count: usize) -> Slots {
         Slots {
-            free: Mutex::new(count),
+            count,
+            free: Mutex::new((count, 0)),
             freed: Condvar::new(),
         }
     }
@@ -25,17 +28,23 @@ impl Slots {
     /// Takes a place, waiting for one if none is free.
     pub(crate) fn acquire(&self) -> Slot<'_> {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
+        while free.0 == 0 {
             free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
         }
-        *free -= 1;
+        free.0 -= 1;
+        free.1 = free.1.max(self.count - free.0);
         Slot(self)
+    }
+
+    /// The most places taken at once so far: how many tests this process runs at once.
+    pub(crate) fn peak(&self) -> usize {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).1
     }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.free.lock().unwrap_or_else(|e| e.into_inner()).0 += 1;
         self.0.freed.notify_one();
     }
 }
@@ -68,5 +77,6 @@ mod tests {
             }
         });
         assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert_eq!(slots.peak(), 2);
     }
 }
