@@ -49,14 +49,14 @@ impl StrategyStats {
 /// clones and its tests' bodies take (each a moving average, the latest weighing an
 /// eighth) and how many tests the process runs at once. A spare is made while tests
 /// run; it pays when the server has time for it then: when the process runs fewer tests
-/// at once than this machine has cores (the server is the ephemeral one here, or a CI service beside the tests), or
-/// while the bodies last at least as long as a clone. Otherwise (as many tests as cores,
-/// each running a query) the tests' own clones keep the server busy: a spare is seldom
-/// ready before the next test wants one, which clones for itself, and the spare only
-/// competes with that clone (on 2 cores, such tests ran 3–10 % slower with spares than
-/// without). A process judges once it has timed [`JUDGED_AFTER`] bodies of the template:
-/// before that, spares are made (so a test run as its own process, as cargo nextest does,
-/// makes them for the next).
+/// at once than this machine has cores (the server is the ephemeral one here, or a CI
+/// service beside the tests), or while the bodies last at least as long as a clone.
+/// Otherwise (as many tests as cores, each running a query) the tests' own clones keep
+/// the server busy: a spare is seldom ready before the next test wants one, which clones
+/// for itself, and the spare only competes with that clone (on 2 cores, such tests ran
+/// 3–10 % slower with spares than without). A process judges once it has timed
+/// [`JUDGED_AFTER`] bodies of the template: before that, spares are made (so a test run
+/// as its own process, as cargo nextest does, makes them for the next).
 #[derive(Debug, Default)]
 pub(crate) struct SparePolicy {
     clone: Option<Duration>,
