@@ -3,8 +3,8 @@
 //! of this process.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use super::registry::Owner;
@@ -193,8 +193,10 @@ impl Clones {
     /// Whether spare clones of `template` pay when the process runs `at_once` tests at
     /// once (see [`SparePolicy`]).
     pub(crate) fn spares_pay(&self, template: &str, at_once: usize) -> bool {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        self.learnt(template, |learnt| learnt.spares.spares_pay(at_once, cores))
+        // Asked once: on Linux the answer reads the process's cgroup files.
+        static CORES: LazyLock<usize> =
+            LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        self.learnt(template, |learnt| learnt.spares.spares_pay(at_once, *CORES))
     }
 
     fn learnt<T>(&self, template: &str, f: impl FnOnce(&mut Learnt) -> T) -> T {
